@@ -1,0 +1,94 @@
+"""Settings in one place: paths, engine and thresholds.
+
+Resolution order (later wins): built-in defaults, ``scrm.toml`` in the
+project home, environment variables ``SCRM_*``. The project home is
+``$SCRM_HOME`` or the current directory.
+
+Example
+-------
+>>> from scrm_lib.config import load_settings
+>>> s = load_settings()
+>>> s.warehouse.name
+'scrm.duckdb'
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from scrm_lib.errors import ConfigError
+
+ENGINES = ("duckdb", "pyspark")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings; paths are absolute."""
+
+    home: Path
+    raw_dir: Path
+    warehouse: Path
+    reports_dir: Path
+    engine: str = "duckdb"
+    timezone: str = "Asia/Shanghai"
+    default_region: str = "CN"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def with_overrides(self, **kwargs: Any) -> Settings:
+        """Return a copy with the given non-None fields replaced (paths made absolute)."""
+        clean = {}
+        for key, value in kwargs.items():
+            if value is None:
+                continue
+            if isinstance(getattr(self, key), Path):
+                value = Path(value).expanduser().resolve()
+            clean[key] = value
+        return replace(self, **clean)
+
+
+def _home() -> Path:
+    return Path(os.environ.get("SCRM_HOME", ".")).expanduser().resolve()
+
+
+def load_settings(home: str | Path | None = None) -> Settings:
+    """Read defaults, then ``scrm.toml`` in the home, then ``SCRM_*`` environment variables."""
+    root = Path(home).expanduser().resolve() if home is not None else _home()
+    values: dict[str, Any] = {
+        "raw_dir": "data/raw",
+        "warehouse": "data/warehouse/scrm.duckdb",
+        "reports_dir": "data/reports",
+    }
+    extra: dict[str, Any] = {}
+    toml_path = root / "scrm.toml"
+    if toml_path.exists():
+        try:
+            data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{toml_path}: not valid TOML ({exc})") from None
+        known = {f.name for f in fields(Settings)}
+        for key, value in data.items():
+            (values if key in known else extra)[key] = value
+    for f in fields(Settings):
+        env = os.environ.get(f"SCRM_{f.name.upper()}")
+        if env is not None and f.name not in ("home", "extra"):
+            values[f.name] = env
+    engine = values.get("engine", "duckdb")
+    if engine not in ENGINES:
+        raise ConfigError(f"engine {engine!r} is not one of {', '.join(ENGINES)}")
+
+    def path(key: str) -> Path:
+        p = Path(values.pop(key)).expanduser()
+        return (p if p.is_absolute() else root / p).resolve()
+
+    return Settings(
+        home=root,
+        raw_dir=path("raw_dir"),
+        warehouse=path("warehouse"),
+        reports_dir=path("reports_dir"),
+        extra=extra,
+        **values,
+    )
