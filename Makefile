@@ -1,0 +1,64 @@
+# The README's two commands: `make demo` and `make test`.
+# Everything else here is a step they call; each step is one command.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+RUN := $(UV) run --frozen --all-extras
+PERSONS ?= 20000
+SEED ?= 42
+HOST ?= 127.0.0.1
+PORT ?= 8501
+SAMPLE := data/sample
+
+.PHONY: demo test test-slow test-all install system sample ingest build reports dashboard lint bench clean
+
+## demo: install, generate sample data, build the warehouse, run the reports, start the dashboard
+demo: install sample ingest build reports dashboard
+
+## test: the default suite (what CI runs)
+test: install system
+	$(RUN) pytest -m "not slow" -q
+
+## test-slow: the slow tests only
+test-slow: install system
+	$(RUN) pytest -m slow -q
+
+test-all: install system
+	$(RUN) pytest -q
+
+install:
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install -q uv
+	@$(UV) sync --frozen --all-extras --quiet
+
+system:
+	@bash scripts/setup-system.sh
+
+sample:
+	$(RUN) scrm generate --persons $(PERSONS) --seed $(SEED) --out $(SAMPLE)
+
+ingest:
+	$(RUN) scrm ingest $(SAMPLE)/exports
+
+build:
+	$(RUN) scrm build
+	$(RUN) scrm status
+
+reports:
+	@if ls notebooks/*.ipynb >/dev/null 2>&1 && $(RUN) scrm report --help >/dev/null 2>&1; then \
+		for nb in notebooks/*.ipynb; do $(RUN) scrm report run $$(basename $$nb .ipynb) || exit 1; done; \
+	else echo "reports: no report notebooks yet"; fi
+
+dashboard:
+	@echo "scrm dashboard: http://$(HOST):$(PORT)  (Ctrl-C to stop)"
+	$(RUN) streamlit run dashboard/app.py --server.address $(HOST) --server.port $(PORT) \
+		--server.headless true --browser.gatherUsageStats false
+
+lint:
+	$(RUN) ruff check .
+
+bench:
+	$(RUN) python bench/run.py
+
+clean:
+	rm -rf data/warehouse data/reports $(SAMPLE)
