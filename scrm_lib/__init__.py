@@ -1,1 +1,62 @@
-"""scrm."""
+"""scrm: one view of each customer across social e-commerce platforms.
+
+The public API; everything else is machinery. Heavy parts import lazily so
+that ``import scrm_lib`` stays fast.
+
+Example
+-------
+>>> import scrm_lib
+>>> s = scrm_lib.load_settings()
+>>> s.engine
+'duckdb'
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from scrm_lib.config import Settings, load_settings
+from scrm_lib.errors import ConfigError, InputFileError, ScrmError, WarehouseError
+
+try:
+    __version__ = version("scrm")
+except PackageNotFoundError:  # running from a source tree without install
+    __version__ = "0.0.0"
+
+# public name → module that defines it (imported on first use)
+_LAZY = {
+    "generate_sample": ("scrm_lib.sample", "generate"),
+    "parse_file": ("scrm_lib.ingest", "parse_file"),
+    "detect_format": ("scrm_lib.ingest", "detect_format"),
+    "list_presets": ("scrm_lib.ingest", "list_presets"),
+    "add_files": ("scrm_lib.raw", "add_files"),
+    "build_warehouse": ("scrm_lib.build", "build"),
+    "warehouse_status": ("scrm_lib.build", "status"),
+    "open_warehouse": ("scrm_lib.warehouse", "open_warehouse"),
+}
+
+__all__ = [
+    "ConfigError",
+    "InputFileError",
+    "ScrmError",
+    "Settings",
+    "WarehouseError",
+    "__version__",
+    "load_settings",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        value = getattr(import_module(module), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'scrm_lib' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

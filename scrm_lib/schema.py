@@ -194,7 +194,7 @@ def conform(df: pd.DataFrame, table: str) -> pd.DataFrame:
     cast to the pandas dtype of the canonical type (money stays float here;
     the warehouse stores it as DECIMAL(18, 2)).
     """
-    schema = TABLES[table] if table in TABLES else REJECTS
+    schema = REJECTS if table == "rejects" else TABLES[table]
     out = pd.DataFrame(index=df.index)
     for name, dtype in schema.items():
         col = df[name] if name in df.columns else pd.Series(pd.NA, index=df.index)

@@ -1,0 +1,223 @@
+"""The ``scrm`` command: one sub-command per pipeline step.
+
+Every command has ``--help`` and ``--json``; expected errors print one line
+to stderr and exit non-zero; progress shows on a terminal and stays quiet
+when output is not a TTY or ``CI`` is set.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from scrm_lib.config import Settings, load_settings
+from scrm_lib.errors import ScrmError
+
+app = typer.Typer(
+    name="scrm",
+    help="scrm: social e-commerce CRM workbench (ingest, build, analyse).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+RawOpt = Annotated[Path | None, typer.Option("--raw", help="Raw area (default from config).")]
+WarehouseOpt = Annotated[
+    Path | None, typer.Option("--warehouse", help="Warehouse file (default from config).")
+]
+
+
+def interactive() -> bool:
+    """Show progress only to a person at a terminal."""
+    return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+def settings(**overrides: Any) -> Settings:
+    return load_settings().with_overrides(**overrides)
+
+
+def emit_json(data: Any) -> None:
+    out.print_json(json.dumps(data, ensure_ascii=False, default=str))
+
+
+def _progress(total: int | None, label: str):
+    from rich.progress import Progress
+
+    progress = Progress(console=err, transient=True, disable=not interactive())
+    task = progress.add_task(label, total=total)
+    return progress, task
+
+
+@app.command()
+def generate(
+    persons: Annotated[int, typer.Option(help="Number of persons to simulate.")] = 20000,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same files.")] = 42,
+    out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("data/sample"),
+    start: Annotated[str, typer.Option(help="First day of simulated activity.")] = "2024-11-01",
+    end: Annotated[str, typer.Option(help="Last day of simulated activity.")] = "2026-10-31",
+    as_json: JsonOpt = False,
+) -> None:
+    """Write realistic platform exports (OUT/exports) and their ground truth (OUT/truth)."""
+    from scrm_lib.sample import generate as run
+
+    with err.status("generating sample data", spinner="dots") if interactive() else _null():
+        summary = run(persons, seed=seed, out=out_dir, start=start, end=end)
+    if as_json:
+        emit_json(summary)
+        return
+    files = summary.get("files", {})
+    table = Table("file", "rows", title=f"sample: {persons:,} persons, seed {seed}")
+    for name, rows in files.items():
+        table.add_row(str(name), f"{rows:,}" if isinstance(rows, int) else str(rows))
+    out.print(table)
+    out.print(f"exports in {out_dir / 'exports'}, ground truth in {out_dir / 'truth'}")
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to add.")],
+    preset: Annotated[
+        str | None, typer.Option(help="Force a format (preset name or TOML path).")
+    ] = None,
+    raw: RawOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check only; copy nothing.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check export files and add them to the raw area (rows accepted / rejected per file)."""
+    from scrm_lib.raw import add_files
+
+    cfg = settings(raw_dir=raw)
+    progress, task = _progress(None, "checking files")
+    with progress:
+        results = add_files(
+            paths,
+            raw_dir=cfg.raw_dir,
+            preset=preset,
+            dry_run=dry_run,
+            on_file=lambda c: progress.update(task, advance=1, description=Path(c.file).name),
+        )
+    failed = [r for r in results if r.status == "error"]
+    if as_json:
+        emit_json({"raw_dir": str(cfg.raw_dir), "files": [r.to_dict() for r in results]})
+    else:
+        table = Table("file", "format", "status", "rows in", "accepted", "rejected")
+        for r in results:
+            table.add_row(
+                Path(r.file).name,
+                r.format or "-",
+                r.status,
+                f"{r.rows_in:,}",
+                f"{r.accepted:,}",
+                f"{r.rejected:,}",
+            )
+        out.print(table)
+        for r in failed:
+            err.print(f"error: {r.error}", highlight=False)
+    if not results:
+        raise ScrmError("no input files found in " + ", ".join(map(str, paths)))
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def build(
+    raw: RawOpt = None,
+    warehouse: WarehouseOpt = None,
+    engine: Annotated[str | None, typer.Option(help="duckdb (default) or pyspark.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build the warehouse from the raw area and publish it atomically."""
+    from scrm_lib.build import build as run
+
+    cfg = settings(raw_dir=raw, warehouse=warehouse, engine=engine)
+    progress, task = _progress(None, "building")
+    with progress:
+        result = run(
+            raw_dir=cfg.raw_dir,
+            warehouse=cfg.warehouse,
+            settings=cfg,
+            progress=lambda msg: progress.update(task, description=str(msg)),
+        )
+    data = result.to_dict() if hasattr(result, "to_dict") else dict(vars(result))
+    if as_json:
+        emit_json(data)
+    else:
+        out.print(f"published build {data.get('build_id')} to {cfg.warehouse}")
+
+
+@app.command()
+def status(warehouse: WarehouseOpt = None, as_json: JsonOpt = False) -> None:
+    """Last build, rows per table, per input file and rejects by reason."""
+    from scrm_lib.build import status as run
+
+    cfg = settings(warehouse=warehouse)
+    data = run(cfg.warehouse)
+    if as_json:
+        emit_json(data)
+        return
+    _print_status(data)
+
+
+FILE_COLUMNS = ("file", "format", "rows_in", "accepted", "rejected", "duplicates")
+
+
+def _print_status(data: dict) -> None:
+    last = data.get("last_build") or {}
+    out.print(f"[bold]warehouse[/bold] {data.get('warehouse')}  build {last.get('build_id')}")
+    for title, key, cols in (
+        ("tables", "tables", None),
+        ("input files", "files", FILE_COLUMNS),
+        ("rejects by reason", "rejects", None),
+    ):
+        rows = data.get(key) or []
+        if isinstance(rows, dict):
+            rows = [{"name": k, "rows": v} for k, v in rows.items()]
+        if not rows:
+            continue
+        names = list(cols or rows[0].keys())
+        table = Table(*names, title=title)
+        for row in rows:
+            table.add_row(*(_fmt(row.get(n)) for n in names))
+        out.print(table)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, int):
+        return f"{value:,}"
+    return "" if value is None else str(value)
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def main() -> None:
+    """Entry point: run the app, turning expected errors into one line and an exit code."""
+    logging.basicConfig(level=os.environ.get("SCRM_LOG_LEVEL", "WARNING"), format="%(message)s")
+    try:
+        app()
+    except ScrmError as exc:
+        err.print(f"error: {exc}", highlight=False, markup=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted", markup=False)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""The raw area: immutable input files, one copy each, filed by format.
+
+``scrm ingest`` checks files and copies them here; ``scrm build`` reads only
+from here. A file is identified by its content (sha256), so adding the same
+file twice stores it once, whatever its name.
+
+Layout: ``<raw_dir>/<format>/<file name>``; the folder name tells the build
+which preset reads the file.
+
+Example
+-------
+>>> from scrm_lib.raw import add_files  # doctest: +SKIP
+>>> [c.status for c in add_files(["exports/"], raw_dir="data/raw")]  # doctest: +SKIP
+['added', 'added', 'already ingested']
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from scrm_lib.errors import InputFileError, ScrmError
+
+log = logging.getLogger(__name__)
+
+#: File names that are never raw input (documentation beside exports).
+_SKIP_SUFFIXES = {".md", ".txt", ".toml"}
+
+
+@dataclass
+class FileCheck:
+    """The outcome of checking one file for the raw area."""
+
+    file: str
+    status: str  # added | already ingested | would add | error
+    format: str | None = None
+    sha256: str | None = None
+    rows_in: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    stored_as: str | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def sha256_of(path: Path) -> str:
+    """The sha256 of a file's bytes, read in chunks."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def iter_input_files(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """Files named directly, and files below named folders (sorted; hidden files skipped)."""
+    for p in map(Path, paths):
+        if not p.exists():
+            raise ScrmError(f"{p}: no such file or folder")
+        if p.is_dir():
+            for f in sorted(p.rglob("*")):
+                rel = f.relative_to(p).parts
+                hidden = any(part.startswith(".") for part in rel)
+                if f.is_file() and not hidden and f.suffix.lower() not in _SKIP_SUFFIXES:
+                    yield f
+        else:
+            yield p
+
+
+def stored_hashes(raw_dir: Path) -> dict[str, Path]:
+    """sha256 → stored path for every file already in the raw area."""
+    if not raw_dir.exists():
+        return {}
+    return {sha256_of(f): f for f in iter_input_files([raw_dir])}
+
+
+def add_files(
+    paths: Iterable[str | Path],
+    *,
+    raw_dir: str | Path,
+    preset: str | None = None,
+    dry_run: bool = False,
+    parse: Callable | None = None,
+    on_file: Callable[[FileCheck], None] | None = None,
+) -> list[FileCheck]:
+    """Check each file (format, rows accepted / rejected) and copy the good ones into the raw area.
+
+    A file that cannot be read is reported with its one-line error and
+    skipped; the other files still go in, and nothing already stored is
+    touched.
+
+    Parameters
+    ----------
+    paths
+        Files or folders (searched recursively).
+    raw_dir
+        The raw area.
+    preset
+        Force a format instead of detecting it from the header.
+    dry_run
+        Check only; copy nothing.
+    """
+    if parse is None:
+        from scrm_lib.ingest import parse_file as parse
+    raw = Path(raw_dir)
+    known = stored_hashes(raw)
+    results: list[FileCheck] = []
+    for path in iter_input_files(paths):
+        check = FileCheck(file=str(path), status="error")
+        try:
+            check.sha256 = sha256_of(path)
+            parsed = parse(path, preset=preset)
+            check.format = parsed.format
+            check.rows_in, check.accepted, check.rejected = (
+                parsed.rows_in,
+                parsed.accepted,
+                parsed.rejected,
+            )
+            if check.sha256 in known:
+                check.status, check.stored_as = "already ingested", str(known[check.sha256])
+            elif dry_run:
+                check.status = "would add"
+            else:
+                target = _target(raw / parsed.format, path, check.sha256)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                tmp = target.with_name(f".{target.name}.part")
+                shutil.copyfile(path, tmp)
+                tmp.replace(target)
+                known[check.sha256] = target
+                check.status, check.stored_as = "added", str(target)
+        except InputFileError as exc:
+            check.error = str(exc)
+        results.append(check)
+        log.info("%s: %s", path, check.status)
+        if on_file is not None:
+            on_file(check)
+    return results
+
+
+def _target(folder: Path, source: Path, sha: str) -> Path:
+    """Keep the export's own name; a different file with the same name gets the hash beside it."""
+    target = folder / source.name
+    if target.exists():
+        target = folder / f"{source.stem}.{sha[:10]}{source.suffix}"
+    return target
