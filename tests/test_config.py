@@ -1,0 +1,51 @@
+"""Settings: defaults, scrm.toml, environment, validation."""
+
+from pathlib import Path
+
+import pytest
+
+from scrm_lib.config import load_settings
+from scrm_lib.errors import ConfigError
+
+
+def test_defaults_are_relative_to_home(tmp_path, monkeypatch):
+    monkeypatch.delenv("SCRM_WAREHOUSE", raising=False)
+    s = load_settings(tmp_path)
+    assert s.warehouse == tmp_path / "data/warehouse/scrm.duckdb"
+    assert s.raw_dir == tmp_path / "data/raw"
+    assert s.engine == "duckdb"
+
+
+def test_toml_then_environment(tmp_path, monkeypatch):
+    (tmp_path / "scrm.toml").write_text(
+        'warehouse = "wh/x.duckdb"\ntimezone = "Asia/Hong_Kong"\n[identity]\nhub_limit = 50\n',
+        encoding="utf-8",
+    )
+    s = load_settings(tmp_path)
+    assert s.warehouse == tmp_path / "wh/x.duckdb"
+    assert s.timezone == "Asia/Hong_Kong"
+    assert s.extra["identity"]["hub_limit"] == 50
+    monkeypatch.setenv("SCRM_WAREHOUSE", "/tmp/elsewhere.duckdb")
+    assert load_settings(tmp_path).warehouse == Path("/tmp/elsewhere.duckdb")
+
+
+def test_home_from_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCRM_HOME", str(tmp_path))
+    assert load_settings().home == tmp_path
+
+
+def test_bad_engine_and_bad_toml_name_the_problem(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCRM_ENGINE", "oracle")
+    with pytest.raises(ConfigError, match="oracle"):
+        load_settings(tmp_path)
+    monkeypatch.delenv("SCRM_ENGINE")
+    (tmp_path / "scrm.toml").write_text("warehouse = [", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"scrm\.toml"):
+        load_settings(tmp_path)
+
+
+def test_overrides_make_paths_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    s = load_settings(tmp_path).with_overrides(warehouse="a/b.duckdb", raw_dir=None)
+    assert s.warehouse == tmp_path / "a/b.duckdb"
+    assert s.raw_dir == tmp_path / "data/raw"
