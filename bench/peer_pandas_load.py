@@ -1,0 +1,40 @@
+"""Peer baseline: load the same exports the way a hand-written script would.
+
+Reads every export with pandas (CSV with its encoding, xlsx with calamine,
+JSON lines) and inserts each frame as-is into a DuckDB file: no
+normalization, no validation, no deduplication. scrm's ingest + build is
+measured as a ratio to this.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+
+def read(path: Path) -> pd.DataFrame:
+    if path.suffix == ".xlsx":
+        return pd.read_excel(path, engine="calamine", dtype=str)
+    if path.suffix == ".jsonl":
+        return pd.read_json(path, lines=True, dtype=False)
+    encoding = "gbk" if path.name.startswith("tmall") else "utf-8-sig"
+    return pd.read_csv(path, encoding=encoding, dtype=str)
+
+
+def main(exports: str, out: str) -> None:
+    con = duckdb.connect(out)
+    for i, path in enumerate(sorted(Path(exports).glob("*"))):
+        if path.suffix not in {".csv", ".xlsx", ".jsonl"}:
+            continue
+        frame = read(path).astype(str)
+        con.register("frame", frame)
+        con.execute(f'CREATE TABLE "t{i}" AS SELECT * FROM frame')
+        con.unregister("frame")
+    con.close()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])
