@@ -33,6 +33,8 @@ class Settings:
     raw_dir: Path
     warehouse: Path
     reports_dir: Path
+    state_db: Path
+    users_file: Path
     engine: str = "duckdb"
     timezone: str = "Asia/Shanghai"
     default_region: str = "CN"
@@ -61,6 +63,9 @@ def load_settings(home: str | Path | None = None) -> Settings:
         "raw_dir": "data/raw",
         "warehouse": "data/warehouse/scrm.duckdb",
         "reports_dir": "data/reports",
+        # user-authored state (audit, overrides, segments) survives rebuilds: kept apart
+        "state_db": "data/state/scrm_state.duckdb",
+        "users_file": "data/users.yaml",
     }
     extra: dict[str, Any] = {}
     toml_path = root / "scrm.toml"
@@ -89,6 +94,8 @@ def load_settings(home: str | Path | None = None) -> Settings:
         raw_dir=path("raw_dir"),
         warehouse=path("warehouse"),
         reports_dir=path("reports_dir"),
+        state_db=path("state_db"),
+        users_file=path("users_file"),
         extra=extra,
         **values,
     )

@@ -25,7 +25,7 @@ def _clean(s: pd.Series) -> pd.Series:
 
 
 def douyin_buyer_key(name: pd.Series, phone_masked: pd.Series, address: pd.Series) -> pd.Series:
-    """Key a Douyin buyer by recipient, masked phone and address (hash computed once per distinct triple)."""
+    """Key a Douyin buyer by recipient, masked phone and address (one hash per distinct triple)."""
     joined = _clean(name) + "|" + _clean(phone_masked) + "|" + _clean(address)
     uniques = joined.unique()
     mapping = {
