@@ -1,0 +1,689 @@
+"""Build the warehouse from the raw exports and publish it atomically.
+
+A build parses every raw file, stages the rows in a new DuckDB file next to
+the target (``<warehouse>.building-<build_id>``, with the staged rows in an
+attached ``.stage`` file that is thrown away), runs the transformations of
+:mod:`scrm_lib.transform` on DuckDB or Spark, writes the canonical tables,
+``rejects`` and the build log (``builds``, ``build_inputs``), and only then
+replaces the published file with one ``os.replace``. Readers therefore see
+the old build or the new one, never half of one; a build that dies leaves
+the published warehouse as it was, and the next build removes its leftovers.
+
+Example
+-------
+>>> from scrm_lib.build import build, status
+>>> result = build(raw_dir="data/raw", warehouse="data/warehouse/scrm.duckdb")  # doctest: +SKIP
+>>> status("data/warehouse/scrm.duckdb")["tables"]["orders"]  # doctest: +SKIP
+48213
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import ibis
+import pandas as pd
+
+from scrm_lib.config import ENGINES, Settings, load_settings
+from scrm_lib.errors import ConfigError, ScrmError, WarehouseError
+from scrm_lib.schema import REJECTS, TABLES, TS, conform
+from scrm_lib.transform import FILE_SEQ, ROW, canonical_tables
+from scrm_lib.warehouse import (
+    Runner,
+    duckdb_connect,
+    list_tables,
+    open_warehouse,
+    register_arrow,
+    spark_backend,
+    spark_session,
+)
+
+if TYPE_CHECKING:
+    from scrm_lib.ingest import ParsedFile
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]
+Parse = Callable[..., "ParsedFile"]
+
+STAGE_DB = "stage"
+
+BUILDS = ibis.schema(
+    {
+        "build_id": "string",
+        "started_at": TS,
+        "finished_at": TS,
+        "version": "string",
+        "status": "string",
+        "timings": "string",  # JSON: step -> seconds
+        "engine": "string",
+        "raw_dir": "string",
+        "files": "int64",
+    }
+)
+
+BUILD_INPUTS = ibis.schema(
+    {
+        "build_id": "string",
+        "file": "string",  # path relative to the raw directory, '/'-separated
+        "format": "string",
+        "platform": "string",
+        "sha256": "string",
+        "rows_in": "int64",
+        "accepted": "int64",
+        "rejected": "int64",
+        # accepted rows of this file that lost to a row with the same key (in
+        # the file's main table; duplicates_by_table has every table)
+        "duplicates": "int64",
+        "duplicates_by_table": "string",  # JSON: table -> rows
+    }
+)
+
+# The table whose rows stand one-to-one for a file's input rows, by preference:
+# an orders export also yields accounts and identifiers, which repeat per buyer.
+_MAIN_TABLE_ORDER = (
+    "orders",
+    "events",
+    "messages",
+    "touches",
+    "referrals",
+    "consent",
+    "assignments",
+    "channels",
+    "staff",
+    "accounts",
+    "identifiers",
+)
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What a build did.
+
+    Attributes
+    ----------
+    build_id
+        The id recorded in ``builds`` and carried by everything read from this build.
+    warehouse
+        The published DuckDB file.
+    engine
+        ``duckdb`` or ``pyspark`` (where the transformations ran).
+    files, rows_in, accepted, rejected, duplicates
+        Totals over the input files.
+    tables
+        Canonical table -> row count.
+    timings
+        Step -> seconds.
+    """
+
+    build_id: str
+    warehouse: Path
+    engine: str
+    files: int
+    rows_in: int
+    accepted: int
+    rejected: int
+    duplicates: int
+    tables: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def seconds(self) -> float:
+        """Wall time of the whole build."""
+        return self.timings.get("total", 0.0)
+
+
+def list_raw_files(raw_dir: str | Path) -> list[Path]:
+    """The input files under ``raw_dir``, oldest export first.
+
+    Hidden files and folders and ``*.md`` notes are skipped. Order: by
+    modification time, then path; this order is the files' ``_file_seq``, so
+    a later export of the same orders wins.
+
+    Examples
+    --------
+    >>> list_raw_files("data/raw")  # doctest: +SKIP
+    [PosixPath('data/raw/tmall_orders/2024-05.csv'), ...]
+    """
+    root = Path(raw_dir)
+    if not root.is_dir():
+        return []
+    files = []
+    for path in root.rglob("*"):
+        rel = path.relative_to(root)
+        if any(part.startswith(".") for part in rel.parts):
+            continue
+        if not path.is_file() or path.suffix.lower() == ".md":
+            continue
+        files.append(path)
+    return sorted(files, key=lambda p: (p.stat().st_mtime_ns, p.as_posix()))
+
+
+def build(
+    *,
+    raw_dir: str | Path | None = None,
+    warehouse: str | Path | None = None,
+    settings: Settings | None = None,
+    parse: Parse | None = None,
+    progress: Progress | None = None,
+    engine: Literal["duckdb", "pyspark"] | None = None,
+) -> BuildResult:
+    """Build the warehouse from every file in ``raw_dir`` and publish it atomically.
+
+    Parameters
+    ----------
+    raw_dir
+        Folder of raw exports, searched recursively; a file in a folder named
+        after an ingest preset is read with that preset, any other file is
+        detected. Default: ``settings.raw_dir``.
+    warehouse
+        The DuckDB file to publish. Default: ``settings.warehouse``.
+    settings
+        Settings; default: :func:`scrm_lib.config.load_settings`.
+    parse
+        ``parse(path, *, preset=None, settings=None) -> ParsedFile``; default
+        :func:`scrm_lib.ingest.parse_file`.
+    progress
+        Called as ``progress(step, done, total)`` while the build runs.
+    engine
+        Where the transformations run; default: ``settings.engine``. With
+        ``"pyspark"`` the staged rows go to Spark and the results come back
+        to the DuckDB file.
+
+    Returns
+    -------
+    BuildResult
+        The build id, totals, table sizes and step timings.
+
+    Raises
+    ------
+    ScrmError
+        No input files; another build holds the lock.
+    InputFileError
+        A file cannot be parsed; nothing is published.
+    WarehouseError
+        A query failed; nothing is published.
+
+    Examples
+    --------
+    >>> result = build(raw_dir="data/raw", warehouse="/tmp/scrm.duckdb")  # doctest: +SKIP
+    >>> result.tables["orders"], result.rejected  # doctest: +SKIP
+    (48213, 17)
+    """
+    started = time.perf_counter()
+    settings = settings or load_settings()
+    raw = Path(raw_dir if raw_dir is not None else settings.raw_dir).expanduser().resolve()
+    target = Path(warehouse if warehouse is not None else settings.warehouse)
+    target = target.expanduser().resolve()
+    engine = engine or settings.engine  # type: ignore[assignment]
+    if engine not in ENGINES:
+        raise ConfigError(f"engine {engine!r} is not one of {', '.join(ENGINES)}")
+
+    files = list_raw_files(raw)
+    if not files:
+        raise ScrmError(f"no input files in {raw}")
+    parse_fn, presets = _ingest(parse)
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    started_at = dt.datetime.now(dt.UTC)
+    build_id = started_at.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+    building = target.with_name(f"{target.name}.building-{build_id}")
+    stage_path = building.with_name(building.name + ".stage")
+    report = progress or (lambda step, done, total: None)
+
+    with _build_lock(target):
+        _remove_leftovers(target)
+        logger.info("build %s: %d file(s) from %s -> %s", build_id, len(files), raw, target)
+        con = None
+        try:
+            con = duckdb_connect(building)
+            runner = Runner(con, label=f"build {build_id}")
+            runner.sql(f"ATTACH '{_sql_str(stage_path)}' AS {STAGE_DB}", step="setup")
+            _create_stage(runner)
+
+            inputs = []
+            for seq, path in enumerate(files):
+                report("parse", seq, len(files))
+                preset = path.parent.name if path.parent.name in presets else None
+                with runner.step("parse"):
+                    parsed = parse_fn(path, preset=preset, settings=settings)
+                rel = path.relative_to(raw).as_posix()
+                inputs.append(_stage_file(runner, parsed, seq=seq, rel=rel))
+            report("parse", len(files), len(files))
+
+            report("transform", 0, 1)
+            tables, superseded = _transform(runner, engine=engine)
+            report("transform", 1, 1)
+
+            dup = _duplicates(superseded, inputs)
+            finished_at = dt.datetime.now(dt.UTC)
+            runner.timings["total"] = round(time.perf_counter() - started, 4)
+            _write_log(
+                runner,
+                target=target,
+                build_id=build_id,
+                started_at=started_at,
+                finished_at=finished_at,
+                engine=engine,
+                raw=raw,
+                inputs=inputs,
+                duplicates=dup,
+            )
+            runner.sql(f"DETACH {STAGE_DB}", step="publish")
+            runner.sql("CHECKPOINT", step="publish")
+            con.disconnect()
+            con = None
+            _publish(building, target)
+        except BaseException:
+            if con is not None:
+                with contextlib.suppress(Exception):
+                    con.disconnect()
+            _remove_build_files(building)
+            raise
+        finally:
+            _remove_build_files(stage_path)
+
+    timings = dict(runner.timings)
+    timings["total"] = round(time.perf_counter() - started, 4)
+    result = BuildResult(
+        build_id=build_id,
+        warehouse=target,
+        engine=engine,
+        files=len(files),
+        rows_in=sum(i["rows_in"] for i in inputs),
+        accepted=sum(i["accepted"] for i in inputs),
+        rejected=sum(i["rejected"] for i in inputs),
+        duplicates=sum(dup.get(i[FILE_SEQ], (0, {}))[0] for i in inputs),
+        tables=tables,
+        timings=timings,
+    )
+    logger.info("build %s published in %.1f s", build_id, result.seconds)
+    return result
+
+
+def status(warehouse: str | Path | None = None) -> dict[str, Any]:
+    """Summarize the published warehouse: last build, table sizes, inputs, rejects.
+
+    Opens the file read-only, so it is safe while a build or the dashboard runs.
+
+    Parameters
+    ----------
+    warehouse
+        The DuckDB file; default: ``settings.warehouse``.
+
+    Returns
+    -------
+    dict
+        ``warehouse``, ``last_build`` (id, times, version, engine, timings),
+        ``builds`` (how many are recorded), ``tables`` (name -> rows),
+        ``inputs`` (per file of the last build: rows in, accepted, rejected,
+        duplicates) and ``rejects`` (reason -> rows, most frequent first).
+        Plain JSON-serializable values.
+
+    Raises
+    ------
+    WarehouseError
+        No warehouse at the path (``run `scrm build```).
+
+    Examples
+    --------
+    >>> s = status("data/warehouse/scrm.duckdb")  # doctest: +SKIP
+    >>> s["last_build"]["build_id"], s["tables"]["orders"]  # doctest: +SKIP
+    ('20261125T200102-3fa9c1', 48213)
+    """
+    con = open_warehouse(warehouse, read_only=True)
+    try:
+        runner = Runner(con, label="status")
+        present = set(list_tables(con))
+        if "builds" not in present:
+            raise WarehouseError(f"{warehouse}: not a scrm warehouse (no builds table)")
+        builds = con.table("builds")
+        last = runner.execute(
+            builds.order_by(ibis.desc("finished_at")).limit(1), step="read", table="builds"
+        )
+        n_builds = int(runner.execute(builds.count(), step="read", table="builds"))
+        last_build = _records(last)[0] if len(last) else None
+        if last_build is not None and last_build.get("timings"):
+            last_build["timings"] = json.loads(last_build["timings"])
+        names = [*TABLES, "rejects"]
+        counts = {
+            name: int(runner.execute(con.table(name).count(), step="count", table=name))
+            for name in names
+            if name in present
+        }
+        inputs: list[dict[str, Any]] = []
+        if last_build is not None and "build_inputs" in present:
+            bi = con.table("build_inputs")
+            rows = runner.execute(
+                bi.filter(bi.build_id == last_build["build_id"])
+                .select(
+                    "file", "format", "platform", "rows_in", "accepted", "rejected", "duplicates"
+                )
+                .order_by("file"),
+                step="read",
+                table="build_inputs",
+            )
+            inputs = _records(rows)
+        rejects: dict[str, int] = {}
+        if "rejects" in present:
+            rj = con.table("rejects")
+            by_reason = runner.execute(
+                rj.group_by("reason")
+                .aggregate(rows=rj.count())
+                .order_by([ibis.desc("rows"), "reason"]),
+                step="read",
+                table="rejects",
+            )
+            rejects = {
+                str(r): int(n) for r, n in zip(by_reason["reason"], by_reason["rows"], strict=True)
+            }
+    finally:
+        con.disconnect()
+    return {
+        "warehouse": str(_target(warehouse)),
+        "last_build": last_build,
+        "builds": n_builds,
+        "tables": counts,
+        "inputs": inputs,
+        "rejects": rejects,
+    }
+
+
+# --- the steps ---------------------------------------------------------------------------
+
+
+def _ingest(parse: Parse | None) -> tuple[Parse, set[str]]:
+    # Imported here so that the warehouse layer loads even while ingest is
+    # unfinished or broken; only a build that needs it pays.
+    try:
+        from scrm_lib import ingest
+    except ImportError as exc:
+        raise ScrmError(f"ingest is not available: {exc}") from exc
+    list_presets = getattr(ingest, "list_presets", None)
+    presets = set(list_presets()) if list_presets is not None else set()
+    if parse is None:
+        parse = getattr(ingest, "parse_file", None)
+        if parse is None:
+            raise ScrmError("ingest is not available: scrm_lib.ingest has no parse_file")
+    return parse, presets
+
+
+def _stage_schema(table: str) -> ibis.Schema:
+    return ibis.schema({**TABLES[table], FILE_SEQ: "int64", ROW: "int64"})
+
+
+def _create_stage(runner: Runner) -> None:
+    for name in TABLES:
+        with runner.step("stage", table=name):
+            runner.con.create_table(
+                f"stage_{name}", schema=_stage_schema(name), database=(STAGE_DB, "main")
+            )
+    runner.create_table("rejects", None, schema=REJECTS, step="stage")
+
+
+def _stage_file(runner: Runner, parsed: ParsedFile, *, seq: int, rel: str) -> dict[str, Any]:
+    accepted, rejected = int(parsed.accepted), int(parsed.rejected)
+    if accepted < 0 or accepted + rejected != int(parsed.rows_in):
+        raise ScrmError(
+            f"{rel}: rows do not reconcile: {parsed.rows_in} in, {accepted} accepted,"
+            f" {rejected} rejected"
+        )
+    for name, frame in parsed.tables.items():
+        if name not in TABLES:
+            raise ScrmError(f"{rel}: ingest returned unknown table {name!r}")
+        if frame is None or frame.empty:
+            continue
+        df = conform(frame, name)
+        df[FILE_SEQ] = seq
+        df[ROW] = range(len(df))
+        with runner.step("stage", table=name):
+            runner.con.insert(
+                f"stage_{name}",
+                ibis.memtable(df).cast(_stage_schema(name)),
+                database=(STAGE_DB, "main"),
+            )
+    if parsed.rejects is not None and not parsed.rejects.empty:
+        rj = conform(parsed.rejects, "rejects")
+        rj["file"] = rj["file"].fillna(rel)
+        runner.insert("rejects", ibis.memtable(rj).cast(REJECTS), step="stage")
+    return {
+        FILE_SEQ: seq,
+        "file": rel,
+        "format": parsed.format,
+        "platform": parsed.platform,
+        "sha256": parsed.sha256,
+        "rows_in": int(parsed.rows_in),
+        "accepted": accepted,
+        "rejected": rejected,
+        "tables": [n for n, f in parsed.tables.items() if f is not None and not f.empty],
+    }
+
+
+def _transform(runner: Runner, *, engine: str) -> tuple[dict[str, int], pd.DataFrame]:
+    con = runner.con
+    staged = {name: con.table(f"stage_{name}", database=(STAGE_DB, "main")) for name in TABLES}
+    if engine == "pyspark":
+        with runner.step("spark start"):
+            spark_con = spark_backend(spark_session())
+        spark = Runner(spark_con, label=runner.label)
+        staged = {
+            name: register_arrow(
+                spark_con,
+                f"scrm_stage_{name}",
+                runner.to_pyarrow(t, step="to spark", table=name),
+            )
+            for name, t in staged.items()
+        }
+        out = canonical_tables(staged)
+        counts = {}
+        for name, expr in out.tables.items():
+            data = spark.to_pyarrow(expr, step="transform", table=name)
+            runner.create_table(name, ibis.memtable(data).cast(TABLES[name]), step="write")
+            counts[name] = data.num_rows
+        superseded = spark.execute(out.superseded, step="transform", table="duplicates")
+        runner.timings.update({k: v for k, v in spark.timings.items() if k != "setup"})
+        return counts, superseded
+    out = canonical_tables(staged)
+    counts = {}
+    for name, expr in out.tables.items():
+        t = runner.create_table(name, expr, step="transform")
+        counts[name] = int(runner.execute(t.count(), step="count", table=name))
+    superseded = runner.execute(out.superseded, step="transform", table="duplicates")
+    return counts, superseded
+
+
+def _duplicates(
+    superseded: pd.DataFrame, inputs: list[dict[str, Any]]
+) -> dict[int, tuple[int, dict[str, int]]]:
+    by_file: dict[int, dict[str, int]] = {}
+    for seq, table, n in superseded[[FILE_SEQ, "table", "duplicates"]].itertuples(index=False):
+        by_file.setdefault(int(seq), {})[str(table)] = int(n)
+    out = {}
+    for item in inputs:
+        per_table = by_file.get(item[FILE_SEQ], {})
+        main = next((t for t in _MAIN_TABLE_ORDER if t in item["tables"]), None)
+        main_dups = per_table.get(main, 0) if main else 0
+        # a file cannot have more duplicate rows than accepted ones
+        out[item[FILE_SEQ]] = (min(main_dups, item["accepted"]), per_table)
+    return out
+
+
+def _write_log(
+    runner: Runner,
+    *,
+    target: Path,
+    build_id: str,
+    started_at: dt.datetime,
+    finished_at: dt.datetime,
+    engine: str,
+    raw: Path,
+    inputs: list[dict[str, Any]],
+    duplicates: dict[int, tuple[int, dict[str, int]]],
+) -> None:
+    old_builds, old_inputs = _previous_log(target)
+    row = {
+        "build_id": build_id,
+        "started_at": started_at,
+        "finished_at": finished_at,
+        "version": _version(),
+        "status": "ok",
+        "timings": json.dumps(runner.timings, sort_keys=True),
+        "engine": engine,
+        "raw_dir": str(raw),
+        "files": len(inputs),
+    }
+    builds = pd.concat([old_builds, pd.DataFrame([row])], ignore_index=True)
+    runner.create_table("builds", ibis.memtable(_aligned(builds, BUILDS)), step="log")
+    new_inputs = pd.DataFrame(
+        [
+            {
+                "build_id": build_id,
+                **{k: item[k] for k in BUILD_INPUTS.names if k in item},
+                "duplicates": duplicates[item[FILE_SEQ]][0],
+                "duplicates_by_table": json.dumps(duplicates[item[FILE_SEQ]][1], sort_keys=True),
+            }
+            for item in inputs
+        ]
+    )
+    all_inputs = pd.concat([old_inputs, new_inputs], ignore_index=True)
+    runner.create_table(
+        "build_inputs", ibis.memtable(_aligned(all_inputs, BUILD_INPUTS)), step="log"
+    )
+
+
+def _previous_log(target: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ``builds`` and ``build_inputs`` rows of the published warehouse, if any."""
+    empty = (pd.DataFrame(columns=BUILDS.names), pd.DataFrame(columns=BUILD_INPUTS.names))
+    if not target.exists():
+        return empty
+    try:
+        con = open_warehouse(target, read_only=True)
+    except WarehouseError as exc:
+        # An unreadable old file must not block a fresh build; its history is lost.
+        logger.warning("previous warehouse unreadable, build history restarts: %s", exc)
+        return empty
+    try:
+        present = set(list_tables(con))
+        out = []
+        for name, schema in (("builds", BUILDS), ("build_inputs", BUILD_INPUTS)):
+            if name in present:
+                t = con.table(name)
+                out.append(t.select(*[c for c in schema.names if c in t.columns]).execute())
+            else:
+                out.append(pd.DataFrame(columns=schema.names))
+        return out[0], out[1]
+    finally:
+        con.disconnect()
+
+
+def _aligned(df: pd.DataFrame, schema: ibis.Schema) -> pd.DataFrame:
+    out = pd.DataFrame(index=df.index)
+    for name, dtype in schema.items():
+        col = df[name] if name in df.columns else pd.Series(pd.NA, index=df.index)
+        if dtype.is_timestamp():
+            col = pd.to_datetime(col, utc=True).astype("datetime64[us, UTC]")
+        elif dtype.is_integer():
+            col = pd.to_numeric(col).astype("Int64")
+        else:
+            col = col.astype("string")
+        out[name] = col
+    return out.reset_index(drop=True)
+
+
+def _publish(building: Path, target: Path) -> None:
+    """Make the finished file durable, then swap it in with one atomic rename."""
+    _fsync(building)
+    # A WAL left by an earlier read-write session belongs to the old file;
+    # DuckDB would replay it onto the new one.
+    wal = target.with_name(target.name + ".wal")
+    if wal.exists():
+        logger.warning("removing stale %s before publishing", wal)
+        wal.unlink()
+    os.replace(building, target)
+    _fsync_dir(target.parent)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    # Directories cannot be opened for fsync on every platform (Windows).
+    with contextlib.suppress(OSError):
+        _fsync(path)
+
+
+def _remove_build_files(path: Path) -> None:
+    for p in (path, path.with_name(path.name + ".wal")):
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
+
+
+def _remove_leftovers(target: Path) -> None:
+    # Only called under the build lock: any .building-* file here is from a
+    # build that died.
+    for leftover in target.parent.glob(f"{target.name}.building-*"):
+        logger.info("removing leftover %s from an interrupted build", leftover.name)
+        with contextlib.suppress(FileNotFoundError):
+            leftover.unlink()
+
+
+@contextlib.contextmanager
+def _build_lock(target: Path) -> Iterator[None]:
+    """Hold an exclusive lock for the build; the OS drops it if the process dies."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: builds are not guarded against each other
+        yield
+        return
+    lock_path = target.with_name(target.name + ".lock")
+    with open(lock_path, "a+") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ScrmError(f"another build of {target} is running (lock {lock_path})") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    # JSON-friendly: timestamps as ISO text, numpy/pandas scalars as Python ones.
+    return json.loads(df.to_json(orient="records", date_format="iso", force_ascii=False))
+
+
+def _target(warehouse: str | Path | None) -> Path:
+    if warehouse is not None:
+        return Path(warehouse).expanduser().resolve()
+    return load_settings().warehouse
+
+
+def _sql_str(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("scrm")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+__all__ = ["BUILDS", "BUILD_INPUTS", "BuildResult", "build", "list_raw_files", "status"]

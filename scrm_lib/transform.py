@@ -1,0 +1,337 @@
+"""The build's transformations: staged rows in, canonical tables out.
+
+Every function here takes and returns ibis expressions and nothing else, so
+the same code compiles to DuckDB (the embedded default) and to Spark (when
+the data outgrows one machine). There is no engine-specific SQL and no
+Python loop over rows; the caller decides where the expressions run.
+
+A *stage table* holds the canonical columns of one table (``scrm_lib.schema
+.TABLES``) for all input files, plus two bookkeeping columns:
+
+``_file_seq``
+    the order of the source file (higher = newer export);
+``_row``
+    the order of the row within that file.
+
+Rows that share a key (``scrm_lib.schema.KEYS``) are one row in the
+warehouse: the row from the newest file wins, and within a file the later
+row. An overlapping re-export therefore updates an order's status instead of
+adding it twice, and loading the same file twice adds nothing.
+
+Example
+-------
+>>> import ibis
+>>> from scrm_lib.transform import canonical_tables
+>>> con = ibis.duckdb.connect()
+>>> staged = {"orders": con.create_table("stage_orders", orders_frame)}  # doctest: +SKIP
+>>> out = canonical_tables(staged)  # doctest: +SKIP
+>>> out.tables["orders"].execute()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
+
+from scrm_lib.schema import KEYS, TABLES
+
+FILE_SEQ = "_file_seq"
+ROW = "_row"
+_RANK = "_rank"
+
+# Where an account id shows up outside the accounts table, and the timestamp
+# that counts as a sighting of it. Orders may carry only one of their times.
+_ACCOUNT_REFERENCES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("orders", "account_id", ("created_at", "paid_at")),
+    ("events", "account_id", ("ts",)),
+    ("messages", "account_id", ("ts",)),
+    ("touches", "account_id", ("ts",)),
+    ("consent", "account_id", ("ts",)),
+    ("referrals", "inviter_account_id", ("ts",)),
+    ("referrals", "invitee_account_id", ("ts",)),
+    ("identifiers", "account_id", ()),
+)
+
+
+@dataclass(frozen=True)
+class Transformed:
+    """The output of :func:`canonical_tables`.
+
+    Attributes
+    ----------
+    tables
+        Canonical table name -> ibis expression with exactly the canonical
+        schema of that table.
+    superseded
+        One row per (``_file_seq``, ``table``) with the number of that
+        file's staged rows that lost to another row with the same key
+        (column ``duplicates``).
+    """
+
+    tables: dict[str, ir.Table]
+    superseded: ir.Table
+
+
+def ranked(stage: ir.Table, keys: tuple[str, ...]) -> ir.Table:
+    """Number the rows of each key group, newest first (``_rank`` 0 is the winner).
+
+    Parameters
+    ----------
+    stage
+        A stage table with ``_file_seq`` and ``_row``.
+    keys
+        The columns that identify a row.
+
+    Returns
+    -------
+    ir.Table
+        ``stage`` plus an int column ``_rank``.
+
+    Examples
+    --------
+    >>> r = ranked(stage_orders, ("platform", "order_id", "line_id"))  # doctest: +SKIP
+    >>> r.filter(r._rank == 0)  # doctest: +SKIP
+    """
+    window = ibis.window(group_by=list(keys), order_by=[ibis.desc(FILE_SEQ), ibis.desc(ROW)])
+    return stage.mutate(**{_RANK: ibis.row_number().over(window)})
+
+
+def dedupe(stage: ir.Table, table: str) -> ir.Table:
+    """Keep one row per key of ``table``: the one from the newest file, then the latest row.
+
+    Parameters
+    ----------
+    stage
+        A stage table: the canonical columns of ``table`` plus ``_file_seq`` and ``_row``.
+    table
+        Canonical table name; its key is ``scrm_lib.schema.KEYS[table]``.
+
+    Returns
+    -------
+    ir.Table
+        The surviving rows with exactly the canonical schema of ``table``.
+
+    Examples
+    --------
+    >>> orders = dedupe(stage_orders, "orders")  # doctest: +SKIP
+    """
+    return _canonical(_winners(stage, table), table)
+
+
+def superseded_counts(staged: Mapping[str, ir.Table]) -> ir.Table:
+    """Count, per source file and table, the staged rows that lost to a row with the same key.
+
+    Parameters
+    ----------
+    staged
+        Canonical table name -> stage table.
+
+    Returns
+    -------
+    ir.Table
+        Columns ``_file_seq`` (int64), ``table`` (string), ``duplicates`` (int64).
+
+    Examples
+    --------
+    >>> superseded_counts({"orders": stage_orders}).execute()  # doctest: +SKIP
+       _file_seq   table  duplicates
+    0          0  orders           3
+    """
+    parts = []
+    for name, stage in staged.items():
+        r = ranked(stage, KEYS[name])
+        parts.append(
+            r.filter(r[_RANK] > 0)
+            .group_by(FILE_SEQ)
+            .aggregate(duplicates=ibis._.count())
+            .mutate(table=ibis.literal(name, "string"))
+            .select(FILE_SEQ, "table", "duplicates")
+        )
+    if not parts:
+        raise ValueError("superseded_counts needs at least one stage table")
+    out = parts[0] if len(parts) == 1 else ibis.union(*parts, distinct=False)
+    return out.cast({FILE_SEQ: "int64", "table": "string", "duplicates": "int64"})
+
+
+def accounts(staged: Mapping[str, ir.Table], deduped: Mapping[str, ir.Table]) -> ir.Table:
+    """One row per account id referenced anywhere.
+
+    - ``platform`` / ``native_id``: the parts of ``account_id`` before / after the first ``:``;
+    - ``first_seen``: the earliest of the staged ``first_seen`` hints and of the
+      account's activity timestamps (orders, events, messages, touches, consent,
+      referrals on either side); ``source_file`` is the file of that sighting;
+    - ``display_name``: from the newest staged account row that has one;
+    - ``channel_code``: the earliest non-null one, by the staged row's
+      ``first_seen`` (then file order).
+
+    Parameters
+    ----------
+    staged
+        Stage tables; only ``staged["accounts"]`` is read here (all its rows, so
+        that a superseded row's earlier ``first_seen`` still counts).
+    deduped
+        Deduplicated canonical tables holding account references.
+
+    Returns
+    -------
+    ir.Table
+        The canonical ``accounts`` table.
+
+    Examples
+    --------
+    >>> out = accounts({"accounts": stage_accounts}, {"orders": orders})  # doctest: +SKIP
+    """
+    ts = TABLES["accounts"]["first_seen"]
+    # _prio orders sightings at the same instant: an account row explains an
+    # account better than an activity row does.
+    sightings = []
+    stage_accounts = staged.get("accounts")
+    if stage_accounts is not None:
+        sightings.append(
+            stage_accounts.select(
+                account_id=stage_accounts.account_id,
+                ts=stage_accounts.first_seen.cast(ts),
+                source_file=stage_accounts.source_file,
+                _prio=ibis.literal(0, "int64"),
+                _seq=stage_accounts[FILE_SEQ].cast("int64"),
+                _pos=stage_accounts[ROW].cast("int64"),
+            )
+        )
+    for prio, (name, column, ts_columns) in enumerate(_ACCOUNT_REFERENCES, start=1):
+        t = deduped.get(name)
+        if t is None:
+            continue
+        if not ts_columns:
+            when = ibis.null(ts)
+        elif len(ts_columns) == 1:
+            when = t[ts_columns[0]].cast(ts)
+        else:
+            when = ibis.least(*(t[c].cast(ts) for c in ts_columns))
+        sightings.append(
+            t.select(
+                account_id=t[column],
+                ts=when,
+                source_file=t.source_file,
+                _prio=ibis.literal(prio, "int64"),
+                _seq=_bookkeeping(t, FILE_SEQ),
+                _pos=_bookkeeping(t, ROW),
+            )
+        )
+    if not sightings:
+        raise ValueError("accounts needs a staged accounts table or a table that references one")
+    seen = sightings[0] if len(sightings) == 1 else ibis.union(*sightings, distinct=False)
+    seen = seen.filter(seen.account_id.notnull() & (seen.account_id != ""))
+
+    first = _first_per_account(
+        seen,
+        order_by=[
+            seen.ts.asc(nulls_first=False),
+            seen._prio,
+            seen._seq,
+            seen._pos,
+            seen.source_file.asc(nulls_first=False),
+        ],
+    ).select("account_id", first_seen="ts", source_file="source_file")
+
+    result = first
+    if stage_accounts is not None:
+        sa = stage_accounts
+        named = sa.filter(sa.display_name.notnull() & (sa.display_name.strip() != ""))
+        names = _first_per_account(named, order_by=[ibis.desc(FILE_SEQ), ibis.desc(ROW)]).select(
+            "account_id", "display_name"
+        )
+        coded = sa.filter(sa.channel_code.notnull() & (sa.channel_code.strip() != ""))
+        codes = _first_per_account(
+            coded,
+            order_by=[coded.first_seen.asc(nulls_first=False), coded[FILE_SEQ], coded[ROW]],
+        ).select("account_id", "channel_code")
+        result = result.left_join(names, "account_id").select(*first.columns, "display_name")
+        result = result.left_join(codes, "account_id").select(
+            *first.columns, "display_name", "channel_code"
+        )
+    else:
+        result = result.mutate(display_name=ibis.null("string"), channel_code=ibis.null("string"))
+
+    # find() is 0-based and -1 when absent: an id without ':' keeps its whole
+    # text as native_id and gets no platform.
+    colon = result.account_id.find(":")
+    result = result.mutate(
+        platform=ibis.ifelse(colon >= 0, result.account_id.left(colon), ibis.null("string")),
+        native_id=ibis.ifelse(colon >= 0, result.account_id.substr(colon + 1), result.account_id),
+    )
+    return _canonical(result, "accounts")
+
+
+def canonical_tables(staged: Mapping[str, ir.Table]) -> Transformed:
+    """Turn stage tables into the canonical tables and the per-file superseded counts.
+
+    Parameters
+    ----------
+    staged
+        Canonical table name -> stage table (canonical columns plus ``_file_seq``
+        and ``_row``). Tables not given are left out of the result, except
+        ``accounts``, which is always derived from whatever references accounts.
+
+    Returns
+    -------
+    Transformed
+        ``tables`` (deduplicated canonical tables, ``accounts`` rebuilt from
+        every reference) and ``superseded`` (per-file duplicate counts).
+
+    Examples
+    --------
+    >>> out = canonical_tables({"orders": stage_orders})  # doctest: +SKIP
+    >>> sorted(out.tables)  # doctest: +SKIP
+    ['accounts', 'orders']
+    """
+    unknown = sorted(set(staged) - set(TABLES))
+    if unknown:
+        raise ValueError(f"not a canonical table: {', '.join(unknown)}")
+    for name, stage in staged.items():
+        missing = [c for c in (*TABLES[name].names, FILE_SEQ, ROW) if c not in stage.columns]
+        if missing:
+            raise ValueError(f"stage table {name!r} lacks column(s): {', '.join(missing)}")
+    # Winners keep _file_seq/_row so that accounts can break ties by file order.
+    won = {name: _winners(stage, name) for name, stage in staged.items() if name != "accounts"}
+    tables = {name: _canonical(t, name) for name, t in won.items()}
+    tables["accounts"] = accounts(staged, won)
+    return Transformed(
+        tables={name: tables[name] for name in TABLES if name in tables},
+        superseded=superseded_counts(staged),
+    )
+
+
+def _winners(stage: ir.Table, table: str) -> ir.Table:
+    r = ranked(stage, KEYS[table])
+    return r.filter(r[_RANK] == 0).drop(_RANK)
+
+
+def _bookkeeping(t: ir.Table, column: str) -> ir.Value:
+    # Tables that were deduplicated elsewhere may come without file order.
+    return t[column].cast("int64") if column in t.columns else ibis.literal(0, "int64")
+
+
+def _first_per_account(t: ir.Table, *, order_by: list) -> ir.Table:
+    window = ibis.window(group_by="account_id", order_by=order_by)
+    r = t.mutate(**{_RANK: ibis.row_number().over(window)})
+    return r.filter(r[_RANK] == 0)
+
+
+def _canonical(t: ir.Table, table: str) -> ir.Table:
+    schema = TABLES[table]
+    return t.select(*schema.names).cast(schema)
+
+
+__all__ = [
+    "FILE_SEQ",
+    "ROW",
+    "Transformed",
+    "accounts",
+    "canonical_tables",
+    "dedupe",
+    "ranked",
+    "superseded_counts",
+]
