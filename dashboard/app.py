@@ -1,4 +1,4 @@
-"""scrm dashboard entry point: navigation only; each page lives in views/."""
+"""scrm dashboard: login, then the pages the user's role may see. Pages live in views/."""
 
 import sys
 from pathlib import Path
@@ -8,6 +8,22 @@ import streamlit as st
 # Streamlit runs this file as a script: make the project importable as `dashboard`.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from dashboard import components
+
 st.set_page_config(page_title="scrm", page_icon="📊", layout="wide")
-nav = st.navigation([st.Page("views/overview.py", title="数据概览 Overview", default=True)])
-nav.run()
+
+user = components.login()
+if user is None:
+    st.stop()
+st.session_state["user"] = user
+
+st.sidebar.markdown(f"**{user.name}** · {user.role}")
+components.logout_button()
+components.build_badge()
+
+pages = [
+    st.Page("views/overview.py", title="数据概览 Overview", default=True),
+]
+if user.can("audit"):
+    pages.append(st.Page("views/audit.py", title="审计日志 Audit log"))
+st.navigation(pages).run()

@@ -1,38 +1,170 @@
-"""Shared UI pieces: cached, read-only warehouse access. UI only; numbers come from scrm_lib."""
+"""Shared building blocks for pages: login and roles, cached read-only warehouse access,
+masked tables, KPI tiles and audited downloads. UI only; every number comes from scrm_lib."""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
-from scrm_lib import load_settings, warehouse_status
+from scrm_lib import load_settings
 from scrm_lib.errors import ScrmError
+from scrm_lib.privacy import can, escape_formulas, mask_frame
+from scrm_lib.state import record_audit
+from scrm_lib.users import load_users_file
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    name: str
+    role: str
+
+    def can(self, action: str) -> bool:
+        return can(self.role, action)
+
+
+def settings():
+    return load_settings()
+
+
+# ---------------------------------------------------------------- login
+
+
+def login() -> User | None:
+    """Show the login form until a user from the users file signs in; return that user."""
+    import streamlit_authenticator as stauth
+
+    data = load_users_file(settings().users_file)
+    if not data["credentials"]["usernames"]:
+        st.error("还没有用户 / No users yet: create one with `scrm users add NAME --role admin`.")
+        return None
+    cookie = data["cookie"]
+    auth = stauth.Authenticate(
+        data["credentials"],
+        cookie["name"],
+        cookie["key"],
+        cookie["expiry_days"],
+        auto_hash=False,
+        login_sleep_time=0.1,
+    )
+    st.session_state["_authenticator"] = auth
+    if not st.session_state.get("authentication_status"):
+        auth.login(location="main", fields={"Form name": "登录 / Log in", "Login": "登录 Log in"})
+    status = st.session_state.get("authentication_status")
+    if status is False:
+        st.error("用户名或密码错误 / Wrong username or password")
+    if not status:
+        return None
+    username = st.session_state.get("username")
+    user = data["credentials"]["usernames"].get(username)
+    if user is None:  # removed from the file while logged in
+        return None
+    return User(username, user.get("name", username), (user.get("roles") or ["viewer"])[0])
+
+
+def logout_button() -> None:
+    auth = st.session_state.get("_authenticator")
+    if auth is not None:
+        auth.logout("退出 / Log out", location="sidebar")
+
+
+def current_user() -> User:
+    """The signed-in user (pages run only after app.py logged someone in)."""
+    return st.session_state["user"]
+
+
+# ---------------------------------------------------------------- warehouse
 
 
 def warehouse_path() -> Path:
-    return load_settings().warehouse
+    return settings().warehouse
 
 
 def _published_version(path: Path) -> float:
     """The published file's mtime: a new build (atomic rename) invalidates the caches."""
     try:
-        return os.stat(path).st_mtime
+        return os.stat(path).st_mtime_ns
     except FileNotFoundError:
-        return 0.0
+        return 0
 
 
-@st.cache_data(show_spinner=False)
-def _status(path: str, version: float) -> dict:
-    return warehouse_status(path)
+@st.cache_data(show_spinner=False, max_entries=8)
+def _cached(func_name: str, path: str, version: float, kwargs: tuple) -> object:
+    import scrm_lib
+
+    return getattr(scrm_lib, func_name)(path, **dict(kwargs))
+
+
+def query(func_name: str, **kwargs) -> object:
+    """Call ``scrm_lib.<func_name>(warehouse, **kwargs)``, cached per published build."""
+    path = warehouse_path()
+    return _cached(func_name, str(path), _published_version(path), tuple(sorted(kwargs.items())))
 
 
 def status() -> dict | None:
     """The warehouse status, or None with a message shown when there is no warehouse yet."""
-    path = warehouse_path()
     try:
-        return _status(str(path), _published_version(path))
+        return query("warehouse_status")
     except ScrmError as exc:
         st.warning(str(exc))
         return None
+
+
+def build_badge() -> None:
+    """Show which build the page reads, so a new build published mid-session is visible."""
+    try:
+        data = query("warehouse_status")
+    except ScrmError:
+        st.sidebar.caption("没有数据仓库 / no warehouse yet")
+        return
+    last = data.get("last_build") or {}
+    st.sidebar.caption(f"构建 Build `{last.get('build_id', '-')}`")
+    st.sidebar.caption(f"{str(last.get('finished_at', ''))[:19]} UTC")
+
+
+# ---------------------------------------------------------------- tables and tiles
+
+
+def show_table(df: pd.DataFrame, *, key: str, **kwargs) -> pd.DataFrame:
+    """A table with personal data masked unless an admin chooses to unmask (audited)."""
+    user = current_user()
+    shown = mask_frame(df)
+    if user.can("unmask") and st.toggle("显示明文 / Unmask", key=f"unmask_{key}"):
+        shown = df
+        if not st.session_state.get(f"_unmask_logged_{key}"):
+            record_audit(user.username, "unmask", key, rows=len(df), role=user.role)
+            st.session_state[f"_unmask_logged_{key}"] = True
+    st.dataframe(shown, hide_index=True, **kwargs)
+    return shown
+
+
+def kpi_tiles(values: dict[str, object], columns: int = 4) -> None:
+    """A row of metric tiles: label → value (numbers formatted with thousands separators)."""
+    cols = st.columns(columns)
+    for i, (label, value) in enumerate(values.items()):
+        shown = f"{value:,}" if isinstance(value, int) else str(value)
+        cols[i % columns].metric(label, shown)
+
+
+def audited_download(label: str, df: pd.DataFrame, *, filename: str, what: str) -> None:
+    """A CSV download for roles that may export: masked, formula-escaped, and audited on click."""
+    user = current_user()
+    if not user.can("export"):
+        st.caption("导出需要营销或管理员角色 / Export needs the marketer or admin role")
+        return
+    safe = escape_formulas(mask_frame(df))
+    build_id = ((status() or {}).get("last_build") or {}).get("build_id")
+    st.download_button(
+        label,
+        data=safe.to_csv(index=False).encode("utf-8-sig"),
+        file_name=filename,
+        mime="text/csv",
+        key=f"download_{what}",
+        on_click=record_audit,
+        args=(user.username, "export", what),
+        kwargs={"rows": len(safe), "role": user.role, "build_id": build_id},
+    )

@@ -172,6 +172,83 @@ def status(warehouse: WarehouseOpt = None, as_json: JsonOpt = False) -> None:
 FILE_COLUMNS = ("file", "format", "rows_in", "accepted", "rejected", "duplicates")
 
 
+users_app = typer.Typer(help="Dashboard users and their roles (viewer, marketer, admin).")
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    role: Annotated[str, typer.Option(help="viewer, marketer or admin.")] = "viewer",
+    password: Annotated[
+        str | None,
+        typer.Option(help="Password (asked for when omitted; or set SCRM_PASSWORD)."),
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a user (or change their password and role); passwords are stored bcrypt-hashed."""
+    from scrm_lib.users import add_user
+
+    secret = password or os.environ.get("SCRM_PASSWORD")
+    if secret is None:
+        if not sys.stdin.isatty():
+            raise ScrmError("no password: pass --password or set SCRM_PASSWORD")
+        secret = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    user = add_user(username, secret, role=role, name=name, path=settings().users_file)
+    emit_json(user) if as_json else out.print(f"user {username} ({role}) saved")
+
+
+@users_app.command("list")
+def users_list(as_json: JsonOpt = False) -> None:
+    """List users and roles."""
+    from scrm_lib.users import list_users
+
+    users = list_users(path=settings().users_file)
+    if as_json:
+        emit_json(users)
+        return
+    table = Table("username", "name", "role")
+    for u in users:
+        table.add_row(u["username"], u["name"], u["role"])
+    out.print(table)
+
+
+@users_app.command("remove")
+def users_remove(username: str, as_json: JsonOpt = False) -> None:
+    """Remove a user."""
+    from scrm_lib.users import remove_user
+
+    remove_user(username, path=settings().users_file)
+    emit_json({"removed": username}) if as_json else out.print(f"user {username} removed")
+
+
+@app.command()
+def audit(
+    limit: Annotated[int, typer.Option(help="How many rows, newest first.")] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show the audit log: exports and admin edits (who, when, what, rows)."""
+    from scrm_lib.state import read_audit
+
+    df = read_audit(limit=limit, path=settings().state_db)
+    if as_json:
+        emit_json(df.to_dict(orient="records"))
+        return
+    table = Table("ts", "username", "role", "action", "what", "rows", "build_id")
+    for row in df.itertuples():
+        table.add_row(
+            str(row.ts)[:19],
+            row.username,
+            str(row.role),
+            row.action,
+            row.what,
+            _fmt(row.rows),
+            str(row.build_id),
+        )
+    out.print(table)
+
+
 def _print_status(data: dict) -> None:
     last = data.get("last_build") or {}
     out.print(f"[bold]warehouse[/bold] {data.get('warehouse')}  build {last.get('build_id')}")

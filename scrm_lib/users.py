@@ -68,7 +68,8 @@ def add_user(
     path: str | Path | None = None,
 ) -> dict:
     """Add or update a user with a bcrypt-hashed password and one role."""
-    from streamlit_authenticator import Hasher
+    # bcrypt directly: the same hash streamlit-authenticator checks, without importing streamlit
+    import bcrypt
 
     if not _USERNAME.match(username):
         raise ConfigError(f"username {username!r}: use 2-64 letters, digits, '_', '.' or '-'")
@@ -79,7 +80,7 @@ def add_user(
     data["credentials"]["usernames"][username] = {
         "name": name or username,
         "email": email or f"{username}@example.invalid",
-        "password": Hasher.hash(password),
+        "password": bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode(),
         "roles": [role],
     }
     _save(data, path)

@@ -1,0 +1,90 @@
+"""Dashboard pages under Streamlit's AppTest: login, roles, every page runs without an exception."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from scrm_lib.users import add_user
+
+APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
+PASSWORD = "demo-pass-123"
+
+
+@pytest.fixture
+def users(tmp_path, monkeypatch) -> Path:
+    path = tmp_path / "users.yaml"
+    for name, role in (("vera", "viewer"), ("mark", "marketer"), ("ada", "admin")):
+        add_user(name, PASSWORD, role=role, path=path)
+    monkeypatch.setenv("SCRM_USERS_FILE", str(path))
+    monkeypatch.setenv("SCRM_STATE_DB", str(tmp_path / "state.duckdb"))
+    return path
+
+
+def app(monkeypatch, warehouse: Path, user: str | None = None, role: str = "viewer") -> AppTest:
+    monkeypatch.setenv("SCRM_WAREHOUSE", str(warehouse))
+    at = AppTest.from_file(APP, default_timeout=60)
+    if user is not None:  # what streamlit-authenticator leaves in the session after a login
+        at.session_state["authentication_status"] = True
+        at.session_state["username"] = user
+        at.session_state["name"] = user
+        at.session_state["roles"] = [role]
+        at.session_state["logout"] = None
+    return at.run()
+
+
+def page_titles(at: AppTest) -> list[str]:
+    return [t.value for t in at.title]
+
+
+def test_no_users_file_says_how_to_create_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCRM_USERS_FILE", str(tmp_path / "none.yaml"))
+    at = app(monkeypatch, tmp_path / "wh.duckdb")
+    assert not at.exception
+    assert any("scrm users add" in e.value for e in at.error)
+
+
+def test_login_form_then_wrong_password(users, tmp_path, monkeypatch):
+    at = app(monkeypatch, tmp_path / "wh.duckdb")
+    assert not at.exception
+    assert len(at.text_input) == 2 and not at.title
+    at.text_input[0].input("vera")
+    at.text_input[1].input("not-the-password")
+    at.button[0].click().run()
+    assert any("Wrong username or password" in e.value for e in at.error)
+    assert not at.title
+
+
+def test_login_with_the_right_password_opens_the_overview(users, tmp_path, monkeypatch):
+    at = app(monkeypatch, tmp_path / "wh.duckdb")
+    at.text_input[0].input("vera")
+    at.text_input[1].input(PASSWORD)
+    at.button[0].click().run()
+    assert not at.exception
+    assert "数据概览 / Data overview" in page_titles(at)
+
+
+def test_without_a_warehouse_the_page_says_what_to_do(users, tmp_path, monkeypatch):
+    at = app(monkeypatch, tmp_path / "missing.duckdb", user="vera")
+    assert not at.exception
+    assert any("scrm build" in w.value for w in at.warning)
+
+
+def test_overview_shows_the_build(users, built_sample, monkeypatch):
+    at = app(monkeypatch, built_sample["warehouse"], user="vera")
+    assert not at.exception and not at.warning
+    tiles = {m.label: m.value for m in at.metric}
+    assert int(tiles["账号 / Accounts"].replace(",", "")) > 0
+    assert built_sample["build"]["build_id"] in " ".join(c.value for c in at.sidebar.caption)
+
+
+def test_audit_page_is_for_admins_only(users, tmp_path, monkeypatch):
+    admin = app(monkeypatch, tmp_path / "wh.duckdb", user="ada", role="admin")
+    admin.switch_page("views/audit.py").run()
+    assert not admin.exception
+    assert "审计日志 / Audit log" in page_titles(admin)
+    viewer = app(monkeypatch, tmp_path / "wh.duckdb", user="vera")
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        viewer.switch_page("views/audit.py")
