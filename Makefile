@@ -11,10 +11,10 @@ HOST ?= 127.0.0.1
 PORT ?= 8501
 SAMPLE := data/sample
 
-.PHONY: demo test test-slow test-all install system sample ingest build reports dashboard lint bench clean
+.PHONY: demo test test-slow test-all install system sample ingest build reports users dashboard lint bench clean
 
 ## demo: install, generate sample data, build the warehouse, run the reports, start the dashboard
-demo: install sample ingest build reports dashboard
+demo: install sample ingest build reports users dashboard
 
 ## test: the default suite (what CI runs)
 test: install system
@@ -49,8 +49,15 @@ reports:
 		for nb in notebooks/*.ipynb; do $(RUN) scrm report run $$(basename $$nb .ipynb) || exit 1; done; \
 	else echo "reports: no report notebooks yet"; fi
 
+# demo logins (local demo only; change or remove them for real use)
+users:
+	@for u in admin marketer viewer; do \
+		$(RUN) scrm users add $$u --role $$u --password "scrm-$$u-demo" >/dev/null || exit 1; done
+	@echo "demo logins: admin / scrm-admin-demo, marketer / scrm-marketer-demo, viewer / scrm-viewer-demo"
+
 dashboard:
 	@echo "scrm dashboard: http://$(HOST):$(PORT)  (Ctrl-C to stop)"
+	@echo "log in as admin / scrm-admin-demo, marketer / scrm-marketer-demo or viewer / scrm-viewer-demo"
 	$(RUN) streamlit run dashboard/app.py --server.address $(HOST) --server.port $(PORT) \
 		--server.headless true --browser.gatherUsageStats false
 
