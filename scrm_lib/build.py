@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-Progress = Callable[[str, int, int], None]
+Progress = Callable[[str], None]
 Parse = Callable[..., "ParsedFile"]
 
 STAGE_DB = "stage"
@@ -142,6 +142,22 @@ class BuildResult:
         """Wall time of the whole build."""
         return self.timings.get("total", 0.0)
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-serializable values (for ``scrm build --json``)."""
+        return {
+            "build_id": self.build_id,
+            "warehouse": str(self.warehouse),
+            "engine": self.engine,
+            "files": self.files,
+            "rows_in": self.rows_in,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "duplicates": self.duplicates,
+            "tables": dict(self.tables),
+            "timings": dict(self.timings),
+            "seconds": self.seconds,
+        }
+
 
 def list_raw_files(raw_dir: str | Path) -> list[Path]:
     """The input files under ``raw_dir``, oldest export first.
@@ -194,7 +210,8 @@ def build(
         ``parse(path, *, preset=None, settings=None) -> ParsedFile``; default
         :func:`scrm_lib.ingest.parse_file`.
     progress
-        Called as ``progress(step, done, total)`` while the build runs.
+        Called with a short message (``"parse 3/12: tmall_orders/2024-05.csv"``)
+        as the build moves on; e.g. a rich progress bar's description.
     engine
         Where the transformations run; default: ``settings.engine``. With
         ``"pyspark"`` the staged rows go to Spark and the results come back
@@ -239,7 +256,7 @@ def build(
     build_id = started_at.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
     building = target.with_name(f"{target.name}.building-{build_id}")
     stage_path = building.with_name(building.name + ".stage")
-    report = progress or (lambda step, done, total: None)
+    report = progress or (lambda message: None)
 
     with _build_lock(target):
         _remove_leftovers(target)
@@ -253,17 +270,15 @@ def build(
 
             inputs = []
             for seq, path in enumerate(files):
-                report("parse", seq, len(files))
+                report(f"parse {seq + 1}/{len(files)}: {path.relative_to(raw).as_posix()}")
                 preset = path.parent.name if path.parent.name in presets else None
                 with runner.step("parse"):
                     parsed = parse_fn(path, preset=preset, settings=settings)
                 rel = path.relative_to(raw).as_posix()
                 inputs.append(_stage_file(runner, parsed, seq=seq, rel=rel))
-            report("parse", len(files), len(files))
-
-            report("transform", 0, 1)
+            report(f"transform on {engine}")
             tables, superseded = _transform(runner, engine=engine)
-            report("transform", 1, 1)
+            report("publish")
 
             dup = _duplicates(superseded, inputs)
             finished_at = dt.datetime.now(dt.UTC)
