@@ -33,3 +33,21 @@ def douyin_buyer_key(name: pd.Series, phone_masked: pd.Series, address: pd.Serie
         for u in uniques
     }
     return joined.map(mapping).astype("string")
+
+
+def content_hash(*parts: pd.Series, length: int = 20) -> pd.Series:
+    """A stable hex id from the row-wise concatenation of ``parts`` (NA hashes as empty).
+
+    Used for event, touch and message ids that the sources do not carry, so
+    that the same content in two files (or two builds) gets the same id.
+
+    Example
+    -------
+    >>> content_hash(pd.Series(["wechat:o1"]), pd.Series(["page_view"]))[0]
+    '31dee5e55b58223f9b8a'
+    """
+    joined = parts[0].astype("string").fillna("")
+    for p in parts[1:]:
+        joined = joined + "\x1f" + p.astype("string").fillna("")
+    mapping = {u: hashlib.sha256(u.encode("utf-8")).hexdigest()[:length] for u in joined.unique()}
+    return joined.map(mapping).astype("str")

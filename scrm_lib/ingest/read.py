@@ -1,0 +1,518 @@
+"""Open a raw export: decode bytes, find the header, hand back string cells.
+
+Three kinds of file are read:
+
+- ``csv``: UTF-8 (with or without BOM), GBK, GB18030, UTF-16 with BOM, or
+  whatever charset-normalizer can decode strictly. Every column is read as
+  a string by the pyarrow CSV reader; a title row above the header is
+  skipped once the header row is known.
+- ``xlsx``: the first sheet, read with python-calamine; numbers and dates
+  become strings the normalizers understand.
+- ``jsonl``: one JSON object per line, read with ``pyarrow.json``; nested
+  objects are flattened into dotted column names (``text.content``) while
+  the nested originals stay reachable through :meth:`RawTable.pylist`.
+
+Cells are stripped of surrounding whitespace and of the ``="..."`` wrapper
+spreadsheet-minded exports put around long numbers. Nothing is evaluated:
+a cell that starts with ``=``, ``+``, ``-`` or ``@`` is kept as text.
+
+``lines`` gives, for every data row, its 1-based line number in the file as
+a user sees it (CSV: the physical line where the record starts; Excel: the
+sheet row; JSON lines: the line of the record).
+
+Example
+-------
+>>> from pathlib import Path
+>>> p = Path("/tmp/_scrm_read_example.csv")
+>>> _ = p.write_bytes("标题\\n订单号,金额\\n=\\"001\\",¥1.00\\n".encode("gbk"))
+>>> t = read_table(p, header_row=1)
+>>> t.header, t.df.iloc[0].tolist(), t.lines.tolist(), t.encoding
+(['订单号', '金额'], ['001', '¥1.00'], [3], 'gbk')
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.json as pajson
+
+from scrm_lib.errors import InputFileError
+
+KINDS = ("csv", "xlsx", "jsonl")
+_EXT = {
+    ".csv": "csv",
+    ".txt": "csv",
+    ".tsv": "csv",
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
+    ".xls": "xlsx",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+}
+# Order matters: UTF-8 first because GBK bytes are almost never valid UTF-8,
+# while UTF-8 text often decodes (wrongly) as GB18030.
+ENCODINGS = ("utf-8", "gbk", "gb18030")
+HEAD_ROWS = 15
+
+
+@dataclass
+class RawTable:
+    """Cells of one file, as strings, with the line number of each data row."""
+
+    kind: str
+    header: list[str]
+    df: pd.DataFrame
+    lines: np.ndarray
+    encoding: str | None = None
+    title: str | None = None
+    # Rows that could not even be split into cells (wrong field count, bad JSON).
+    bad_rows: list[tuple[int, str, str]] = field(default_factory=list)
+    arrow: pa.Table | None = None
+    records: list[dict] | None = None
+
+    @property
+    def rows_in(self) -> int:
+        return len(self.df) + len(self.bad_rows)
+
+    def pylist(self, column: str) -> list:
+        """Python values of a (possibly nested) top-level JSON field, one per row."""
+        if self.records is not None:
+            return [r.get(column) if isinstance(r, dict) else None for r in self.records]
+        if self.arrow is not None and column in self.arrow.column_names:
+            return self.arrow.column(column).to_pylist()
+        return [None] * len(self.df)
+
+
+def file_kind(path: Path) -> str:
+    """Guess ``csv``, ``xlsx`` or ``jsonl`` from the extension, then the first bytes.
+
+    Example
+    -------
+    >>> file_kind(Path("tmall_orders_2025.csv"))
+    'csv'
+    """
+    kind = _EXT.get(path.suffix.lower())
+    if kind:
+        return kind
+    try:
+        with path.open("rb") as fh:
+            start = fh.read(8)
+    except OSError as exc:
+        raise InputFileError(path, f"cannot open file ({exc.strerror})") from None
+    if start.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    if start.lstrip().startswith(b"{"):
+        return "jsonl"
+    return "csv"
+
+
+def read_bytes(path: Path) -> bytes:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputFileError(path, "file not found") from None
+    except OSError as exc:
+        raise InputFileError(path, f"cannot read file ({exc.strerror})") from None
+    if not data.strip():
+        raise InputFileError(path, "empty file")
+    return data
+
+
+def decode(data: bytes, path: Path, hint: str | None = None) -> tuple[str, str]:
+    """Decode ``data`` strictly, trying BOMs, ``hint``, UTF-8, GBK, GB18030, then a guess.
+
+    Example
+    -------
+    >>> decode("订单".encode("gbk"), Path("x.csv"))
+    ('订单', 'gbk')
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        candidates = ["utf-8-sig"]
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        candidates = ["utf-16"]
+    else:
+        candidates = [e for e in (hint, *ENCODINGS) if e]
+    for enc in dict.fromkeys(candidates):
+        try:
+            return data.decode(enc), ("utf-8" if enc == "utf-8-sig" else enc)
+        except (UnicodeDecodeError, LookupError):
+            continue
+    guess = _guess_encoding(data)
+    if guess:
+        try:
+            return data.decode(guess), guess
+        except (UnicodeDecodeError, LookupError):
+            pass
+    tried = ", ".join(dict.fromkeys(candidates + ([guess] if guess else [])))
+    raise InputFileError(path, f"cannot decode the bytes as text (tried {tried})")
+
+
+def _guess_encoding(data: bytes) -> str | None:
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data[:200_000]).best()
+    # A guess that only works through heavy "chaos" is noise, not an encoding.
+    if best is None or best.chaos > 0.2:
+        return None
+    return best.encoding
+
+
+# ---------------------------------------------------------------- head
+
+
+def head_rows(path: Path, hint: str | None = None) -> tuple[str, list[list[str]], str | None]:
+    """The first rows of a CSV or Excel file (for header detection), its kind and encoding.
+
+    For JSON lines the single "row" is the sorted flattened keys of the first records.
+    """
+    kind = file_kind(path)
+    if kind == "xlsx":
+        rows, _ = _xlsx_rows(path)
+        return kind, [r for r in rows[:HEAD_ROWS]], None
+    data = read_bytes(path)
+    if kind == "jsonl":
+        return kind, [_jsonl_keys(data, path)], None
+    # Cut at a line break so that a multi-byte character is never split.
+    sample = data if len(data) <= 1_000_000 else data[:1_000_000].rsplit(b"\n", 1)[0]
+    text, enc = decode(sample, path, hint)
+    delim = _sniff_delimiter(text)
+    rows = []
+    for i, row in enumerate(csv.reader(io.StringIO(text), delimiter=delim)):
+        if i >= HEAD_ROWS:
+            break
+        rows.append([_clean_cell(c) for c in row])
+    return kind, rows, enc
+
+
+def _jsonl_keys(data: bytes, path: Path) -> list[str]:
+    keys: dict[str, None] = {}
+    seen = 0
+    for raw in data.split(b"\n", 50)[:50]:
+        if not raw.strip():
+            continue
+        try:
+            rec = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(rec, dict):
+            keys.update(dict.fromkeys(_flat_keys(rec)))
+            seen += 1
+    if not seen:
+        raise InputFileError(path, "no JSON object found in the first lines (not JSON lines?)")
+    return list(keys)
+
+
+def _flat_keys(rec: dict, prefix: str = "") -> list[str]:
+    out = []
+    for k, v in rec.items():
+        name = f"{prefix}{k}"
+        out.append(name)
+        if isinstance(v, dict):
+            out.extend(_flat_keys(v, name + "."))
+    return out
+
+
+def _sniff_delimiter(text: str) -> str:
+    first = text.split("\n", 3)[:3]
+    best, count = ",", 0
+    for d in (",", "\t", ";"):
+        n = max(line.count(d) for line in first) if first else 0
+        if n > count:
+            best, count = d, n
+    return best
+
+
+def _clean_cell(value: object) -> str:
+    s = "" if value is None else str(value).strip()
+    if len(s) >= 3 and s.startswith('="') and s.endswith('"'):
+        s = s[2:-1]
+    return s
+
+
+# ---------------------------------------------------------------- full read
+
+
+def read_table(path: Path, *, header_row: int = 0, encoding: str | None = None) -> RawTable:
+    """Read a whole file; ``header_row`` is the 0-based row holding the header."""
+    kind = file_kind(path)
+    if kind == "csv":
+        return _read_csv(path, header_row, encoding)
+    if kind == "xlsx":
+        return _read_xlsx(path, header_row)
+    return _read_jsonl(path)
+
+
+def _dedupe(names: Sequence[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        n = n or "unnamed"
+        if n in seen:
+            seen[n] += 1
+            out.append(f"{n}.{seen[n]}")
+        else:
+            seen[n] = 0
+            out.append(n)
+    return out
+
+
+def clean_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """Strip cells, turn empty cells into NA and unwrap ``="..."`` (column-wise, vectorized)."""
+    out = {}
+    for name in df.columns:
+        s = df[name]
+        if pd.api.types.is_string_dtype(s.dtype) and s.dtype != object:
+            s = s.str.strip()
+            wrapped = s.str.startswith('="', na=False) & s.str.endswith('"', na=False)
+            wrapped &= s.str.len() >= 3
+            if wrapped.any():
+                s = s.mask(wrapped, s.str.slice(2, -1))
+            s = s.mask(s == "")
+        out[name] = s
+    return pd.DataFrame(out, index=df.index)
+
+
+def _read_csv(path: Path, header_row: int, encoding: str | None) -> RawTable:
+    data = read_bytes(path)
+    text, enc = decode(data, path, encoding)
+    del data
+    delim = _sniff_delimiter(text)
+    lines_before = text.split("\n", header_row + 1)
+    if len(lines_before) <= header_row:
+        raise InputFileError(path, f"no header row at line {header_row + 1}")
+    header_line = lines_before[header_row]
+    header = [_clean_cell(c) for c in next(csv.reader([header_line], delimiter=delim))]
+    title = lines_before[0].strip() if header_row > 0 else None
+    names = _dedupe(header)
+    ncols = len(names)
+    bad: list[tuple[int, str, str]] = []
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        bad.append(
+            (row.number or -1, f"expected {ncols} fields, got {row.actual_columns}", row.text)
+        )
+        return "skip"
+
+    utf8 = text.encode("utf-8")
+    physical = utf8.count(b"\n") + (0 if utf8.endswith(b"\n") else 1)
+    cols = [f"c{i}" for i in range(ncols)]
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(utf8),
+            read_options=pacsv.ReadOptions(
+                skip_rows=header_row + 1, column_names=cols, block_size=1 << 24
+            ),
+            parse_options=pacsv.ParseOptions(delimiter=delim, invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(cols, pa.string()),
+                strings_can_be_null=True,
+                null_values=[""],
+                quoted_strings_can_be_null=True,
+            ),
+        )
+    except pa.ArrowInvalid:
+        table = None
+    # The fast path's row index maps to a physical line only when every record
+    # is one line and none was skipped; otherwise count lines the slow way.
+    if table is None or bad or physical != header_row + 1 + table.num_rows:
+        return _read_csv_python(path, text, enc, header_row, delim, header, title)
+    del utf8
+    df = table.to_pandas()
+    df.columns = names
+    df = clean_frame(df)
+    lines = np.arange(header_row + 2, header_row + 2 + len(df), dtype=np.int64)
+    return RawTable("csv", header, df, lines, enc, title or None)
+
+
+def _read_csv_python(
+    path: Path, text: str, enc: str, header_row: int, delim: str, header: list[str], title
+) -> RawTable:
+    names = _dedupe(header)
+    ncols = len(names)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    bad: list[tuple[int, str, str]] = []
+    start = 1
+    for i, row in enumerate(reader):
+        line = start
+        start = reader.line_num + 1
+        if i <= header_row or not any(c.strip() for c in row):
+            continue
+        if len(row) != ncols:
+            # Trailing empty cells are what spreadsheets add; anything else is damage.
+            if len(row) > ncols and not any(c.strip() for c in row[ncols:]):
+                row = row[:ncols]
+            elif len(row) < ncols and len(row) > 0:
+                bad.append((line, f"expected {ncols} fields, got {len(row)}", delim.join(row)))
+                continue
+            else:
+                bad.append((line, f"expected {ncols} fields, got {len(row)}", delim.join(row)))
+                continue
+        rows.append(row)
+        lines.append(line)
+    df = (
+        pd.DataFrame(rows, columns=names, dtype="str")
+        if rows
+        else pd.DataFrame({n: pd.Series([], dtype="str") for n in names})
+    )
+    df = clean_frame(df)
+    return RawTable("csv", header, df, np.asarray(lines, dtype=np.int64), enc, title, bad)
+
+
+def _cell_str(v: object) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        if v != v:
+            return ""
+        return str(int(v)) if v.is_integer() and abs(v) < 1e16 else repr(v)
+    if isinstance(v, bool):
+        return "TRUE" if v else "FALSE"
+    if isinstance(v, _dt.datetime):
+        return v.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(v, _dt.date):
+        return v.isoformat()
+    if isinstance(v, _dt.time):
+        return v.strftime("%H:%M:%S")
+    return str(v)
+
+
+def _xlsx_rows(path: Path) -> tuple[list[list[str]], int]:
+    """All rows of the first sheet as strings, and the sheet row of the first one (1-based)."""
+    from python_calamine import CalamineWorkbook
+
+    if not path.exists():
+        raise InputFileError(path, "file not found")
+    try:
+        wb = CalamineWorkbook.from_path(str(path))
+        if not wb.sheet_names:
+            raise InputFileError(path, "workbook has no sheets")
+        sheet = wb.get_sheet_by_index(0)
+        values = sheet.to_python(skip_empty_area=False)
+    except InputFileError:
+        raise
+    except Exception as exc:  # calamine raises its own error types for damaged files
+        raise InputFileError(path, f"cannot read as an Excel workbook ({exc})") from None
+    rows = [[_cell_str(v).strip() for v in row] for row in values]
+    if not any(any(c for c in r) for r in rows):
+        raise InputFileError(path, "empty file")
+    return rows, 1
+
+
+def _read_xlsx(path: Path, header_row: int) -> RawTable:
+    rows, first = _xlsx_rows(path)
+    if header_row >= len(rows):
+        raise InputFileError(path, f"no header row at row {header_row + 1}")
+    header = [_clean_cell(c) for c in rows[header_row]]
+    # Trailing unnamed columns are formatting residue, not data.
+    while header and not header[-1]:
+        header.pop()
+    names = _dedupe(header)
+    body = []
+    lines = []
+    for i, row in enumerate(rows[header_row + 1 :], start=header_row + 1):
+        cells = (row + [""] * len(names))[: len(names)]
+        if not any(cells):
+            continue
+        body.append(cells)
+        lines.append(first + i)
+    title = " ".join(c for c in rows[0] if c) if header_row > 0 else None
+    df = (
+        pd.DataFrame(body, columns=names, dtype="str")
+        if body
+        else pd.DataFrame({n: pd.Series([], dtype="str") for n in names})
+    )
+    return RawTable("xlsx", header, clean_frame(df), np.asarray(lines, dtype=np.int64), None, title)
+
+
+def _read_jsonl(path: Path) -> RawTable:
+    data = read_bytes(path)
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        text, _ = decode(data, path)
+        data = text.encode("utf-8")
+    # pyarrow skips blank lines, which would shift record numbers off the file's lines.
+    body = data.rstrip(b"\r\n")
+    if b"\n\n" not in body and b"\n\r\n" not in body and not body.startswith((b"\n", b"\r")):
+        try:
+            table = pajson.read_json(
+                io.BytesIO(data), read_options=pajson.ReadOptions(block_size=1 << 24)
+            )
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            table = None
+        if table is not None:
+            flat = table
+            while any(pa.types.is_struct(f.type) for f in flat.schema):
+                flat = flat.flatten()
+            df = flat.to_pandas(types_mapper=_nullable_types)
+            lines = np.arange(1, len(df) + 1, dtype=np.int64)
+            return RawTable(
+                "jsonl", list(df.columns), _jsonl_frame(df), lines, "utf-8", arrow=table
+            )
+    return _read_jsonl_python(path, data)
+
+
+def _nullable_types(t: pa.DataType):
+    # Keep integers integral when nulls are present (unix ms would otherwise turn float).
+    if pa.types.is_integer(t):
+        return pd.Int64Dtype()
+    if pa.types.is_boolean(t):
+        return pd.BooleanDtype()
+    return None
+
+
+def _jsonl_frame(df: pd.DataFrame) -> pd.DataFrame:
+    out = {}
+    for name in df.columns:
+        s = df[name]
+        if pd.api.types.is_string_dtype(s.dtype) and s.dtype != object:
+            s = s.str.strip().mask(lambda x: x == "")
+        out[name] = s
+    return pd.DataFrame(out, index=df.index)
+
+
+def _read_jsonl_python(path: Path, data: bytes) -> RawTable:
+    records: list[dict] = []
+    lines: list[int] = []
+    bad: list[tuple[int, str, str]] = []
+    for n, raw in enumerate(data.split(b"\n"), start=1):
+        if not raw.strip():
+            continue
+        try:
+            rec = json.loads(raw)
+        except ValueError as exc:
+            bad.append((n, f"invalid JSON ({exc.msg})", raw.decode("utf-8", "replace")[:200]))
+            continue
+        if not isinstance(rec, dict):
+            bad.append((n, "not a JSON object", raw.decode("utf-8", "replace")[:200]))
+            continue
+        records.append(rec)
+        lines.append(n)
+    if not records and not bad:
+        raise InputFileError(path, "empty file")
+    df = pd.json_normalize(records) if records else pd.DataFrame()
+    df = _jsonl_frame(df)
+    return RawTable(
+        "jsonl",
+        list(df.columns),
+        df,
+        np.asarray(lines, dtype=np.int64),
+        "utf-8",
+        bad_rows=bad,
+        records=records,
+    )
