@@ -1,0 +1,436 @@
+"""Build and publish: counts reconcile, rebuilds are idempotent, publishing is atomic.
+
+Ingest is replaced by a hand-made parser (``fake_parse``) that reads a tiny
+CSV of orders, so these tests pin the warehouse layer and nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from scrm_lib.build import build, list_raw_files, status
+from scrm_lib.errors import InputFileError, ScrmError, WarehouseError
+from scrm_lib.ingest import ParsedFile
+from scrm_lib.schema import TABLES, conform
+from scrm_lib.warehouse import list_tables, open_warehouse
+
+ROOT = Path(__file__).resolve().parents[1]
+HEADER = "order_id,buyer,paid_at,amount,status\n"
+
+
+def fake_parse(path: Path, *, preset: str | None = None, settings: Any = None) -> ParsedFile:
+    """Read ``order_id,buyer,paid_at,amount,status``; a row without amount is rejected."""
+    text = path.read_text(encoding="utf-8")
+    if text.startswith("BROKEN"):
+        raise InputFileError(path, "no preset matches the header row")
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    bad = df["amount"] == ""
+    rejects = pd.DataFrame(
+        {
+            "line": (df.index[bad] + 2).astype("int64"),
+            "column": "amount",
+            "reason": "missing amount",
+            "raw_value": "",
+        }
+    )
+    good = df[~bad].copy()
+    good["platform"] = "tmall"
+    good["line_id"] = ""
+    good["account_id"] = "tmall:" + good["buyer"]
+    good["source_file"] = path.name
+    good["paid_at"] = pd.to_datetime(good["paid_at"], utc=True)
+    good["amount"] = pd.to_numeric(good["amount"])
+    accounts = pd.DataFrame(
+        {"account_id": good["account_id"], "display_name": good["buyer"], "source_file": path.name}
+    )
+    identifiers = pd.DataFrame(
+        {
+            "account_id": good["account_id"],
+            "kind": "nickname",
+            "value": good["buyer"],
+            "source_file": path.name,
+        }
+    )
+    return ParsedFile(
+        path=path,
+        format=preset or "test_orders",
+        platform="tmall",
+        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        rows_in=len(df),
+        tables={
+            "orders": conform(good, "orders"),
+            "accounts": conform(accounts, "accounts"),
+            "identifiers": conform(identifiers, "identifiers"),
+        },
+        rejects=conform(rejects, "rejects"),
+    )
+
+
+def write(path: Path, rows: list[str], *, mtime: float) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(HEADER + "".join(r + "\n" for r in rows), encoding="utf-8")
+    os.utime(path, (mtime, mtime))
+    return path
+
+
+FIRST = [
+    "1,张三,2024-01-01T10:00:00+08:00,10.50,paid",
+    "2,李四,2024-01-02T00:00:00Z,,paid",  # rejected: no amount
+    "3,王五,2024-01-03T00:00:00Z,0.10,paid",
+]
+# an overlapping re-export: order 1 refunded since, order 4 new
+REEXPORT = [
+    "1,张三,2024-01-01T10:00:00+08:00,10.50,refunded",
+    "4,张三,2024-01-05T00:00:00Z,99.99,paid",
+]
+
+
+@pytest.fixture
+def raw(tmp_path: Path) -> Path:
+    d = tmp_path / "raw"
+    write(d / "shop" / "a.csv", FIRST, mtime=1_700_000_000)
+    write(d / "shop" / "b.csv", REEXPORT, mtime=1_700_000_100)
+    (d / "README.md").write_text("notes, not data")
+    (d / ".hidden.csv").write_text(HEADER)
+    (d / ".cache").mkdir()
+    (d / ".cache" / "x.csv").write_text(HEADER)
+    return d
+
+
+def canonical_contents(path: Path) -> dict[str, pd.DataFrame]:
+    con = open_warehouse(path)
+    try:
+        out = {}
+        for name in [*TABLES, "rejects"]:
+            df = con.table(name).execute()
+            out[name] = df.sort_values(list(df.columns)).reset_index(drop=True)
+        return out
+    finally:
+        con.disconnect()
+
+
+def test_list_raw_files_skips_hidden_and_notes_in_mtime_order(raw: Path) -> None:
+    files = [p.relative_to(raw).as_posix() for p in list_raw_files(raw)]
+    assert files == ["shop/a.csv", "shop/b.csv"]
+    os.utime(raw / "shop" / "a.csv", (1_800_000_000, 1_800_000_000))
+    files = [p.relative_to(raw).as_posix() for p in list_raw_files(raw)]
+    assert files == ["shop/b.csv", "shop/a.csv"]
+
+
+def test_build_counts_reconcile_and_status(raw: Path, tmp_path: Path) -> None:
+    wh = tmp_path / "wh" / "scrm.duckdb"
+    messages: list[str] = []
+    result = build(raw_dir=raw, warehouse=wh, parse=fake_parse, progress=messages.append)
+
+    assert result.files == 2
+    assert (result.rows_in, result.accepted, result.rejected) == (5, 4, 1)
+    # a.csv's order 1 lost to the re-export
+    assert result.duplicates == 1
+    assert result.tables["orders"] == 3
+    assert result.tables["accounts"] == 2  # 张三, 王五 (李四 was rejected)
+    assert messages[0] == "parse 1/2: shop/a.csv"
+    json.dumps(result.to_dict())
+    assert not list(wh.parent.glob("*.building-*"))
+
+    con = open_warehouse(wh)
+    try:
+        orders = con.table("orders").execute().set_index("order_id")
+        assert orders.loc["1", "status"] == "refunded"
+        assert orders.loc["1", "source_file"] == "b.csv"
+        inputs = con.table("build_inputs").execute().set_index("file")
+        assert (inputs["rows_in"] == inputs["accepted"] + inputs["rejected"]).all()
+        assert inputs.loc[
+            "shop/a.csv", ["rows_in", "accepted", "rejected", "duplicates"]
+        ].tolist() == [
+            3,
+            2,
+            1,
+            1,
+        ]
+        assert inputs.loc["shop/b.csv", "duplicates"] == 0
+        by_table = json.loads(inputs.loc["shop/a.csv", "duplicates_by_table"])
+        assert by_table == {"accounts": 1, "identifiers": 1, "orders": 1}
+        assert set(inputs["build_id"]) == {result.build_id}
+        assert len(inputs.loc["shop/a.csv", "sha256"]) == 64
+        rejects = con.table("rejects").execute()
+        assert rejects[["file", "line", "reason"]].values.tolist() == [
+            ["shop/a.csv", 3, "missing amount"]
+        ]
+        # money is decimal, time is UTC
+        schema = con.table("orders").schema()
+        assert str(schema["amount"]) == "decimal(18, 2)"
+        assert schema["paid_at"].timezone == "UTC"
+        assert orders.loc["1", "paid_at"] == pd.Timestamp("2024-01-01 02:00", tz="UTC")
+        # staging lives in a separate file that is thrown away
+        assert not any(t.startswith("stage") for t in list_tables(con))
+    finally:
+        con.disconnect()
+
+    s = status(wh)
+    assert s["last_build"]["build_id"] == result.build_id
+    assert s["last_build"]["engine"] == "duckdb"
+    assert s["last_build"]["timings"]["total"] > 0
+    assert s["builds"] == 1
+    assert s["tables"]["orders"] == 3
+    assert s["tables"]["rejects"] == 1
+    assert s["rejects"] == {"missing amount": 1}
+    assert [i["file"] for i in s["inputs"]] == ["shop/a.csv", "shop/b.csv"]
+    assert s["inputs"][0]["rows_in"] == s["inputs"][0]["accepted"] + s["inputs"][0]["rejected"]
+    json.dumps(s)
+
+
+def test_rebuild_is_idempotent_and_keeps_history(raw: Path, tmp_path: Path) -> None:
+    wh = tmp_path / "scrm.duckdb"
+    first = build(raw_dir=raw, warehouse=wh, parse=fake_parse)
+    before = canonical_contents(wh)
+    second = build(raw_dir=raw, warehouse=wh, parse=fake_parse)
+    after = canonical_contents(wh)
+    assert first.build_id != second.build_id
+    for name in before:
+        pd.testing.assert_frame_equal(before[name], after[name], obj=name)
+
+    con = open_warehouse(wh)
+    try:
+        builds = con.table("builds").order_by("started_at").execute()
+        assert builds["build_id"].tolist() == [first.build_id, second.build_id]
+        assert (builds["status"] == "ok").all()
+        assert json.loads(builds["timings"].iloc[1])["transform"] > 0
+        inputs = con.table("build_inputs").execute()
+        assert inputs.groupby("build_id").size().to_dict() == {
+            first.build_id: 2,
+            second.build_id: 2,
+        }
+    finally:
+        con.disconnect()
+    assert status(wh)["builds"] == 2
+
+
+def test_same_file_twice_adds_nothing(raw: Path, tmp_path: Path) -> None:
+    once = build(raw_dir=raw, warehouse=tmp_path / "once.duckdb", parse=fake_parse)
+    copy = raw / "copy" / "b.csv"
+    copy.parent.mkdir()
+    copy.write_bytes((raw / "shop" / "b.csv").read_bytes())
+    os.utime(copy, (1_700_000_200, 1_700_000_200))
+    twice = build(raw_dir=raw, warehouse=tmp_path / "twice.duckdb", parse=fake_parse)
+    assert twice.tables == once.tables
+    assert twice.duplicates == once.duplicates + 2  # every row of the older b.csv
+
+
+def test_empty_raw_dir(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "README.md").write_text("only notes")
+    with pytest.raises(ScrmError, match=r"^no input files in .*raw$"):
+        build(raw_dir=raw, warehouse=tmp_path / "scrm.duckdb", parse=fake_parse)
+    assert not (tmp_path / "scrm.duckdb").exists()
+
+
+def test_parse_error_fails_build_and_publishes_nothing(raw: Path, tmp_path: Path) -> None:
+    wh = tmp_path / "scrm.duckdb"
+    good = build(raw_dir=raw, warehouse=wh, parse=fake_parse)
+    bad = raw / "shop" / "c.csv"
+    bad.write_text("BROKEN header\n")
+    with pytest.raises(InputFileError) as info:
+        build(raw_dir=raw, warehouse=wh, parse=fake_parse)
+    assert str(info.value) == f"{bad}: no preset matches the header row"
+    assert status(wh)["last_build"]["build_id"] == good.build_id
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["raw", "scrm.duckdb", "scrm.duckdb.lock"]
+
+
+def test_status_without_warehouse(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.duckdb"
+    with pytest.raises(WarehouseError, match=r"no warehouse at .*nope\.duckdb; run `scrm build`"):
+        status(missing)
+    with pytest.raises(WarehouseError, match="no warehouse at"):
+        open_warehouse(missing)
+
+
+def test_preset_folder_is_passed_to_parse(raw: Path, tmp_path: Path, monkeypatch) -> None:
+    import scrm_lib.ingest as ingest
+
+    monkeypatch.setattr(ingest, "list_presets", lambda: ["tmall_orders"], raising=False)
+    write(raw / "tmall_orders" / "c.csv", ["9,赵六,2024-02-01T00:00:00Z,5.00,paid"], mtime=1e9)
+    seen: dict[str, str | None] = {}
+
+    def parse(path: Path, *, preset: str | None = None, settings: Any = None) -> ParsedFile:
+        seen[path.name] = preset
+        return fake_parse(path, preset=preset, settings=settings)
+
+    build(raw_dir=raw, warehouse=tmp_path / "scrm.duckdb", parse=parse)
+    assert seen == {"a.csv": None, "b.csv": None, "c.csv": "tmall_orders"}
+
+
+def test_concurrent_build_is_refused(raw: Path, tmp_path: Path) -> None:
+    import fcntl
+
+    wh = tmp_path / "scrm.duckdb"
+    with open(tmp_path / "scrm.duckdb.lock", "a+") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        with pytest.raises(ScrmError, match=r"another build of .* is running"):
+            build(raw_dir=raw, warehouse=wh, parse=fake_parse)
+
+
+def test_query_errors_name_the_step_and_table(tmp_path: Path) -> None:
+    from scrm_lib.warehouse import Runner, duckdb_connect
+
+    runner = Runner(duckdb_connect(), label="demo")
+    with pytest.raises(WarehouseError, match=r"^demo: load: orders: .*no_such_table"):
+        runner.sql("SELECT * FROM no_such_table", step="load", table="orders")
+    assert "load" in runner.timings
+
+
+# --- atomic publish, across processes -------------------------------------------------------
+
+READER = """
+import json, sys, time
+from pathlib import Path
+from scrm_lib.warehouse import open_warehouse
+path, stop = sys.argv[1], Path(sys.argv[2])
+deadline = time.time() + 120
+while not stop.exists() and time.time() < deadline:
+    try:
+        con = open_warehouse(path)
+    except Exception as exc:
+        print(json.dumps({"error": repr(exc)}), flush=True)
+        continue
+    try:
+        builds = con.table("builds")
+        last = builds.order_by(builds.finished_at.desc()).limit(1).execute()["build_id"][0]
+        orders = con.table("orders").count().execute()
+        bi = con.table("build_inputs")
+        accepted = bi.filter(bi.build_id == last).accepted.sum().execute()
+        print(json.dumps({"build": last, "orders": int(orders), "accepted": int(accepted)}),
+              flush=True)
+    except Exception as exc:
+        print(json.dumps({"error": repr(exc)}), flush=True)
+    finally:
+        con.disconnect()
+"""
+
+KILLED_BUILD = """
+import os, sys, time
+from pathlib import Path
+from scrm_lib.build import build
+from tests.test_build import fake_parse
+raw, wh, marker = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+calls = []
+def slow_parse(path, *, preset=None, settings=None):
+    calls.append(path)
+    if len(calls) == 2:  # the first file is staged by now
+        marker.write_text(str(os.getpid()))
+        time.sleep(120)
+    return fake_parse(path, preset=preset, settings=settings)
+build(raw_dir=raw, warehouse=wh, parse=slow_parse)
+"""
+
+
+def _python(code: str, *args: str) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_readers_see_old_or_new_build_never_a_mix(tmp_path: Path) -> None:
+    small, big = tmp_path / "small", tmp_path / "big"
+    write(small / "a.csv", FIRST, mtime=1_700_000_000)
+    write(big / "a.csv", FIRST, mtime=1_700_000_000)
+    write(big / "b.csv", REEXPORT, mtime=1_700_000_100)
+    wh = tmp_path / "scrm.duckdb"
+    expected = {}
+    r = build(raw_dir=small, warehouse=wh, parse=fake_parse)
+    expected[r.build_id] = r.tables["orders"]
+
+    stop = tmp_path / "stop"
+    reader = _python(READER, str(wh), str(stop))
+    try:
+        time.sleep(1.5)  # the reader is looping before the first swap
+        for i in range(4):
+            r = build(raw_dir=big if i % 2 == 0 else small, warehouse=wh, parse=fake_parse)
+            expected[r.build_id] = r.tables["orders"]
+        stop.touch()
+        out, err = reader.communicate(timeout=60)
+    finally:
+        reader.kill()
+    seen = [json.loads(line) for line in out.splitlines() if line.strip()]
+    assert seen, err
+    errors = [s["error"] for s in seen if "error" in s]
+    assert not errors, errors[:3]
+    for s in seen:
+        assert s["build"] in expected
+        assert s["orders"] == expected[s["build"]], s
+        # build_inputs of the same file agree with its orders: one build, not a mix
+        assert s["accepted"] == (2 if expected[s["build"]] == 2 else 4), s
+    assert len({s["build"] for s in seen}) >= 2, "the reader never saw a swap"
+
+
+def test_killed_build_leaves_old_warehouse_and_next_build_cleans_up(
+    raw: Path, tmp_path: Path
+) -> None:
+    wh = tmp_path / "scrm.duckdb"
+    old = build(raw_dir=raw, warehouse=wh, parse=fake_parse)
+    marker = tmp_path / "staging-started"
+    proc = _python(KILLED_BUILD, str(raw), str(wh), str(marker))
+    try:
+        deadline = time.time() + 60
+        while not marker.exists():
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.time() < deadline, "the build never reached its second file"
+            time.sleep(0.05)
+        leftovers = list(tmp_path.glob("scrm.duckdb.building-*"))
+        assert leftovers, "no build file while the build runs"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert proc.returncode == -signal.SIGKILL
+    assert list(tmp_path.glob("scrm.duckdb.building-*")), "the dead build left nothing behind?"
+
+    # the published warehouse is untouched and readable
+    s = status(wh)
+    assert s["last_build"]["build_id"] == old.build_id
+    assert s["tables"]["orders"] == 3
+
+    new = build(raw_dir=raw, warehouse=wh, parse=fake_parse)
+    assert not list(tmp_path.glob("scrm.duckdb.building-*"))
+    con = open_warehouse(wh)
+    try:
+        assert con.table("builds").execute()["build_id"].tolist() == [old.build_id, new.build_id]
+    finally:
+        con.disconnect()
+
+
+# --- the Spark engine -------------------------------------------------------------------------
+
+
+@pytest.mark.spark
+def test_build_on_spark_matches_duckdb(raw: Path, tmp_path: Path, spark_session: Any) -> None:
+    on_duck = build(raw_dir=raw, warehouse=tmp_path / "duck.duckdb", parse=fake_parse)
+    on_spark = build(
+        raw_dir=raw, warehouse=tmp_path / "spark.duckdb", parse=fake_parse, engine="pyspark"
+    )
+    assert on_spark.engine == "pyspark"
+    assert on_spark.tables == on_duck.tables
+    assert on_spark.duplicates == on_duck.duplicates
+    left = canonical_contents(tmp_path / "duck.duckdb")
+    right = canonical_contents(tmp_path / "spark.duckdb")
+    for name in left:
+        pd.testing.assert_frame_equal(left[name], right[name], obj=name)
+    assert status(tmp_path / "spark.duckdb")["last_build"]["engine"] == "pyspark"
