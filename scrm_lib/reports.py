@@ -1,0 +1,541 @@
+"""Run parameterized report notebooks with papermill and keep what they produced.
+
+A report is a notebook ``notebooks/NAME.ipynb`` with a cell tagged
+``parameters``. :func:`run_report` checks the given parameters against that
+cell *before* anything runs (unknown name or a value that does not fit the
+default's type is refused, nothing is created), executes the notebook on the
+``python3`` kernel, renders it to self-contained HTML (code hidden unless
+asked, plotly charts interactive and working offline) and writes both with a
+``manifest.json`` into ``<reports_dir>/NAME/<run-id>/``. The manifest records
+the build of the warehouse the report read, so a chart can be traced back to
+its data.
+
+Example
+-------
+>>> from scrm_lib.reports import run_report, list_runs
+>>> manifest = run_report("data_health", {"max_examples": "3"})  # doctest: +SKIP
+>>> manifest["status"], manifest["build_id"]  # doctest: +SKIP
+('ok', 'b-20261125T120000')
+>>> list_runs().head(1)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import re
+import secrets
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from scrm_lib.config import Settings, load_settings
+from scrm_lib.errors import ConfigError, WarehouseError
+
+logger = logging.getLogger(__name__)
+
+KERNEL = "python3"
+MANIFEST = "manifest.json"
+SETUP_TAG = "scrm-setup"
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_TRUE = {"true", "yes", "y", "1", "on"}
+_FALSE = {"false", "no", "n", "0", "off"}
+
+# Runs first in every report. In a papermill kernel plotly would pick the
+# bare mimetype renderer, which nbconvert's HTML cannot draw; "notebook"
+# adds HTML with plotly.js inlined once, so the page works offline.
+_SETUP_SOURCE = """\
+# scrm report runner: plotly figures as data (JupyterLab) and as self-contained HTML (report page)
+import plotly.io as _scrm_pio
+
+_scrm_pio.renderers.default = "plotly_mimetype+notebook"
+"""
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A parameter declared in a notebook's ``parameters`` cell."""
+
+    name: str
+    type: str  # int | float | bool | str | date | list | dict | any
+    default: Any
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.type})"
+
+
+# --- finding notebooks ---------------------------------------------------------------
+
+
+def notebooks_path(
+    settings: Settings | None = None, notebooks_dir: str | Path | None = None
+) -> Path:
+    """Where report notebooks live.
+
+    The first that applies: ``notebooks_dir``; ``notebooks_dir`` in
+    ``scrm.toml``; ``<home>/notebooks``; the ``notebooks/`` folder that ships
+    next to the library (a source checkout).
+
+    Examples
+    --------
+    >>> notebooks_path().name
+    'notebooks'
+    """
+    if notebooks_dir is not None:
+        return Path(notebooks_dir).expanduser().resolve()
+    cfg = settings or load_settings()
+    configured = cfg.extra.get("notebooks_dir")
+    if configured:
+        p = Path(configured).expanduser()
+        return (p if p.is_absolute() else cfg.home / p).resolve()
+    home = cfg.home / "notebooks"
+    if home.is_dir():
+        return home
+    return Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def available_reports(
+    settings: Settings | None = None, notebooks_dir: str | Path | None = None
+) -> list[str]:
+    """Names of the report notebooks that can be run.
+
+    Examples
+    --------
+    >>> "data_health" in available_reports()  # doctest: +SKIP
+    True
+    """
+    folder = notebooks_path(settings, notebooks_dir)
+    return sorted(p.stem for p in folder.glob("*.ipynb")) if folder.is_dir() else []
+
+
+def _notebook(name: str, folder: Path) -> Path:
+    if not _NAME.match(name):
+        raise ConfigError(f"report name {name!r}: use letters, digits, '_', '-' and '.' only")
+    path = folder / f"{name}.ipynb"
+    if not path.is_file():
+        known = sorted(p.stem for p in folder.glob("*.ipynb")) if folder.is_dir() else []
+        hint = f"; available: {', '.join(known)}" if known else ""
+        raise ConfigError(f"no report notebook {name!r} in {folder}{hint}")
+    return path
+
+
+# --- parameters ----------------------------------------------------------------------
+
+
+def notebook_parameters(path: str | Path) -> dict[str, Parameter]:
+    """The parameters a notebook declares, with the type of each default.
+
+    The type comes from the annotation (``max_examples: int = 5``) or else
+    from the default's value; a ``str`` default written ``"YYYY-MM-DD"`` is a
+    ``date``.
+
+    Examples
+    --------
+    >>> notebook_parameters("notebooks/data_health.ipynb")["max_examples"]  # doctest: +SKIP
+    Parameter(name='max_examples', type='int', default=5)
+    """
+    import papermill
+
+    inferred = papermill.inspect_notebook(str(path))
+    out = {}
+    for name, info in inferred.items():
+        try:
+            default = ast.literal_eval(info.get("default") or "None")
+        except (ValueError, SyntaxError):
+            default = None  # an expression (e.g. a function call): value not known before running
+        annotation = (info.get("inferred_type_name") or "None").strip()
+        kind = annotation if annotation in ("int", "float", "bool", "str", "list", "dict") else None
+        if kind is None:
+            kind = {bool: "bool", int: "int", float: "float", str: "str", list: "list"}.get(
+                type(default), "dict" if isinstance(default, dict) else "any"
+            )
+        if kind == "str" and isinstance(default, str) and _ISO_DATE.match(default):
+            kind = "date"
+        out[name] = Parameter(name, kind, default)
+    return out
+
+
+def coerce_parameters(
+    report: str, declared: dict[str, Parameter], given: dict[str, Any]
+) -> dict[str, Any]:
+    """Check ``given`` against the notebook's parameters and cast values to their types.
+
+    Values from the command line are strings: ``"5"`` becomes ``5`` for an
+    int parameter, ``"yes"`` becomes ``True`` for a bool, a date must read as
+    ``YYYY-MM-DD``.
+
+    Raises
+    ------
+    ConfigError
+        An unknown parameter or a value that does not fit; the message names
+        the parameter and the expected type.
+
+    Examples
+    --------
+    >>> p = {"max_examples": Parameter("max_examples", "int", 5)}
+    >>> coerce_parameters("data_health", p, {"max_examples": "3"})
+    {'max_examples': 3}
+    """
+    out: dict[str, Any] = {}
+    for key, value in given.items():
+        spec = declared.get(key)
+        if spec is None:
+            known = ", ".join(p.describe() for p in declared.values()) or "none"
+            raise ConfigError(
+                f"report {report}: unknown parameter {key!r}; the notebook declares: {known}"
+            )
+        try:
+            out[key] = _coerce(spec.type, value)
+        except (ValueError, TypeError):
+            raise ConfigError(
+                f"report {report}: parameter {key!r} expects {spec.type} "
+                f"(default {spec.default!r}), got {value!r}"
+            ) from None
+    return out
+
+
+def _coerce(kind: str, value: Any) -> Any:
+    if kind == "int":
+        if isinstance(value, bool | float):
+            raise TypeError(kind)
+        return int(value.strip()) if isinstance(value, str) else int(value)
+    if kind == "float":
+        if isinstance(value, bool):
+            raise TypeError(kind)
+        return float(value.strip()) if isinstance(value, str) else float(value)
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise ValueError(kind)
+    if kind == "date":
+        if isinstance(value, dt.datetime):
+            raise TypeError(kind)
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        return dt.date.fromisoformat(str(value).strip()).isoformat()
+    if kind == "str":
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        if not isinstance(value, str):
+            raise TypeError(kind)
+        return value
+    if kind in ("list", "dict"):
+        parsed = ast.literal_eval(value) if isinstance(value, str) else value
+        if not isinstance(parsed, list if kind == "list" else dict):
+            raise TypeError(kind)
+        return parsed
+    # Unknown declared type: pass through, reading Python literals from strings.
+    if isinstance(value, str):
+        try:
+            return ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            return value
+    return value
+
+
+# --- kernel --------------------------------------------------------------------------
+
+
+def ensure_kernel(name: str = KERNEL) -> str:
+    """Make sure the Jupyter kernel ``name`` can be started from this environment.
+
+    When no ``python3`` kernelspec is found (a bare virtualenv), one is
+    installed into ``sys.prefix`` (what ``python -m ipykernel install
+    --sys-prefix`` does), so the kernel runs this interpreter with scrm.
+
+    Examples
+    --------
+    >>> ensure_kernel()
+    'python3'
+    """
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        KernelSpecManager().get_kernel_spec(name)
+        return name
+    except NoSuchKernel:
+        if name != KERNEL:
+            raise ConfigError(f"no Jupyter kernel named {name!r}") from None
+    from ipykernel.kernelspec import install
+
+    logger.warning("no %r Jupyter kernel found; installing one into %s", name, sys.prefix)
+    install(kernel_name=name, prefix=sys.prefix)
+    return name
+
+
+# --- running -------------------------------------------------------------------------
+
+
+def _new_run_id(now: dt.datetime) -> str:
+    return now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}Z-{secrets.token_hex(3)}"
+
+
+def _one_line(text: str) -> str:
+    lines = [ln.strip() for ln in _ANSI.sub("", str(text)).splitlines() if ln.strip()]
+    return lines[0] if lines else ""
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    # Write then rename, so `scrm report list` never reads half a manifest.
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _read_build(warehouse: Any) -> dict[str, Any] | None:
+    if not warehouse:
+        return None
+    from scrm_lib import health
+
+    try:
+        return health.last_build(warehouse)
+    except WarehouseError as exc:
+        logger.warning("report: no build recorded (%s)", exc)
+        return None
+
+
+def _prepare(path: Path) -> Any:
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    setup = nbformat.v4.new_code_cell(_SETUP_SOURCE)
+    setup.metadata["tags"] = [SETUP_TAG]
+    setup.metadata["jupyter"] = {"source_hidden": True}
+    nb.cells.insert(0, setup)
+    return nb
+
+
+def render_html(notebook: str | Path, html: str | Path, *, show_code: bool = False) -> Path:
+    """Render an executed notebook to one self-contained HTML page.
+
+    Parameters
+    ----------
+    notebook
+        The executed ``.ipynb``.
+    html
+        Where to write the page.
+    show_code
+        Keep code cells' input; by default only outputs and markdown show.
+
+    Examples
+    --------
+    >>> render_html("run/data_health.ipynb", "run/data_health.html")  # doctest: +SKIP
+    PosixPath('run/data_health.html')
+    """
+    import nbformat
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
+
+    nb = nbformat.read(str(notebook), as_version=4)
+    exporter = HTMLExporter(template_name="lab")
+    exporter.exclude_input = not show_code
+    exporter.exclude_input_prompt = not show_code
+    exporter.exclude_output_prompt = not show_code
+    # The runner's own setup cell is machinery: never shown, even with the code.
+    exporter.register_preprocessor(
+        TagRemovePreprocessor(remove_input_tags={SETUP_TAG}, enabled=True), enabled=True
+    )
+    body, _ = exporter.from_notebook_node(nb)
+    target = Path(html)
+    target.write_text(body, encoding="utf-8")
+    return target
+
+
+def run_report(
+    name: str,
+    parameters: dict[str, Any] | None = None,
+    *,
+    settings: Settings | None = None,
+    notebooks_dir: str | Path | None = None,
+    show_code: bool = False,
+    scheduled_for: str | None = None,
+) -> dict[str, Any]:
+    """Execute ``notebooks/NAME.ipynb`` and keep the notebook, its HTML and a manifest.
+
+    Parameters
+    ----------
+    name
+        The report: the notebook's file name without ``.ipynb``.
+    parameters
+        Values for the notebook's ``parameters`` cell; strings are cast to the
+        type of each default. A notebook that declares ``warehouse`` gets the
+        configured warehouse when none is given.
+    settings
+        Paths (``reports_dir``, ``warehouse``); default: :func:`load_settings`.
+    notebooks_dir
+        Where the notebooks are (see :func:`notebooks_path`).
+    show_code
+        Keep code cells in the HTML (hidden by default).
+    scheduled_for
+        The fire time when a schedule started the run (recorded only).
+
+    Returns
+    -------
+    dict
+        The manifest: ``report, run_id, parameters, build_id, library_version,
+        started_at, finished_at, duration_s, status`` (``ok`` | ``failed``),
+        ``error`` (``"ExceptionName: message"`` or None) and the file names.
+        A notebook that fails still returns (status ``failed``) with the
+        executed notebook kept for inspection; check ``status``.
+
+    Raises
+    ------
+    ConfigError
+        Unknown report, unknown parameter or a value of the wrong type; raised
+        before anything runs or is written.
+
+    Examples
+    --------
+    >>> m = run_report("data_health", {"max_examples": "3"})  # doctest: +SKIP
+    >>> m["status"], m["build_id"]  # doctest: +SKIP
+    ('ok', 'b-20261125T120000')
+    """
+    cfg = settings or load_settings()
+    source = _notebook(name, notebooks_path(cfg, notebooks_dir))
+    declared = notebook_parameters(source)
+    values = coerce_parameters(name, declared, dict(parameters or {}))
+    if "warehouse" in declared and not values.get("warehouse"):
+        values["warehouse"] = str(cfg.warehouse)
+    kernel = ensure_kernel()
+    build = _read_build(values.get("warehouse"))
+
+    from scrm_lib import __version__
+
+    started = dt.datetime.now(dt.UTC)
+    run_id = _new_run_id(started)
+    run_dir = cfg.reports_dir / name / run_id
+    run_dir.mkdir(parents=True)
+    out_nb, out_html = run_dir / f"{name}.ipynb", run_dir / f"{name}.html"
+    manifest: dict[str, Any] = {
+        "report": name,
+        "run_id": run_id,
+        "parameters": values,
+        "build_id": build.get("build_id") if build else None,
+        "build_finished_at": build.get("finished_at") if build else None,
+        "library_version": __version__,
+        "notebook_source": str(source),
+        "notebook_sha256": hashlib.sha256(source.read_bytes()).hexdigest(),
+        "kernel": kernel,
+        "scheduled_for": scheduled_for,
+        "started_at": started.isoformat(),
+        "finished_at": None,
+        "duration_s": None,
+        "status": "running",
+        "error": None,
+        "notebook": out_nb.name,
+        "html": None,
+        "show_code": show_code,
+    }
+    _write_json(run_dir / MANIFEST, manifest)
+    logger.info("report %s: run %s in %s", name, run_id, run_dir)
+    t0 = time.perf_counter()
+    error = _execute(source, out_nb, values, kernel)
+    if out_nb.exists():
+        try:
+            render_html(out_nb, out_html, show_code=show_code)
+            manifest["html"] = out_html.name
+        except Exception as exc:  # a page that cannot render is a failed report, not a crash
+            logger.exception("report %s: HTML rendering failed", name)
+            error = error or f"HTML rendering: {type(exc).__name__}: {_one_line(str(exc))}"
+    manifest.update(
+        finished_at=dt.datetime.now(dt.UTC).isoformat(),
+        duration_s=round(time.perf_counter() - t0, 3),
+        status="failed" if error else "ok",
+        error=error,
+    )
+    _write_json(run_dir / MANIFEST, manifest)
+    if error:
+        logger.error("report %s failed: %s (notebook kept in %s)", name, error, run_dir)
+    return manifest
+
+
+def _execute(source: Path, out_nb: Path, values: dict[str, Any], kernel: str) -> str | None:
+    """Run the notebook; return the error as one line, or None."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    try:
+        papermill.execute_notebook(
+            _prepare(source),
+            str(out_nb),
+            parameters=values,
+            kernel_name=kernel,
+            progress_bar=False,
+            log_output=False,
+            cwd=str(source.parent),
+        )
+    except PapermillExecutionError as exc:
+        return f"{exc.ename}: {_one_line(exc.evalue)}".rstrip(": ")
+    except Exception as exc:  # kernel died, timeout, ...: the report failed, the runner did not
+        logger.exception("report: execution of %s stopped", source.name)
+        return f"{type(exc).__name__}: {_one_line(str(exc))}".rstrip(": ")
+    return None
+
+
+# --- listing -------------------------------------------------------------------------
+
+RUN_COLUMNS = [
+    "report",
+    "run_id",
+    "status",
+    "started_at",
+    "duration_s",
+    "build_id",
+    "error",
+    "path",
+]
+
+
+def list_runs(settings: Settings | None = None, *, report: str | None = None) -> pd.DataFrame:
+    """Report runs found under ``reports_dir``, newest first.
+
+    Parameters
+    ----------
+    settings
+        Where ``reports_dir`` is; default: :func:`load_settings`.
+    report
+        Only this report's runs.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``report, run_id, status, started_at, duration_s, build_id, error, path``.
+
+    Examples
+    --------
+    >>> list_runs().head(3)  # doctest: +SKIP
+            report                        run_id status  ...
+    0  data_health  20261125T120001123Z-a1b2c3     ok  ...
+    """
+    cfg = settings or load_settings()
+    pattern = f"{report}/*/{MANIFEST}" if report else f"*/*/{MANIFEST}"
+    rows = []
+    for path in cfg.reports_dir.glob(pattern):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            logger.warning("skipping unreadable manifest %s (%s)", path, exc)
+            continue
+        row = {c: data.get(c) for c in RUN_COLUMNS}
+        row["path"] = str(path.parent)
+        rows.append(row)
+    df = pd.DataFrame(rows, columns=RUN_COLUMNS)
+    if df.empty:
+        return df
+    df["started_at"] = pd.to_datetime(df["started_at"], utc=True, format="ISO8601")
+    return df.sort_values(["started_at", "run_id"], ascending=False).reset_index(drop=True)
