@@ -68,7 +68,7 @@ class Context:
 
     def get(self, fld: str) -> pd.Series:
         """The raw column of a field, or an all-NA column when the file lacks it."""
-        if fld in self.cols:
+        if fld in self.cols and self.cols[fld] in self.raw.df.columns:
             return self.raw.df[self.cols[fld]]
         return pd.Series(pd.NA, index=self.index, dtype="str")
 

@@ -461,9 +461,8 @@ def _read_jsonl(path: Path) -> RawTable:
                 flat = flat.flatten()
             df = flat.to_pandas(types_mapper=_nullable_types)
             lines = np.arange(1, len(df) + 1, dtype=np.int64)
-            return RawTable(
-                "jsonl", list(df.columns), _jsonl_frame(df), lines, "utf-8", arrow=table
-            )
+            header = list(dict.fromkeys([*table.column_names, *df.columns]))
+            return RawTable("jsonl", header, _jsonl_frame(df), lines, "utf-8", arrow=table)
     return _read_jsonl_python(path, data)
 
 
@@ -507,9 +506,10 @@ def _read_jsonl_python(path: Path, data: bytes) -> RawTable:
         raise InputFileError(path, "empty file")
     df = pd.json_normalize(records) if records else pd.DataFrame()
     df = _jsonl_frame(df)
+    top = dict.fromkeys(k for r in records for k in r)
     return RawTable(
         "jsonl",
-        list(df.columns),
+        list(dict.fromkeys([*top, *df.columns])),
         df,
         np.asarray(lines, dtype=np.int64),
         "utf-8",

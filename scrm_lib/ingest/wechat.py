@@ -1,0 +1,196 @@
+"""WeChat mini-program exports (JSON lines): users, orders, events, referrals.
+
+Accounts are ``wechat:<openid>``; the unionid, phone (E.164, or
+``phone_masked``), nickname, birthday and city of a user are identifiers.
+Orders carry fen (``amount_scale = 100`` in the preset turns them into
+yuan) and their ``items`` list is summarised: names joined with ``; ``,
+the first item's category, the total quantity. Event attributes are the
+``props`` object plus ``page`` as canonical JSON (sorted keys, nulls
+dropped) and ``event_id`` hashes account, time, type and attributes, so the
+same event exported twice is one row.
+
+Example
+-------
+>>> from scrm_lib.ingest import parse_file
+>>> parse_file("miniapp_events.jsonl").tables["events"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scrm_lib.ingest import normalize as nz
+from scrm_lib.ingest.base import (
+    ROW,
+    Context,
+    accounts_frame,
+    identifiers_frame,
+    phone_identifiers,
+    prefixed,
+)
+from scrm_lib.ingest.keys import content_hash
+from scrm_lib.ingest.nested import as_list_array, summarize_list, to_json
+
+
+def parse(ctx: Context) -> dict[str, Any]:
+    """Dispatch on the preset's ``kind``."""
+    kinds = {"users": _users, "orders": _orders, "events": _events, "referrals": _referrals}
+    return kinds[ctx.preset.kind or "users"](ctx)
+
+
+def _account(ctx: Context, fld: str = "openid") -> tuple[pd.Series, pd.Series]:
+    openid = ctx.ids(fld, required=True)
+    return openid, prefixed("wechat", openid)
+
+
+def _users(ctx: Context) -> dict[str, Any]:
+    rows = ctx.rows
+    openid, account = _account(ctx)
+    first = ctx.timestamps("subscribe_time")
+    nickname = ctx.texts("nickname")
+    channel = ctx.ids("channel_code")
+    birthday = nz.text(ctx.get("birthday"))
+    # A birthday is a weak identifier, not a key: a bad one is dropped, not rejected.
+    parsed = pd.to_datetime(birthday, format="%Y-%m-%d", errors="coerce")
+    birthday = parsed.dt.strftime("%Y-%m-%d").astype("str").where(parsed.notna())
+    ids = [
+        identifiers_frame(rows, account, "openid", openid),
+        identifiers_frame(rows, account, "unionid", ctx.ids("unionid")),
+        phone_identifiers(rows, account, ctx.phones("phone")),
+        identifiers_frame(rows, account, "nickname", nickname),
+        identifiers_frame(rows, account, "birthday", birthday),
+        identifiers_frame(rows, account, "city", ctx.texts("city")),
+    ]
+    accounts = accounts_frame(
+        rows,
+        account,
+        "wechat",
+        openid,
+        display_name=nickname,
+        first_seen=first,
+        channel_code=channel,
+    )
+    return {"accounts": accounts, "identifiers": ids}
+
+
+def _items(ctx: Context) -> pd.DataFrame:
+    n = len(ctx.raw.df)
+    arr = None
+    if ctx.has("items"):
+        col = ctx.cols["items"]
+        if ctx.raw.arrow is not None and col in ctx.raw.arrow.column_names:
+            arr = as_list_array(ctx.raw.arrow.column(col))
+        if arr is None:
+            arr = as_list_array(ctx.raw.pylist(col))
+    if arr is None:
+        return pd.DataFrame(
+            {"joined": pd.Series(pd.NA, dtype="str"), "total": np.nan, "first": pd.NA},
+            index=range(n),
+        )
+    out = summarize_list(arr, join="name", total="qty", first="category")
+    out.index = ctx.index
+    return out
+
+
+def _orders(ctx: Context) -> dict[str, Any]:
+    rows = ctx.rows
+    scale = float(ctx.option("amount_scale", 1))
+    order_id = ctx.ids("order_id", required=True)
+    openid, account = _account(ctx)
+    created = ctx.timestamps("created_at", required=True)
+    paid_at = ctx.timestamps("paid_at")
+    amount = ctx.amounts("amount", scale=scale, required=True)
+    refund = ctx.amounts("refund_amount", scale=scale).fillna(0.0)
+    status = ctx.status("status")
+    items = _items(ctx)
+    orders = pd.DataFrame(
+        {
+            ROW: rows,
+            "platform": "wechat",
+            "order_id": order_id,
+            "line_id": "",
+            "account_id": account,
+            "created_at": created,
+            "paid_at": paid_at,
+            "amount": amount,
+            "refund_amount": refund,
+            "status": status,
+            "status_raw": nz.text(ctx.get("status")),
+            "items": items["joined"],
+            "category": items["first"],
+            "quantity": items["total"].round().astype("Int64"),
+            "groupbuy_id": ctx.ids("groupbuy_id"),
+            "channel_code": ctx.ids("channel_code"),
+            "source_line": ctx.raw.lines,
+        }
+    )
+    return {
+        "orders": orders,
+        "accounts": accounts_frame(rows, account, "wechat", openid, first_seen=created),
+        "identifiers": identifiers_frame(rows, account, "openid", openid),
+    }
+
+
+def _event_attributes(ctx: Context) -> pd.Series:
+    props = ctx.raw.pylist(ctx.cols["props"]) if ctx.has("props") else [None] * len(ctx.index)
+    page = nz.text(ctx.get("page")).to_numpy()
+    merged = [
+        {**(p if isinstance(p, dict) else {}), **({"page": pg} if isinstance(pg, str) else {})}
+        for p, pg in zip(props, page, strict=True)
+    ]
+    return pd.Series(to_json(merged), index=ctx.index, dtype="str")
+
+
+def event_ids(account: pd.Series, ts: pd.Series, kind: pd.Series, attrs: pd.Series) -> pd.Series:
+    """The content hash of an event: account, UTC microseconds, type and attributes."""
+    micros = pd.Series(ts.to_numpy().astype("datetime64[us]").astype("int64"), index=ts.index)
+    return content_hash(account, micros.astype("str"), kind, attrs)
+
+
+def _events(ctx: Context) -> dict[str, Any]:
+    rows = ctx.rows
+    openid, account = _account(ctx)
+    ts = ctx.timestamps("ts", required=True)
+    kind = ctx.ids("event", required=True)
+    attrs = _event_attributes(ctx)
+    events = pd.DataFrame(
+        {
+            ROW: rows,
+            "event_id": event_ids(account, ts, kind, attrs),
+            "account_id": account,
+            "ts": ts,
+            "type": kind,
+            "attributes": attrs,
+        }
+    )
+    return {
+        "events": events,
+        "accounts": accounts_frame(rows, account, "wechat", openid),
+        "identifiers": identifiers_frame(rows, account, "openid", openid),
+    }
+
+
+def _referrals(ctx: Context) -> dict[str, Any]:
+    rows = ctx.rows
+    inviter, inviter_acc = _account(ctx, "inviter")
+    invitee, invitee_acc = _account(ctx, "invitee")
+    ts = ctx.timestamps("ts", required=True)
+    kind = ctx.ids("kind").fillna("invite")
+    referrals = pd.DataFrame(
+        {
+            ROW: rows,
+            "inviter_account_id": inviter_acc,
+            "invitee_account_id": invitee_acc,
+            "ts": ts,
+            "kind": kind,
+            "campaign": ctx.texts("campaign"),
+        }
+    )
+    accounts = [
+        accounts_frame(rows, inviter_acc, "wechat", inviter),
+        accounts_frame(rows, invitee_acc, "wechat", invitee),
+    ]
+    return {"referrals": referrals, "accounts": accounts}
