@@ -76,7 +76,7 @@ TYPES = ("text", "id", "timestamp", "amount", "amount_fen", "int", "bool", "phon
 
 
 def _default_type(name: str, table: str) -> str:
-    dtype = TABLES[table][name] if name in TABLES[table] else None
+    dtype = dict(TABLES[table].items()).get(name)
     if dtype is None:
         return "text"
     if dtype.is_timestamp():

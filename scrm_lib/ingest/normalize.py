@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 
 # Mainland mobile ranges that libphonenumber treats as valid (checked by a
 # property test against phonenumbers itself); anything else goes the slow way.
-MOBILE = r"1(?:3\d|4[57]|5[0-35-9]|6[25-7]|7[0-35-9]|8\d|9[0-35-9])\d{8}|1610\d{7}"
+MOBILE = r"1(?:3\d|4[57]|5[0-35-9]|6[25-7]|7[0-35-8]|8\d|9[0-35-9])\d{8}|1610\d{7}"
 _FAST_PHONE = re.compile(rf"^(?:\+86|0086|86)?({MOBILE})$")
 _PHONE_SEPARATORS = r"[\s\-\.\(\)/]"
 _MASK_PREFIX = r"^(?:\+86|0086|86(?=1\d\d\*))"
