@@ -1,0 +1,88 @@
+"""Low-level writers and noise helpers shared by the platform exporters."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xlsxwriter
+
+# Fixed document timestamp so the same seed gives byte-identical workbooks.
+_XLSX_CREATED = dt.datetime(2026, 1, 1, 0, 0, 0)
+EXCEL_MAX_DATA_ROWS = 1_048_575  # 1,048,576 rows a sheet, one of them the header
+
+
+def money(fen) -> pd.Series:
+    """Fen (int) to yuan text with two decimals, e.g. 5990 → ``59.90``."""
+    f = pd.Series(np.asarray(fen, dtype="int64"))
+    sign = np.where(f.to_numpy() < 0, "-", "")
+    a = f.abs()
+    return sign + (a // 100).astype(str) + "." + (a % 100).astype(str).str.zfill(2)
+
+
+def js(values) -> pd.Series:
+    """Text as a JSON string literal (quotes included)."""
+    s = pd.Series(np.asarray(values, dtype=object), dtype="str").fillna("")
+    s = s.str.replace("\\", "\\\\", regex=False).str.replace('"', '\\"', regex=False)
+    return '"' + s + '"'
+
+
+def js_or_null(values) -> pd.Series:
+    s = pd.Series(np.asarray(values, dtype=object), dtype="str")
+    return js(s).where(s.notna(), "null")
+
+
+def write_lines(lines: pd.Series, path: Path, chunk: int = 200_000) -> int:
+    """Write one text line per element (UTF-8, ``\\n``), in chunks to bound memory."""
+    with open(path, "w", encoding="utf-8", newline="\n") as fh:
+        if lines.isna().any():  # a misaligned concatenation upstream: fail loudly
+            raise ValueError(f"{path.name}: {int(lines.isna().sum())} lines are missing")
+        for i in range(0, len(lines), chunk):
+            part = lines.iloc[i : i + chunk]
+            fh.write("\n".join(part.tolist()))
+            fh.write("\n")
+    return len(lines)
+
+
+def write_csv(df: pd.DataFrame, path: Path, encoding: str) -> int:
+    df.to_csv(path, index=False, encoding=encoding, lineterminator="\r\n")
+    return len(df)
+
+
+def write_xlsx(path: Path, header: list[str], columns: list[list], title: str | None) -> int:
+    """One-sheet workbook, streamed row by row (constant memory)."""
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False,
+                                         "strings_to_formulas": False, "strings_to_urls": False})
+    wb.set_properties({"created": _XLSX_CREATED, "author": "抖店"})
+    ws = wb.add_worksheet("订单")
+    r = 0
+    if title:
+        ws.write_string(0, 0, title)
+        r = 1
+    ws.write_row(r, 0, header)
+    r += 1
+    n = 0
+    for row in zip(*columns, strict=True):
+        ws.write_row(r, 0, row)
+        r += 1
+        n += 1
+    wb.close()
+    return n
+
+
+def add_duplicates(rng: np.random.Generator, df: pd.DataFrame, share: float) -> tuple[pd.DataFrame, int]:
+    """Repeat a few rows exactly, each right after its original (an export glitch)."""
+    k = int(round(len(df) * share))
+    if k == 0:
+        return df, 0
+    pick = np.sort(rng.choice(len(df), size=k, replace=False))
+    pos = np.concatenate([np.arange(len(df), dtype=float), pick + 0.5])
+    out = pd.concat([df, df.iloc[pick]], ignore_index=True)
+    return out.iloc[np.argsort(pos, kind="stable")].reset_index(drop=True), k
+
+
+def garbage_count(n_rows: int) -> int:
+    """A few unparseable rows a file: enough to exercise rejects, not to matter."""
+    return 0 if n_rows == 0 else 2 + n_rows // 20_000

@@ -1,0 +1,122 @@
+"""Ground-truth files: what really happened, for tests and benchmarks only."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from scrm_lib.sample import orders as O
+from scrm_lib.sample.timeline import Window
+
+README = """# Ground truth for the scrm sample data
+
+Written by `scrm_lib.sample.generate`; the pipeline never reads this folder.
+Same seed, same bytes.
+
+- `accounts.csv` — every account id exactly as ingest computes it
+  (`<platform>:<native id>`, Douyin via `douyin_buyer_key`), with `person_id`,
+  `platform`, the name shown on that account (`display_name`, variants on
+  purpose), `test_phone` (the shop test phone 13800138000 was typed on this
+  account instead of the real one) and `referral_role` (mini-program
+  accounts: member / group_leader / distributor).
+- `persons.csv` — one row per simulated person: name, gender, phone (E.164),
+  email, birthday, city, main category; buy-till-you-die parameters `lambda`
+  (purchases per day before seasonality) and `p` (dropout probability after
+  each purchase); `first_seen` (acquisition date; before the window start for
+  the base acquired earlier); `churned` and `churn_date` (the day of the
+  purchase after which they dropped out — no order of theirs is created after
+  that day); `home_platform` (where most of their orders go);
+  `channel_code` (acquisition channel, from channels.csv, empty = organic);
+  `n_accounts`, `n_orders`; `referrals_made` (invitees brought in).
+- `orders.csv` — every real order (garbage rows excluded): platform,
+  order_id as ingest should key it (Tmall number without `="..."`, Douyin main
+  order id), account_id, person_id, created_at (local), final status as of the
+  window end (paid / refunded / cancelled / pending), amount in CNY,
+  refund_amount, lines.
+- `messages.csv` — chat archive labels: msgid, intent (purchase_intent,
+  service, complaint, praise, chitchat; `staff` for staff turns), sentiment
+  (positive / neutral / negative), direction, roomid.
+- `experiments.json` — design and TRUE effects of the two experiments, with
+  realized counts.
+- `noise.json` — per export file: exact duplicate rows and garbage rows
+  injected (unparseable amount or date; they carry fresh order numbers), time
+  formats, title rows, numbers-as-text, status snapshot date.
+
+Notes
+- Douyin `订单应付金额` is per sub-order row (line amount); `运费` sits on the
+  first sub-order of an order only.
+- Tmall files overlap by 30 days; the later file shows the newer status of
+  the same order (e.g. 卖家已发货 → 交易成功, or 交易关闭 with 退款金额).
+- WeCom contacts whose customer deleted the sales rep (`del_follow_user`)
+  are still in `wecom_contacts.jsonl` (the CRM keeps them).
+- Chat `tolist` holds the staff member (private) or the group owner; group
+  owners' broadcast posts have an empty `tolist`.
+"""
+
+
+def write(out: Path, window: Window, persons: pd.DataFrame, accounts: pd.DataFrame,
+          orders: pd.DataFrame, churned: np.ndarray, churn_t: np.ndarray,
+          roles: pd.Series, ref: pd.DataFrame, messages: pd.DataFrame,
+          experiments: dict, noise: dict) -> dict[str, int]:
+    out.mkdir(parents=True, exist_ok=True)
+    written = {}
+    acc = pd.DataFrame({
+        "account_id": accounts["account_id"], "person_id":
+        persons["person_id"].to_numpy()[accounts["person_idx"].to_numpy()],
+        "platform": accounts["platform"], "display_name": accounts["display_name"],
+        "test_phone": accounts["test_phone"],
+        "referral_role": roles.reindex(np.arange(len(accounts))).fillna("").to_numpy(),
+    })
+    acc.to_csv(out / "accounts.csv", index=False, encoding="utf-8", lineterminator="\n")
+    written["accounts.csv"] = len(acc)
+
+    n = len(persons)
+    n_orders = np.bincount(orders["person_idx"].to_numpy(), minlength=n)
+    n_acc = np.bincount(accounts["person_idx"].to_numpy(), minlength=n)
+    cnt = orders.groupby(["person_idx", "platform"]).size().rename("k").reset_index()
+    cnt = cnt.sort_values(["person_idx", "k", "platform"], ascending=[True, False, True])
+    home = cnt.drop_duplicates("person_idx").set_index("person_idx")["platform"]
+    made = np.bincount(accounts["person_idx"].to_numpy()[ref["inviter_row"].to_numpy()], minlength=n)
+    churn_date = np.where(churned, window.local_text(np.where(churned, churn_t, 0), "date"), "")
+    per = pd.DataFrame({
+        "person_id": persons["person_id"], "name": persons["name"], "gender": persons["gender"],
+        "phone": "+86" + persons["phone"], "email": persons["email"],
+        "birthday": persons["birthday"], "city": persons["city"],
+        "category": persons["category"], "lambda": persons["lam"].round(6),
+        "p": persons["p"].round(6),
+        "first_seen": window.local_text(persons["t0"].to_numpy(), "date"),
+        "churned": churned, "churn_date": churn_date,
+        "home_platform": home.reindex(np.arange(n)).fillna("").to_numpy(),
+        "channel_code": persons["channel_code"], "n_accounts": n_acc, "n_orders": n_orders,
+        "referrals_made": made,
+    })
+    per.to_csv(out / "persons.csv", index=False, encoding="utf-8", lineterminator="\n")
+    written["persons.csv"] = len(per)
+
+    code = O.status_at(orders, window.seconds)
+    total = orders["goods"].to_numpy() + orders["shipping"].to_numpy()
+    refunded = code == O.REFUNDED
+    ordf = pd.DataFrame({
+        "platform": orders["platform"], "order_id": orders["order_no"],
+        "account_id": orders["account_id"],
+        "person_id": persons["person_id"].to_numpy()[orders["person_idx"].to_numpy()],
+        "created_at": window.local_text(orders["created"].to_numpy()),
+        "status": O.truth_status(code), "amount": total / 100,
+        "refund_amount": np.where(refunded, orders["refund_fee"].to_numpy(), 0) / 100,
+        "lines": orders["n_lines"], "category": orders["category"],
+    })
+    ordf.to_csv(out / "orders.csv", index=False, encoding="utf-8", lineterminator="\n",
+                float_format="%.2f")
+    written["orders.csv"] = len(ordf)
+
+    messages.to_csv(out / "messages.csv", index=False, encoding="utf-8", lineterminator="\n")
+    written["messages.csv"] = len(messages)
+    for name, obj in (("experiments.json", experiments), ("noise.json", noise)):
+        (out / name).write_text(json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
+                                encoding="utf-8")
+        written[name] = len(obj)
+    (out / "README.md").write_text(README, encoding="utf-8")
+    return written
