@@ -68,7 +68,7 @@ from scrm_lib.ingest.base import (
     identifiers_frame,
     phone_identifiers,
 )
-from scrm_lib.ingest.keys import content_hash
+from scrm_lib.ingest.keys import content_hash, utc_micros
 from scrm_lib.ingest.nested import to_json
 from scrm_lib.schema import TABLES
 
@@ -182,18 +182,16 @@ def parse(ctx: Context) -> dict[str, Any]:
         src = src.astype(object).where(src.notna(), None)
         frame["attributes"] = to_json(src.to_dict("records")) if attrs else "{}"
         if "event_id" not in frame:
-            micros = frame["ts"].to_numpy().astype("datetime64[us]").astype("int64")
             frame["event_id"] = content_hash(
                 frame.get("account_id", pd.Series(pd.NA, index=rows.index)),
-                pd.Series(micros, index=rows.index).astype("str"),
+                utc_micros(frame["ts"]),
                 frame["type"].astype("str"),
                 frame["attributes"],
             )
     if table == "touches" and "touch_id" not in frame:
-        micros = frame["ts"].to_numpy().astype("datetime64[us]").astype("int64")
         frame["touch_id"] = content_hash(
             frame["account_id"],
-            pd.Series(micros, index=rows.index).astype("str"),
+            utc_micros(frame["ts"]),
             frame.get("channel", pd.Series(pd.NA, index=rows.index)),
             frame.get("campaign", pd.Series(pd.NA, index=rows.index)),
         )

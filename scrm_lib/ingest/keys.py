@@ -51,3 +51,16 @@ def content_hash(*parts: pd.Series, length: int = 20) -> pd.Series:
         joined = joined + "\x1f" + p.astype("string").fillna("")
     mapping = {u: hashlib.sha256(u.encode("utf-8")).hexdigest()[:length] for u in joined.unique()}
     return joined.map(mapping).astype("str")
+
+
+def utc_micros(ts: pd.Series) -> pd.Series:
+    """UTC timestamps as integer microseconds in text (for hashing; NaT becomes a sentinel).
+
+    Example
+    -------
+    >>> utc_micros(pd.Series(pd.to_datetime(["1970-01-01 00:00:01"], utc=True))).tolist()
+    ['1000000']
+    """
+    ts = pd.to_datetime(ts, utc=True)
+    naive = ts.dt.tz_localize(None).to_numpy().astype("datetime64[us]").astype("int64")
+    return pd.Series(naive, index=ts.index).astype("str")

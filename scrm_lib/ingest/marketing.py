@@ -22,7 +22,7 @@ import pandas as pd
 
 from scrm_lib.ingest import normalize as nz
 from scrm_lib.ingest.base import ROW, Context, accounts_frame, identifiers_frame
-from scrm_lib.ingest.keys import content_hash
+from scrm_lib.ingest.keys import content_hash, utc_micros
 
 USER_TYPES = {
     "openid": "wechat",
@@ -86,11 +86,10 @@ def _touches(ctx: Context) -> dict[str, Any]:
     ts = ctx.timestamps("ts", required=True)
     channel = ctx.ids("channel", required=True)
     campaign = ctx.texts("campaign")
-    micros = pd.Series(ts.to_numpy().astype("datetime64[us]").astype("int64"), index=ts.index)
     touches = pd.DataFrame(
         {
             ROW: ctx.rows,
-            "touch_id": content_hash(account, micros.astype("str"), channel, campaign),
+            "touch_id": content_hash(account, utc_micros(ts), channel, campaign),
             "account_id": account,
             "ts": ts,
             "channel": channel,

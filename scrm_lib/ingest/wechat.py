@@ -31,7 +31,7 @@ from scrm_lib.ingest.base import (
     phone_identifiers,
     prefixed,
 )
-from scrm_lib.ingest.keys import content_hash
+from scrm_lib.ingest.keys import content_hash, utc_micros
 from scrm_lib.ingest.nested import as_list_array, summarize_list, to_json
 
 
@@ -146,8 +146,7 @@ def _event_attributes(ctx: Context) -> pd.Series:
 
 def event_ids(account: pd.Series, ts: pd.Series, kind: pd.Series, attrs: pd.Series) -> pd.Series:
     """The content hash of an event: account, UTC microseconds, type and attributes."""
-    micros = pd.Series(ts.to_numpy().astype("datetime64[us]").astype("int64"), index=ts.index)
-    return content_hash(account, micros.astype("str"), kind, attrs)
+    return content_hash(account, utc_micros(ts), kind, attrs)
 
 
 def _events(ctx: Context) -> dict[str, Any]:
