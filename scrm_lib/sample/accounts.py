@@ -76,7 +76,7 @@ def make_accounts(rng: np.random.Generator, persons: pd.DataFrame, window: Windo
 
     # When the account appeared: at the person's start or some weeks later.
     later = rng.random(m) < 0.45
-    created = np.maximum(P["t0"].to_numpy(), 0) + np.where(later, rng.exponential(60 * DAY, m), 0).astype("int64")
+    created = P["t0"].to_numpy() + np.where(later, rng.exponential(60 * DAY, m), 0).astype("int64")
     acc["created"] = np.minimum(created, window.seconds - 3600)
 
     native = np.empty(m, dtype=object)

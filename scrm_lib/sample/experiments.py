@@ -91,8 +91,8 @@ def run(rng: np.random.Generator, persons: pd.DataFrame, accounts: pd.DataFrame,
     a_rows = pd.DataFrame({"experiment": BIRTHDAY["name"], "unit_type": "account",
                            "unit_id": acc["account_id"].to_numpy(), "variant": variant, "t": at,
                            "person_idx": pidx})
-    per_person = a_rows.groupby("person_idx").agg(t=("t", "min"), any_b=("variant",
-                                                                          lambda v: (v == "B").any()))
+    per_person = (a_rows.assign(b=a_rows["variant"] == "B").groupby("person_idx")
+                  .agg(t=("t", "min"), any_b=("b", "max")))
     pp = per_person.index.to_numpy()
     active = (~(churned[pp] & (churn_t[pp] < per_person["t"].to_numpy()))
               & can_order[pp] & (persons["t0"].to_numpy()[pp] < per_person["t"].to_numpy()))

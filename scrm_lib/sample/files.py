@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import xlsxwriter
 
-# Fixed document timestamp so the same seed gives byte-identical workbooks.
-_XLSX_CREATED = dt.datetime(2026, 1, 1, 0, 0, 0)
 EXCEL_MAX_DATA_ROWS = 1_048_575  # 1,048,576 rows a sheet, one of them the header
 
 
@@ -49,27 +45,6 @@ def write_lines(lines: pd.Series, path: Path, chunk: int = 200_000) -> int:
 def write_csv(df: pd.DataFrame, path: Path, encoding: str) -> int:
     df.to_csv(path, index=False, encoding=encoding, lineterminator="\r\n")
     return len(df)
-
-
-def write_xlsx(path: Path, header: list[str], columns: list[list], title: str | None) -> int:
-    """One-sheet workbook, streamed row by row (constant memory)."""
-    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False,
-                                         "strings_to_formulas": False, "strings_to_urls": False})
-    wb.set_properties({"created": _XLSX_CREATED, "author": "抖店"})
-    ws = wb.add_worksheet("订单")
-    r = 0
-    if title:
-        ws.write_string(0, 0, title)
-        r = 1
-    ws.write_row(r, 0, header)
-    r += 1
-    n = 0
-    for row in zip(*columns, strict=True):
-        ws.write_row(r, 0, row)
-        r += 1
-        n += 1
-    wb.close()
-    return n
 
 
 def add_duplicates(rng: np.random.Generator, df: pd.DataFrame, share: float) -> tuple[pd.DataFrame, int]:

@@ -10,16 +10,10 @@ import pandas as pd
 
 from scrm_lib.sample import orders as O
 from scrm_lib.sample import vocab
-from scrm_lib.sample.files import (
-    EXCEL_MAX_DATA_ROWS,
-    add_duplicates,
-    garbage_count,
-    money,
-    write_csv,
-    write_xlsx,
-)
+from scrm_lib.sample.files import EXCEL_MAX_DATA_ROWS, add_duplicates, garbage_count, money, write_csv
 from scrm_lib.sample.ids import as_str, increasing_ids
 from scrm_lib.sample.timeline import DAY, Window
+from scrm_lib.sample.xlsx import write as write_xlsx
 
 log = logging.getLogger(__name__)
 TITLES = O.SKU["title"].to_numpy(dtype=object)
@@ -256,6 +250,24 @@ def _douyin_files(lines: pd.DataFrame, window: Window, max_rows: int) -> list[tu
     return ranges
 
 
+def _douyin_frame(L: pd.DataFrame, as_text: bool) -> pd.DataFrame:
+    """The sheet's columns; numbers as numbers, or as text in some exports."""
+    def num(fen):
+        return money(fen).to_numpy(dtype=object) if as_text else np.asarray(fen) / 100
+
+    df = pd.DataFrame({
+        "主订单编号": L["main"].to_numpy(dtype=object), "子订单编号": L["sub"].to_numpy(dtype=object),
+        "选购商品": TITLES[L["sku"].to_numpy()], "商品规格": _spec(L["qty"].to_numpy()),
+        "商品数量": L["qty"].astype(str).to_numpy(dtype=object) if as_text else L["qty"].to_numpy(),
+        "商品ID": PRODUCT_IDS[L["sku"].to_numpy()].astype(object),
+        "商品单价": num(L["price"]), "订单应付金额": num(L["amount"]), "运费": num(L["ship"]),
+    })
+    for c in DOUYIN_HEADER:
+        if c not in df.columns:
+            df[c] = L[c].to_numpy(dtype=object)
+    return df[DOUYIN_HEADER]
+
+
 def write_douyin(rng, orders, accounts, window, out: Path, noise: dict,
                  max_rows: int = EXCEL_MAX_DATA_ROWS - 1) -> dict[str, int]:
     lines = douyin_lines(rng, orders, accounts, window)
@@ -266,44 +278,22 @@ def write_douyin(rng, orders, accounts, window, out: Path, noise: dict,
         dates = window.local_text(np.array([lo, hi - DAY]), "date")
         title = f"抖店订单导出 {dates[0]} 至 {dates[1]}" if k % 2 == 1 else None
         as_text = k % 3 == 2  # some exports carry numbers as text
-        price = (L["price"] / 100).round(2)
-        amount = (L["amount"] / 100).round(2)
-        ship = (pd.Series(L["ship"]) / 100).round(2)
-
-        def num(s, text):
-            return money(np.round(s.to_numpy() * 100)).tolist() if text else s.tolist()
-
-        cols = {
-            "主订单编号": L["main"].tolist(), "子订单编号": L["sub"].tolist(),
-            "选购商品": TITLES[L["sku"].to_numpy()].tolist(),
-            "商品规格": _spec(L["qty"].to_numpy()).tolist(),
-            "商品数量": (L["qty"].astype(str) if as_text else L["qty"]).tolist(),
-            "商品ID": PRODUCT_IDS[L["sku"].to_numpy()].tolist(),
-            "商品单价": num(price, as_text), "订单应付金额": num(amount, as_text),
-            "运费": num(ship, as_text),
-        }
-        for c in DOUYIN_HEADER:
-            if c not in cols:
-                cols[c] = L[c].tolist()
-        n_garbage = min(garbage_count(len(L)), len(L))
-        bad_rows = rng.choice(len(L), size=n_garbage, replace=False) if n_garbage else []
-        for i, r in enumerate(bad_rows):
-            # Duplicate the row with fresh ids and one unparseable field.
-            for c in DOUYIN_HEADER:
-                cols[c].append(cols[c][r])
-            cols["主订单编号"][-1] = str(int(cols["主订单编号"][r]) + 7)
-            cols["子订单编号"][-1] = str(int(cols["主订单编号"][r]) + 8)
-            if i % 2 == 0:
-                cols["订单应付金额"][-1] = "--"
-            else:
-                cols["订单提交时间"][-1] = "无效日期"
-        n_dup = max(0, len(L) // 500)
-        for r in (rng.choice(len(L), size=n_dup, replace=False) if n_dup else []):
-            for c in DOUYIN_HEADER:
-                cols[c].append(cols[c][r])
+        df = _douyin_frame(L, as_text)
+        n_garbage = min(garbage_count(len(df)), len(df))
+        if n_garbage:
+            bad = df.iloc[rng.choice(len(df), size=n_garbage, replace=False)].copy()
+            main = bad["主订单编号"].astype("int64") + 7  # ids leave gaps: never a real order
+            bad["主订单编号"] = main.astype(str).to_numpy(dtype=object)
+            bad["子订单编号"] = (main + 1).astype(str).to_numpy(dtype=object)
+            half = np.arange(n_garbage) % 2 == 0
+            bad["订单应付金额"] = bad["订单应付金额"].astype(object)
+            bad.loc[half, "订单应付金额"] = "--"
+            bad.loc[~half, "订单提交时间"] = "无效日期"
+            df = pd.concat([df.astype({"订单应付金额": object}), bad], ignore_index=True)
+        df, n_dup = add_duplicates(rng, df, 0.002)
         name = f"douyin_orders_{_range_name(window, lo, hi)}.xlsx"
-        written[name] = write_xlsx(out / name, DOUYIN_HEADER, [cols[c] for c in DOUYIN_HEADER],
-                                   title)
+        written[name] = write_xlsx(out / name, DOUYIN_HEADER,
+                                   [df[c].to_numpy() for c in DOUYIN_HEADER], title, sheet="订单")
         noise[name] = {"duplicate_rows": int(n_dup), "garbage_rows": int(n_garbage),
                        "title_row": title is not None, "numbers_as_text": as_text,
                        "status_as_of": str(window.end.date())}
