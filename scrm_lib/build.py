@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -43,7 +44,6 @@ from scrm_lib.warehouse import (
     duckdb_connect,
     list_tables,
     open_warehouse,
-    register_arrow,
     spark_backend,
     spark_session,
 )
@@ -277,7 +277,8 @@ def build(
                 rel = path.relative_to(raw).as_posix()
                 inputs.append(_stage_file(runner, parsed, seq=seq, rel=rel))
             report(f"transform on {engine}")
-            tables, superseded = _transform(runner, engine=engine)
+            exchange = building.with_name(building.name + ".spark")
+            tables, superseded = _transform(runner, engine=engine, exchange=exchange)
             report("publish")
 
             dup = _duplicates(superseded, inputs)
@@ -307,6 +308,7 @@ def build(
             raise
         finally:
             _remove_build_files(stage_path)
+            _remove_build_files(building.with_name(building.name + ".spark"))
 
     timings = dict(runner.timings)
     timings["total"] = round(time.perf_counter() - started, 4)
@@ -484,36 +486,59 @@ def _stage_file(runner: Runner, parsed: ParsedFile, *, seq: int, rel: str) -> di
     }
 
 
-def _transform(runner: Runner, *, engine: str) -> tuple[dict[str, int], pd.DataFrame]:
+def _transform(
+    runner: Runner, *, engine: str, exchange: Path
+) -> tuple[dict[str, int], pd.DataFrame]:
     con = runner.con
     staged = {name: con.table(f"stage_{name}", database=(STAGE_DB, "main")) for name in TABLES}
     if engine == "pyspark":
-        with runner.step("spark start"):
-            spark_con = spark_backend(spark_session())
-        spark = Runner(spark_con, label=runner.label)
-        staged = {
-            name: register_arrow(
-                spark_con,
-                f"scrm_stage_{name}",
-                runner.to_pyarrow(t, step="to spark", table=name),
-            )
-            for name, t in staged.items()
-        }
-        out = canonical_tables(staged)
-        counts = {}
-        for name, expr in out.tables.items():
-            data = spark.to_pyarrow(expr, step="transform", table=name)
-            runner.create_table(name, ibis.memtable(data).cast(TABLES[name]), step="write")
-            counts[name] = data.num_rows
-        superseded = spark.execute(out.superseded, step="transform", table="duplicates")
-        runner.timings.update({k: v for k, v in spark.timings.items() if k != "setup"})
-        return counts, superseded
+        return _transform_on_spark(runner, staged, exchange=exchange)
     out = canonical_tables(staged)
     counts = {}
     for name, expr in out.tables.items():
         t = runner.create_table(name, expr, step="transform")
         counts[name] = int(runner.execute(t.count(), step="count", table=name))
     superseded = runner.execute(out.superseded, step="transform", table="duplicates")
+    return counts, superseded
+
+
+def _transform_on_spark(
+    runner: Runner, staged: dict[str, ibis.Table], *, exchange: Path
+) -> tuple[dict[str, int], pd.DataFrame]:
+    """Run the same transform on Spark; Parquet files carry the rows both ways.
+
+    Going through files rather than the driver keeps memory flat: Spark
+    reads and writes Parquet in parallel, DuckDB reads it natively.
+    """
+    con = runner.con
+    with runner.step("spark start"):
+        spark_con = spark_backend(spark_session())
+    spark = Runner(spark_con, label=runner.label)
+    on_spark = {}
+    (exchange / "in").mkdir(parents=True, exist_ok=True)
+    for name, t in staged.items():
+        path = exchange / "in" / f"{name}.parquet"
+        with runner.step("to spark", table=name):
+            con.to_parquet(t, path)
+        with spark.step("to spark", table=name):
+            on_spark[name] = spark_con.read_parquet(str(path), table_name=f"scrm_stage_{name}")
+    out = canonical_tables(on_spark)
+    counts = {}
+    for name, expr in out.tables.items():
+        path = exchange / "out" / name
+        with spark.step("transform", table=name):
+            spark_con.to_parquet(expr, path)
+        parts = [str(p) for p in sorted(path.glob("*.parquet"))]
+        with runner.step("write", table=name):
+            if parts:
+                data = con.read_parquet(parts).cast(TABLES[name])
+                t = con.create_table(name, data, overwrite=True)
+            else:  # Spark may write no part file for an empty result
+                t = con.create_table(name, schema=TABLES[name], overwrite=True)
+        counts[name] = int(runner.execute(t.count(), step="count", table=name))
+    superseded = spark.execute(out.superseded, step="transform", table="duplicates")
+    for step, seconds in spark.timings.items():
+        runner.timings[step] = round(runner.timings.get(step, 0.0) + seconds, 4)
     return counts, superseded
 
 
@@ -644,8 +669,15 @@ def _fsync_dir(path: Path) -> None:
 
 def _remove_build_files(path: Path) -> None:
     for p in (path, path.with_name(path.name + ".wal")):
+        _remove(p)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
         with contextlib.suppress(FileNotFoundError):
-            p.unlink()
+            path.unlink()
 
 
 def _remove_leftovers(target: Path) -> None:
@@ -653,8 +685,7 @@ def _remove_leftovers(target: Path) -> None:
     # build that died.
     for leftover in target.parent.glob(f"{target.name}.building-*"):
         logger.info("removing leftover %s from an interrupted build", leftover.name)
-        with contextlib.suppress(FileNotFoundError):
-            leftover.unlink()
+        _remove(leftover)
 
 
 @contextlib.contextmanager

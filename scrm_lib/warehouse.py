@@ -297,6 +297,10 @@ def spark_session(
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
+        # DuckDB and other readers expect standard Parquet timestamps, not INT96
+        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+        # only takes effect when this call starts the JVM
+        "spark.driver.memory": os.environ.get("SCRM_SPARK_DRIVER_MEMORY", "2g"),
         "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
         "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
         **(conf or {}),
