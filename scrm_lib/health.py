@@ -403,7 +403,10 @@ def freshness(warehouse: str | Path | None = None) -> pd.DataFrame:
 
 
 def plot_inputs(df: pd.DataFrame) -> go.Figure:
-    """Stacked bars of accepted / rejected / duplicate rows per platform (or file).
+    """Stacked bars of accepted and rejected rows (= rows in) per platform or file.
+
+    Duplicates show on hover: how they relate to accepted rows is the
+    build's business, so they are not stacked on top.
 
     Examples
     --------
@@ -413,10 +416,15 @@ def plot_inputs(df: pd.DataFrame) -> go.Figure:
 
     key = "platform" if "files" in df.columns else "file"
     long = df.melt(
-        id_vars=[key],
-        value_vars=["accepted", "rejected", "duplicates"],
+        id_vars=[key, "duplicates"],
+        value_vars=["accepted", "rejected"],
         var_name="outcome",
         value_name="rows",
+    )
+    title = (
+        "各平台输入行数 / Input rows per platform"
+        if key == "platform"
+        else "各文件输入行数 / Input rows per file"
     )
     return px.bar(
         long,
@@ -424,9 +432,8 @@ def plot_inputs(df: pd.DataFrame) -> go.Figure:
         y="rows",
         color="outcome",
         barmode="stack",
-        title="各平台输入行数 / Input rows per platform"
-        if key == "platform"
-        else "各文件输入行数 / Input rows per file",
+        hover_data=["duplicates"],
+        title=title,
     )
 
 

@@ -112,18 +112,26 @@ def list_(
 
     df = list_runs(load_settings(), report=report).head(limit)
     if as_json:
-        rows = df.assign(started_at=df["started_at"].map(_iso)).to_dict(orient="records")
-        _emit_json(rows)
+        df = df.assign(started_at=df["started_at"].map(_iso)).astype(object)
+        _emit_json(df.where(df.notna(), None).to_dict(orient="records"))
         return
     if df.empty:
         out.print("no report runs yet")
         return
-    table = Table("report", "run id", "status", "started (UTC)", "duration", "build")
+    table = Table("report", "status", "started (UTC)", "duration", "build")
+    # the run id is what people copy into a path: never wrapped
+    table.add_column("run id", no_wrap=True)
     for r in df.itertuples():
         status = "[green]ok[/green]" if r.status == "ok" else f"[red]{r.status}[/red]"
         duration = "" if pd.isna(r.duration_s) else f"{r.duration_s:.1f} s"
+        started = _iso(r.started_at)[:16].replace("T", " ")
         table.add_row(
-            r.report, r.run_id, status, _iso(r.started_at)[:19], duration, str(r.build_id or "")
+            r.report,
+            status,
+            started,
+            duration,
+            "" if pd.isna(r.build_id) else str(r.build_id),
+            r.run_id,
         )
     out.print(table)
 

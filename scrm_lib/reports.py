@@ -53,12 +53,14 @@ _FALSE = {"false", "no", "n", "0", "off"}
 
 # Runs first in every report. In a papermill kernel plotly would pick the
 # bare mimetype renderer, which nbconvert's HTML cannot draw; "notebook"
-# adds HTML with plotly.js inlined once, so the page works offline.
+# adds HTML with plotly.js inlined once, so the page works offline. Set
+# through the environment (read when plotly is first imported) so that a
+# report without charts does not pay for importing plotly.
 _SETUP_SOURCE = """\
 # scrm report runner: plotly figures as data (JupyterLab) and as self-contained HTML (report page)
-import plotly.io as _scrm_pio
+import os as _scrm_os
 
-_scrm_pio.renderers.default = "plotly_mimetype+notebook"
+_scrm_os.environ["PLOTLY_RENDERER"] = "plotly_mimetype+notebook"
 """
 
 
