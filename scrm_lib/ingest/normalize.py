@@ -74,6 +74,13 @@ def _pa_normalize(s: pd.Series, form: str) -> pd.Series:
     return pd.Series(out.to_pandas(), index=s.index, dtype="str")
 
 
+def _re_replace(s: pd.Series, pattern: str, repl: str = "") -> pd.Series:
+    # pyarrow's RE2 kernel: pandas may fall back to a Python loop for the same call.
+    arr = pa.array(s, type=pa.large_string(), from_pandas=True)
+    out = pc.replace_substring_regex(arr, pattern=pattern, replacement=repl)
+    return pd.Series(out.to_pandas(), index=s.index, dtype="str")
+
+
 def nfc(s: pd.Series) -> pd.Series:
     """Free text in Unicode NFC (full-width punctuation is left alone: it is meaningful).
 
@@ -112,7 +119,7 @@ def normalize_phones(s: pd.Series, region: str = "CN") -> pd.DataFrame:
     ['phone', 'phone']
     """
     raw = halfwidth(s)
-    cleaned = raw.str.replace(_PHONE_SEPARATORS, "", regex=True)
+    cleaned = _re_replace(raw, _PHONE_SEPARATORS)
     value = pd.Series(pd.NA, index=s.index, dtype="str")
     kind = pd.Series(pd.NA, index=s.index, dtype="str")
     present = cleaned.notna() & (cleaned != "")
@@ -249,7 +256,7 @@ def parse_amounts(s: pd.Series, scale: float = 1.0) -> tuple[pd.Series, pd.Serie
     else:
         st = halfwidth(s)
         present = st.notna()
-        st = st.str.replace(r"[¥,\s]|元|CNY|RMB", "", regex=True)
+        st = _re_replace(st, r"[¥,\s]|元|CNY|RMB")
         num = pd.to_numeric(st, errors="coerce").astype("Float64")
     num = num.mask(~np.isfinite(num.astype("float64").fillna(0)))
     bad = present & num.isna()

@@ -16,13 +16,28 @@ MS = 1735689600000  # 2025-01-01 00:00 UTC
 
 def test_miniapp_users(tmp_path: Path) -> None:
     recs = [
-        {"openid": "oA1", "unionid": "uX1", "nickname": "小王", "phone": "13812345678",
-         "gender": 1, "birthday": "1990-05-01", "city": "杭州", "subscribe_time": 1735689600,
-         "subscribe_scene": "ADD_SCENE_QR_CODE", "qr_scene_str": "ch_poster_1"},
-        {"openid": "oA2", "nickname": "e\u0301", "subscribe_time": 1735689601,
-         "subscribe_scene": "ADD_SCENE_SEARCH", "qr_scene_str": "", "phone": "138****0000"},
+        {
+            "openid": "oA1",
+            "unionid": "uX1",
+            "nickname": "小王",
+            "phone": "13812345678",
+            "gender": 1,
+            "birthday": "1990-05-01",
+            "city": "杭州",
+            "subscribe_time": 1735689600,
+            "subscribe_scene": "ADD_SCENE_QR_CODE",
+            "qr_scene_str": "ch_poster_1",
+        },
+        {
+            "openid": "oA2",
+            "nickname": "e\u0301",
+            "subscribe_time": 1735689601,
+            "subscribe_scene": "ADD_SCENE_SEARCH",
+            "qr_scene_str": "",
+            "phone": "138****0000",
+        },
         {"openid": "oA3", "subscribe_time": "yesterday"},
-    ]  # fmt: skip
+    ]
     path = write_jsonl(tmp_path / "miniapp_users.jsonl", recs)
     assert detect_format(path) == "miniapp_users"
     pf = parse_file(path)
@@ -34,24 +49,59 @@ def test_miniapp_users(tmp_path: Path) -> None:
     assert acc.loc["wechat:oA2", "display_name"] == "\u00e9"
     assert acc.loc["wechat:oA1", "first_seen"] == pd.Timestamp(MS, unit="ms", tz="UTC")
     ids = set(zip(pf.tables["identifiers"]["kind"], pf.tables["identifiers"]["value"], strict=True))
-    assert {("unionid", "uX1"), ("phone", "+8613812345678"), ("phone_masked", "138****0000"),
-            ("birthday", "1990-05-01"), ("openid", "oA1"), ("city", "杭州")} <= ids  # fmt: skip
+    assert {
+        ("unionid", "uX1"),
+        ("phone", "+8613812345678"),
+        ("phone_masked", "138****0000"),
+        ("birthday", "1990-05-01"),
+        ("openid", "oA1"),
+        ("city", "杭州"),
+    } <= ids
 
 
 def test_miniapp_orders_fen_to_yuan_and_items(tmp_path: Path) -> None:
-    items = [{"sku": "s1", "name": "拼团面膜", "category": "美妆", "qty": 2, "price": 4990},
-             {"sku": "s2", "name": "眼霜", "category": "美妆", "qty": 1, "price": 9900}]  # fmt: skip
+    items = [
+        {"sku": "s1", "name": "拼团面膜", "category": "美妆", "qty": 2, "price": 4990},
+        {"sku": "s2", "name": "眼霜", "category": "美妆", "qty": 1, "price": 9900},
+    ]
     recs = [
-        {"order_no": "W1", "openid": "oA1", "create_time": MS, "pay_time": MS + 5000,
-         "total_fee": 19880, "status": "PAID", "refund_fee": 0, "items": items,
-         "groupbuy_id": "g1", "channel_code": None},
-        {"order_no": "W2", "openid": "oA2", "create_time": MS, "pay_time": None,
-         "total_fee": 100, "status": "REFUNDED", "refund_fee": 100, "items": [],
-         "groupbuy_id": None, "channel_code": "ch1"},
-        {"order_no": "W3", "openid": "oA2", "create_time": MS, "pay_time": None,
-         "total_fee": 100, "status": "WHAT", "refund_fee": 0, "items": [],
-         "groupbuy_id": None, "channel_code": None},
-    ]  # fmt: skip
+        {
+            "order_no": "W1",
+            "openid": "oA1",
+            "create_time": MS,
+            "pay_time": MS + 5000,
+            "total_fee": 19880,
+            "status": "PAID",
+            "refund_fee": 0,
+            "items": items,
+            "groupbuy_id": "g1",
+            "channel_code": None,
+        },
+        {
+            "order_no": "W2",
+            "openid": "oA2",
+            "create_time": MS,
+            "pay_time": None,
+            "total_fee": 100,
+            "status": "REFUNDED",
+            "refund_fee": 100,
+            "items": [],
+            "groupbuy_id": None,
+            "channel_code": "ch1",
+        },
+        {
+            "order_no": "W3",
+            "openid": "oA2",
+            "create_time": MS,
+            "pay_time": None,
+            "total_fee": 100,
+            "status": "WHAT",
+            "refund_fee": 0,
+            "items": [],
+            "groupbuy_id": None,
+            "channel_code": None,
+        },
+    ]
     pf = parse_file(write_jsonl(tmp_path / "miniapp_orders.jsonl", recs))
     reconciles(pf)
     assert pf.format == "miniapp_orders" and pf.rejected == 1
@@ -70,12 +120,22 @@ def _events(tmp_path: Path, name: str, recs: list[dict], extra: tuple[str, ...] 
 
 def test_miniapp_events_ids_are_content_hashes(tmp_path: Path) -> None:
     recs = [
-        {"openid": "oA1", "event": "qr_scan", "page": "index", "ts": MS,
-         "props": {"channel_code": "ch1"}},
-        {"openid": "oA1", "event": "page_view", "page": "groupbuy", "ts": MS - 10,
-         "props": {"groupbuy_id": "g1"}},
+        {
+            "openid": "oA1",
+            "event": "qr_scan",
+            "page": "index",
+            "ts": MS,
+            "props": {"channel_code": "ch1"},
+        },
+        {
+            "openid": "oA1",
+            "event": "page_view",
+            "page": "groupbuy",
+            "ts": MS - 10,
+            "props": {"groupbuy_id": "g1"},
+        },
         {"openid": "oA1", "event": "cart_add", "page": "sku", "ts": MS + 1, "props": {}},
-    ]  # fmt: skip
+    ]
     a = parse_file(_events(tmp_path, "miniapp_events.jsonl", recs, ("{not json",)))
     b = parse_file(_events(tmp_path, "miniapp_events_2.jsonl", list(reversed(recs))))
     reconciles(a)
@@ -100,40 +160,74 @@ def test_jsonl_type_conflicts_fall_back(tmp_path: Path) -> None:
 
 def test_miniapp_referrals(tmp_path: Path) -> None:
     recs = [
-        {"inviter_openid": "oA1", "invitee_openid": "oA2", "ts": MS, "kind": "group_leader",
-         "campaign": "618"},
-        {"inviter_openid": "oA1", "invitee_openid": "", "ts": MS, "kind": "invite",
-         "campaign": "618"},
-    ]  # fmt: skip
+        {
+            "inviter_openid": "oA1",
+            "invitee_openid": "oA2",
+            "ts": MS,
+            "kind": "group_leader",
+            "campaign": "618",
+        },
+        {
+            "inviter_openid": "oA1",
+            "invitee_openid": "",
+            "ts": MS,
+            "kind": "invite",
+            "campaign": "618",
+        },
+    ]
     pf = parse_file(write_jsonl(tmp_path / "miniapp_referrals.jsonl", recs))
     reconciles(pf)
     assert pf.rejected == 1 and pf.rejects["column"].tolist() == ["invitee_openid"]
     r = pf.tables["referrals"].iloc[0]
     assert (r["inviter_account_id"], r["invitee_account_id"], r["kind"]) == (
-        "wechat:oA1", "wechat:oA2", "group_leader")  # fmt: skip
+        "wechat:oA1",
+        "wechat:oA2",
+        "group_leader",
+    )
     assert set(pf.tables["accounts"]["account_id"]) == {"wechat:oA1", "wechat:oA2"}
 
 
 def _contact(ext: str, follows: list[dict], **extra) -> dict:
-    return {"errcode": 0, "errmsg": "ok",
-            "external_contact": {"external_userid": ext, "name": "客户" + ext, "type": 1,
-                                 "gender": 1, **extra},
-            "follow_user": follows}  # fmt: skip
+    return {
+        "errcode": 0,
+        "errmsg": "ok",
+        "external_contact": {
+            "external_userid": ext,
+            "name": "客户" + ext,
+            "type": 1,
+            "gender": 1,
+            **extra,
+        },
+        "follow_user": follows,
+    }
 
 
 def _follow(user: str, t: int, state: str = "", mobiles: tuple[str, ...] = ()) -> dict:
-    return {"userid": user, "remark": "", "description": "", "createtime": t,
-            "tags": [{"group_name": "等级", "tag_name": "VIP", "type": 1}],
-            "remark_mobiles": list(mobiles), "add_way": 1, "state": state}  # fmt: skip
+    return {
+        "userid": user,
+        "remark": "",
+        "description": "",
+        "createtime": t,
+        "tags": [{"group_name": "等级", "tag_name": "VIP", "type": 1}],
+        "remark_mobiles": list(mobiles),
+        "add_way": 1,
+        "state": state,
+    }
 
 
 def test_wecom_contacts_several_staff(tmp_path: Path) -> None:
     recs = [
-        _contact("wmA", [_follow("zhang", 1735689700, "ch_live"),
-                         _follow("li", 1735689600, "", ("138 1234 5678",))], unionid="uX1"),
+        _contact(
+            "wmA",
+            [
+                _follow("zhang", 1735689700, "ch_live"),
+                _follow("li", 1735689600, "", ("138 1234 5678",)),
+            ],
+            unionid="uX1",
+        ),
         _contact("wmB", []),
         {"errcode": 84061, "errmsg": "not external contact"},
-    ]  # fmt: skip
+    ]
     path = write_jsonl(tmp_path / "wecom_contacts.jsonl", recs)
     assert detect_format(path) == "wecom_contacts"
     pf = parse_file(path)
@@ -155,27 +249,76 @@ def test_wecom_contacts_several_staff(tmp_path: Path) -> None:
 def test_wecom_events(tmp_path: Path) -> None:
     t = 1735689600
     recs = [
-        {"ToUserName": "corp", "CreateTime": t, "Event": "change_external_contact",
-         "ChangeType": "add_external_contact", "UserID": "zhang", "ExternalUserID": "wmA",
-         "State": "ch_live"},
-        {"ToUserName": "corp", "CreateTime": t + 1, "Event": "change_external_contact",
-         "ChangeType": "del_follow_user", "UserID": "zhang", "ExternalUserID": "wmA"},
-        {"ToUserName": "corp", "CreateTime": t + 2, "Event": "change_external_contact",
-         "ChangeType": "del_external_contact", "UserID": "zhang", "ExternalUserID": "wmB"},
-        {"ToUserName": "corp", "CreateTime": t + 3, "Event": "change_external_contact",
-         "ChangeType": "transfer_success", "UserID": "li", "ExternalUserID": "wmC",
-         "HandoverUserID": "zhang"},
-        {"ToUserName": "corp", "CreateTime": t + 4, "Event": "change_external_chat",
-         "ChangeType": "update", "ChatId": "wrG1", "UpdateDetail": "add_member",
-         "JoinScene": 1, "MemChangeList": ["wmA", "wmB", "zhang"]},
-        {"ToUserName": "corp", "CreateTime": t + 5, "Event": "change_external_chat",
-         "ChangeType": "update", "ChatId": "wrG1", "UpdateDetail": "del_member",
-         "QuitScene": 0, "MemChangeList": ["wmB"]},
-        {"ToUserName": "corp", "CreateTime": t + 6, "Event": "change_external_chat",
-         "ChangeType": "create", "ChatId": "wrG2"},
-        {"ToUserName": "corp", "CreateTime": "bad", "Event": "change_external_contact",
-         "ChangeType": "add_external_contact", "UserID": "zhang", "ExternalUserID": "wmZ"},
-    ]  # fmt: skip
+        {
+            "ToUserName": "corp",
+            "CreateTime": t,
+            "Event": "change_external_contact",
+            "ChangeType": "add_external_contact",
+            "UserID": "zhang",
+            "ExternalUserID": "wmA",
+            "State": "ch_live",
+        },
+        {
+            "ToUserName": "corp",
+            "CreateTime": t + 1,
+            "Event": "change_external_contact",
+            "ChangeType": "del_follow_user",
+            "UserID": "zhang",
+            "ExternalUserID": "wmA",
+        },
+        {
+            "ToUserName": "corp",
+            "CreateTime": t + 2,
+            "Event": "change_external_contact",
+            "ChangeType": "del_external_contact",
+            "UserID": "zhang",
+            "ExternalUserID": "wmB",
+        },
+        {
+            "ToUserName": "corp",
+            "CreateTime": t + 3,
+            "Event": "change_external_contact",
+            "ChangeType": "transfer_success",
+            "UserID": "li",
+            "ExternalUserID": "wmC",
+            "HandoverUserID": "zhang",
+        },
+        {
+            "ToUserName": "corp",
+            "CreateTime": t + 4,
+            "Event": "change_external_chat",
+            "ChangeType": "update",
+            "ChatId": "wrG1",
+            "UpdateDetail": "add_member",
+            "JoinScene": 1,
+            "MemChangeList": ["wmA", "wmB", "zhang"],
+        },
+        {
+            "ToUserName": "corp",
+            "CreateTime": t + 5,
+            "Event": "change_external_chat",
+            "ChangeType": "update",
+            "ChatId": "wrG1",
+            "UpdateDetail": "del_member",
+            "QuitScene": 0,
+            "MemChangeList": ["wmB"],
+        },
+        {
+            "ToUserName": "corp",
+            "CreateTime": t + 6,
+            "Event": "change_external_chat",
+            "ChangeType": "create",
+            "ChatId": "wrG2",
+        },
+        {
+            "ToUserName": "corp",
+            "CreateTime": "bad",
+            "Event": "change_external_contact",
+            "ChangeType": "add_external_contact",
+            "UserID": "zhang",
+            "ExternalUserID": "wmZ",
+        },
+    ]
     path = write_jsonl(tmp_path / "wecom_events.jsonl", recs)
     assert detect_format(path) == "wecom_events"
     pf = parse_file(path)
@@ -183,9 +326,16 @@ def test_wecom_events(tmp_path: Path) -> None:
     assert (pf.rows_in, pf.rejected) == (8, 1) and pf.rejects["line"].tolist() == [8]
     ev = pf.tables["events"].sort_values(["ts", "account_id"]).reset_index(drop=True)
     assert ev["type"].tolist() == [
-        "wecom_add", "wecom_customer_deleted_staff", "wecom_staff_deleted_customer",
-        "wecom_handover", "group_join", "group_join", "group_join", "group_leave", "group_create",
-    ]  # fmt: skip
+        "wecom_add",
+        "wecom_customer_deleted_staff",
+        "wecom_staff_deleted_customer",
+        "wecom_handover",
+        "group_join",
+        "group_join",
+        "group_join",
+        "group_leave",
+        "group_create",
+    ]
     assert json.loads(ev["attributes"].iloc[0]) == {"staff": "zhang", "state": "ch_live"}
     assert json.loads(ev["attributes"].iloc[3]) == {"staff": "li", "from_staff": "zhang"}
     joins = ev[ev["type"] == "group_join"]
@@ -197,8 +347,16 @@ def test_wecom_events(tmp_path: Path) -> None:
 
 def test_wecom_chat_archive_directions(tmp_path: Path) -> None:
     def msg(i, frm, to, room=""):
-        return {"msgid": f"m{i}", "action": "send", "from": frm, "tolist": to, "roomid": room,
-                "msgtime": MS + i, "msgtype": "text", "text": {"content": f"内容{i}"}}  # fmt: skip
+        return {
+            "msgid": f"m{i}",
+            "action": "send",
+            "from": frm,
+            "tolist": to,
+            "roomid": room,
+            "msgtime": MS + i,
+            "msgtype": "text",
+            "text": {"content": f"内容{i}"},
+        }
 
     recs = [
         msg(1, "wmA", ["zhang"]),
@@ -223,9 +381,14 @@ def test_wecom_chat_archive_directions(tmp_path: Path) -> None:
 
 
 def test_staff_csv(tmp_path: Path) -> None:
-    path = write_csv(tmp_path / "staff.csv", ["userid", "name", "department"],
-                     [{"userid": "zhang", "name": "张三", "department": "客服"},
-                      {"userid": "", "name": "无名", "department": ""}])  # fmt: skip
+    path = write_csv(
+        tmp_path / "staff.csv",
+        ["userid", "name", "department"],
+        [
+            {"userid": "zhang", "name": "张三", "department": "客服"},
+            {"userid": "", "name": "无名", "department": ""},
+        ],
+    )
     assert detect_format(path) == "wecom_staff"
     pf = parse_file(path)
     reconciles(pf)
@@ -234,8 +397,10 @@ def test_staff_csv(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("blank", [True, False])
 def test_jsonl_line_numbers_with_blank_lines(tmp_path: Path, blank: bool) -> None:
-    recs = [{"openid": "oA1", "event": "share", "ts": MS}, {"openid": "", "event": "share",
-                                                          "ts": MS}]  # fmt: skip
+    recs = [
+        {"openid": "oA1", "event": "share", "ts": MS},
+        {"openid": "", "event": "share", "ts": MS},
+    ]
     lines = [json.dumps(r) for r in recs]
     text = (lines[0] + "\n\n" + lines[1] + "\n") if blank else "\n".join(lines) + "\n"
     path = tmp_path / "miniapp_events.jsonl"

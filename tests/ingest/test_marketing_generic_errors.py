@@ -14,19 +14,45 @@ from tests.ingest.conftest import TMALL_HEADER, reconciles, tmall_row, write_csv
 
 def test_every_contract_format_has_a_preset() -> None:
     assert set(list_presets()) >= {
-        "tmall_orders", "douyin_orders", "youzan_orders", "miniapp_users", "miniapp_orders",
-        "miniapp_events", "miniapp_referrals", "wecom_contacts", "wecom_events",
-        "wecom_chat_archive", "wecom_staff", "channels", "touches", "consent",
+        "tmall_orders",
+        "douyin_orders",
+        "youzan_orders",
+        "miniapp_users",
+        "miniapp_orders",
+        "miniapp_events",
+        "miniapp_referrals",
+        "wecom_contacts",
+        "wecom_events",
+        "wecom_chat_archive",
+        "wecom_staff",
+        "channels",
+        "touches",
+        "consent",
         "experiment_assignments",
-    }  # fmt: skip
+    }
 
 
 def test_channels(tmp_path: Path) -> None:
-    path = write_csv(tmp_path / "channels.csv", ["渠道码", "渠道名称", "渠道类型", "成本", "创建时间"],
-                     [{"渠道码": "ch1", "渠道名称": "门店海报", "渠道类型": "海报", "成本": "1,200.00",
-                       "创建时间": "2025-01-01 00:00:00"},
-                      {"渠道码": "ch2", "渠道名称": "直播间", "渠道类型": "直播间", "成本": "免费",
-                       "创建时间": "2025-01-01 00:00:00"}])  # fmt: skip
+    path = write_csv(
+        tmp_path / "channels.csv",
+        ["渠道码", "渠道名称", "渠道类型", "成本", "创建时间"],
+        [
+            {
+                "渠道码": "ch1",
+                "渠道名称": "门店海报",
+                "渠道类型": "海报",
+                "成本": "1,200.00",
+                "创建时间": "2025-01-01 00:00:00",
+            },
+            {
+                "渠道码": "ch2",
+                "渠道名称": "直播间",
+                "渠道类型": "直播间",
+                "成本": "免费",
+                "创建时间": "2025-01-01 00:00:00",
+            },
+        ],
+    )
     assert detect_format(path) == "channels"
     pf = parse_file(path)
     reconciles(pf)
@@ -37,17 +63,52 @@ def test_channels(tmp_path: Path) -> None:
 def test_touches_and_consent_resolve_user_types(tmp_path: Path) -> None:
     header = ["活动", "渠道", "用户类型", "用户标识", "发送时间", "是否打开", "是否点击"]
     rows = [
-        {"活动": "双11", "渠道": "sms", "用户类型": "phone", "用户标识": "138-1234-5678",
-         "发送时间": "2025-01-01 10:00:00", "是否打开": "是", "是否点击": "否"},
-        {"活动": "双11", "渠道": "wecom_1v1", "用户类型": "external_userid", "用户标识": "wmA",
-         "发送时间": "2025-01-01 10:00:00", "是否打开": "否", "是否点击": "否"},
-        {"活动": "双11", "渠道": "miniapp_push", "用户类型": "openid", "用户标识": "oA1",
-         "发送时间": "2025-01-01 10:00:00", "是否打开": "是", "是否点击": "是"},
-        {"活动": "双11", "渠道": "sms", "用户类型": "phone", "用户标识": "138****5678",
-         "发送时间": "2025-01-01 10:00:00", "是否打开": "否", "是否点击": "否"},
-        {"活动": "双11", "渠道": "sms", "用户类型": "fax", "用户标识": "1",
-         "发送时间": "2025-01-01 10:00:00", "是否打开": "否", "是否点击": "否"},
-    ]  # fmt: skip
+        {
+            "活动": "双11",
+            "渠道": "sms",
+            "用户类型": "phone",
+            "用户标识": "138-1234-5678",
+            "发送时间": "2025-01-01 10:00:00",
+            "是否打开": "是",
+            "是否点击": "否",
+        },
+        {
+            "活动": "双11",
+            "渠道": "wecom_1v1",
+            "用户类型": "external_userid",
+            "用户标识": "wmA",
+            "发送时间": "2025-01-01 10:00:00",
+            "是否打开": "否",
+            "是否点击": "否",
+        },
+        {
+            "活动": "双11",
+            "渠道": "miniapp_push",
+            "用户类型": "openid",
+            "用户标识": "oA1",
+            "发送时间": "2025-01-01 10:00:00",
+            "是否打开": "是",
+            "是否点击": "是",
+        },
+        {
+            "活动": "双11",
+            "渠道": "sms",
+            "用户类型": "phone",
+            "用户标识": "138****5678",
+            "发送时间": "2025-01-01 10:00:00",
+            "是否打开": "否",
+            "是否点击": "否",
+        },
+        {
+            "活动": "双11",
+            "渠道": "sms",
+            "用户类型": "fax",
+            "用户标识": "1",
+            "发送时间": "2025-01-01 10:00:00",
+            "是否打开": "否",
+            "是否点击": "否",
+        },
+    ]
     path = write_csv(tmp_path / "touches.csv", header, rows)
     assert detect_format(path) == "touches"
     pf = parse_file(path)
@@ -61,9 +122,19 @@ def test_touches_and_consent_resolve_user_types(tmp_path: Path) -> None:
         ["phone:+8613812345678", "phone", "+8613812345678"]
     ]
 
-    cpath = write_csv(tmp_path / "consent.csv", ["用户类型", "用户标识", "渠道", "是否同意", "时间"],
-                      [{"用户类型": "openid", "用户标识": "oA1", "渠道": "sms", "是否同意": "否",
-                        "时间": "2025-01-02 00:00:00"}])  # fmt: skip
+    cpath = write_csv(
+        tmp_path / "consent.csv",
+        ["用户类型", "用户标识", "渠道", "是否同意", "时间"],
+        [
+            {
+                "用户类型": "openid",
+                "用户标识": "oA1",
+                "渠道": "sms",
+                "是否同意": "否",
+                "时间": "2025-01-02 00:00:00",
+            }
+        ],
+    )
     assert detect_format(cpath) == "consent"
     c = parse_file(cpath).tables["consent"]
     assert c["granted"].tolist() == [False] and c["account_id"].tolist() == ["wechat:oA1"]
@@ -72,13 +143,28 @@ def test_touches_and_consent_resolve_user_types(tmp_path: Path) -> None:
 def test_assignments(tmp_path: Path) -> None:
     header = ["experiment", "unit_type", "unit_id", "variant", "assigned_at"]
     rows = [
-        {"experiment": "e1", "unit_type": "account", "unit_id": "wechat:oA1", "variant": "B",
-         "assigned_at": "2025-01-01T10:00:00+08:00"},
-        {"experiment": "e1", "unit_type": "group", "unit_id": "wrG1", "variant": "A",
-         "assigned_at": "2025-01-01T02:00:00Z"},
-        {"experiment": "e1", "unit_type": "team", "unit_id": "x", "variant": "A",
-         "assigned_at": "2025-01-01T02:00:00Z"},
-    ]  # fmt: skip
+        {
+            "experiment": "e1",
+            "unit_type": "account",
+            "unit_id": "wechat:oA1",
+            "variant": "B",
+            "assigned_at": "2025-01-01T10:00:00+08:00",
+        },
+        {
+            "experiment": "e1",
+            "unit_type": "group",
+            "unit_id": "wrG1",
+            "variant": "A",
+            "assigned_at": "2025-01-01T02:00:00Z",
+        },
+        {
+            "experiment": "e1",
+            "unit_type": "team",
+            "unit_id": "x",
+            "variant": "A",
+            "assigned_at": "2025-01-01T02:00:00Z",
+        },
+    ]
     pf = parse_file(write_csv(tmp_path / "experiment_assignments.csv", header, rows))
     reconciles(pf)
     a = pf.tables["assignments"]
@@ -123,15 +209,36 @@ def test_generic_preset_by_path_and_in_home(tmp_path: Path) -> None:
     preset = tmp_path / "acme_orders.toml"
     preset.write_text(GENERIC, encoding="utf-8")
     rows = [
-        {"Order No": "A1", "会员手机": "+86 139 0000 1111", "下单时间": "2025/03/01 12:00",
-         "实付(分)": "1999", "状态": "已付款", "昵称": "阿呆"},
-        {"Order No": "A2", "会员手机": "bad", "下单时间": "2025/03/01 12:00",
-         "实付(分)": "1", "状态": "已付款", "昵称": ""},
-        {"Order No": "A3", "会员手机": "13900001111", "下单时间": "2025/03/01 12:00",
-         "实付(分)": "abc", "状态": "已退款", "昵称": ""},
-    ]  # fmt: skip
-    path = write_csv(tmp_path / "acme_1.csv", ["Order No", "会员手机", "下单时间", "实付(分)",
-                                                "状态", "昵称"], rows)  # fmt: skip
+        {
+            "Order No": "A1",
+            "会员手机": "+86 139 0000 1111",
+            "下单时间": "2025/03/01 12:00",
+            "实付(分)": "1999",
+            "状态": "已付款",
+            "昵称": "阿呆",
+        },
+        {
+            "Order No": "A2",
+            "会员手机": "bad",
+            "下单时间": "2025/03/01 12:00",
+            "实付(分)": "1",
+            "状态": "已付款",
+            "昵称": "",
+        },
+        {
+            "Order No": "A3",
+            "会员手机": "13900001111",
+            "下单时间": "2025/03/01 12:00",
+            "实付(分)": "abc",
+            "状态": "已退款",
+            "昵称": "",
+        },
+    ]
+    path = write_csv(
+        tmp_path / "acme_1.csv",
+        ["Order No", "会员手机", "下单时间", "实付(分)", "状态", "昵称"],
+        rows,
+    )
     pf = parse_file(path, preset=str(preset))
     reconciles(pf)
     assert (pf.format, pf.rows_in, pf.rejected) == ("acme_orders", 3, 2)
@@ -199,8 +306,13 @@ def test_undecodable_bytes(tmp_path: Path) -> None:
 
 
 def test_title_row_above_csv_header(tmp_path: Path) -> None:
-    path = write_csv(tmp_path / "tmall_orders_t.csv", TMALL_HEADER, [tmall_row(1), tmall_row(2,
-                     订单创建时间="32/13/2025")], title="淘宝订单报表 2025年1月", encoding="gbk")  # fmt: skip
+    path = write_csv(
+        tmp_path / "tmall_orders_t.csv",
+        TMALL_HEADER,
+        [tmall_row(1), tmall_row(2, 订单创建时间="32/13/2025")],
+        title="淘宝订单报表 2025年1月",
+        encoding="gbk",
+    )
     pf = parse_file(path)
     reconciles(pf)
     assert pf.tables["orders"]["source_line"].tolist() == [3]

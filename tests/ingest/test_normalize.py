@@ -17,15 +17,24 @@ FULLWIDTH = str.maketrans("0123456789+-", "０１２３４５６７８９＋－"
 
 
 def test_phone_spellings_from_the_contract() -> None:
-    raw = ["+86 138 1234 5678", "86-138-1234-5678", "138-1234-5678", "１３８１２３４５６７８",
-           "13812345678", "0086 13812345678", " 138 1234 5678 "]  # fmt: skip
+    raw = [
+        "+86 138 1234 5678",
+        "86-138-1234-5678",
+        "138-1234-5678",
+        "１３８１２３４５６７８",
+        "13812345678",
+        "0086 13812345678",
+        " 138 1234 5678 ",
+    ]
     out = nz.normalize_phones(pd.Series(raw))
     assert out["value"].tolist() == ["+8613812345678"] * len(raw)
     assert out["kind"].tolist() == ["phone"] * len(raw)
 
 
 def test_masked_phone_is_never_a_phone() -> None:
-    out = nz.normalize_phones(pd.Series(["138****5678", "+86 138****5678", "１３８＊＊＊＊５６７８"]))
+    out = nz.normalize_phones(
+        pd.Series(["138****5678", "+86 138****5678", "１３８＊＊＊＊５６７８"])
+    )
     assert out["kind"].tolist() == ["phone_masked"] * 3
     assert out["value"].tolist() == ["138****5678"] * 3
 
@@ -61,7 +70,9 @@ def _spell(digits: str, style: int) -> str:
 
 @settings(max_examples=300, deadline=None)
 @given(
-    rest=st.text(alphabet="0123456789", min_size=10, max_size=10).filter(lambda s: s[0] in "3456789"),
+    rest=st.text(alphabet="0123456789", min_size=10, max_size=10).filter(
+        lambda s: s[0] in "3456789"
+    ),
     styles=st.lists(st.integers(0, 9), min_size=1, max_size=5),
 )
 def test_phone_fast_path_agrees_with_phonenumbers(rest: str, styles: list[int]) -> None:
@@ -83,7 +94,11 @@ def test_phone_fast_path_agrees_with_phonenumbers(rest: str, styles: list[int]) 
 
 
 @settings(max_examples=300, deadline=None)
-@given(rest=st.text(alphabet="0123456789", min_size=10, max_size=10).filter(lambda s: s[0] in "3456789"))
+@given(
+    rest=st.text(alphabet="0123456789", min_size=10, max_size=10).filter(
+        lambda s: s[0] in "3456789"
+    )
+)
 def test_fast_path_regex_matches_libphonenumber_validity(rest: str) -> None:
     import re
 
@@ -99,11 +114,12 @@ SH = ZoneInfo("Asia/Shanghai")
 @settings(max_examples=200, deadline=None)
 @given(
     instant=st.datetimes(
-        min_value=dt.datetime(2001, 1, 1), max_value=dt.datetime(2037, 12, 31),
+        min_value=dt.datetime(2001, 1, 1),
+        max_value=dt.datetime(2037, 12, 31),
         timezones=st.just(dt.UTC),
     ),
     fmt=st.sampled_from(["dash", "slash", "slash_min", "iso", "iso_z", "unix_s", "unix_ms"]),
-)  # fmt: skip
+)
 def test_timestamp_round_trip(instant: dt.datetime, fmt: str) -> None:
     instant = instant.replace(microsecond=0)
     local = instant.astimezone(SH)

@@ -29,7 +29,7 @@ def test_tmall_clean(tmp_path: Path, encoding: str) -> None:
         tmall_row(2, 订单状态="交易关闭", 退款金额="99.00", 订单付款时间="2025/01/02 10:01"),
         tmall_row(3, 订单状态="交易关闭"),
         tmall_row(4, 订单状态="等待买家付款", 订单付款时间="", 买家实际支付金额="￥1,299.50"),
-        tmall_row(5, 买家留言="=HYPERLINK(\"http://x\")", 宝贝标题="+1 加购", 联系手机="13912345678"),
+        tmall_row(5, 买家留言='=HYPERLINK("http://x")', 宝贝标题="+1 加购", 联系手机="13912345678"),
     ]
     path = write_csv(tmp_path / "tmall_orders_2025.csv", TMALL_HEADER, rows, encoding=encoding)
     assert detect_format(path) == "tmall_orders"
@@ -106,8 +106,9 @@ def test_douyin_xlsx(tmp_path: Path, title: str | None) -> None:
         douyin_row(4, 订单状态="已关闭", 支付完成时间=""),
         douyin_row(5, 订单应付金额="一百"),
     ]
-    path = write_xlsx(tmp_path / "douyin_orders_20250101_20250331.xlsx", DOUYIN_HEADER, rows,
-                      title=title)  # fmt: skip
+    path = write_xlsx(
+        tmp_path / "douyin_orders_20250101_20250331.xlsx", DOUYIN_HEADER, rows, title=title
+    )
     assert detect_format(path) == "douyin_orders"
     pf = parse_file(path)
     reconciles(pf)
@@ -121,7 +122,9 @@ def test_douyin_xlsx(tmp_path: Path, title: str | None) -> None:
     assert o["refund_amount"].tolist() == [0.0, 0.0, 99.8, 0.0, 0.0]
     assert o["line_id"].iloc[1] == "6900000000012" and o["amount"].iloc[1] == 59.0
     assert o["quantity"].tolist()[:2] == [2, 1]
-    key = douyin_buyer_key(pd.Series(["张三1"]), pd.Series(["139****1234"]), pd.Series(["文一路 1 号"]))
+    key = douyin_buyer_key(
+        pd.Series(["张三1"]), pd.Series(["139****1234"]), pd.Series(["文一路 1 号"])
+    )
     assert o["account_id"].iloc[0] == "douyin:" + key.iloc[0]
     assert o["account_id"].iloc[0] == o["account_id"].iloc[1]
     assert o["traffic_source"].iloc[0] == "直播"
@@ -133,8 +136,12 @@ def test_douyin_xlsx(tmp_path: Path, title: str | None) -> None:
 def test_douyin_title_row_that_hides_no_header(tmp_path: Path) -> None:
     from scrm_lib.errors import InputFileError
 
-    path = write_xlsx(tmp_path / "douyin_orders_bad.xlsx", ["随便", "什么"], [{"随便": "1"}],
-                      title="抖店订单导出 2025-01-01 至 2025-03-31")  # fmt: skip
+    path = write_xlsx(
+        tmp_path / "douyin_orders_bad.xlsx",
+        ["随便", "什么"],
+        [{"随便": "1"}],
+        title="抖店订单导出 2025-01-01 至 2025-03-31",
+    )
     with pytest.raises(InputFileError, match="title row '抖店订单导出") as err:
         parse_file(path)
     assert "douyin_orders_bad.xlsx" in str(err.value)
@@ -149,15 +156,22 @@ def test_douyin_csv_variant(tmp_path: Path) -> None:
 
 
 def test_youzan_phone_spellings_and_key_rejects(tmp_path: Path) -> None:
-    spellings = ["+86 138 1234 5678", "86-138-1234-5678", "138-1234-5678", "１３８１２３４５６７８",
-                 "13812345678"]  # fmt: skip
+    spellings = [
+        "+86 138 1234 5678",
+        "86-138-1234-5678",
+        "138-1234-5678",
+        "１３８１２３４５６７８",
+        "13812345678",
+    ]
     rows = [youzan_row(i, 买家手机号=p) for i, p in enumerate(spellings)]
     rows += [
         youzan_row(10, 买家手机号="138****5678"),
         youzan_row(11, 买家手机号="12345"),
         youzan_row(12, 买家手机号=""),
         youzan_row(13, 退款状态="退款成功"),
-        youzan_row(14, 订单状态="待付款", 买家付款时间="", **{"收货人手机号/提货人手机号": "139 1234 5678"}),
+        youzan_row(
+            14, 订单状态="待付款", 买家付款时间="", **{"收货人手机号/提货人手机号": "139 1234 5678"}
+        ),
     ]
     path = write_csv(tmp_path / "youzan_orders_1.csv", YOUZAN_HEADER, rows, encoding="utf-8-sig")
     assert detect_format(path) == "youzan_orders"
