@@ -31,7 +31,7 @@ from scrm_lib.sample import (
     wecom,
 )
 from scrm_lib.sample import orders as O
-from scrm_lib.sample.files import write_csv
+from scrm_lib.sample.files import write_csv, write_lines
 from scrm_lib.sample.persons import make_persons
 from scrm_lib.sample.timeline import Window
 
@@ -115,7 +115,7 @@ def generate(persons: int, *, seed: int = 42, out: str | Path, start: str = "202
     can_order[: len(count)] = count > 0
     purchases, churned, churn_t = btyd.simulate(rng["btyd"], people, can_order, window)
     groups, members = wecom.make_groups(rng["groups"], accounts, follows, churned, churn_t, window)
-    purchases, assignments, exp_truth = experiments.run(
+    purchases, assignments, exp_truth, outcomes = experiments.run(
         rng["experiments"], people, accounts, purchases, churned, churn_t, can_order, groups,
         members, window)
     orders = O.build_orders(rng["orders"], purchases, people, accounts, window)
@@ -131,8 +131,6 @@ def generate(persons: int, *, seed: int = 42, out: str | Path, start: str = "202
 
     sub_t = miniapp.subscribe_times(rng["miniapp"], accounts, orders)
     info, user_lines = miniapp.users(rng["miniapp"], accounts, people, sub_t, window)
-    from scrm_lib.sample.files import write_lines  # noqa: PLC0415
-
     files["miniapp_users.jsonl"] = write_lines(user_lines, exp_dir / "miniapp_users.jsonl")
     files["miniapp_orders.jsonl"] = miniapp.orders_file(rng["miniapp"], orders, accounts, window,
                                                         exp_dir, noise)
@@ -169,7 +167,7 @@ def generate(persons: int, *, seed: int = 42, out: str | Path, start: str = "202
 
     role_series = pd.Series(roles, index=info["account_row"].to_numpy())
     written = truth.write(truth_dir, window, people, accounts, orders, churned, churn_t,
-                          role_series, ref, msg_truth, exp_truth, noise)
+                          role_series, ref, msg_truth, exp_truth, outcomes, noise)
     files.update({f"truth/{k}": v for k, v in written.items()})
     seconds = round(time.perf_counter() - t_start, 2)
     log.info("sample written to %s in %.1f s", root, seconds)

@@ -7,9 +7,13 @@
 2. ``group_buy_post``: a 拼团 post in customer group chats, randomized BY
    GROUP (unit = roomid). Outcome: a member orders within 3 days.
 
-For every enrolled person the simulated purchases inside the outcome window
-are replaced by one Bernoulli draw at the arm's true rate, so the realized
-effect is the true one up to sampling noise.
+For every enrolled, active person the simulated purchases inside the
+outcome window are replaced: exactly round(rate × n) randomly chosen persons
+of each arm convert (one order in the window), the others do not. The
+realized rates therefore equal the true rates up to rounding, so a pipeline
+test can compare its estimate with the truth without sampling noise among
+active persons; the noise left is the real-world kind (contamination across
+arms, inactive units diluting per-account rates).
 """
 
 from __future__ import annotations
@@ -47,7 +51,11 @@ def _replace_outcome(rng, purchases, person, at, days, rate):
     t = purchases["t"].to_numpy()[in_exp]
     drop = np.zeros(len(purchases), dtype=bool)
     drop[np.flatnonzero(in_exp)[(t >= a) & (t < b)]] = True
-    buy = rng.random(len(person)) < rate
+    buy = np.zeros(len(person), dtype=bool)
+    for r in np.unique(rate):
+        idx = np.flatnonzero(rate == r)
+        k = int(np.floor(r * len(idx) + 0.5))
+        buy[rng.choice(idx, size=k, replace=False)] = True
     new = pd.DataFrame({"person_idx": person[buy],
                         "t": at[buy] + rng.integers(60, days * DAY - 60, int(buy.sum()))})
     return pd.concat([purchases[~drop], new], ignore_index=True), buy
@@ -63,11 +71,12 @@ def _alive_through(churned, churn_t, pidx, lo, hi):
 def run(rng: np.random.Generator, persons: pd.DataFrame, accounts: pd.DataFrame,
         purchases: pd.DataFrame, churned: np.ndarray, churn_t: np.ndarray,
         can_order: np.ndarray, groups: pd.DataFrame, members: pd.DataFrame,
-        window: Window) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+        window: Window) -> tuple[pd.DataFrame, pd.DataFrame, dict, pd.DataFrame]:
     """Assign both experiments and rewrite the purchases they affect.
 
-    Returns ``(purchases, assignments, truth)``; assignments carry
-    ``experiment, unit_type, unit_id, variant, t``.
+    Returns ``(purchases, assignments, truth, outcomes)``; assignments carry
+    ``experiment, unit_type, unit_id, variant, t``; outcomes one row per
+    enrolled person: effective arm, outcome window start, active, converted.
     """
     truth: dict = {}
     span = window.days
@@ -99,6 +108,10 @@ def run(rng: np.random.Generator, persons: pd.DataFrame, accounts: pd.DataFrame,
     rate = np.where(per_person["any_b"].to_numpy(), BIRTHDAY["rate_b"], BIRTHDAY["rate_a"])
     purchases, bought = _replace_outcome(rng, purchases, pp[active],
                                          per_person["t"].to_numpy()[active], days, rate[active])
+    outcomes = [pd.DataFrame({"experiment": BIRTHDAY["name"], "person_idx": pp,
+                              "arm": np.where(per_person["any_b"].to_numpy(), "B", "A"),
+                              "t": per_person["t"].to_numpy(), "active": active,
+                              "converted": _scatter(active, bought)})]
     mixed = a_rows.groupby("person_idx")["variant"].nunique()
     truth[BIRTHDAY["name"]] = {
         "unit_type": "account",
@@ -146,6 +159,9 @@ def run(rng: np.random.Generator, persons: pd.DataFrame, accounts: pd.DataFrame,
     rate = np.where(in_b.to_numpy(), GROUP["rate_b"], GROUP["rate_a"])
     purchases, bought = _replace_outcome(rng, purchases, pp[active], at_arr[active], gdays,
                                          rate[active])
+    outcomes.append(pd.DataFrame({"experiment": GROUP["name"], "person_idx": pp,
+                                  "arm": np.where(in_b.to_numpy(), "B", "A"), "t": at_arr,
+                                  "active": active, "converted": _scatter(active, bought)}))
     truth[GROUP["name"]] = {
         "unit_type": "group",
         "variants": {"A": "群内无拼团帖", "B": "群内发布拼团帖（3人成团）"},
@@ -166,4 +182,10 @@ def run(rng: np.random.Generator, persons: pd.DataFrame, accounts: pd.DataFrame,
     }
     assignments = pd.concat([a_rows, g_rows], ignore_index=True)
     purchases = purchases.sort_values(["person_idx", "t"], kind="stable").reset_index(drop=True)
-    return purchases, assignments, truth
+    return purchases, assignments, truth, pd.concat(outcomes, ignore_index=True)
+
+
+def _scatter(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(mask), dtype=bool)
+    out[mask] = values
+    return out

@@ -41,6 +41,11 @@ Same seed, same bytes.
   (positive / neutral / negative), direction, roomid.
 - `experiments.json` — design and TRUE effects of the two experiments, with
   realized counts.
+- `experiment_outcomes.csv` — one row per enrolled person and experiment:
+  effective arm (B if any of their units was in B), window_start (local),
+  active (rates apply), converted (has an order in the outcome window).
+  Conversions are allocated exactly: round(rate × n) per arm among active
+  persons, so realized rates equal the true rates up to rounding.
 - `noise.json` — per export file: exact duplicate rows and garbage rows
   injected (unparseable amount or date; they carry fresh order numbers), time
   formats, title rows, numbers-as-text, status snapshot date.
@@ -60,7 +65,7 @@ Notes
 def write(out: Path, window: Window, persons: pd.DataFrame, accounts: pd.DataFrame,
           orders: pd.DataFrame, churned: np.ndarray, churn_t: np.ndarray,
           roles: pd.Series, ref: pd.DataFrame, messages: pd.DataFrame,
-          experiments: dict, noise: dict) -> dict[str, int]:
+          experiments: dict, outcomes: pd.DataFrame, noise: dict) -> dict[str, int]:
     out.mkdir(parents=True, exist_ok=True)
     written = {}
     acc = pd.DataFrame({
@@ -114,6 +119,14 @@ def write(out: Path, window: Window, persons: pd.DataFrame, accounts: pd.DataFra
 
     messages.to_csv(out / "messages.csv", index=False, encoding="utf-8", lineterminator="\n")
     written["messages.csv"] = len(messages)
+    oc = pd.DataFrame({
+        "experiment": outcomes["experiment"],
+        "person_id": persons["person_id"].to_numpy()[outcomes["person_idx"].to_numpy()],
+        "arm": outcomes["arm"], "window_start": window.local_text(outcomes["t"].to_numpy()),
+        "active": outcomes["active"], "converted": outcomes["converted"],
+    })
+    oc.to_csv(out / "experiment_outcomes.csv", index=False, encoding="utf-8", lineterminator="\n")
+    written["experiment_outcomes.csv"] = len(oc)
     for name, obj in (("experiments.json", experiments), ("noise.json", noise)):
         (out / name).write_text(json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
                                 encoding="utf-8")
