@@ -24,10 +24,10 @@ Example
 -------
 >>> from pathlib import Path
 >>> p = Path("/tmp/_scrm_read_example.csv")
->>> _ = p.write_bytes("标题\\n订单号,金额\\n=\\"001\\",¥1.00\\n".encode("gbk"))
+>>> _ = p.write_bytes("标题\\n订单号,金额\\n=\\"001\\",￥1.00\\n".encode("gbk"))
 >>> t = read_table(p, header_row=1)
 >>> t.header, t.df.iloc[0].tolist(), t.lines.tolist(), t.encoding
-(['订单号', '金额'], ['001', '¥1.00'], [3], 'gbk')
+(['订单号', '金额'], ['001', '￥1.00'], [3], 'gbk')
 """
 
 from __future__ import annotations
