@@ -22,34 +22,112 @@ N = 2000
 TEST_PHONE = "13800138000"
 
 CSV_HEADERS = {
-    "tmall_orders_": ["订单编号", "买家会员名", "买家支付宝账号", "买家应付货款", "买家应付邮费", "总金额",
-                      "买家实际支付金额", "订单状态", "买家留言", "收货人姓名", "收货地址", "联系手机",
-                      "订单创建时间", "订单付款时间", "宝贝标题", "宝贝种类", "宝贝总数量", "店铺名称",
-                      "退款金额", "订单备注"],
-    "youzan_orders_": ["订单号", "订单状态", "订单创建时间", "买家付款时间", "商品名称", "商品数量",
-                       "订单实付金额", "收货人/提货人", "收货人手机号/提货人手机号", "买家手机号",
-                       "粉丝昵称", "订单来源", "退款状态"],
+    "tmall_orders_": [
+        "订单编号",
+        "买家会员名",
+        "买家支付宝账号",
+        "买家应付货款",
+        "买家应付邮费",
+        "总金额",
+        "买家实际支付金额",
+        "订单状态",
+        "买家留言",
+        "收货人姓名",
+        "收货地址",
+        "联系手机",
+        "订单创建时间",
+        "订单付款时间",
+        "宝贝标题",
+        "宝贝种类",
+        "宝贝总数量",
+        "店铺名称",
+        "退款金额",
+        "订单备注",
+    ],
+    "youzan_orders_": [
+        "订单号",
+        "订单状态",
+        "订单创建时间",
+        "买家付款时间",
+        "商品名称",
+        "商品数量",
+        "订单实付金额",
+        "收货人/提货人",
+        "收货人手机号/提货人手机号",
+        "买家手机号",
+        "粉丝昵称",
+        "订单来源",
+        "退款状态",
+    ],
     "staff.csv": ["userid", "name", "department"],
     "channels.csv": ["渠道码", "渠道名称", "渠道类型", "成本", "创建时间"],
     "touches.csv": ["活动", "渠道", "用户类型", "用户标识", "发送时间", "是否打开", "是否点击"],
     "consent.csv": ["用户类型", "用户标识", "渠道", "是否同意", "时间"],
     "experiment_assignments.csv": ["experiment", "unit_type", "unit_id", "variant", "assigned_at"],
 }
-DOUYIN_HEADER = ["主订单编号", "子订单编号", "选购商品", "商品规格", "商品数量", "商品ID", "商品单价",
-                 "订单应付金额", "运费", "支付方式", "收件人", "收件人手机号", "省", "市", "区", "详细地址",
-                 "买家留言", "订单提交时间", "支付完成时间", "订单完成时间", "订单状态", "售后状态",
-                 "达人ID", "达人昵称", "流量来源"]
+DOUYIN_HEADER = [
+    "主订单编号",
+    "子订单编号",
+    "选购商品",
+    "商品规格",
+    "商品数量",
+    "商品ID",
+    "商品单价",
+    "订单应付金额",
+    "运费",
+    "支付方式",
+    "收件人",
+    "收件人手机号",
+    "省",
+    "市",
+    "区",
+    "详细地址",
+    "买家留言",
+    "订单提交时间",
+    "支付完成时间",
+    "订单完成时间",
+    "订单状态",
+    "售后状态",
+    "达人ID",
+    "达人昵称",
+    "流量来源",
+]
 JSONL_KEYS = {
-    "miniapp_users.jsonl": {"openid", "nickname", "gender", "city", "subscribe_time",
-                            "subscribe_scene", "qr_scene_str"},
-    "miniapp_orders.jsonl": {"order_no", "openid", "create_time", "pay_time", "total_fee",
-                             "status", "refund_fee", "items", "groupbuy_id", "channel_code"},
+    "miniapp_users.jsonl": {
+        "openid",
+        "nickname",
+        "gender",
+        "city",
+        "subscribe_time",
+        "subscribe_scene",
+        "qr_scene_str",
+    },
+    "miniapp_orders.jsonl": {
+        "order_no",
+        "openid",
+        "create_time",
+        "pay_time",
+        "total_fee",
+        "status",
+        "refund_fee",
+        "items",
+        "groupbuy_id",
+        "channel_code",
+    },
     "miniapp_events.jsonl": {"openid", "event", "page", "ts", "props"},
     "miniapp_referrals.jsonl": {"inviter_openid", "invitee_openid", "ts", "kind", "campaign"},
     "wecom_contacts.jsonl": {"errcode", "errmsg", "external_contact", "follow_user"},
     "wecom_events.jsonl": {"ToUserName", "CreateTime", "Event", "ChangeType"},
-    "wecom_chat_archive.jsonl": {"msgid", "action", "from", "tolist", "roomid", "msgtime",
-                                 "msgtype", "text"},
+    "wecom_chat_archive.jsonl": {
+        "msgid",
+        "action",
+        "from",
+        "tolist",
+        "roomid",
+        "msgtime",
+        "msgtype",
+        "text",
+    },
 }
 
 
@@ -85,8 +163,11 @@ def _truth(sample: Path, name: str) -> pd.DataFrame:
 
 
 def _digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 # ---------------------------------------------------------------- arguments
@@ -94,8 +175,13 @@ def _digest(root: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize(
     ("args", "match"),
-    [((0,), {}), ((-3,), {}), ((10,), {"start": "2025-01-01", "end": "2024-01-01"}),
-     ((10,), {"start": "2025-01-01", "end": "2025-01-01"}), ((10,), {"start": "not a date"})],
+    [
+        ((0,), {}),
+        ((-3,), {}),
+        ((10,), {"start": "2025-01-01", "end": "2024-01-01"}),
+        ((10,), {"start": "2025-01-01", "end": "2025-01-01"}),
+        ((10,), {"start": "not a date"}),
+    ],
 )
 def test_bad_arguments_raise_config_error(tmp_path, args, match):
     with pytest.raises(ConfigError):
@@ -165,8 +251,9 @@ def test_youzan_has_bom_and_varied_phone_spellings(sample):
     assert files
     for f in files:
         assert f.read_bytes().startswith(b"\xef\xbb\xbf")
-    df = pd.concat(pd.read_csv(f, dtype=str, encoding="utf-8-sig", keep_default_na=False)
-                   for f in files)
+    df = pd.concat(
+        pd.read_csv(f, dtype=str, encoding="utf-8-sig", keep_default_na=False) for f in files
+    )
     phones = df["买家手机号"]
     assert phones.str.startswith("+86 ").any()
     assert phones.str.contains("１").any() or phones.str.contains("８").any()
@@ -176,7 +263,9 @@ def test_youzan_has_bom_and_varied_phone_spellings(sample):
 def test_tmall_reexport_overlaps_and_updates_status(sample):
     files = sorted((sample / "exports").glob("tmall_orders_*.csv"))
     frames = [pd.read_csv(f, dtype=str, encoding="gbk", keep_default_na=False) for f in files]
-    slash = [f["订单创建时间"].str.fullmatch(r"\d{4}/\d{2}/\d{2} \d{2}:\d{2}").mean() for f in frames]
+    slash = [
+        f["订单创建时间"].str.fullmatch(r"\d{4}/\d{2}/\d{2} \d{2}:\d{2}").mean() for f in frames
+    ]
     assert max(slash) > 0.9 and min(slash) < 0.1
     a, b = frames[0], frames[1]
     both = a.merge(b, on="订单编号", suffixes=("_a", "_b"))
@@ -189,7 +278,7 @@ def test_tmall_reexport_overlaps_and_updates_status(sample):
 def test_garbage_and_duplicates_are_recorded(sample):
     noise = json.loads((sample / "truth" / "noise.json").read_text(encoding="utf-8"))
     ex = sample / "exports"
-    for name, info in noise.items():
+    for name, _info in noise.items():
         assert (ex / name).exists(), name
     f = sorted(ex.glob("tmall_orders_*.csv"))[-1]
     df = pd.read_csv(f, dtype=str, encoding="gbk", keep_default_na=False)
@@ -212,31 +301,43 @@ def test_truth_covers_every_account_in_the_exports(sample):
         seen |= {"tmall:" + v for v in pd.read_csv(f, dtype=str, encoding="gbk")["买家会员名"]}
     for f in ex.glob("douyin_orders_*.xlsx"):
         d = _douyin_frame(f)
-        seen |= {"douyin:" + k for k in douyin_buyer_key(d["收件人"], d["收件人手机号"], d["详细地址"])}
+        seen |= {
+            "douyin:" + k for k in douyin_buyer_key(d["收件人"], d["收件人手机号"], d["详细地址"])
+        }
     for f in ex.glob("youzan_orders_*.csv"):
         y = pd.read_csv(f, dtype=str, encoding="utf-8-sig")
         seen |= {"youzan:" + _phone(p) for p in y["买家手机号"]}
-    for name, key in (("miniapp_users.jsonl", "openid"), ("miniapp_orders.jsonl", "openid"),
-                      ("miniapp_events.jsonl", "openid"),
-                      ("miniapp_referrals.jsonl", "inviter_openid"),
-                      ("miniapp_referrals.jsonl", "invitee_openid")):
+    for name, key in (
+        ("miniapp_users.jsonl", "openid"),
+        ("miniapp_orders.jsonl", "openid"),
+        ("miniapp_events.jsonl", "openid"),
+        ("miniapp_referrals.jsonl", "inviter_openid"),
+        ("miniapp_referrals.jsonl", "invitee_openid"),
+    ):
         seen |= {"wechat:" + r[key] for r in _jsonl(ex / name)}
     contacts = _jsonl(ex / "wecom_contacts.jsonl")
     seen |= {"wecom:" + c["external_contact"]["external_userid"] for c in contacts}
     for e in _jsonl(ex / "wecom_events.jsonl"):
         ids = [e["ExternalUserID"]] if "ExternalUserID" in e else e.get("MemChangeList", [])
         seen |= {"wecom:" + i for i in ids}
-    seen |= {"wecom:" + m["from"] for m in _jsonl(ex / "wecom_chat_archive.jsonl")
-             if m["from"].startswith("wm")}
+    seen |= {
+        "wecom:" + m["from"]
+        for m in _jsonl(ex / "wecom_chat_archive.jsonl")
+        if m["from"].startswith("wm")
+    }
     assign = pd.read_csv(ex / "experiment_assignments.csv", dtype=str)
     seen |= set(assign.loc[assign["unit_type"] == "account", "unit_id"])
     missing = seen - known
     assert not missing, sorted(missing)[:5]
     assert truth["account_id"].is_unique
     # Every platform is present and ids are written the way ingest keys them.
-    for plat, pattern in (("tmall", r"tmall:\S+"), ("douyin", r"douyin:d[0-9a-f]{19}"),
-                          ("youzan", r"youzan:\+861\d{10}"), ("wechat", r"wechat:o[\w-]{27}"),
-                          ("wecom", r"wecom:wm[\w-]{30}")):
+    for plat, pattern in (
+        ("tmall", r"tmall:\S+"),
+        ("douyin", r"douyin:d[0-9a-f]{19}"),
+        ("youzan", r"youzan:\+861\d{10}"),
+        ("wechat", r"wechat:o[\w-]{27}"),
+        ("wecom", r"wecom:wm[\w-]{30}"),
+    ):
         ids = truth.loc[truth["platform"] == plat, "account_id"]
         assert len(ids) > 0 and ids.str.fullmatch(pattern).all(), plat
 
@@ -273,10 +374,16 @@ def test_shop_test_phone_is_shared_by_many_accounts(sample):
 def test_unionid_links_wechat_and_wecom_of_one_person(sample):
     ex = sample / "exports"
     acc = _truth(sample, "accounts.csv").set_index("account_id")["person_id"]
-    u = {"wechat:" + r["openid"]: r["unionid"] for r in _jsonl(ex / "miniapp_users.jsonl")
-         if "unionid" in r}
-    c = {"wecom:" + r["external_contact"]["external_userid"]: r["external_contact"]["unionid"]
-         for r in _jsonl(ex / "wecom_contacts.jsonl") if "unionid" in r["external_contact"]}
+    u = {
+        "wechat:" + r["openid"]: r["unionid"]
+        for r in _jsonl(ex / "miniapp_users.jsonl")
+        if "unionid" in r
+    }
+    c = {
+        "wecom:" + r["external_contact"]["external_userid"]: r["external_contact"]["unionid"]
+        for r in _jsonl(ex / "wecom_contacts.jsonl")
+        if "unionid" in r["external_contact"]
+    }
     by_union = pd.Series({**u, **c})
     shared = by_union.groupby(by_union).filter(lambda s: len(s) > 1)
     assert len(shared) > 50
@@ -353,8 +460,12 @@ def test_events_not_in_time_order_and_carry_channel_codes(sample):
 def test_wecom_change_events(sample):
     ev = _jsonl(sample / "exports" / "wecom_events.jsonl")
     kinds = {e["ChangeType"] for e in ev if e["Event"] == "change_external_contact"}
-    assert {"add_external_contact", "del_follow_user", "del_external_contact",
-            "transfer_success"} <= kinds
+    assert {
+        "add_external_contact",
+        "del_follow_user",
+        "del_external_contact",
+        "transfer_success",
+    } <= kinds
     assert all("HandoverUserID" in e for e in ev if e["ChangeType"] == "transfer_success")
     details = {e.get("UpdateDetail") for e in ev if e["Event"] == "change_external_chat"}
     assert details == {"add_member", "del_member"}
@@ -369,8 +480,14 @@ def test_chat_archive_has_labelled_intents(sample):
     msgs = _jsonl(sample / "exports" / "wecom_chat_archive.jsonl")
     labels = _truth(sample, "messages.csv")
     assert [m["msgid"] for m in msgs] == labels["msgid"].tolist()
-    assert set(labels["intent"]) == {"purchase_intent", "service", "complaint", "praise",
-                                     "chitchat", "staff"}
+    assert set(labels["intent"]) == {
+        "purchase_intent",
+        "service",
+        "complaint",
+        "praise",
+        "chitchat",
+        "staff",
+    }
     assert set(labels["sentiment"]) == {"positive", "neutral", "negative"}
     text = "".join(m["text"]["content"] for m in msgs)
     assert "連結" in text or "還有貨" in text or "怎麼買" in text
@@ -395,8 +512,13 @@ def test_consent_and_touches(sample):
     assert set(consent["是否同意"]) == {"是", "否"}
     touches = pd.read_csv(ex / "touches.csv", dtype=str)
     assert set(touches["用户类型"]) == {"openid", "external_userid", "phone"}
-    assert set(touches["渠道"]) <= {"wecom_1v1", "wecom_group", "sms", "miniapp_push",
-                                    "official_account"}
+    assert set(touches["渠道"]) <= {
+        "wecom_1v1",
+        "wecom_group",
+        "sms",
+        "miniapp_push",
+        "official_account",
+    }
     assert (touches["是否点击"] == "是").sum() < (touches["是否打开"] == "是").sum()
 
 
@@ -418,7 +540,8 @@ def _realized(sample: Path, experiment: str, days: int) -> pd.DataFrame:
 @pytest.mark.parametrize(("experiment", "days"), [("birthday_msg", 7), ("group_buy_post", 3)])
 def test_experiment_effect_is_in_the_orders(sample, experiment, days):
     truth = json.loads((sample / "truth" / "experiments.json").read_text(encoding="utf-8"))[
-        experiment]
+        experiment
+    ]
     oc = _realized(sample, experiment, days)
     # The truth's conversion flag is exactly what the order data shows.
     assert (oc["ordered"] == (oc["converted"] == "True")).all()

@@ -40,9 +40,29 @@ log = logging.getLogger(__name__)
 
 # One independent random stream per concern: changing one part of the
 # simulation leaves the others' draws (and files) unchanged.
-_STREAMS = ["channels", "persons", "accounts", "staff", "follows", "groups", "btyd", "experiments",
-            "orders", "ids", "tmall", "douyin", "youzan", "miniapp", "referrals", "events",
-            "wecom_events", "chat", "contacts", "touches", "consent"]
+_STREAMS = [
+    "channels",
+    "persons",
+    "accounts",
+    "staff",
+    "follows",
+    "groups",
+    "btyd",
+    "experiments",
+    "orders",
+    "ids",
+    "tmall",
+    "douyin",
+    "youzan",
+    "miniapp",
+    "referrals",
+    "events",
+    "wecom_events",
+    "chat",
+    "contacts",
+    "touches",
+    "consent",
+]
 
 
 def _window(start: str, end: str) -> Window:
@@ -60,8 +80,15 @@ def _window(start: str, end: str) -> Window:
     return Window(a, b)
 
 
-def generate(persons: int, *, seed: int = 42, out: str | Path, start: str = "2024-11-01",
-             end: str = "2026-10-31", _douyin_max_rows: int | None = None) -> dict:
+def generate(
+    persons: int,
+    *,
+    seed: int = 42,
+    out: str | Path,
+    start: str = "2024-11-01",
+    end: str = "2026-10-31",
+    _douyin_max_rows: int | None = None,
+) -> dict:
     """Write a realistic sample: raw exports and ground truth.
 
     Parameters
@@ -97,27 +124,45 @@ def generate(persons: int, *, seed: int = 42, out: str | Path, start: str = "202
     exp_dir, truth_dir = root / "exports", root / "truth"
     exp_dir.mkdir(parents=True, exist_ok=True)
     truth_dir.mkdir(parents=True, exist_ok=True)
-    rng = dict(zip(_STREAMS, (np.random.default_rng(s) for s in
-                              np.random.SeedSequence(int(seed)).spawn(len(_STREAMS))), strict=True))
+    rng = dict(
+        zip(
+            _STREAMS,
+            (
+                np.random.default_rng(s)
+                for s in np.random.SeedSequence(int(seed)).spawn(len(_STREAMS))
+            ),
+            strict=True,
+        )
+    )
     files: dict[str, int] = {}
     noise: dict[str, dict] = {}
 
     channels = marketing.make_channels(rng["channels"], persons, window)
-    people = make_persons(rng["persons"], int(persons), window,
-                          channels["渠道码"].to_numpy(dtype=object))
+    people = make_persons(
+        rng["persons"], int(persons), window, channels["渠道码"].to_numpy(dtype=object)
+    )
     accounts = A.make_accounts(rng["accounts"], people, window)
     staff = wecom.make_staff(rng["staff"], persons)
     follows = wecom.make_follows(rng["follows"], accounts, staff, channels, window)
     log.info("persons and accounts: %d, %d", len(people), len(accounts))
 
-    _, start_ix, count = O.orderable_accounts(accounts)
+    _, _start_ix, count = O.orderable_accounts(accounts)
     can_order = np.zeros(len(people), dtype=bool)
     can_order[: len(count)] = count > 0
     purchases, churned, churn_t = btyd.simulate(rng["btyd"], people, can_order, window)
     groups, members = wecom.make_groups(rng["groups"], accounts, follows, churned, churn_t, window)
     purchases, assignments, exp_truth, outcomes = experiments.run(
-        rng["experiments"], people, accounts, purchases, churned, churn_t, can_order, groups,
-        members, window)
+        rng["experiments"],
+        people,
+        accounts,
+        purchases,
+        churned,
+        churn_t,
+        can_order,
+        groups,
+        members,
+        window,
+    )
     orders = O.build_orders(rng["orders"], purchases, people, accounts, window)
     shops.assign_order_ids(rng["ids"], orders, window)
     orders["groupbuy_id"] = miniapp.groupbuys(rng["miniapp"], orders)
@@ -132,23 +177,46 @@ def generate(persons: int, *, seed: int = 42, out: str | Path, start: str = "202
     sub_t = miniapp.subscribe_times(rng["miniapp"], accounts, orders)
     info, user_lines = miniapp.users(rng["miniapp"], accounts, people, sub_t, window)
     files["miniapp_users.jsonl"] = write_lines(user_lines, exp_dir / "miniapp_users.jsonl")
-    files["miniapp_orders.jsonl"] = miniapp.orders_file(rng["miniapp"], orders, accounts, window,
-                                                        exp_dir, noise)
+    files["miniapp_orders.jsonl"] = miniapp.orders_file(
+        rng["miniapp"], orders, accounts, window, exp_dir, noise
+    )
     ref, roles = miniapp.referrals(rng["referrals"], info, window)
-    files["miniapp_referrals.jsonl"] = miniapp.referrals_file(rng["referrals"], ref, accounts,
-                                                              window, exp_dir)
+    files["miniapp_referrals.jsonl"] = miniapp.referrals_file(
+        rng["referrals"], ref, accounts, window, exp_dir
+    )
     files["miniapp_events.jsonl"] = miniapp.events_file(
-        rng["events"], accounts, orders, info, ref, channels, churned, churn_t, window, exp_dir,
-        noise)
+        rng["events"],
+        accounts,
+        orders,
+        info,
+        ref,
+        channels,
+        churned,
+        churn_t,
+        window,
+        exp_dir,
+        noise,
+    )
     log.info("mini-program files written")
 
-    files["wecom_contacts.jsonl"] = social.contacts_file(rng["contacts"], accounts, people, follows,
-                                                         exp_dir, window)
+    files["wecom_contacts.jsonl"] = social.contacts_file(
+        rng["contacts"], accounts, people, follows, exp_dir, window
+    )
     files["wecom_events.jsonl"], _ = social.events_file(
-        rng["wecom_events"], accounts, follows, groups, members, churned, churn_t, window, exp_dir,
-        noise)
+        rng["wecom_events"],
+        accounts,
+        follows,
+        groups,
+        members,
+        churned,
+        churn_t,
+        window,
+        exp_dir,
+        noise,
+    )
     files["wecom_chat_archive.jsonl"], msg_truth = social.chat_file(
-        rng["chat"], accounts, follows, groups, members, orders, churned, churn_t, window, exp_dir)
+        rng["chat"], accounts, follows, groups, members, orders, churned, churn_t, window, exp_dir
+    )
     files["staff.csv"] = write_csv(staff, exp_dir / "staff.csv", "utf-8")
     log.info("WeCom files written")
 
@@ -157,19 +225,43 @@ def generate(persons: int, *, seed: int = 42, out: str | Path, start: str = "202
     files["touches.csv"] = write_csv(touches, exp_dir / "touches.csv", "utf-8")
     consent = marketing.make_consent(rng["consent"], accounts, window)
     files["consent.csv"] = write_csv(consent, exp_dir / "consent.csv", "utf-8")
-    assign = pd.DataFrame({
-        "experiment": assignments["experiment"], "unit_type": assignments["unit_type"],
-        "unit_id": assignments["unit_id"], "variant": assignments["variant"],
-        "assigned_at": window.iso_offset(assignments["t"].to_numpy()),
-    })
-    files["experiment_assignments.csv"] = write_csv(assign, exp_dir / "experiment_assignments.csv",
-                                                    "utf-8")
+    assign = pd.DataFrame(
+        {
+            "experiment": assignments["experiment"],
+            "unit_type": assignments["unit_type"],
+            "unit_id": assignments["unit_id"],
+            "variant": assignments["variant"],
+            "assigned_at": window.iso_offset(assignments["t"].to_numpy()),
+        }
+    )
+    files["experiment_assignments.csv"] = write_csv(
+        assign, exp_dir / "experiment_assignments.csv", "utf-8"
+    )
 
     role_series = pd.Series(roles, index=info["account_row"].to_numpy())
-    written = truth.write(truth_dir, window, people, accounts, orders, churned, churn_t,
-                          role_series, ref, msg_truth, exp_truth, outcomes, noise)
+    written = truth.write(
+        truth_dir,
+        window,
+        people,
+        accounts,
+        orders,
+        churned,
+        churn_t,
+        role_series,
+        ref,
+        msg_truth,
+        exp_truth,
+        outcomes,
+        noise,
+    )
     files.update({f"truth/{k}": v for k, v in written.items()})
     seconds = round(time.perf_counter() - t_start, 2)
     log.info("sample written to %s in %.1f s", root, seconds)
-    return {"out": str(root), "files": files, "persons": int(persons),
-            "accounts": int(len(accounts)), "orders": int(len(orders)), "seconds": seconds}
+    return {
+        "out": str(root),
+        "files": files,
+        "persons": int(persons),
+        "accounts": len(accounts),
+        "orders": len(orders),
+        "seconds": seconds,
+    }

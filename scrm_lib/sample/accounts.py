@@ -95,8 +95,11 @@ def make_accounts(rng: np.random.Generator, persons: pd.DataFrame, window: Windo
     native[t] = prefixes + uid
     email = P["email"].to_numpy(dtype=object)[t]
     use_mail = pd.notna(email) & (rng.random(nt) < 0.5)
-    mail_mask = (pd.Series(email, dtype="str").str.slice(0, 1) + "***@"
-                 + pd.Series(email, dtype="str").str.split("@").str[-1]).to_numpy(dtype=object)
+    mail_mask = (
+        pd.Series(email, dtype="str").str.slice(0, 1)
+        + "***@"
+        + pd.Series(email, dtype="str").str.split("@").str[-1]
+    ).to_numpy(dtype=object)
     alipay = np.where(use_mail, mail_mask, acc["phone_masked"].to_numpy()[t])
     acc["alipay_masked"] = None
     acc.loc[t, "alipay_masked"] = alipay
@@ -111,14 +114,18 @@ def make_accounts(rng: np.random.Generator, persons: pd.DataFrame, window: Windo
     acc["city"] = P["city"].to_numpy()
     acc["district"] = P["district"].to_numpy()
     acc["address"] = P["address"].to_numpy()
-    dkey = douyin_buyer_key(acc.loc[d, "display_name"], acc.loc[d, "shown_masked"],
-                            acc.loc[d, "address"])
+    dkey = douyin_buyer_key(
+        acc.loc[d, "display_name"], acc.loc[d, "shown_masked"], acc.loc[d, "address"]
+    )
     dup = dkey.duplicated(keep="first").to_numpy()
     if dup.any():  # two people, same name, same masked phone, same address: move one
         rows = np.flatnonzero(d)[dup]
-        acc.loc[rows, "address"] = acc.loc[rows, "address"] + "（" + np.arange(len(rows)).astype(str) + "）"
-        dkey = douyin_buyer_key(acc.loc[d, "display_name"], acc.loc[d, "shown_masked"],
-                                acc.loc[d, "address"])
+        acc.loc[rows, "address"] = (
+            acc.loc[rows, "address"] + "（" + np.arange(len(rows)).astype(str) + "）"
+        )
+        dkey = douyin_buyer_key(
+            acc.loc[d, "display_name"], acc.loc[d, "shown_masked"], acc.loc[d, "address"]
+        )
     native[d] = dkey.to_numpy(dtype=object)
 
     # Youzan: the buyer's phone is the member id.
@@ -140,8 +147,13 @@ def make_accounts(rng: np.random.Generator, persons: pd.DataFrame, window: Windo
     words = np.array(vocab.NICKNAME_WORDS, dtype=object)
     nick_kind = rng.random(m)
     acc["nickname"] = np.where(
-        nick_kind < 0.4, words[rng.integers(0, len(words), m)] + extras[rng.integers(0, len(extras), m)],
-        np.where(nick_kind < 0.75, extras[rng.integers(0, len(extras), m)] + given,
-                 acc["display_name"].to_numpy()))
+        nick_kind < 0.4,
+        words[rng.integers(0, len(words), m)] + extras[rng.integers(0, len(extras), m)],
+        np.where(
+            nick_kind < 0.75,
+            extras[rng.integers(0, len(extras), m)] + given,
+            acc["display_name"].to_numpy(),
+        ),
+    )
     acc["channel_code"] = P["channel_code"].to_numpy()
     return acc

@@ -16,8 +16,9 @@ import pandas as pd
 from scrm_lib.sample.timeline import DAY, Window, draw_second_of_day, seasonality
 
 
-def simulate(rng: np.random.Generator, persons: pd.DataFrame, buyer: np.ndarray,
-             window: Window) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+def simulate(
+    rng: np.random.Generator, persons: pd.DataFrame, buyer: np.ndarray, window: Window
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """Purchase times for every buyer.
 
     Returns ``(purchases, churned, churn_t)``: purchases has ``person_idx`` and

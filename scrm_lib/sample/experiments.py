@@ -56,8 +56,12 @@ def _replace_outcome(rng, purchases, person, at, days, rate):
         idx = np.flatnonzero(rate == r)
         k = int(np.floor(r * len(idx) + 0.5))
         buy[rng.choice(idx, size=k, replace=False)] = True
-    new = pd.DataFrame({"person_idx": person[buy],
-                        "t": at[buy] + rng.integers(60, days * DAY - 60, int(buy.sum()))})
+    new = pd.DataFrame(
+        {
+            "person_idx": person[buy],
+            "t": at[buy] + rng.integers(60, days * DAY - 60, int(buy.sum())),
+        }
+    )
     return pd.concat([purchases[~drop], new], ignore_index=True), buy
 
 
@@ -68,10 +72,18 @@ def _alive_through(churned, churn_t, pidx, lo, hi):
     return ~gone_before & ~inside, gone_before
 
 
-def run(rng: np.random.Generator, persons: pd.DataFrame, accounts: pd.DataFrame,
-        purchases: pd.DataFrame, churned: np.ndarray, churn_t: np.ndarray,
-        can_order: np.ndarray, groups: pd.DataFrame, members: pd.DataFrame,
-        window: Window) -> tuple[pd.DataFrame, pd.DataFrame, dict, pd.DataFrame]:
+def run(
+    rng: np.random.Generator,
+    persons: pd.DataFrame,
+    accounts: pd.DataFrame,
+    purchases: pd.DataFrame,
+    churned: np.ndarray,
+    churn_t: np.ndarray,
+    can_order: np.ndarray,
+    groups: pd.DataFrame,
+    members: pd.DataFrame,
+    window: Window,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict, pd.DataFrame]:
     """Assign both experiments and rewrite the purchases they affect.
 
     Returns ``(purchases, assignments, truth, outcomes)``; assignments carry
@@ -89,29 +101,54 @@ def run(rng: np.random.Generator, persons: pd.DataFrame, accounts: pd.DataFrame,
     at_day = bday.to_numpy()[acc["person_idx"].to_numpy()]
     has = ~pd.isna(at_day)
     acc = acc[has]
-    at = ((pd.DatetimeIndex(at_day[has]) - window.start).total_seconds().to_numpy().astype("int64")
-          + 10 * 3600 + rng.integers(0, 3600, len(acc)))
+    at = (
+        (pd.DatetimeIndex(at_day[has]) - window.start).total_seconds().to_numpy().astype("int64")
+        + 10 * 3600
+        + rng.integers(0, 3600, len(acc))
+    )
     pidx = acc["person_idx"].to_numpy()
     days = BIRTHDAY["days"]
     alive, gone = _alive_through(churned, churn_t, pidx, at, at + days * DAY)
     enrolled = alive | gone  # dropouts inside the outcome window are left out
     acc, at, pidx, gone = acc[enrolled], at[enrolled], pidx[enrolled], gone[enrolled]
     variant = np.where(rng.random(len(acc)) < 0.5, "B", "A")
-    a_rows = pd.DataFrame({"experiment": BIRTHDAY["name"], "unit_type": "account",
-                           "unit_id": acc["account_id"].to_numpy(), "variant": variant, "t": at,
-                           "person_idx": pidx})
-    per_person = (a_rows.assign(b=a_rows["variant"] == "B").groupby("person_idx")
-                  .agg(t=("t", "min"), any_b=("b", "max")))
+    a_rows = pd.DataFrame(
+        {
+            "experiment": BIRTHDAY["name"],
+            "unit_type": "account",
+            "unit_id": acc["account_id"].to_numpy(),
+            "variant": variant,
+            "t": at,
+            "person_idx": pidx,
+        }
+    )
+    per_person = (
+        a_rows.assign(b=a_rows["variant"] == "B")
+        .groupby("person_idx")
+        .agg(t=("t", "min"), any_b=("b", "max"))
+    )
     pp = per_person.index.to_numpy()
-    active = (~(churned[pp] & (churn_t[pp] < per_person["t"].to_numpy()))
-              & can_order[pp] & (persons["t0"].to_numpy()[pp] < per_person["t"].to_numpy()))
+    active = (
+        ~(churned[pp] & (churn_t[pp] < per_person["t"].to_numpy()))
+        & can_order[pp]
+        & (persons["t0"].to_numpy()[pp] < per_person["t"].to_numpy())
+    )
     rate = np.where(per_person["any_b"].to_numpy(), BIRTHDAY["rate_b"], BIRTHDAY["rate_a"])
-    purchases, bought = _replace_outcome(rng, purchases, pp[active],
-                                         per_person["t"].to_numpy()[active], days, rate[active])
-    outcomes = [pd.DataFrame({"experiment": BIRTHDAY["name"], "person_idx": pp,
-                              "arm": np.where(per_person["any_b"].to_numpy(), "B", "A"),
-                              "t": per_person["t"].to_numpy(), "active": active,
-                              "converted": _scatter(active, bought)})]
+    purchases, bought = _replace_outcome(
+        rng, purchases, pp[active], per_person["t"].to_numpy()[active], days, rate[active]
+    )
+    outcomes = [
+        pd.DataFrame(
+            {
+                "experiment": BIRTHDAY["name"],
+                "person_idx": pp,
+                "arm": np.where(per_person["any_b"].to_numpy(), "B", "A"),
+                "t": per_person["t"].to_numpy(),
+                "active": active,
+                "converted": _scatter(active, bought),
+            }
+        )
+    ]
     mixed = a_rows.groupby("person_idx")["variant"].nunique()
     truth[BIRTHDAY["name"]] = {
         "unit_type": "account",
@@ -120,14 +157,18 @@ def run(rng: np.random.Generator, persons: pd.DataFrame, accounts: pd.DataFrame,
         "true_rate": {"A": BIRTHDAY["rate_a"], "B": BIRTHDAY["rate_b"]},
         "true_effect": round(BIRTHDAY["rate_b"] - BIRTHDAY["rate_a"], 6),
         "true_relative_lift": round(BIRTHDAY["rate_b"] / BIRTHDAY["rate_a"] - 1, 6),
-        "design": ("accounts (wechat openid, wecom external_userid) of persons whose birthday "
-                   f"falls in {lo.date()}..{hi.date()}, 50/50 per account at the birthday 10:00"),
-        "rates_apply_to": ("persons active at the message (acquired before it, not churned, able "
-                           "to order); others never convert; a person with any account in B "
-                           "behaves as B; persons who drop out inside the 7 days are not enrolled"),
-        "n_units": int(len(a_rows)),
+        "design": (
+            "accounts (wechat openid, wecom external_userid) of persons whose birthday "
+            f"falls in {lo.date()}..{hi.date()}, 50/50 per account at the birthday 10:00"
+        ),
+        "rates_apply_to": (
+            "persons active at the message (acquired before it, not churned, able "
+            "to order); others never convert; a person with any account in B "
+            "behaves as B; persons who drop out inside the 7 days are not enrolled"
+        ),
+        "n_units": len(a_rows),
         "n_units_by_variant": {k: int(v) for k, v in a_rows["variant"].value_counts().items()},
-        "n_persons": int(len(pp)),
+        "n_persons": len(pp),
         "n_persons_in_both_arms": int((mixed > 1).sum()),
         "n_active_persons": int(active.sum()),
         "realized_conversions_active": {
@@ -142,26 +183,45 @@ def run(rng: np.random.Generator, persons: pd.DataFrame, accounts: pd.DataFrame,
     live = np.flatnonzero(groups["created"].to_numpy() < g_at)
     gvar = np.array(["A", "B"] * (len(live) // 2 + 1), dtype=object)[: len(live)]
     gvar = rng.permutation(gvar)
-    g_rows = pd.DataFrame({"experiment": GROUP["name"], "unit_type": "group",
-                           "unit_id": groups["roomid"].to_numpy()[live], "variant": gvar,
-                           "t": g_at, "person_idx": -1})
+    g_rows = pd.DataFrame(
+        {
+            "experiment": GROUP["name"],
+            "unit_type": "group",
+            "unit_id": groups["roomid"].to_numpy()[live],
+            "variant": gvar,
+            "t": g_at,
+            "person_idx": -1,
+        }
+    )
     var_of_group = pd.Series(gvar, index=live)
-    m = members[(members["join_t"] <= g_at) & (members["leave_t"] > g_at)
-                & members["group"].isin(live)]
+    m = members[
+        (members["join_t"] <= g_at) & (members["leave_t"] > g_at) & members["group"].isin(live)
+    ]
     mp = accounts["person_idx"].to_numpy()[m["account_row"].to_numpy()]
-    in_b = pd.Series(var_of_group.reindex(m["group"].to_numpy()).to_numpy() == "B").groupby(mp).any()
+    in_b = (
+        pd.Series(var_of_group.reindex(m["group"].to_numpy()).to_numpy() == "B").groupby(mp).any()
+    )
     pp = in_b.index.to_numpy()
     at_arr = np.full(len(pp), g_at, dtype="int64")
     alive, _ = _alive_through(churned, churn_t, pp, at_arr, at_arr + gdays * DAY)
     active = alive & can_order[pp] & (persons["t0"].to_numpy()[pp] < g_at)
-    active &= ~np.isin(pp, a_rows["person_idx"].to_numpy()[a_rows["t"].to_numpy()
-                                                           > g_at - 8 * DAY])
+    active &= ~np.isin(pp, a_rows["person_idx"].to_numpy()[a_rows["t"].to_numpy() > g_at - 8 * DAY])
     rate = np.where(in_b.to_numpy(), GROUP["rate_b"], GROUP["rate_a"])
-    purchases, bought = _replace_outcome(rng, purchases, pp[active], at_arr[active], gdays,
-                                         rate[active])
-    outcomes.append(pd.DataFrame({"experiment": GROUP["name"], "person_idx": pp,
-                                  "arm": np.where(in_b.to_numpy(), "B", "A"), "t": at_arr,
-                                  "active": active, "converted": _scatter(active, bought)}))
+    purchases, bought = _replace_outcome(
+        rng, purchases, pp[active], at_arr[active], gdays, rate[active]
+    )
+    outcomes.append(
+        pd.DataFrame(
+            {
+                "experiment": GROUP["name"],
+                "person_idx": pp,
+                "arm": np.where(in_b.to_numpy(), "B", "A"),
+                "t": at_arr,
+                "active": active,
+                "converted": _scatter(active, bought),
+            }
+        )
+    )
     truth[GROUP["name"]] = {
         "unit_type": "group",
         "variants": {"A": "群内无拼团帖", "B": "群内发布拼团帖（3人成团）"},
@@ -170,10 +230,12 @@ def run(rng: np.random.Generator, persons: pd.DataFrame, accounts: pd.DataFrame,
         "true_effect": round(GROUP["rate_b"] - GROUP["rate_a"], 6),
         "true_relative_lift": round(GROUP["rate_b"] / GROUP["rate_a"] - 1, 6),
         "design": "every group chat created before assigned_at, balanced 50/50 by group",
-        "rates_apply_to": ("members active at assigned_at (not churned, able to order); a person "
-                           "in any B group behaves as B"),
-        "n_units": int(len(g_rows)),
-        "n_member_persons": int(len(pp)),
+        "rates_apply_to": (
+            "members active at assigned_at (not churned, able to order); a person "
+            "in any B group behaves as B"
+        ),
+        "n_units": len(g_rows),
+        "n_member_persons": len(pp),
         "n_active_member_persons": int(active.sum()),
         "realized_conversions_active": {
             "A": int(bought[~in_b.to_numpy()[active]].sum()),

@@ -47,9 +47,11 @@ def write_csv(df: pd.DataFrame, path: Path, encoding: str) -> int:
     return len(df)
 
 
-def add_duplicates(rng: np.random.Generator, df: pd.DataFrame, share: float) -> tuple[pd.DataFrame, int]:
+def add_duplicates(
+    rng: np.random.Generator, df: pd.DataFrame, share: float
+) -> tuple[pd.DataFrame, int]:
     """Repeat a few rows exactly, each right after its original (an export glitch)."""
-    k = int(round(len(df) * share))
+    k = round(len(df) * share)
     if k == 0:
         return df, 0
     pick = np.sort(rng.choice(len(df), size=k, replace=False))

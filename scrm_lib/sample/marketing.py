@@ -8,14 +8,20 @@ import pandas as pd
 from scrm_lib.sample import vocab
 from scrm_lib.sample.timeline import DAY, Window
 
-CHANNEL_TYPES = [("活码", "HM", 0.45, (0, 300)), ("海报", "HB", 0.15, (200, 2000)),
-                 ("广告", "AD", 0.15, (5000, 60000)), ("直播间", "ZB", 0.1, (10000, 120000)),
-                 ("门店", "MD", 0.15, (1000, 6000))]
-CHANNEL_NAMES = {"活码": ["导购{}号活码", "客服活码{}", "社群引流码{}"],
-                 "海报": ["新品海报{}", "会员日海报{}", "拼团海报{}"],
-                 "广告": ["朋友圈广告{}", "巨量引擎投放{}", "小红书种草{}"],
-                 "直播间": ["品牌直播间{}", "达人直播间{}"],
-                 "门店": ["门店收银台{}", "门店试用台{}"]}
+CHANNEL_TYPES = [
+    ("活码", "HM", 0.45, (0, 300)),
+    ("海报", "HB", 0.15, (200, 2000)),
+    ("广告", "AD", 0.15, (5000, 60000)),
+    ("直播间", "ZB", 0.1, (10000, 120000)),
+    ("门店", "MD", 0.15, (1000, 6000)),
+]
+CHANNEL_NAMES = {
+    "活码": ["导购{}号活码", "客服活码{}", "社群引流码{}"],
+    "海报": ["新品海报{}", "会员日海报{}", "拼团海报{}"],
+    "广告": ["朋友圈广告{}", "巨量引擎投放{}", "小红书种草{}"],
+    "直播间": ["品牌直播间{}", "达人直播间{}"],
+    "门店": ["门店收银台{}", "门店试用台{}"],
+}
 
 
 def make_channels(rng: np.random.Generator, n_persons: int, window: Window) -> pd.DataFrame:
@@ -28,8 +34,14 @@ def make_channels(rng: np.random.Generator, n_persons: int, window: Window) -> p
         counter[prefix] = counter.get(prefix, 0) + 1
         num = counter[prefix]
         names = CHANNEL_NAMES[typ]
-        rows.append((f"{prefix}{num:04d}", names[num % len(names)].format(num), typ,
-                     round(float(rng.uniform(lo, hi)), 2)))
+        rows.append(
+            (
+                f"{prefix}{num:04d}",
+                names[num % len(names)].format(num),
+                typ,
+                round(float(rng.uniform(lo, hi)), 2),
+            )
+        )
     df = pd.DataFrame(rows, columns=["渠道码", "渠道名称", "渠道类型", "成本"])
     created = rng.integers(-180 * DAY, int(window.seconds * 0.3), n)
     df["创建时间"] = window.local_text(created)
@@ -51,23 +63,49 @@ def _targets(accounts: pd.DataFrame, test_phone: str) -> pd.DataFrame:
     plat = accounts["platform"].to_numpy()
     rows = []
     w = plat == "wechat"
-    rows.append(pd.DataFrame({"kind": "openid", "uid": accounts["native_id"].to_numpy()[w],
-                              "person_idx": accounts["person_idx"].to_numpy()[w]}))
+    rows.append(
+        pd.DataFrame(
+            {
+                "kind": "openid",
+                "uid": accounts["native_id"].to_numpy()[w],
+                "person_idx": accounts["person_idx"].to_numpy()[w],
+            }
+        )
+    )
     c = plat == "wecom"
-    rows.append(pd.DataFrame({"kind": "external_userid", "uid": accounts["native_id"].to_numpy()[c],
-                              "person_idx": accounts["person_idx"].to_numpy()[c]}))
+    rows.append(
+        pd.DataFrame(
+            {
+                "kind": "external_userid",
+                "uid": accounts["native_id"].to_numpy()[c],
+                "person_idx": accounts["person_idx"].to_numpy()[c],
+            }
+        )
+    )
     y = plat == "youzan"
-    phone = np.where(accounts["test_phone"].to_numpy()[y], test_phone,
-                     accounts["phone"].to_numpy()[y])
-    rows.append(pd.DataFrame({"kind": "phone", "uid": phone,
-                              "person_idx": accounts["person_idx"].to_numpy()[y]}))
+    phone = np.where(
+        accounts["test_phone"].to_numpy()[y], test_phone, accounts["phone"].to_numpy()[y]
+    )
+    rows.append(
+        pd.DataFrame(
+            {"kind": "phone", "uid": phone, "person_idx": accounts["person_idx"].to_numpy()[y]}
+        )
+    )
     return pd.concat(rows, ignore_index=True)
 
 
-CHANNEL_FOR = {"openid": ["miniapp_push", "official_account"],
-               "external_userid": ["wecom_1v1", "wecom_group"], "phone": ["sms"]}
-OPEN_RATE = {"miniapp_push": 0.18, "official_account": 0.12, "wecom_1v1": 0.45,
-             "wecom_group": 0.25, "sms": 0.08}
+CHANNEL_FOR = {
+    "openid": ["miniapp_push", "official_account"],
+    "external_userid": ["wecom_1v1", "wecom_group"],
+    "phone": ["sms"],
+}
+OPEN_RATE = {
+    "miniapp_push": 0.18,
+    "official_account": 0.12,
+    "wecom_1v1": 0.45,
+    "wecom_group": 0.25,
+    "sms": 0.08,
+}
 
 
 def _pick_channel(rng: np.random.Generator, kinds: np.ndarray) -> np.ndarray:
@@ -85,21 +123,30 @@ def make_consent(rng: np.random.Generator, accounts: pd.DataFrame, window: Windo
     channel = _pick_channel(rng, t["kind"].to_numpy())
     grant = rng.random(len(t)) < 0.4
     when = rng.integers(0, window.seconds, len(t))
-    df = pd.DataFrame({"用户类型": t["kind"], "用户标识": t["uid"], "渠道": channel,
-                       "是否同意": np.where(grant, "是", "否"), "t": when})
+    df = pd.DataFrame(
+        {
+            "用户类型": t["kind"],
+            "用户标识": t["uid"],
+            "渠道": channel,
+            "是否同意": np.where(grant, "是", "否"),
+            "t": when,
+        }
+    )
     # Some who opted out change their mind later: a second, later row.
     back = (~grant) & (rng.random(len(t)) < 0.15)
     again = df[back].copy()
     again["是否同意"] = "是"
-    again["t"] = np.minimum(again["t"] + rng.integers(DAY, 120 * DAY, len(again)),
-                            window.seconds - 1)
+    again["t"] = np.minimum(
+        again["t"] + rng.integers(DAY, 120 * DAY, len(again)), window.seconds - 1
+    )
     df = pd.concat([df, again], ignore_index=True).sort_values("t", kind="stable")
     df["时间"] = window.local_text(df["t"].to_numpy())
     return df.drop(columns="t").reset_index(drop=True)
 
 
-def make_touches(rng: np.random.Generator, accounts: pd.DataFrame, assignments: pd.DataFrame,
-                 window: Window) -> pd.DataFrame:
+def make_touches(
+    rng: np.random.Generator, accounts: pd.DataFrame, assignments: pd.DataFrame, window: Window
+) -> pd.DataFrame:
     """The send log: campaign blasts plus the birthday-experiment messages."""
     targets = _targets(accounts, vocab.TEST_PHONE).drop_duplicates(["kind", "uid"])
     parts = []
@@ -107,17 +154,34 @@ def make_touches(rng: np.random.Generator, accounts: pd.DataFrame, assignments: 
         pick = targets[rng.random(len(targets)) < 0.3]
         kinds = pick["kind"].to_numpy()
         ch = _pick_channel(rng, kinds)
-        parts.append(pd.DataFrame({"活动": name, "渠道": ch, "用户类型": kinds,
-                                   "用户标识": pick["uid"].to_numpy(),
-                                   "t": t + rng.integers(0, 6 * 3600, len(pick))}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "活动": name,
+                    "渠道": ch,
+                    "用户类型": kinds,
+                    "用户标识": pick["uid"].to_numpy(),
+                    "t": t + rng.integers(0, 6 * 3600, len(pick)),
+                }
+            )
+        )
     b = assignments[assignments["unit_type"] == "account"]
     if len(b):
-        plat, native = b["unit_id"].str.split(":", n=1).str[0], b["unit_id"].str.split(":", n=1).str[1]
-        parts.append(pd.DataFrame({
-            "活动": "生日关怀-" + b["variant"].astype(str),
-            "渠道": np.where(plat == "wecom", "wecom_1v1", "miniapp_push"),
-            "用户类型": np.where(plat == "wecom", "external_userid", "openid"),
-            "用户标识": native.to_numpy(), "t": b["t"].to_numpy()}))
+        plat, native = (
+            b["unit_id"].str.split(":", n=1).str[0],
+            b["unit_id"].str.split(":", n=1).str[1],
+        )
+        parts.append(
+            pd.DataFrame(
+                {
+                    "活动": "生日关怀-" + b["variant"].astype(str),
+                    "渠道": np.where(plat == "wecom", "wecom_1v1", "miniapp_push"),
+                    "用户类型": np.where(plat == "wecom", "external_userid", "openid"),
+                    "用户标识": native.to_numpy(),
+                    "t": b["t"].to_numpy(),
+                }
+            )
+        )
     df = pd.concat(parts, ignore_index=True)
     rate = df["渠道"].map(OPEN_RATE).to_numpy(dtype=float)
     opened = rng.random(len(df)) < rate

@@ -21,8 +21,11 @@ def subscribe_times(rng, accounts: pd.DataFrame, orders: pd.DataFrame) -> np.nda
     w = orders["platform"].to_numpy() == "wechat"
     np.minimum.at(first, orders["account_row"].to_numpy()[w], orders["created"].to_numpy()[w])
     before = first - rng.integers(600, 3 * DAY, len(accounts))
-    return np.where(first < NEVER, np.minimum(accounts["created"].to_numpy(), before),
-                    accounts["created"].to_numpy())
+    return np.where(
+        first < NEVER,
+        np.minimum(accounts["created"].to_numpy(), before),
+        accounts["created"].to_numpy(),
+    )
 
 
 def users(rng, accounts, persons, sub_t, window) -> tuple[pd.DataFrame, pd.Series]:
@@ -30,26 +33,46 @@ def users(rng, accounts, persons, sub_t, window) -> tuple[pd.DataFrame, pd.Serie
     a = accounts.iloc[w]
     n = len(w)
     pidx = a["person_idx"].to_numpy()
-    scene = np.array(vocab.SUBSCRIBE_SCENES)[rng.choice(7, size=n,
-                                                        p=[0.2, 0.15, 0.15, 0.1, 0.2, 0.1, 0.1])]
+    scene = np.array(vocab.SUBSCRIBE_SCENES)[
+        rng.choice(7, size=n, p=[0.2, 0.15, 0.15, 0.1, 0.2, 0.1, 0.1])
+    ]
     code = a["channel_code"].to_numpy(dtype=object)
     qr = np.isin(scene, vocab.QR_SCENES)
     qr_code = np.where(qr & (code != ""), code, "")
     has_phone = rng.random(n) < 0.55
-    phone = np.where(a["test_phone"].to_numpy(), vocab.TEST_PHONE,
-                     np.where(has_phone, a["phone"].to_numpy(), None))
+    phone = np.where(
+        a["test_phone"].to_numpy(),
+        vocab.TEST_PHONE,
+        np.where(has_phone, a["phone"].to_numpy(), None),
+    )
     bday = persons["birthday"].to_numpy(dtype=object)[pidx]
     bday = np.where(pd.notna(bday) & (rng.random(n) < 0.5), bday, None)
     gender = np.where(rng.random(n) < 0.15, 0, persons["gender"].to_numpy()[pidx])
     union = a["unionid"].to_numpy(dtype=object)
-    opt = lambda key, v: pd.Series(np.where(pd.notna(v), f',"{key}":' + js(v).to_numpy(dtype=object), ""))  # noqa: E731
-    lines = ('{"openid":' + js(a["native_id"]) + opt("unionid", union)
-             + ',"nickname":' + js(a["nickname"]) + opt("phone", phone)
-             + ',"gender":' + pd.Series(gender).astype(str) + opt("birthday", bday)
-             + ',"city":' + js(persons["city"].to_numpy()[pidx])
-             + ',"subscribe_time":' + pd.Series(window.unix_s(sub_t[w])).astype(str)
-             + ',"subscribe_scene":' + pd.Series(scene).astype(str)
-             + ',"qr_scene_str":' + js(qr_code) + "}")
+
+    def opt(key, v):
+        return pd.Series(np.where(pd.notna(v), f',"{key}":' + js(v).to_numpy(dtype=object), ""))
+
+    lines = (
+        '{"openid":'
+        + js(a["native_id"])
+        + opt("unionid", union)
+        + ',"nickname":'
+        + js(a["nickname"])
+        + opt("phone", phone)
+        + ',"gender":'
+        + pd.Series(gender).astype(str)
+        + opt("birthday", bday)
+        + ',"city":'
+        + js(persons["city"].to_numpy()[pidx])
+        + ',"subscribe_time":'
+        + pd.Series(window.unix_s(sub_t[w])).astype(str)
+        + ',"subscribe_scene":'
+        + pd.Series(scene).astype(str)
+        + ',"qr_scene_str":'
+        + js(qr_code)
+        + "}"
+    )
     info = pd.DataFrame({"account_row": w, "sub_t": sub_t[w], "qr_code": qr_code})
     return info, lines
 
@@ -61,10 +84,19 @@ def _items_json(o: pd.DataFrame) -> pd.Series:
         s = o[f"sku{j}"].to_numpy()
         ok = s >= 0
         s0 = np.maximum(s, 0)
-        item = ('{"sku":' + js(sku["sku"].to_numpy()[s0]) + ',"name":' + js(sku["title"].to_numpy()[s0])
-                + ',"category":' + js(sku["category"].to_numpy()[s0])
-                + ',"qty":' + o[f"qty{j}"].astype(str).reset_index(drop=True)
-                + ',"price":' + o[f"price{j}"].astype(str).reset_index(drop=True) + "}")
+        item = (
+            '{"sku":'
+            + js(sku["sku"].to_numpy()[s0])
+            + ',"name":'
+            + js(sku["title"].to_numpy()[s0])
+            + ',"category":'
+            + js(sku["category"].to_numpy()[s0])
+            + ',"qty":'
+            + o[f"qty{j}"].astype(str).reset_index(drop=True)
+            + ',"price":'
+            + o[f"price{j}"].astype(str).reset_index(drop=True)
+            + "}"
+        )
         if parts is None:
             parts = item
         else:
@@ -75,7 +107,9 @@ def _items_json(o: pd.DataFrame) -> pd.Series:
 def groupbuys(rng, orders: pd.DataFrame) -> np.ndarray:
     """Group-buy ids: a quarter of mini-program orders, in teams of 2–5 neighbours in time."""
     gb = np.full(len(orders), None, dtype=object)
-    w = np.flatnonzero((orders["platform"].to_numpy() == "wechat") & (rng.random(len(orders)) < 0.25))
+    w = np.flatnonzero(
+        (orders["platform"].to_numpy() == "wechat") & (rng.random(len(orders)) < 0.25)
+    )
     if len(w) == 0:
         return gb
     size = rng.integers(2, 6, len(w))
@@ -84,8 +118,15 @@ def groupbuys(rng, orders: pd.DataFrame) -> np.ndarray:
     return gb
 
 
-STATUS = {O.PENDING: "NOTPAY", O.PAID: "PAID", O.SHIPPED: "PAID", O.DONE: "PAID",
-          O.REFUNDING: "PAID", O.REFUNDED: "REFUNDED", O.CLOSED: "CLOSED"}
+STATUS = {
+    O.PENDING: "NOTPAY",
+    O.PAID: "PAID",
+    O.SHIPPED: "PAID",
+    O.DONE: "PAID",
+    O.REFUNDING: "PAID",
+    O.REFUNDED: "REFUNDED",
+    O.CLOSED: "CLOSED",
+}
 
 
 def orders_file(rng, orders, accounts, window, out: Path, noise: dict) -> int:
@@ -95,17 +136,31 @@ def orders_file(rng, orders, accounts, window, out: Path, noise: dict) -> int:
     refunded = code == O.REFUNDED
     chan = o["channel_code"].to_numpy(dtype=object)
     chan = np.where(chan == "", None, chan)
-    lines = ('{"order_no":' + js(o["order_no"]) + ',"openid":' + js(accounts["native_id"].to_numpy()[o["account_row"].to_numpy()])
-             + ',"create_time":' + pd.Series(window.unix_ms(o["created"].to_numpy(), rng)).astype(str)
-             + ',"pay_time":' + pd.Series(np.where(paid, window.unix_ms(np.where(paid, o["paid_at"], 0),
-                                                                         rng), -1)).astype(str)
-             .where(paid, "null")
-             + ',"total_fee":' + (o["goods"] + o["shipping"]).astype(str)
-             + ',"status":' + js(pd.Series(code).map(STATUS))
-             + ',"refund_fee":' + pd.Series(np.where(refunded, o["refund_fee"], 0)).astype(str)
-             + ',"items":' + _items_json(o)
-             + ',"groupbuy_id":' + js_or_null(o["groupbuy_id"])
-             + ',"channel_code":' + js_or_null(chan) + "}")
+    lines = (
+        '{"order_no":'
+        + js(o["order_no"])
+        + ',"openid":'
+        + js(accounts["native_id"].to_numpy()[o["account_row"].to_numpy()])
+        + ',"create_time":'
+        + pd.Series(window.unix_ms(o["created"].to_numpy(), rng)).astype(str)
+        + ',"pay_time":'
+        + pd.Series(np.where(paid, window.unix_ms(np.where(paid, o["paid_at"], 0), rng), -1))
+        .astype(str)
+        .where(paid, "null")
+        + ',"total_fee":'
+        + (o["goods"] + o["shipping"]).astype(str)
+        + ',"status":'
+        + js(pd.Series(code).map(STATUS))
+        + ',"refund_fee":'
+        + pd.Series(np.where(refunded, o["refund_fee"], 0)).astype(str)
+        + ',"items":'
+        + _items_json(o)
+        + ',"groupbuy_id":'
+        + js_or_null(o["groupbuy_id"])
+        + ',"channel_code":'
+        + js_or_null(chan)
+        + "}"
+    )
     k = min(garbage_count(len(lines)), len(lines))
     if k:
         pick = rng.choice(len(lines), size=k, replace=False)
@@ -113,8 +168,9 @@ def orders_file(rng, orders, accounts, window, out: Path, noise: dict) -> int:
         bad = bad.str.replace(r'"order_no":"WX', '"order_no":"WXBAD', regex=True)
         half = np.arange(k) % 2 == 0
         bad[half] = bad[half].str.replace(r'"total_fee":\d+', '"total_fee":"12.3元"', regex=True)
-        bad[~half] = bad[~half].str.replace(r'"create_time":\d+', '"create_time":"yesterday"',
-                                            regex=True)
+        bad[~half] = bad[~half].str.replace(
+            r'"create_time":\d+', '"create_time":"yesterday"', regex=True
+        )
         lines = pd.concat([lines, bad], ignore_index=True)
     df, n_dup = add_duplicates(rng, lines.to_frame("l"), 0.002)
     noise["miniapp_orders.jsonl"] = {"duplicate_rows": n_dup, "garbage_rows": k}
@@ -142,11 +198,15 @@ def referrals(rng, info: pd.DataFrame, window: Window) -> tuple[pd.DataFrame, np
     k = role[inviter_pos]
     t = info["sub_t"].to_numpy()[order[pos]]
     year = window.local_text(t, "date")
-    ref = pd.DataFrame({
-        "inviter_row": info["account_row"].to_numpy()[order[inviter_pos]],
-        "invitee_row": info["account_row"].to_numpy()[order[pos]],
-        "t": t, "kind": kinds[k], "campaign": pd.Series(year).str.slice(0, 4).to_numpy() + campaigns[k],
-    })
+    ref = pd.DataFrame(
+        {
+            "inviter_row": info["account_row"].to_numpy()[order[inviter_pos]],
+            "invitee_row": info["account_row"].to_numpy()[order[pos]],
+            "t": t,
+            "kind": kinds[k],
+            "campaign": pd.Series(year).str.slice(0, 4).to_numpy() + campaigns[k],
+        }
+    )
     roles = np.empty(n, dtype=object)
     roles[order] = np.array(["member", "group_leader", "distributor"], dtype=object)[role]
     return ref, roles
@@ -154,10 +214,19 @@ def referrals(rng, info: pd.DataFrame, window: Window) -> tuple[pd.DataFrame, np
 
 def referrals_file(rng, ref: pd.DataFrame, accounts, window, out: Path) -> int:
     nid = accounts["native_id"].to_numpy(dtype=object)
-    lines = ('{"inviter_openid":' + js(nid[ref["inviter_row"].to_numpy()])
-             + ',"invitee_openid":' + js(nid[ref["invitee_row"].to_numpy()])
-             + ',"ts":' + pd.Series(window.unix_ms(ref["t"].to_numpy(), rng)).astype(str)
-             + ',"kind":' + js(ref["kind"]) + ',"campaign":' + js(ref["campaign"]) + "}")
+    lines = (
+        '{"inviter_openid":'
+        + js(nid[ref["inviter_row"].to_numpy()])
+        + ',"invitee_openid":'
+        + js(nid[ref["invitee_row"].to_numpy()])
+        + ',"ts":'
+        + pd.Series(window.unix_ms(ref["t"].to_numpy(), rng)).astype(str)
+        + ',"kind":'
+        + js(ref["kind"])
+        + ',"campaign":'
+        + js(ref["campaign"])
+        + "}"
+    )
     return write_lines(lines, out / "miniapp_referrals.jsonl")
 
 
@@ -165,12 +234,24 @@ def _ev(openid, event, page, t_ms, props) -> pd.Series:
     n = len(openid)
     page = np.broadcast_to(np.asarray(page, dtype=object), (n,))
     props = np.broadcast_to(np.asarray(props, dtype=object), (n,))
-    return ('{"openid":' + js(openid) + ',"event":"' + event + '","page":' + js(page)
-            + ',"ts":' + pd.Series(t_ms).astype(str) + ',"props":' + pd.Series(props, dtype="str") + "}")
+    return (
+        '{"openid":'
+        + js(openid)
+        + ',"event":"'
+        + event
+        + '","page":'
+        + js(page)
+        + ',"ts":'
+        + pd.Series(t_ms).astype(str)
+        + ',"props":'
+        + pd.Series(props, dtype="str")
+        + "}"
+    )
 
 
-def events_file(rng, accounts, orders, info, ref, channels, churned, churn_t, window,
-                out: Path, noise: dict) -> int:
+def events_file(
+    rng, accounts, orders, info, ref, channels, churned, churn_t, window, out: Path, noise: dict
+) -> int:
     nid = accounts["native_id"].to_numpy(dtype=object)
     span = window.seconds
     rows = info["account_row"].to_numpy()
@@ -191,9 +272,16 @@ def events_file(rng, accounts, orders, info, ref, channels, churned, churn_t, wi
     page = np.array(vocab.MINIAPP_PAGES, dtype=object)[page_i]
     sku = O.SKU["sku"].to_numpy(dtype=object)[rng.integers(0, len(O.SKU), len(r))]
     gb_ids = w_orders["groupbuy_id"].dropna().unique()
-    gb = gb_ids[rng.integers(0, max(len(gb_ids), 1), len(r))] if len(gb_ids) else np.full(len(r), "GB00000000")
-    props = np.where(page_i == 1, '{"sku":' + js(sku).to_numpy(dtype=object) + "}",
-                     np.where(page_i == 2, '{"groupbuy_id":' + js(gb).to_numpy(dtype=object) + "}", "{}"))
+    gb = (
+        gb_ids[rng.integers(0, max(len(gb_ids), 1), len(r))]
+        if len(gb_ids)
+        else np.full(len(r), "GB00000000")
+    )
+    props = np.where(
+        page_i == 1,
+        '{"sku":' + js(sku).to_numpy(dtype=object) + "}",
+        np.where(page_i == 2, '{"groupbuy_id":' + js(gb).to_numpy(dtype=object) + "}", "{}"),
+    )
     parts.append(_ev(nid[rows[r]], "page_view", page, ms(t), props))
 
     # Cart adds before most orders; group-buy joins (and the page before) for group orders.
@@ -201,34 +289,77 @@ def events_file(rng, accounts, orders, info, ref, channels, churned, churn_t, wi
     cart = rng.random(len(o)) < 0.6
     oc = o[cart]
     t = np.maximum(oc["created"].to_numpy() - rng.integers(60, 2 * DAY, len(oc)), 0)
-    props = ('{"sku":' + js(O.SKU["sku"].to_numpy(dtype=object)[oc["sku0"].to_numpy()])
-             + ',"qty":' + oc["qty0"].astype(str).reset_index(drop=True) + "}")
-    parts.append(_ev(nid[oc["account_row"].to_numpy()], "cart_add", "pages/goods/detail", ms(t),
-                     props))
+    props = (
+        '{"sku":'
+        + js(O.SKU["sku"].to_numpy(dtype=object)[oc["sku0"].to_numpy()])
+        + ',"qty":'
+        + oc["qty0"].astype(str).reset_index(drop=True)
+        + "}"
+    )
+    parts.append(
+        _ev(nid[oc["account_row"].to_numpy()], "cart_add", "pages/goods/detail", ms(t), props)
+    )
     g = o[o["groupbuy_id"].notna()]
     tj = np.maximum(g["created"].to_numpy() - rng.integers(10, 600, len(g)), 0)
     gprops = '{"groupbuy_id":' + js(g["groupbuy_id"]) + "}"
-    parts.append(_ev(nid[g["account_row"].to_numpy()], "groupbuy_join", "pages/groupbuy/detail",
-                     ms(tj), gprops))
-    parts.append(_ev(nid[g["account_row"].to_numpy()], "page_view", "pages/groupbuy/detail",
-                     ms(np.maximum(tj - rng.integers(5, 300, len(g)), 0)), gprops))
+    parts.append(
+        _ev(
+            nid[g["account_row"].to_numpy()],
+            "groupbuy_join",
+            "pages/groupbuy/detail",
+            ms(tj),
+            gprops,
+        )
+    )
+    parts.append(
+        _ev(
+            nid[g["account_row"].to_numpy()],
+            "page_view",
+            "pages/groupbuy/detail",
+            ms(np.maximum(tj - rng.integers(5, 300, len(g)), 0)),
+            gprops,
+        )
+    )
 
     # QR scans: the subscribing scan, plus later scans of other codes.
     qr = info["qr_code"].to_numpy(dtype=object) != ""
     codes = channels["渠道码"].to_numpy(dtype=object)
     extra = rng.random(len(rows)) < 0.08
     scan_rows = np.concatenate([rows[qr], rows[extra]])
-    scan_code = np.concatenate([info["qr_code"].to_numpy(dtype=object)[qr],
-                                codes[rng.integers(0, len(codes), int(extra.sum()))]])
-    scan_t = np.concatenate([sub_t[qr], sub_t[extra] + (rng.random(int(extra.sum()))
-                                                        * (stop[extra] - sub_t[extra])).astype("int64")])
-    parts.append(_ev(nid[scan_rows], "qr_scan", "pages/index/index", ms(scan_t),
-                     '{"channel_code":' + js(scan_code) + "}"))
+    scan_code = np.concatenate(
+        [
+            info["qr_code"].to_numpy(dtype=object)[qr],
+            codes[rng.integers(0, len(codes), int(extra.sum()))],
+        ]
+    )
+    scan_t = np.concatenate(
+        [
+            sub_t[qr],
+            sub_t[extra]
+            + (rng.random(int(extra.sum())) * (stop[extra] - sub_t[extra])).astype("int64"),
+        ]
+    )
+    parts.append(
+        _ev(
+            nid[scan_rows],
+            "qr_scan",
+            "pages/index/index",
+            ms(scan_t),
+            '{"channel_code":' + js(scan_code) + "}",
+        )
+    )
 
     # Shares: the inviter shares shortly before each invitee arrives, plus idle sharing.
     ts = np.maximum(ref["t"].to_numpy() - rng.integers(600, 2 * DAY, len(ref)), 0)
-    parts.append(_ev(nid[ref["inviter_row"].to_numpy()], "share", "pages/groupbuy/detail", ms(ts),
-                     '{"campaign":' + js(ref["campaign"]) + "}"))
+    parts.append(
+        _ev(
+            nid[ref["inviter_row"].to_numpy()],
+            "share",
+            "pages/groupbuy/detail",
+            ms(ts),
+            '{"campaign":' + js(ref["campaign"]) + "}",
+        )
+    )
     k = rng.poisson(0.3, len(rows))
     r = np.repeat(np.arange(len(rows)), k)
     t = sub_t[r] + (rng.random(len(r)) * (stop[r] - sub_t[r])).astype("int64")
@@ -237,6 +368,9 @@ def events_file(rng, accounts, orders, info, ref, channels, churned, churn_t, wi
     lines = pd.concat(parts, ignore_index=True)
     # The backend flushes per worker, so lines arrive grouped, not in time order.
     df, n_dup = add_duplicates(rng, lines.to_frame("l"), 0.004)
-    noise["miniapp_events.jsonl"] = {"duplicate_rows": n_dup, "garbage_rows": 0,
-                                     "time_order": "not sorted"}
+    noise["miniapp_events.jsonl"] = {
+        "duplicate_rows": n_dup,
+        "garbage_rows": 0,
+        "time_order": "not sorted",
+    }
     return write_lines(df["l"], out / "miniapp_events.jsonl")

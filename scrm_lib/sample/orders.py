@@ -17,8 +17,11 @@ from scrm_lib.sample.timeline import DAY, Window
 
 CATS = list(vocab.CATALOG)
 SKU = pd.DataFrame(
-    [(sku, title, cat, price) for cat, (_, items) in vocab.CATALOG.items()
-     for sku, title, price in items],
+    [
+        (sku, title, cat, price)
+        for cat, (_, items) in vocab.CATALOG.items()
+        for sku, title, price in items
+    ],
     columns=["sku", "title", "category", "price"],
 )
 SKU_CAT = SKU["category"].map({c: i for i, c in enumerate(CATS)}).to_numpy()
@@ -53,12 +56,12 @@ def _items(rng, person_cat: np.ndarray, promo: np.ndarray):
     n_lines = rng.choice(3, size=n, p=[0.72, 0.2, 0.08]) + 1
     sku = np.full((n, 3), -1, dtype="int64")
     qty = np.zeros((n, 3), dtype="int64")
-    by_cat = [np.flatnonzero(SKU_CAT == c) for c in range(len(CATS))]
+    by_cat = [np.flatnonzero(c == SKU_CAT) for c in range(len(CATS))]
     n_in_cat = np.array([len(b) for b in by_cat])
     first_in_cat = np.array([b[0] for b in by_cat])
     for j in range(3):
         has = n_lines > j
-        main = (rng.random(n) < (0.75 if j == 0 else 0.25))
+        main = rng.random(n) < (0.75 if j == 0 else 0.25)
         cat = np.where(main, person_cat, rng.integers(0, len(CATS), n))
         pick = first_in_cat[cat] + (rng.random(n) * n_in_cat[cat]).astype("int64")
         sku[:, j] = np.where(has, pick, -1)
@@ -75,8 +78,13 @@ def _items(rng, person_cat: np.ndarray, promo: np.ndarray):
     return sku, qty, price, line_amount
 
 
-def build_orders(rng: np.random.Generator, purchases: pd.DataFrame, persons: pd.DataFrame,
-                 accounts: pd.DataFrame, window: Window) -> pd.DataFrame:
+def build_orders(
+    rng: np.random.Generator,
+    purchases: pd.DataFrame,
+    persons: pd.DataFrame,
+    accounts: pd.DataFrame,
+    window: Window,
+) -> pd.DataFrame:
     """One row per order with account, items (3 slots), money in fen and status times."""
     rows, start, count = orderable_accounts(accounts)
     home = (rng.random(len(persons)) * np.maximum(count, 1)).astype("int64")
@@ -86,10 +94,13 @@ def build_orders(rng: np.random.Generator, purchases: pd.DataFrame, persons: pd.
     created = purchases["t"].to_numpy().astype("int64")
 
     days = pd.date_range(window.start, window.end, freq="D")
-    promo_day = (((days.month == 6) & (days.day <= 18)) | ((days.month == 11) & (days.day <= 11)))
+    promo_day = ((days.month == 6) & (days.day <= 18)) | ((days.month == 11) & (days.day <= 11))
     promo = np.asarray(promo_day)[np.clip(created // DAY, 0, window.days - 1)]
-    person_cat = pd.Series(persons["category"].to_numpy()[pidx]).map(
-        {c: i for i, c in enumerate(CATS)}).to_numpy()
+    person_cat = (
+        pd.Series(persons["category"].to_numpy()[pidx])
+        .map({c: i for i, c in enumerate(CATS)})
+        .to_numpy()
+    )
     sku, qty, price, line_amount = _items(rng, person_cat, promo)
     goods = line_amount.sum(axis=1)
     shipping = np.where(rng.random(n) < 0.85, 0, rng.choice([600, 800, 1000], size=n))
@@ -98,13 +109,15 @@ def build_orders(rng: np.random.Generator, purchases: pd.DataFrame, persons: pd.
     cancelled = fate < 0.045
     refunded = (fate >= 0.045) & (fate < 0.11)
     paid_at = np.where(cancelled, NEVER, created + rng.integers(10, 1800, n))
-    closed_at = np.where(cancelled, created + np.where(rng.random(n) < 0.5, DAY,
-                                                       rng.integers(60, 7200, n)), NEVER)
+    closed_at = np.where(
+        cancelled, created + np.where(rng.random(n) < 0.5, DAY, rng.integers(60, 7200, n)), NEVER
+    )
     ship_at = paid_at + rng.integers(DAY // 5, 3 * DAY, n)
     done_at = ship_at + rng.integers(3 * DAY, 10 * DAY, n)
     before_ship = refunded & (rng.random(n) < 0.4)
-    refund_at = np.where(before_ship, paid_at + rng.integers(3600, DAY, n),
-                         done_at + rng.integers(DAY, 7 * DAY, n))
+    refund_at = np.where(
+        before_ship, paid_at + rng.integers(3600, DAY, n), done_at + rng.integers(DAY, 7 * DAY, n)
+    )
     refund_at = np.where(refunded, refund_at, NEVER)
     request_at = np.where(refunded, refund_at - rng.integers(3600, 3 * DAY, n), NEVER)
     request_at = np.where(refunded, np.maximum(request_at, paid_at + 60), NEVER)
@@ -112,20 +125,34 @@ def build_orders(rng: np.random.Generator, purchases: pd.DataFrame, persons: pd.
     done_at = np.where(cancelled | before_ship, NEVER, done_at)
     paid_total = goods + shipping
     partial = refunded & (rng.random(n) < 0.2)
-    refund_fee = np.where(refunded, np.where(partial, (paid_total * rng.uniform(0.3, 0.7, n))
-                                             .astype("int64"), paid_total), 0)
+    refund_fee = np.where(
+        refunded,
+        np.where(partial, (paid_total * rng.uniform(0.3, 0.7, n)).astype("int64"), paid_total),
+        0,
+    )
 
-    out = pd.DataFrame({
-        "person_idx": pidx, "account_row": acc_row,
-        "platform": accounts["platform"].to_numpy()[acc_row],
-        "account_id": accounts["account_id"].to_numpy()[acc_row],
-        "created": created, "paid_at": paid_at, "ship_at": ship_at, "done_at": done_at,
-        "closed_at": closed_at, "request_at": request_at, "refund_at": refund_at,
-        "goods": goods, "shipping": shipping, "refund_fee": refund_fee,
-        "n_lines": (sku >= 0).sum(axis=1), "qty_total": qty.sum(axis=1),
-        "category": SKU["category"].to_numpy()[sku[:, 0]],
-        "channel_code": persons["channel_code"].to_numpy()[pidx],
-    })
+    out = pd.DataFrame(
+        {
+            "person_idx": pidx,
+            "account_row": acc_row,
+            "platform": accounts["platform"].to_numpy()[acc_row],
+            "account_id": accounts["account_id"].to_numpy()[acc_row],
+            "created": created,
+            "paid_at": paid_at,
+            "ship_at": ship_at,
+            "done_at": done_at,
+            "closed_at": closed_at,
+            "request_at": request_at,
+            "refund_at": refund_at,
+            "goods": goods,
+            "shipping": shipping,
+            "refund_fee": refund_fee,
+            "n_lines": (sku >= 0).sum(axis=1),
+            "qty_total": qty.sum(axis=1),
+            "category": SKU["category"].to_numpy()[sku[:, 0]],
+            "channel_code": persons["channel_code"].to_numpy()[pidx],
+        }
+    )
     for j in range(3):
         out[f"sku{j}"] = sku[:, j]
         out[f"qty{j}"] = qty[:, j]
@@ -149,6 +176,7 @@ def status_at(orders: pd.DataFrame, when: int) -> np.ndarray:
 
 def truth_status(code: np.ndarray) -> np.ndarray:
     """Canonical status (paid / refunded / cancelled / pending) of a status code."""
-    names = np.array(["pending", "paid", "paid", "paid", "cancelled", "refunded", "paid"],
-                     dtype=object)
+    names = np.array(
+        ["pending", "paid", "paid", "paid", "cancelled", "refunded", "paid"], dtype=object
+    )
     return names[code]

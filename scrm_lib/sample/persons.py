@@ -25,10 +25,12 @@ def _names(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, np
     female = gender == 2
     pool_f = np.array(vocab.GIVEN_F, dtype=object)
     pool_m = np.array(vocab.GIVEN_M, dtype=object)
-    c1 = np.where(female, pool_f[rng.integers(0, len(pool_f), n)],
-                  pool_m[rng.integers(0, len(pool_m), n)])
-    c2 = np.where(female, pool_f[rng.integers(0, len(pool_f), n)],
-                  pool_m[rng.integers(0, len(pool_m), n)])
+    c1 = np.where(
+        female, pool_f[rng.integers(0, len(pool_f), n)], pool_m[rng.integers(0, len(pool_m), n)]
+    )
+    c2 = np.where(
+        female, pool_f[rng.integers(0, len(pool_f), n)], pool_m[rng.integers(0, len(pool_m), n)]
+    )
     two = rng.random(n) < 0.72
     given = np.where(two, c1 + c2, c1)
     return surname, given, gender
@@ -48,8 +50,16 @@ def _places(rng: np.random.Generator, n: int) -> pd.DataFrame:
     num = rng.integers(1, 999, n).astype(str).astype(object)
     bld = rng.integers(1, 40, n).astype(str).astype(object)
     room = (rng.integers(1, 33, n) * 100 + rng.integers(1, 9, n)).astype(str).astype(object)
-    detail = (streets[rng.integers(0, len(streets), n)] + num + "号"
-              + comms[rng.integers(0, len(comms), n)] + bld + "幢" + room + "室")
+    detail = (
+        streets[rng.integers(0, len(streets), n)]
+        + num
+        + "号"
+        + comms[rng.integers(0, len(comms), n)]
+        + bld
+        + "幢"
+        + room
+        + "室"
+    )
     return pd.DataFrame({"province": prov, "city": city, "district": district, "address": detail})
 
 
@@ -62,8 +72,9 @@ def _phones(rng: np.random.Generator, n: int) -> np.ndarray:
     return phones.astype(str).astype(object)
 
 
-def make_persons(rng: np.random.Generator, n: int, window: Window,
-                 channel_codes: np.ndarray) -> pd.DataFrame:
+def make_persons(
+    rng: np.random.Generator, n: int, window: Window, channel_codes: np.ndarray
+) -> pd.DataFrame:
     """One row per simulated person, with the BTYD parameters that drive their orders.
 
     Purchase rate λ (per day) is a Gamma draw scaled by the replenishment cycle
@@ -77,13 +88,17 @@ def make_persons(rng: np.random.Generator, n: int, window: Window,
     has_bday = rng.random(n) < 0.68
     year = rng.integers(1968, 2006, n)
     doy = rng.integers(0, 365, n)
-    bday = (pd.to_datetime(year.astype(str), format="%Y") + pd.to_timedelta(doy, unit="D"))
+    bday = pd.to_datetime(year.astype(str), format="%Y") + pd.to_timedelta(doy, unit="D")
     birthday = np.where(has_bday, bday.strftime("%Y-%m-%d").to_numpy(dtype=object), None)
 
     has_email = rng.random(n) < 0.3
     domains = np.array(vocab.EMAIL_DOMAINS, dtype=object)
-    email = (lowercase(rng, n, 5) + rng.integers(10, 9999, n).astype(str).astype(object)
-             + "@" + domains[rng.integers(0, len(domains), n)])
+    email = (
+        lowercase(rng, n, 5)
+        + rng.integers(10, 9999, n).astype(str).astype(object)
+        + "@"
+        + domains[rng.integers(0, len(domains), n)]
+    )
     email = np.where(has_email, email, None)
 
     cat = rng.choice(len(CATEGORIES), size=n, p=np.array(vocab.CATEGORY_WEIGHTS) / 100)
@@ -106,12 +121,24 @@ def make_persons(rng: np.random.Generator, n: int, window: Window,
     ch = channel_codes[rng.choice(len(channel_codes), size=n, p=_zipf_weights(len(channel_codes)))]
     channel = np.where(has_channel, ch, "")
 
-    return pd.DataFrame({
-        "person_id": pd.Series(np.arange(1, n + 1)).map("P{:07d}".format).to_numpy(),
-        "surname": surname, "given": given, "name": surname + given, "gender": gender,
-        "phone": phone, "email": email, "birthday": birthday,
-        "province": places["province"].to_numpy(), "city": places["city"].to_numpy(),
-        "district": places["district"].to_numpy(), "address": places["address"].to_numpy(),
-        "category": np.array(CATEGORIES, dtype=object)[cat],
-        "lam": lam, "p": p, "t0": t0, "channel_code": channel,
-    })
+    return pd.DataFrame(
+        {
+            "person_id": pd.Series(np.arange(1, n + 1)).map("P{:07d}".format).to_numpy(),
+            "surname": surname,
+            "given": given,
+            "name": surname + given,
+            "gender": gender,
+            "phone": phone,
+            "email": email,
+            "birthday": birthday,
+            "province": places["province"].to_numpy(),
+            "city": places["city"].to_numpy(),
+            "district": places["district"].to_numpy(),
+            "address": places["address"].to_numpy(),
+            "category": np.array(CATEGORIES, dtype=object)[cat],
+            "lam": lam,
+            "p": p,
+            "t0": t0,
+            "channel_code": channel,
+        }
+    )

@@ -10,7 +10,13 @@ import pandas as pd
 
 from scrm_lib.sample import orders as O
 from scrm_lib.sample import vocab
-from scrm_lib.sample.files import EXCEL_MAX_DATA_ROWS, add_duplicates, garbage_count, money, write_csv
+from scrm_lib.sample.files import (
+    EXCEL_MAX_DATA_ROWS,
+    add_duplicates,
+    garbage_count,
+    money,
+    write_csv,
+)
 from scrm_lib.sample.ids import as_str, increasing_ids
 from scrm_lib.sample.timeline import DAY, Window
 from scrm_lib.sample.xlsx import write as write_xlsx
@@ -64,15 +70,24 @@ def _titles(o: pd.DataFrame, sep: str) -> pd.Series:
 
 
 # ---------------------------------------------------------------- Tmall
-TMALL_STATUS = {O.PENDING: "等待买家付款", O.PAID: "买家已付款", O.SHIPPED: "卖家已发货",
-                O.DONE: "交易成功", O.CLOSED: "交易关闭", O.REFUNDED: "交易关闭"}
+TMALL_STATUS = {
+    O.PENDING: "等待买家付款",
+    O.PAID: "买家已付款",
+    O.SHIPPED: "卖家已发货",
+    O.DONE: "交易成功",
+    O.CLOSED: "交易关闭",
+    O.REFUNDED: "交易关闭",
+}
 
 
 def _tmall_status(o: pd.DataFrame, when: int) -> np.ndarray:
     code = O.status_at(o, when)
     # While a refund is pending Tmall still shows the delivery status.
-    base = np.where(o["done_at"].to_numpy() <= when, O.DONE,
-                    np.where(o["ship_at"].to_numpy() <= when, O.SHIPPED, O.PAID))
+    base = np.where(
+        o["done_at"].to_numpy() <= when,
+        O.DONE,
+        np.where(o["ship_at"].to_numpy() <= when, O.SHIPPED, O.PAID),
+    )
     code = np.where(code == O.REFUNDING, base, code)
     return code
 
@@ -93,42 +108,55 @@ def write_tmall(rng, orders, accounts, window, out: Path, noise: dict) -> dict[s
         refunded = code == O.REFUNDED
         pay_text = pd.Series(window.local_text(np.where(paid, o["paid_at"].to_numpy(), 0), fmt))
         n = len(o)
-        df = pd.DataFrame({
-            "订单编号": ('="' + o["order_no"].astype(str) + '"').to_numpy(),
-            "买家会员名": acc["native_id"].to_numpy()[row],
-            "买家支付宝账号": acc["alipay_masked"].to_numpy()[row],
-            "买家应付货款": money(o["goods"]).to_numpy(),
-            "买家应付邮费": money(o["shipping"]).to_numpy(),
-            "总金额": money(total).to_numpy(),
-            "买家实际支付金额": money(np.where(paid, total, 0)).to_numpy(),
-            "订单状态": pd.Series(code).map(TMALL_STATUS).to_numpy(),
-            "买家留言": np.array(vocab.TMALL_MESSAGES, dtype=object)[
-                rng.integers(0, len(vocab.TMALL_MESSAGES), n)],
-            "收货人姓名": acc["display_name"].to_numpy()[row],
-            "收货地址": (acc["province"].to_numpy()[row] + " " + acc["city"].to_numpy()[row] + " "
-                     + acc["district"].to_numpy()[row] + " " + acc["address"].to_numpy()[row]),
-            "联系手机": acc["shown_masked"].to_numpy()[row],
-            "订单创建时间": window.local_text(o["created"].to_numpy(), fmt),
-            "订单付款时间": pay_text.where(paid, "").to_numpy(),
-            "宝贝标题": _titles(o, "，").to_numpy(),
-            "宝贝种类": o["n_lines"].to_numpy(),
-            "宝贝总数量": o["qty_total"].to_numpy(),
-            "店铺名称": vocab.SHOP_NAMES["tmall"],
-            "退款金额": money(np.where(refunded, o["refund_fee"].to_numpy(), 0)).to_numpy(),
-            "订单备注": np.array(vocab.TMALL_REMARKS, dtype=object)[
-                rng.integers(0, len(vocab.TMALL_REMARKS), n)],
-        })
+        df = pd.DataFrame(
+            {
+                "订单编号": ('="' + o["order_no"].astype(str) + '"').to_numpy(),
+                "买家会员名": acc["native_id"].to_numpy()[row],
+                "买家支付宝账号": acc["alipay_masked"].to_numpy()[row],
+                "买家应付货款": money(o["goods"]).to_numpy(),
+                "买家应付邮费": money(o["shipping"]).to_numpy(),
+                "总金额": money(total).to_numpy(),
+                "买家实际支付金额": money(np.where(paid, total, 0)).to_numpy(),
+                "订单状态": pd.Series(code).map(TMALL_STATUS).to_numpy(),
+                "买家留言": np.array(vocab.TMALL_MESSAGES, dtype=object)[
+                    rng.integers(0, len(vocab.TMALL_MESSAGES), n)
+                ],
+                "收货人姓名": acc["display_name"].to_numpy()[row],
+                "收货地址": (
+                    acc["province"].to_numpy()[row]
+                    + " "
+                    + acc["city"].to_numpy()[row]
+                    + " "
+                    + acc["district"].to_numpy()[row]
+                    + " "
+                    + acc["address"].to_numpy()[row]
+                ),
+                "联系手机": acc["shown_masked"].to_numpy()[row],
+                "订单创建时间": window.local_text(o["created"].to_numpy(), fmt),
+                "订单付款时间": pay_text.where(paid, "").to_numpy(),
+                "宝贝标题": _titles(o, "，").to_numpy(),
+                "宝贝种类": o["n_lines"].to_numpy(),
+                "宝贝总数量": o["qty_total"].to_numpy(),
+                "店铺名称": vocab.SHOP_NAMES["tmall"],
+                "退款金额": money(np.where(refunded, o["refund_fee"].to_numpy(), 0)).to_numpy(),
+                "订单备注": np.array(vocab.TMALL_REMARKS, dtype=object)[
+                    rng.integers(0, len(vocab.TMALL_REMARKS), n)
+                ],
+            }
+        )
         # Exports list the newest orders first.
         df = df.iloc[::-1].reset_index(drop=True)
         df, n_garbage = _tmall_garbage(rng, df, o)
         df, n_dup = add_duplicates(rng, df, 0.003)
         name = f"tmall_orders_{_range_name(window, lo, hi)}.csv"
         written[name] = write_csv(df, out / name, "gbk")
-        noise[name] = {"duplicate_rows": n_dup, "garbage_rows": n_garbage,
-                       "time_format": "YYYY/MM/DD HH:MM" if fmt == "slash" else
-                       "YYYY-MM-DD HH:MM:SS",
-                       "status_as_of": str(window.local_text(np.array([hi]), "date")[0]),
-                       "overlaps_previous_days": 30 if k else 0}
+        noise[name] = {
+            "duplicate_rows": n_dup,
+            "garbage_rows": n_garbage,
+            "time_format": "YYYY/MM/DD HH:MM" if fmt == "slash" else "YYYY-MM-DD HH:MM:SS",
+            "status_as_of": str(window.local_text(np.array([hi]), "date")[0]),
+            "overlaps_previous_days": 30 if k else 0,
+        }
     return written
 
 
@@ -143,9 +171,11 @@ def _tmall_garbage(rng, df: pd.DataFrame, o: pd.DataFrame) -> tuple[pd.DataFrame
     bad["订单编号"] = '="' + num.astype(str) + '"'
     which = np.arange(k) % 2 == 0
     bad.loc[which, "买家实际支付金额"] = np.array(["--", "N/A", "待定"], dtype=object)[
-        np.arange(int(which.sum())) % 3]
-    bad.loc[~which, "订单创建时间"] = np.array(["0000-00-00 00:00:00", "2025-13-45 25:61:00",
-                                              "未知"], dtype=object)[np.arange(int((~which).sum())) % 3]
+        np.arange(int(which.sum())) % 3
+    ]
+    bad.loc[~which, "订单创建时间"] = np.array(
+        ["0000-00-00 00:00:00", "2025-13-45 25:61:00", "未知"], dtype=object
+    )[np.arange(int((~which).sum())) % 3]
     at = np.sort(rng.choice(len(df) + 1, size=k, replace=True))
     parts, prev = [], 0
     for i, a in enumerate(at):
@@ -157,12 +187,40 @@ def _tmall_garbage(rng, df: pd.DataFrame, o: pd.DataFrame) -> tuple[pd.DataFrame
 
 
 # ---------------------------------------------------------------- Douyin
-DOUYIN_STATUS = {O.PENDING: "待支付", O.PAID: "待发货", O.SHIPPED: "已发货", O.DONE: "已完成",
-                 O.CLOSED: "已关闭"}
-DOUYIN_HEADER = ["主订单编号", "子订单编号", "选购商品", "商品规格", "商品数量", "商品ID", "商品单价",
-                 "订单应付金额", "运费", "支付方式", "收件人", "收件人手机号", "省", "市", "区",
-                 "详细地址", "买家留言", "订单提交时间", "支付完成时间", "订单完成时间", "订单状态",
-                 "售后状态", "达人ID", "达人昵称", "流量来源"]
+DOUYIN_STATUS = {
+    O.PENDING: "待支付",
+    O.PAID: "待发货",
+    O.SHIPPED: "已发货",
+    O.DONE: "已完成",
+    O.CLOSED: "已关闭",
+}
+DOUYIN_HEADER = [
+    "主订单编号",
+    "子订单编号",
+    "选购商品",
+    "商品规格",
+    "商品数量",
+    "商品ID",
+    "商品单价",
+    "订单应付金额",
+    "运费",
+    "支付方式",
+    "收件人",
+    "收件人手机号",
+    "省",
+    "市",
+    "区",
+    "详细地址",
+    "买家留言",
+    "订单提交时间",
+    "支付完成时间",
+    "订单完成时间",
+    "订单状态",
+    "售后状态",
+    "达人ID",
+    "达人昵称",
+    "流量来源",
+]
 PRODUCT_IDS = (3_580_000_000_000_000_000 + np.arange(len(O.SKU)) * 7_919_113).astype(str)
 INFLUENCER_IDS = (71_000_000_000 + np.arange(len(vocab.INFLUENCER_NAMES)) * 97_331).astype(str)
 
@@ -173,11 +231,20 @@ def douyin_lines(rng, orders: pd.DataFrame, accounts: pd.DataFrame, window: Wind
     n = len(o)
     when = window.seconds
     code = O.status_at(o, when)
-    base = np.where(o["done_at"].to_numpy() <= when, O.DONE,
-                    np.where(o["ship_at"].to_numpy() <= when, O.SHIPPED,
-                             np.where(o["paid_at"].to_numpy() <= when, O.PAID, O.CLOSED)))
-    status = pd.Series(np.where(np.isin(code, [O.REFUNDED, O.REFUNDING]), base, code)).map(
-        DOUYIN_STATUS).to_numpy()
+    base = np.where(
+        o["done_at"].to_numpy() <= when,
+        O.DONE,
+        np.where(
+            o["ship_at"].to_numpy() <= when,
+            O.SHIPPED,
+            np.where(o["paid_at"].to_numpy() <= when, O.PAID, O.CLOSED),
+        ),
+    )
+    status = (
+        pd.Series(np.where(np.isin(code, [O.REFUNDED, O.REFUNDING]), base, code))
+        .map(DOUYIN_STATUS)
+        .to_numpy()
+    )
     after = np.select([code == O.REFUNDED, code == O.REFUNDING], ["退款成功", "退款中"], "")
     src = rng.choice(len(vocab.DOUYIN_SOURCES), size=n, p=vocab.DOUYIN_SOURCE_WEIGHTS)
     w = 1.0 / np.arange(1, len(vocab.INFLUENCER_NAMES) + 1) ** 1.2
@@ -187,24 +254,29 @@ def douyin_lines(rng, orders: pd.DataFrame, accounts: pd.DataFrame, window: Wind
     done = o["done_at"].to_numpy() <= when
     pay_method = np.array(vocab.DOUYIN_PAYMENT, dtype=object)[rng.integers(0, 4, n)]
     row = o["account_row"].to_numpy()
-    per_order = pd.DataFrame({
-        "main": o["order_no"].to_numpy(),
-        "created": o["created"].to_numpy(),
-        "支付方式": np.where(paid, pay_method, ""),
-        "收件人": accounts["display_name"].to_numpy()[row],
-        "收件人手机号": accounts["shown_masked"].to_numpy()[row],
-        "省": accounts["province"].to_numpy()[row], "市": accounts["city"].to_numpy()[row],
-        "区": accounts["district"].to_numpy()[row], "详细地址": accounts["address"].to_numpy()[row],
-        "买家留言": np.where(rng.random(n) < 0.1, "尽快发货", ""),
-        "订单提交时间": window.local_text(o["created"].to_numpy()),
-        "支付完成时间": np.where(paid, window.local_text(np.where(paid, o["paid_at"], 0)), ""),
-        "订单完成时间": np.where(done, window.local_text(np.where(done, o["done_at"], 0)), ""),
-        "订单状态": status, "售后状态": after,
-        "达人ID": np.where(has_inf, INFLUENCER_IDS[inf], ""),
-        "达人昵称": np.where(has_inf, np.array(vocab.INFLUENCER_NAMES, dtype=object)[inf], ""),
-        "流量来源": np.array(vocab.DOUYIN_SOURCES, dtype=object)[src],
-        "shipping": o["shipping"].to_numpy(),
-    })
+    per_order = pd.DataFrame(
+        {
+            "main": o["order_no"].to_numpy(),
+            "created": o["created"].to_numpy(),
+            "支付方式": np.where(paid, pay_method, ""),
+            "收件人": accounts["display_name"].to_numpy()[row],
+            "收件人手机号": accounts["shown_masked"].to_numpy()[row],
+            "省": accounts["province"].to_numpy()[row],
+            "市": accounts["city"].to_numpy()[row],
+            "区": accounts["district"].to_numpy()[row],
+            "详细地址": accounts["address"].to_numpy()[row],
+            "买家留言": np.where(rng.random(n) < 0.1, "尽快发货", ""),
+            "订单提交时间": window.local_text(o["created"].to_numpy()),
+            "支付完成时间": np.where(paid, window.local_text(np.where(paid, o["paid_at"], 0)), ""),
+            "订单完成时间": np.where(done, window.local_text(np.where(done, o["done_at"], 0)), ""),
+            "订单状态": status,
+            "售后状态": after,
+            "达人ID": np.where(has_inf, INFLUENCER_IDS[inf], ""),
+            "达人昵称": np.where(has_inf, np.array(vocab.INFLUENCER_NAMES, dtype=object)[inf], ""),
+            "流量来源": np.array(vocab.DOUYIN_SOURCES, dtype=object)[src],
+            "shipping": o["shipping"].to_numpy(),
+        }
+    )
     parts = []
     for j in range(3):
         sku = o[f"sku{j}"].to_numpy()
@@ -219,8 +291,9 @@ def douyin_lines(rng, orders: pd.DataFrame, accounts: pd.DataFrame, window: Wind
         p["ship"] = p["shipping"].to_numpy() if j == 0 else 0
         parts.append(p)
     lines = pd.concat(parts, ignore_index=True)
-    lines = lines.sort_values(["created", "main", "j"], ascending=[False, True, True],
-                              kind="stable").reset_index(drop=True)
+    lines = lines.sort_values(
+        ["created", "main", "j"], ascending=[False, True, True], kind="stable"
+    ).reset_index(drop=True)
     return lines
 
 
@@ -233,12 +306,15 @@ def _douyin_files(lines: pd.DataFrame, window: Window, max_rows: int) -> list[tu
     ranges = []
     q = window.start
     while q <= window.end:
-        nxt = min((q + pd.offsets.QuarterBegin(startingMonth=1)).normalize(),
-                  window.end + pd.Timedelta(days=1))
+        nxt = min(
+            (q + pd.offsets.QuarterBegin(startingMonth=1)).normalize(),
+            window.end + pd.Timedelta(days=1),
+        )
         lo, hi = window.offset(q), window.offset(nxt)
         created = lines["created"].to_numpy()
-        per_day = np.bincount(((created[(created >= lo) & (created < hi)] - lo) // DAY),
-                              minlength=(hi - lo) // DAY)
+        per_day = np.bincount(
+            ((created[(created >= lo) & (created < hi)] - lo) // DAY), minlength=(hi - lo) // DAY
+        )
         start_day, acc = 0, 0
         for d, c in enumerate(per_day):
             if acc + c > max_rows and acc > 0:
@@ -252,24 +328,34 @@ def _douyin_files(lines: pd.DataFrame, window: Window, max_rows: int) -> list[tu
 
 def _douyin_frame(L: pd.DataFrame, as_text: bool) -> pd.DataFrame:
     """The sheet's columns; numbers as numbers, or as text in some exports."""
+
     def num(fen):
         return money(fen).to_numpy(dtype=object) if as_text else np.asarray(fen) / 100
 
-    df = pd.DataFrame({
-        "主订单编号": L["main"].to_numpy(dtype=object), "子订单编号": L["sub"].to_numpy(dtype=object),
-        "选购商品": TITLES[L["sku"].to_numpy()], "商品规格": _spec(L["qty"].to_numpy()),
-        "商品数量": L["qty"].astype(str).to_numpy(dtype=object) if as_text else L["qty"].to_numpy(),
-        "商品ID": PRODUCT_IDS[L["sku"].to_numpy()].astype(object),
-        "商品单价": num(L["price"]), "订单应付金额": num(L["amount"]), "运费": num(L["ship"]),
-    })
+    df = pd.DataFrame(
+        {
+            "主订单编号": L["main"].to_numpy(dtype=object),
+            "子订单编号": L["sub"].to_numpy(dtype=object),
+            "选购商品": TITLES[L["sku"].to_numpy()],
+            "商品规格": _spec(L["qty"].to_numpy()),
+            "商品数量": L["qty"].astype(str).to_numpy(dtype=object)
+            if as_text
+            else L["qty"].to_numpy(),
+            "商品ID": PRODUCT_IDS[L["sku"].to_numpy()].astype(object),
+            "商品单价": num(L["price"]),
+            "订单应付金额": num(L["amount"]),
+            "运费": num(L["ship"]),
+        }
+    )
     for c in DOUYIN_HEADER:
         if c not in df.columns:
             df[c] = L[c].to_numpy(dtype=object)
     return df[DOUYIN_HEADER]
 
 
-def write_douyin(rng, orders, accounts, window, out: Path, noise: dict,
-                 max_rows: int = EXCEL_MAX_DATA_ROWS - 1) -> dict[str, int]:
+def write_douyin(
+    rng, orders, accounts, window, out: Path, noise: dict, max_rows: int = EXCEL_MAX_DATA_ROWS - 1
+) -> dict[str, int]:
     lines = douyin_lines(rng, orders, accounts, window)
     written = {}
     for k, (lo, hi) in enumerate(_douyin_files(lines, window, max_rows)):
@@ -292,18 +378,32 @@ def write_douyin(rng, orders, accounts, window, out: Path, noise: dict,
             df = pd.concat([df.astype({"订单应付金额": object}), bad], ignore_index=True)
         df, n_dup = add_duplicates(rng, df, 0.002)
         name = f"douyin_orders_{_range_name(window, lo, hi)}.xlsx"
-        written[name] = write_xlsx(out / name, DOUYIN_HEADER,
-                                   [df[c].to_numpy() for c in DOUYIN_HEADER], title, sheet="订单")
-        noise[name] = {"duplicate_rows": int(n_dup), "garbage_rows": int(n_garbage),
-                       "title_row": title is not None, "numbers_as_text": as_text,
-                       "status_as_of": str(window.end.date())}
+        written[name] = write_xlsx(
+            out / name,
+            DOUYIN_HEADER,
+            [df[c].to_numpy() for c in DOUYIN_HEADER],
+            title,
+            sheet="订单",
+        )
+        noise[name] = {
+            "duplicate_rows": int(n_dup),
+            "garbage_rows": int(n_garbage),
+            "title_row": title is not None,
+            "numbers_as_text": as_text,
+            "status_as_of": str(window.end.date()),
+        }
         log.debug("wrote %s (%d rows)", name, written[name])
     return written
 
 
 # ---------------------------------------------------------------- Youzan
-YOUZAN_STATUS = {O.PENDING: "待付款", O.PAID: "待发货", O.SHIPPED: "已发货", O.DONE: "交易成功",
-                 O.CLOSED: "已关闭"}
+YOUZAN_STATUS = {
+    O.PENDING: "待付款",
+    O.PAID: "待发货",
+    O.SHIPPED: "已发货",
+    O.DONE: "交易成功",
+    O.CLOSED: "已关闭",
+}
 _FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 
 
@@ -312,8 +412,13 @@ def spell_phones(rng: np.random.Generator, phone: np.ndarray) -> np.ndarray:
     s = pd.Series(phone, dtype="str")
     a, b, c = s.str.slice(0, 3), s.str.slice(3, 7), s.str.slice(7, 11)
     k = rng.choice(5, size=len(s), p=[0.4, 0.15, 0.15, 0.15, 0.15])
-    forms = [s, "+86 " + a + " " + b + " " + c, "86-" + a + "-" + b + "-" + c,
-             a + "-" + b + "-" + c, s.str.translate(_FULLWIDTH)]
+    forms = [
+        s,
+        "+86 " + a + " " + b + " " + c,
+        "86-" + a + "-" + b + "-" + c,
+        a + "-" + b + "-" + c,
+        s.str.translate(_FULLWIDTH),
+    ]
     out = forms[0].to_numpy(dtype=object).copy()
     for i in range(1, 5):
         out[k == i] = forms[i].to_numpy(dtype=object)[k == i]
@@ -328,28 +433,45 @@ def write_youzan(rng, orders, accounts, window, out: Path, noise: dict) -> dict[
         o = y[(y["created"] >= lo) & (y["created"] < hi)]
         n = len(o)
         code = O.status_at(o, when)
-        base = np.where(o["done_at"].to_numpy() <= when, O.DONE,
-                        np.where(o["ship_at"].to_numpy() <= when, O.SHIPPED,
-                                 np.where(o["paid_at"].to_numpy() <= when, O.PAID, O.CLOSED)))
-        status = pd.Series(np.where(np.isin(code, [O.REFUNDED, O.REFUNDING]), base, code)).map(
-            YOUZAN_STATUS).to_numpy()
+        base = np.where(
+            o["done_at"].to_numpy() <= when,
+            O.DONE,
+            np.where(
+                o["ship_at"].to_numpy() <= when,
+                O.SHIPPED,
+                np.where(o["paid_at"].to_numpy() <= when, O.PAID, O.CLOSED),
+            ),
+        )
+        status = (
+            pd.Series(np.where(np.isin(code, [O.REFUNDED, O.REFUNDING]), base, code))
+            .map(YOUZAN_STATUS)
+            .to_numpy()
+        )
         paid = o["paid_at"].to_numpy() <= when
         row = o["account_row"].to_numpy()
         phone = accounts["phone"].to_numpy()[row]
         recv = np.where(accounts["test_phone"].to_numpy()[row], vocab.TEST_PHONE, phone)
-        df = pd.DataFrame({
-            "订单号": o["order_no"].to_numpy(), "订单状态": status,
-            "订单创建时间": window.local_text(o["created"].to_numpy()),
-            "买家付款时间": np.where(paid, window.local_text(np.where(paid, o["paid_at"], 0)), ""),
-            "商品名称": _titles(o, ";").to_numpy(), "商品数量": o["qty_total"].to_numpy(),
-            "订单实付金额": money(o["goods"].to_numpy() + o["shipping"].to_numpy()).to_numpy(),
-            "收货人/提货人": accounts["display_name"].to_numpy()[row],
-            "收货人手机号/提货人手机号": spell_phones(rng, recv),
-            "买家手机号": spell_phones(rng, phone),
-            "粉丝昵称": accounts["nickname"].to_numpy()[row],
-            "订单来源": np.array(vocab.YOUZAN_SOURCES, dtype=object)[rng.integers(0, 4, n)],
-            "退款状态": np.select([code == O.REFUNDED, code == O.REFUNDING], ["退款成功", "退款中"], ""),
-        })
+        df = pd.DataFrame(
+            {
+                "订单号": o["order_no"].to_numpy(),
+                "订单状态": status,
+                "订单创建时间": window.local_text(o["created"].to_numpy()),
+                "买家付款时间": np.where(
+                    paid, window.local_text(np.where(paid, o["paid_at"], 0)), ""
+                ),
+                "商品名称": _titles(o, ";").to_numpy(),
+                "商品数量": o["qty_total"].to_numpy(),
+                "订单实付金额": money(o["goods"].to_numpy() + o["shipping"].to_numpy()).to_numpy(),
+                "收货人/提货人": accounts["display_name"].to_numpy()[row],
+                "收货人手机号/提货人手机号": spell_phones(rng, recv),
+                "买家手机号": spell_phones(rng, phone),
+                "粉丝昵称": accounts["nickname"].to_numpy()[row],
+                "订单来源": np.array(vocab.YOUZAN_SOURCES, dtype=object)[rng.integers(0, 4, n)],
+                "退款状态": np.select(
+                    [code == O.REFUNDED, code == O.REFUNDING], ["退款成功", "退款中"], ""
+                ),
+            }
+        )
         k = min(garbage_count(n), n)
         if k:
             bad = df.iloc[rng.choice(n, size=k, replace=False)].copy()
@@ -361,6 +483,9 @@ def write_youzan(rng, orders, accounts, window, out: Path, noise: dict) -> dict[
         df, n_dup = add_duplicates(rng, df, 0.005)
         name = f"youzan_orders_{_range_name(window, lo, hi)}.csv"
         written[name] = write_csv(df, out / name, "utf-8-sig")
-        noise[name] = {"duplicate_rows": n_dup, "garbage_rows": k,
-                       "status_as_of": str(window.end.date())}
+        noise[name] = {
+            "duplicate_rows": n_dup,
+            "garbage_rows": k,
+            "status_as_of": str(window.end.date()),
+        }
     return written

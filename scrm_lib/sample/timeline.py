@@ -17,15 +17,50 @@ SHANGHAI_OFFSET = 8 * 3600
 
 # Spring Festival (正月初一) dates; the week around it is a shopping dip.
 SPRING_FESTIVAL = [
-    "2019-02-05", "2020-01-25", "2021-02-12", "2022-02-01", "2023-01-22", "2024-02-10",
-    "2025-01-29", "2026-02-17", "2027-02-06", "2028-01-26", "2029-02-13", "2030-02-03",
-    "2031-01-23", "2032-02-11",
+    "2019-02-05",
+    "2020-01-25",
+    "2021-02-12",
+    "2022-02-01",
+    "2023-01-22",
+    "2024-02-10",
+    "2025-01-29",
+    "2026-02-17",
+    "2027-02-06",
+    "2028-01-26",
+    "2029-02-13",
+    "2030-02-03",
+    "2031-01-23",
+    "2032-02-11",
 ]
 
 # Share of orders placed in each hour of the day (evening peak, a midnight bump on 双11).
 HOUR_WEIGHTS = np.array(
-    [3, 1.5, 0.8, 0.4, 0.3, 0.3, 0.6, 1.5, 3, 4, 5, 5.5, 5, 4.5, 4.5, 4.5, 4.5, 4.5, 5, 6, 8, 9,
-     8, 5],
+    [
+        3,
+        1.5,
+        0.8,
+        0.4,
+        0.3,
+        0.3,
+        0.6,
+        1.5,
+        3,
+        4,
+        5,
+        5.5,
+        5,
+        4.5,
+        4.5,
+        4.5,
+        4.5,
+        4.5,
+        5,
+        6,
+        8,
+        9,
+        8,
+        5,
+    ],
     dtype=float,
 )
 
@@ -55,7 +90,11 @@ class Window:
         return int((pd.Timestamp(date) - self.start).total_seconds())
 
     def local_text(self, t: np.ndarray, fmt: str = "iso") -> np.ndarray:
-        """Local time text: ``YYYY-MM-DD HH:MM:SS`` or, with ``fmt='slash'``, ``YYYY/MM/DD HH:MM``."""
+        """Local time text, ``YYYY-MM-DD HH:MM:SS``.
+
+        ``fmt``: ``'slash'`` gives ``YYYY/MM/DD HH:MM``, ``'date'`` the date,
+        ``'compact'`` ``YYYYMMDDHHMMSS``.
+        """
         stamps = np.datetime64(self.start.to_datetime64(), "s") + np.asarray(t, dtype="int64")
         text = pd.Series(np.datetime_as_string(stamps, unit="s"))
         if fmt == "slash":

@@ -62,19 +62,33 @@ Notes
 """
 
 
-def write(out: Path, window: Window, persons: pd.DataFrame, accounts: pd.DataFrame,
-          orders: pd.DataFrame, churned: np.ndarray, churn_t: np.ndarray,
-          roles: pd.Series, ref: pd.DataFrame, messages: pd.DataFrame,
-          experiments: dict, outcomes: pd.DataFrame, noise: dict) -> dict[str, int]:
+def write(
+    out: Path,
+    window: Window,
+    persons: pd.DataFrame,
+    accounts: pd.DataFrame,
+    orders: pd.DataFrame,
+    churned: np.ndarray,
+    churn_t: np.ndarray,
+    roles: pd.Series,
+    ref: pd.DataFrame,
+    messages: pd.DataFrame,
+    experiments: dict,
+    outcomes: pd.DataFrame,
+    noise: dict,
+) -> dict[str, int]:
     out.mkdir(parents=True, exist_ok=True)
     written = {}
-    acc = pd.DataFrame({
-        "account_id": accounts["account_id"], "person_id":
-        persons["person_id"].to_numpy()[accounts["person_idx"].to_numpy()],
-        "platform": accounts["platform"], "display_name": accounts["display_name"],
-        "test_phone": accounts["test_phone"],
-        "referral_role": roles.reindex(np.arange(len(accounts))).fillna("").to_numpy(),
-    })
+    acc = pd.DataFrame(
+        {
+            "account_id": accounts["account_id"],
+            "person_id": persons["person_id"].to_numpy()[accounts["person_idx"].to_numpy()],
+            "platform": accounts["platform"],
+            "display_name": accounts["display_name"],
+            "test_phone": accounts["test_phone"],
+            "referral_role": roles.reindex(np.arange(len(accounts))).fillna("").to_numpy(),
+        }
+    )
     acc.to_csv(out / "accounts.csv", index=False, encoding="utf-8", lineterminator="\n")
     written["accounts.csv"] = len(acc)
 
@@ -84,52 +98,75 @@ def write(out: Path, window: Window, persons: pd.DataFrame, accounts: pd.DataFra
     cnt = orders.groupby(["person_idx", "platform"]).size().rename("k").reset_index()
     cnt = cnt.sort_values(["person_idx", "k", "platform"], ascending=[True, False, True])
     home = cnt.drop_duplicates("person_idx").set_index("person_idx")["platform"]
-    made = np.bincount(accounts["person_idx"].to_numpy()[ref["inviter_row"].to_numpy()], minlength=n)
+    made = np.bincount(
+        accounts["person_idx"].to_numpy()[ref["inviter_row"].to_numpy()], minlength=n
+    )
     churn_date = np.where(churned, window.local_text(np.where(churned, churn_t, 0), "date"), "")
-    per = pd.DataFrame({
-        "person_id": persons["person_id"], "name": persons["name"], "gender": persons["gender"],
-        "phone": "+86" + persons["phone"], "email": persons["email"],
-        "birthday": persons["birthday"], "city": persons["city"],
-        "category": persons["category"], "lambda": persons["lam"].round(6),
-        "p": persons["p"].round(6),
-        "first_seen": window.local_text(persons["t0"].to_numpy(), "date"),
-        "churned": churned, "churn_date": churn_date,
-        "home_platform": home.reindex(np.arange(n)).fillna("").to_numpy(),
-        "channel_code": persons["channel_code"], "n_accounts": n_acc, "n_orders": n_orders,
-        "referrals_made": made,
-    })
+    per = pd.DataFrame(
+        {
+            "person_id": persons["person_id"],
+            "name": persons["name"],
+            "gender": persons["gender"],
+            "phone": "+86" + persons["phone"],
+            "email": persons["email"],
+            "birthday": persons["birthday"],
+            "city": persons["city"],
+            "category": persons["category"],
+            "lambda": persons["lam"].round(6),
+            "p": persons["p"].round(6),
+            "first_seen": window.local_text(persons["t0"].to_numpy(), "date"),
+            "churned": churned,
+            "churn_date": churn_date,
+            "home_platform": home.reindex(np.arange(n)).fillna("").to_numpy(),
+            "channel_code": persons["channel_code"],
+            "n_accounts": n_acc,
+            "n_orders": n_orders,
+            "referrals_made": made,
+        }
+    )
     per.to_csv(out / "persons.csv", index=False, encoding="utf-8", lineterminator="\n")
     written["persons.csv"] = len(per)
 
     code = O.status_at(orders, window.seconds)
     total = orders["goods"].to_numpy() + orders["shipping"].to_numpy()
     refunded = code == O.REFUNDED
-    ordf = pd.DataFrame({
-        "platform": orders["platform"], "order_id": orders["order_no"],
-        "account_id": orders["account_id"],
-        "person_id": persons["person_id"].to_numpy()[orders["person_idx"].to_numpy()],
-        "created_at": window.local_text(orders["created"].to_numpy()),
-        "status": O.truth_status(code), "amount": total / 100,
-        "refund_amount": np.where(refunded, orders["refund_fee"].to_numpy(), 0) / 100,
-        "lines": orders["n_lines"], "category": orders["category"],
-    })
-    ordf.to_csv(out / "orders.csv", index=False, encoding="utf-8", lineterminator="\n",
-                float_format="%.2f")
+    ordf = pd.DataFrame(
+        {
+            "platform": orders["platform"],
+            "order_id": orders["order_no"],
+            "account_id": orders["account_id"],
+            "person_id": persons["person_id"].to_numpy()[orders["person_idx"].to_numpy()],
+            "created_at": window.local_text(orders["created"].to_numpy()),
+            "status": O.truth_status(code),
+            "amount": total / 100,
+            "refund_amount": np.where(refunded, orders["refund_fee"].to_numpy(), 0) / 100,
+            "lines": orders["n_lines"],
+            "category": orders["category"],
+        }
+    )
+    ordf.to_csv(
+        out / "orders.csv", index=False, encoding="utf-8", lineterminator="\n", float_format="%.2f"
+    )
     written["orders.csv"] = len(ordf)
 
     messages.to_csv(out / "messages.csv", index=False, encoding="utf-8", lineterminator="\n")
     written["messages.csv"] = len(messages)
-    oc = pd.DataFrame({
-        "experiment": outcomes["experiment"],
-        "person_id": persons["person_id"].to_numpy()[outcomes["person_idx"].to_numpy()],
-        "arm": outcomes["arm"], "window_start": window.local_text(outcomes["t"].to_numpy()),
-        "active": outcomes["active"], "converted": outcomes["converted"],
-    })
+    oc = pd.DataFrame(
+        {
+            "experiment": outcomes["experiment"],
+            "person_id": persons["person_id"].to_numpy()[outcomes["person_idx"].to_numpy()],
+            "arm": outcomes["arm"],
+            "window_start": window.local_text(outcomes["t"].to_numpy()),
+            "active": outcomes["active"],
+            "converted": outcomes["converted"],
+        }
+    )
     oc.to_csv(out / "experiment_outcomes.csv", index=False, encoding="utf-8", lineterminator="\n")
     written["experiment_outcomes.csv"] = len(oc)
     for name, obj in (("experiments.json", experiments), ("noise.json", noise)):
-        (out / name).write_text(json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
-                                encoding="utf-8")
+        (out / name).write_text(
+            json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
         written[name] = len(obj)
     (out / "README.md").write_text(README, encoding="utf-8")
     return written

@@ -20,10 +20,12 @@ def make_staff(rng: np.random.Generator, n_persons: int) -> pd.DataFrame:
     n = max(8, int(np.ceil(n_persons / 1500)))
     s = rng.integers(0, len(vocab.STAFF_SURNAMES), n)
     g = rng.integers(0, len(vocab.STAFF_GIVEN), n)
-    base = pd.Series([vocab.STAFF_SURNAMES[i][1] + vocab.STAFF_GIVEN[j][1] for i, j in zip(s, g)])
+    base = pd.Series(
+        [vocab.STAFF_SURNAMES[i][1] + vocab.STAFF_GIVEN[j][1] for i, j in zip(s, g, strict=True)]
+    )
     nth = base.groupby(base).cumcount()
     userid = base.where(nth == 0, base + (nth + 1).astype(str).str.zfill(2))
-    name = [vocab.STAFF_SURNAMES[i][0] + vocab.STAFF_GIVEN[j][0] for i, j in zip(s, g)]
+    name = [vocab.STAFF_SURNAMES[i][0] + vocab.STAFF_GIVEN[j][0] for i, j in zip(s, g, strict=True)]
     dept = np.array(vocab.DEPARTMENTS, dtype=object)[rng.integers(0, len(vocab.DEPARTMENTS), n)]
     return pd.DataFrame({"userid": userid.to_numpy(dtype=object), "name": name, "department": dept})
 
@@ -33,8 +35,13 @@ def _staff_weights(n: int) -> np.ndarray:
     return w / w.sum()
 
 
-def make_follows(rng: np.random.Generator, accounts: pd.DataFrame, staff: pd.DataFrame,
-                 channels: pd.DataFrame, window: Window) -> pd.DataFrame:
+def make_follows(
+    rng: np.random.Generator,
+    accounts: pd.DataFrame,
+    staff: pd.DataFrame,
+    channels: pd.DataFrame,
+    window: Window,
+) -> pd.DataFrame:
     """Staff–contact follow relations (one contact may be followed by two staff).
 
     ``userid`` is the current follower; ``handover_from`` the previous one when
@@ -56,54 +63,77 @@ def make_follows(rng: np.random.Generator, accounts: pd.DataFrame, staff: pd.Dat
     live = channels.loc[channels["渠道类型"] == "活码", "渠道码"].to_numpy(dtype=object)
     person_code = accounts["channel_code"].to_numpy(dtype=object)[rows]
     own_live = np.isin(person_code, live)
-    state = np.where(add_way == 1, np.where(own_live, person_code,
-                                            live[rng.integers(0, len(live), m)]), "")
+    state = np.where(
+        add_way == 1, np.where(own_live, person_code, live[rng.integers(0, len(live), m)]), ""
+    )
     transferred = rng.random(m) < 0.04
     new_staff = (st + 1 + rng.integers(0, len(staff) - 1, m)) % len(staff)
     transfer_t = created + rng.integers(7 * DAY, 200 * DAY, m)
     transferred &= transfer_t < window.seconds
     userid = staff["userid"].to_numpy(dtype=object)
-    return pd.DataFrame({
-        "account_row": rows, "second": second, "created": created, "add_way": add_way,
-        "state": state,
-        "userid": np.where(transferred, userid[new_staff], userid[st]),
-        "handover_from": np.where(transferred, userid[st], None),
-        "transfer_t": np.where(transferred, transfer_t, NEVER),
-    })
+    return pd.DataFrame(
+        {
+            "account_row": rows,
+            "second": second,
+            "created": created,
+            "add_way": add_way,
+            "state": state,
+            "userid": np.where(transferred, userid[new_staff], userid[st]),
+            "handover_from": np.where(transferred, userid[st], None),
+            "transfer_t": np.where(transferred, transfer_t, NEVER),
+        }
+    )
 
 
-def make_groups(rng: np.random.Generator, accounts: pd.DataFrame, follows: pd.DataFrame,
-                churned: np.ndarray, churn_t: np.ndarray, window: Window
-                ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def make_groups(
+    rng: np.random.Generator,
+    accounts: pd.DataFrame,
+    follows: pd.DataFrame,
+    churned: np.ndarray,
+    churn_t: np.ndarray,
+    window: Window,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Customer group chats and who was in them when (joins and leaves)."""
     first = follows[~follows["second"].to_numpy()]
     n_contacts = len(first)
     n_groups = max(4, n_contacts // 120)
-    groups = pd.DataFrame({
-        "roomid": "wr" + random_strings(rng, n_groups, 28),
-        "owner": first["userid"].to_numpy(dtype=object)[rng.integers(0, max(n_contacts, 1),
-                                                                     n_groups)]
-        if n_contacts else np.full(n_groups, "", dtype=object),
-        "created": rng.integers(0, window.seconds // 2, n_groups),
-        "name": pd.Series(np.arange(1, n_groups + 1)).map("悦享生活福利群{}".format).to_numpy(),
-    })
+    groups = pd.DataFrame(
+        {
+            "roomid": "wr" + random_strings(rng, n_groups, 28),
+            "owner": first["userid"].to_numpy(dtype=object)[
+                rng.integers(0, max(n_contacts, 1), n_groups)
+            ]
+            if n_contacts
+            else np.full(n_groups, "", dtype=object),
+            "created": rng.integers(0, window.seconds // 2, n_groups),
+            "name": pd.Series(np.arange(1, n_groups + 1)).map("悦享生活福利群{}".format).to_numpy(),
+        }
+    )
     joins = rng.random(n_contacts) < 0.5
     member = first[joins]
     twice = rng.random(len(member)) < 0.3
-    rows = np.concatenate([member["account_row"].to_numpy(), member["account_row"].to_numpy()[twice]])
+    rows = np.concatenate(
+        [member["account_row"].to_numpy(), member["account_row"].to_numpy()[twice]]
+    )
     base_t = np.concatenate([member["created"].to_numpy(), member["created"].to_numpy()[twice]])
     gsize = 1.0 / np.arange(1, n_groups + 1) ** 0.5
     g = rng.choice(n_groups, size=len(rows), p=gsize / gsize.sum())
-    join_t = np.maximum(base_t, groups["created"].to_numpy()[g]) + rng.integers(0, 30 * DAY,
-                                                                                  len(rows))
+    join_t = np.maximum(base_t, groups["created"].to_numpy()[g]) + rng.integers(
+        0, 30 * DAY, len(rows)
+    )
     pidx = accounts["person_idx"].to_numpy()[rows]
     # People who drop out of buying drift out of the groups too.
     leave_p = np.where(churned[pidx], 0.45, 0.1)
     leaves = rng.random(len(rows)) < leave_p
-    leave_t = np.where(churned[pidx], np.maximum(churn_t[pidx], join_t) + rng.integers(DAY, 90 * DAY, len(rows)),
-                       join_t + rng.integers(DAY, 400 * DAY, len(rows)))
+    leave_t = np.where(
+        churned[pidx],
+        np.maximum(churn_t[pidx], join_t) + rng.integers(DAY, 90 * DAY, len(rows)),
+        join_t + rng.integers(DAY, 400 * DAY, len(rows)),
+    )
     keep = join_t < window.seconds
     leave_t = np.where(leaves & (leave_t < window.seconds), leave_t, NEVER)
-    members = pd.DataFrame({"account_row": rows, "group": g, "join_t": join_t, "leave_t": leave_t})[keep]
+    members = pd.DataFrame({"account_row": rows, "group": g, "join_t": join_t, "leave_t": leave_t})[
+        keep
+    ]
     members = members.drop_duplicates(["account_row", "group"]).reset_index(drop=True)
     return groups, members

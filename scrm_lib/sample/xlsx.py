@@ -20,7 +20,8 @@ _FIXED_TIME = (2026, 1, 1, 0, 0, 0)
 _CONTENT_TYPES = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
     '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="rels" '
+    'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
     '<Default Extension="xml" ContentType="application/xml"/>'
     '<Override PartName="/xl/workbook.xml" '
     'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
@@ -61,10 +62,12 @@ _NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 
 
 def _workbook(sheet: str) -> str:
-    return ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-            f'<workbook xmlns="{_NS}" xmlns:r="http://schemas.openxmlformats.org/officeDocument/'
-            f'2006/relationships"><sheets><sheet name="{sheet}" sheetId="1" r:id="rId1"/>'
-            "</sheets></workbook>")
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<workbook xmlns="{_NS}" xmlns:r="http://schemas.openxmlformats.org/officeDocument/'
+        f'2006/relationships"><sheets><sheet name="{sheet}" sheetId="1" r:id="rId1"/>'
+        "</sheets></workbook>"
+    )
 
 
 def _col_letter(i: int) -> str:
@@ -77,8 +80,11 @@ def _col_letter(i: int) -> str:
 
 
 def _escape(s: pd.Series) -> pd.Series:
-    return (s.str.replace("&", "&amp;", regex=False).str.replace("<", "&lt;", regex=False)
-            .str.replace(">", "&gt;", regex=False))
+    return (
+        s.str.replace("&", "&amp;", regex=False)
+        .str.replace("<", "&lt;", regex=False)
+        .str.replace(">", "&gt;", regex=False)
+    )
 
 
 def _escape_one(v: object) -> str:
@@ -96,8 +102,13 @@ def _cells(values, col: str, rownum: pd.Series) -> pd.Series:
         s = pd.Series(values)
     elif isinstance(values, np.ndarray) and values.dtype == object:
         s = pd.Series(values)
-        is_num = s.map(lambda v: isinstance(v, (int, float, np.integer, np.floating))
-                       and not isinstance(v, bool) and v == v).to_numpy(dtype=bool)
+        is_num = s.map(
+            lambda v: (
+                isinstance(v, (int, float, np.integer, np.floating))
+                and not isinstance(v, bool)
+                and v == v
+            )
+        ).to_numpy(dtype=bool)
     else:
         s = pd.Series(values, dtype=object)
         is_num = np.zeros(len(s), dtype=bool)
@@ -111,28 +122,43 @@ def _cells(values, col: str, rownum: pd.Series) -> pd.Series:
     return pd.Series(np.where(empty, "", out))
 
 
-def write(path: Path, header: list[str], columns: list[list], title: str | None,
-          sheet: str = "Sheet1", chunk: int = 100_000) -> int:
+def write(
+    path: Path,
+    header: list[str],
+    columns: list[list],
+    title: str | None,
+    sheet: str = "Sheet1",
+    chunk: int = 100_000,
+) -> int:
     """Write ``columns`` (equal-length lists) under ``header``, after an optional title row."""
     n = len(columns[0]) if columns else 0
     letters = [_col_letter(i) for i in range(len(header))]
     top = ([[title]] if title else []) + [header]
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-        for name, text in (("[Content_Types].xml", _CONTENT_TYPES), ("_rels/.rels", _ROOT_RELS),
-                           ("xl/workbook.xml", _workbook(sheet)),
-                           ("xl/_rels/workbook.xml.rels", _WB_RELS), ("xl/styles.xml", _STYLES)):
-            zf.writestr(zipfile.ZipInfo(name, _FIXED_TIME), text,
-                        compress_type=zipfile.ZIP_DEFLATED)
+        for name, text in (
+            ("[Content_Types].xml", _CONTENT_TYPES),
+            ("_rels/.rels", _ROOT_RELS),
+            ("xl/workbook.xml", _workbook(sheet)),
+            ("xl/_rels/workbook.xml.rels", _WB_RELS),
+            ("xl/styles.xml", _STYLES),
+        ):
+            zf.writestr(
+                zipfile.ZipInfo(name, _FIXED_TIME), text, compress_type=zipfile.ZIP_DEFLATED
+            )
         info = zipfile.ZipInfo("xl/worksheets/sheet1.xml", _FIXED_TIME)
         info.compress_type = zipfile.ZIP_DEFLATED
         with zf.open(info, "w", force_zip64=True) as fh:
-            fh.write(f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet '
-                     f'xmlns="{_NS}"><sheetData>'.encode())
+            fh.write(
+                f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet '
+                f'xmlns="{_NS}"><sheetData>'.encode()
+            )
             r = 0
             for row in top:
                 r += 1
-                xml = "".join(f'<c r="{letters[i]}{r}" t="inlineStr"><is><t>{_escape_one(v)}</t>'
-                              "</is></c>" for i, v in enumerate(row))
+                xml = "".join(
+                    f'<c r="{letters[i]}{r}" t="inlineStr"><is><t>{_escape_one(v)}</t></is></c>'
+                    for i, v in enumerate(row)
+                )
                 fh.write(f'<row r="{r}">{xml}</row>'.encode())
             for lo in range(0, n, chunk):
                 hi = min(n, lo + chunk)
