@@ -363,7 +363,7 @@ def status(warehouse: str | Path | None = None) -> dict[str, Any]:
         runner = Runner(con, label="status")
         present = set(list_tables(con))
         if "builds" not in present:
-            raise WarehouseError(f"{warehouse}: not a scrm warehouse (no builds table)")
+            raise WarehouseError(f"{_target(warehouse)}: not a scrm warehouse (no builds table)")
         builds = con.table("builds")
         last = runner.execute(
             builds.order_by(ibis.desc("finished_at")).limit(1), step="read", table="builds"
