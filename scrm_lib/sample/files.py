@@ -42,8 +42,39 @@ def write_lines(lines: pd.Series, path: Path, chunk: int = 200_000) -> int:
     return len(lines)
 
 
-def write_csv(df: pd.DataFrame, path: Path, encoding: str) -> int:
-    df.to_csv(path, index=False, encoding=encoding, lineterminator="\r\n")
+def _csv_field(col: pd.Series) -> pd.Series:
+    """A column as CSV fields: quoted (quotes doubled) only where needed."""
+    if col.dtype == bool:
+        text = pd.Series(np.where(col.to_numpy(), "True", "False"))
+    else:
+        text = col.astype("str").fillna("").reset_index(drop=True)
+    need = text.str.contains('[",\r\n]', regex=True)
+    if need.any():
+        quoted = '"' + text.str.replace('"', '""', regex=False) + '"'
+        text = text.where(~need.to_numpy(), quoted)
+    return text
+
+
+def write_csv(df: pd.DataFrame, path: Path, encoding: str, chunk: int = 200_000) -> int:
+    """CSV with a header line and CRLF line ends, as the platforms' exports have.
+
+    Built column-wise with vectorized string operations: pandas' ``to_csv``
+    formats row by row and dominated the run time at a million persons.
+    """
+    bom = encoding.lower().replace("_", "-") == "utf-8-sig"
+    codec = "utf-8" if bom else encoding
+    header = ",".join(_csv_field(pd.Series(list(df.columns), dtype="str")).tolist())
+    with open(path, "wb") as fh:
+        if bom:
+            fh.write(b"\xef\xbb\xbf")
+        fh.write((header + "\r\n").encode(codec))
+        for lo in range(0, len(df), chunk):
+            part = df.iloc[lo : lo + chunk]
+            line = None
+            for c in part.columns:
+                f = _csv_field(part[c])
+                line = f if line is None else line + "," + f
+            fh.write(("\r\n".join(line.tolist()) + "\r\n").encode(codec))
     return len(df)
 
 

@@ -221,6 +221,7 @@ DOUYIN_HEADER = [
     "达人昵称",
     "流量来源",
 ]
+DOUYIN_NUMERIC = frozenset({"商品数量", "商品单价", "订单应付金额", "运费"})
 PRODUCT_IDS = (3_580_000_000_000_000_000 + np.arange(len(O.SKU)) * 7_919_113).astype(str)
 INFLUENCER_IDS = (71_000_000_000 + np.arange(len(vocab.INFLUENCER_NAMES)) * 97_331).astype(str)
 
@@ -384,6 +385,7 @@ def write_douyin(
             [df[c].to_numpy() for c in DOUYIN_HEADER],
             title,
             sheet="订单",
+            numeric=frozenset() if as_text else DOUYIN_NUMERIC,
         )
         noise[name] = {
             "duplicate_rows": int(n_dup),

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from scrm_lib.sample import orders as O
+from scrm_lib.sample.files import money, write_csv
 from scrm_lib.sample.timeline import Window
 
 README = """# Ground truth for the scrm sample data
@@ -89,7 +90,7 @@ def write(
             "referral_role": roles.reindex(np.arange(len(accounts))).fillna("").to_numpy(),
         }
     )
-    acc.to_csv(out / "accounts.csv", index=False, encoding="utf-8", lineterminator="\n")
+    write_csv(acc, out / "accounts.csv", "utf-8")
     written["accounts.csv"] = len(acc)
 
     n = len(persons)
@@ -124,7 +125,7 @@ def write(
             "referrals_made": made,
         }
     )
-    per.to_csv(out / "persons.csv", index=False, encoding="utf-8", lineterminator="\n")
+    write_csv(per, out / "persons.csv", "utf-8")
     written["persons.csv"] = len(per)
 
     code = O.status_at(orders, window.seconds)
@@ -138,18 +139,18 @@ def write(
             "person_id": persons["person_id"].to_numpy()[orders["person_idx"].to_numpy()],
             "created_at": window.local_text(orders["created"].to_numpy()),
             "status": O.truth_status(code),
-            "amount": total / 100,
-            "refund_amount": np.where(refunded, orders["refund_fee"].to_numpy(), 0) / 100,
+            "amount": money(total).to_numpy(),
+            "refund_amount": money(
+                np.where(refunded, orders["refund_fee"].to_numpy(), 0)
+            ).to_numpy(),
             "lines": orders["n_lines"],
             "category": orders["category"],
         }
     )
-    ordf.to_csv(
-        out / "orders.csv", index=False, encoding="utf-8", lineterminator="\n", float_format="%.2f"
-    )
+    write_csv(ordf, out / "orders.csv", "utf-8")
     written["orders.csv"] = len(ordf)
 
-    messages.to_csv(out / "messages.csv", index=False, encoding="utf-8", lineterminator="\n")
+    write_csv(messages, out / "messages.csv", "utf-8")
     written["messages.csv"] = len(messages)
     oc = pd.DataFrame(
         {
@@ -161,7 +162,7 @@ def write(
             "converted": outcomes["converted"],
         }
     )
-    oc.to_csv(out / "experiment_outcomes.csv", index=False, encoding="utf-8", lineterminator="\n")
+    write_csv(oc, out / "experiment_outcomes.csv", "utf-8")
     written["experiment_outcomes.csv"] = len(oc)
     for name, obj in (("experiments.json", experiments), ("noise.json", noise)):
         (out / name).write_text(

@@ -91,34 +91,33 @@ def _escape_one(v: object) -> str:
     return str(v).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _cells(values, col: str, rownum: pd.Series) -> pd.Series:
-    """Cell XML for one column: numbers as numbers, text inline, empty as nothing.
+def _cells(values, col: str, rownum: pd.Series, numeric: bool) -> pd.Series:
+    """Cell XML for one column; empty values write no cell.
 
-    A numeric numpy array is all numbers; anything else is text, except an
-    object array, which is checked cell by cell (numbers with a few bad values).
+    In a ``numeric`` column whatever parses as a number is a number cell and
+    anything else (a garbage ``--``) stays text; other columns are all text,
+    so a number exported as text stays text.
     """
-    if isinstance(values, np.ndarray) and values.dtype.kind in "iuf":
-        is_num = ~pd.isna(values)
-        s = pd.Series(values)
-    elif isinstance(values, np.ndarray) and values.dtype == object:
-        s = pd.Series(values)
-        is_num = s.map(
-            lambda v: (
-                isinstance(v, (int, float, np.integer, np.floating))
-                and not isinstance(v, bool)
-                and v == v
-            )
-        ).to_numpy(dtype=bool)
+    s = pd.Series(values).reset_index(drop=True)
+    missing = pd.isna(s).to_numpy()
+    ref = col + rownum
+    if numeric:
+        num = pd.to_numeric(s, errors="coerce")
+        is_num = num.notna().to_numpy()
+        num_text = (num.astype("Int64") if s.dtype.kind in "iu" else num).astype("str")
     else:
-        s = pd.Series(values, dtype=object)
         is_num = np.zeros(len(s), dtype=bool)
     text = s.astype("str").fillna("")
-    text = text.where(~pd.isna(s).to_numpy(), "")
-    ref = col + rownum
-    num_xml = '<c r="' + ref + '"><v>' + text + "</v></c>"
-    str_xml = '<c r="' + ref + '" t="inlineStr"><is><t>' + _escape(text) + "</t></is></c>"
-    empty = (text == "").to_numpy() & ~is_num
-    out = np.where(is_num, num_xml.to_numpy(dtype=object), str_xml.to_numpy(dtype=object))
+    if text.str.contains("[&<>]", regex=True).any():
+        text = _escape(text)
+    out = ('<c r="' + ref + '" t="inlineStr"><is><t>' + text + "</t></is></c>").to_numpy(
+        dtype=object
+    )
+    if is_num.any():
+        out = np.where(
+            is_num, ('<c r="' + ref + '"><v>' + num_text + "</v></c>").to_numpy(dtype=object), out
+        )
+    empty = (missing | (text == "").to_numpy()) & ~is_num
     return pd.Series(np.where(empty, "", out))
 
 
@@ -128,9 +127,13 @@ def write(
     columns: list[list],
     title: str | None,
     sheet: str = "Sheet1",
+    numeric: frozenset[str] = frozenset(),
     chunk: int = 100_000,
 ) -> int:
-    """Write ``columns`` (equal-length lists) under ``header``, after an optional title row."""
+    """Write ``columns`` under ``header``, after an optional title row.
+
+    ``numeric`` names the columns whose values are written as numbers.
+    """
     n = len(columns[0]) if columns else 0
     letters = [_col_letter(i) for i in range(len(header))]
     top = ([[title]] if title else []) + [header]
@@ -165,7 +168,7 @@ def write(
                 rownum = pd.Series(np.arange(r + lo + 1, r + hi + 1)).astype(str)
                 acc = '<row r="' + rownum + '">'
                 for i, col in enumerate(columns):
-                    acc = acc + _cells(col[lo:hi], letters[i], rownum)
+                    acc = acc + _cells(col[lo:hi], letters[i], rownum, header[i] in numeric)
                 fh.write(("".join((acc + "</row>").tolist())).encode())
             fh.write(b"</sheetData></worksheet>")
     return n
