@@ -19,7 +19,6 @@ import contextlib
 import logging
 import os
 import time
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -90,53 +89,16 @@ def open_warehouse(path: str | Path | None = None, *, read_only: bool = True) ->
 def duckdb_connect(path: str | Path = ":memory:", *, read_only: bool = False) -> DuckDBBackend:
     """An ibis DuckDB backend on ``path`` with the session time zone set to UTC.
 
-    Works around ibis 12 calling ``fetch_arrow_table`` / ``fetch_record_batch``
-    on DuckDB connections, which DuckDB 2 no longer has (``con.sql``,
-    ``list_tables`` and ``to_pyarrow_batches`` fail otherwise).
-
     Examples
     --------
     >>> con = duckdb_connect()
     >>> con.sql("SELECT 1 AS x").execute()["x"].tolist()
     [1]
     """
-    import duckdb
-
-    raw = duckdb.connect(str(path), read_only=read_only)
-    if not hasattr(raw, "fetch_arrow_table"):
-        raw = _ArrowCompat(raw)
-    with warnings.catch_warnings():
-        # from_connection is flagged experimental; it is what lets us pass the shim
-        warnings.simplefilter("ignore")
-        con = ibis.duckdb.from_connection(raw)
+    con = ibis.duckdb.connect(str(path), read_only=read_only)
     # Timestamps come back in UTC whatever the machine's zone is.
     con.raw_sql("SET TimeZone = 'UTC'")
     return con
-
-
-class _ArrowCompat:
-    """A DuckDB connection with the Arrow fetch names ibis 12 expects (DuckDB 2 renamed them)."""
-
-    def __init__(self, con: Any) -> None:
-        self._con = con
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._con, name)
-
-    def execute(self, *args: Any, **kwargs: Any) -> _ArrowCompat:
-        self._con.execute(*args, **kwargs)
-        return self
-
-    def fetch_arrow_table(self) -> pa.Table:
-        with warnings.catch_warnings():
-            # DuckDB 2 warns that DB-API Arrow output copies; ibis only uses it for metadata
-            warnings.simplefilter("ignore", UserWarning)
-            return self._con.to_arrow_table()
-
-    def fetch_record_batch(self, rows_per_batch: int = 1_000_000) -> Any:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            return self._con.to_arrow_reader(rows_per_batch)
 
 
 def list_tables(con: Any) -> list[str]:
