@@ -34,8 +34,8 @@ with DAG(
     BashOperator(
         task_id="run_due_reports",
         bash_command=(
-            "cd {{ params.home }} && "
-            "scrm report run-due --schedule schedules.toml --now {{ data_interval_end | ts }} --json"
+            "cd {{ params.home }} && scrm report run-due --schedule schedules.toml "
+            "--now {{ data_interval_end | ts }} --json"
         ),
         params={"home": SCRM_HOME},
         env={"SCRM_HOME": SCRM_HOME, "CI": "1"},

@@ -72,8 +72,9 @@ def project(tmp_path_factory):
     )
     con.execute(
         "INSERT INTO builds VALUES "
-        "('b-old', '2026-10-01 00:00+00', '2026-10-01 00:01+00', '0.1.0', 'ok', '{}', 'duckdb'),"
-        "('b-new', '2026-11-01 00:00+00', '2026-11-01 00:01+00', '0.1.0', 'ok', '{}', 'duckdb')"
+        "('b-old', '2026-10-01 00:00:00+00', '2026-10-01 00:01:00+00', '0.1.0', 'ok', '{}', "
+        "'duckdb'), ('b-new', '2026-11-01 00:00:00+00', '2026-11-01 00:01:00+00', '0.1.0', 'ok', "
+        "'{}', 'duckdb')"
     )
     con.close()
     write_notebook(home / "notebooks", "good", PARAMS, BODY)
