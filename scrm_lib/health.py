@@ -66,7 +66,8 @@ def _connect(warehouse: str | Path | None) -> Iterator[duckdb.DuckDBPyConnection
     try:
         con = duckdb.connect(str(path), read_only=True)
     except duckdb.Error as exc:
-        raise WarehouseError(f"{path}: cannot open read-only ({exc})") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise WarehouseError(f"{path}: cannot open read-only ({first})") from None
     try:
         yield con
     finally:
@@ -86,7 +87,8 @@ def _query(
     try:
         return con.execute(sql, params or []).df()
     except duckdb.Error as exc:
-        raise WarehouseError(f"data health: query on table {table!r} failed: {exc}") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise WarehouseError(f"data health: query on table {table!r} failed: {first}") from None
 
 
 def _require(con: duckdb.DuckDBPyConnection, table: str) -> None:

@@ -24,6 +24,7 @@ from typing import Annotated, Any
 
 import pandas as pd
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -118,8 +119,11 @@ def list_(
     if df.empty:
         out.print("no report runs yet")
         return
-    table = Table("report", "status", "started (UTC)", "duration", "build")
-    # the run id is what people copy into a path: never wrapped
+    table = Table(box=box.SIMPLE_HEAD)
+    # report and run id are what people copy into a path: never wrapped
+    table.add_column("report", no_wrap=True)
+    for title in ("status", "started (UTC)", "duration", "build"):
+        table.add_column(title)
     table.add_column("run id", no_wrap=True)
     for r in df.itertuples():
         status = "[green]ok[/green]" if r.status == "ok" else f"[red]{r.status}[/red]"

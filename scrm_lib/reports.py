@@ -43,6 +43,7 @@ from scrm_lib.errors import ConfigError, WarehouseError
 logger = logging.getLogger(__name__)
 
 KERNEL = "python3"
+CELL_TIMEOUT_S = 1800  # per cell; `report_cell_timeout_s` in scrm.toml overrides
 MANIFEST = "manifest.json"
 SETUP_TAG = "scrm-setup"
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
@@ -307,7 +308,7 @@ def _read_build(warehouse: Any) -> dict[str, Any] | None:
     try:
         return health.last_build(warehouse)
     except WarehouseError as exc:
-        logger.warning("report: no build recorded (%s)", exc)
+        logger.warning("report: no build read (%s)", _one_line(str(exc)))
         return None
 
 
@@ -446,7 +447,8 @@ def run_report(
     _write_json(run_dir / MANIFEST, manifest)
     logger.info("report %s: run %s in %s", name, run_id, run_dir)
     t0 = time.perf_counter()
-    error = _execute(source, out_nb, values, kernel)
+    timeout = int(cfg.extra.get("report_cell_timeout_s", CELL_TIMEOUT_S))
+    error = _execute(source, out_nb, values, kernel, timeout)
     if out_nb.exists():
         try:
             render_html(out_nb, out_html, show_code=show_code)
@@ -462,11 +464,14 @@ def run_report(
     )
     _write_json(run_dir / MANIFEST, manifest)
     if error:
-        logger.error("report %s failed: %s (notebook kept in %s)", name, error, run_dir)
+        # info, not error: the caller reports it (the CLI prints one line, run-due a table)
+        logger.info("report %s failed: %s (notebook kept in %s)", name, error, run_dir)
     return manifest
 
 
-def _execute(source: Path, out_nb: Path, values: dict[str, Any], kernel: str) -> str | None:
+def _execute(
+    source: Path, out_nb: Path, values: dict[str, Any], kernel: str, timeout: int
+) -> str | None:
     """Run the notebook; return the error as one line, or None."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -480,6 +485,10 @@ def _execute(source: Path, out_nb: Path, values: dict[str, Any], kernel: str) ->
             progress_bar=False,
             log_output=False,
             cwd=str(source.parent),
+            # a hung cell must not hang the scheduler for ever
+            execution_timeout=timeout,
+            # the kernel's start-up chatter (TCP transport warning) would land in cron mail
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         )
     except PapermillExecutionError as exc:
         return f"{exc.ename}: {_one_line(exc.evalue)}".rstrip(": ")
