@@ -48,6 +48,7 @@ TIME_COLUMNS: dict[str, tuple[str, str | None, str | None]] = {
 
 BUILD_COLUMNS = ["build_id", "started_at", "finished_at", "library_version", "status", "engine"]
 COUNT_COLUMNS = ["rows_in", "accepted", "rejected", "duplicates"]
+NO_PLATFORM = "(none)"
 
 
 def _resolve(warehouse: str | Path | None) -> Path:
@@ -96,12 +97,27 @@ def _require(con: duckdb.DuckDBPyConnection, table: str) -> None:
         raise WarehouseError(f"warehouse has no table {table!r}; was it built by `scrm build`?")
 
 
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    rows = con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+# Build-log columns and the other names a build may have written them under.
+_BUILD_ALIASES = {"library_version": ("library_version", "version")}
+
+
 def _last_build(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     _require(con, "builds")
-    cols = ", ".join(BUILD_COLUMNS)
+    have = _columns(con, "builds")
+    select = []
+    for col in BUILD_COLUMNS:
+        found = next((c for c in _BUILD_ALIASES.get(col, (col,)) if c in have), None)
+        select.append(f'"{found}" AS {col}' if found else f"NULL AS {col}")
     # "Last" = most recently finished; a build still running has no finished_at.
     sql = (
-        f"SELECT {cols} FROM builds "
+        f"SELECT {', '.join(select)} FROM builds "
         "ORDER BY coalesce(finished_at, started_at) DESC NULLS LAST, started_at DESC LIMIT 1"
     )
     return _query(con, sql, "builds")
@@ -206,18 +222,20 @@ def inputs(
             last = _last_build(con)
             build_id = None if last.empty else str(last.build_id.iloc[0])
         sums = ", ".join(f"sum({c})::BIGINT AS {c}" for c in COUNT_COLUMNS)
+        # Files that belong to no platform (channels, consent lists) get a visible label.
+        source = (
+            f"(SELECT * REPLACE (coalesce(nullif(platform, ''), '{NO_PLATFORM}') AS platform) "
+            "FROM build_inputs WHERE build_id IS NOT DISTINCT FROM ?)"
+        )
         if by == "file":
             sql = (
                 "SELECT file, any_value(format) AS format, any_value(platform) AS platform, "
-                f"{sums} "
-                "FROM build_inputs WHERE build_id IS NOT DISTINCT FROM ? "
-                "GROUP BY file ORDER BY platform, file"
+                f"{sums} FROM {source} GROUP BY file ORDER BY platform, file"
             )
         else:
             sql = (
                 f"SELECT platform, count(DISTINCT file)::BIGINT AS files, {sums} "
-                "FROM build_inputs WHERE build_id IS NOT DISTINCT FROM ? "
-                "GROUP BY platform ORDER BY platform"
+                f"FROM {source} GROUP BY platform ORDER BY platform"
             )
         df = _query(con, sql, "build_inputs", [build_id])
     rows_in = df["rows_in"].astype("float64")
@@ -329,8 +347,9 @@ def coverage(
                 }
             )
         sql = (
-            "SELECT platform, month, sum(orders)::BIGINT AS orders, sum(events)::BIGINT AS events "
-            f"FROM ({' UNION ALL '.join(parts)}) GROUP BY platform, month ORDER BY platform, month"
+            f"SELECT coalesce(nullif(platform, ''), '{NO_PLATFORM}') AS platform, month, "
+            "sum(orders)::BIGINT AS orders, sum(events)::BIGINT AS events "
+            f"FROM ({' UNION ALL '.join(parts)}) GROUP BY ALL ORDER BY platform, month"
         )
         df = _query(con, sql, "orders/events", [timezone] * len(parts))
     # DuckDB hands DATE over as datetime64; a calendar month is a date.
@@ -383,6 +402,7 @@ def freshness(warehouse: str | Path | None = None) -> pd.DataFrame:
                 platform, join = f"split_part(t.{account_col}, ':', 1)", ""
             else:
                 platform, join = "'all'", ""
+            platform = f"coalesce(nullif({platform}, ''), '{NO_PLATFORM}')"
             parts.append(
                 f"SELECT '{table}' AS \"table\", {platform} AS platform, count(*)::BIGINT AS rows, "
                 f"max(t.{ts}) AS latest FROM {table} t {join} GROUP BY ALL"

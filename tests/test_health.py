@@ -24,7 +24,8 @@ INSERT INTO build_inputs VALUES
  ('b2', 'tmall_1.csv', 'tmall_orders', 'tmall', 'a', 10, 8, 2, 1),
  ('b2', 'tmall_2.csv', 'tmall_orders', 'tmall', 'b', 4, 4, 0, 3),
  ('b2', 'youzan.csv', 'youzan_orders', 'youzan', 'c', 5, 5, 0, 0),
- ('b2', 'wx_events.jsonl', 'wechat_events', 'wechat', 'd', 7, 6, 1, 2);
+ ('b2', 'wx_events.jsonl', 'wechat_events', 'wechat', 'd', 7, 6, 1, 2),
+ ('b2', 'channels.csv', 'channels', '', 'e', 3, 3, 0, 0);
 CREATE TABLE rejects (file VARCHAR, line BIGINT, "column" VARCHAR, reason VARCHAR,
     raw_value VARCHAR);
 INSERT INTO rejects VALUES
@@ -60,6 +61,21 @@ def warehouse(tmp_path):
     return path
 
 
+def test_build_log_written_with_version_column(tmp_path):
+    # the build may name the library version column `version`
+    path = tmp_path / "w.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute(
+        "CREATE TABLE builds (build_id VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, "
+        "version VARCHAR); INSERT INTO builds VALUES "
+        "('b9', '2026-11-01 00:00:00+00', '2026-11-01 00:01:00+00', '0.2.0')"
+    )
+    con.close()
+    df = health.build_read(path)
+    assert (df.build_id.iloc[0], df.library_version.iloc[0]) == ("b9", "0.2.0")
+    assert df.engine.isna().all()
+
+
 def test_build_read_is_the_last_finished_build(warehouse):
     df = health.build_read(warehouse)
     assert df.build_id.tolist() == ["b2"]
@@ -70,7 +86,14 @@ def test_build_read_is_the_last_finished_build(warehouse):
 
 def test_inputs_per_file_for_the_last_build_only(warehouse):
     df = health.inputs(warehouse).set_index("file")
-    assert sorted(df.index) == ["tmall_1.csv", "tmall_2.csv", "wx_events.jsonl", "youzan.csv"]
+    assert sorted(df.index) == [
+        "channels.csv",
+        "tmall_1.csv",
+        "tmall_2.csv",
+        "wx_events.jsonl",
+        "youzan.csv",
+    ]
+    assert df.loc["channels.csv", "platform"] == "(none)"
     assert df.loc["tmall_1.csv", ["rows_in", "accepted", "rejected", "duplicates"]].tolist() == [
         10,
         8,
@@ -91,6 +114,7 @@ def test_inputs_per_platform(warehouse):
         4,
     ]
     assert df.loc["youzan", "reject_rate"] == 0
+    assert df.loc["(none)", "rows_in"] == 3
     # an older build's inputs are not counted
     assert health.inputs(warehouse, by="platform", build_id="b1").rows_in.tolist() == [5]
 
