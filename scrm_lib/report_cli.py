@@ -41,6 +41,8 @@ report_app = typer.Typer(
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
+# Run and build ids are long; squeezed into 80 columns (cron mail, CI logs) a table is unreadable.
+TABLE_WIDTH = 130
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 NotebooksOpt = Annotated[
     Path | None,
@@ -137,7 +139,7 @@ def list_(
             "" if pd.isna(r.build_id) else str(r.build_id),
             r.run_id,
         )
-    out.print(table)
+    _print_table(table)
 
 
 @report_app.command("run-due")
@@ -167,11 +169,18 @@ def run_due(
             table.add_row(
                 r["id"], r["scheduled_for"], r["status"], r["run_id"] or "", r["error"] or ""
             )
-        out.print(table)
+        _print_table(table)
     for r in failed:
         err.print(f"error: report {r['id']} failed: {r['error']}", highlight=False, markup=False)
     if failed:
         raise typer.Exit(1)
+
+
+def _print_table(table: Table) -> None:
+    if out.is_terminal:
+        out.print(table)
+    else:
+        Console(soft_wrap=True, width=TABLE_WIDTH).print(table)
 
 
 def _iso(value: Any) -> str:
