@@ -254,7 +254,7 @@ def _print_status(data: dict) -> None:
     out.print(f"[bold]warehouse[/bold] {data.get('warehouse')}  build {last.get('build_id')}")
     for title, key, cols in (
         ("tables", "tables", None),
-        ("input files", "files", FILE_COLUMNS),
+        ("input files", "inputs", FILE_COLUMNS),
         ("rejects by reason", "rejects", None),
     ):
         rows = data.get(key) or []

@@ -21,8 +21,11 @@ Same seed, same bytes.
   (`<platform>:<native id>`, Douyin via `douyin_buyer_key`), with `person_id`,
   `platform`, the name shown on that account (`display_name`, variants on
   purpose), `test_phone` (the shop test phone 13800138000 was typed on this
-  account instead of the real one) and `referral_role` (mini-program
-  accounts: member / group_leader / distributor).
+  account instead of the real one), `referral_role` (mini-program
+  accounts: member / group_leader / distributor) and `in_exports` (the
+  account appears in some export; a shop account with no order does not).
+  SMS touches and consent keyed by a phone number reach the warehouse as
+  contact points `phone:<E.164>`, which are not listed here.
 - `persons.csv` — one row per simulated person: name, gender, phone (E.164),
   email, birthday, city, main category; buy-till-you-die parameters `lambda`
   (purchases per day before seasonality) and `p` (dropout probability after
@@ -88,6 +91,9 @@ def write(
             "display_name": accounts["display_name"],
             "test_phone": accounts["test_phone"],
             "referral_role": roles.reindex(np.arange(len(accounts))).fillna("").to_numpy(),
+            # shop accounts show up in exports only through their orders
+            "in_exports": accounts["platform"].isin(["wechat", "wecom"]).to_numpy()
+            | accounts["account_id"].isin(orders["account_id"]).to_numpy(),
         }
     )
     write_csv(acc, out / "accounts.csv", "utf-8")
