@@ -279,3 +279,21 @@ def test_list_runs_newest_first(good_run, bad_run, cli):
     assert next(r["build_id"] for r in rows if r["report"] == "bad") is None
     table = CliRunner().invoke(report_app, ["list"])
     assert table.exit_code == 0 and first["run_id"] in table.stdout
+
+
+def test_missing_kernelspec_is_installed_into_sys_prefix(monkeypatch):
+    import sys
+
+    import ipykernel.kernelspec
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    def missing(self, name):
+        raise NoSuchKernel(name)
+
+    installed = {}
+    monkeypatch.setattr(KernelSpecManager, "get_kernel_spec", missing)
+    monkeypatch.setattr(ipykernel.kernelspec, "install", lambda **kw: installed.update(kw))
+    assert ensure_kernel() == "python3"
+    assert installed == {"kernel_name": "python3", "prefix": sys.prefix}
+    with pytest.raises(ConfigError, match="no Jupyter kernel named 'r'"):
+        ensure_kernel("r")
