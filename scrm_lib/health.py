@@ -287,6 +287,49 @@ def rejects_by_reason(
     return df
 
 
+def rejects(
+    warehouse: str | Path | None = None,
+    *,
+    reason: str | None = None,
+    limit: int | None = None,
+) -> pd.DataFrame:
+    """The rejected rows themselves (for a download or a closer look), by file and line.
+
+    Parameters
+    ----------
+    warehouse
+        The DuckDB file; default: ``warehouse`` from the settings.
+    reason
+        Only rows refused for this reason.
+    limit
+        At most this many rows.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``file, line, column, reason, raw_value``.
+
+    Examples
+    --------
+    >>> rejects("data/warehouse/scrm.duckdb", reason="bad timestamp", limit=2)  # doctest: +SKIP
+              file  line   column         reason   raw_value
+    0  tmall_1.csv     3  paid_at  bad timestamp  2026-13-01
+    """
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise ConfigError(f"rejects: limit must be an int >= 0, not {limit!r}")
+    with _connect(warehouse) as con:
+        _require(con, "rejects")
+        sql = (
+            'SELECT file, line, "column", reason, raw_value FROM rejects '
+            'WHERE ? IS NULL OR reason = ? ORDER BY file, line, "column"'
+        )
+        params: list[Any] = [reason, reason]
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return _query(con, sql, "rejects", params)
+
+
 def coverage(
     warehouse: str | Path | None = None, *, timezone: str = "Asia/Shanghai"
 ) -> pd.DataFrame:

@@ -132,6 +132,14 @@ def test_rejects_by_reason_with_examples_in_file_line_order(warehouse):
     )
 
 
+def test_rejects_rows_in_file_line_order(warehouse):
+    df = health.rejects(warehouse)
+    assert df.line.tolist() == [3, 5, 7, 2]
+    assert df.columns.tolist() == ["file", "line", "column", "reason", "raw_value"]
+    only = health.rejects(warehouse, reason="bad timestamp", limit=2)
+    assert only.raw_value.tolist() == ["2026-13-01", "昨天"]
+
+
 def test_coverage_counts_shanghai_calendar_months(warehouse):
     df = health.coverage(warehouse)
     got = {(r.platform, r.month.isoformat()): (r.orders, r.events) for r in df.itertuples()}
