@@ -23,6 +23,8 @@ components.build_badge()
 
 pages = [
     st.Page("views/overview.py", title="数据概览 Overview", default=True),
+    st.Page("views/data_health.py", title="数据健康 Data health"),
+    st.Page("views/reports.py", title="报告 Reports"),
 ]
 if user.can("audit"):
     pages.append(st.Page("views/audit.py", title="审计日志 Audit log"))

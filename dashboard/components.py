@@ -4,13 +4,16 @@ masked tables, KPI tiles and audited downloads. UI only; every number comes from
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
 from scrm_lib import load_settings
+from scrm_lib.build import status as warehouse_status
 from scrm_lib.errors import ScrmError
 from scrm_lib.privacy import can, escape_formulas, mask_frame
 from scrm_lib.state import record_audit
@@ -92,23 +95,27 @@ def _published_version(path: Path) -> float:
         return 0
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def _cached(func_name: str, path: str, version: float, kwargs: tuple) -> object:
-    import scrm_lib
+@st.cache_data(show_spinner=False, max_entries=64)
+def _cached(func_path: str, path: str, version: int, kwargs: tuple) -> object:
+    module, name = func_path.split(":")
+    return getattr(import_module(module), name)(path, **dict(kwargs))
 
-    return getattr(scrm_lib, func_name)(path, **dict(kwargs))
 
+def query(func: Callable, **kwargs) -> object:
+    """Call a scrm_lib function as ``func(warehouse, **kwargs)``, cached per published build.
 
-def query(func_name: str, **kwargs) -> object:
-    """Call ``scrm_lib.<func_name>(warehouse, **kwargs)``, cached per published build."""
+    The cache key holds the published file's mtime, so the first interaction
+    after a new build reads the new build; sessions never hold a connection.
+    """
     path = warehouse_path()
-    return _cached(func_name, str(path), _published_version(path), tuple(sorted(kwargs.items())))
+    key = f"{func.__module__}:{func.__name__}"
+    return _cached(key, str(path), _published_version(path), tuple(sorted(kwargs.items())))
 
 
 def status() -> dict | None:
     """The warehouse status, or None with a message shown when there is no warehouse yet."""
     try:
-        return query("warehouse_status")
+        return query(warehouse_status)
     except ScrmError as exc:
         st.warning(str(exc))
         return None
@@ -117,7 +124,7 @@ def status() -> dict | None:
 def build_badge() -> None:
     """Show which build the page reads, so a new build published mid-session is visible."""
     try:
-        data = query("warehouse_status")
+        data = query(warehouse_status)
     except ScrmError:
         st.sidebar.caption("没有数据仓库 / no warehouse yet")
         return

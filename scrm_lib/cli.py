@@ -20,6 +20,7 @@ from rich.table import Table
 
 from scrm_lib.config import Settings, load_settings
 from scrm_lib.errors import ScrmError
+from scrm_lib.report_cli import report_app
 
 app = typer.Typer(
     name="scrm",
@@ -28,6 +29,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(report_app, name="report")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 

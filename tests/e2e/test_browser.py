@@ -102,8 +102,8 @@ def test_login_data_health_download_and_audit(server, tmp_path):
         )
         page = browser.new_page(viewport={"width": 1400, "height": 900}, accept_downloads=True)
         page.goto(server["url"])
-        page.get_by_label("Username").fill("mark")
-        page.get_by_label("Password").fill("browser-pass-1")
+        page.get_by_label("Username", exact=True).fill("mark")
+        page.get_by_label("Password", exact=True).fill("browser-pass-1")
         page.get_by_role("button", name="登录 Log in").click()
         expect(page.get_by_text("数据概览 / Data overview")).to_be_visible(timeout=30_000)
 
