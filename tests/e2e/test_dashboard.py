@@ -8,6 +8,7 @@ import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from scrm_lib.state import read_audit
 from scrm_lib.users import add_user
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
@@ -91,3 +92,31 @@ def test_audit_page_is_for_admins_only(users, tmp_path, monkeypatch):
     viewer = app(monkeypatch, tmp_path / "wh.duckdb", user="vera")
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         viewer.switch_page("views/audit.py")
+
+
+def test_data_health_page_for_each_role(users, built_sample, monkeypatch):
+    """A viewer sees masked aggregates with no export and no unmask; an admin gets both."""
+    viewer = app(monkeypatch, built_sample["warehouse"], user="vera")
+    viewer.switch_page("views/data_health.py").run()
+    assert not viewer.exception
+    assert "数据健康 / Data health" in page_titles(viewer)
+    assert len(viewer.dataframe) >= 3
+    assert not viewer.toggle  # no unmask for viewers
+    assert any("Export needs" in c.value for c in viewer.caption)
+
+    admin = app(monkeypatch, built_sample["warehouse"], user="ada", role="admin")
+    admin.switch_page("views/data_health.py").run()
+    assert not admin.exception
+    assert admin.toggle  # admins may unmask
+    admin.toggle[0].set_value(True).run()
+    assert not admin.exception
+    audit = read_audit()
+    assert (audit["action"] == "unmask").any() and audit.iloc[0]["username"] == "ada"
+
+
+def test_reports_page_lists_runs(users, tmp_path, monkeypatch):
+    monkeypatch.setenv("SCRM_REPORTS_DIR", str(tmp_path / "reports"))
+    at = app(monkeypatch, tmp_path / "wh.duckdb", user="vera")
+    at.switch_page("views/reports.py").run()
+    assert not at.exception
+    assert any("scrm report run" in i.value for i in at.info)
