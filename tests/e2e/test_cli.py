@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -78,3 +79,23 @@ def test_user_errors_are_one_line_with_nonzero_exit(tmp_path, args, content, mes
 def test_help(tmp_path, command):
     proc = scrm(command, "--help", cwd=tmp_path)
     assert "--json" in proc.stdout
+
+
+NOTEBOOKS = sorted(
+    p.stem for p in (Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb")
+)
+
+
+@pytest.mark.parametrize("report", NOTEBOOKS)
+def test_every_report_runs_on_the_sample_through_the_cli(built_sample, report):
+    home = built_sample["home"]
+    notebooks = Path(__file__).resolve().parents[2] / "notebooks"
+    (home / "scrm.toml").write_text(f'notebooks_dir = "{notebooks}"\n', encoding="utf-8")
+    manifest = json.loads(scrm("report", "run", report, "--json", cwd=home).stdout)
+    assert manifest["status"] == "ok", manifest.get("error")
+    runs = json.loads(scrm("report", "list", "--json", cwd=home).stdout)
+    assert any(r["run_id"] == manifest["run_id"] and r["status"] == "ok" for r in runs)
+    assert (
+        manifest["build_id"]
+        == json.loads(scrm("status", "--json", cwd=home).stdout)["last_build"]["build_id"]
+    )
