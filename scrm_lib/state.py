@@ -42,7 +42,12 @@ CREATE TABLE IF NOT EXISTS audit (
 """
 
 
-def _connect(path: Path | None) -> duckdb.DuckDBPyConnection:
+def connect(path: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """Open the state store read-write (created on first use); close it soon after.
+
+    Modules that keep their own user-authored tables here (identity
+    overrides, saved segments) create them with ``CREATE TABLE IF NOT EXISTS``.
+    """
     path = Path(path) if path is not None else load_settings().state_db
     path.parent.mkdir(parents=True, exist_ok=True)
     # another process may hold the write lock for a moment: retry briefly
@@ -71,7 +76,7 @@ def record_audit(
 ) -> str:
     """Append one audit row (who, when, what, how many rows) and return its id."""
     audit_id = uuid.uuid4().hex
-    con = _connect(path)
+    con = connect(path)
     try:
         con.execute(
             "INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -99,7 +104,7 @@ def read_audit(*, limit: int = 1000, path: Path | None = None) -> pd.DataFrame:
         return pd.DataFrame(
             columns=["audit_id", "ts", "username", "role", "action", "what", "rows", "build_id"]
         )
-    con = _connect(p)
+    con = connect(p)
     try:
         return con.execute("SELECT * FROM audit ORDER BY ts DESC LIMIT ?", [int(limit)]).df()
     finally:

@@ -1,0 +1,73 @@
+"""Build steps after the canonical tables: identity stitching, then the person marts.
+
+``scrm build`` runs every registered step, in order, on the warehouse being
+built (before it is published), so readers only ever see canonical tables
+and marts from the same build. A step is a function
+``step(ctx: StepContext) -> dict[str, int]`` returning row counts of the
+tables it wrote; steps register here by dotted path so this module imports
+nothing heavy.
+
+Contract between steps (what later steps and readers may rely on):
+
+- ``person_accounts(account_id, person_id)``: every account's person, written
+  by the identity step. Until it exists, per-person code falls back to one
+  person per account (:func:`person_map` does that fallback in one place).
+
+Example
+-------
+>>> [name for name, _ in STEPS]  # doctest: +SKIP
+['identity', 'value']
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from importlib import import_module
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from scrm_lib.config import Settings
+
+logger = logging.getLogger(__name__)
+
+#: (name, "module:function"), run in this order by the build.
+STEPS: list[tuple[str, str]] = []
+
+
+@dataclass
+class StepContext:
+    """What a build step gets: the warehouse under construction and where it came from."""
+
+    con: Any  # ibis backend on the warehouse being built (read-write)
+    settings: Settings
+    build_id: str
+    previous_warehouse: Path | None = None  # the published warehouse this build replaces
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def run_steps(ctx: StepContext, *, progress=None) -> dict[str, dict[str, int]]:
+    """Run every registered step in order; return the row counts each step reports."""
+    import time
+
+    counts: dict[str, dict[str, int]] = {}
+    for name, target in STEPS:
+        module, func = target.split(":")
+        if progress is not None:
+            progress(f"step {name}")
+        started = time.perf_counter()
+        counts[name] = getattr(import_module(module), func)(ctx) or {}
+        ctx.timings[f"step_{name}"] = round(time.perf_counter() - started, 4)
+        logger.info("build step %s: %s", name, counts[name])
+    return counts
+
+
+def person_map(con: Any) -> ir.Table:
+    """``account_id → person_id`` as an ibis table: the identity result, or one person per account."""
+    if "person_accounts" in con.list_tables():
+        return con.table("person_accounts").select("account_id", "person_id")
+    accounts = con.table("accounts")
+    return accounts.select("account_id", person_id=accounts.account_id)
