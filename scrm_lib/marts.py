@@ -66,7 +66,7 @@ def run_steps(ctx: StepContext, *, progress=None) -> dict[str, dict[str, int]]:
 
 
 def person_map(con: Any) -> ir.Table:
-    """``account_id → person_id`` as an ibis table: the identity result, or one person per account."""
+    """``account_id → person_id``: the identity result, or one person per account."""
     if "person_accounts" in con.list_tables():
         return con.table("person_accounts").select("account_id", "person_id")
     accounts = con.table("accounts")
