@@ -21,11 +21,16 @@ st.sidebar.markdown(f"**{user.name}** · {user.role}")
 components.logout_button()
 components.build_badge()
 
-pages = [
-    st.Page("views/overview.py", title="数据概览 Overview", default=True),
-    st.Page("views/data_health.py", title="数据健康 Data health"),
-    st.Page("views/reports.py", title="报告 Reports"),
+#: (page script, title, permission needed). One line per page; the first is the home page.
+PAGES = [
+    ("views/overview.py", "数据概览 Overview", "view"),
+    ("views/data_health.py", "数据健康 Data health", "view"),
+    ("views/reports.py", "报告 Reports", "view"),
+    ("views/audit.py", "审计日志 Audit log", "audit"),
 ]
-if user.can("audit"):
-    pages.append(st.Page("views/audit.py", title="审计日志 Audit log"))
+pages = [
+    st.Page(script, title=title, default=i == 0)
+    for i, (script, title, needs) in enumerate(PAGES)
+    if user.can(needs)
+]
 st.navigation(pages).run()

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import sys
+from importlib import import_module
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,6 +31,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(report_app, name="report")
+
+#: Capability sub-commands: (name, module defining a Typer ``app``). One line per area.
+SUBCOMMANDS: list[tuple[str, str]] = []
+for _name, _module in SUBCOMMANDS:
+    app.add_typer(import_module(_module).app, name=_name)
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
@@ -107,6 +113,7 @@ def ingest(
             raw_dir=cfg.raw_dir,
             preset=preset,
             dry_run=dry_run,
+            settings=cfg,
             on_file=lambda c: progress.update(task, advance=1, description=Path(c.file).name),
         )
     failed = [r for r in results if r.status == "error"]
