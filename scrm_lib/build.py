@@ -36,7 +36,16 @@ import ibis
 import pandas as pd
 
 from scrm_lib.config import ENGINES, Settings, load_settings
-from scrm_lib.errors import ConfigError, ScrmError, WarehouseError
+from scrm_lib.errors import ConfigError, InputFileError, ScrmError, WarehouseError
+from scrm_lib.parse_cache import (
+    Entry,
+    Failure,
+    Job,
+    check_cache_dir,
+    discard,
+    parse_files,
+    parse_one,
+)
 from scrm_lib.schema import REJECTS, TABLES, TS, conform
 from scrm_lib.transform import FILE_SEQ, ROW, canonical_tables
 from scrm_lib.warehouse import (
@@ -249,6 +258,7 @@ def build(
     files = list_raw_files(raw)
     if not files:
         raise ScrmError(f"no input files in {raw}")
+    check_cache_dir(settings.cache_dir, raw)
     parse_fn, presets = _ingest(parse)
 
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -269,13 +279,23 @@ def build(
             _create_stage(runner)
 
             inputs = []
-            for seq, path in enumerate(files):
-                report(f"parse {seq + 1}/{len(files)}: {path.relative_to(raw).as_posix()}")
-                preset = path.parent.name if path.parent.name in presets else None
-                with runner.step("parse"):
-                    parsed = parse_fn(path, preset=preset, settings=settings)
-                rel = path.relative_to(raw).as_posix()
-                inputs.append(_stage_file(runner, parsed, seq=seq, rel=rel))
+            jobs = [Job(p, p.parent.name if p.parent.name in presets else None) for p in files]
+            parsed_files = parse_files(
+                jobs, parse=parse_fn, settings=settings, cache_dir=settings.cache_dir
+            )
+            with contextlib.closing(parsed_files):
+                for seq, path in enumerate(files):
+                    rel = path.relative_to(raw).as_posix()
+                    report(f"parse {seq + 1}/{len(files)}: {rel}")
+                    with runner.step("parse"):
+                        entry = next(parsed_files)
+                    if isinstance(entry, Failure):
+                        raise InputFileError(entry.path, entry.problem)
+                    inputs.append(
+                        _stage_entry(
+                            runner, entry, seq=seq, rel=rel, parse=parse_fn, settings=settings
+                        )
+                    )
             report(f"transform on {engine}")
             exchange = building.with_name(building.name + ".spark")
             tables, superseded = _transform(runner, engine=engine, exchange=exchange)
@@ -448,13 +468,91 @@ def _create_stage(runner: Runner) -> None:
     runner.create_table("rejects", None, schema=REJECTS, step="stage")
 
 
+def _stage_entry(
+    runner: Runner,
+    entry: Entry,
+    *,
+    seq: int,
+    rel: str,
+    parse: Parse,
+    settings: Settings,
+) -> dict[str, Any]:
+    """Stage one parsed file: from the cache's Parquet (DuckDB reads it), else from frames."""
+    if entry.parsed is None and entry.folder is not None:
+        try:
+            return _stage_parquet(runner, entry, seq=seq, rel=rel)
+        except WarehouseError as exc:
+            # A cache entry damaged after it was checked: drop what went in, parse afresh.
+            logger.warning("%s: parse cache entry unreadable, parsing again (%s)", rel, exc)
+            for name in entry.tables:
+                runner.sql(
+                    f"DELETE FROM {STAGE_DB}.main.stage_{name} WHERE {FILE_SEQ} = {seq}",
+                    step="stage",
+                )
+            discard(entry.folder)
+            fresh = parse_one(
+                Job(entry.path, entry.format),
+                parse=parse,
+                settings=settings,
+                cache_dir=None,
+                keep=True,
+            )
+            if isinstance(fresh, Failure):
+                raise InputFileError(fresh.path, fresh.problem) from None
+            entry = fresh
+    return _stage_file(runner, entry.load(), seq=seq, rel=rel)
+
+
+def _check_counts(rel: str, rows_in: int, accepted: int, rejected: int) -> None:
+    if accepted < 0 or accepted + rejected != rows_in:
+        raise ScrmError(
+            f"{rel}: rows do not reconcile: {rows_in} in, {accepted} accepted, {rejected} rejected"
+        )
+
+
+def _stage_parquet(runner: Runner, entry: Entry, *, seq: int, rel: str) -> dict[str, Any]:
+    """Insert a cached file's tables and rejects straight from Parquet (no pandas round trip)."""
+    _check_counts(rel, entry.rows_in, entry.accepted, entry.rejected)
+    for name in entry.tables:
+        if name not in TABLES:
+            raise ScrmError(f"{rel}: ingest returned unknown table {name!r}")
+        cols = ", ".join(f'"{c}"' for c in TABLES[name].names)
+        src = _sql_str(entry.table_path(name))
+        # file_row_number: the row's position in the file's table, as _row is for frames
+        sql = (
+            f"INSERT INTO {STAGE_DB}.main.stage_{name} ({cols}, {FILE_SEQ}, {ROW}) "
+            f"SELECT {cols}, {seq}, file_row_number "
+            f"FROM read_parquet('{src}', file_row_number = true)"
+        )
+        runner.sql(sql, step="stage", table=name)
+    rejects = entry.rejects_path
+    if rejects is not None:
+        cols = ", ".join(f'"{c}"' for c in REJECTS.names)
+        sel = ", ".join(
+            f"coalesce(\"file\", '{_sql_str(Path(rel))}')" if c == "file" else f'"{c}"'
+            for c in REJECTS.names
+        )
+        runner.sql(
+            f"INSERT INTO rejects ({cols}) SELECT {sel} FROM read_parquet('{_sql_str(rejects)}')",
+            step="stage",
+            table="rejects",
+        )
+    return {
+        FILE_SEQ: seq,
+        "file": rel,
+        "format": entry.format,
+        "platform": entry.platform,
+        "sha256": entry.sha256,
+        "rows_in": int(entry.rows_in),
+        "accepted": int(entry.accepted),
+        "rejected": int(entry.rejected),
+        "tables": list(entry.tables),
+    }
+
+
 def _stage_file(runner: Runner, parsed: ParsedFile, *, seq: int, rel: str) -> dict[str, Any]:
     accepted, rejected = int(parsed.accepted), int(parsed.rejected)
-    if accepted < 0 or accepted + rejected != int(parsed.rows_in):
-        raise ScrmError(
-            f"{rel}: rows do not reconcile: {parsed.rows_in} in, {accepted} accepted,"
-            f" {rejected} rejected"
-        )
+    _check_counts(rel, int(parsed.rows_in), accepted, rejected)
     for name, frame in parsed.tables.items():
         if name not in TABLES:
             raise ScrmError(f"{rel}: ingest returned unknown table {name!r}")

@@ -39,6 +39,12 @@ class Settings:
     timezone: str = "Asia/Shanghai"
     default_region: str = "CN"
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Parsed files (Parquet) keyed by content and parse settings; None: no cache.
+    #: Never inside the raw area, which holds only the immutable input files.
+    cache_dir: Path | None = None
+    #: Processes that parse files; 0: one per core (up to the number of files),
+    #: 1: parse in this process.
+    workers: int = 0
 
     def with_overrides(self, **kwargs: Any) -> Settings:
         """Return a copy with the given non-None fields replaced (paths made absolute)."""
@@ -66,6 +72,7 @@ def load_settings(home: str | Path | None = None) -> Settings:
         # user-authored state (audit, overrides, segments) survives rebuilds: kept apart
         "state_db": "data/state/scrm_state.duckdb",
         "users_file": "data/users.yaml",
+        "cache_dir": "data/cache",
     }
     extra: dict[str, Any] = {}
     toml_path = root / "scrm.toml"
@@ -85,6 +92,13 @@ def load_settings(home: str | Path | None = None) -> Settings:
     if engine not in ENGINES:
         raise ConfigError(f"engine {engine!r} is not one of {', '.join(ENGINES)}")
 
+    try:
+        values["workers"] = int(values.get("workers", 0))
+    except (TypeError, ValueError):
+        raise ConfigError(f"workers must be a whole number, not {values['workers']!r}") from None
+    if values["workers"] < 0:
+        raise ConfigError(f"workers must be 0 (one per core) or more, not {values['workers']}")
+
     def path(key: str) -> Path:
         p = Path(values.pop(key)).expanduser()
         return (p if p.is_absolute() else root / p).resolve()
@@ -96,6 +110,7 @@ def load_settings(home: str | Path | None = None) -> Settings:
         reports_dir=path("reports_dir"),
         state_db=path("state_db"),
         users_file=path("users_file"),
+        cache_dir=path("cache_dir"),
         extra=extra,
         **values,
     )

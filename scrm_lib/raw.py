@@ -22,8 +22,12 @@ import shutil
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scrm_lib.errors import InputFileError, ScrmError
+
+if TYPE_CHECKING:
+    from scrm_lib.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +92,7 @@ def add_files(
     dry_run: bool = False,
     parse: Callable | None = None,
     on_file: Callable[[FileCheck], None] | None = None,
+    settings: Settings | None = None,
 ) -> list[FileCheck]:
     """Check each file (format, rows accepted / rejected) and copy the good ones into the raw area.
 
@@ -105,17 +110,34 @@ def add_files(
         Force a format instead of detecting it from the header.
     dry_run
         Check only; copy nothing.
+    parse
+        ``parse(path, *, preset=None[, settings=None]) -> ParsedFile``; default
+        :func:`scrm_lib.ingest.parse_file`.
+    settings
+        When given: parse with its ``timezone`` / ``default_region``, in
+        ``settings.workers`` processes, and keep each parse in
+        ``settings.cache_dir`` for the build (see :mod:`scrm_lib.parse_cache`).
+        Without it files are parsed here, with default settings, uncached.
     """
-    if parse is None:
-        from scrm_lib.ingest import parse_file as parse
+    from scrm_lib.parse_cache import Failure, Job, check_cache_dir, parse_files
+
     raw = Path(raw_dir)
+    cache_dir = getattr(settings, "cache_dir", None)
+    check_cache_dir(cache_dir, raw)
     known = stored_hashes(raw)
+    files = list(iter_input_files(paths))
+    jobs = [Job(path, preset) for path in files]
+    workers = None if settings is not None else 1
     results: list[FileCheck] = []
-    for path in iter_input_files(paths):
+    parsed_files = parse_files(
+        jobs, parse=parse, settings=settings, cache_dir=cache_dir, workers=workers
+    )
+    for path, parsed in zip(files, parsed_files, strict=True):
         check = FileCheck(file=str(path), status="error")
         try:
-            check.sha256 = sha256_of(path)
-            parsed = parse(path, preset=preset)
+            if isinstance(parsed, Failure):
+                raise InputFileError(parsed.path, parsed.problem)
+            check.sha256 = parsed.file_sha256 or sha256_of(path)
             check.format = parsed.format
             check.rows_in, check.accepted, check.rejected = (
                 parsed.rows_in,

@@ -97,3 +97,12 @@ def stage_on(con: Any, table: str, frames: Sequence[tuple[int, pd.DataFrame]]) -
 def stage(backend: Any) -> StageFn:
     """``stage(table, [(file_seq, frame), ...])`` -> stage table on the test's backend."""
     return lambda table, frames: stage_on(backend, table, frames)
+
+
+@pytest.fixture(autouse=True)
+def _parse_cache_per_test(request: pytest.FixtureRequest, tmp_path_factory, monkeypatch) -> None:
+    """Each test its own parse cache, parsed in-process (the e2e tests run the CLI as is)."""
+    if "e2e" in request.node.path.parts:
+        return
+    monkeypatch.setenv("SCRM_CACHE_DIR", str(tmp_path_factory.mktemp("parse-cache")))
+    monkeypatch.setenv("SCRM_WORKERS", "1")
