@@ -1,0 +1,261 @@
+"""Shared machinery of the value package: where data comes from, configuration, the as-of cut.
+
+Every value function accepts a *source*: a warehouse path (what the dashboard's
+cached ``query`` passes), ``None`` (the configured warehouse) or an open ibis
+backend (DuckDB or PySpark, what tests and build steps pass). The per-person
+order table is built here once, so RFM, lifecycle, CLV and the KPIs count
+orders the same way.
+
+Counting rules (documented once, used everywhere)
+-------------------------------------------------
+- An *order* is ``(platform, order_id)``; its lines are summed.
+- Only ``paid`` and ``refunded`` orders count; ``cancelled`` and ``pending``
+  never were a purchase.
+- ``net = amount - refund_amount`` per order (refunds net out, never
+  dropped); an order whose net is 0 (fully refunded) is not a purchase.
+- An order's time is ``paid_at`` (``created_at`` when the export has no
+  payment time); days are calendar days in ``settings.timezone``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import ibis
+import ibis.expr.types as ir
+
+from scrm_lib.config import Settings, load_settings
+from scrm_lib.errors import ConfigError, ScrmError
+
+logger = logging.getLogger(__name__)
+
+SECONDS_PER_DAY = 86_400
+COUNTED_STATUSES = ("paid", "refunded")
+
+#: Defaults of the ``[value]`` section of ``scrm.toml``.
+VALUE_DEFAULTS: dict[str, Any] = {
+    # RFM: a score at or above this is "high" (scores run 1..5)
+    "r_high": 3,
+    "f_high": 3,
+    "m_high": 3,
+    # recency score at or below this is "very low": with low F, the person is lost
+    "r_very_low": 1,
+    # an order above this (CNY) is refused as absurd unless bad_orders = "exclude"
+    "max_order_amount": 1_000_000,
+    "bad_orders": "raise",  # raise | exclude
+    # lifecycle (days since last purchase; first-order age)
+    "new_days": 30,
+    "dormant_days": 90,
+    "lost_days": 180,
+    "mature_orders": 4,
+    "repurchase_window_day": 14,
+    "repurchase_window_width": 7,
+    # replenishment: a cycle needs this many intervals; "due" within this slack (days)
+    "replenish_min_intervals": 3,
+    "replenish_slack_days": 3,
+    # behaviour layers
+    "loyal_orders": 4,
+    "silent_days": 180,
+    "interactive_min_actions": 5,
+    "interactive_max_spend": 100.0,
+    # simple LTV
+    "lifespan_years": 3.0,
+    # probabilistic CLV
+    "clv_horizon_days": 365,
+    "clv_discount_rate_annual": 0.0,
+}
+
+
+class ValueDataError(ScrmError):
+    """The orders cannot be scored as they are (empty, absurd amounts, bad as-of date)."""
+
+
+def value_config(settings: Settings | None = None, **overrides: Any) -> dict[str, Any]:
+    """The ``[value]`` settings: defaults, then ``scrm.toml``, then ``overrides``.
+
+    Examples
+    --------
+    >>> value_config(r_high=4)["r_high"]
+    4
+    """
+    cfg = dict(VALUE_DEFAULTS)
+    s = settings or load_settings()
+    section = s.extra.get("value", {})
+    if not isinstance(section, dict):
+        raise ConfigError("[value] in scrm.toml must be a table of settings")
+    for key, value in {**section, **{k: v for k, v in overrides.items() if v is not None}}.items():
+        if key not in VALUE_DEFAULTS:
+            raise ConfigError(
+                f"[value] {key!r} is not a setting; known: {', '.join(sorted(VALUE_DEFAULTS))}"
+            )
+        default = VALUE_DEFAULTS[key]
+        if isinstance(default, (int, float)) and not isinstance(default, bool):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"[value] {key} must be a number, not {value!r}")
+            if value < 0:
+                raise ConfigError(f"[value] {key} must be 0 or more, not {value!r}")
+        cfg[key] = value
+    if cfg["bad_orders"] not in ("raise", "exclude"):
+        raise ConfigError(
+            f"[value] bad_orders must be 'raise' or 'exclude', not {cfg['bad_orders']!r}"
+        )
+    for key in ("r_high", "f_high", "m_high", "r_very_low"):
+        if not 1 <= cfg[key] <= 5:
+            raise ConfigError(f"[value] {key} is a score from 1 to 5, not {cfg[key]!r}")
+    return cfg
+
+
+@contextmanager
+def backend(source: Any) -> Iterator[Any]:
+    """An ibis backend for ``source`` (path, None or backend); paths are opened read-only."""
+    if source is not None and hasattr(source, "list_tables"):
+        yield source
+        return
+    from scrm_lib.warehouse import open_warehouse
+
+    path = None if source is None or str(source) == "" else Path(source)
+    con = open_warehouse(path)
+    try:
+        yield con
+    finally:
+        con.disconnect()
+
+
+@dataclass(frozen=True)
+class AsOf:
+    """A reference date and the UTC instant at which it ends (local midnight after it)."""
+
+    date: dt.date
+    cutoff_epoch: int  # seconds; orders strictly before this count
+
+    @property
+    def cutoff(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.cutoff_epoch, tz=dt.UTC)
+
+
+def parse_date(value: Any, what: str = "as_of") -> dt.date:
+    """A date from a ``date``, ``datetime`` or ``YYYY-MM-DD`` string; a clear error otherwise."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise ConfigError(f"{what} {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def as_of_cut(as_of: Any, timezone: str) -> AsOf:
+    """The end of ``as_of`` (a local calendar day in ``timezone``) as a UTC epoch.
+
+    Examples
+    --------
+    >>> as_of_cut("2026-01-31", "Asia/Shanghai").cutoff.isoformat()
+    '2026-01-31T16:00:00+00:00'
+    """
+    day = parse_date(as_of)
+    local_midnight = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), ZoneInfo(timezone))
+    return AsOf(day, int(local_midnight.timestamp()))
+
+
+def default_as_of(con: Any, timezone: str) -> dt.date:
+    """The local day of the latest counted order: "as of the end of the data"."""
+    if "orders" not in con.list_tables():
+        raise ValueDataError("the warehouse has no orders table; run `scrm build`")
+    o = con.table("orders")
+    o = o.filter(o.status.isin(COUNTED_STATUSES))
+    last = o.aggregate(x=ibis.coalesce(o.paid_at, o.created_at).epoch_seconds().max()).execute()
+    value = last["x"].iloc[0]
+    if value is None or value != value:
+        raise ValueDataError("no paid or refunded orders in the warehouse: nothing to score")
+    return dt.datetime.fromtimestamp(int(value), tz=ZoneInfo(timezone)).date()
+
+
+def resolve_as_of(con: Any, as_of: Any, timezone: str) -> AsOf:
+    """``as_of`` as an :class:`AsOf`; None means the day of the latest order."""
+    return as_of_cut(default_as_of(con, timezone) if as_of is None else as_of, timezone)
+
+
+def person_orders(con: Any, *, cfg: dict[str, Any]) -> ir.Table:
+    """One row per counted order and person: ``person_id, platform, order_id, ts, net, gross``.
+
+    ``ts`` is epoch seconds (engine-neutral arithmetic on both DuckDB and
+    Spark). Orders of accounts unknown to the person map keep their account
+    as the person rather than disappear.
+    """
+    from scrm_lib.marts import person_map
+
+    if "orders" not in con.list_tables():
+        raise ValueDataError("the warehouse has no orders table; run `scrm build`")
+    o = con.table("orders")
+    o = o.filter(o.status.isin(COUNTED_STATUSES))
+    when = ibis.coalesce(o.paid_at, o.created_at)
+    lines = o.select(
+        "platform",
+        "order_id",
+        "account_id",
+        ts=when.epoch_seconds().cast("int64"),
+        amount=o.amount.cast("float64").fill_null(0.0),
+        refund=o.refund_amount.cast("float64").fill_null(0.0),
+    )
+    orders = lines.group_by(["platform", "order_id"]).aggregate(
+        account_id=lines.account_id.min(),
+        ts=lines.ts.min(),
+        gross=lines.amount.sum(),
+        refund=lines.refund.sum(),
+    )
+    pm = person_map(con)
+    joined = orders.left_join(pm, orders.account_id == pm.account_id)
+    return joined.select(
+        person_id=ibis.coalesce(joined.person_id, orders.account_id),
+        platform=orders.platform,
+        order_id=orders.order_id,
+        account_id=orders.account_id,
+        ts=orders.ts,
+        gross=orders.gross,
+        net=(orders.gross - orders.refund).round(2),
+    )
+
+
+def check_orders(orders: ir.Table, *, cfg: dict[str, Any], as_of: AsOf) -> tuple[ir.Table, int]:
+    """Refuse (or, when configured, exclude with a warning) orders that cannot be right.
+
+    Bad: a negative amount, a refund larger than the amount, an amount above
+    ``max_order_amount``. Empty data and an as-of date before every order are
+    errors with a message saying so; nothing is dropped without a trace.
+    Returns the orders to use and how many were excluded.
+    """
+    bad = (orders.gross < 0) | (orders.net < 0) | (orders.gross > cfg["max_order_amount"])
+    stats = orders.aggregate(
+        n=orders.count(),
+        n_bad=bad.sum().cast("int64"),
+        first=orders.ts.min(),
+        example=orders.order_id.min(where=bad),
+    ).execute()
+    n, n_bad = int(stats["n"].iloc[0]), int(stats["n_bad"].fillna(0).iloc[0])
+    if n == 0:
+        raise ValueDataError("no paid or refunded orders in the warehouse: nothing to score")
+    first = stats["first"].iloc[0]
+    if first is not None and int(first) >= as_of.cutoff_epoch:
+        first_day = dt.datetime.fromtimestamp(int(first), tz=dt.UTC).date()
+        raise ValueDataError(
+            f"as_of {as_of.date} is before every order (the first is on {first_day})"
+        )
+    if n_bad:
+        example = stats["example"].iloc[0]
+        message = (
+            f"{n_bad} of {n} orders have a negative amount, a refund above the amount or an "
+            f"amount above {cfg['max_order_amount']:,} CNY (e.g. order {example})"
+        )
+        if cfg["bad_orders"] == "raise":
+            raise ValueDataError(message + "; set [value] bad_orders = 'exclude' to leave them out")
+        logger.warning("%s: left out", message)
+        return orders.filter(~bad), n_bad
+    return orders, 0
