@@ -35,7 +35,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: (name, "module:function"), run in this order by the build.
-STEPS: list[tuple[str, str]] = []
+STEPS: list[tuple[str, str]] = [
+    ("identity", "scrm_lib.identity.step:run"),
+]
 
 
 @dataclass
