@@ -1,0 +1,83 @@
+"""Identity configuration: the ``[identity]`` section of ``scrm.toml``, with defaults here.
+
+Example
+-------
+>>> cfg = identity_config({"identity": {"hub_limit": 50}})
+>>> cfg.hub_limit, "phone" in cfg.link_kinds
+(50, True)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from scrm_lib.errors import ConfigError
+
+#: Identifier kinds that join accounts on their own (an exact shared value).
+LINK_KINDS = ("phone", "unionid", "email", "member_no", "openid", "external_userid")
+#: Kinds that never join accounts alone: weak, shared or someone else's.
+#: They still feed the probabilistic stage (name, masked phone, city, address, birthday).
+NEVER_ALONE = (
+    "phone_masked",
+    "alipay_masked",
+    "name",
+    "nickname",
+    "address",
+    "city",
+    "birthday",
+    "douyin_key",
+    "device",
+    "recipient_phone",  # a gift's recipient, not the buyer
+)
+
+
+@dataclass(frozen=True)
+class IdentityConfig:
+    """Resolved identity settings.
+
+    Parameters
+    ----------
+    link_kinds
+        Identifier kinds whose shared exact value joins two accounts.
+    hub_limit
+        An identifier value shared by more accounts than this is a hub: flagged
+        in ``identity_hubs`` and never used to link (the shop's test phone).
+    probabilistic
+        Run the Splink stage.
+    threshold
+        Match probability at or above which a probabilistic pair joins the graph.
+    max_pairs
+        Random pairs sampled to estimate Splink's u probabilities.
+    seed
+        Seed of that sample (reproducible builds).
+    """
+
+    link_kinds: tuple[str, ...] = LINK_KINDS
+    hub_limit: int = 20
+    probabilistic: bool = True
+    threshold: float = 0.5
+    max_pairs: float = 2e6
+    seed: int = 42
+
+
+def identity_config(extra: dict[str, Any] | None) -> IdentityConfig:
+    """Read ``extra["identity"]`` (from ``scrm.toml``) over the defaults, validated."""
+    raw = dict((extra or {}).get("identity", {}) or {})
+    known = {f.name for f in fields(IdentityConfig)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"[identity] unknown setting {unknown[0]!r}; known: {sorted(known)}")
+    if "link_kinds" in raw:
+        kinds = raw["link_kinds"]
+        if isinstance(kinds, str) or not all(isinstance(k, str) for k in kinds):
+            raise ConfigError(f"[identity] link_kinds must be a list of kinds, not {kinds!r}")
+        bad = [k for k in kinds if k in ("recipient_phone", "phone_masked")]
+        if bad:
+            raise ConfigError(f"[identity] link_kinds: {bad[0]!r} must never link alone")
+        raw["link_kinds"] = tuple(kinds)
+    if "hub_limit" in raw and (not isinstance(raw["hub_limit"], int) or raw["hub_limit"] < 2):
+        raise ConfigError(f"[identity] hub_limit must be an integer ≥ 2, not {raw['hub_limit']!r}")
+    if "threshold" in raw and not (0.0 < float(raw["threshold"]) < 1.0):
+        raise ConfigError(f"[identity] threshold must be in (0, 1), not {raw['threshold']!r}")
+    return IdentityConfig(**raw)

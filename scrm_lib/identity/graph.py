@@ -1,0 +1,134 @@
+"""Deterministic stage: accounts joined by shared strong identifiers, hubs guarded.
+
+The account–identifier graph is never materialized as pairs of every two
+accounts sharing a value: each shared value contributes a star (its smallest
+account to every other), so a value on ``k`` accounts gives ``k - 1`` edges
+with the same components. Components come from
+:func:`scipy.sparse.csgraph.connected_components` (no Python loop over edges).
+
+Example
+-------
+>>> import numpy as np
+>>> components(4, np.array([0, 2]), np.array([1, 3])).tolist()
+[0, 0, 1, 1]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from scrm_lib.identity.config import IdentityConfig
+
+
+def raw_duckdb(con: Any) -> Any:
+    """The DuckDB connection under an ibis DuckDB backend (or the connection itself)."""
+    return getattr(con, "con", con)
+
+
+def components(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Connected-component label of each of ``n`` nodes given undirected edges.
+
+    Parameters
+    ----------
+    n
+        Number of nodes, numbered ``0 .. n-1``.
+    src, dst
+        Edge end points (integer arrays of equal length).
+
+    Returns
+    -------
+    numpy.ndarray
+        One label per node; labels are ``0 .. k-1`` in order of each
+        component's smallest node.
+
+    Examples
+    --------
+    >>> components(3, np.array([], dtype=int), np.array([], dtype=int)).tolist()
+    [0, 1, 2]
+    """
+    src = np.asarray(src, dtype=np.int64)
+    dst = np.asarray(dst, dtype=np.int64)
+    if len(src) != len(dst):
+        raise ValueError(f"src and dst differ in length ({len(src)} vs {len(dst)})")
+    if n < 0:
+        raise ValueError(f"n must be ≥ 0, not {n}")
+    graph = coo_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(n, n)).tocsr()
+    _, labels = connected_components(graph, directed=False)
+    return labels
+
+
+def cluster_accounts(account_ids: pd.Series, edges: pd.DataFrame) -> pd.Series:
+    """Component label per account (indexed by account id) from an ``a, b`` edge frame.
+
+    Labels are the smallest account id of each component, so they do not
+    depend on row order.
+
+    Examples
+    --------
+    >>> e = pd.DataFrame({"a": ["x"], "b": ["z"]})
+    >>> cluster_accounts(pd.Series(["x", "y", "z"]), e).to_dict()
+    {'x': 'x', 'y': 'y', 'z': 'x'}
+    """
+    ids = pd.Index(pd.unique(account_ids.astype(str)))
+    src = ids.get_indexer(edges["a"].astype(str))
+    dst = ids.get_indexer(edges["b"].astype(str))
+    known = (src >= 0) & (dst >= 0)
+    labels = components(len(ids), src[known], dst[known])
+    # label by the smallest account id of each component: deterministic across runs
+    smallest = pd.Series(ids, dtype=str).groupby(labels).transform("min")
+    return pd.Series(smallest.to_numpy(), index=ids, name="component")
+
+
+def deterministic_edges(con: Any, cfg: IdentityConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Edges from shared strong identifiers, and the hub identifiers left out.
+
+    Parameters
+    ----------
+    con
+        DuckDB connection (or ibis DuckDB backend) holding ``identifiers``.
+    cfg
+        Which kinds link, and the hub limit.
+
+    Returns
+    -------
+    edges : pandas.DataFrame
+        ``a, b, kind, value``: one star edge per account sharing a value.
+    hubs : pandas.DataFrame
+        ``kind, value, n_accounts``: values shared by more than ``cfg.hub_limit``
+        accounts (every kind is checked, linking or not: a hub masked phone is
+        also kept out of the probabilistic stage).
+    """
+    db = raw_duckdb(con)
+    kinds = list(cfg.link_kinds)
+    db.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _id_groups AS
+        SELECT kind, value, count(DISTINCT account_id) AS n_accounts, min(account_id) AS anchor
+        FROM identifiers
+        WHERE value IS NOT NULL AND value <> ''
+        GROUP BY kind, value
+        """
+    )
+    hubs = db.execute(
+        "SELECT kind, value, n_accounts FROM _id_groups WHERE n_accounts > ? "
+        "ORDER BY n_accounts DESC, kind, value",
+        [cfg.hub_limit],
+    ).df()
+    edges = db.execute(
+        """
+        SELECT DISTINCT g.anchor AS a, i.account_id AS b, g.kind, g.value
+        FROM identifiers i
+        JOIN _id_groups g ON i.kind = g.kind AND i.value = g.value
+        WHERE g.kind IN (SELECT unnest(?::VARCHAR[]))
+          AND g.n_accounts BETWEEN 2 AND ?
+          AND i.account_id <> g.anchor
+        ORDER BY a, b, g.kind
+        """,
+        [kinds, cfg.hub_limit],
+    ).df()
+    return edges, hubs

@@ -1,0 +1,227 @@
+"""Probabilistic stage: Splink (Fellegi–Sunter, EM-trained) for accounts without a strong key.
+
+Tmall and Douyin buyers carry no phone, unionid or member number: only a
+name as typed, masked phones (``138****5678``), an address and a city. Each
+account becomes one Splink record:
+
+- ``name`` and ``name_py`` (toneless pinyin, so that 張偉 / 张伟 and the
+  homophone 张玮 agree on ``name_py``);
+- ``mphone``: the visible seven digits of a masked phone, from
+  ``phone_masked`` / ``alipay_masked`` or derived from a full phone; a masked
+  value shared by more accounts than the hub limit (the shop's test phone
+  ``138****8000``) is left out;
+- ``city`` (the identifier, or the prefecture in the address), ``address``
+  (whitespace removed), ``birthday``, ``email``.
+
+u probabilities come from random sampling, m probabilities from EM on two
+blocking passes, λ from a deterministic rule; pairs at or above the
+configured threshold join the graph with their probability and the
+comparison levels that justified them.
+
+Example
+-------
+>>> to_pinyin(pd.Series(["張偉", "张玮", None])).tolist()
+['zhang wei', 'zhang wei', None]
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pandas as pd
+
+from scrm_lib.identity.config import IdentityConfig
+from scrm_lib.identity.graph import raw_duckdb
+
+logger = logging.getLogger(__name__)
+
+#: Columns the probabilistic model compares, in the ledger's "compared" order.
+FEATURES = ("name", "name_py", "mphone", "city", "address", "birthday", "email")
+
+
+def to_pinyin(names: pd.Series) -> pd.Series:
+    """Toneless pinyin of each name, syllables joined by spaces (nulls stay null).
+
+    Traditional characters map to their simplified reading, so variants of one
+    name agree.
+    """
+    from pypinyin import Style, lazy_pinyin
+
+    s = names.astype("string")
+    uniq = s.dropna().unique()
+    # one conversion per distinct name, then a vectorized map back to the rows
+    table = {u: " ".join(lazy_pinyin(u, style=Style.NORMAL)).lower() for u in uniq}
+    return s.map(table).astype(object).where(s.notna(), None)
+
+
+_RECORDS_SQL = r"""
+WITH masks AS (
+    SELECT account_id, value AS m FROM identifiers
+    WHERE kind IN ('phone_masked', 'alipay_masked')
+      AND regexp_full_match(value, '1[0-9]{2}\*{4}[0-9]{4}')
+    UNION ALL
+    SELECT account_id, substr(value, 4, 3) || '****' || substr(value, 11, 4) FROM identifiers
+    WHERE kind = 'phone' AND regexp_full_match(value, '\+861[0-9]{10}')
+),
+mask_use AS (SELECT m, count(DISTINCT account_id) AS n FROM masks GROUP BY m),
+mphone AS (
+    SELECT account_id, min(m) AS mphone FROM masks JOIN mask_use USING (m)
+    WHERE n <= $hub_limit GROUP BY account_id
+),
+one AS (
+    SELECT account_id,
+        min(value) FILTER (WHERE kind = 'name') AS name,
+        min(value) FILTER (WHERE kind = 'city') AS city,
+        min(regexp_replace(value, '\s+', '', 'g')) FILTER (WHERE kind = 'address') AS address,
+        min(value) FILTER (WHERE kind = 'birthday') AS birthday,
+        min(lower(value)) FILTER (WHERE kind = 'email') AS email
+    FROM identifiers GROUP BY account_id
+)
+SELECT a.account_id AS unique_id, split_part(a.account_id, ':', 1) AS platform,
+    one.name, mphone.mphone,
+    coalesce(one.city, nullif(regexp_extract(one.address, '^(?:[^省]+省)?([^省市]+市)', 1), ''))
+        AS city,
+    one.address, one.birthday, one.email
+FROM accounts a
+LEFT JOIN one USING (account_id)
+LEFT JOIN mphone USING (account_id)
+WHERE one.name IS NOT NULL OR mphone.mphone IS NOT NULL
+ORDER BY a.account_id
+"""
+
+
+def account_records(
+    con: Any, cfg: IdentityConfig, component: pd.Series | None = None
+) -> pd.DataFrame:
+    """One Splink record per account, or per deterministic component.
+
+    Parameters
+    ----------
+    con
+        DuckDB connection (or ibis DuckDB backend) with ``accounts`` and ``identifiers``.
+    cfg
+        Hub limit for masked phones.
+    component
+        Deterministic component label per account id (:func:`.graph.cluster_accounts`).
+        When given, the accounts of one component pool their fields into one
+        record whose ``unique_id`` is the component label (its smallest account
+        id): a mini-program account's city and its WeCom twin's phone then meet
+        a Tmall buyer's masked phone and city together.
+    """
+    db = raw_duckdb(con)
+    df = db.execute(_RECORDS_SQL.replace("$hub_limit", str(int(cfg.hub_limit)))).df()
+    if component is not None:
+        df["unique_id"] = df["unique_id"].map(component).fillna(df["unique_id"])
+        # groupby-first takes each field's first non-null value (accounts sorted by id)
+        df = df.groupby("unique_id", sort=True).first().reset_index()
+    df["name_py"] = to_pinyin(df["name"])
+    return df
+
+
+def _settings(columns: list[str]) -> Any:
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+    from splink import SettingsCreator, block_on
+
+    comparisons = []
+    if "name" in columns:
+        comparisons.append(
+            cl.CustomComparison(
+                comparison_levels=[
+                    cll.NullLevel("name_py"),
+                    cll.ExactMatchLevel("name"),
+                    cll.ExactMatchLevel("name_py"),
+                    cll.JaroWinklerLevel("name_py", 0.9),
+                    cll.ElseLevel(),
+                ],
+                output_column_name="name",
+            )
+        )
+    if "mphone" in columns:
+        comparisons.append(cl.ExactMatch("mphone"))
+    if "city" in columns:
+        comparisons.append(cl.ExactMatch("city"))
+    if "address" in columns:
+        comparisons.append(cl.JaroWinklerAtThresholds("address", [0.9]))
+    for col in ("birthday", "email"):
+        if col in columns:
+            comparisons.append(cl.ExactMatch(col))
+    rules = [block_on(c) for c in ("mphone", "address") if c in columns]
+    if "name_py" in columns:
+        rules.append(block_on("name_py", "city") if "city" in columns else block_on("name_py"))
+    return SettingsCreator(
+        link_type="dedupe_only",
+        comparisons=comparisons,
+        blocking_rules_to_generate_predictions=rules,
+        retain_intermediate_calculation_columns=False,
+        retain_matching_columns=True,
+    )
+
+
+def probabilistic_edges(records: pd.DataFrame, cfg: IdentityConfig) -> pd.DataFrame:
+    """Pairs whose Splink match probability is at or above ``cfg.threshold``.
+
+    Parameters
+    ----------
+    records
+        One row per account: ``unique_id`` plus any of :data:`FEATURES`.
+    cfg
+        Threshold, u-sampling size and seed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``a, b, match_probability, match_weight, compared`` where ``compared``
+        names the fields that agreed (JSON object of field → comparison level).
+    """
+    import duckdb
+    from splink import DuckDBAPI, Linker, block_on
+
+    out_cols = ["a", "b", "match_probability", "match_weight", "compared"]
+    if len(records) < 3:
+        return pd.DataFrame(columns=out_cols)
+    # a column that is null everywhere has no parameters to estimate: leave it out
+    cols = [c for c in FEATURES if c in records.columns and records[c].notna().any()]
+    df = records[["unique_id", *cols]].copy()
+    db = duckdb.connect()
+    splink_log = logging.getLogger("splink")
+    level = splink_log.level
+    # Splink warns about untrainable levels (a field seen on one platform only): expected here
+    splink_log.setLevel(logging.ERROR)
+    try:
+        api = DuckDBAPI(connection=db)
+        sdf = api.register(df, table_name="identity_records")
+        linker = Linker(sdf, _settings(cols), log_level=None)
+        if "mphone" in cols and "name" in cols:
+            linker.training.estimate_probability_two_random_records_match(
+                [block_on("mphone", "name")], recall=0.6
+            )
+        linker.training.estimate_u_using_random_sampling(max_pairs=cfg.max_pairs, seed=cfg.seed)
+        for rule in ("city", "name_py"):
+            if rule in cols:
+                linker.training.estimate_parameters_using_expectation_maximisation(
+                    block_on(rule), estimate_without_term_frequencies=True
+                )
+        pred = linker.inference.predict(
+            threshold_match_probability=cfg.threshold
+        ).as_pandas_dataframe()
+    finally:
+        splink_log.setLevel(level)
+        db.close()
+    if pred.empty:
+        return pd.DataFrame(columns=out_cols)
+    gamma = [c for c in pred.columns if c.startswith("gamma_")]
+    shown = pred[gamma].rename(columns=lambda c: c.removeprefix("gamma_"))
+    compared = shown.to_dict(orient="records")
+
+    return pd.DataFrame(
+        {
+            "a": pred["unique_id_l"].astype(str),
+            "b": pred["unique_id_r"].astype(str),
+            "match_probability": pred["match_probability"].astype(float),
+            "match_weight": pred["match_weight"].astype(float),
+            "compared": [json.dumps(c) for c in compared],
+        }
+    )

@@ -1,0 +1,213 @@
+"""The identity build step: graph → Splink → overrides → stable ids → marts and ledger.
+
+Registered in :data:`scrm_lib.marts.STEPS`; ``scrm build`` calls :func:`run`
+on the warehouse being built. Tables written:
+
+- ``person_accounts(account_id, person_id)``: every account (the contract);
+- ``identity_edges``: the ledger, one row per edge considered, with its
+  evidence (``stage``, ``rule``, ``kind``, ``value`` or ``match_probability``
+  and ``compared`` levels) and whether it was ``used`` (not cut by an override);
+- ``identity_hubs``: identifier values shared by more accounts than the limit;
+- ``person_id_history``: old → new person ids since the previous build;
+- ``persons``: the person 360 mart (:mod:`.person360`).
+
+Example
+-------
+>>> from scrm_lib.marts import StepContext
+>>> run(StepContext(con=backend, settings=settings, build_id="b1"))  # doctest: +SKIP
+{'person_accounts': 9561, 'persons': 6012, 'identity_edges': 2630, ...}
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from scrm_lib.identity.config import NEVER_ALONE, IdentityConfig, identity_config
+from scrm_lib.identity.graph import cluster_accounts, deterministic_edges, raw_duckdb
+from scrm_lib.identity.stable_ids import HISTORY_COLUMNS, assign_person_ids
+
+logger = logging.getLogger(__name__)
+
+EDGE_COLUMNS = [
+    "a",
+    "b",
+    "stage",
+    "rule",
+    "kind",
+    "value",
+    "match_probability",
+    "compared",
+    "used",
+    "build_id",
+]
+#: Kinds checked for hubs besides the linking kinds: masked values that feed matching.
+_HUB_ALSO = ("phone_masked", "alipay_masked", "recipient_phone", "device")
+
+
+def _drop(edges: pd.DataFrame, pairs: pd.DataFrame, singles: set[str]) -> pd.Series:
+    """Which edges an override cuts: never-link pairs (either way) and split accounts."""
+    cut = edges["a"].isin(singles) | edges["b"].isin(singles)
+    if len(pairs):
+        both = pd.concat(
+            [pairs[["a", "b"]], pairs[["a", "b"]].rename(columns={"a": "b", "b": "a"})]
+        ).drop_duplicates()
+        hit = edges[["a", "b"]].merge(both.assign(_hit=True), on=["a", "b"], how="left")
+        cut |= hit["_hit"].fillna(False).astype(bool).to_numpy()
+    return cut
+
+
+def stitch(
+    con: Any,
+    cfg: IdentityConfig,
+    *,
+    overrides: pd.DataFrame | None = None,
+    build_id: str = "",
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Cluster the accounts of a warehouse.
+
+    Parameters
+    ----------
+    con
+        DuckDB connection (or ibis DuckDB backend) with ``accounts`` and ``identifiers``.
+    cfg
+        Identity configuration.
+    overrides
+        Rows of :func:`.overrides.read_overrides` (``action, account_a, account_b, reason``).
+    build_id
+        Written on each ledger row.
+
+    Returns
+    -------
+    clusters : pandas.DataFrame
+        ``account_id, component`` (label = the component's smallest account id).
+    edges : pandas.DataFrame
+        The ledger (:data:`EDGE_COLUMNS`).
+    hubs : pandas.DataFrame
+        ``kind, value, n_accounts, hub_limit``.
+    """
+    db = raw_duckdb(con)
+    accounts = db.execute("SELECT account_id FROM accounts ORDER BY account_id").df()["account_id"]
+    det, hubs = deterministic_edges(db, cfg)
+    hubs = hubs[hubs["kind"].isin([*cfg.link_kinds, *_HUB_ALSO])].reset_index(drop=True)
+    hubs["hub_limit"] = cfg.hub_limit
+
+    ov = overrides if overrides is not None else pd.DataFrame(columns=["action"])
+    never = ov[ov["action"] == "never_link"].rename(columns={"account_a": "a", "account_b": "b"})
+    force = ov[ov["action"] == "force_link"].rename(columns={"account_a": "a", "account_b": "b"})
+    singles = set(ov.loc[ov["action"] == "split", "account_a"]) if len(ov) else set()
+
+    det = det.assign(
+        stage="deterministic",
+        rule="shared_" + det["kind"],
+        match_probability=np.nan,
+        compared=None,
+    )
+    det["used"] = ~_drop(det, never, singles)
+    frames = [det]
+    if cfg.probabilistic:
+        from scrm_lib.identity.matching import account_records, probabilistic_edges
+
+        comp = cluster_accounts(accounts, det.loc[det["used"], ["a", "b"]])
+        records = account_records(db, cfg, comp)
+        prob = probabilistic_edges(records, cfg)
+        prob = prob.assign(stage="probabilistic", rule="splink", kind=None, value=None)
+        # a component-level match cuts no override by itself: check its end points
+        prob["used"] = ~_drop(prob, never, singles)
+        frames.append(prob.drop(columns=["match_weight"]))
+    if len(force):
+        frames.append(
+            pd.DataFrame(
+                {
+                    "a": force["a"],
+                    "b": force["b"],
+                    "stage": "override",
+                    "rule": "force_link",
+                    "kind": None,
+                    "value": force["reason"],
+                    "match_probability": 1.0,
+                    "compared": None,
+                    "used": True,
+                }
+            )
+        )
+    edges = pd.concat([f for f in frames if len(f)], ignore_index=True)
+    if edges.empty:
+        edges = pd.DataFrame(columns=EDGE_COLUMNS)
+    edges["build_id"] = build_id
+    edges = edges.reindex(columns=EDGE_COLUMNS)
+    edges["used"] = edges["used"].astype(bool)
+
+    labels = cluster_accounts(accounts, edges.loc[edges["used"], ["a", "b"]])
+    # a never-link pair still joined through other paths: detach its second account
+    for _ in range(3):
+        if never.empty:
+            break
+        bad = never[never["a"].map(labels).eq(never["b"].map(labels)) & never["a"].notna()]
+        if bad.empty:
+            break
+        detach = set(bad["b"])
+        cut = edges["used"] & (edges["a"].isin(detach) | edges["b"].isin(detach))
+        cut &= edges["stage"] != "override"
+        edges.loc[cut, "used"] = False
+        labels = cluster_accounts(accounts, edges.loc[edges["used"], ["a", "b"]])
+    clusters = pd.DataFrame({"account_id": labels.index, "component": labels.to_numpy()})
+    return clusters, edges, hubs
+
+
+def _previous_ids(path: Path | None) -> pd.DataFrame | None:
+    if path is None or not Path(path).exists():
+        return None
+    try:
+        prev = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        logger.warning("previous warehouse %s unreadable (%s): person ids restart", path, exc)
+        return None
+    try:
+        tables = {r[0] for r in prev.execute("SHOW TABLES").fetchall()}
+        if "person_accounts" not in tables:
+            return None
+        return prev.execute("SELECT account_id, person_id FROM person_accounts").df()
+    finally:
+        prev.close()
+
+
+def _write(db: Any, name: str, df: pd.DataFrame) -> int:
+    db.register("_identity_frame", df)
+    try:
+        db.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _identity_frame")
+    finally:
+        db.unregister("_identity_frame")
+    return len(df)
+
+
+def run(ctx: Any) -> dict[str, int]:
+    """Build step: write the identity tables into the warehouse under construction."""
+    from scrm_lib.identity.overrides import read_overrides
+    from scrm_lib.identity.person360 import build_persons
+
+    cfg = identity_config(getattr(ctx.settings, "extra", {}))
+    db = raw_duckdb(ctx.con)
+    state = getattr(ctx.settings, "state_db", None)
+    overrides = read_overrides(path=state) if state is not None else None
+    clusters, edges, hubs = stitch(db, cfg, overrides=overrides, build_id=ctx.build_id)
+    previous = _previous_ids(ctx.previous_warehouse)
+    person_accounts, history = assign_person_ids(clusters, previous, build_id=ctx.build_id)
+    counts = {
+        "person_accounts": _write(db, "person_accounts", person_accounts),
+        "identity_edges": _write(db, "identity_edges", edges),
+        "identity_hubs": _write(db, "identity_hubs", hubs),
+        "person_id_history": _write(
+            db, "person_id_history", history.reindex(columns=HISTORY_COLUMNS)
+        ),
+    }
+    counts["persons"] = build_persons(db)
+    return counts
+
+
+__all__ = ["NEVER_ALONE", "run", "stitch"]
