@@ -35,6 +35,9 @@ _LAZY = {
     "build_warehouse": ("scrm_lib.build", "build"),
     "warehouse_status": ("scrm_lib.build", "status"),
     "open_warehouse": ("scrm_lib.warehouse", "open_warehouse"),
+    "timeline": ("scrm_lib.identity.person360", "timeline"),
+    "explain_identity": ("scrm_lib.identity.ledger", "explain"),
+    "evaluate_identity": ("scrm_lib.identity.evaluate", "evaluate"),
 }
 
 __all__ = [
