@@ -2,7 +2,7 @@
 
 Example
 -------
->>> timeline(open_warehouse(), "P0A1B2C3D4E5F")  # doctest: +SKIP
+>>> timeline("P0A1B2C3D4E5F")  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -148,15 +148,16 @@ SELECT * FROM (
 """
 
 
-def timeline(con: Any, person_id: str, *, limit: int | None = None) -> pd.DataFrame:
+def timeline(person_id: str, *, con: Any = None, limit: int | None = None) -> pd.DataFrame:
     """One person's chronological journey across platforms.
 
     Parameters
     ----------
-    con
-        Warehouse connection (ibis DuckDB backend or DuckDB connection).
     person_id
         A person id; an account id, phone or name is resolved to its person.
+    con
+        Warehouse connection (ibis DuckDB backend or DuckDB connection);
+        default: the published warehouse, read-only.
     limit
         Keep only the newest ``limit`` rows (still in time order).
 
@@ -168,11 +169,15 @@ def timeline(con: Any, person_id: str, *, limit: int | None = None) -> pd.DataFr
 
     Examples
     --------
-    >>> timeline(open_warehouse(), "wechat:o1")["type"].unique()  # doctest: +SKIP
+    >>> timeline("wechat:o1")["type"].unique()  # doctest: +SKIP
     array(['qr_scan', 'order', 'touch'], dtype=object)
     """
     if limit is not None and limit < 1:
         raise ScrmError(f"limit must be ≥ 1, not {limit}")
+    if con is None:
+        from scrm_lib.warehouse import open_warehouse
+
+        con = open_warehouse()
     pid = resolve_person(con, person_id)
     df = raw_duckdb(con).execute(_TIMELINE_SQL, {"pid": pid}).df()
     if limit is not None:

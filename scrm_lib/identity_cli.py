@@ -1,0 +1,223 @@
+"""``scrm identity``: explain merges, record overrides, score against a truth, report.
+
+Registered in :data:`scrm_lib.cli.SUBCOMMANDS`. Overrides go to the state
+store and take effect at the next ``scrm build``.
+
+Example
+-------
+.. code-block:: bash
+
+    scrm identity explain youzan:+8613812345678
+    scrm identity split tmall:tb_x --reason "shared account" --user ann
+    scrm identity split tmall:tb_x douyin:d1 --reason "two people" --user ann   # never link
+    scrm identity link wechat:o1 tmall:tb_x --reason "confirmed by phone" --user ann
+    scrm identity evaluate --truth sample/truth --json
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from scrm_lib.errors import ScrmError
+
+app = typer.Typer(
+    help="OneID: why accounts are one person, overrides, evaluation and reports.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(soft_wrap=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+WarehouseOpt = Annotated[
+    Path | None, typer.Option("--warehouse", help="Warehouse file (default from config).")
+]
+ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (kept with the override).")]
+UserOpt = Annotated[
+    str | None, typer.Option("--user", help="Who decides (default: $USER).", show_default=False)
+]
+
+
+def _emit(data: Any) -> None:
+    out.print_json(json.dumps(data, ensure_ascii=False, default=str))
+
+
+def _con(warehouse: Path | None) -> Any:
+    from scrm_lib.warehouse import open_warehouse
+
+    return open_warehouse(warehouse)
+
+
+def _table(df: pd.DataFrame, title: str) -> None:
+    t = Table(title=title)
+    for c in df.columns:
+        t.add_column(str(c))
+    shown = df.astype(object).where(df.notna(), "")
+    for row in shown.itertuples(index=False):
+        t.add_row(*(str(v) for v in row))
+    out.print(t)
+
+
+def _user(user: str | None) -> str:
+    name = user or os.environ.get("USER") or os.environ.get("USERNAME")
+    if not name:
+        raise ScrmError("who decides? pass --user")
+    return name
+
+
+@app.command()
+def explain(
+    key: Annotated[str, typer.Argument(help="Account id, person id, phone or name.")],
+    warehouse: WarehouseOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Print why the accounts of a person were joined (rule and identifier, or probability)."""
+    from scrm_lib.identity.ledger import explain as _explain
+
+    res = _explain(_con(warehouse), key)
+    if as_json:
+        _emit(res)
+        return
+    out.print(f"person [bold]{res['person_id']}[/bold]: {len(res['accounts'])} account(s)")
+    _table(pd.DataFrame(res["accounts"]), "accounts")
+    if not res["edges"]:
+        out.print("no edge: a single account")
+        return
+    e = pd.DataFrame(res["edges"])
+    e["evidence"] = e["kind"].fillna("").astype(str) + " " + e["value"].fillna("").astype(str)
+    p = e["match_probability"].map(lambda v: "" if v is None or pd.isna(v) else f"p={v:.3f}")
+    e["evidence"] = e["evidence"].str.strip() + " " + p + " " + e["compared"].fillna("")
+    _table(e[["a", "b", "stage", "rule", "evidence", "used"]], "edges (ledger)")
+
+
+@app.command()
+def split(
+    account: Annotated[str, typer.Argument(help="Account to detach from its person.")],
+    other: Annotated[
+        str | None, typer.Argument(help="With a second account: never link the two.")
+    ] = None,
+    reason: ReasonOpt = "",
+    user: UserOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record a split (one account) or a never-link pair (two); applied at the next build."""
+    from scrm_lib.identity.overrides import add_override
+
+    action = "never_link" if other else "split"
+    oid = add_override(action, account, other, reason=reason, username=_user(user))
+    res = {"override_id": oid, "action": action, "account_a": account, "account_b": other}
+    _emit(res) if as_json else out.print(f"{action} recorded ({oid}); run `scrm build`")
+
+
+@app.command()
+def link(
+    account_a: Annotated[str, typer.Argument(help="First account.")],
+    account_b: Annotated[str, typer.Argument(help="Second account.")],
+    reason: ReasonOpt = "",
+    user: UserOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record a force-link of two accounts; applied at the next build."""
+    from scrm_lib.identity.overrides import add_override
+
+    oid = add_override("force_link", account_a, account_b, reason=reason, username=_user(user))
+    res = {
+        "override_id": oid,
+        "action": "force_link",
+        "account_a": account_a,
+        "account_b": account_b,
+    }
+    _emit(res) if as_json else out.print(f"force_link recorded ({oid}); run `scrm build`")
+
+
+@app.command()
+def overrides(as_json: JsonOpt = False) -> None:
+    """List recorded overrides (never-link, force-link, split)."""
+    from scrm_lib.identity.overrides import read_overrides
+
+    df = read_overrides()
+    if as_json:
+        _emit(df.to_dict(orient="records"))
+    else:
+        _table(df, "identity overrides")
+
+
+@app.command()
+def evaluate(
+    truth: Annotated[Path, typer.Option("--truth", help="Ground-truth folder (accounts.csv).")],
+    warehouse: WarehouseOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Score the persons against a ground truth: pairwise P/R/F1 and B-cubed."""
+    from scrm_lib.identity.evaluate import evaluate as _evaluate
+
+    res = _evaluate(_con(warehouse), truth)
+    if as_json:
+        _emit(res)
+        return
+    _table(pd.DataFrame({"metric": list(res), "value": list(res.values())}), "evaluation")
+
+
+@app.command()
+def report(warehouse: WarehouseOpt = None, as_json: JsonOpt = False) -> None:
+    """Recognition rate, platform-pair overlap, hubs, merges and splits since the last build."""
+    from scrm_lib.identity import ledger
+
+    con = _con(warehouse)
+    res = {
+        "summary": ledger.summary(con),
+        "recognition": ledger.recognition(con).to_dict(orient="records"),
+        "changes": ledger.changes(con).to_dict(orient="records"),
+    }
+    if as_json:
+        _emit(res)
+        return
+    s = res["summary"]
+    out.print(
+        f"{s['persons']:,} persons from {s['platform_accounts']:,} platform accounts; "
+        f"recognition rate {s['recognition_rate']:.1%}; hubs {s['hubs']}; "
+        f"merges {s['merges']}, splits {s['splits']} since the last build"
+    )
+    rec = pd.DataFrame(res["recognition"])
+    if len(rec):
+        rec["rate"] = rec["rate"].map("{:.1%}".format)
+        _table(rec, "recognition by platform pair")
+
+
+@app.command()
+def hubs(warehouse: WarehouseOpt = None, as_json: JsonOpt = False) -> None:
+    """Identifiers shared by more accounts than the hub limit (flagged, never linking)."""
+    from scrm_lib.identity import ledger
+
+    df = ledger.hubs(_con(warehouse))
+    if as_json:
+        _emit(df.to_dict(orient="records"))
+    else:
+        _table(df, "hub identifiers")
+
+
+@app.command()
+def timeline(
+    key: Annotated[str, typer.Argument(help="Person id, account id, phone or name.")],
+    limit: Annotated[int, typer.Option("--limit", help="Newest rows to show.")] = 50,
+    warehouse: WarehouseOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """One person's journey across platforms, in time order."""
+    from scrm_lib.identity.person360 import timeline as _timeline
+    from scrm_lib.privacy import mask_text
+
+    df = _timeline(key, con=_con(warehouse), limit=limit)
+    df["detail"] = mask_text(df["detail"].astype("string"))
+    if as_json:
+        _emit(df.to_dict(orient="records"))
+    else:
+        _table(df, "timeline")
