@@ -32,6 +32,7 @@ Example
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as _dt
 import io
@@ -283,12 +284,57 @@ def clean_frame(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=df.index)
 
 
+def _utf8_bytes(data: bytes, hint: str | None) -> bytes | None:
+    """``data`` without its BOM when :func:`decode` would read it as UTF-8, else None.
+
+    Checked in slices, so a big file is never held as one Python string
+    (which costs up to four bytes per character) next to its bytes.
+    """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return None
+    bom = data.startswith(b"\xef\xbb\xbf")
+    if not bom and hint and hint.lower().replace("_", "-") not in ("utf-8", "utf8"):
+        return None
+    body = memoryview(data)[3:] if bom else memoryview(data)
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    step = 1 << 24
+    try:
+        for start in range(0, len(body), step):
+            decoder.decode(body[start : start + step])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return None
+    return bytes(body) if bom else data
+
+
 def _read_csv(path: Path, header_row: int, encoding: str | None) -> RawTable:
     data = read_bytes(path)
-    text, enc = decode(data, path, encoding)
+    utf8_data = _utf8_bytes(data, encoding)
+    if utf8_data is None:
+        text, enc = decode(data, path, encoding)
+        del data
+        return _read_csv_text(path, header_row, text, enc, None)
     del data
-    delim = _sniff_delimiter(text)
-    lines_before = text.split("\n", header_row + 1)
+    return _read_csv_text(path, header_row, None, "utf-8", utf8_data)
+
+
+def _read_csv_text(
+    path: Path, header_row: int, text: str | None, enc: str, utf8: bytes | None
+) -> RawTable:
+    """Read decoded CSV; ``utf8`` (the file's UTF-8 bytes) stands in for ``text`` when given."""
+    if text is None:
+        assert utf8 is not None
+        # the header, its title and the delimiter come from the first lines only
+        cut = utf8.find(b"\n", 0)
+        for _ in range(max(header_row, 3)):
+            if cut < 0:
+                break
+            cut = utf8.find(b"\n", cut + 1)
+        head = (utf8 if cut < 0 else utf8[: cut + 1]).decode("utf-8")
+    else:
+        head = text
+    delim = _sniff_delimiter(head)
+    lines_before = head.split("\n", header_row + 1)
     if len(lines_before) <= header_row:
         raise InputFileError(path, f"no header row at line {header_row + 1}")
     header_line = lines_before[header_row]
@@ -304,7 +350,9 @@ def _read_csv(path: Path, header_row: int, encoding: str | None) -> RawTable:
         )
         return "skip"
 
-    utf8 = text.encode("utf-8")
+    if utf8 is None:
+        assert text is not None
+        utf8 = text.encode("utf-8")
     physical = utf8.count(b"\n") + (0 if utf8.endswith(b"\n") else 1)
     cols = [f"c{i}" for i in range(ncols)]
     try:
@@ -326,8 +374,10 @@ def _read_csv(path: Path, header_row: int, encoding: str | None) -> RawTable:
     # The fast path's row index maps to a physical line only when every record
     # is one line and none was skipped; otherwise count lines the slow way.
     if table is None or bad or physical != header_row + 1 + table.num_rows:
+        if text is None:
+            text = utf8.decode("utf-8")
         return _read_csv_python(path, text, enc, header_row, delim, header, title)
-    del utf8
+    del utf8, text
     df = table.to_pandas()
     df.columns = names
     df = clean_frame(df)

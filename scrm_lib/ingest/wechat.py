@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from scrm_lib.ingest import normalize as nz
 from scrm_lib.ingest.base import (
@@ -135,13 +136,69 @@ def _orders(ctx: Context) -> dict[str, Any]:
 
 
 def _event_attributes(ctx: Context) -> pd.Series:
-    props = ctx.raw.pylist(ctx.cols["props"]) if ctx.has("props") else [None] * len(ctx.index)
-    page = nz.text(ctx.get("page")).to_numpy()
+    page = nz.text(ctx.get("page"))
+    fast = _distinct_attributes(ctx, page)
+    if fast is not None:
+        return fast
+    rendered = _attributes_json(ctx, np.arange(len(ctx.index)), page.to_numpy(), None)
+    return pd.Series(rendered, index=ctx.index, dtype="str")
+
+
+def _props_arrow(ctx: Context) -> pa.ChunkedArray | None:
+    if not ctx.has("props"):
+        return None
+    col = ctx.cols["props"]
+    if ctx.raw.arrow is None or col not in ctx.raw.arrow.column_names:
+        return None
+    return ctx.raw.arrow.column(col)
+
+
+def _distinct_attributes(ctx: Context, page: pd.Series) -> pd.Series | None:
+    """Canonical JSON computed once per distinct (props, page): events repeat a few shapes.
+
+    The rows are grouped by every leaf value of ``props`` (and whether each
+    nested object is null) plus the page; None when ``props`` holds lists
+    or is not an Arrow column (then every row is rendered).
+    """
+    props = _props_arrow(ctx) if ctx.has("props") else None
+    if ctx.has("props") and props is None:
+        return None
+    keys: dict[str, object] = {"page": page.to_numpy()}
+    if props is not None:
+        todo = [("p", props.combine_chunks() if isinstance(props, pa.ChunkedArray) else props)]
+        while todo:
+            name, arr = todo.pop()
+            if pa.types.is_struct(arr.type):
+                keys[name + "#null"] = arr.is_null().to_numpy(zero_copy_only=False)
+                for i in range(arr.type.num_fields):
+                    todo.append((f"{name}.{i}", arr.field(i)))
+            elif pa.types.is_nested(arr.type):
+                return None
+            else:
+                keys[name] = arr.to_pandas(types_mapper=pd.ArrowDtype).to_numpy(
+                    dtype=object, na_value=None
+                )
+    frame = pd.DataFrame(keys)
+    codes = frame.groupby(list(frame.columns), dropna=False, sort=False).ngroup().to_numpy()
+    first = pd.Series(np.arange(len(codes))).groupby(codes, sort=True).first().to_numpy()
+    rendered = _attributes_json(ctx, first, page.to_numpy()[first], props)
+    return pd.Series(np.asarray(rendered, dtype=object)[codes], index=ctx.index, dtype="str")
+
+
+def _attributes_json(ctx: Context, rows, page: np.ndarray, props) -> list[str | None]:
+    """Canonical JSON of ``{**props, "page": page}`` for the given row positions."""
+    if props is not None:
+        picked = props.take(pa.array(np.asarray(rows, dtype=np.int64))).to_pylist()
+    elif ctx.has("props"):
+        every = ctx.raw.pylist(ctx.cols["props"])
+        picked = [every[i] for i in np.arange(len(every))[np.asarray(rows)]]
+    else:
+        picked = [None] * len(page)
     merged = [
         {**(p if isinstance(p, dict) else {}), **({"page": pg} if isinstance(pg, str) else {})}
-        for p, pg in zip(props, page, strict=True)
+        for p, pg in zip(picked, page, strict=True)
     ]
-    return pd.Series(to_json(merged), index=ctx.index, dtype="str")
+    return to_json(merged)
 
 
 def event_ids(account: pd.Series, ts: pd.Series, kind: pd.Series, attrs: pd.Series) -> pd.Series:
