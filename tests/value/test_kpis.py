@@ -1,0 +1,86 @@
+"""KPIs on a hand-made case (as of 2026-06-30, Shanghai days), worked by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from scrm_lib.config import load_settings
+from scrm_lib.errors import ConfigError
+from scrm_lib.value import kpis as K
+
+from .conftest import order, put
+
+
+def noon(day: str) -> str:
+    return f"{day} 04:00:00+00"
+
+
+ORDERS = [
+    order("t:A", "a1", noon("2026-01-10"), 50),
+    order("w:A", "a2", noon("2026-06-20"), 50, platform="wechat"),
+    order("t:B", "b1", noon("2026-06-25"), 100),
+    order("t:C", "c1", noon("2026-05-10"), 50),
+    order("t:C", "c2", noon("2026-05-20"), 50),
+    order("t:D", "d1", noon("2026-05-15"), 50),
+]
+
+
+def touch(tid, acc, day, campaign, opened=False):
+    return {"touch_id": tid, "account_id": acc, "ts": noon(day), "channel": "wecom_1v1",
+            "campaign": campaign, "opened": opened, "clicked": False}  # fmt: skip
+
+
+TOUCHES = [
+    touch("t1", "t:B", "2026-06-22", "生日关怀-A"),  # B buys 3 days later: converted
+    touch("t2", "t:D", "2026-06-10", "生日关怀-B"),  # no purchase after
+    touch("t3", "t:A", "2026-06-15", "2026618大促", opened=True),
+    touch("t4", "t:C", "2026-06-16", "2026618大促"),
+    touch("t0", "t:C", "2026-05-01", "2026618大促", opened=True),  # before the 28-day period
+]
+
+
+@pytest.fixture
+def wh(duck):
+    put(duck, "accounts", [{"account_id": a, "platform": "x"} for a in
+                           ("t:A", "w:A", "t:B", "t:C", "t:D")])  # fmt: skip
+    duck.create_table(
+        "person_accounts",
+        {"account_id": ["t:A", "w:A", "t:B", "t:C", "t:D"], "person_id": ["A", "A", "B", "C", "D"]},
+    )
+    put(duck, "orders", ORDERS)
+    put(duck, "touches", TOUCHES)
+    return duck
+
+
+def test_kpis_by_hand(wh, settings):
+    df = K.kpis(wh, as_of="2026-06-30", settings=settings).set_index("kpi")
+    v = df["value"]
+    assert v["repeat_purchase_rate"] == pytest.approx(2 / 4)  # A and C of A, B, C, D
+    assert v["crm_gmv_share"] == pytest.approx(50 / 150)  # A's wechat order of 06-03..06-30
+    assert v["message_open_rate"] == pytest.approx(1 / 4)
+    assert v["automation_conversion_rate"] == pytest.approx(1 / 2)
+    assert v["new_30d_repurchase_rate"] == pytest.approx(1 / 2)  # C again, D not
+    assert v["ltv"] == pytest.approx(350 / 6 * 1.5 * 3, abs=0.01)
+    assert df.loc["repeat_purchase_rate", "met"] is True
+    assert df.loc["message_open_rate", "met"] is False
+    assert df.loc["ltv", "met"] is None
+
+
+def test_targets_are_configuration(wh, tmp_path):
+    (tmp_path / "scrm.toml").write_text("[kpis.targets]\nrepeat_purchase_rate = 0.6\n")
+    df = K.kpis(wh, as_of="2026-06-30", settings=load_settings(tmp_path)).set_index("kpi")
+    assert df.loc["repeat_purchase_rate", "target"] == 0.6
+    assert df.loc["repeat_purchase_rate", "met"] is False
+    (tmp_path / "scrm.toml").write_text("[kpis.targets]\nrepeat_rate = 0.6\n")
+    with pytest.raises(ConfigError, match="'repeat_rate' is not a KPI"):
+        K.kpis(wh, settings=load_settings(tmp_path))
+
+
+def test_weekly_series(wh, settings):
+    s = K.weekly(wh, as_of="2026-06-30", weeks=3, settings=settings)
+    # weeks end on Sundays; the last is cut at the reference date (a Tuesday)
+    assert [str(d) for d in s["week_end"].unique()] == ["2026-06-21", "2026-06-28", "2026-06-30"]
+    last = s[s["week_end"].astype(str) == "2026-06-30"].set_index("kpi")["value"]
+    assert last["repeat_purchase_rate"] == pytest.approx(0.5)
+    first = s[s["week_end"].astype(str) == "2026-06-21"].set_index("kpi")["value"]
+    assert first["crm_gmv_share"] == pytest.approx(1.0)  # only A's wechat order by 06-21
