@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 #: (name, "module:function"), run in this order by the build.
 STEPS: list[tuple[str, str]] = [
     ("identity", "scrm_lib.identity.step:run"),
+    ("value", "scrm_lib.value.persons:run"),
 ]
 
 
