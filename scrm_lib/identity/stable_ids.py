@@ -2,7 +2,8 @@
 
 Each new cluster inherits the previous id held by most of its accounts; an
 old id goes to the one cluster holding most of its accounts (ties: the
-smaller label / id), so two clusters never share an id. Clusters with no
+smaller label / id), so two clusters never share an id; an old id that lost
+its first choice may still go to the next cluster holding its accounts. Clusters with no
 previous id get ``P`` + a hash of their smallest account id. Old → new
 changes are returned as ``person_id_history`` rows: ``merge`` (the old id
 was absorbed by another person) or ``split`` (some accounts left a person
@@ -62,12 +63,24 @@ def assign_person_ids(
     if previous is not None and len(previous):
         j = comp.merge(previous[["account_id", "person_id"]].astype(str), on="account_id")
         cnt = j.groupby(["component", "person_id"]).size().rename("n").reset_index()
-        # each old id goes to the cluster holding most of its accounts
-        cnt = cnt.sort_values(["person_id", "n", "component"], ascending=[True, False, True])
-        claim = cnt.drop_duplicates("person_id")
-        # each cluster keeps the claimed old id with most of its accounts
-        claim = claim.sort_values(["component", "n", "person_id"], ascending=[True, False, True])
-        keep = claim.drop_duplicates("component").set_index("component")["person_id"]
+        kept: list[pd.Series] = []
+        # rounds of mutual best choice: an old id losing its best cluster may still
+        # be the best left for another cluster (a few rounds, each vectorized)
+        for _ in range(10):
+            if cnt.empty:
+                break
+            # each old id goes to the cluster holding most of its accounts
+            cnt = cnt.sort_values(["person_id", "n", "component"], ascending=[True, False, True])
+            claim = cnt.drop_duplicates("person_id")
+            # each cluster keeps the claimed old id with most of its accounts
+            claim = claim.sort_values(
+                ["component", "n", "person_id"], ascending=[True, False, True]
+            )
+            won = claim.drop_duplicates("component").set_index("component")["person_id"]
+            kept.append(won)
+            cnt = cnt[~cnt["component"].isin(won.index) & ~cnt["person_id"].isin(won.to_numpy())]
+        if kept:
+            keep = pd.concat(kept)
     fresh = labels[~labels.isin(keep.index)]
     fresh_ids = pd.Series(fresh.map(_fresh_id).to_numpy(), index=fresh.to_numpy())
     # a fresh hash equal to a kept id (vanishingly rare) gets the label appended

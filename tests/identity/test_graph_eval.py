@@ -1,0 +1,82 @@
+"""Components against networkx; scores against scikit-learn and a hand-worked B-cubed example."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scrm_lib.errors import ConfigError, ScrmError
+from scrm_lib.identity.config import identity_config
+from scrm_lib.identity.evaluate import score_clusters
+from scrm_lib.identity.graph import cluster_accounts, components
+
+
+def test_components_match_networkx():
+    nx = pytest.importorskip("networkx")
+    rng = np.random.default_rng(3)
+    n = 2000
+    src, dst = rng.integers(0, n, 1500), rng.integers(0, n, 1500)
+    labels = components(n, src, dst)
+    g = nx.Graph()
+    g.add_nodes_from(range(n))
+    g.add_edges_from(zip(src.tolist(), dst.tolist(), strict=True))
+    ours = {frozenset(np.flatnonzero(labels == k).tolist()) for k in np.unique(labels)}
+    theirs = {frozenset(c) for c in nx.connected_components(g)}
+    assert ours == theirs
+
+
+def test_cluster_labels_are_smallest_account():
+    e = pd.DataFrame({"a": ["c", "e"], "b": ["b", "d"]})
+    lab = cluster_accounts(pd.Series(["e", "d", "c", "b", "a"]), e)
+    assert lab.to_dict() == {"e": "d", "d": "d", "c": "b", "b": "b", "a": "a"}
+
+
+def test_pairwise_scores_match_sklearn():
+    metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(1)
+    truth = rng.integers(0, 40, 300)
+    pred = np.where(rng.random(300) < 0.2, rng.integers(0, 60, 300), truth)
+    ids = [f"x:{i}" for i in range(300)]
+    s = score_clusters(
+        pd.DataFrame({"account_id": ids, "person_id": pred}),
+        pd.DataFrame({"account_id": ids, "person_id": truth}),
+    )
+    # sklearn counts ordered pairs: [[tn, fp], [fn, tp]]
+    (_, fp), (fn, tp) = metrics.pair_confusion_matrix(truth, pred) / 2
+    assert s["pairwise_precision"] == pytest.approx(tp / (tp + fp))
+    assert s["pairwise_recall"] == pytest.approx(tp / (tp + fn))
+
+
+def test_bcubed_hand_worked_example():
+    # truth {a,b,c} {d}; predicted {a,b} {c,d}:
+    # precision per item 1, 1, 1/2, 1/2 → 3/4; recall 2/3, 2/3, 1/3, 1 → 2/3
+    ids = ["t:a", "t:b", "t:c", "t:d"]
+    s = score_clusters(
+        pd.DataFrame({"account_id": ids, "person_id": [1, 1, 2, 2]}),
+        pd.DataFrame({"account_id": ids, "person_id": [1, 1, 1, 2]}),
+    )
+    assert s["bcubed_precision"] == pytest.approx(0.75)
+    assert s["bcubed_recall"] == pytest.approx(2 / 3)
+    assert s["pairwise_precision"] == pytest.approx(0.5)  # {a,b} right, {c,d} wrong
+    assert s["pairwise_recall"] == pytest.approx(1 / 3)  # of ab, ac, bc
+
+
+def test_scores_only_shared_accounts_and_errors():
+    p = pd.DataFrame({"account_id": ["phone:+861", "t:a"], "person_id": [1, 1]})
+    t = pd.DataFrame({"account_id": ["t:a"], "person_id": [9]})
+    assert score_clusters(p, t)["accounts"] == 1
+    with pytest.raises(ScrmError, match="nothing to score"):
+        score_clusters(p, pd.DataFrame({"account_id": ["z:z"], "person_id": [1]}))
+    with pytest.raises(ScrmError, match="person_id"):
+        score_clusters(p, pd.DataFrame({"account_id": ["t:a"]}))
+
+
+def test_config_validation():
+    assert identity_config({"identity": {"threshold": 0.9}}).threshold == 0.9
+    with pytest.raises(ConfigError, match="recipient_phone"):
+        identity_config({"identity": {"link_kinds": ["phone", "recipient_phone"]}})
+    with pytest.raises(ConfigError, match="hub_limit"):
+        identity_config({"identity": {"hub_limit": 1}})
+    with pytest.raises(ConfigError, match="unknown setting 'treshold'"):
+        identity_config({"identity": {"treshold": 0.9}})

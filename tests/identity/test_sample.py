@@ -1,0 +1,62 @@
+"""Identity on the generated e2e sample (1,500 persons) against its ground truth."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from scrm_lib.config import load_settings
+from scrm_lib.identity.evaluate import evaluate
+from scrm_lib.identity.step import run
+from scrm_lib.marts import StepContext
+from scrm_lib.warehouse import duckdb_connect
+from tests.e2e.conftest import scrm
+
+# Measured on this sample; the ceiling of recall with the identifiers ingest
+# keeps is about 0.68 (see the identity README section), not the 0.97 hoped for.
+MIN_PRECISION = 0.99
+MIN_RECALL = 0.5
+
+
+def test_identity_on_sample(built_sample, tmp_path):
+    path = tmp_path / "w.duckdb"
+    shutil.copy(built_sample["warehouse"], path)
+    con = duckdb_connect(path)
+    settings = load_settings(built_sample["home"])
+    counts = run(StepContext(con, settings, "t1"))
+    n_accounts = con.con.execute("SELECT count(*) FROM accounts").fetchone()[0]
+    assert counts["person_accounts"] == n_accounts
+    hubs = con.con.execute("SELECT kind, value FROM identity_hubs").fetchall()
+    assert ("phone", "+8613800138000") in hubs
+    s = evaluate(con, built_sample["truth"])
+    assert s["pairwise_precision"] >= MIN_PRECISION
+    assert s["pairwise_recall"] >= MIN_RECALL
+    assert (
+        con.con.execute(
+            "SELECT count(*) FROM identity_edges WHERE stage = 'probabilistic'"
+        ).fetchone()[0]
+        > 0
+    )
+    con.disconnect()
+    # the CLI on the same warehouse: one line errors, JSON out
+    res = scrm(
+        "identity",
+        "evaluate",
+        "--truth",
+        str(built_sample["truth"]),
+        "--warehouse",
+        str(path),
+        "--json",
+        cwd=built_sample["home"],
+    )
+    assert json.loads(res.stdout)["accounts"] == s["accounts"]
+    bad = scrm(
+        "identity",
+        "explain",
+        "nobody",
+        "--warehouse",
+        str(path),
+        cwd=built_sample["home"],
+        check=False,
+    )
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr
