@@ -57,6 +57,22 @@ COLUMNS: dict[str, str] = {
     "clv": "expected net spend over the CLV horizon, CNY",
 }
 
+#: Column types (so an empty mart still has typed columns).
+DTYPES: dict[str, str] = {
+    **dict.fromkeys(
+        ["person_id", "platform", "channel", "rfm_segment", "layer", "stage"], "string"
+    ),
+    **dict.fromkeys(["recency_days", "r_score", "f_score", "m_score"], "Int64"),
+    **dict.fromkeys(["frequency", "actions"], "int64"),
+    **dict.fromkeys(["monetary", "p_alive", "expected_purchases", "clv"], "float64"),
+}
+
+
+def typed(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with exactly the mart's columns and types."""
+    out = pd.DataFrame({c: df[c] if c in df else pd.Series(index=df.index) for c in COLUMNS})
+    return out.astype(DTYPES)
+
 
 def person_value_frame(
     con: Any, *, as_of: Any = None, settings: Settings | None = None
@@ -120,7 +136,7 @@ def person_value_frame(
         meta["clv_error"] = str(exc)
     df["frequency"] = df["frequency"].fillna(0).astype("int64")
     df["monetary"] = df["monetary"].fillna(0.0)
-    return df[list(COLUMNS)], meta
+    return typed(df), meta
 
 
 def run(ctx: Any) -> dict[str, int]:
@@ -131,7 +147,7 @@ def run(ctx: Any) -> dict[str, int]:
     except ValueDataError as exc:
         # an empty warehouse is valid: the mart is empty and says why
         logger.warning("value: %s", exc)
-        df = pd.DataFrame({c: pd.Series(dtype="object") for c in COLUMNS})
+        df = typed(pd.DataFrame())
         meta = {"error": str(exc)}
     meta["build_id"] = ctx.build_id
     con.create_table(MART, df, overwrite=True)
