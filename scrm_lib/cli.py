@@ -35,6 +35,7 @@ app.add_typer(report_app, name="report")
 #: Capability sub-commands: (name, module defining a Typer ``app``). One line per area.
 SUBCOMMANDS: list[tuple[str, str]] = [
     ("identity", "scrm_lib.identity_cli"),
+    ("ab", "scrm_lib.ab_cli"),
 ]
 for _name, _module in SUBCOMMANDS:
     app.add_typer(import_module(_module).app, name=_name)
