@@ -38,6 +38,7 @@ _LAZY = {
     "timeline": ("scrm_lib.identity.person360", "timeline"),
     "explain_identity": ("scrm_lib.identity.ledger", "explain"),
     "evaluate_identity": ("scrm_lib.identity.evaluate", "evaluate"),
+    "analyze_experiment": ("scrm_lib.experiments", "analyze_experiment"),
 }
 
 __all__ = [
