@@ -36,6 +36,8 @@ app.add_typer(report_app, name="report")
 SUBCOMMANDS: list[tuple[str, str]] = [
     ("identity", "scrm_lib.identity_cli"),
     ("ab", "scrm_lib.ab_cli"),
+    ("value", "scrm_lib.value_cli"),
+    ("segment", "scrm_lib.segment_cli"),
 ]
 for _name, _module in SUBCOMMANDS:
     app.add_typer(import_module(_module).app, name=_name)
