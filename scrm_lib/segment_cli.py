@@ -1,0 +1,138 @@
+"""``scrm segment``: list, show, save and export saved segments.
+
+Example
+-------
+.. code-block:: bash
+
+    scrm segment save vip --filter '[{"column": "rfm_segment", "op": "in", "value": ["champions"]}]'
+    scrm segment list --json
+    scrm segment export vip --out vip.xlsx
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from scrm_lib.value_cli import emit_json, out, records, show
+
+app = typer.Typer(
+    help="Saved segments: definitions, versions, membership and audited exports.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+WarehouseOpt = Annotated[
+    Path | None, typer.Option("--warehouse", help="Warehouse file (default from config).")
+]
+UserOpt = Annotated[
+    str | None, typer.Option("--user", help="Who acts (default: $SCRM_USER or the login name).")
+]
+RoleOpt = Annotated[str, typer.Option("--role", help="viewer, marketer or admin.")]
+
+
+def _user(user: str | None) -> str:
+    return user or os.environ.get("SCRM_USER") or getpass.getuser()
+
+
+def _state() -> Path:
+    from scrm_lib.config import load_settings
+
+    return load_settings().state_db
+
+
+@app.command("list")
+def list_cmd(as_json: JsonOpt = False) -> None:
+    """Saved segments (latest version of each)."""
+    from scrm_lib.segments import list_segments
+
+    df = list_segments(state_path=_state())
+    if as_json:
+        emit_json(records(df))
+        return
+    if df.empty:
+        out.print("no saved segments yet: `scrm segment save NAME --filter JSON`")
+        return
+    show(df[["name", "version", "author", "created_at", "persons", "build_id"]], "segments")
+
+
+@app.command("show")
+def show_cmd(
+    name: str,
+    version: Annotated[int | None, typer.Option(help="Version (default: latest).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A saved segment's definition, author, build and size."""
+    from scrm_lib.segments import show_segment
+
+    info = show_segment(name, version=version, state_path=_state())
+    if as_json:
+        emit_json(info)
+        return
+    for key in ("name", "version", "author", "created_at", "build_id", "persons", "versions"):
+        out.print(f"{key}: {info[key]}")
+    for f in info["definition"]:
+        out.print(f"  {f['column']} {f['op']} {f.get('value', '')}")
+
+
+@app.command("preview")
+def preview_cmd(
+    filters: Annotated[str, typer.Option("--filter", help="Definition: a JSON list of filters.")],
+    warehouse: WarehouseOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Size and value of a definition without saving it."""
+    from scrm_lib.segments import preview
+
+    data = preview(warehouse, filters)
+    emit_json(data) if as_json else out.print(data)
+
+
+@app.command("save")
+def save_cmd(
+    name: str,
+    filters: Annotated[str, typer.Option("--filter", help="Definition: a JSON list of filters.")],
+    description: Annotated[str, typer.Option(help="What the segment is for.")] = "",
+    user: UserOpt = None,
+    role: RoleOpt = "marketer",
+    warehouse: WarehouseOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Save a new version of a segment and materialize its members."""
+    from scrm_lib.segments import save_segment
+
+    data = save_segment(name, filters, author=_user(user), role=role, description=description,
+                        source=warehouse, state_path=_state())  # fmt: skip
+    if as_json:
+        emit_json(data)
+    else:
+        out.print(f"saved {name} v{data['version']}: {data['persons']:,} persons "
+                  f"(build {data['build_id']})")  # fmt: skip
+
+
+@app.command("export")
+def export_cmd(
+    name: str,
+    out_path: Annotated[Path, typer.Option("--out", help="File to write (.csv or .xlsx).")],
+    version: Annotated[int | None, typer.Option(help="Version (default: latest).")] = None,
+    unmask: Annotated[bool, typer.Option(help="Admins: personal data in clear.")] = False,
+    user: UserOpt = None,
+    role: RoleOpt = "marketer",
+    warehouse: WarehouseOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Export a saved segment's members: masked unless an admin unmasks; audited."""
+    from scrm_lib.segments import export_segment
+
+    data = export_segment(name, out=out_path, username=_user(user), role=role, version=version,
+                          unmask=unmask, source=warehouse, state_path=_state())  # fmt: skip
+    if as_json:
+        emit_json(data)
+    else:
+        masked = "masked" if data["masked"] else "UNMASKED"
+        out.print(f"wrote {data['rows']:,} rows ({masked}) to {data['path']}")
