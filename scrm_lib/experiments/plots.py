@@ -1,0 +1,73 @@
+"""Plotly figures for experiment read-outs (used by the notebook and the dashboard).
+
+Example
+-------
+>>> import pandas as pd
+>>> from scrm_lib.experiments.analysis import analyze
+>>> df = pd.DataFrame({"arm": ["A"] * 4 + ["B"] * 4, "y": [0, 1, 0, 0, 1, 1, 0, 1]})
+>>> fig = plot_lifts(analyze(df).results)
+>>> fig.data[0].type
+'scatter'
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+
+def plot_lifts(results: pd.DataFrame, *, relative: bool = True) -> go.Figure:
+    """Point estimates with interval bars per metric × arm; the zero line is 'no effect'."""
+    col, lo, hi = ("relative", "relative_lo", "relative_hi") if relative else (
+        "absolute", "absolute_lo", "absolute_hi")  # fmt: skip
+    fig = go.Figure()
+    if results.empty:
+        return fig
+    r = results[results.get("segment", "(all)") == "(all)"] if "segment" in results else results
+    labels = r["metric"] + " · " + r["arm"].astype(str)
+    colors = ["#2a9d8f" if s else "#8d99ae" for s in r.get("significant", [False] * len(r))]
+    fig.add_trace(
+        go.Scatter(
+            x=r[col],
+            y=labels,
+            mode="markers",
+            marker={"size": 10, "color": colors},
+            error_x={
+                "type": "data",
+                "symmetric": False,
+                "array": (r[hi] - r[col]).clip(lower=0),
+                "arrayminus": (r[col] - r[lo]).clip(lower=0),
+            },
+            name="lift",
+        )
+    )
+    fig.add_vline(x=0, line_dash="dash", line_color="#e76f51")
+    fig.update_layout(
+        title="相对提升 / Relative lift (95% CI)" if relative else "绝对提升 / Absolute lift",
+        xaxis_tickformat=".0%" if relative else None,
+        height=120 + 40 * len(r),
+        margin={"l": 10, "r": 10, "t": 50, "b": 30},
+    )
+    return fig
+
+
+def plot_sequential(looks: pd.DataFrame) -> go.Figure:
+    """Cumulative lift with its always-valid confidence sequence, look by look."""
+    fig = go.Figure()
+    if looks.empty:
+        return fig
+    for arm, g in looks.groupby("arm"):
+        fig.add_trace(go.Scatter(x=g["day"], y=g["estimate"], name=f"{arm} lift"))
+        fig.add_trace(
+            go.Scatter(
+                x=list(g["day"]) + list(g["day"])[::-1],
+                y=list(g["ci_hi"].clip(upper=1e9)) + list(g["ci_lo"].clip(lower=-1e9))[::-1],
+                fill="toself",
+                opacity=0.2,
+                line={"width": 0},
+                name=f"{arm} confidence sequence",
+            )
+        )
+    fig.add_hline(y=0, line_dash="dash")
+    fig.update_layout(title="序贯监控 / Sequential monitoring (always valid)", height=380)
+    return fig
