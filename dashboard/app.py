@@ -25,6 +25,7 @@ components.build_badge()
 PAGES = [
     ("views/overview.py", "数据概览 Overview", "view"),
     ("views/data_health.py", "数据健康 Data health", "view"),
+    ("views/segments.py", "客户分层 Segments", "view"),
     ("views/reports.py", "报告 Reports", "view"),
     ("views/audit.py", "审计日志 Audit log", "audit"),
 ]
