@@ -136,9 +136,8 @@ def stitch(
                 }
             )
         )
-    edges = pd.concat([f for f in frames if len(f)], ignore_index=True)
-    if edges.empty:
-        edges = pd.DataFrame(columns=EDGE_COLUMNS)
+    found = [f for f in frames if len(f)]
+    edges = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=EDGE_COLUMNS)
     edges["build_id"] = build_id
     edges = edges.reindex(columns=EDGE_COLUMNS)
     edges["used"] = edges["used"].astype(bool)
