@@ -16,7 +16,7 @@ from scrm_lib.experiments.analysis import (
 )
 from scrm_lib.experiments.assignment import assign, log_exposures
 from scrm_lib.experiments.data import load_hillstrom
-from scrm_lib.experiments.power import minimum_detectable_effect, power, sample_size
+from scrm_lib.experiments.power import minimum_detectable_effect, sample_size
 
 
 def list_experiments(warehouse=None):
@@ -45,7 +45,6 @@ __all__ = [
     "load_hillstrom",
     "log_exposures",
     "minimum_detectable_effect",
-    "power",
     "sample_size",
     "sequential_readout",
 ]
