@@ -27,6 +27,7 @@ PAGES = [
     ("views/data_health.py", "数据健康 Data health", "view"),
     ("views/segments.py", "客户分层 Segments", "view"),
     ("views/reports.py", "报告 Reports", "view"),
+    ("views/experiments.py", "实验 Experiments", "view"),
     ("views/audit.py", "审计日志 Audit log", "audit"),
 ]
 pages = [
