@@ -9,7 +9,9 @@ is a staff userid.
   ``follow_user.createtime``, ``channel_code`` = the ``state`` of the
   earliest follow that has one); identifiers ``external_userid``,
   ``unionid``, ``nickname`` (the contact's WeChat name) and the
-  ``remark_mobiles`` as phones; one ``wecom_follow`` event per following
+  ``remark_mobiles`` as phones, the ``remark`` as a ``name`` (sales reps type
+  the customer's real name there, a note after ``-`` dropped: ``吴敏雪-纸尿裤``
+  → ``吴敏雪``); one ``wecom_follow`` event per following
   staff member (attributes: staff, state, add_way, tags). A response with
   ``errcode`` other than 0 is rejected.
 - events: contact changes become ``wecom_add``, ``wecom_add_half``,
@@ -192,6 +194,10 @@ def _contacts(ctx: Context) -> dict[str, Any]:
                     f_rows, f_acc, "wecom", f_ext, first_seen=created, channel_code=state
                 )
             )
+            # the remark is the name the rep typed; a note after a dash is not part of it
+            remark = nz.nfc(_struct_field(values, "remark"))
+            remark = remark.str.split(r"\s*[-－—]", n=1, regex=True).str[0]
+            out_ids.append(identifiers_frame(f_rows, f_acc, "name", nz.text(remark)))
             mobiles = as_list_array(_struct_field(values, "remark_mobiles").tolist())
             if mobiles is not None and len(mobiles):
                 m_parent, m_values = explode_list(mobiles)

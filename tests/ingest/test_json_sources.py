@@ -202,10 +202,12 @@ def _contact(ext: str, follows: list[dict], **extra) -> dict:
     }
 
 
-def _follow(user: str, t: int, state: str = "", mobiles: tuple[str, ...] = ()) -> dict:
+def _follow(
+    user: str, t: int, state: str = "", mobiles: tuple[str, ...] = (), remark: str = ""
+) -> dict:
     return {
         "userid": user,
-        "remark": "",
+        "remark": remark,
         "description": "",
         "createtime": t,
         "tags": [{"group_name": "等级", "tag_name": "VIP", "type": 1}],
@@ -221,11 +223,11 @@ def test_wecom_contacts_several_staff(tmp_path: Path) -> None:
             "wmA",
             [
                 _follow("zhang", 1735689700, "ch_live"),
-                _follow("li", 1735689600, "", ("138 1234 5678",)),
+                _follow("li", 1735689600, "", ("138 1234 5678",), remark="吴敏雪 - 纸尿裤"),
             ],
             unionid="uX1",
         ),
-        _contact("wmB", []),
+        _contact("wmB", [_follow("zhang", 1735689600, remark="王芳")]),
         {"errcode": 84061, "errmsg": "not external contact"},
     ]
     path = write_jsonl(tmp_path / "wecom_contacts.jsonl", recs)
@@ -238,12 +240,18 @@ def test_wecom_contacts_several_staff(tmp_path: Path) -> None:
     assert acc.loc["wecom:wmA", "channel_code"] == "ch_live"
     assert acc.loc["wecom:wmA", "display_name"] == "客户wmA"
     ev = pf.tables["events"]
-    assert len(ev) == 2 and set(ev["type"]) == {"wecom_follow"}
+    assert len(ev) == 3 and set(ev["type"]) == {"wecom_follow"}
     staff = {json.loads(a)["staff"] for a in ev["attributes"]}
     assert staff == {"zhang", "li"}
     assert json.loads(ev["attributes"].iloc[0])["tags"] == ["VIP"]
     ids = set(zip(pf.tables["identifiers"]["kind"], pf.tables["identifiers"]["value"], strict=True))
     assert {("unionid", "uX1"), ("phone", "+8613812345678"), ("external_userid", "wmB")} <= ids
+    # the remark is the customer's name as the rep typed it; the note after the dash is not
+    names = pf.tables["identifiers"].query("kind == 'name'")
+    assert sorted(zip(names["account_id"], names["value"], strict=True)) == [
+        ("wecom:wmA", "吴敏雪"),
+        ("wecom:wmB", "王芳"),
+    ]
 
 
 def test_wecom_events(tmp_path: Path) -> None:
