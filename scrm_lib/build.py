@@ -37,6 +37,7 @@ import pandas as pd
 
 from scrm_lib.config import ENGINES, Settings, load_settings
 from scrm_lib.errors import ConfigError, InputFileError, ScrmError, WarehouseError
+from scrm_lib.marts import StepContext, run_steps
 from scrm_lib.parse_cache import (
     Entry,
     Failure,
@@ -299,6 +300,17 @@ def build(
             report(f"transform on {engine}")
             exchange = building.with_name(building.name + ".spark")
             tables, superseded = _transform(runner, engine=engine, exchange=exchange)
+            # identity and the person marts, on the file being built: published together
+            run_steps(
+                StepContext(
+                    con=con,
+                    settings=settings,
+                    build_id=build_id,
+                    previous_warehouse=target if target.exists() else None,
+                    timings=runner.timings,
+                ),
+                progress=report,
+            )
             report("publish")
 
             dup = _duplicates(superseded, inputs)
