@@ -96,6 +96,12 @@ REEXPORT = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def no_mart_steps(monkeypatch):
+    """Build mechanics only: the identity and mart steps have tests of their own."""
+    monkeypatch.setattr("scrm_lib.marts.STEPS", [])
+
+
 @pytest.fixture
 def raw(tmp_path: Path) -> Path:
     d = tmp_path / "raw"
