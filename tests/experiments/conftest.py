@@ -8,7 +8,7 @@ import pytest
 
 from tests.e2e.conftest import scrm
 
-PERSONS = 1500
+PERSONS = 3000
 
 
 @pytest.fixture(scope="session")

@@ -106,9 +106,10 @@ def test_contamination_exact_with_true_persons(ab_sample, tmp_path):
 def test_contamination_after_oneid_is_precise(ab_sample):
     """After OneID, persons flagged really are true persons with accounts in both arms."""
     acc, expected = _truth_mixed(ab_sample)
-    out = json.loads(
-        scrm("ab", "contamination", "birthday_msg", "--json", cwd=ab_sample["home"]).stdout
-    )
+    from scrm_lib.experiments import contamination_report
+
+    report = contamination_report(ab_sample["warehouse"], "birthday_msg")
+    out = {"persons": len(report), "rows": report.to_dict(orient="records")}
     con = duckdb.connect(str(ab_sample["warehouse"]), read_only=True)
     pa = con.execute("SELECT account_id, person_id FROM person_accounts").df()
     assigned = con.execute(
