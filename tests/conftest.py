@@ -106,3 +106,25 @@ def _parse_cache_per_test(request: pytest.FixtureRequest, tmp_path_factory, monk
         return
     monkeypatch.setenv("SCRM_CACHE_DIR", str(tmp_path_factory.mktemp("parse-cache")))
     monkeypatch.setenv("SCRM_WORKERS", "1")
+
+
+@pytest.fixture(scope="session")
+def built_sample(tmp_path_factory) -> dict:
+    """A small generated sample, ingested and built once per run through the CLI."""
+    import json
+
+    from tests.sample_project import PERSONS, scrm
+
+    home = tmp_path_factory.mktemp("home")
+    scrm("generate", "--persons", str(PERSONS), "--seed", "7", "--out", "sample", cwd=home)
+    ingest = json.loads(scrm("ingest", "sample/exports", "--json", cwd=home).stdout)
+    build = json.loads(scrm("build", "--json", cwd=home).stdout)
+    status = json.loads(scrm("status", "--json", cwd=home).stdout)
+    return {
+        "home": home,
+        "warehouse": home / "data/warehouse/scrm.duckdb",
+        "truth": home / "sample/truth",
+        "ingest": ingest,
+        "build": build,
+        "status": status,
+    }

@@ -10,7 +10,6 @@ import pytest
 
 from scrm_lib.config import load_settings
 from scrm_lib.schema import TABLES, empty_frame
-from tests.e2e.conftest import built_sample  # noqa: F401  (session fixture reused)
 
 HUB = "+8613800138000"
 
