@@ -51,6 +51,11 @@ class IdentityConfig:
         Random pairs sampled to estimate Splink's u probabilities.
     seed
         Seed of that sample (reproducible builds).
+    one_per_platform
+        A probabilistic match joins only when each side is the other's unique
+        best candidate on every platform the other holds (a person rarely has
+        two accounts on one platform); ambiguous matches are kept in the
+        ledger, unused.
     """
 
     link_kinds: tuple[str, ...] = LINK_KINDS
@@ -59,6 +64,7 @@ class IdentityConfig:
     threshold: float = 0.5
     max_pairs: float = 2e6
     seed: int = 42
+    one_per_platform: bool = True
 
 
 def identity_config(extra: dict[str, Any] | None) -> IdentityConfig:

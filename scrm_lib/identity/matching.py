@@ -38,7 +38,7 @@ from scrm_lib.identity.graph import raw_duckdb
 logger = logging.getLogger(__name__)
 
 #: Columns the probabilistic model compares, in the ledger's "compared" order.
-FEATURES = ("name", "name_py", "mphone", "city", "address", "birthday", "email")
+FEATURES = ("name", "name_py", "mphone", "city", "address", "birthday", "email", "platform")
 
 
 def to_pinyin(names: pd.Series) -> pd.Series:
@@ -70,6 +70,19 @@ mphone AS (
     SELECT account_id, min(m) AS mphone FROM masks JOIN mask_use USING (m)
     WHERE n <= $hub_limit GROUP BY account_id
 ),
+-- surnames seen in typed names: a WeChat nickname of two or three Han characters
+-- starting with one of them (常见: the nickname is the real name) stands in for a name
+surnames AS (
+    SELECT left(value, 1) AS s FROM identifiers
+    WHERE kind = 'name' AND regexp_full_match(value, '\p{Han}{2,4}')
+    GROUP BY 1 HAVING count(*) >= 2
+),
+nick AS (
+    SELECT account_id, min(value) AS nick_name FROM identifiers
+    WHERE kind = 'nickname' AND regexp_full_match(value, '\p{Han}{2,3}')
+      AND left(value, 1) IN (SELECT s FROM surnames)
+    GROUP BY 1
+),
 one AS (
     SELECT account_id,
         min(value) FILTER (WHERE kind = 'name') AS name,
@@ -80,14 +93,15 @@ one AS (
     FROM identifiers GROUP BY account_id
 )
 SELECT a.account_id AS unique_id, split_part(a.account_id, ':', 1) AS platform,
-    one.name, mphone.mphone,
+    coalesce(one.name, nick.nick_name) AS name, mphone.mphone,
     coalesce(one.city, nullif(regexp_extract(one.address, '^(?:[^省]+省)?([^省市]+市)', 1), ''))
         AS city,
     one.address, one.birthday, one.email
 FROM accounts a
 LEFT JOIN one USING (account_id)
 LEFT JOIN mphone USING (account_id)
-WHERE one.name IS NOT NULL OR mphone.mphone IS NOT NULL
+LEFT JOIN nick USING (account_id)
+WHERE one.name IS NOT NULL OR mphone.mphone IS NOT NULL OR nick.nick_name IS NOT NULL
 ORDER BY a.account_id
 """
 
@@ -114,8 +128,15 @@ def account_records(
     df = db.execute(_RECORDS_SQL.replace("$hub_limit", str(int(cfg.hub_limit)))).df()
     if component is not None:
         df["unique_id"] = df["unique_id"].map(component).fillna(df["unique_id"])
+        # the platforms of every account of the component (SMS contact points are not accounts)
+        members = pd.DataFrame(
+            {"unique_id": component.to_numpy(), "platform": component.index.str.split(":").str[0]}
+        )
+        members = members[members["platform"] != "phone"].drop_duplicates()
+        plats = members.sort_values("platform").groupby("unique_id")["platform"].agg(",".join)
         # groupby-first takes each field's first non-null value (accounts sorted by id)
         df = df.groupby("unique_id", sort=True).first().reset_index()
+        df["platform"] = df["unique_id"].map(plats).fillna(df["platform"])
     df["name_py"] = to_pinyin(df["name"])
     return df
 
@@ -148,9 +169,24 @@ def _settings(columns: list[str]) -> Any:
     for col in ("birthday", "email"):
         if col in columns:
             comparisons.append(cl.ExactMatch(col))
-    rules = [block_on(c) for c in ("mphone", "address") if c in columns]
-    if "name_py" in columns:
-        rules.append(block_on("name_py", "city") if "city" in columns else block_on("name_py"))
+    if "platform" in columns:
+        # one person rarely holds two accounts on one platform: a shared platform is
+        # evidence against (EM learns how much); "platform" lists a component's platforms
+        comparisons.append(
+            cl.CustomComparison(
+                comparison_levels=[
+                    cll.NullLevel("platform"),
+                    cll.CustomLevel(
+                        "len(list_intersect(string_split(platform_l, ','), "
+                        "string_split(platform_r, ','))) > 0",
+                        label_for_charts="share a platform",
+                    ),
+                    cll.ElseLevel(),
+                ],
+                output_column_name="platform",
+            )
+        )
+    rules = [block_on(c) for c in ("mphone", "address", "name_py") if c in columns]
     return SettingsCreator(
         link_type="dedupe_only",
         comparisons=comparisons,
@@ -173,13 +209,15 @@ def probabilistic_edges(records: pd.DataFrame, cfg: IdentityConfig) -> pd.DataFr
     Returns
     -------
     pandas.DataFrame
-        ``a, b, match_probability, match_weight, compared`` where ``compared``
-        names the fields that agreed (JSON object of field → comparison level).
+        ``a, b, match_probability, match_weight, compared, ambiguous`` where
+        ``compared`` names the fields that agreed (JSON object of field →
+        comparison level) and ``ambiguous`` marks matches that are not each
+        side's unique best on a platform (:func:`exclusive`): not used to link.
     """
     import duckdb
     from splink import DuckDBAPI, Linker, block_on
 
-    out_cols = ["a", "b", "match_probability", "match_weight", "compared"]
+    out_cols = ["a", "b", "match_probability", "match_weight", "compared", "ambiguous"]
     if len(records) < 3:
         return pd.DataFrame(columns=out_cols)
     # a column that is null everywhere has no parameters to estimate: leave it out
@@ -216,7 +254,7 @@ def probabilistic_edges(records: pd.DataFrame, cfg: IdentityConfig) -> pd.DataFr
     shown = pred[gamma].rename(columns=lambda c: c.removeprefix("gamma_"))
     compared = shown.to_dict(orient="records")
 
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "a": pred["unique_id_l"].astype(str),
             "b": pred["unique_id_r"].astype(str),
@@ -225,3 +263,53 @@ def probabilistic_edges(records: pd.DataFrame, cfg: IdentityConfig) -> pd.DataFr
             "compared": [json.dumps(c) for c in compared],
         }
     )
+    if cfg.one_per_platform and "platform" in records.columns:
+        out["ambiguous"] = ~exclusive(out, records.set_index("unique_id")["platform"])
+    else:
+        out["ambiguous"] = False
+    return out
+
+
+def exclusive(pairs: pd.DataFrame, platforms: pd.Series) -> pd.Series:
+    """Which matches are each side's unique best partner on every platform of the other side.
+
+    A person holds at most one account per platform (as a rule), so a
+    WeCom contact matching two Tmall buyers named 王芳 is ambiguous: it is
+    joined to neither unless one scores strictly higher. A pair is kept when
+    ``b`` is ``a``'s strictly best match among candidates holding each of
+    ``b``'s platforms, and the same for ``a`` seen from ``b``.
+
+    Parameters
+    ----------
+    pairs
+        ``a, b, match_probability``.
+    platforms
+        Comma-separated platforms of each record, indexed by record id.
+
+    Returns
+    -------
+    pandas.Series
+        Boolean, aligned with ``pairs``.
+
+    Examples
+    --------
+    >>> pairs = pd.DataFrame({"a": ["w1", "w1", "w2"], "b": ["t1", "t2", "d1"],
+    ...                       "match_probability": [0.8, 0.8, 0.9]})
+    >>> plats = pd.Series({"w1": "wecom", "w2": "wecom", "t1": "tmall", "t2": "tmall",
+    ...                    "d1": "douyin"})
+    >>> exclusive(pairs, plats).tolist()
+    [False, False, True]
+    """
+    if pairs.empty:
+        return pd.Series(dtype=bool, index=pairs.index)
+    p = pairs[["a", "b", "match_probability"]].reset_index(drop=True)
+    p["pair"] = p.index
+    both = pd.concat([p, p.rename(columns={"a": "b", "b": "a"})], ignore_index=True)
+    both["platform"] = both["b"].map(platforms).fillna("").str.split(",")
+    ex = both.explode("platform")
+    grp = ex.groupby(["a", "platform"])["match_probability"]
+    top = ex["match_probability"] == grp.transform("max")
+    n_top = top.groupby([ex["a"], ex["platform"]]).transform("sum")
+    ex["best"] = top & (n_top == 1)
+    ok = ex.groupby("pair")["best"].all()
+    return pd.Series(ok.reindex(p["pair"], fill_value=False).to_numpy(), index=pairs.index)

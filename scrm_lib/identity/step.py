@@ -116,10 +116,11 @@ def stitch(
         comp = cluster_accounts(accounts, det.loc[det["used"], ["a", "b"]])
         records = account_records(db, cfg, comp)
         prob = probabilistic_edges(records, cfg)
-        prob = prob.assign(stage="probabilistic", rule="splink", kind=None, value=None)
+        rule = np.where(prob["ambiguous"].astype(bool), "splink_ambiguous", "splink")
+        prob = prob.assign(stage="probabilistic", rule=rule, kind=None, value=None)
         # a component-level match cuts no override by itself: check its end points
-        prob["used"] = ~_drop(prob, never, singles)
-        frames.append(prob.drop(columns=["match_weight"]))
+        prob["used"] = ~_drop(prob, never, singles) & ~prob["ambiguous"].astype(bool)
+        frames.append(prob.drop(columns=["match_weight", "ambiguous"]))
     if len(force):
         frames.append(
             pd.DataFrame(
