@@ -56,6 +56,10 @@ class IdentityConfig:
         best candidate on every platform the other holds (a person rarely has
         two accounts on one platform); ambiguous matches are kept in the
         ledger, unused.
+    rounds
+        Prediction rounds of the probabilistic stage: each later round scores
+        the persons merged so far with the model of the first (pooled evidence
+        meets new candidates).
     """
 
     link_kinds: tuple[str, ...] = LINK_KINDS
@@ -65,6 +69,7 @@ class IdentityConfig:
     max_pairs: float = 2e6
     seed: int = 42
     one_per_platform: bool = True
+    rounds: int = 1
 
 
 def identity_config(extra: dict[str, Any] | None) -> IdentityConfig:
@@ -84,6 +89,8 @@ def identity_config(extra: dict[str, Any] | None) -> IdentityConfig:
         raw["link_kinds"] = tuple(kinds)
     if "hub_limit" in raw and (not isinstance(raw["hub_limit"], int) or raw["hub_limit"] < 2):
         raise ConfigError(f"[identity] hub_limit must be an integer ≥ 2, not {raw['hub_limit']!r}")
+    if "rounds" in raw and (not isinstance(raw["rounds"], int) or not 1 <= raw["rounds"] <= 5):
+        raise ConfigError(f"[identity] rounds must be an integer in 1..5, not {raw['rounds']!r}")
     if "threshold" in raw and not (0.0 < float(raw["threshold"]) < 1.0):
         raise ConfigError(f"[identity] threshold must be in (0, 1), not {raw['threshold']!r}")
     return IdentityConfig(**raw)

@@ -196,7 +196,74 @@ def _settings(columns: list[str]) -> Any:
     )
 
 
-def probabilistic_edges(records: pd.DataFrame, cfg: IdentityConfig) -> pd.DataFrame:
+def train_model(records: pd.DataFrame, cfg: IdentityConfig) -> dict[str, Any] | None:
+    """Estimate the Fellegi–Sunter model on the records (λ, u by sampling, m by EM).
+
+    Parameters
+    ----------
+    records
+        One row per account or component: ``unique_id`` plus any of :data:`FEATURES`.
+    cfg
+        u-sampling size and seed.
+
+    Returns
+    -------
+    dict or None
+        ``{"columns": [...], "splink": <Splink model JSON>}``; None with fewer
+        than three records (nothing to estimate).
+    """
+    from splink import block_on
+
+    if len(records) < 3:
+        return None
+    # a column that is null everywhere has no parameters to estimate: leave it out
+    cols = [c for c in FEATURES if c in records.columns and records[c].notna().any()]
+    with _splink(records[["unique_id", *cols]], _settings(cols)) as linker:
+        if "mphone" in cols and "name" in cols:
+            linker.training.estimate_probability_two_random_records_match(
+                [block_on("mphone", "name")], recall=0.6
+            )
+        linker.training.estimate_u_using_random_sampling(max_pairs=cfg.max_pairs, seed=cfg.seed)
+        for rule in ("city", "name_py"):
+            if rule not in cols:
+                continue
+            try:
+                linker.training.estimate_parameters_using_expectation_maximisation(
+                    block_on(rule), estimate_without_term_frequencies=True
+                )
+            except (ValueError, ZeroDivisionError) as exc:
+                # EM can collapse (λ → 0 or 1) on a block with no matches left: keep the
+                # other pass's estimates rather than fail the build
+                logger.warning("EM on block %s skipped: %s", rule, exc)
+        return {"columns": cols, "splink": linker.misc.save_model_to_json()}
+
+
+class _splink:
+    """A Splink DuckDB linker over a private in-memory database, Splink's chatter muted."""
+
+    def __init__(self, df: pd.DataFrame, settings: Any) -> None:
+        self.df, self.settings = df, settings
+
+    def __enter__(self) -> Any:
+        import duckdb
+        from splink import DuckDBAPI, Linker
+
+        self.db = duckdb.connect()
+        self.log = logging.getLogger("splink")
+        self.level = self.log.level
+        # Splink warns about untrainable levels (a field seen on one platform only): expected
+        self.log.setLevel(logging.ERROR)
+        sdf = DuckDBAPI(connection=self.db).register(self.df, table_name="identity_records")
+        return Linker(sdf, self.settings, log_level=None)
+
+    def __exit__(self, *exc: object) -> None:
+        self.log.setLevel(self.level)
+        self.db.close()
+
+
+def probabilistic_edges(
+    records: pd.DataFrame, cfg: IdentityConfig, model: dict[str, Any] | None = None
+) -> pd.DataFrame:
     """Pairs whose Splink match probability is at or above ``cfg.threshold``.
 
     Parameters
@@ -205,6 +272,8 @@ def probabilistic_edges(records: pd.DataFrame, cfg: IdentityConfig) -> pd.DataFr
         One row per account: ``unique_id`` plus any of :data:`FEATURES`.
     cfg
         Threshold, u-sampling size and seed.
+    model
+        A model from :func:`train_model` (default: trained on ``records``).
 
     Returns
     -------
@@ -214,40 +283,16 @@ def probabilistic_edges(records: pd.DataFrame, cfg: IdentityConfig) -> pd.DataFr
         comparison level) and ``ambiguous`` marks matches that are not each
         side's unique best on a platform (:func:`exclusive`): not used to link.
     """
-    import duckdb
-    from splink import DuckDBAPI, Linker, block_on
-
     out_cols = ["a", "b", "match_probability", "match_weight", "compared", "ambiguous"]
-    if len(records) < 3:
+    if model is None:
+        model = train_model(records, cfg)
+    if model is None or len(records) < 2:
         return pd.DataFrame(columns=out_cols)
-    # a column that is null everywhere has no parameters to estimate: leave it out
-    cols = [c for c in FEATURES if c in records.columns and records[c].notna().any()]
-    df = records[["unique_id", *cols]].copy()
-    db = duckdb.connect()
-    splink_log = logging.getLogger("splink")
-    level = splink_log.level
-    # Splink warns about untrainable levels (a field seen on one platform only): expected here
-    splink_log.setLevel(logging.ERROR)
-    try:
-        api = DuckDBAPI(connection=db)
-        sdf = api.register(df, table_name="identity_records")
-        linker = Linker(sdf, _settings(cols), log_level=None)
-        if "mphone" in cols and "name" in cols:
-            linker.training.estimate_probability_two_random_records_match(
-                [block_on("mphone", "name")], recall=0.6
-            )
-        linker.training.estimate_u_using_random_sampling(max_pairs=cfg.max_pairs, seed=cfg.seed)
-        for rule in ("city", "name_py"):
-            if rule in cols:
-                linker.training.estimate_parameters_using_expectation_maximisation(
-                    block_on(rule), estimate_without_term_frequencies=True
-                )
+    df = records.reindex(columns=["unique_id", *model["columns"]])
+    with _splink(df, model["splink"]) as linker:
         pred = linker.inference.predict(
             threshold_match_probability=cfg.threshold
         ).as_pandas_dataframe()
-    finally:
-        splink_log.setLevel(level)
-        db.close()
     if pred.empty:
         return pd.DataFrame(columns=out_cols)
     gamma = [c for c in pred.columns if c.startswith("gamma_")]

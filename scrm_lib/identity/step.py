@@ -111,16 +111,30 @@ def stitch(
     det["used"] = ~_drop(det, never, singles)
     frames = [det]
     if cfg.probabilistic:
-        from scrm_lib.identity.matching import account_records, probabilistic_edges
+        from scrm_lib.identity.matching import account_records, probabilistic_edges, train_model
 
-        comp = cluster_accounts(accounts, det.loc[det["used"], ["a", "b"]])
-        records = account_records(db, cfg, comp)
-        prob = probabilistic_edges(records, cfg)
-        rule = np.where(prob["ambiguous"].astype(bool), "splink_ambiguous", "splink")
-        prob = prob.assign(stage="probabilistic", rule=rule, kind=None, value=None)
-        # a component-level match cuts no override by itself: check its end points
-        prob["used"] = ~_drop(prob, never, singles) & ~prob["ambiguous"].astype(bool)
-        frames.append(prob.drop(columns=["match_weight", "ambiguous"]))
+        model = None
+        for round_no in range(1, cfg.rounds + 1):
+            used = pd.concat([f.loc[f["used"], ["a", "b"]] for f in frames])
+            comp = cluster_accounts(accounts, used)
+            records = account_records(db, cfg, comp)
+            if model is None:
+                model = train_model(records, cfg)
+            # later rounds score the merged persons with the same model: a WeCom
+            # name joined to a Tmall masked phone now meets the mini-program's phone
+            prob = probabilistic_edges(records, cfg, model)
+            if prob.empty:
+                break
+            ambiguous = prob["ambiguous"].astype(bool)
+            rule = np.where(ambiguous, "splink_ambiguous", "splink")
+            if round_no > 1:
+                rule = np.char.add(rule.astype(str), f"_round{round_no}")
+            prob = prob.assign(stage="probabilistic", rule=rule, kind=None, value=None)
+            # a component-level match cuts no override by itself: check its end points
+            prob["used"] = ~_drop(prob, never, singles) & ~ambiguous
+            frames.append(prob.drop(columns=["match_weight", "ambiguous"]))
+            if not prob["used"].any():
+                break
     if len(force):
         frames.append(
             pd.DataFrame(

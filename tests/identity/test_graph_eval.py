@@ -80,3 +80,68 @@ def test_config_validation():
         identity_config({"identity": {"hub_limit": 1}})
     with pytest.raises(ConfigError, match="unknown setting 'treshold'"):
         identity_config({"identity": {"treshold": 0.9}})
+
+
+def test_exclusive_keeps_unique_best_partners_only():
+    from scrm_lib.identity.matching import exclusive
+
+    # w1 scores the same against two Tmall buyers: ambiguous, neither is kept;
+    # w2's Tmall match is its unique best, but t3 prefers w3 (both WeCom): w2–t3 dropped
+    pairs = pd.DataFrame(
+        {
+            "a": ["w1", "w1", "w2", "w3", "w4"],
+            "b": ["t1", "t2", "t3", "t3", "d1"],
+            "match_probability": [0.8, 0.8, 0.7, 0.9, 0.6],
+        },
+        index=[10, 11, 12, 13, 14],
+    )
+    plats = pd.Series(
+        {
+            "w1": "wecom",
+            "w2": "wecom",
+            "w3": "wecom,wechat",
+            "w4": "wecom",
+            "t1": "tmall",
+            "t2": "tmall",
+            "t3": "tmall",
+            "d1": "douyin",
+        }
+    )
+    got = exclusive(pairs, plats)
+    assert got.index.tolist() == [10, 11, 12, 13, 14]
+    assert got.tolist() == [False, False, False, True, True]
+
+
+def test_rounds_setting_validated():
+    with pytest.raises(ConfigError, match="rounds"):
+        identity_config({"identity": {"rounds": 0}})
+    assert identity_config({"identity": {"rounds": 2}}).rounds == 2
+
+
+def test_records_take_a_name_like_nickname_and_pool_platforms(tmp_path):
+    import duckdb
+
+    from scrm_lib.identity.matching import account_records
+
+    from .conftest import make_warehouse
+
+    accounts = ["tmall:t1", "tmall:t2", "wechat:o1", "wechat:o2", "wecom:w1"]
+    ids = [
+        ("tmall:t1", "name", "张伟"),
+        ("tmall:t2", "name", "张丽娟"),
+        ("wechat:o1", "nickname", "张伟"),  # surname seen in typed names: a name
+        ("wechat:o2", "nickname", "小王"),  # 小 is no surname here: not a name
+        ("wechat:o2", "phone", "+8613912345678"),
+        ("wecom:w1", "phone", "+8613912345678"),
+    ]
+    path = make_warehouse(tmp_path / "w.duckdb", accounts, ids)
+    db = duckdb.connect(str(path))
+    comp = pd.Series(
+        ["tmall:t1", "tmall:t2", "wechat:o1", "wechat:o2", "wechat:o2"], index=accounts
+    )
+    rec = account_records(db, identity_config({}), comp).set_index("unique_id")
+    db.close()
+    assert rec.loc["wechat:o1", "name"] == "张伟"
+    assert pd.isna(rec.loc["wechat:o2", "name"])
+    assert rec.loc["wechat:o2", "mphone"] == "139****5678"
+    assert rec.loc["wechat:o2", "platform"] == "wechat,wecom"
