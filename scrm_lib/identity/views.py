@@ -99,7 +99,10 @@ def overlap_matrix(warehouse: Warehouse) -> pd.DataFrame:
 
 
 def cross_platform_new(warehouse: Warehouse) -> pd.DataFrame:
-    """New accounts per month and platform already known elsewhere (:func:`.ledger.cross_platform_new`)."""
+    """New accounts per month and platform, and those already known elsewhere.
+
+    See :func:`.ledger.cross_platform_new`.
+    """
     with _db(warehouse) as db:
         return ledger.cross_platform_new(db)
 
@@ -171,7 +174,10 @@ def explain_frames(warehouse: Warehouse, key: str) -> tuple[str, pd.DataFrame, p
         accounts["account_id"] = mask_text(accounts["account_id"]).astype(object)
     edges = pd.DataFrame(
         res["edges"],
-        columns=["a", "b", "stage", "rule", "kind", "value", "match_probability", "compared", "used"],
+        columns=[
+            *("a", "b", "stage", "rule", "kind", "value"),
+            *("match_probability", "compared", "used"),
+        ],
     )
     if len(edges):
         det = edges["kind"].notna()
