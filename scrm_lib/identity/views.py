@@ -35,7 +35,7 @@ from scrm_lib.identity.person360 import (
     resolve_person,
     timeline,
 )
-from scrm_lib.privacy import mask_frame, mask_text
+from scrm_lib.privacy import mask_frame, mask_name, mask_text
 
 #: Tables the identity build step writes.
 IDENTITY_TABLES = ("person_accounts", "persons", "identity_edges", "identity_hubs")
@@ -258,7 +258,9 @@ def person_card(warehouse: Warehouse, key: str, *, max_rows: int = 50) -> dict[s
         accounts = person_accounts_of(db, pid)
         ids = person_identifiers(db, pid).rename(columns={"kind": "role"})
         tl = timeline(pid, con=db, limit=max_rows)
-    tl["detail"] = mask_text(tl["detail"].astype("string"))
+    # SMS contact points (phone:+86…) and Youzan members carry the phone in their id
+    for col in ("detail", "account_id"):
+        tl[col] = mask_text(tl[col].astype("string")).astype(object)
     return {
         "person_id": pid,
         "person": person.iloc[0].to_dict() if len(person) else {},
@@ -266,6 +268,39 @@ def person_card(warehouse: Warehouse, key: str, *, max_rows: int = 50) -> dict[s
         "identifiers": ids,
         "timeline": tl,
     }
+
+
+def mask_identifiers(ids: pd.DataFrame) -> pd.DataFrame:
+    """Identifier values masked by role (kind): names 张**, phones 138****5678, ids shortened.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({
+    ...     "role": ["name", "phone", "unionid", "address"],
+    ...     "value": ["张三丰", "+8613812345678", "oAbCdEfGh123", "杭州市西湖区文三路1号"],
+    ...     "account_id": ["tmall:1", "youzan:+8613812345678", "wechat:o", "tmall:1"],
+    ... })
+    >>> mask_identifiers(df)["value"].tolist()
+    ['张**', '138****5678', 'oAbC…', '杭州市西湖区…']
+    >>> mask_identifiers(df)["account_id"].tolist()[1]
+    'youzan:138****5678'
+    """
+    out = ids.copy()
+    v = out["value"].astype("string")
+    kind = out["role"].astype("string")
+    named = kind.isin(["name", "nickname"])
+    place = kind.isin(["address"])
+    opaque = kind.isin(
+        ["unionid", "openid", "external_userid", "douyin_key", "device", "member_no"]
+    )
+    masked = mask_text(v)
+    masked = masked.mask(named, mask_name(v))
+    masked = masked.mask(place, v.str.slice(0, 6) + "…")
+    masked = masked.mask(opaque, v.str.slice(0, 4) + "…")
+    out["value"] = masked.astype(object)
+    if "account_id" in out.columns:
+        out["account_id"] = mask_text(out["account_id"].astype("string")).astype(object)
+    return out
 
 
 def plot_recognition(rec: pd.DataFrame) -> Any:
@@ -322,6 +357,7 @@ __all__ = [
     "explain",
     "explain_frames",
     "hubs",
+    "mask_identifiers",
     "missing_tables",
     "new_elsewhere_by_month",
     "overlap_matrix",

@@ -1,0 +1,77 @@
+"""Customer 360: find a person by phone, name, account or person id; accounts, ids, journey."""
+
+import streamlit as st
+
+from dashboard.components import current_user, kpi_tiles, query, show_table
+from scrm_lib.errors import ScrmError
+from scrm_lib.identity import views
+from scrm_lib.state import record_audit
+
+st.title("客户360 / Customer 360")
+user = current_user()
+try:
+    missing = query(views.missing_tables)
+except ScrmError as exc:
+    st.warning(str(exc))
+    st.stop()
+if missing:
+    st.warning(
+        f"没有身份表 / No identity tables ({', '.join(missing)}): rebuild with `scrm build`."
+    )
+    st.stop()
+
+text = st.text_input(
+    "手机号、姓名、账号或客户ID / Phone, name, account or person id",
+    key="c360_search",
+    placeholder="13812345678 · 张伟 · youzan:+8613812345678 · P…",
+)
+if not text.strip():
+    st.info("输入后回车搜索 / Type and press Enter to search.")
+    st.stop()
+try:
+    hits = query(views.search, text=text.strip())
+except ScrmError as exc:
+    st.warning(str(exc))
+    st.stop()
+if hits.empty:
+    st.warning(f"没有匹配 / Nothing matches {text.strip()!r}")
+    st.stop()
+
+st.subheader(f"匹配的客户 / Matching persons ({len(hits)})")
+show_table(hits, key="c360_hits")
+person_id = st.selectbox("客户 / Person", hits["person_id"].tolist(), key="c360_person")
+
+card = query(views.person_card, key=person_id, max_rows=200)
+person = card["person"]
+kpi_tiles(
+    {
+        "账号 / Accounts": int(person.get("n_accounts", 0)),
+        "平台 / Platforms": str(person.get("platforms", "")),
+        "首次 / First seen": str(person.get("first_seen", ""))[:10],
+        "获客渠道 / Channel": str(person.get("acquisition_channel") or "-"),
+    }
+)
+
+st.subheader("账号 / Accounts")
+accounts = card["accounts"].copy()
+accounts["account_id"] = views.mask_identifiers(accounts.assign(role="account", value=""))[
+    "account_id"
+]
+show_table(accounts, key="c360_accounts")
+
+st.subheader("标识 / Identifiers by role")
+ids = card["identifiers"]
+shown = views.mask_identifiers(ids)
+if user.can("unmask") and st.toggle("显示明文 / Unmask", key="unmask_c360_ids"):
+    shown = ids
+    if not st.session_state.get("_unmask_logged_c360_ids"):
+        record_audit(user.username, "unmask", f"customer_360 {card['person_id']}", role=user.role)
+        st.session_state["_unmask_logged_c360_ids"] = True
+st.dataframe(shown, hide_index=True)
+
+st.subheader("旅程 / Journey timeline")
+tl = card["timeline"]
+if tl.empty:
+    st.caption("没有活动 / No activity recorded")
+else:
+    show_table(tl.iloc[::-1], key="c360_timeline")

@@ -1,0 +1,96 @@
+"""Identity: recognition, platform overlap, hubs, a merge explained; admins record splits."""
+
+import streamlit as st
+
+from dashboard.components import current_user, kpi_tiles, query, show_table
+from scrm_lib.errors import ScrmError
+from scrm_lib.identity import views
+from scrm_lib.identity.overrides import add_override, read_overrides
+
+st.title("统一身份 / Identity")
+user = current_user()
+try:
+    missing = query(views.missing_tables)
+except ScrmError as exc:
+    st.warning(str(exc))
+    st.stop()
+if missing:
+    st.warning(
+        f"没有身份表 / No identity tables ({', '.join(missing)}): rebuild with `scrm build`."
+    )
+    st.stop()
+
+s = query(views.summary)
+kpi_tiles(
+    {
+        "平台账号 / Platform accounts": s["platform_accounts"],
+        "客户 / Persons": s["persons"],
+        "识别率 / Recognition": f"{s['recognition_rate']:.1%}",
+        "枢纽标识 / Hubs": s["hubs"],
+    }
+)
+st.caption(
+    f"本次构建 / This build: {s['merges']} merges, {s['splits']} splits; "
+    f"edges used: {s['edges_by_stage']}"
+)
+
+st.subheader("识别率与平台重叠 / Recognition and platform overlap")
+rec = query(views.recognition)
+if len(rec):
+    left, right = st.columns(2)
+    left.plotly_chart(views.plot_recognition(rec), width="stretch")
+    right.plotly_chart(views.plot_overlap(query(views.overlap_matrix)), width="stretch")
+
+st.subheader('跨平台"新"客户 / "New" accounts already known elsewhere')
+monthly = query(views.new_elsewhere_by_month)
+if len(monthly):
+    st.plotly_chart(views.plot_new_elsewhere(monthly), width="stretch")
+
+st.subheader("枢纽标识 / Hub identifiers (flagged, never linking)")
+show_table(query(views.hubs), key="identity_hubs")
+
+st.subheader("合并解释 / A merge explained")
+example = query(views.example_person) or ""
+key = st.text_input("客户、账号、手机号或姓名 / Person, account, phone or name", value=example)
+if key.strip():
+    try:
+        pid, accounts, edges = query(views.explain_frames, key=key.strip())
+    except ScrmError as exc:
+        st.warning(str(exc))
+    else:
+        st.caption(f"客户 / Person `{pid}`: {len(accounts)} account(s)")
+        show_table(accounts, key="identity_explain_accounts")
+        show_table(
+            edges[["a", "b", "stage", "rule", "evidence", "used"]], key="identity_explain_edges"
+        )
+
+if user.can("edit_identity"):
+    st.subheader("拆分 / Split or never-link (admins)")
+    st.caption("下次构建生效 / Recorded with an audit row; the next build applies it.")
+    with st.form("identity_override"):
+        action = st.selectbox(
+            "操作 / Action",
+            ["never_link", "split"],
+            format_func={"never_link": "永不合并 / Never link A–B", "split": "拆出 / Split A"}.get,
+        )
+        account_a = st.text_input("账号 A / Account A")
+        account_b = st.text_input("账号 B / Account B (never-link only)")
+        reason = st.text_input("原因 / Reason")
+        submitted = st.form_submit_button("记录 / Record")
+    if submitted:
+        try:
+            oid = add_override(
+                action,
+                account_a.strip(),
+                account_b.strip() or None if action == "never_link" else None,
+                reason=reason,
+                username=user.username,
+                role=user.role,
+            )
+        except ScrmError as exc:
+            st.error(str(exc))
+        else:
+            st.success(f"已记录 / Recorded {action} ({oid}); run `scrm build` to apply.")
+    recorded = read_overrides()
+    if len(recorded):
+        show_table(recorded, key="identity_overrides")
