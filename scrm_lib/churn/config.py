@@ -35,9 +35,11 @@ CHURN_DEFAULTS: dict[str, Any] = {
     "calibration": "isotonic",
     "calibration_folds": 3,
     # early warning: probability at or above this is high risk; silent this long is pre-churn
-    "high_risk": 0.5,
+    "high_risk": 0.7,
     "silent_days": 30,
+    # reasons in words: this many per person, for the most valuable early-warning persons
     "reasons": 3,
+    "explain_top": 5000,
     "seed": 0,
     "max_iter": 100,
     "learning_rate": 0.1,

@@ -1,0 +1,278 @@
+"""Score every customer, explain the risky ones, and keep the early-warning list.
+
+Where the scores live
+---------------------
+``churn_scores`` is a mart *in the warehouse*: the build step
+:func:`run` (registered in :mod:`scrm_lib.marts` after ``value``) re-scores
+every build with the current trained model, so the scores always belong
+to the data they were computed from (same ``build_id``) and survive each
+rebuild by being recomputed, not copied. The model itself lives outside
+the warehouse (``<home>/data/models/churn/<version>/``) and survives
+rebuilds. Without a trained model the step writes an empty table and says
+why in ``churn_meta``; readers then score on the fly (:func:`churn_scores`)
+when a model exists.
+
+The early-warning list is every person at high risk (probability at or
+above ``high_risk``) plus everyone silent for ``silent_days`` (30) or more
+(the rule from practice: 30 days without any interaction is pre-churn),
+ordered by value at risk = probability × CLV, so the costly ones come first.
+
+Example
+-------
+>>> from scrm_lib.churn.scoring import score, early_warning
+>>> early_warning(score("data/warehouse/scrm.duckdb")).head()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scrm_lib.churn.config import ChurnError, churn_config
+from scrm_lib.churn.features import compute_features
+from scrm_lib.churn.model import load_model, predict
+from scrm_lib.churn.reasons import explain, reference_values
+from scrm_lib.config import Settings, load_settings
+from scrm_lib.value._base import as_of_cut, backend, default_as_of
+
+logger = logging.getLogger(__name__)
+
+MART = "churn_scores"
+META = "churn_meta"
+
+#: Columns of the mart and their meaning.
+COLUMNS: dict[str, str] = {
+    "person_id": "person",
+    "churn_probability": "calibrated probability of no purchase within the horizon",
+    "risk_band": "high / medium / low",
+    "risk_rank": "1 = highest probability",
+    "recency_days": "days since the last purchase",
+    "silent_days": "days since the last interaction of any kind",
+    "pre_churn_silent": "silent for silent_days or more (the 30-day rule)",
+    "early_warning": "high risk or pre-churn silent",
+    "clv": "expected net spend over the CLV horizon, CNY (value mart)",
+    "monetary": "net spend so far, CNY (value mart)",
+    "value_at_risk": "churn probability x CLV, CNY",
+    "reasons": "top reasons in words (early-warning persons)",
+    "as_of": "the day the features end",
+    "model_version": "the churn model that scored",
+    "build_id": "the build the scores were computed on",
+}
+
+DTYPES: dict[str, str] = {
+    **dict.fromkeys(
+        ["person_id", "risk_band", "reasons", "as_of", "model_version", "build_id"], "string"
+    ),
+    **dict.fromkeys(["churn_probability", "clv", "monetary", "value_at_risk"], "float64"),
+    **dict.fromkeys(["risk_rank", "recency_days", "silent_days"], "int64"),
+    **dict.fromkeys(["pre_churn_silent", "early_warning"], "bool"),
+}
+
+
+def typed(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with exactly the mart's columns and types (so an empty mart is typed too)."""
+    out = pd.DataFrame({c: df[c] if c in df else pd.Series(index=df.index) for c in COLUMNS})
+    return out.astype(DTYPES)
+
+
+def _value(con: Any, as_of: dt.date, settings: Settings) -> pd.DataFrame:
+    """CLV and net spend per person: the value mart, or the CLV model on the fly."""
+    from scrm_lib.value.persons import MART as VALUE_MART
+
+    if VALUE_MART in con.list_tables():
+        df = con.execute(con.table(VALUE_MART).select("person_id", "clv", "monetary"))
+    else:
+        from scrm_lib.value.clv import clv
+
+        try:
+            df = clv(con, as_of=as_of, settings=settings, bad_orders="exclude")
+        except (ChurnError, ValueError) as exc:
+            logger.warning("churn: no CLV for the value at risk (%s)", exc)
+            return pd.DataFrame({"person_id": [], "clv": [], "monetary": []})
+        df = df[["person_id", "clv", "monetary"]]
+    df["person_id"] = df["person_id"].astype(str)
+    return df
+
+
+def build_id_of(con: Any) -> str | None:
+    """The build that made the warehouse behind ``con`` (None for hand-made warehouses)."""
+    if "builds" not in con.list_tables():
+        return None
+    df = con.execute(con.table("builds").order_by("started_at"))
+    return None if df.empty else str(df["build_id"].iloc[-1])
+
+
+def score(
+    source: Any = None,
+    *,
+    as_of: str | dt.date | None = None,
+    version: str | None = None,
+    settings: Settings | None = None,
+    build_id: str | None = None,
+    reasons: bool = True,
+    **overrides: Any,
+) -> pd.DataFrame:
+    """Churn probability, risk band, the 30-day-silent rule, value at risk and reasons per person.
+
+    Parameters
+    ----------
+    source
+        Warehouse path, None (configured) or an open ibis backend.
+    as_of
+        Last day of data (default: the day of the latest order).
+    version
+        Model version (default: ``CURRENT``).
+    reasons
+        Explain the early-warning persons (the ``explain_top`` most valuable).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of :data:`COLUMNS`, highest probability first.
+
+    Raises
+    ------
+    ChurnError
+        No trained model, a model of another feature set, or nobody to score.
+
+    Examples
+    --------
+    >>> score("data/warehouse/scrm.duckdb").head()  # doctest: +SKIP
+    """
+    settings = settings or load_settings()
+    cfg = churn_config(settings, **overrides)
+    model, card = load_model(version, settings=settings)
+    with backend(source) as con:
+        day = default_as_of(con, settings.timezone) if as_of is None else as_of
+        cut = as_of_cut(day, settings.timezone)
+        feats = compute_features(con, cut, settings=settings, cfg=cfg)
+        if feats.empty:
+            raise ChurnError(f"nobody bought in the {cfg['population_days']} days before {day}")
+        value = _value(con, cut.date, settings)
+        build_id = build_id or build_id_of(con)
+    out = score_frame(model, feats, value, cfg=cfg, reasons=reasons)
+    out["as_of"] = cut.date.isoformat()
+    out["model_version"] = card["version"]
+    out["build_id"] = build_id
+    out = typed(out)
+    out.attrs.update(as_of=cut.date.isoformat(), model_version=card["version"], build_id=build_id)
+    return out
+
+
+def score_frame(
+    model: Any,
+    feats: pd.DataFrame,
+    value: pd.DataFrame,
+    *,
+    cfg: dict[str, Any],
+    reasons: bool = True,
+) -> pd.DataFrame:
+    """Score a feature frame with a fitted model (no warehouse access: used by the benchmark)."""
+    p = predict(model, feats)
+    out = pd.DataFrame({"person_id": feats["person_id"].astype(str).to_numpy()})
+    out["churn_probability"] = p
+    hi = cfg["high_risk"]
+    out["risk_band"] = np.where(p >= hi, "high", np.where(p >= hi / 2, "medium", "low"))
+    out["recency_days"] = feats["recency_days"].to_numpy().astype("int64")
+    out["silent_days"] = feats["days_since_interaction"].to_numpy().astype("int64")
+    out["pre_churn_silent"] = out["silent_days"] >= cfg["silent_days"]
+    out["early_warning"] = (out["risk_band"] == "high") | out["pre_churn_silent"]
+    out = out.merge(value, on="person_id", how="left")
+    out["value_at_risk"] = (out["churn_probability"] * out["clv"].fillna(0.0)).round(2)
+    out = out.sort_values(["churn_probability", "person_id"], ascending=[False, True])
+    out["risk_rank"] = np.arange(1, len(out) + 1)
+    out["reasons"] = pd.Series(pd.NA, index=out.index, dtype="string")
+    if reasons:
+        warn = out[out["early_warning"]].sort_values("value_at_risk", ascending=False)
+        pick = warn.head(cfg["explain_top"])["person_id"]
+        rows = feats.set_index("person_id").loc[pick.to_numpy()].reset_index()
+        text = explain(
+            lambda X: predict(model, X), rows, reference_values(feats), top=cfg["reasons"]
+        )
+        out.loc[out["person_id"].isin(set(pick)), "reasons"] = (
+            out["person_id"].map(dict(zip(rows["person_id"], text, strict=True))).astype("string")
+        )
+    return out.reset_index(drop=True)
+
+
+def early_warning(scores: pd.DataFrame, *, limit: int | None = None) -> pd.DataFrame:
+    """The early-warning persons, costliest first (value at risk, then probability).
+
+    Examples
+    --------
+    >>> early_warning(score(), limit=50)  # doctest: +SKIP
+    """
+    warn = scores[scores["early_warning"].astype(bool)]
+    warn = warn.sort_values(
+        ["value_at_risk", "churn_probability", "person_id"], ascending=[False, False, True]
+    )
+    return (warn.head(limit) if limit else warn).reset_index(drop=True)
+
+
+def churn_scores(source: Any = None, *, settings: Settings | None = None) -> pd.DataFrame:
+    """The scores of the warehouse: its ``churn_scores`` mart, or scored now with the current model.
+
+    Raises
+    ------
+    ChurnError
+        The warehouse has no scores and no model is trained.
+
+    Examples
+    --------
+    >>> churn_scores("data/warehouse/scrm.duckdb").risk_band.value_counts()  # doctest: +SKIP
+    """
+    settings = settings or load_settings()
+    with backend(source) as con:
+        if MART in con.list_tables():
+            df = con.execute(con.table(MART))
+            if not df.empty:
+                df = typed(df).sort_values("risk_rank").reset_index(drop=True)
+                df.attrs.update(
+                    as_of=str(df["as_of"].iloc[0]), model_version=str(df["model_version"].iloc[0])
+                )
+                return df
+        return score(con, settings=settings)
+
+
+def segment_filter(person_ids: Any) -> list[dict[str, Any]]:
+    """A saved-segment definition holding exactly these persons ("make a segment of these").
+
+    Examples
+    --------
+    >>> segment_filter(["P1", "P2"])
+    [{'column': 'person_id', 'op': 'in', 'value': ['P1', 'P2']}]
+    """
+    ids = sorted({str(p) for p in person_ids})
+    if not ids:
+        raise ChurnError("no persons to make a segment of")
+    return [{"column": "person_id", "op": "in", "value": ids}]
+
+
+def run(ctx: Any) -> dict[str, int]:
+    """Build step: re-score with the current model into ``churn_scores`` (empty without one)."""
+    from scrm_lib.churn.model import current_version
+
+    meta: dict[str, Any] = {"build_id": ctx.build_id}
+    df = typed(pd.DataFrame())
+    if current_version(ctx.settings) is None:
+        meta["note"] = "no churn model trained yet; run `scrm churn train`"
+    else:
+        try:
+            df = score(ctx.con, settings=ctx.settings, build_id=ctx.build_id)
+            meta.update(model_version=df.attrs["model_version"], as_of=df.attrs["as_of"])
+        except ChurnError as exc:
+            # the build must not fail because of a stale model: say so and leave it empty
+            logger.warning("churn: %s", exc)
+            meta["error"] = str(exc)
+    ctx.con.create_table(MART, df, overwrite=True)
+    ctx.con.create_table(
+        META,
+        pd.DataFrame({"key": list(meta), "value": [json.dumps(v) for v in meta.values()]}),
+        overwrite=True,
+    )
+    return {MART: len(df)}
