@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 STEPS: list[tuple[str, str]] = [
     ("identity", "scrm_lib.identity.step:run"),
     ("value", "scrm_lib.value.persons:run"),
+    ("churn", "scrm_lib.churn.scoring:run"),
 ]
 
 
