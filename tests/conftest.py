@@ -108,6 +108,18 @@ def _parse_cache_per_test(request: pytest.FixtureRequest, tmp_path_factory, monk
     monkeypatch.setenv("SCRM_WORKERS", "1")
 
 
+@pytest.fixture(autouse=True)
+def _keep_main_module() -> Iterator[None]:
+    """Restore ``__main__`` after each test: Streamlit's AppTest swaps in the page script,
+    and a process pool started later would re-run that script in every worker."""
+    import sys
+
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main
+
+
 @pytest.fixture(scope="session")
 def built_sample(tmp_path_factory) -> dict:
     """A small generated sample, ingested and built once per run through the CLI."""
