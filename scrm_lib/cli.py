@@ -38,6 +38,7 @@ SUBCOMMANDS: list[tuple[str, str]] = [
     ("ab", "scrm_lib.ab_cli"),
     ("value", "scrm_lib.value_cli"),
     ("segment", "scrm_lib.segment_cli"),
+    ("churn", "scrm_lib.churn_cli"),
 ]
 for _name, _module in SUBCOMMANDS:
     app.add_typer(import_module(_module).app, name=_name)
