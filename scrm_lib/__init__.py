@@ -48,6 +48,11 @@ _LAZY = {
     "explain_identity": ("scrm_lib.identity.ledger", "explain"),
     "evaluate_identity": ("scrm_lib.identity.evaluate", "evaluate"),
     "analyze_experiment": ("scrm_lib.experiments", "analyze_experiment"),
+    "churn_backtest": ("scrm_lib.churn.backtest", "backtest"),
+    "churn_train": ("scrm_lib.churn.backtest", "train"),
+    "churn_score": ("scrm_lib.churn.scoring", "score"),
+    "churn_scores": ("scrm_lib.churn.scoring", "churn_scores"),
+    "churn_features": ("scrm_lib.churn.features", "feature_frame"),
 }
 
 __all__ = [
