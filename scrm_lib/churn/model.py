@@ -79,6 +79,9 @@ def fit_model(X: pd.DataFrame, y: Any, *, groups: Any, cfg: dict[str, Any]) -> A
 
     check_classes(y, cfg, "training set")
     Xf = X[list(FEATURE_NAMES)].to_numpy(dtype="float64")
+    # a feature the data never have (no touches on CDNOW) is all NaN, which the binner
+    # rejects; a constant is equivalent (never split on) and predictions stay NaN-safe
+    Xf[:, np.isnan(Xf).all(axis=0)] = -1.0
     y = np.asarray(y, dtype="int64")
     trees = HistGradientBoostingClassifier(
         max_iter=cfg["max_iter"],
