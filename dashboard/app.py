@@ -28,6 +28,7 @@ PAGES = [
     ("views/segments.py", "客户分层 Segments", "view"),
     ("views/reports.py", "报告 Reports", "view"),
     ("views/experiments.py", "实验 Experiments", "view"),
+    ("views/churn.py", "流失预警 Churn", "view"),
     ("views/customer_360.py", "客户360 Customer 360", "view"),
     ("views/identity.py", "统一身份 Identity", "view"),
     ("views/audit.py", "审计日志 Audit log", "audit"),
