@@ -275,6 +275,7 @@ def build(
         con = None
         try:
             con = duckdb_connect(building)
+            _limit_memory(con, settings, spill=building.with_name(building.name + ".spill"))
             runner = Runner(con, label=f"build {build_id}")
             runner.sql(f"ATTACH '{_sql_str(stage_path)}' AS {STAGE_DB}", step="setup")
             _create_stage(runner)
@@ -341,6 +342,7 @@ def build(
         finally:
             _remove_build_files(stage_path)
             _remove_build_files(building.with_name(building.name + ".spark"))
+            _remove_build_files(building.with_name(building.name + ".spill"))
 
     timings = dict(runner.timings)
     timings["total"] = round(time.perf_counter() - started, 4)
@@ -748,6 +750,15 @@ def _aligned(df: pd.DataFrame, schema: ibis.Schema) -> pd.DataFrame:
             col = col.astype("string")
         out[name] = col
     return out.reset_index(drop=True)
+
+
+def _limit_memory(con: Any, settings: Settings, *, spill: Path) -> None:
+    """Cap DuckDB's memory and let it spill: at 1M persons the transform outgrew RAM otherwise."""
+    limit = str(settings.duckdb_memory_limit).replace("'", "")
+    con.raw_sql(f"SET memory_limit = '{limit}'")
+    con.raw_sql(f"SET temp_directory = '{spill.as_posix()}'")
+    # row order inside a table carries no meaning here; keeping it costs memory
+    con.raw_sql("SET preserve_insertion_order = false")
 
 
 def _publish(building: Path, target: Path) -> None:

@@ -37,6 +37,8 @@ class Settings:
     users_file: Path
     engine: str = "duckdb"
     timezone: str = "Asia/Shanghai"
+    # DuckDB spills to disk past this, so a large build degrades instead of being killed
+    duckdb_memory_limit: str = "6GB"
     default_region: str = "CN"
     extra: dict[str, Any] = field(default_factory=dict)
     #: Parsed files (Parquet) keyed by content and parse settings; None: no cache.
