@@ -276,3 +276,17 @@ def run(ctx: Any) -> dict[str, int]:
         overwrite=True,
     )
     return {MART: len(df)}
+
+
+def model_info(source: Any = None, *, settings: Settings | None = None) -> dict[str, Any] | None:
+    """The current model's card (None when no model is trained); ``source`` is unused.
+
+    It takes a source so that the dashboard's cached ``query`` can call it like
+    every other reader.
+    """
+    from scrm_lib.churn.model import current_version, load_card
+
+    settings = settings or load_settings()
+    if current_version(settings) is None:
+        return None
+    return load_card(settings=settings)
