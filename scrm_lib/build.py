@@ -27,7 +27,7 @@ import os
 import secrets
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -203,6 +203,7 @@ def build(
     parse: Parse | None = None,
     progress: Progress | None = None,
     engine: Literal["duckdb", "pyspark"] | None = None,
+    steps: Sequence[str] | None = None,
 ) -> BuildResult:
     """Build the warehouse from every file in ``raw_dir`` and publish it atomically.
 
@@ -226,6 +227,9 @@ def build(
         Where the transformations run; default: ``settings.engine``. With
         ``"pyspark"`` the staged rows go to Spark and the results come back
         to the DuckDB file.
+    steps
+        Which registered build steps (:data:`scrm_lib.marts.STEPS`: identity,
+        value, ...) run after the canonical tables; default all, ``[]`` none.
 
     Returns
     -------
@@ -311,6 +315,7 @@ def build(
                     timings=runner.timings,
                 ),
                 progress=report,
+                only=steps,
             )
             report("publish")
 

@@ -150,6 +150,10 @@ def build(
     raw: RawOpt = None,
     warehouse: WarehouseOpt = None,
     engine: Annotated[str | None, typer.Option(help="duckdb (default) or pyspark.")] = None,
+    steps: Annotated[
+        str | None,
+        typer.Option(help="Build steps after the tables, comma-separated (default all; 'none')."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Build the warehouse from the raw area and publish it atomically."""
@@ -163,6 +167,7 @@ def build(
             warehouse=cfg.warehouse,
             settings=cfg,
             progress=lambda msg: progress.update(task, description=str(msg)),
+            steps=None if steps is None else [s for s in steps.split(",") if s not in ("", "none")],
         )
     data = result.to_dict() if hasattr(result, "to_dict") else dict(vars(result))
     if as_json:

@@ -22,10 +22,13 @@ Example
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from scrm_lib.errors import ConfigError
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -53,12 +56,20 @@ class StepContext:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def run_steps(ctx: StepContext, *, progress=None) -> dict[str, dict[str, int]]:
-    """Run every registered step in order; return the row counts each step reports."""
+def run_steps(
+    ctx: StepContext, *, progress=None, only: Sequence[str] | None = None
+) -> dict[str, dict[str, int]]:
+    """Run the registered steps in order (``only``: just these); return their row counts."""
     import time
 
+    known = [name for name, _ in STEPS]
+    unknown = sorted(set(only or ()) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown build step {unknown[0]!r}; steps: {', '.join(known)}")
     counts: dict[str, dict[str, int]] = {}
     for name, target in STEPS:
+        if only is not None and name not in only:
+            continue
         module, func = target.split(":")
         if progress is not None:
             progress(f"step {name}")
