@@ -17,8 +17,6 @@ Example
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -26,6 +24,7 @@ import duckdb
 import pandas as pd
 
 from scrm_lib.errors import ConfigError, WarehouseError
+from scrm_lib.warehouse import read_only_duckdb
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -51,28 +50,9 @@ COUNT_COLUMNS = ["rows_in", "accepted", "rejected", "duplicates"]
 NO_PLATFORM = "(none)"
 
 
-def _resolve(warehouse: str | Path | None) -> Path:
-    if warehouse is not None and str(warehouse) != "":
-        return Path(warehouse).expanduser().resolve()
-    from scrm_lib.config import load_settings
-
-    return load_settings().warehouse
-
-
-@contextmanager
-def _connect(warehouse: str | Path | None) -> Iterator[duckdb.DuckDBPyConnection]:
-    path = _resolve(warehouse)
-    if not path.exists():
-        raise WarehouseError(f"no warehouse at {path}; run `scrm build`")
-    try:
-        con = duckdb.connect(str(path), read_only=True)
-    except duckdb.Error as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise WarehouseError(f"{path}: cannot open read-only ({first})") from None
-    try:
-        yield con
-    finally:
-        con.close()
+def _connect(warehouse: str | Path | None):
+    # empty string = the configured warehouse (the notebook's parameter default)
+    return read_only_duckdb(warehouse if warehouse not in (None, "") else None)
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:

@@ -86,6 +86,33 @@ def open_warehouse(path: str | Path | None = None, *, read_only: bool = True) ->
     return con
 
 
+@contextlib.contextmanager
+def read_only_duckdb(path: str | Path | None = None) -> Iterator[Any]:
+    """A plain DuckDB connection to the published warehouse, read-only, closed on exit.
+
+    For readers that run SQL on the published file (data-health queries,
+    the previous build's ids); errors name the file.
+
+    Examples
+    --------
+    >>> with read_only_duckdb("data/warehouse/scrm.duckdb") as con:  # doctest: +SKIP
+    ...     con.execute("SELECT count(*) FROM orders").fetchone()
+    """
+    import duckdb
+
+    target = _resolve(path)
+    if not target.exists():
+        raise WarehouseError(f"no warehouse at {target}; run `scrm build`")
+    try:
+        con = duckdb.connect(str(target), read_only=True)
+    except duckdb.Error as exc:
+        raise WarehouseError(f"{target}: cannot open read-only ({_first_line(exc)})") from None
+    try:
+        yield con
+    finally:
+        con.close()
+
+
 def duckdb_connect(path: str | Path = ":memory:", *, read_only: bool = False) -> DuckDBBackend:
     """An ibis DuckDB backend on ``path`` with the session time zone set to UTC.
 

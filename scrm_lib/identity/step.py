@@ -24,13 +24,14 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 
+from scrm_lib.errors import WarehouseError
 from scrm_lib.identity.config import NEVER_ALONE, IdentityConfig, identity_config
 from scrm_lib.identity.graph import cluster_accounts, deterministic_edges, raw_duckdb
 from scrm_lib.identity.stable_ids import HISTORY_COLUMNS, assign_person_ids
+from scrm_lib.warehouse import read_only_duckdb
 
 logger = logging.getLogger(__name__)
 
@@ -178,17 +179,14 @@ def _previous_ids(path: Path | None) -> pd.DataFrame | None:
     if path is None or not Path(path).exists():
         return None
     try:
-        prev = duckdb.connect(str(path), read_only=True)
-    except duckdb.Error as exc:
-        logger.warning("previous warehouse %s unreadable (%s): person ids restart", path, exc)
+        with read_only_duckdb(path) as prev:
+            tables = {r[0] for r in prev.execute("SHOW TABLES").fetchall()}
+            if "person_accounts" not in tables:
+                return None
+            return prev.execute("SELECT account_id, person_id FROM person_accounts").df()
+    except WarehouseError as exc:
+        logger.warning("previous warehouse unreadable (%s): person ids restart", exc)
         return None
-    try:
-        tables = {r[0] for r in prev.execute("SHOW TABLES").fetchall()}
-        if "person_accounts" not in tables:
-            return None
-        return prev.execute("SELECT account_id, person_id FROM person_accounts").df()
-    finally:
-        prev.close()
 
 
 def _write(db: Any, name: str, df: pd.DataFrame) -> int:
