@@ -9,6 +9,7 @@ Example
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -60,6 +61,18 @@ class IdentityConfig:
         Prediction rounds of the probabilistic stage: each later round scores
         the persons merged so far with the model of the first (pooled evidence
         meets new candidates).
+    em_max_pairs
+        Most blocked pairs one EM pass trains on; above it Splink samples records
+        (hash-based, reproducible). Blocking on city gives ~n²/(2·cities) pairs:
+        16 billion at a million persons, which is what exhausted memory.
+    max_block
+        Largest name-pinyin block the prediction compares whole. A bigger block
+        (a common name: 张伟) is split by city; a name-and-city block still bigger
+        is left out of name blocking and reported in the log (its pairs can still
+        meet on the masked phone or the address).
+    splink_memory_limit
+        DuckDB memory limit of Splink's private database (it spills to a
+        temporary directory above it); the warehouse connection has its own.
     """
 
     link_kinds: tuple[str, ...] = LINK_KINDS
@@ -70,6 +83,9 @@ class IdentityConfig:
     seed: int = 42
     one_per_platform: bool = True
     rounds: int = 1
+    em_max_pairs: float = 1e7
+    max_block: int = 1000
+    splink_memory_limit: str = "2GB"
 
 
 def identity_config(extra: dict[str, Any] | None) -> IdentityConfig:
@@ -91,6 +107,18 @@ def identity_config(extra: dict[str, Any] | None) -> IdentityConfig:
         raise ConfigError(f"[identity] hub_limit must be an integer ≥ 2, not {raw['hub_limit']!r}")
     if "rounds" in raw and (not isinstance(raw["rounds"], int) or not 1 <= raw["rounds"] <= 5):
         raise ConfigError(f"[identity] rounds must be an integer in 1..5, not {raw['rounds']!r}")
+    for key in ("em_max_pairs", "max_block"):
+        if key in raw and (
+            isinstance(raw[key], bool) or not isinstance(raw[key], (int, float)) or raw[key] < 2
+        ):
+            raise ConfigError(f"[identity] {key} must be a number ≥ 2, not {raw[key]!r}")
+    if "splink_memory_limit" in raw and not re.fullmatch(
+        r"\d+(\.\d+)?\s*[KMGT]i?B", str(raw["splink_memory_limit"])
+    ):
+        raise ConfigError(
+            "[identity] splink_memory_limit must look like '2GB', "
+            f"not {raw['splink_memory_limit']!r}"
+        )
     if "threshold" in raw and not (0.0 < float(raw["threshold"]) < 1.0):
         raise ConfigError(f"[identity] threshold must be in (0, 1), not {raw['threshold']!r}")
     return IdentityConfig(**raw)

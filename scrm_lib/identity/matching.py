@@ -141,6 +141,60 @@ def account_records(
     return df
 
 
+def name_blocks(records: pd.DataFrame, max_block: int) -> pd.Series:
+    """The name blocking key of each record: its pinyin, split further in big blocks.
+
+    A pinyin shared by at most ``max_block`` records is the key itself; a more
+    common one (张伟 at a million persons) becomes ``pinyin|city``, and one
+    still bigger ``pinyin|city|birthday``. A record whose block is bigger than
+    ``max_block`` even then (or that lacks the field to split on) gets no key:
+    it is compared only through its masked phone or address. Within such a
+    block a name-and-city agreement alone could never be a unique best match
+    (:func:`exclusive`), so little is lost; how many records is logged.
+
+    Parameters
+    ----------
+    records
+        ``name_py``, ``city`` and ``birthday`` per record (missing columns: null).
+    max_block
+        Largest block compared whole.
+
+    Returns
+    -------
+    pandas.Series
+        The key (null: no name block), aligned with ``records``.
+
+    Examples
+    --------
+    >>> r = pd.DataFrame({"name_py": ["li na", "li na", "li na", "wang fang"],
+    ...                   "city": ["上海市", "上海市", None, None]})
+    >>> name_blocks(r, 2).tolist()
+    ['li na|上海市', 'li na|上海市', None, 'wang fang']
+    """
+    r = records.reindex(columns=["name_py", "city", "birthday"])
+    key = r["name_py"].astype("string")
+    big = pd.Series(False, index=r.index)
+    for col in ("city", "birthday"):
+        size = key.map(key.value_counts())
+        over = size.gt(max_block).fillna(False).astype(bool)
+        if not over.any():
+            break
+        big |= over
+        key = key.where(~over, key + "|" + r[col].astype("string"))
+    key = key.where(key.map(key.value_counts()).le(max_block).fillna(False).astype(bool))
+    left_out = big & key.isna()
+    if left_out.any():
+        top = r["name_py"][left_out].value_counts().head(5)
+        logger.warning(
+            "identity: %d records with a common name are left out of name blocking "
+            "(block > max_block=%d even by city and birthday; most common: %s)",
+            int(left_out.sum()),
+            max_block,
+            ", ".join(f"{k} ({v})" for k, v in top.items()),
+        )
+    return key.astype(object).where(key.notna(), None)
+
+
 def _settings(columns: list[str]) -> Any:
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
@@ -186,7 +240,11 @@ def _settings(columns: list[str]) -> Any:
                 output_column_name="platform",
             )
         )
-    rules = [block_on(c) for c in ("mphone", "address", "name_py") if c in columns]
+    # names block through ``name_block`` (:func:`name_blocks`): a common name's block is
+    # split by city, so the compared pairs stay near-linear in the records
+    rules = [block_on(c) for c in ("mphone", "address") if c in columns]
+    if "name" in columns:
+        rules.append(block_on("name_block"))
     return SettingsCreator(
         link_type="dedupe_only",
         comparisons=comparisons,
@@ -218,7 +276,8 @@ def train_model(records: pd.DataFrame, cfg: IdentityConfig) -> dict[str, Any] | 
         return None
     # a column that is null everywhere has no parameters to estimate: leave it out
     cols = [c for c in FEATURES if c in records.columns and records[c].notna().any()]
-    with _splink(records[["unique_id", *cols]], _settings(cols)) as linker:
+    df = _with_blocks(records, cols, cfg)
+    with _splink(df, _settings(cols), cfg.splink_memory_limit) as linker:
         if "mphone" in cols and "name" in cols:
             linker.training.estimate_probability_two_random_records_match(
                 [block_on("mphone", "name")], recall=0.6
@@ -228,8 +287,12 @@ def train_model(records: pd.DataFrame, cfg: IdentityConfig) -> dict[str, Any] | 
             if rule not in cols:
                 continue
             try:
+                # bounded: Splink samples records (reproducibly) when the block holds more
+                # pairs; at a few thousand records every pair is used, as before
                 linker.training.estimate_parameters_using_expectation_maximisation(
-                    block_on(rule), estimate_without_term_frequencies=True
+                    block_on(rule),
+                    estimate_without_term_frequencies=True,
+                    max_pairs=cfg.em_max_pairs,
                 )
             except (ValueError, ZeroDivisionError) as exc:
                 # EM can collapse (λ → 0 or 1) on a block with no matches left: keep the
@@ -238,17 +301,36 @@ def train_model(records: pd.DataFrame, cfg: IdentityConfig) -> dict[str, Any] | 
         return {"columns": cols, "splink": linker.misc.save_model_to_json()}
 
 
-class _splink:
-    """A Splink DuckDB linker over a private in-memory database, Splink's chatter muted."""
+def _with_blocks(records: pd.DataFrame, cols: list[str], cfg: IdentityConfig) -> pd.DataFrame:
+    """The columns Splink gets: the model's features plus the name blocking key."""
+    df = records.reindex(columns=["unique_id", *cols])
+    if "name" in cols:
+        df["name_block"] = name_blocks(records, cfg.max_block)
+    return df
 
-    def __init__(self, df: pd.DataFrame, settings: Any) -> None:
-        self.df, self.settings = df, settings
+
+class _splink:
+    """A Splink DuckDB linker over a private database, memory-capped, Splink's chatter muted."""
+
+    def __init__(self, df: pd.DataFrame, settings: Any, memory_limit: str = "2GB") -> None:
+        self.df, self.settings, self.memory_limit = df, settings, memory_limit
 
     def __enter__(self) -> Any:
+        import tempfile
+
         import duckdb
         from splink import DuckDBAPI, Linker
 
-        self.db = duckdb.connect()
+        # DuckDB's default cap is 80% of RAM, on top of the warehouse connection's own:
+        # cap it and let it spill to a private directory
+        self.spill = tempfile.TemporaryDirectory(prefix="scrm-splink-")
+        self.db = duckdb.connect(
+            config={
+                "memory_limit": self.memory_limit,
+                "temp_directory": self.spill.name,
+                "preserve_insertion_order": False,
+            }
+        )
         self.log = logging.getLogger("splink")
         self.level = self.log.level
         # Splink warns about untrainable levels (a field seen on one platform only): expected
@@ -259,6 +341,7 @@ class _splink:
     def __exit__(self, *exc: object) -> None:
         self.log.setLevel(self.level)
         self.db.close()
+        self.spill.cleanup()
 
 
 def probabilistic_edges(
@@ -288,13 +371,15 @@ def probabilistic_edges(
         model = train_model(records, cfg)
     if model is None or len(records) < 2:
         return pd.DataFrame(columns=out_cols)
-    df = records.reindex(columns=["unique_id", *model["columns"]])
-    with _splink(df, model["splink"]) as linker:
+    df = _with_blocks(records, model["columns"], cfg)
+    with _splink(df, model["splink"], cfg.splink_memory_limit) as linker:
         pred = linker.inference.predict(
             threshold_match_probability=cfg.threshold
         ).as_pandas_dataframe()
     if pred.empty:
         return pd.DataFrame(columns=out_cols)
+    # the engine returns pairs in no set order: fix one, so the ledger is reproducible
+    pred = pred.sort_values(["unique_id_l", "unique_id_r"], ignore_index=True)
     gamma = [c for c in pred.columns if c.startswith("gamma_")]
     shown = pred[gamma].rename(columns=lambda c: c.removeprefix("gamma_"))
     compared = shown.to_dict(orient="records")
