@@ -95,3 +95,30 @@ def test_config_defaults_bound_em_and_blocks():
     assert identity_config({"identity": {"splink_memory_limit": "512MB"}}).splink_memory_limit == (
         "512MB"
     )
+
+
+def test_steps_lower_the_warehouse_cap_and_restore_it():
+    from types import SimpleNamespace
+
+    from scrm_lib.marts import StepContext, _bytes, _cap_engine
+    from scrm_lib.warehouse import duckdb_connect
+
+    assert _bytes("3GB") == 3e9 and _bytes("1.5 GiB") == 1.5 * 2**30
+    con = duckdb_connect()
+    con.raw_sql("SET memory_limit = '6GB'")
+    ctx = StepContext(con=con, settings=SimpleNamespace(extra={}), build_id="t")
+    old = _cap_engine(ctx)
+    # DuckDB reads 6GB as 6·10⁹ bytes and reports it back rounded: "5.5 GiB"
+    assert _bytes(old) == pytest.approx(6e9, rel=0.05)
+    limit = con.con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    assert _bytes(limit) == pytest.approx(3e9, rel=0.05)  # "2.7 GiB"
+    # a cap already below the steps' is left alone
+    assert _cap_engine(ctx) is None
+    with pytest.raises(ConfigError, match="memory_limit"):
+        _cap_engine(
+            StepContext(
+                con=con,
+                settings=SimpleNamespace(extra={"steps": {"memory_limit": "x"}}),
+                build_id="t",
+            )
+        )
