@@ -175,3 +175,19 @@ def audited_download(label: str, df: pd.DataFrame, *, filename: str, what: str) 
         args=(user.username, "export", what),
         kwargs={"rows": len(safe), "role": user.role, "build_id": build_id},
     )
+
+
+def require_identity_tables() -> None:
+    """Stop the page with a message when the warehouse has no identity tables yet."""
+    from scrm_lib.identity import views
+
+    try:
+        missing = query(views.missing_tables)
+    except ScrmError as exc:
+        st.warning(str(exc))
+        st.stop()
+    if missing:
+        st.warning(
+            f"没有身份表 / No identity tables ({', '.join(missing)}): rebuild with `scrm build`."
+        )
+        st.stop()

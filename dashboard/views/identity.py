@@ -2,23 +2,14 @@
 
 import streamlit as st
 
-from dashboard.components import current_user, kpi_tiles, query, show_table
+from dashboard.components import current_user, kpi_tiles, query, require_identity_tables, show_table
 from scrm_lib.errors import ScrmError
 from scrm_lib.identity import views
 from scrm_lib.identity.overrides import add_override, read_overrides
 
 st.title("统一身份 / Identity")
 user = current_user()
-try:
-    missing = query(views.missing_tables)
-except ScrmError as exc:
-    st.warning(str(exc))
-    st.stop()
-if missing:
-    st.warning(
-        f"没有身份表 / No identity tables ({', '.join(missing)}): rebuild with `scrm build`."
-    )
-    st.stop()
+require_identity_tables()
 
 s = query(views.summary)
 kpi_tiles(
