@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from scrm_lib.errors import InputFileError, ScrmError
+from scrm_lib.errors import ConfigError, InputFileError, ScrmError
 
 if TYPE_CHECKING:
     from scrm_lib.config import Settings
@@ -122,6 +122,8 @@ def add_files(
     from scrm_lib.parse_cache import Failure, Job, check_cache_dir, parse_files
 
     raw = Path(raw_dir)
+    if preset is not None and settings is not None and not dry_run:
+        preset = register_preset(preset, home=settings.home)
     cache_dir = getattr(settings, "cache_dir", None)
     check_cache_dir(cache_dir, raw)
     known = stored_hashes(raw)
@@ -163,6 +165,29 @@ def add_files(
         if on_file is not None:
             on_file(check)
     return results
+
+
+def register_preset(preset: str, *, home: Path) -> str:
+    """Keep a preset given by path in ``<home>/presets`` so builds and detection know it.
+
+    Returns the name to use from now on; a built-in or registered name passes through.
+    """
+    from scrm_lib.ingest.presets import load_preset_file
+
+    source = Path(preset).expanduser()
+    if not (preset.endswith(".toml") or source.is_file()):
+        return preset
+    loaded = load_preset_file(source)
+    target = Path(home) / "presets" / f"{loaded.name}.toml"
+    text = source.read_text(encoding="utf-8")
+    if target.exists() and target.read_text(encoding="utf-8") != text:
+        raise ConfigError(
+            f"{target}: a different preset named {loaded.name!r} is already registered; "
+            "rename yours or replace that file"
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    return loaded.name
 
 
 def _target(folder: Path, source: Path, sha: str) -> Path:

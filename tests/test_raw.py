@@ -9,7 +9,7 @@ from scrm_lib.ingest import ParsedFile
 from scrm_lib.raw import add_files
 
 
-def fake_parse(path: Path, preset=None) -> ParsedFile:
+def fake_parse(path: Path, preset=None, settings=None) -> ParsedFile:
     text = Path(path).read_text(encoding="utf-8")
     if text.startswith("bad"):
         raise InputFileError(path, "unknown format")
@@ -74,3 +74,23 @@ def test_dry_run_copies_nothing_and_preset_names_the_folder(tmp_path):
     assert not raw.exists()
     add_files([f], raw_dir=raw, parse=fake_parse, preset="youzan_orders")
     assert (raw / "youzan_orders" / "o.csv").exists()
+
+
+def test_a_preset_given_by_path_is_registered_for_later_builds(tmp_path):
+    from scrm_lib.config import load_settings
+
+    preset = tmp_path / "acme.toml"
+    preset.write_text(
+        'name = "acme_orders"\nadapter = "generic"\ntable = "orders"\nplatform = "acme"\n'
+        'required = ["order_id"]\n[columns]\norder_id = "单号"\n',
+        encoding="utf-8",
+    )
+    f = write(tmp_path / "in/acme.csv", "h\n1\n")
+    settings = load_settings(tmp_path)
+    add_files(
+        [f], raw_dir=tmp_path / "raw", parse=fake_parse, preset=str(preset), settings=settings
+    )
+    assert (tmp_path / "presets" / "acme_orders.toml").read_text(encoding="utf-8") == (
+        preset.read_text(encoding="utf-8")
+    )
+    assert (tmp_path / "raw" / "acme_orders" / "acme.csv").exists()
