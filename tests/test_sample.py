@@ -17,6 +17,7 @@ from python_calamine import CalamineWorkbook
 from scrm_lib.errors import ConfigError
 from scrm_lib.ingest.keys import douyin_buyer_key
 from scrm_lib.sample import generate
+from tests.ingest.conftest import DOUYIN_HEADER  # the contract, stated once for tests
 
 N = 2000
 TEST_PHONE = "13800138000"
@@ -65,33 +66,6 @@ CSV_HEADERS = {
     "consent.csv": ["用户类型", "用户标识", "渠道", "是否同意", "时间"],
     "experiment_assignments.csv": ["experiment", "unit_type", "unit_id", "variant", "assigned_at"],
 }
-DOUYIN_HEADER = [
-    "主订单编号",
-    "子订单编号",
-    "选购商品",
-    "商品规格",
-    "商品数量",
-    "商品ID",
-    "商品单价",
-    "订单应付金额",
-    "运费",
-    "支付方式",
-    "收件人",
-    "收件人手机号",
-    "省",
-    "市",
-    "区",
-    "详细地址",
-    "买家留言",
-    "订单提交时间",
-    "支付完成时间",
-    "订单完成时间",
-    "订单状态",
-    "售后状态",
-    "达人ID",
-    "达人昵称",
-    "流量来源",
-]
 JSONL_KEYS = {
     "miniapp_users.jsonl": {
         "openid",
