@@ -17,49 +17,18 @@ from python_calamine import CalamineWorkbook
 from scrm_lib.errors import ConfigError
 from scrm_lib.ingest.keys import douyin_buyer_key
 from scrm_lib.sample import generate
-from tests.ingest.conftest import DOUYIN_HEADER  # the contract, stated once for tests
+from tests.ingest.conftest import (  # the contract, stated once for tests
+    DOUYIN_HEADER,
+    TMALL_HEADER,
+    YOUZAN_HEADER,
+)
 
 N = 2000
 TEST_PHONE = "13800138000"
 
 CSV_HEADERS = {
-    "tmall_orders_": [
-        "订单编号",
-        "买家会员名",
-        "买家支付宝账号",
-        "买家应付货款",
-        "买家应付邮费",
-        "总金额",
-        "买家实际支付金额",
-        "订单状态",
-        "买家留言",
-        "收货人姓名",
-        "收货地址",
-        "联系手机",
-        "订单创建时间",
-        "订单付款时间",
-        "宝贝标题",
-        "宝贝种类",
-        "宝贝总数量",
-        "店铺名称",
-        "退款金额",
-        "订单备注",
-    ],
-    "youzan_orders_": [
-        "订单号",
-        "订单状态",
-        "订单创建时间",
-        "买家付款时间",
-        "商品名称",
-        "商品数量",
-        "订单实付金额",
-        "收货人/提货人",
-        "收货人手机号/提货人手机号",
-        "买家手机号",
-        "粉丝昵称",
-        "订单来源",
-        "退款状态",
-    ],
+    "tmall_orders_": TMALL_HEADER,
+    "youzan_orders_": YOUZAN_HEADER,
     "staff.csv": ["userid", "name", "department"],
     "channels.csv": ["渠道码", "渠道名称", "渠道类型", "成本", "创建时间"],
     "touches.csv": ["活动", "渠道", "用户类型", "用户标识", "发送时间", "是否打开", "是否点击"],
