@@ -23,21 +23,12 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from scrm_lib.cli_common import JsonOpt, WarehouseOpt, sub_app
 from scrm_lib.config import load_settings
 
-app = typer.Typer(
-    help="A/B tests: person-level assignment and analysis (SRM, CUPED, Bayesian, sequential).",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+app = sub_app("A/B tests: person-level assignment and analysis (SRM, CUPED, Bayesian, sequential).")
 # a lift table squeezed into 80 columns (cron mail, CI logs) is unreadable
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 140)
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-WarehouseOpt = Annotated[
-    Path | None, typer.Option("--warehouse", help="Warehouse file (default from config).")
-]
 
 
 def _emit(data: Any) -> None:

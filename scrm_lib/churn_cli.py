@@ -16,19 +16,11 @@ from typing import Annotated
 
 import typer
 
+from scrm_lib.cli_common import JsonOpt, WarehouseOpt, sub_app
 from scrm_lib.value_cli import emit_json, out, records, show
 
-app = typer.Typer(
-    help="Churn: temporal backtest against baselines, calibrated model, early-warning list.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+app = sub_app("Churn: temporal backtest against baselines, calibrated model, early-warning list.")
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-WarehouseOpt = Annotated[
-    Path | None, typer.Option("--warehouse", help="Warehouse file (default from config).")
-]
 HorizonOpt = Annotated[
     int | None, typer.Option("--horizon-days", help="Label: no purchase within N days.")
 ]

@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from scrm_lib.cli_common import JsonOpt, WarehouseOpt
 from scrm_lib.config import Settings, load_settings
 from scrm_lib.errors import ScrmError
 from scrm_lib.report_cli import report_app
@@ -45,11 +46,7 @@ for _name, _module in SUBCOMMANDS:
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 RawOpt = Annotated[Path | None, typer.Option("--raw", help="Raw area (default from config).")]
-WarehouseOpt = Annotated[
-    Path | None, typer.Option("--warehouse", help="Warehouse file (default from config).")
-]
 
 
 def interactive() -> bool:

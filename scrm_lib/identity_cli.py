@@ -26,20 +26,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from scrm_lib.cli_common import JsonOpt, WarehouseOpt, sub_app
 from scrm_lib.errors import ScrmError
 
-app = typer.Typer(
-    help="OneID: why accounts are one person, overrides, evaluation and reports.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+app = sub_app("OneID: why accounts are one person, overrides, evaluation and reports.")
 out = Console(soft_wrap=True)
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-WarehouseOpt = Annotated[
-    Path | None, typer.Option("--warehouse", help="Warehouse file (default from config).")
-]
 ReasonOpt = Annotated[str, typer.Option("--reason", help="Why (kept with the override).")]
 UserOpt = Annotated[
     str | None, typer.Option("--user", help="Who decides (default: $USER).", show_default=False)

@@ -28,22 +28,17 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from scrm_lib.cli_common import JsonOpt, sub_app
 from scrm_lib.config import load_settings
 from scrm_lib.errors import ConfigError
 
-report_app = typer.Typer(
-    help="Run parameterized report notebooks (papermill) and schedule them.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+report_app = sub_app("Run parameterized report notebooks (papermill) and schedule them.")
 # Own consoles rather than scrm_lib.cli's: cli imports this module to register it.
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 # Run and build ids are long; squeezed into 80 columns (cron mail, CI logs) a table is unreadable.
 TABLE_WIDTH = 130
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 NotebooksOpt = Annotated[
     Path | None,
     typer.Option("--notebooks", help="Folder of report notebooks (default: ./notebooks)."),

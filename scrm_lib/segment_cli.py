@@ -18,18 +18,10 @@ from typing import Annotated
 
 import typer
 
+from scrm_lib.cli_common import JsonOpt, WarehouseOpt, sub_app
 from scrm_lib.value_cli import emit_json, out, records, show
 
-app = typer.Typer(
-    help="Saved segments: definitions, versions, membership and audited exports.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-WarehouseOpt = Annotated[
-    Path | None, typer.Option("--warehouse", help="Warehouse file (default from config).")
-]
+app = sub_app("Saved segments: definitions, versions, membership and audited exports.")
 UserOpt = Annotated[
     str | None, typer.Option("--user", help="Who acts (default: $SCRM_USER or the login name).")
 ]

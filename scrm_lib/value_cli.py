@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 from typing import Annotated, Any
 
 import pandas as pd
@@ -22,20 +21,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-app = typer.Typer(
-    help="Customer value: RFM segments, CLV, KPIs against targets, lifecycle.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+from scrm_lib.cli_common import JsonOpt, WarehouseOpt, sub_app
+
+app = sub_app("Customer value: RFM segments, CLV, KPIs against targets, lifecycle.")
 out = Console(soft_wrap=True)
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 AsOfOpt = Annotated[
     str | None, typer.Option("--as-of", help="Reference date YYYY-MM-DD (default: last order).")
-]
-WarehouseOpt = Annotated[
-    Path | None, typer.Option("--warehouse", help="Warehouse file (default from config).")
 ]
 
 
