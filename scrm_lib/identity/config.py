@@ -44,6 +44,10 @@ class IdentityConfig:
     hub_limit
         An identifier value shared by more accounts than this is a hub: flagged
         in ``identity_hubs`` and never used to link (the shop's test phone).
+    hub_platform_limit
+        A linking value held by more accounts of one platform than this is a hub
+        too: one person seldom has more than a couple of accounts per platform,
+        so a phone on five mini-program accounts is typed, not owned.
     probabilistic
         Run the Splink stage.
     threshold
@@ -77,6 +81,7 @@ class IdentityConfig:
 
     link_kinds: tuple[str, ...] = LINK_KINDS
     hub_limit: int = 20
+    hub_platform_limit: int = 3
     probabilistic: bool = True
     threshold: float = 0.5
     max_pairs: float = 2e6
@@ -105,6 +110,11 @@ def identity_config(extra: dict[str, Any] | None) -> IdentityConfig:
         raw["link_kinds"] = tuple(kinds)
     if "hub_limit" in raw and (not isinstance(raw["hub_limit"], int) or raw["hub_limit"] < 2):
         raise ConfigError(f"[identity] hub_limit must be an integer ≥ 2, not {raw['hub_limit']!r}")
+    if "hub_platform_limit" in raw and (
+        not isinstance(raw["hub_platform_limit"], int) or raw["hub_platform_limit"] < 1
+    ):
+        bad = raw["hub_platform_limit"]
+        raise ConfigError(f"[identity] hub_platform_limit must be an integer ≥ 1, not {bad!r}")
     if "rounds" in raw and (not isinstance(raw["rounds"], int) or not 1 <= raw["rounds"] <= 5):
         raise ConfigError(f"[identity] rounds must be an integer in 1..5, not {raw['rounds']!r}")
     for key in ("em_max_pairs", "max_block"):

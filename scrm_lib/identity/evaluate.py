@@ -123,8 +123,77 @@ def read_truth(truth_dir: str | Path) -> pd.DataFrame:
     return truth[["account_id", "person_id"]]
 
 
+#: Clue keys per account: what two accounts of one person can be seen to share in the
+#: exports. Phones of every form meet on their visible digits; names and name-like
+#: nicknames on their pinyin (see :func:`linkable_pairs`).
+_CLUES_SQL = r"""
+SELECT account_id, kind || '=' || value AS clue FROM identifiers
+WHERE kind IN ('unionid', 'email', 'member_no', 'openid', 'external_userid')
+UNION ALL
+SELECT account_id, 'mphone=' || CASE WHEN kind IN ('phone', 'recipient_phone')
+    THEN substr(value, 4, 3) || '****' || substr(value, 11, 4) ELSE value END
+FROM identifiers
+WHERE (kind IN ('phone', 'recipient_phone') AND regexp_full_match(value, '\+861[0-9]{10}'))
+   OR (kind IN ('phone_masked', 'alipay_masked')
+       AND regexp_full_match(value, '1[0-9]{2}\*{4}[0-9]{4}'))
+UNION ALL
+SELECT account_id, 'address=' || regexp_replace(value, '\s+', '', 'g') FROM identifiers
+WHERE kind = 'address'
+"""
+
+
+def linkable_pairs(con: Any, truth: pd.DataFrame, hub_limit: int = 20) -> pd.DataFrame:
+    """Which accounts of one true person the exports let anyone join: the recall ceiling.
+
+    Two accounts of the same true person are *linkable* when they share a
+    clue: an exact key (unionid, email, member number, openid, external id),
+    a phone's visible digits in any form (full, masked, Alipay-masked,
+    shipping), a name or name-like nickname with the same pinyin, or an
+    address; clues held by more than ``hub_limit`` accounts (the shop's test
+    phone) do not count. Linkable accounts chain (A–B by phone, B–C by
+    unionid), so the ceiling is per connected group within each person. No
+    method that reads only the exports can join accounts that share nothing,
+    so recall over linkable pairs measures the stitcher, recall over all true
+    pairs measures the stitcher and the data together.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``account_id, person_id, group``: the true person and the linkable group.
+    """
+    from scrm_lib.identity.graph import cluster_accounts, raw_duckdb
+    from scrm_lib.identity.matching import to_pinyin
+
+    db = raw_duckdb(con)
+    clues = db.execute(_CLUES_SQL).df()
+    names = db.execute(
+        "SELECT account_id, value FROM identifiers WHERE kind IN ('name', 'nickname')"
+    ).df()
+    # a nickname counts when it is a name: two to four Han characters
+    names = names[names["value"].str.fullmatch(r"[\u4e00-\u9fff]{2,4}").fillna(False)]
+    by_name = pd.DataFrame(
+        {"account_id": names["account_id"], "clue": "name=" + to_pinyin(names["value"])}
+    )
+    clues = pd.concat([clues, by_name], ignore_index=True).drop_duplicates()
+    t = truth[["account_id", "person_id"]].astype(str)
+    clues = clues.merge(t, on="account_id")
+    use = clues.groupby("clue")["account_id"].transform("nunique") <= hub_limit
+    clues = clues[use]
+    # one star per (person, clue): the smallest account to every other
+    clues["anchor"] = clues.groupby(["person_id", "clue"])["account_id"].transform("min")
+    edges = clues.loc[clues["anchor"] != clues["account_id"], ["anchor", "account_id"]]
+    edges = edges.set_axis(["a", "b"], axis=1)
+    group = cluster_accounts(t["account_id"], edges)
+    return t.assign(group=t["account_id"].map(group).to_numpy())
+
+
 def evaluate(con: Any, truth_dir: str | Path) -> dict[str, float]:
     """Score the warehouse's ``person_accounts`` against ``truth_dir/accounts.csv``.
+
+    Besides :func:`score_clusters`' scores, ``linkable_pairs`` counts the true
+    pairs the exports carry a clue for (:func:`linkable_pairs`),
+    ``recall_ceiling`` is their share of all true pairs, and
+    ``linkable_recall`` is the share of them the persons join.
 
     Examples
     --------
@@ -134,4 +203,14 @@ def evaluate(con: Any, truth_dir: str | Path) -> dict[str, float]:
     from scrm_lib.marts import person_map
 
     predicted = person_map(con).to_pandas()
-    return score_clusters(predicted, read_truth(truth_dir))
+    truth = read_truth(truth_dir)
+    out = score_clusters(predicted, truth)
+    present = truth[truth["account_id"].isin(predicted["account_id"].astype(str))]
+    groups = linkable_pairs(con, present)
+    linked = groups.assign(person_id=groups["group"])[["account_id", "person_id"]]
+    # pairs inside a linkable group, and how many of them the persons join
+    lk = score_clusters(predicted, linked)
+    out["linkable_pairs"] = lk["true_pairs"]
+    out["recall_ceiling"] = lk["true_pairs"] / out["true_pairs"] if out["true_pairs"] else 1.0
+    out["linkable_recall"] = lk["pairwise_recall"]
+    return out

@@ -101,23 +101,37 @@ def deterministic_edges(con: Any, cfg: IdentityConfig) -> tuple[pd.DataFrame, pd
     hubs : pandas.DataFrame
         ``kind, value, n_accounts``: values shared by more than ``cfg.hub_limit``
         accounts (every kind is checked, linking or not: a hub masked phone is
-        also kept out of the probabilistic stage).
+        also kept out of the probabilistic stage), and linking values held by
+        more than ``cfg.hub_platform_limit`` accounts of one platform.
     """
     db = raw_duckdb(con)
     kinds = list(cfg.link_kinds)
     db.execute(
         """
         CREATE OR REPLACE TEMP TABLE _id_groups AS
-        SELECT kind, value, count(DISTINCT account_id) AS n_accounts, min(account_id) AS anchor
-        FROM identifiers
-        WHERE value IS NOT NULL AND value <> ''
-        GROUP BY kind, value
+        WITH per_platform AS (
+            SELECT kind, value, split_part(account_id, ':', 1) AS platform,
+                count(DISTINCT account_id) AS n, min(account_id) AS anchor
+            FROM identifiers
+            WHERE value IS NOT NULL AND value <> ''
+            GROUP BY ALL
+        )
+        SELECT kind, value, sum(n)::BIGINT AS n_accounts, min(anchor) AS anchor,
+            max(n) AS most_on_one_platform
+        FROM per_platform GROUP BY kind, value
         """
     )
+    # a value is a hub when too many accounts share it, or too many on one platform:
+    # a person rarely holds more than a couple of accounts per platform
+    db.execute(
+        "CREATE OR REPLACE TEMP TABLE _id_groups AS SELECT *, "
+        "n_accounts > ? OR (most_on_one_platform > ? AND kind IN (SELECT unnest(?::VARCHAR[])))"
+        " AS hub FROM _id_groups",
+        [cfg.hub_limit, cfg.hub_platform_limit, kinds],
+    )
     hubs = db.execute(
-        "SELECT kind, value, n_accounts FROM _id_groups WHERE n_accounts > ? "
-        "ORDER BY n_accounts DESC, kind, value",
-        [cfg.hub_limit],
+        "SELECT kind, value, n_accounts FROM _id_groups WHERE hub "
+        "ORDER BY n_accounts DESC, kind, value"
     ).df()
     edges = db.execute(
         """
@@ -125,10 +139,10 @@ def deterministic_edges(con: Any, cfg: IdentityConfig) -> tuple[pd.DataFrame, pd
         FROM identifiers i
         JOIN _id_groups g ON i.kind = g.kind AND i.value = g.value
         WHERE g.kind IN (SELECT unnest(?::VARCHAR[]))
-          AND g.n_accounts BETWEEN 2 AND ?
+          AND g.n_accounts >= 2 AND NOT g.hub
           AND i.account_id <> g.anchor
         ORDER BY a, b, g.kind
         """,
-        [kinds, cfg.hub_limit],
+        [kinds],
     ).df()
     return edges, hubs

@@ -63,12 +63,16 @@ WITH masks AS (
       AND regexp_full_match(value, '1[0-9]{2}\*{4}[0-9]{4}')
     UNION ALL
     SELECT account_id, substr(value, 4, 3) || '****' || substr(value, 11, 4) FROM identifiers
-    WHERE kind = 'phone' AND regexp_full_match(value, '\+861[0-9]{10}')
+    WHERE kind IN ('phone', 'recipient_phone') AND regexp_full_match(value, '\+861[0-9]{10}')
 ),
-mask_use AS (SELECT m, count(DISTINCT account_id) AS n FROM masks GROUP BY m),
+mask_plat AS (
+    SELECT m, split_part(account_id, ':', 1) AS p, count(DISTINCT account_id) AS n
+    FROM masks GROUP BY ALL
+),
+mask_use AS (SELECT m, sum(n) AS n, max(n) AS most FROM mask_plat GROUP BY m),
 mphone AS (
     SELECT account_id, min(m) AS mphone FROM masks JOIN mask_use USING (m)
-    WHERE n <= $hub_limit GROUP BY account_id
+    WHERE n <= $hub_limit AND most <= $hub_platform_limit GROUP BY account_id
 ),
 -- surnames seen in typed names: a WeChat nickname of two or three Han characters
 -- starting with one of them (常见: the nickname is the real name) stands in for a name
@@ -93,7 +97,8 @@ one AS (
     FROM identifiers GROUP BY account_id
 )
 SELECT a.account_id AS unique_id, split_part(a.account_id, ':', 1) AS platform,
-    coalesce(one.name, nick.nick_name) AS name, mphone.mphone,
+    coalesce(one.name, nick.nick_name) AS name,
+    (one.name IS NULL AND nick.nick_name IS NOT NULL)::INTEGER AS name_nick, mphone.mphone,
     coalesce(one.city, nullif(regexp_extract(one.address, '^(?:[^省]+省)?([^省市]+市)', 1), ''))
         AS city,
     one.address, one.birthday, one.email
@@ -122,7 +127,10 @@ plats AS (
 pooled AS (
     SELECT pid,
         arg_min(platform, unique_id) AS platform,
-        arg_min(name, unique_id) FILTER (WHERE name IS NOT NULL) AS name,
+        -- a typed name wins over a name-like nickname of the same person
+        arg_min(name, name_nick::VARCHAR || unique_id) FILTER (WHERE name IS NOT NULL) AS name,
+        arg_min(name_nick, name_nick::VARCHAR || unique_id) FILTER (WHERE name IS NOT NULL)
+            AS name_nick,
         arg_min(mphone, unique_id) FILTER (WHERE mphone IS NOT NULL) AS mphone,
         arg_min(city, unique_id) FILTER (WHERE city IS NOT NULL) AS city,
         arg_min(address, unique_id) FILTER (WHERE address IS NOT NULL) AS address,
@@ -131,7 +139,7 @@ pooled AS (
     FROM keyed GROUP BY pid
 )
 SELECT pooled.pid AS unique_id, coalesce(plats.plats, pooled.platform) AS platform,
-    name, mphone, city, address, birthday, email
+    name, name_nick, mphone, city, address, birthday, email
 FROM pooled LEFT JOIN plats USING (pid)
 ORDER BY unique_id
 """
@@ -156,7 +164,9 @@ def account_records(
         a Tmall buyer's masked phone and city together.
     """
     db = raw_duckdb(con)
-    sql = _RECORDS_SQL.replace("$hub_limit", str(int(cfg.hub_limit)))
+    sql = _RECORDS_SQL.replace("$hub_limit", str(int(cfg.hub_limit))).replace(
+        "$hub_platform_limit", str(int(cfg.hub_platform_limit))
+    )
     if component is None:
         df = db.execute(sql).df()
     else:
@@ -242,6 +252,12 @@ def _settings(columns: list[str]) -> Any:
                     cll.ExactMatchLevel("name"),
                     cll.ExactMatchLevel("name_py"),
                     cll.JaroWinklerLevel("name_py", 0.9),
+                    # a nickname that merely looks like a name (向日葵) says little when it
+                    # differs: its own level, so EM does not learn it as a contradiction
+                    cll.CustomLevel(
+                        "name_nick_l = 1 OR name_nick_r = 1",
+                        label_for_charts="differs, one is a nickname",
+                    ),
                     cll.ElseLevel(),
                 ],
                 output_column_name="name",
@@ -277,7 +293,7 @@ def _settings(columns: list[str]) -> Any:
     # split by city, so the compared pairs stay near-linear in the records
     rules = [block_on(c) for c in ("mphone", "address") if c in columns]
     if "name" in columns:
-        rules.append(block_on("name_block"))
+        rules += [block_on("name_block"), block_on("name_prefix_block")]
     return SettingsCreator(
         link_type="dedupe_only",
         comparisons=comparisons,
@@ -338,8 +354,26 @@ def _with_blocks(records: pd.DataFrame, cols: list[str], cfg: IdentityConfig) ->
     """The columns Splink gets: the model's features plus the name blocking key."""
     df = records.reindex(columns=["unique_id", *cols])
     if "name" in cols:
+        nick = records["name_nick"] if "name_nick" in records.columns else 0
+        df["name_nick"] = pd.Series(nick, index=records.index).fillna(0).astype(int)
         df["name_block"] = name_blocks(records, cfg.max_block)
+        # a dropped last character (陈伟宇 / 陈伟) keeps the first two syllables
+        prefix = records.assign(name_py=name_prefix(records["name_py"]))
+        df["name_prefix_block"] = name_blocks(prefix, cfg.max_block)
     return df
+
+
+def name_prefix(name_py: pd.Series) -> pd.Series:
+    """The first two syllables of each pinyin name (nulls stay null).
+
+    Examples
+    --------
+    >>> name_prefix(pd.Series(["chen wei yu", "chen wei", None])).tolist()
+    ['chen wei', 'chen wei', None]
+    """
+    s = name_py.astype("string")
+    out = s.str.split(" ").str.slice(0, 2).str.join(" ")
+    return out.astype(object).where(s.notna(), None)
 
 
 class _splink:

@@ -269,3 +269,28 @@ def phone_identifiers(rows: pd.Series, account_id: pd.Series, phones: pd.DataFra
 def prefixed(platform: str, native: pd.Series) -> pd.Series:
     """``<platform>:<native>``, NA where the native id is missing."""
     return (platform + ":" + native.astype("str")).where(native.notna())
+
+
+def shipping_identifiers(ctx: Context, rows: pd.Series, account: pd.Series) -> list[pd.DataFrame]:
+    """``name``, ``address`` and ``city`` of a shipping address, plus its phone.
+
+    The address is province + city + district + detail run together, the way
+    every export that splits it can be compared with one that does not. A full
+    phone on the address is a ``recipient_phone`` (it may be a gift's
+    recipient, so it never links alone); a masked one stays ``phone_masked``.
+    """
+    region = ctx.texts("province").fillna("") + ctx.texts("city").fillna("")
+    region = region + ctx.texts("district").fillna("")
+    address = (region + ctx.texts("address").fillna("")).mask(lambda s: s == "")
+    out = [
+        identifiers_frame(rows, account, "name", ctx.texts("recipient")),
+        identifiers_frame(rows, account, "address", address),
+        identifiers_frame(rows, account, "city", ctx.texts("city")),
+    ]
+    if ctx.has("recipient_phone"):
+        ph = ctx.phones("recipient_phone")
+        kind = ph["kind"].replace({"phone": "recipient_phone"})
+        usable = kind.isin(["recipient_phone", "phone_masked"])
+        value = ph["value"][usable]
+        out.append(identifiers_frame(rows[usable], account[usable], kind[usable], value))
+    return out

@@ -28,6 +28,7 @@ from scrm_lib.ingest.base import (
     identifiers_frame,
     phone_identifiers,
     prefixed,
+    shipping_identifiers,
 )
 from scrm_lib.ingest.keys import douyin_buyer_key
 
@@ -82,15 +83,10 @@ def parse(ctx: Context) -> dict[str, Any]:
         }
     )
     recipient = ctx.texts("recipient")
-    region = ctx.texts("province").fillna("") + ctx.texts("city").fillna("")
-    region = region + ctx.texts("district").fillna("")
-    address = (region + ctx.texts("address").fillna("")).mask(lambda s: s == "")
     ids = [
         identifiers_frame(rows, account, "douyin_key", key),
         phone_identifiers(rows, account, ctx.phones("phone")),
-        identifiers_frame(rows, account, "name", recipient),
-        identifiers_frame(rows, account, "address", address),
-        identifiers_frame(rows, account, "city", ctx.texts("city")),
+        *shipping_identifiers(ctx, rows, account),
     ]
     accounts = accounts_frame(
         rows, account, "douyin", key, display_name=recipient, first_seen=created

@@ -3,7 +3,9 @@
 Accounts are ``wechat:<openid>``; the unionid, phone (E.164, or
 ``phone_masked``), nickname, birthday and city of a user are identifiers.
 Orders carry fen (``amount_scale = 100`` in the preset turns them into
-yuan) and their ``items`` list is summarised: names joined with ``; ``,
+yuan) and their shipping address gives ``name``, ``address``, ``city`` and
+a ``recipient_phone`` (a full phone that never links alone: it may be a
+gift's recipient); and their ``items`` list is summarised: names joined with ``; ``,
 the first item's category, the total quantity. Event attributes are the
 ``props`` object plus ``page`` as canonical JSON (sorted keys, nulls
 dropped) and ``event_id`` hashes account, time, type and attributes, so the
@@ -31,6 +33,7 @@ from scrm_lib.ingest.base import (
     identifiers_frame,
     phone_identifiers,
     prefixed,
+    shipping_identifiers,
 )
 from scrm_lib.ingest.keys import content_hash, utc_micros
 from scrm_lib.ingest.nested import as_list_array, summarize_list, to_json
@@ -131,7 +134,10 @@ def _orders(ctx: Context) -> dict[str, Any]:
     return {
         "orders": orders,
         "accounts": accounts_frame(rows, account, "wechat", openid, first_seen=created),
-        "identifiers": identifiers_frame(rows, account, "openid", openid),
+        "identifiers": [
+            identifiers_frame(rows, account, "openid", openid),
+            *shipping_identifiers(ctx, rows, account),
+        ],
     }
 
 

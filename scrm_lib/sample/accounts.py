@@ -14,7 +14,9 @@ PLATFORMS = np.array(["tmall", "douyin", "youzan", "wechat", "wecom"], dtype=obj
 PLATFORM_WEIGHTS = np.array([0.20, 0.15, 0.08, 0.30, 0.27])
 N_ACCOUNTS_P = [0.42, 0.32, 0.18, 0.08]  # persons with 1, 2, 3, 4 accounts
 ORDER_PLATFORMS = ("tmall", "douyin", "youzan", "wechat")
-TEST_PHONE_SHARE = 0.07  # accounts where staff typed the shop test phone instead
+TEST_PHONE_SHARE = 0.01  # accounts where staff typed the shop test phone instead
+TEST_PHONE_MIN = 40  # ... and at least this many in expectation
+WECOM_WECHAT_USER_SHARE = 0.96  # WeCom contacts who are WeChat users (type 1)
 
 
 def mask_phone(phone: pd.Series | np.ndarray) -> np.ndarray:
@@ -71,7 +73,9 @@ def make_accounts(rng: np.random.Generator, persons: pd.DataFrame, window: Windo
     acc["display_name"] = name_variants(rng, surname, given)
     acc["phone"] = phone
     acc["phone_masked"] = mask_phone(phone)
-    test = rng.random(m) < TEST_PHONE_SHARE
+    # staff type the shop's test phone on a few dozen accounts (hundreds in a big base):
+    # enough to be a hub at any sample size, not so many that it hides real customers
+    test = rng.random(m) < max(TEST_PHONE_SHARE, TEST_PHONE_MIN / max(m, 1))
     acc["test_phone"] = test
 
     # When the account appeared: at the person's start or some weeks later.
@@ -138,7 +142,14 @@ def make_accounts(rng: np.random.Generator, persons: pd.DataFrame, window: Windo
     c = plat == "wecom"
     native[c] = "wm" + random_strings(rng, int(c.sum()), 30)
     person_union = "o" + random_strings(rng, n, 27)
-    bound = np.where(w, rng.random(m) < 0.85, np.where(c, rng.random(m) < 0.8, False))
+    # The brand's mini-program and WeCom are bound to one open-platform account, so
+    # the unionid is a property of the brand, not of the account: every mini-program
+    # user has one, and so has every WeCom contact who is a WeChat user (type 1).
+    # Type 2 contacts are WeCom users of other companies: no unionid.
+    u_draw = rng.random(m)
+    rng.random(m)  # keeps the later draws of a seed where they were
+    acc["contact_type"] = np.where(c, np.where(u_draw < WECOM_WECHAT_USER_SHARE, 1, 2), 0)
+    bound = w | (acc["contact_type"].to_numpy() == 1)
     acc["unionid"] = np.where(bound, person_union[pidx], None)
 
     acc["native_id"] = native

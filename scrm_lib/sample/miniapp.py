@@ -12,6 +12,9 @@ from scrm_lib.sample import vocab
 from scrm_lib.sample.files import add_duplicates, garbage_count, js, js_or_null, write_lines
 from scrm_lib.sample.timeline import DAY, Window
 
+#: Mini-program users who authorised their phone number (getPhoneNumber).
+PHONE_AUTH_SHARE = 0.7
+
 NEVER = O.NEVER
 
 
@@ -39,7 +42,7 @@ def users(rng, accounts, persons, sub_t, window) -> tuple[pd.DataFrame, pd.Serie
     code = a["channel_code"].to_numpy(dtype=object)
     qr = np.isin(scene, vocab.QR_SCENES)
     qr_code = np.where(qr & (code != ""), code, "")
-    has_phone = rng.random(n) < 0.55
+    has_phone = rng.random(n) < PHONE_AUTH_SHARE
     phone = np.where(
         a["test_phone"].to_numpy(),
         vocab.TEST_PHONE,
@@ -129,6 +132,34 @@ STATUS = {
 }
 
 
+def _address_json(accounts: pd.DataFrame, row: np.ndarray) -> pd.Series:
+    """The shipping address a buyer picked (``wx.chooseAddress``): their own, phone in full.
+
+    The brand's own backend keeps what the user typed, unmasked, unlike the
+    marketplaces' exports; gifts to someone else are not simulated (nor on Tmall).
+    """
+    a = accounts
+
+    def field(key: str, col: str) -> pd.Series:
+        return f'"{key}":' + js(a[col].to_numpy()[row])
+
+    return (
+        "{"
+        + field("userName", "display_name")
+        + ","
+        + field("telNumber", "phone")
+        + ","
+        + field("provinceName", "province")
+        + ","
+        + field("cityName", "city")
+        + ","
+        + field("countyName", "district")
+        + ","
+        + field("detailInfo", "address")
+        + "}"
+    )
+
+
 def orders_file(rng, orders, accounts, window, out: Path, noise: dict) -> int:
     o = orders[orders["platform"] == "wechat"].reset_index(drop=True)
     code = O.status_at(o, window.seconds)
@@ -155,6 +186,8 @@ def orders_file(rng, orders, accounts, window, out: Path, noise: dict) -> int:
         + pd.Series(np.where(refunded, o["refund_fee"], 0)).astype(str)
         + ',"items":'
         + _items_json(o)
+        + ',"address":'
+        + _address_json(accounts, o["account_row"].to_numpy())
         + ',"groupbuy_id":'
         + js_or_null(o["groupbuy_id"])
         + ',"channel_code":'

@@ -13,6 +13,10 @@ from scrm_lib.sample.timeline import DAY, Window
 
 NEVER = np.iinfo("int64").max
 CORP_ID = "ww5f3c8a1b2d4e6f70"
+#: Follow relations whose staff member recorded the customer's mobile (remark_mobiles);
+#: always when the contact was added by searching the phone or from phone contacts.
+REMARK_MOBILE_SHARE = 0.75
+BY_PHONE = (2, 5)
 
 
 def contacts_file(rng, accounts, persons, follows, out: Path, window: Window) -> int:
@@ -33,7 +37,11 @@ def contacts_file(rng, accounts, persons, follows, out: Path, window: Window) ->
     mob = np.where(
         accounts["test_phone"].to_numpy()[row],
         vocab.TEST_PHONE,
-        np.where(rng.random(m) < 0.6, accounts["phone"].to_numpy()[row], ""),
+        np.where(
+            (rng.random(m) < REMARK_MOBILE_SHARE) | np.isin(f["add_way"].to_numpy(), BY_PHONE),
+            accounts["phone"].to_numpy()[row],
+            "",
+        ),
     )
     mob_json = np.where(mob == "", "[]", '["' + mob.astype(object) + '"]')
     cat = persons["category"].to_numpy(dtype=object)[pidx]
@@ -69,7 +77,8 @@ def contacts_file(rng, accounts, persons, follows, out: Path, window: Window) ->
     follow = first + ("," + sec).reindex(first.index).fillna("")
     r = first.index.to_numpy()
     a = accounts
-    typ = np.where(rng.random(len(r)) < 0.96, 1, 2)
+    rng.random(len(r))  # the contact type is drawn with the account; the draw stays
+    typ = a["contact_type"].to_numpy()[r]
     union = a["unionid"].to_numpy(dtype=object)[r]
     union_part = np.where(pd.notna(union), ',"unionid":' + js(union).to_numpy(dtype=object), "")
     gender = persons["gender"].to_numpy()[a["person_idx"].to_numpy()[r]]

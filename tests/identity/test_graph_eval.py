@@ -145,3 +145,58 @@ def test_records_take_a_name_like_nickname_and_pool_platforms(tmp_path):
     assert pd.isna(rec.loc["wechat:o2", "name"])
     assert rec.loc["wechat:o2", "mphone"] == "139****5678"
     assert rec.loc["wechat:o2", "platform"] == "wechat,wecom"
+
+
+def test_a_phone_on_many_accounts_of_one_platform_is_a_hub(tmp_path):
+    import duckdb
+
+    from scrm_lib.identity.graph import deterministic_edges
+
+    from .conftest import make_warehouse
+
+    typed = "+8613800138000"  # typed by staff on four mini-program accounts
+    accounts = ["wechat:o1", "wechat:o2", "wechat:o3", "wechat:o4", "wecom:w1", "youzan:y1"]
+    ids = [(a, "phone", typed) for a in accounts[:4]] + [
+        ("wecom:w1", "phone", "+8613912345678"),
+        ("youzan:y1", "phone", "+8613912345678"),  # two platforms, one each: a person
+    ]
+    path = make_warehouse(tmp_path / "w.duckdb", accounts, ids)
+    db = duckdb.connect(str(path))
+    edges, hubs = deterministic_edges(db, identity_config({}))
+    loose, _ = deterministic_edges(db, identity_config({"identity": {"hub_platform_limit": 4}}))
+    db.close()
+    assert hubs[["kind", "value", "n_accounts"]].values.tolist() == [["phone", typed, 4]]
+    assert sorted(zip(edges["a"], edges["b"], strict=True)) == [("wecom:w1", "youzan:y1")]
+    assert len(loose) == 4  # under a looser limit the typed phone links its accounts
+    with pytest.raises(ConfigError, match="hub_platform_limit"):
+        identity_config({"identity": {"hub_platform_limit": 0}})
+
+
+def test_linkable_pairs_follow_shared_clues_only(tmp_path):
+    import duckdb
+
+    from scrm_lib.identity.evaluate import linkable_pairs
+
+    from .conftest import make_warehouse
+
+    accounts = ["youzan:y1", "tmall:t1", "wecom:w1", "douyin:d1", "tmall:t2", "wechat:o9"]
+    ids = [
+        ("youzan:y1", "phone", "+8613912345678"),
+        ("tmall:t1", "phone_masked", "139****5678"),  # visible digits of y1's phone
+        ("wecom:w1", "name", "刘洋"),  # shares nothing with the first two
+        ("douyin:d1", "name", "張偉"),
+        ("tmall:t2", "name", "张伟"),  # same pinyin as d1: a clue
+        ("wechat:o9", "nickname", "向日葵"),
+        ("tmall:t2", "address", "上海市 徐汇区"),
+        ("wechat:o9", "address", "上海市徐汇区"),  # same address once spaces go
+    ]
+    path = make_warehouse(tmp_path / "w.duckdb", accounts, ids)
+    truth = pd.DataFrame({"account_id": accounts, "person_id": ["A", "A", "A", "B", "B", "B"]})
+    db = duckdb.connect(str(path))
+    g = linkable_pairs(db, truth).set_index("account_id")["group"]
+    tight = linkable_pairs(db, truth, hub_limit=1).set_index("account_id")["group"]
+    db.close()
+    assert g["youzan:y1"] == g["tmall:t1"] != g["wecom:w1"]
+    assert g["douyin:d1"] == g["tmall:t2"] == g["wechat:o9"]  # name, then address: a chain
+    # a clue on more accounts than the hub limit is no clue
+    assert tight.nunique() == 6

@@ -57,7 +57,11 @@ def test_compared_pairs_bounded_by_the_limit():
 def test_prediction_blocks_on_the_bounded_key():
     settings = _settings(["name", "name_py", "mphone", "city"]).create_settings_dict("duckdb")
     sql = [r["blocking_rule"] for r in settings["blocking_rules_to_generate_predictions"]]
-    assert sql == ['l."mphone" = r."mphone"', 'l."name_block" = r."name_block"']
+    assert sql == [
+        'l."mphone" = r."mphone"',
+        'l."name_block" = r."name_block"',
+        'l."name_prefix_block" = r."name_prefix_block"',
+    ]
 
 
 def test_splink_database_is_memory_capped():

@@ -12,13 +12,13 @@ from scrm_lib.marts import StepContext
 from scrm_lib.warehouse import duckdb_connect
 from tests.e2e.conftest import scrm
 
-# Measured on this sample (seed 7, 1,500 persons): precision 1.000, recall 0.733.
-# Recall 0.97 is out of reach of the evidence the generator emits: even linking
-# every true pair that shares an exact or similar name, phone (visible digits),
-# unionid or address gives 0.91 on the 5,000-person sample; name alone is
-# ambiguous (see the identity README section).
+# Measured on this sample (seed 7, 1,500 persons): precision 1.000, recall 0.923;
+# 96.7% of true pairs share any clue in the exports and 0.955 of those are joined.
+# The rest share only a name (wecom remark vs a marketplace buyer), which is right
+# about half the time: not linked, precision first.
 MIN_PRECISION = 0.995
-MIN_RECALL = 0.72
+MIN_RECALL = 0.90
+MIN_LINKABLE_RECALL = 0.94
 
 
 def test_identity_on_sample(built_sample, tmp_path):
@@ -34,6 +34,8 @@ def test_identity_on_sample(built_sample, tmp_path):
     s = evaluate(con, built_sample["truth"])
     assert s["pairwise_precision"] >= MIN_PRECISION
     assert s["pairwise_recall"] >= MIN_RECALL
+    assert s["linkable_recall"] >= MIN_LINKABLE_RECALL
+    assert s["pairwise_recall"] <= s["recall_ceiling"] < 1.0
     assert (
         con.con.execute(
             "SELECT count(*) FROM identity_edges WHERE stage = 'probabilistic'"

@@ -114,6 +114,39 @@ def test_miniapp_orders_fen_to_yuan_and_items(tmp_path: Path) -> None:
     assert o["channel_code"].tolist()[1] == "ch1"
 
 
+def test_miniapp_order_address_gives_shipping_identifiers(tmp_path: Path) -> None:
+    address = {
+        "userName": "李娜",
+        "telNumber": "139 1234 5678",
+        "provinceName": "浙江省",
+        "cityName": "杭州市",
+        "countyName": "西湖区",
+        "detailInfo": "文三路1号",
+    }
+    recs = [
+        {"order_no": "W1", "openid": "oA1", "create_time": MS, "total_fee": 100,
+         "status": "PAID", "address": address},
+        {"order_no": "W2", "openid": "oA2", "create_time": MS, "total_fee": 100,
+         "status": "PAID", "address": {**address, "telNumber": "138****5678"}},
+        {"order_no": "W3", "openid": "oA3", "create_time": MS, "total_fee": 100,
+         "status": "PAID"},
+    ]  # fmt: skip
+    pf = parse_file(write_jsonl(tmp_path / "miniapp_orders.jsonl", recs))
+    reconciles(pf)
+    ids = pf.tables["identifiers"]
+    got = set(map(tuple, ids[["account_id", "kind", "value"]].to_numpy().tolist()))
+    assert {
+        ("wechat:oA1", "name", "李娜"),
+        ("wechat:oA1", "address", "浙江省杭州市西湖区文三路1号"),
+        ("wechat:oA1", "city", "杭州市"),
+        # a full phone on an address may be a gift's recipient: it never links alone
+        ("wechat:oA1", "recipient_phone", "+8613912345678"),
+        ("wechat:oA2", "phone_masked", "138****5678"),
+    } <= got
+    assert not any(k == "phone" for _, k, _ in got)
+    assert {a for a, _, _ in got if a == "wechat:oA3"} == {"wechat:oA3"}  # openid only
+
+
 def _events(tmp_path: Path, name: str, recs: list[dict], extra: tuple[str, ...] = ()) -> Path:
     return write_jsonl(tmp_path / name, recs, raw_lines=extra)
 
