@@ -48,7 +48,7 @@ def test_mask_frame_masks_personal_columns_only():
 
 
 def test_escape_formulas_quotes_every_formula_start():
-    df = pd.DataFrame({"x": ["=HYPERLINK(\"http://x\")", "+1", "-2", "@SUM(A1)", "ok", None]})
+    df = pd.DataFrame({"x": ['=HYPERLINK("http://x")', "+1", "-2", "@SUM(A1)", "ok", None]})
     out = escape_formulas(df)["x"].tolist()
-    assert out[:5] == ["'=HYPERLINK(\"http://x\")", "'+1", "'-2", "'@SUM(A1)", "ok"]
+    assert out[:5] == ['\'=HYPERLINK("http://x")', "'+1", "'-2", "'@SUM(A1)", "ok"]
     assert pd.isna(out[5])
