@@ -1,6 +1,6 @@
 """Benchmark: the full build (canonical tables + identity, value, churn steps) of a big sample.
 
-Usage: ``python bench/identity_stitch.py --home /tmp/id1m [--persons 1000000]``
+Usage: ``python bench/identity_stitch.py --home /tmp/id1m [--persons 1000000] [--truth DIR]``
 
 ``--home`` is an SCRM_HOME whose ``data/raw`` (and parse cache) is ready, e.g.
 a generated 1M-person sample after ``scrm ingest``. Runs ``scrm build`` (every
@@ -82,11 +82,24 @@ def build_facts(home: Path) -> dict:
     return {"timings": timings, "rows": rows}
 
 
+def accuracy(home: Path, truth: Path) -> dict:
+    """Pairwise and B-cubed scores plus the recall ceiling, rounded (after the timed build)."""
+    from scrm_lib.identity.evaluate import evaluate
+
+    db = duckdb.connect(str(home / "data" / "warehouse" / "scrm.duckdb"), read_only=True)
+    try:
+        scores = evaluate(db, truth)
+    finally:
+        db.close()
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in scores.items()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--home", type=Path, required=True)
     ap.add_argument("--persons", type=int, default=1_000_000)
     ap.add_argument("--kill-gib", type=float, default=12.0)
+    ap.add_argument("--truth", type=Path, help="ground-truth folder: also score the persons")
     args = ap.parse_args()
     measured = run_build(args.home.resolve(), args.kill_gib)
     out = {
@@ -98,6 +111,8 @@ def main() -> None:
     }
     if measured["returncode"] == 0:
         out.update(build_facts(args.home.resolve()))
+        if args.truth:
+            out["accuracy_vs_truth"] = accuracy(args.home.resolve(), args.truth)
     name = "1m" if args.persons == 1_000_000 else str(args.persons)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"identity_stitch_{name}.json").write_text(json.dumps(out, indent=2) + "\n")
