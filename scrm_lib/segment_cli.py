@@ -5,6 +5,7 @@ Example
 .. code-block:: bash
 
     scrm segment save vip --filter '[{"column": "rfm_segment", "op": "in", "value": ["champions"]}]'
+    scrm segment columns                  # what a filter can name
     scrm segment list --json
     scrm segment export vip --out vip.xlsx
 """
@@ -70,6 +71,21 @@ def show_cmd(
         out.print(f"{key}: {info[key]}")
     for f in info["definition"]:
         out.print(f"  {f['column']} {f['op']} {f.get('value', '')}")
+
+
+@app.command("columns")
+def columns_cmd(as_json: JsonOpt = False) -> None:
+    """The columns a filter may name (value mart and churn scores), with their meaning."""
+    import pandas as pd
+
+    from scrm_lib.segments import COLUMNS, OPS
+
+    df = pd.DataFrame({"column": list(COLUMNS), "meaning": list(COLUMNS.values())})
+    if as_json:
+        emit_json({"columns": records(df), "ops": list(OPS)})
+        return
+    show(df, "segment columns")
+    out.print("ops: " + ", ".join(OPS))
 
 
 @app.command("preview")

@@ -2,10 +2,12 @@
 
 A segment is a list of filters over the columns of ``value_persons``
 (:data:`scrm_lib.value.persons.COLUMNS`: RFM segment, layer, lifecycle
-stage, platform, channel, P(alive), CLV, ...), e.g.::
+stage, platform, channel, P(alive), CLV, ...) and the churn model's scores
+of the same build (:data:`CHURN_COLUMNS`: churn probability, risk band,
+early warning, value at risk, silent days), e.g.::
 
     [{"column": "rfm_segment", "op": "in", "value": ["champions", "important_keep"]},
-     {"column": "p_alive", "op": ">=", "value": 0.5}]
+     {"column": "risk_band", "op": "==", "value": "high"}]
 
 Filters are ANDed and evaluated in the engine. Saving a segment records a
 new version with its author, the build it was evaluated on and its
@@ -41,7 +43,8 @@ from scrm_lib.privacy import can, escape_formulas, mask_frame
 from scrm_lib.state import connect as state_connect
 from scrm_lib.state import record_audit
 from scrm_lib.value._base import backend
-from scrm_lib.value.persons import COLUMNS, MART, person_value_frame
+from scrm_lib.value.persons import COLUMNS as VALUE_COLUMNS
+from scrm_lib.value.persons import MART, person_value_frame
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +53,18 @@ OPS: tuple[str, ...] = (
     "in", "not_in", "==", "!=", ">", ">=", "<", "<=", "between", "is_null", "not_null",
 )  # fmt: skip
 _NAME = re.compile(r"^[\w\-. ]{1,64}$")
+
+#: Churn scores a segment can filter on, with their types: the ``churn_scores`` mart
+#: of the same build, null for persons (or warehouses) the model did not score.
+CHURN_COLUMNS: dict[str, tuple[str, str]] = {
+    "churn_probability": ("float64", "calibrated probability of no purchase within the horizon"),
+    "risk_band": ("string", "churn risk: high / medium / low"),
+    "early_warning": ("boolean", "high churn risk or silent 30 days"),
+    "value_at_risk": ("float64", "churn probability x CLV, CNY"),
+    "silent_days": ("int64", "days since the last interaction of any kind"),
+}
+#: Every column a filter may name, with its meaning.
+COLUMNS: dict[str, str] = {**VALUE_COLUMNS, **{c: d for c, (_, d) in CHURN_COLUMNS.items()}}
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS segments (
@@ -135,11 +150,21 @@ def _predicate(t: ir.Table, f: dict[str, Any]) -> ir.BooleanValue:
 
 
 def _persons_table(con: Any) -> ir.Table:
-    if MART in con.list_tables():
-        return con.table(MART)
-    # a warehouse built before the value step: compute the mart now (slower, same rows)
-    df, _ = person_value_frame(con)
-    return ibis.memtable(df)
+    tables = con.list_tables()
+    if MART in tables:
+        t = con.table(MART)
+    else:
+        # a warehouse built before the value step: compute the mart now (slower, same rows)
+        df, _ = person_value_frame(con)
+        t = ibis.memtable(df)
+    from scrm_lib.churn.scoring import MART as CHURN_MART
+
+    if CHURN_MART in tables:
+        c = con.table(CHURN_MART)
+        c = c.select("person_id", *[c[k].cast(dt).name(k) for k, (dt, _) in CHURN_COLUMNS.items()])
+        return t.left_join(c, "person_id").drop("person_id_right")
+    # no churn step on this build: the columns exist, empty, so a definition still validates
+    return t.mutate(**{k: ibis.null(dt) for k, (dt, _) in CHURN_COLUMNS.items()})
 
 
 def filtered(con: Any, filters: Any) -> ir.Table:

@@ -18,6 +18,8 @@ from scrm_lib.errors import ScrmError
 from scrm_lib.state import record_audit
 from scrm_lib.value import layers, lifecycle, rfm
 
+RISK_LABELS = {"high": "高 / high", "medium": "中 / medium", "low": "低 / low"}
+
 st.title("客户分层 / Segments")
 user = current_user()
 if status() is None:
@@ -62,10 +64,23 @@ pick_stage = c3.multiselect("生命周期 / Stage", list(lifecycle.STAGES),
 c4, c5 = st.columns(2)
 min_alive = c4.slider("P(alive) ≥", 0.0, 1.0, 0.0, 0.05)
 min_clv = c5.number_input("CLV ≥ (CNY)", min_value=0.0, value=0.0, step=50.0)
+c6, c7 = st.columns(2)
+pick_risk = c6.multiselect("流失风险 / Churn risk", ["high", "medium", "low"],
+                           format_func=RISK_LABELS.get)  # fmt: skip
+warning_only = c7.checkbox("仅流失预警 / Early warning only")
+scored = query(segments.preview, filters='[{"column": "churn_probability", "op": "not_null"}]')
+if not scored["persons"]:
+    c6.caption("本次构建没有流失评分：训练模型后重新构建 / No churn scores in this build: "
+               "train a model (`scrm churn train`), then build again")  # fmt: skip
 filters = []
-for column, picked in (("rfm_segment", pick_rfm), ("layer", pick_layer), ("stage", pick_stage)):
+for column, picked in (
+    ("rfm_segment", pick_rfm), ("layer", pick_layer), ("stage", pick_stage),
+    ("risk_band", pick_risk),
+):  # fmt: skip
     if picked:
         filters.append({"column": column, "op": "in", "value": picked})
+if warning_only:
+    filters.append({"column": "early_warning", "op": "==", "value": True})
 if min_alive > 0:
     filters.append({"column": "p_alive", "op": ">=", "value": min_alive})
 if min_clv > 0:

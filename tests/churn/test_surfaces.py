@@ -126,7 +126,7 @@ def test_config_is_validated(tmp_path):
         churn_config(load_settings(tmp_path), horizon_dayz=3)
 
 
-def test_dashboard_page(trained, monkeypatch):
+def test_dashboard_page(trained, monkeypatch, tmp_path):
     from scrm_lib.users import add_user
 
     home = trained["home"]
@@ -150,3 +150,24 @@ def test_dashboard_page(trained, monkeypatch):
     at = at.run()
     assert not at.exception, at.exception
     assert any("churn-early-warning" in s.value for s in at.success)
+    # the segment builder filters on the build's churn scores: rebuild's scoring step on a copy
+    from scrm_lib.churn.scoring import run as score_step
+    from scrm_lib.marts import StepContext
+    from scrm_lib.warehouse import duckdb_connect
+
+    rebuilt = tmp_path / "rebuilt.duckdb"
+    shutil.copy(trained["warehouse"], rebuilt)
+    con = duckdb_connect(rebuilt)
+    score_step(StepContext(con, load_settings(home), "rescored"))
+    con.disconnect()
+    monkeypatch.setenv("SCRM_WAREHOUSE", str(rebuilt))
+    at.switch_page("views/segments.py")
+    at = at.run()
+    assert not at.exception, at.exception
+    persons = [m for m in at.metric if m.label.startswith("人数")][0]
+    everyone = int(persons.value.replace(",", ""))
+    risk = [m for m in at.multiselect if m.label.startswith("流失风险")][0]
+    at = risk.select("high").run()
+    assert not at.exception, at.exception
+    high = int([m for m in at.metric if m.label.startswith("人数")][0].value.replace(",", ""))
+    assert 0 < high < everyone

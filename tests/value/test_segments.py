@@ -61,6 +61,30 @@ def test_preview_by_hand(wh):
     )
 
 
+def test_churn_scores_of_the_build_are_filterable(wh):
+    risky = [{"column": "risk_band", "op": "==", "value": "high"}]
+    # no churn step on this build: the columns exist and match nobody
+    assert S.preview(wh, risky)["persons"] == 0
+    assert S.preview(wh, [{"column": "churn_probability", "op": "is_null"}])["persons"] == 3
+    wh.create_table(
+        "churn_scores",
+        {
+            "person_id": ["P1", "P3"],
+            "churn_probability": [0.8, 0.2],
+            "risk_band": ["high", "low"],
+            "early_warning": [True, False],
+            "value_at_risk": [400.0, 0.4],
+            "silent_days": [40, 3],
+        },
+    )
+    assert S.members(wh, [*CHAMPS, *risky])["person_id"].tolist() == ["P1"]
+    got = S.preview(wh, [{"column": "value_at_risk", "op": ">", "value": 100}])
+    assert got["persons"] == 1 and got["gmv"] == 1000.0
+    # P2 was not scored: null, neither early warning nor not
+    warn = [{"column": "early_warning", "op": "==", "value": False}]
+    assert S.members(wh, warn)["person_id"].tolist() == ["P3"]
+
+
 def test_unknown_column_and_bad_filters_are_named(wh):
     with pytest.raises(ConfigError, match="unknown column 'churn_risk'; known: person_id"):
         S.preview(wh, [{"column": "churn_risk", "op": ">", "value": 0.5}])
