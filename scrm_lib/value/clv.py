@@ -211,16 +211,24 @@ def fit_bgnbd(
     if penalizer < 0:
         raise ValueError(f"penalizer must be 0 or more, not {penalizer!r}")
     scale = max(float(T.max()), 1e-9)  # fit on a unit scale, then rescale alpha
+    # (x, t_x, T) is a sufficient statistic and, in whole days, repeats a lot (everyone
+    # without a repeat purchase who arrived on one day): the likelihood is a sum over
+    # persons, so each distinct row is evaluated once and weighted by its count
+    rows, weight = np.unique(np.column_stack([x, tx, T]), axis=0, return_counts=True)
+    ux, utx, uT = rows.T
+
+    n = float(len(x))
 
     def negll(logp: np.ndarray) -> float:
+        # per person, so the optimizer's absolute tolerances mean the same at any size
         p = np.exp(logp)
-        value = -bgnbd_loglik(p, x, tx / scale, T / scale).sum()
-        return float(value + penalizer * (p**2).sum()) if np.isfinite(value) else 1e300
+        value = -(weight * bgnbd_loglik(p, ux, utx / scale, uT / scale)).sum()
+        return float((value + penalizer * (p**2).sum()) / n) if np.isfinite(value) else 1e300
 
     res = _fit(negll, np.array([1.0, 1.0, 1.0, 1.0]))
     r, alpha, a, b = np.exp(res.x)
     alpha *= scale
-    ll = float(bgnbd_loglik([r, alpha, a, b], x, tx, T).sum())
+    ll = float((weight * bgnbd_loglik([r, alpha, a, b], ux, utx, uT)).sum())
     return BetaGeo(float(r), float(alpha), float(a), float(b), ll, len(x))
 
 
@@ -294,7 +302,7 @@ def fit_gamma_gamma(frequency: ArrayLike, monetary: ArrayLike) -> GammaGamma:
     scale = float(np.mean(m))
 
     def negll(logp: np.ndarray) -> float:
-        value = -gamma_gamma_loglik(np.exp(logp), x, m / scale).sum()
+        value = -gamma_gamma_loglik(np.exp(logp), x, m / scale).mean()  # per person, as BG/NBD
         return float(value) if np.isfinite(value) else 1e300
 
     res = _fit(negll, np.array([1.0, 1.0, 1.0]))
