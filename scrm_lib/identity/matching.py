@@ -257,6 +257,13 @@ def _settings(columns: list[str]) -> Any:
                     cll.CustomLevel(
                         "name_nick_l = 1 OR name_nick_r = 1",
                         label_for_charts="differs, one is a nickname",
+                    ).configure(
+                        # neutral and fixed: the training blocks hold too few such pairs
+                        # for EM, which drove its m to ~0 (a contradiction) at every size
+                        m_probability=0.05,
+                        u_probability=0.05,
+                        fix_m_probability=True,
+                        fix_u_probability=True,
                     ),
                     cll.ElseLevel(),
                 ],
