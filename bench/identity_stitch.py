@@ -85,12 +85,13 @@ def build_facts(home: Path) -> dict:
 def accuracy(home: Path, truth: Path) -> dict:
     """Pairwise and B-cubed scores plus the recall ceiling, rounded (after the timed build)."""
     from scrm_lib.identity.evaluate import evaluate
+    from scrm_lib.warehouse import duckdb_connect
 
-    db = duckdb.connect(str(home / "data" / "warehouse" / "scrm.duckdb"), read_only=True)
+    con = duckdb_connect(home / "data" / "warehouse" / "scrm.duckdb", read_only=True)
     try:
-        scores = evaluate(db, truth)
+        scores = evaluate(con, truth)
     finally:
-        db.close()
+        con.disconnect()
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in scores.items()}
 
 

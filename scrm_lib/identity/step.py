@@ -120,7 +120,8 @@ def stitch(
             comp = cluster_accounts(accounts, used)
             records = account_records(db, cfg, comp)
             if model is None:
-                model = train_model(records, cfg)
+                # trained per account, m from the pairs the deterministic stage joined
+                model = train_model(account_records(db, cfg), cfg, labels=comp)
             # later rounds score the merged persons with the same model: a WeCom
             # name joined to a Tmall masked phone now meets the mini-program's phone
             prob = probabilistic_edges(records, cfg, model)
