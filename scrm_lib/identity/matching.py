@@ -358,7 +358,8 @@ def train_model(
         df["identity_label"] = lab.where(size > 1)
         k = size[size > 1].groupby(lab[size > 1]).first()
         labelled = int((k * (k - 1) // 2).sum())
-    with _splink(df, _settings(cols), cfg.splink_memory_limit) as linker:
+    ctx = _splink(df, _settings(cols), cfg.splink_memory_limit)
+    with ctx as linker:
         if "mphone" in cols and "name" in cols:
             linker.training.estimate_probability_two_random_records_match(
                 [block_on("mphone", "name")], recall=0.6
@@ -369,6 +370,9 @@ def train_model(
         for rule in ("city", "name_py"):
             if rule not in cols:
                 continue
+            # a pass that fails midway leaves the linker without the comparisons it set
+            # aside (the blocked-on name): start again from the model before the pass
+            before = linker.misc.save_model_to_json()
             try:
                 # bounded: Splink samples records (reproducibly) when the block holds more
                 # pairs; at a few thousand records every pair is used, as before
@@ -381,6 +385,7 @@ def train_model(
                 # EM can collapse (λ → 0 or 1) on a block with no matches left: keep the
                 # other pass's estimates rather than fail the build
                 logger.warning("EM on block %s skipped: %s", rule, exc)
+                linker = ctx.relink(before)
         return {"columns": cols, "splink": linker.misc.save_model_to_json()}
 
 
@@ -420,7 +425,7 @@ class _splink:
         import tempfile
 
         import duckdb
-        from splink import DuckDBAPI, Linker
+        from splink import DuckDBAPI
 
         # DuckDB's default cap is 80% of RAM, on top of the warehouse connection's own:
         # cap it and let it spill to a private directory
@@ -436,8 +441,14 @@ class _splink:
         self.level = self.log.level
         # Splink warns about untrainable levels (a field seen on one platform only): expected
         self.log.setLevel(logging.ERROR)
-        sdf = DuckDBAPI(connection=self.db).register(self.df, table_name="identity_records")
-        return Linker(sdf, self.settings, log_level=None)
+        self.sdf = DuckDBAPI(connection=self.db).register(self.df, table_name="identity_records")
+        return self.relink(self.settings)
+
+    def relink(self, settings: Any) -> Any:
+        """A fresh linker over the same registered records, from ``settings`` (or a model)."""
+        from splink import Linker
+
+        return Linker(self.sdf, settings, log_level=None)
 
     def __exit__(self, *exc: object) -> None:
         self.log.setLevel(self.level)

@@ -164,10 +164,13 @@ def test_dashboard_page(trained, monkeypatch, tmp_path):
     at.switch_page("views/segments.py")
     at = at.run()
     assert not at.exception, at.exception
-    persons = [m for m in at.metric if m.label.startswith("人数")][0]
-    everyone = int(persons.value.replace(",", ""))
-    risk = [m for m in at.multiselect if m.label.startswith("流失风险")][0]
+
+    def persons(at) -> int:
+        shown = next(m for m in at.metric if m.label.startswith("人数"))
+        return int(shown.value.replace(",", ""))
+
+    everyone = persons(at)
+    risk = next(m for m in at.multiselect if m.label.startswith("流失风险"))
     at = risk.select("high").run()
     assert not at.exception, at.exception
-    high = int([m for m in at.metric if m.label.startswith("人数")][0].value.replace(",", ""))
-    assert 0 < high < everyone
+    assert 0 < persons(at) < everyone

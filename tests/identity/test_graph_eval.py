@@ -200,3 +200,42 @@ def test_linkable_pairs_follow_shared_clues_only(tmp_path):
     assert g["douyin:d1"] == g["tmall:t2"] == g["wechat:o9"]  # name, then address: a chain
     # a clue on more accounts than the hub limit is no clue
     assert tight.nunique() == 6
+
+
+def test_a_failed_em_pass_keeps_every_comparison(monkeypatch):
+    # Splink replaces the linker's model with the pass's own (which sets the blocked-on
+    # comparison aside) before it fails on an underflow: the model must not lose it
+    import copy
+
+    from splink.internals.linker_components.training import LinkerTraining
+
+    from scrm_lib.identity.matching import train_model
+
+    def failing_em(self, blocking_rule, **_):
+        settings = self._linker._settings_obj
+        core = copy.copy(settings.core_model_settings)
+        core.comparisons = [c for c in core.comparisons if c.output_column_name != "name"]
+        settings.core_model_settings = core
+        raise ValueError("m_probability value 0.0 is below the minimum allowed value")
+
+    monkeypatch.setattr(
+        LinkerTraining, "estimate_parameters_using_expectation_maximisation", failing_em
+    )
+    rng = np.random.default_rng(0)
+    names = np.array(["张伟", "李娜", "王芳", "刘洋", "陈静", "杨帆"])
+    n = 60
+    records = pd.DataFrame(
+        {
+            "unique_id": [f"a{i}" for i in range(n)],
+            "platform": rng.choice(["tmall", "wecom", "wechat"], n),
+            "name": names[rng.integers(0, len(names), n)],
+            "mphone": [f"13{i % 7}****{i % 9:04d}" for i in range(n)],
+            "city": rng.choice(["上海市", "杭州市"], n),
+        }
+    )
+    from scrm_lib.identity.matching import to_pinyin
+
+    records["name_py"] = to_pinyin(records["name"])
+    model = train_model(records, identity_config({}))
+    kept = [c["output_column_name"] for c in model["splink"]["comparisons"]]
+    assert kept == ["name", "mphone", "city", "platform"]
