@@ -69,6 +69,9 @@ class IdentityConfig:
         Most blocked pairs one EM pass trains on; above it Splink samples records
         (hash-based, reproducible). Blocking on city gives ~n²/(2·cities) pairs:
         16 billion at a million persons, which is what exhausted memory.
+    train_max_records
+        EM trains on whole name groups (accounts sharing a name's pinyin) sampled to
+        about this many records; λ and u always come from all of them.
     max_block
         Largest name-pinyin block the prediction compares whole. A bigger block
         (a common name: 张伟) is split by city; a name-and-city block still bigger
@@ -89,6 +92,7 @@ class IdentityConfig:
     one_per_platform: bool = True
     rounds: int = 1
     em_max_pairs: float = 1e7
+    train_max_records: int = 100_000
     max_block: int = 1000
     splink_memory_limit: str = "2GB"
 
@@ -117,7 +121,7 @@ def identity_config(extra: dict[str, Any] | None) -> IdentityConfig:
         raise ConfigError(f"[identity] hub_platform_limit must be an integer ≥ 1, not {bad!r}")
     if "rounds" in raw and (not isinstance(raw["rounds"], int) or not 1 <= raw["rounds"] <= 5):
         raise ConfigError(f"[identity] rounds must be an integer in 1..5, not {raw['rounds']!r}")
-    for key in ("em_max_pairs", "max_block"):
+    for key in ("em_max_pairs", "max_block", "train_max_records"):
         if key in raw and (
             isinstance(raw[key], bool) or not isinstance(raw[key], (int, float)) or raw[key] < 2
         ):

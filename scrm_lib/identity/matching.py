@@ -358,8 +358,7 @@ def train_model(
         df["identity_label"] = lab.where(size > 1)
         k = size[size > 1].groupby(lab[size > 1]).first()
         labelled = int((k * (k - 1) // 2).sum())
-    ctx = _splink(df, _settings(cols), cfg.splink_memory_limit)
-    with ctx as linker:
+    with _splink(df, _settings(cols), cfg.splink_memory_limit) as linker:
         if "mphone" in cols and "name" in cols:
             linker.training.estimate_probability_two_random_records_match(
                 [block_on("mphone", "name")], recall=0.6
@@ -367,6 +366,13 @@ def train_model(
         linker.training.estimate_u_using_random_sampling(max_pairs=cfg.max_pairs, seed=cfg.seed)
         if labelled >= MIN_LABELLED_PAIRS:
             linker.training.estimate_m_from_label_column("identity_label")
+        model = linker.misc.save_model_to_json()
+    # EM on a sample of whole name groups: a person's accounts mostly share the pinyin
+    # of their name, so the sample keeps its matches together (a sample of records
+    # would keep a pair only with the square of the rate, and EM then lost the matches)
+    sample = df[_em_sample(records, cfg.train_max_records)]
+    ctx = _splink(sample.reset_index(drop=True), model, cfg.splink_memory_limit)
+    with ctx as linker:
         for rule in ("city", "name_py"):
             if rule not in cols:
                 continue
@@ -374,8 +380,6 @@ def train_model(
             # aside (the blocked-on name): start again from the model before the pass
             before = linker.misc.save_model_to_json()
             try:
-                # bounded: Splink samples records (reproducibly) when the block holds more
-                # pairs; at a few thousand records every pair is used, as before
                 linker.training.estimate_parameters_using_expectation_maximisation(
                     block_on(rule),
                     estimate_without_term_frequencies=True,
@@ -387,6 +391,27 @@ def train_model(
                 logger.warning("EM on block %s skipped: %s", rule, exc)
                 linker = ctx.relink(before)
         return {"columns": cols, "splink": linker.misc.save_model_to_json()}
+
+
+def _em_sample(records: pd.DataFrame, most: int) -> pd.Series:
+    """Which records EM trains on: all of them, or whole name groups up to about ``most``.
+
+    A record's group is its name pinyin (its id when it has no name); groups are
+    kept by a hash of the key, so the sample is the same on every build.
+
+    Examples
+    --------
+    >>> r = pd.DataFrame({"unique_id": list("abcd"), "name_py": ["li na"] * 2 + [None] * 2})
+    >>> _em_sample(r, 10).tolist()
+    [True, True, True, True]
+    """
+    n = len(records)
+    if n <= most:
+        return pd.Series(True, index=records.index)
+    key = records.get("name_py", pd.Series(None, index=records.index))
+    key = key.astype(object).where(key.notna(), records["unique_id"].astype(str))
+    bucket = pd.util.hash_pandas_object(key, index=False).to_numpy() % 1_000_000
+    return pd.Series(bucket < 1_000_000 * most / n, index=records.index)
 
 
 def _with_blocks(records: pd.DataFrame, cols: list[str], cfg: IdentityConfig) -> pd.DataFrame:
