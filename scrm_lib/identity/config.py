@@ -71,7 +71,9 @@ class IdentityConfig:
         16 billion at a million persons, which is what exhausted memory.
     train_max_records
         EM trains on whole name groups (accounts sharing a name's pinyin) sampled to
-        about this many records; λ and u always come from all of them.
+        about this many records; λ and u always come from all of them. At 20,000 the
+        city block holds about 10⁷ pairs, so Splink need not sample records again
+        (``em_max_pairs``), which would break up the matches.
     max_block
         Largest name-pinyin block the prediction compares whole. A bigger block
         (a common name: 张伟) is split by city; a name-and-city block still bigger
@@ -92,7 +94,7 @@ class IdentityConfig:
     one_per_platform: bool = True
     rounds: int = 1
     em_max_pairs: float = 1e7
-    train_max_records: int = 100_000
+    train_max_records: int = 20_000
     max_block: int = 1000
     splink_memory_limit: str = "2GB"
 

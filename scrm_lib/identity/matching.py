@@ -367,6 +367,8 @@ def train_model(
         if labelled >= MIN_LABELLED_PAIRS:
             linker.training.estimate_m_from_label_column("identity_label")
         model = linker.misc.save_model_to_json()
+    if labelled >= MIN_LABELLED_PAIRS:
+        model = _fix_labelled_m(model)
     # EM on a sample of whole name groups: a person's accounts mostly share the pinyin
     # of their name, so the sample keeps its matches together (a sample of records
     # would keep a pair only with the square of the rate, and EM then lost the matches)
@@ -391,6 +393,32 @@ def train_model(
                 logger.warning("EM on block %s skipped: %s", rule, exc)
                 linker = ctx.relink(before)
         return {"columns": cols, "splink": linker.misc.save_model_to_json()}
+
+
+#: m of a level no labelled pair reached (a name that differs entirely): rare, not impossible.
+LABEL_M_FLOOR = 1e-6
+
+
+def _fix_labelled_m(model: dict[str, Any]) -> dict[str, Any]:
+    """Keep the m the labels measured fixed through EM; EM estimates only the rest.
+
+    Labelled pairs (accounts sharing a phone or unionid) show how a match's names,
+    masked phones and platforms agree; they rarely both carry a city or an address
+    (a WeCom contact has neither), so those comparisons are left to EM, which the
+    fixed ones keep from drifting to another latent class (same name and city, at a
+    million persons). A level no labelled pair reached gets :data:`LABEL_M_FLOOR`.
+    """
+    for comp in model["comparisons"]:
+        levels = [lv for lv in comp["comparison_levels"] if not lv.get("is_null_level")]
+        if all(lv.get("fix_m_probability") for lv in levels):
+            continue
+        if not any(lv.get("m_probability") is not None for lv in levels):
+            continue  # no labelled pair compared this field: EM's job
+        for lv in levels:
+            if lv.get("m_probability") is None:
+                lv["m_probability"] = LABEL_M_FLOOR
+            lv["fix_m_probability"] = True
+    return model
 
 
 def _em_sample(records: pd.DataFrame, most: int) -> pd.Series:
