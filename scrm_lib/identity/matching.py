@@ -13,10 +13,14 @@ account becomes one Splink record:
 - ``city`` (the identifier, or the prefecture in the address), ``address``
   (whitespace removed), ``birthday``, ``email``.
 
-u probabilities come from random sampling, m probabilities from EM on two
-blocking passes, λ from a deterministic rule; pairs at or above the
-configured threshold join the graph with their probability and the
-comparison levels that justified them.
+λ comes from a deterministic rule and u from random pairs, both over all
+records. m comes first from the pairs the deterministic stage joined (they
+share a phone or a unionid, so they are matches) for the fields those pairs
+carry (name, masked phone, platform), fixed from then on; EM on two
+blocking passes estimates the rest (city, address, birthday) on whole name
+groups of about ``train_max_records`` records. Without such pairs (Febrl)
+EM estimates every m. Pairs at or above the configured threshold join the
+graph with their probability and the comparison levels that justified them.
 
 Example
 -------
