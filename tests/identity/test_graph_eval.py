@@ -239,3 +239,41 @@ def test_a_failed_em_pass_keeps_every_comparison(monkeypatch):
     model = train_model(records, identity_config({}))
     kept = [c["output_column_name"] for c in model["splink"]["comparisons"]]
     assert kept == ["name", "mphone", "city", "platform"]
+
+
+def test_labelled_m_is_fixed_and_unlabelled_fields_are_left_to_em():
+    from scrm_lib.identity.matching import LABEL_M_FLOOR, _fix_labelled_m
+
+    def level(m, null=False, fixed=False):
+        out = {"m_probability": m, "fix_m_probability": fixed}
+        return {**out, "is_null_level": True} if null else out
+
+    model = {
+        "comparisons": [
+            {"output_column_name": "name",
+             "comparison_levels": [level(None, null=True), level(0.9), level(None)]},
+            {"output_column_name": "city",  # no labelled pair carried a city on both sides
+             "comparison_levels": [level(None, null=True), level(None), level(None)]},
+            {"output_column_name": "nick",
+             "comparison_levels": [level(0.05, fixed=True)]},
+        ]
+    }  # fmt: skip
+    out = _fix_labelled_m(model)
+    name, city, nick = out["comparisons"]
+    assert [lv["m_probability"] for lv in name["comparison_levels"][1:]] == [0.9, LABEL_M_FLOOR]
+    assert all(lv["fix_m_probability"] for lv in name["comparison_levels"][1:])
+    assert name["comparison_levels"][0]["fix_m_probability"] is False  # null level untouched
+    assert not any(lv["fix_m_probability"] for lv in city["comparison_levels"])
+    assert nick["comparison_levels"] == [level(0.05, fixed=True)]
+
+
+def test_em_sample_keeps_whole_name_groups():
+    from scrm_lib.identity.matching import _em_sample
+
+    names = [f"name {i % 500}" for i in range(20_000)]
+    r = pd.DataFrame({"unique_id": [f"a{i}" for i in range(20_000)], "name_py": names})
+    keep = _em_sample(r, 4_000)
+    assert 2_000 < keep.sum() < 6_000
+    # a name group is in or out as a whole
+    assert keep.groupby(r["name_py"]).nunique().max() == 1
+    assert keep.equals(_em_sample(r, 4_000))  # the same on every build
