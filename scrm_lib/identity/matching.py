@@ -328,13 +328,13 @@ def train_model(
     """Estimate the Fellegi–Sunter model on the records (λ, u by sampling, m by labels or EM).
 
     With ``labels`` (the deterministic component of each account), the m
-    probabilities come from the pairs of accounts the deterministic stage
-    joined: they share a phone or a unionid, so they are matches, and how
-    often their names, cities and addresses agree is what m measures. This
-    is steadier than EM, which at a million records trains on a sample that
-    holds too few matches and can collapse. Without labels (or with fewer
-    than :data:`MIN_LABELLED_PAIRS` pairs, as on Febrl) m comes from EM on two
-    blocking passes.
+    probabilities of names, masked phones and platforms come from the pairs
+    of accounts the deterministic stage joined (they share a phone or a
+    unionid, so they are matches) and stay fixed (:func:`_fix_labelled_m`);
+    EM then estimates the fields those pairs rarely carry (city, address,
+    birthday) on whole name groups (:func:`_em_sample`). Without labels (or
+    with fewer than :data:`MIN_LABELLED_PAIRS` pairs, as on Febrl) EM
+    estimates every m.
 
     Parameters
     ----------
