@@ -95,7 +95,11 @@ def stitch(
     db = raw_duckdb(con)
     accounts = db.execute("SELECT account_id FROM accounts ORDER BY account_id").df()["account_id"]
     det, hubs = deterministic_edges(db, cfg)
-    hubs = hubs[hubs["kind"].isin([*cfg.link_kinds, *_HUB_ALSO])].reset_index(drop=True)
+    hubs = hubs[hubs["kind"].isin([*cfg.link_kinds, *_HUB_ALSO])]
+    # a masked Alipay e-mail (y***@126.com) is a first letter and a domain: shared by
+    # hundreds of strangers by nature, not a typed value worth reporting
+    masked_mail = (hubs["kind"] == "alipay_masked") & hubs["value"].str.contains("@", regex=False)
+    hubs = hubs[~masked_mail].reset_index(drop=True)
     hubs["hub_limit"] = cfg.hub_limit
 
     ov = overrides if overrides is not None else pd.DataFrame(columns=["action"])

@@ -277,3 +277,21 @@ def test_em_sample_keeps_whole_name_groups():
     # a name group is in or out as a whole
     assert keep.groupby(r["name_py"]).nunique().max() == 1
     assert keep.equals(_em_sample(r, 4_000))  # the same on every build
+
+
+def test_masked_alipay_mails_are_not_reported_as_hubs(tmp_path):
+    import duckdb
+
+    from scrm_lib.identity.step import stitch
+
+    from .conftest import make_warehouse
+
+    accounts = [f"tmall:t{i:02d}" for i in range(30)]
+    ids = [(a, "alipay_masked", "y***@126.com") for a in accounts] + [
+        (a, "alipay_masked", "138****8000") for a in accounts
+    ]
+    path = make_warehouse(tmp_path / "w.duckdb", accounts, ids)
+    db = duckdb.connect(str(path))
+    _, _, hubs = stitch(db, identity_config({"identity": {"probabilistic": False}}))
+    db.close()
+    assert hubs[["kind", "value"]].values.tolist() == [["alipay_masked", "138****8000"]]
