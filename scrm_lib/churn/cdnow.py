@@ -32,6 +32,33 @@ def cdnow_path(path: str | Path | None = None) -> Path:
     return p
 
 
+def cdnow_tables(
+    ids: pd.Series, days: pd.Series, dollars: pd.Series
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Canonical ``orders`` and ``accounts`` from CDNOW's customer ids, days and dollars.
+
+    Each purchase is a paid order at noon Asia/Shanghai (04:00 UTC) on its day;
+    ids lose their leading zeros (``cdnow:4``), as in the published summaries.
+    """
+    ts = (pd.to_datetime(days) + pd.Timedelta(hours=4)).dt.tz_localize("UTC")
+    ts = ts.reset_index(drop=True)
+    orders = pd.DataFrame(
+        {
+            "platform": "cdnow",
+            "order_id": [f"o{i}" for i in range(len(ts))],
+            "line_id": "",
+            "account_id": ("cdnow:" + ids.astype(str).str.lstrip("0")).reset_index(drop=True),
+            "created_at": ts,
+            "paid_at": ts,
+            "amount": pd.to_numeric(dollars).reset_index(drop=True),
+            "refund_amount": 0.0,
+            "status": "paid",
+        }
+    )
+    accounts = pd.DataFrame({"account_id": orders["account_id"].unique(), "platform": "cdnow"})
+    return orders, accounts
+
+
 def cdnow_warehouse(path: str | Path | None = None) -> Any:
     """An in-memory DuckDB warehouse with CDNOW as canonical ``accounts`` and ``orders``.
 
@@ -62,21 +89,7 @@ def cdnow_warehouse(path: str | Path | None = None) -> Any:
     day = pd.to_datetime(raw["date"], format="%Y%m%d", errors="coerce")
     if day.isna().any() or raw.empty:
         raise ChurnError(f"{cdnow_path(path)}: not the CDNOW layout (id, YYYYMMDD, CDs, dollars)")
-    ts = (day + pd.Timedelta(hours=4)).dt.tz_localize("UTC")
-    orders = pd.DataFrame(
-        {
-            "platform": "cdnow",
-            "order_id": [f"o{i}" for i in range(len(raw))],
-            "line_id": "",
-            "account_id": "cdnow:" + raw["id"].str.lstrip("0"),
-            "created_at": ts,
-            "paid_at": ts,
-            "amount": raw["dollars"],
-            "refund_amount": 0.0,
-            "status": "paid",
-        }
-    )
-    accounts = pd.DataFrame({"account_id": orders["account_id"].unique(), "platform": "cdnow"})
+    orders, accounts = cdnow_tables(raw["id"], day, raw["dollars"])
     con = duckdb_connect()
     for name, df in (("accounts", accounts), ("orders", orders)):
         con.create_table(name, ibis.memtable(conform(df, name)).cast(TABLES[name]))

@@ -36,6 +36,7 @@ def cdnow_summary() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def cdnow_warehouse(tmp_path_factory):
     """The CDNOW sample's transactions as canonical orders (noon local time each day)."""
+    from scrm_lib.churn.cdnow import cdnow_tables
     from scrm_lib.warehouse import duckdb_connect
 
     raw = pd.read_csv(
@@ -47,22 +48,8 @@ def cdnow_warehouse(tmp_path_factory):
         dtype={"date": str, "id": str},
     )
     day = pd.to_datetime(raw["date"], format="%Y%m%d")
-    ts = (day + pd.Timedelta(hours=4)).dt.strftime("%Y-%m-%d %H:%M:%S+00")
-    rows = pd.DataFrame(
-        {
-            "platform": "cdnow",
-            "order_id": [f"o{i}" for i in range(len(raw))],
-            "line_id": "",
-            "account_id": "cdnow:" + raw["id"].str.lstrip("0"),
-            "created_at": ts,
-            "paid_at": ts,
-            "amount": raw["dollars"],
-            "refund_amount": 0.0,
-            "status": "paid",
-        }
-    )
+    rows, accounts = cdnow_tables(raw["id"], day, raw["dollars"])
     con = duckdb_connect()
-    accounts = pd.DataFrame({"account_id": rows["account_id"].unique(), "platform": "cdnow"})
     put(con, "accounts", accounts)
     # zero-dollar rows exist in CDNOW; they are not purchases under our counting rules
     put(con, "orders", rows)
