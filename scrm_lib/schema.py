@@ -69,6 +69,11 @@ TABLES: dict[str, ibis.Schema] = {
             "influencer_id": "string",
             "traffic_source": "string",
             "groupbuy_id": "string",
+            # ship-to of this order (personal data), kept per order: when the account key
+            # is typed by staff (a counter phone), the order's own evidence of its buyer
+            "recipient_name": "string",
+            "recipient_phone": "string",  # E.164 when full, else as masked (138****5678)
+            "recipient_address": "string",
             "source_file": "string",
             "source_line": "int64",
         }
