@@ -5,6 +5,12 @@ account key, so a row whose 买家手机号 is empty, masked or not a valid
 number is rejected (column 买家手机号). The recipient's phone, when it
 differs from the buyer's, is kept as a ``recipient_phone`` identifier (a
 gift recipient is not the buyer, so it is not a linking ``phone``).
+
+The recipient (收货人/提货人, their phone, and 收货地址 when the export has it)
+is also kept on each order (``recipient_name``, ``recipient_phone``,
+``recipient_address``): a shop that types its counter phone as 买家手机号
+makes one "account" of many buyers, and the identity step then attributes
+each of those orders by its own recipient (:mod:`scrm_lib.identity.account_hubs`).
 退款状态 退款成功 makes the order ``refunded`` with ``refund_amount`` equal
 to its amount. 订单来源 goes to ``traffic_source``.
 
@@ -55,6 +61,10 @@ def parse(ctx: Context) -> dict[str, Any]:
     native = buyer["value"].where(buyer["kind"] == "phone")
     account = prefixed("youzan", native)
 
+    recipient = ctx.texts("recipient")
+    rec = ctx.phones("recipient_phone")
+    rec_value = rec["value"].where(rec["kind"].isin(["phone", "phone_masked"]))
+    address = ctx.texts("address")
     orders = pd.DataFrame(
         {
             ROW: rows,
@@ -71,16 +81,19 @@ def parse(ctx: Context) -> dict[str, Any]:
             "items": ctx.texts("items"),
             "quantity": quantity,
             "traffic_source": ctx.texts("source"),
+            "recipient_name": recipient,
+            "recipient_phone": rec_value,
+            "recipient_address": address,
             "source_line": ctx.raw.lines,
         }
     )
     nickname = ctx.texts("nickname")
-    rec = ctx.phones("recipient_phone")
-    other = rec["kind"].isin(["phone", "phone_masked"]) & (rec["value"] != native)
+    other = rec_value.notna() & (rec_value != native)
     ids = [
         identifiers_frame(rows, account, "phone", native),
         identifiers_frame(rows, account, "nickname", nickname),
-        identifiers_frame(rows, account, "name", ctx.texts("recipient")),
+        identifiers_frame(rows, account, "name", recipient),
+        identifiers_frame(rows, account, "address", address),
         identifiers_frame(rows[other], account[other], "recipient_phone", rec["value"][other]),
     ]
     accounts = accounts_frame(
