@@ -48,6 +48,19 @@ class IdentityConfig:
         A linking value held by more accounts of one platform than this is a hub
         too: one person seldom has more than a couple of accounts per platform,
         so a phone on five mini-program accounts is typed, not owned.
+    account_hub_limit
+        An account whose orders went to more distinct recipients than this (by
+        name, by phone, or by address, each counted apart) is an account-key hub:
+        a key typed by staff for many buyers (a counter phone as the Youzan buyer
+        phone, a store's shared Tmall login). Reported in ``identity_hubs``, never
+        merged, and each of its orders goes to its own recipient's evidence
+        (:mod:`.account_hubs`). 10: a customer who sends gifts to a handful of
+        people (5 recipients and themselves, a home and an office address) stays
+        well under it; a counter typing its phone for walk-ins passes it in days.
+    account_hub_device_limit
+        The same for distinct devices behind one account: a person has a phone, a
+        tablet, a laptop, and changes them now and then; a counter terminal logs
+        in for everyone.
     probabilistic
         Run the Splink stage.
     threshold
@@ -91,6 +104,8 @@ class IdentityConfig:
     link_kinds: tuple[str, ...] = LINK_KINDS
     hub_limit: int = 20
     hub_platform_limit: int = 3
+    account_hub_limit: int = 10
+    account_hub_device_limit: int = 5
     probabilistic: bool = True
     threshold: float = 0.8
     max_pairs: float = 2e6
@@ -125,6 +140,11 @@ def identity_config(extra: dict[str, Any] | None) -> IdentityConfig:
     ):
         bad = raw["hub_platform_limit"]
         raise ConfigError(f"[identity] hub_platform_limit must be an integer ≥ 1, not {bad!r}")
+    for key, low in (("account_hub_limit", 2), ("account_hub_device_limit", 1)):
+        if key in raw and (
+            isinstance(raw[key], bool) or not isinstance(raw[key], int) or raw[key] < low
+        ):
+            raise ConfigError(f"[identity] {key} must be an integer ≥ {low}, not {raw[key]!r}")
     if "rounds" in raw and (not isinstance(raw["rounds"], int) or not 1 <= raw["rounds"] <= 5):
         raise ConfigError(f"[identity] rounds must be an integer in 1..5, not {raw['rounds']!r}")
     for key in ("em_max_pairs", "max_block", "train_max_records"):
