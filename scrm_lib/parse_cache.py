@@ -99,6 +99,12 @@ def preset_fingerprint(preset: str, settings: Any = None) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _plausibility(settings: Any) -> dict[str, Any]:
+    from scrm_lib.ingest.plausibility import plausibility_rules
+
+    return plausibility_rules(settings).fingerprint()
+
+
 def cache_key(sha256: str, name: str, preset: str, settings: Any = None) -> str:
     """The key of a parsed file: content, name, preset, parse settings and code.
 
@@ -114,6 +120,7 @@ def cache_key(sha256: str, name: str, preset: str, settings: Any = None) -> str:
         "preset_content": preset_fingerprint(preset, settings),
         "timezone": getattr(settings, "timezone", None) or "Asia/Shanghai",
         "default_region": getattr(settings, "default_region", None) or "CN",
+        "plausibility": _plausibility(settings),
         "code": _code_fingerprint(),
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()

@@ -32,7 +32,8 @@ _MOBILE = re.compile(r"(?:\+?86[\s-]?)?(1[3-9]\d)[\s-]?\d{4}[\s-]?(\d{4})")
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*(@[A-Za-z0-9.-]+)")
 #: Columns whose whole value is personal: shown masked to roles without "unmask".
 PII_COLUMNS = re.compile(
-    r"(phone|mobile|email|name|address|手机|电话|姓名|收货人|地址|raw_value|value|text)", re.I
+    r"(phone|mobile|email|name|address|手机|电话|姓名|收货人|地址|raw_value|value|text|extras)",
+    re.I,
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 

@@ -35,6 +35,7 @@ TABLES: dict[str, ibis.Schema] = {
             "display_name": "string",
             "first_seen": TS,
             "channel_code": "string",
+            "extras": "string",  # see EXTRAS_DOC; personal data
             "source_file": "string",
         }
     ),
@@ -74,6 +75,7 @@ TABLES: dict[str, ibis.Schema] = {
             "recipient_name": "string",
             "recipient_phone": "string",  # E.164 when full, else as masked (138****5678)
             "recipient_address": "string",
+            "extras": "string",  # see EXTRAS_DOC; personal data
             "source_file": "string",
             "source_line": "int64",
         }
@@ -85,6 +87,7 @@ TABLES: dict[str, ibis.Schema] = {
             "ts": TS,
             "type": "string",
             "attributes": "string",  # JSON object
+            "extras": "string",  # see EXTRAS_DOC; personal data
             "source_file": "string",
         }
     ),
@@ -160,6 +163,18 @@ TABLES: dict[str, ibis.Schema] = {
             "source_file": "string",
         }
     ),
+}
+
+#: ``extras`` on accounts, orders and events: the source row's columns that no preset
+#: field maps, as a JSON object keyed by the file's own header names (null when none).
+#: They are kept rather than dropped, and may hold names, phones or addresses: the
+#: column is personal data, masked on the way out like every other one
+#: (``scrm_lib.privacy.PII_COLUMNS``).
+EXTRAS_DOC = "unmapped source columns as JSON (personal data)"
+PERSONAL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "accounts": ("extras",),
+    "orders": ("extras",),
+    "events": ("extras",),
 }
 
 KEYS: dict[str, tuple[str, ...]] = {

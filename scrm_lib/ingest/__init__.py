@@ -119,6 +119,7 @@ def parse_file(path: str | Path, *, preset: str | None = None, settings: Any = N
     """
     from scrm_lib.ingest.base import Context
     from scrm_lib.ingest.detect import locate
+    from scrm_lib.ingest.plausibility import plausibility_rules
     from scrm_lib.ingest.presets import load_preset, require_columns
     from scrm_lib.ingest.read import read_table
 
@@ -142,6 +143,7 @@ def parse_file(path: str | Path, *, preset: str | None = None, settings: Any = N
         cols=cols,
         tz=getattr(settings, "timezone", None) or "Asia/Shanghai",
         region=getattr(settings, "default_region", None) or "CN",
+        rules=plausibility_rules(settings),
     )
     adapter = importlib.import_module(f"scrm_lib.ingest.{chosen.adapter}")
     tables = ctx.finish(adapter.parse(ctx))

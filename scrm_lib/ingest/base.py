@@ -8,6 +8,14 @@ that carry ``_row``, the position of the input row they came from. The
 context then drops every output row whose input row was rejected, so a row
 is either accepted (it reaches some table) or rejected, never both.
 
+The context also applies what every adapter shares: the units of money and
+time columns (:mod:`scrm_lib.ingest.units`), the plausibility rules
+(:mod:`scrm_lib.ingest.plausibility`: implausible times in every timestamp
+read, amounts and quantities on ``orders``), the order status when a file
+has none, and ``extras``: the columns of the file no preset field maps,
+kept as one JSON object per row on the file's main table (orders, events
+or accounts) instead of being dropped.
+
 Example
 -------
 >>> ctx.timestamps("created_at", required=True)  # doctest: +SKIP
@@ -15,19 +23,32 @@ Example
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from scrm_lib.ingest import normalize as nz
-from scrm_lib.ingest.presets import Preset
+from scrm_lib.ingest import units as un
+from scrm_lib.ingest.plausibility import (
+    PlausibilityRules,
+    implausible_orders,
+    implausible_times,
+)
+from scrm_lib.ingest.presets import Preset, header_key
 from scrm_lib.ingest.read import RawTable
 from scrm_lib.schema import TABLES, conform
 
 ROW = "_row"
+EXTRAS = "extras"
+#: The table a preset kind's rows feed first: it carries the file's ``extras``.
+MAIN_TABLE = {"orders": "orders", "events": "events", "users": "accounts", "contacts": "accounts"}
+#: Fields that may hold an order's amount / quantity, for naming them in rejects.
+_ORDER_FIELDS = {"amount": ("amount", "paid_amount", "total"), "quantity": ("quantity", "items")}
 
 
 @dataclass
@@ -40,8 +61,11 @@ class Context:
     cols: dict[str, str]
     tz: str = "Asia/Shanghai"
     region: str = "CN"
+    rules: PlausibilityRules = field(default_factory=PlausibilityRules)
+    now: pd.Timestamp = field(default_factory=lambda: pd.Timestamp.now(tz="UTC"))
     _rejects: list[pd.DataFrame] = field(default_factory=list)
     _bad: pd.Series | None = None
+    _units: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._bad = pd.Series(False, index=self.raw.df.index)
@@ -124,16 +148,69 @@ class Context:
         v = nz.halfwidth(self.get(fld))
         return self.require(fld, v) if required else v
 
+    def declared_unit(self, fld: str) -> str | None:
+        """The preset's ``[units]`` entry for the header this file uses for ``fld``, or the field's.
+
+        Example
+        -------
+        >>> ctx.declared_unit("amount")  # doctest: +SKIP
+        'fen'
+        """
+        units = self.preset.units
+        if fld in self.cols:
+            by_key = {header_key(k): v for k, v in units.items()}
+            hit = by_key.get(header_key(self.cols[fld]))
+            if hit is not None:
+                return hit
+        return units.get(fld)
+
+    def money_unit(self, fld: str, _seen: tuple[str, ...] = ()) -> str:
+        """``fen`` or ``yuan`` for a money field in this file (order in :mod:`.units`)."""
+        if fld in self._units:
+            return self._units[fld]
+        header = self.cols.get(fld)
+        alias = None
+        if header is not None:
+            by_key = {header_key(k): v for k, v in self.preset.units.items()}
+            alias = by_key.get(header_key(header))
+        named = un.header_money_unit(header) if header is not None else None
+        declared = self.preset.units.get(fld)
+        if alias in ("fen", "yuan"):
+            unit = alias
+        elif named is not None:
+            unit = named
+        elif declared in ("fen", "yuan"):
+            unit = declared
+        elif declared == "auto" or alias == "auto":
+            unit = un.guess_money_unit(self.get(fld))
+        elif declared is not None and declared in self.preset.columns and declared not in _seen:
+            unit = self.money_unit(declared, (*_seen, fld))
+        elif float(self.option("amount_scale", 1)) == 100:
+            unit = "fen"
+        else:
+            unit = "yuan"
+        self._units[fld] = unit
+        return unit
+
     def timestamps(self, fld: str, *, required: bool = False) -> pd.Series:
+        """UTC times of ``fld``; unparseable and implausible cells reject their row."""
         raw = self.get(fld)
-        ts, bad = nz.parse_timestamps(raw, self.tz)
+        unit = self.declared_unit(fld)
+        tz = "UTC" if unit == "utc" else self.tz
+        ts, bad = nz.parse_timestamps(raw, tz, unit if unit in ("s", "ms", "us") else None)
         self.reject(bad, fld, "unparseable timestamp")
         if required:
-            self.reject(nz.text(raw).isna(), fld, "missing value")
+            self.reject(ts.isna() & ~bad, fld, "missing value")
+        why = implausible_times(ts, self.rules, self.now)
+        for reason in why.dropna().unique():
+            self.reject(why == reason, fld, reason)
         return ts
 
-    def amounts(self, fld: str, *, scale: float = 1.0, required: bool = False) -> pd.Series:
+    def amounts(self, fld: str, *, scale: float | None = None, required: bool = False) -> pd.Series:
+        """Money in yuan; ``scale`` None reads the field's unit (:meth:`money_unit`)."""
         raw = self.get(fld)
+        if scale is None:
+            scale = 100.0 if self.money_unit(fld) == "fen" else 1.0
         v, bad = nz.parse_amounts(raw, scale)
         self.reject(bad, fld, "unparseable amount")
         if required:
@@ -153,12 +230,21 @@ class Context:
         return v
 
     def status(self, fld: str = "status", mapping: dict[str, str] | None = None) -> pd.Series:
-        """Map raw statuses with the preset's ``[status]`` table; unknown labels reject."""
+        """Map raw statuses with the preset's ``[status]`` table; unknown labels reject.
+
+        A file without a status column, or an empty status cell, is not a reason
+        to lose the order: it is ``paid`` when it has a pay time (or the file has
+        no pay-time column at all: an export of sales), else ``pending``.
+        """
         raw = nz.text(self.get(fld))
         mapped = nz.map_values(raw, mapping if mapping is not None else self.preset.status)
         self.reject(raw.notna() & mapped.isna(), fld, "unknown status")
-        self.reject(raw.isna(), fld, "missing value")
-        return mapped
+        if self.has("paid_at"):
+            paid = nz.text(self.get("paid_at")).notna()
+            fallback = pd.Series(np.where(paid, "paid", "pending"), index=self.index)
+        else:
+            fallback = pd.Series("paid", index=self.index)
+        return mapped.where(raw.notna(), fallback.astype("str"))
 
     def phones(self, fld: str) -> pd.DataFrame:
         return nz.normalize_phones(self.get(fld), self.region)
@@ -186,8 +272,78 @@ class Context:
         out = pd.concat(parts, ignore_index=True)
         return conform(out.sort_values("line", kind="stable"), "rejects")
 
+    # ------------------------------------------------------------ shared checks
+
+    def _check_orders(self, orders: pd.DataFrame) -> None:
+        """Reject the input rows of implausible orders (amount, quantity; see plausibility)."""
+        if ROW not in orders.columns:
+            return
+        for column, why in implausible_orders(orders, self.rules):
+            fld = next((f for f in _ORDER_FIELDS.get(column, ()) if self.has(f)), None)
+            for reason in why.dropna().unique():
+                hit = (why == reason).to_numpy()
+                mask = pd.Series(False, index=self.index)
+                mask[orders[ROW].to_numpy()[hit]] = True
+                raw = None
+                if fld is None or fld == "items":
+                    raw = pd.Series(pd.NA, index=self.index, dtype="str")
+                    raw[orders[ROW].to_numpy()[hit]] = orders[column].to_numpy()[hit]
+                self.reject(mask, fld or column, reason, raw)
+
+    def _main_table(self) -> str | None:
+        if self.preset.adapter == "generic":
+            table = self.option("table")
+            return table if table in ("orders", "events", "accounts") else None
+        return MAIN_TABLE.get(self.preset.kind)
+
+    def extras(self) -> pd.Series | None:
+        """The file's unmapped columns as one canonical JSON object per row (None: there are none).
+
+        Keys are the file's own header names, sorted; empty cells are left out.
+        JSON lines contribute their unmapped top-level keys (a key whose
+        sub-field a preset maps, like ``address``, counts as mapped).
+        """
+        mapped = set(self.cols.values())
+        if self.raw.kind == "jsonl":
+            if self.raw.arrow is not None:
+                top = list(self.raw.arrow.column_names)
+            else:
+                top = list(dict.fromkeys(k for r in self.raw.records or [] for k in r))
+            keys = [k for k in top if not any(m == k or m.startswith(k + ".") for m in mapped)]
+        else:
+            keys = [c for c in self.raw.df.columns if c not in mapped]
+        if not keys:
+            return None
+        keys = sorted(keys)
+        if self.raw.kind != "jsonl":
+            table = pa.table(
+                {
+                    f"c{i}": pa.array(
+                        nz.text(self.raw.df[k]), type=pa.large_string(), from_pandas=True
+                    )
+                    for i, k in enumerate(keys)
+                }
+            )
+        elif self.raw.arrow is not None:
+            table = self.raw.arrow.select(keys).rename_columns([f"c{i}" for i in range(len(keys))])
+        else:
+            from scrm_lib.ingest.nested import to_json
+
+            recs = [{k: r.get(k) for k in keys} for r in self.raw.records or []]
+            rendered = [None if j == "{}" else j for j in to_json(recs)]
+            return pd.Series(rendered, index=self.index, dtype="str")
+        return _json_objects(table, keys, self.index)
+
     def finish(self, tables: dict[str, Any]) -> dict[str, pd.DataFrame]:
-        """Drop rows of rejected input rows, dedupe helper tables, conform to the schema."""
+        """Check plausibility, drop rows of rejected input rows, attach ``extras``, conform."""
+        tables = {
+            name: (frames if isinstance(frames, pd.DataFrame) else _concat(frames))
+            for name, frames in tables.items()
+        }
+        if isinstance(tables.get("orders"), pd.DataFrame):
+            self._check_orders(tables["orders"])
+        main = self._main_table()
+        extras = self.extras() if main in tables else None
         ok_rows = self.ok
         out: dict[str, pd.DataFrame] = {}
         for name, frames in tables.items():
@@ -196,6 +352,8 @@ class Context:
             if not parts:
                 continue
             df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+            if name == main and extras is not None and ROW in df.columns:
+                df = df.assign(**{EXTRAS: extras.reindex(df[ROW].to_numpy()).to_numpy()})
             if ROW in df.columns:
                 keep = ok_rows.reindex(df[ROW].to_numpy()).to_numpy(dtype=bool)
                 df = df[keep]
@@ -208,6 +366,38 @@ class Context:
                 )
             out[name] = conform(df, name)
         return out
+
+
+def _concat(frames: Any) -> pd.DataFrame | None:
+    parts = [p for p in (frames or []) if p is not None and len(p)]
+    if not parts:
+        return None
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+
+def _json_objects(table: pa.Table, keys: list[str], index: pd.Index) -> pd.Series:
+    """One JSON object per row of ``table`` (columns c0.. standing for ``keys``), nulls left out.
+
+    Rendered by DuckDB's ``to_json``, column-wise in C++: a Python dict per row
+    would cost seconds on a million-row export.
+    """
+    from scrm_lib.ingest.keys import _duck
+
+    def lit(k: str) -> str:
+        return "'" + json.dumps(k, ensure_ascii=False).replace("'", "''") + ":'"
+
+    parts = ", ".join(
+        f"CASE WHEN c{i} IS NULL THEN NULL ELSE {lit(k)} || to_json(c{i}) END"
+        for i, k in enumerate(keys)
+    )
+    sql = f"SELECT '{{' || nullif(concat_ws(',', {parts}), '') || '}}' AS j FROM extras_src"
+    con = _duck()
+    try:
+        con.register("extras_src", table)
+        got = con.execute(sql).to_arrow_table().column("j")
+    finally:
+        con.unregister("extras_src")
+    return pd.Series(got.to_pandas(), index=index, dtype="str")
 
 
 def _merge_accounts(df: pd.DataFrame) -> pd.DataFrame:

@@ -23,6 +23,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from scrm_lib.ingest.units import unix_units
+
 # Mainland mobile ranges that libphonenumber treats as valid (checked by a
 # property test against phonenumbers itself); anything else goes the slow way.
 MOBILE = r"1(?:3\d|4[57]|5[0-35-9]|6[25-7]|7[0-35-8]|8\d|9[0-35-9])\d{8}|1610\d{7}"
@@ -42,7 +44,12 @@ TIME_FORMATS = (
     "%Y/%m/%d",
     "%Y年%m月%d日 %H:%M:%S",
     "%Y年%m月%d日",
+    "%Y.%m.%d %H:%M:%S",
+    "%Y%m%d%H%M%S",
+    "%Y%m%d",
 )
+# What exports write for "no time": unix zero, MySQL's zero date.
+_SENTINEL = r"0+|0000-00-00(?:[ T]00:00(?::00)?)?"
 _OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})$"
 _UTC = "datetime64[us, UTC]"
 
@@ -167,12 +174,18 @@ def _phonenumbers_e164(values: np.ndarray, region: str) -> dict[str, str | None]
 # ---------------------------------------------------------------- timestamps
 
 
-def parse_timestamps(s: pd.Series, tz: str = "Asia/Shanghai") -> tuple[pd.Series, pd.Series]:
+def parse_timestamps(
+    s: pd.Series, tz: str = "Asia/Shanghai", unit: str | None = None
+) -> tuple[pd.Series, pd.Series]:
     """Timestamps to UTC; naive local times are read in ``tz``.
 
     Accepts ``YYYY-MM-DD HH:MM:SS``, ``YYYY/MM/DD HH:MM[:SS]``, ISO 8601 with
-    an offset, dates, and unix seconds or milliseconds (told apart by size).
-    Each explicit format is tried only on the cells still unparsed.
+    an offset, dates, and unix seconds, milliseconds or microseconds: the
+    unit is ``unit`` (``s``, ``ms``, ``us``) or, when None, read from each
+    value's magnitude (:func:`scrm_lib.ingest.units.unix_units`). Each
+    explicit format is tried only on the
+    cells still unparsed. The "no time" sentinels exports write (``0``,
+    ``0000-00-00 00:00:00``) are missing values, not bad ones.
 
     Example
     -------
@@ -183,17 +196,18 @@ def parse_timestamps(s: pd.Series, tz: str = "Asia/Shanghai") -> tuple[pd.Series
     out = pd.Series(pd.NaT, index=s.index, dtype=_UTC)
     if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
         num = pd.to_numeric(s).astype("Float64")
-        out = _from_unix(num)
-        bad = s.notna() & out.isna()
+        out = _from_unix(num, unit)
+        bad = s.notna() & (num != 0).fillna(False) & out.isna()
         return out, bad
 
     st = halfwidth(s)
+    st = st.mask(st.str.fullmatch(_SENTINEL, na=False))
     present = st.notna()
     todo = present.copy()
 
-    digits = todo & st.str.fullmatch(r"\d{9,13}(?:\.\d+)?", na=False)
+    digits = todo & st.str.fullmatch(r"\d{9,16}(?:\.\d+)?", na=False)
     if digits.any():
-        out[digits] = _from_unix(pd.to_numeric(st[digits]).astype("Float64"))
+        out[digits] = _from_unix(pd.to_numeric(st[digits]).astype("Float64"), unit)
         todo &= out.isna()
 
     aware = (
@@ -224,15 +238,21 @@ def parse_timestamps(s: pd.Series, tz: str = "Asia/Shanghai") -> tuple[pd.Series
     return out, bad
 
 
-def _from_unix(num: pd.Series) -> pd.Series:
+def _from_unix(num: pd.Series, unit: str | None = None) -> pd.Series:
     out = pd.Series(pd.NaT, index=num.index, dtype=_UTC)
     ok = num.notna() & (num > 0)
-    ms = ok & (num >= 1e11)
-    secs = ok & ~ms
-    for mask, unit in ((ms, "ms"), (secs, "s")):
-        if mask.any():
-            vals = num[mask].astype("float64").to_numpy()
-            out[mask] = pd.to_datetime(vals, unit=unit, utc=True).astype(_UTC)
+    if not ok.any():
+        return out
+    vals = num[ok].astype("float64")
+    # Each value's own magnitude names its unit unless the column's unit is declared:
+    # seconds and milliseconds of any date 1973-5138 cannot be confused.
+    units = pd.Series(unit, index=vals.index) if unit else unix_units(vals)
+    for u, limit in (("s", 9.2e9), ("ms", 9.2e12), ("us", 9.2e15), ("ns", 9.2e18)):
+        # beyond the year 2262 a value is garbage pandas cannot hold: left NaT, i.e. bad
+        pick = (units == u) & (vals < limit)
+        if pick.any():
+            got = pd.to_datetime(vals[pick].to_numpy(), unit=u, utc=True)
+            out[pick[pick].index] = got.astype(_UTC)
     return out
 
 

@@ -18,16 +18,26 @@ Format (all keys but ``name``, ``adapter`` and ``columns`` are optional)::
     files = ["tmall_orders_*.csv"] # glob patterns; break ties in detection
     encoding = "gbk"               # tried first; UTF-8/GBK/GB18030 are tried anyway
     required = ["order_id", "buyer", "created_at"]
+    required_any = [["recipient", "phone"]]   # at least one of each group
 
     [columns]                      # field = header name or list of aliases
     order_id = ["订单编号", "订单号"]
     buyer = "买家会员名"
 
+    [fallbacks]                    # field = field read in its place when the
+    created_at = "paid_at"         #   file lacks it (a required field is met too)
+
+    [units]                        # money: fen | yuan | auto; times: s | ms | us |
+    amount = "auto"                #   utc | local; a key is a field or a header
+    total_fee = "fen"              #   alias (the alias wins); see units.py
+    refund_amount = "amount"       # another field: same unit as that field
+
     [status]                       # raw status label -> paid | refunded |
     "交易成功" = "paid"            #   cancelled | pending
 
-Header names are compared after NFKC, trimming, removing inner spaces and
-lower-casing, so ``订单编号 ``, ``订单编号`` and full-width variants match.
+Header names are compared after NFKC, trimming, removing inner spaces,
+underscores and hyphens, and lower-casing, so ``订单编号 ``, ``订单编号``,
+full-width variants, ``order_id``, ``orderId`` and ``Order-ID`` match.
 JSON lines fields are dotted paths into the record (``text.content``).
 The ``generic`` adapter reads more keys; see :mod:`scrm_lib.ingest.generic`.
 
@@ -41,6 +51,7 @@ Example
 from __future__ import annotations
 
 import fnmatch
+import re
 import tomllib
 import unicodedata
 from dataclasses import dataclass, field
@@ -49,10 +60,12 @@ from pathlib import Path
 from typing import Any
 
 from scrm_lib.errors import ConfigError, InputFileError
+from scrm_lib.ingest.units import UNITS
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "presets"
-ADAPTERS = ("tmall", "douyin", "youzan", "wechat", "wecom", "marketing", "generic")
+ADAPTERS = ("tmall", "douyin", "youzan", "wechat", "wecom", "marketing", "generic", "xiaohongshu")
 STATUSES = ("paid", "refunded", "cancelled", "pending")
+_SEPARATORS = re.compile(r"[\s_\-]+")
 
 
 @dataclass(frozen=True)
@@ -70,6 +83,9 @@ class Preset:
     encoding: str | None = None
     description: str = ""
     status: dict[str, str] = field(default_factory=dict)
+    required_any: tuple[tuple[str, ...], ...] = ()
+    fallbacks: dict[str, str] = field(default_factory=dict)
+    units: dict[str, str] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)  # the whole TOML, for adapters
     path: Path | None = None
 
@@ -85,8 +101,9 @@ def header_key(name: object) -> str:
     >>> header_key(" 订单 编号 ") == header_key("订单编号")
     True
     """
-    s = unicodedata.normalize("NFKC", str(name)).strip().lower()
-    return "".join(s.split()).lstrip("\ufeff")
+    s = unicodedata.normalize("NFKC", str(name)).strip().lower().lstrip("\ufeff")
+    # Separators carry no meaning in a header: order_id, orderId and Order ID are one name.
+    return _SEPARATORS.sub("", s)
 
 
 def resolve_columns(header: list[str], preset: Preset) -> dict[str, str]:
@@ -101,13 +118,24 @@ def resolve_columns(header: list[str], preset: Preset) -> dict[str, str]:
             if hit is not None:
                 out[fld] = hit
                 break
+    for fld, alt in preset.fallbacks.items():
+        if fld not in out and alt in out:
+            out[fld] = out[alt]
     return out
 
 
 def missing_required(header: list[str], preset: Preset) -> list[str]:
-    """Required fields with no matching header (named by their first alias)."""
+    """Required fields with no matching header (named by their first alias).
+
+    A ``required_any`` group with none of its fields present is named as
+    ``a | b``.
+    """
     found = resolve_columns(header, preset)
-    return [preset.columns.get(f, (f,))[0] for f in preset.required if f not in found]
+    missing = [preset.columns.get(f, (f,))[0] for f in preset.required if f not in found]
+    for group in preset.required_any:
+        if not any(f in found for f in group):
+            missing.append(" | ".join(preset.columns.get(f, (f,))[0] for f in group))
+    return missing
 
 
 def _as_tuple(v: Any) -> tuple[str, ...]:
@@ -133,6 +161,18 @@ def preset_from_dict(data: dict[str, Any], *, path: Path | None = None) -> Prese
     unknown = [f for f in required if f not in cols]
     if unknown:
         raise ConfigError(f"{where}: required fields {unknown} have no entry in [columns]")
+    groups = tuple(_as_tuple(g) for g in data.get("required_any", ()))
+    fallbacks = {str(k): str(v) for k, v in data.get("fallbacks", {}).items()}
+    unknown = sorted({f for g in groups for f in g} | set(fallbacks) | set(fallbacks.values()))
+    unknown = [f for f in unknown if f not in cols]
+    if unknown:
+        raise ConfigError(f"{where}: fields {unknown} in required_any/fallbacks have no [columns]")
+    units = {str(k): str(v).lower() for k, v in data.get("units", {}).items()}
+    bad_units = sorted({v for v in units.values() if v not in UNITS and v not in cols})
+    if bad_units:
+        raise ConfigError(
+            f"{where}: units {bad_units} are not one of {', '.join(UNITS)} or a field name"
+        )
     status = {str(k): str(v) for k, v in data.get("status", {}).items()}
     bad = sorted({v for v in status.values() if v not in STATUSES})
     if bad:
@@ -150,6 +190,9 @@ def preset_from_dict(data: dict[str, Any], *, path: Path | None = None) -> Prese
         encoding=data.get("encoding"),
         description=str(data.get("description", "")),
         status=status,
+        required_any=groups,
+        fallbacks=fallbacks,
+        units=units,
         options=data,
         path=path,
     )

@@ -2,14 +2,20 @@
 
 Accounts are ``wechat:<openid>``; the unionid, phone (E.164, or
 ``phone_masked``), nickname, birthday and city of a user are identifiers.
-Orders carry fen (``amount_scale = 100`` in the preset turns them into
-yuan) and their shipping address gives ``name``, ``address``, ``city`` and
-a ``recipient_phone`` (a full phone that never links alone: it may be a
-gift's recipient); and their ``items`` list is summarised: names joined with ``; ``,
-the first item's category, the total quantity. Event attributes are the
-``props`` object plus ``page`` as canonical JSON (sorted keys, nulls
-dropped) and ``event_id`` hashes account, time, type and attributes, so the
-same event exported twice is one row.
+Orders carry fen or yuan (the preset's ``[units]``, the header, or the
+data decide: :mod:`scrm_lib.ingest.units`); a file without a status is
+``paid`` where it has a pay time. Their shipping address gives ``name``,
+``address``, ``city`` and a ``recipient_phone`` (a full phone that never
+links alone: it may be a gift's recipient); their ``items`` list is
+summarised: names joined with ``; ``, the first item's category, the total
+quantity. Event types are mapped to the canonical vocabulary
+(``add_to_cart`` → ``cart_add``, :mod:`scrm_lib.ingest.vocabulary`; a
+preset's ``[event_types]`` adds spellings). Event attributes are the
+``props`` object (whatever the file calls it: ``properties``, ``params``
+...; known key spellings renamed, ``orderId`` → ``order_id``) plus
+``page`` as canonical JSON (sorted keys, nulls dropped) and ``event_id``
+hashes account, time, type and attributes, so the same event exported
+twice is one row.
 
 Example
 -------
@@ -37,6 +43,7 @@ from scrm_lib.ingest.base import (
 )
 from scrm_lib.ingest.keys import content_hash, utc_micros
 from scrm_lib.ingest.nested import as_list_array, summarize_list, to_json
+from scrm_lib.ingest.vocabulary import canonical_event_types, canonical_property_names
 
 
 def parse(ctx: Context) -> dict[str, Any]:
@@ -101,13 +108,12 @@ def _items(ctx: Context) -> pd.DataFrame:
 
 def _orders(ctx: Context) -> dict[str, Any]:
     rows = ctx.rows
-    scale = float(ctx.option("amount_scale", 1))
     order_id = ctx.ids("order_id", required=True)
     openid, account = _account(ctx)
     created = ctx.timestamps("created_at", required=True)
     paid_at = ctx.timestamps("paid_at")
-    amount = ctx.amounts("amount", scale=scale, required=True)
-    refund = ctx.amounts("refund_amount", scale=scale).fillna(0.0)
+    amount = ctx.amounts("amount", required=True)
+    refund = ctx.amounts("refund_amount").fillna(0.0)
     status = ctx.status("status")
     items = _items(ctx)
     orders = pd.DataFrame(
@@ -201,7 +207,10 @@ def _attributes_json(ctx: Context, rows, page: np.ndarray, props) -> list[str | 
     else:
         picked = [None] * len(page)
     merged = [
-        {**(p if isinstance(p, dict) else {}), **({"page": pg} if isinstance(pg, str) else {})}
+        {
+            **(canonical_property_names(p) if isinstance(p, dict) else {}),
+            **({"page": pg} if isinstance(pg, str) else {}),
+        }
         for p, pg in zip(picked, page, strict=True)
     ]
     return to_json(merged)
@@ -216,7 +225,7 @@ def _events(ctx: Context) -> dict[str, Any]:
     rows = ctx.rows
     openid, account = _account(ctx)
     ts = ctx.timestamps("ts", required=True)
-    kind = ctx.ids("event", required=True)
+    kind = canonical_event_types(ctx.ids("event", required=True), ctx.option("event_types"))
     attrs = _event_attributes(ctx)
     events = pd.DataFrame(
         {
