@@ -8,6 +8,7 @@ measured as a ratio to this.
 
 from __future__ import annotations
 
+import codecs
 import sys
 from pathlib import Path
 
@@ -20,8 +21,16 @@ def read(path: Path) -> pd.DataFrame:
         return pd.read_excel(path, engine="calamine", dtype=str)
     if path.suffix == ".jsonl":
         return pd.read_json(path, lines=True, dtype=False)
-    encoding = "gbk" if path.name.startswith("tmall") else "utf-8-sig"
-    return pd.read_csv(path, encoding=encoding, dtype=str)
+    # what a hand-written loader of a brand's folder knows: BOM or GBK, maybe a title line
+    with path.open("rb") as fh:
+        head = fh.read(4096)
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head)  # a cut last character is fine
+        encoding = "utf-8-sig"
+    except UnicodeDecodeError:
+        encoding = "gb18030"
+    first = head.split(b"\n", 1)[0]
+    return pd.read_csv(path, encoding=encoding, dtype=str, skiprows=int(b"," not in first))
 
 
 def main(exports: str, out: str) -> None:

@@ -1,4 +1,9 @@
-"""The sample generator writes the contract's files, deterministic, with a truth that holds."""
+"""The sample generator writes the contract's files, deterministic, with a truth that holds.
+
+Exports come in dialects (``scrm_lib.sample.dialects``); ``truth/noise.json``
+records each file's, and :func:`_frame` reads a file back under its
+documented column names.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,11 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 from scrm_lib.errors import ConfigError
+from scrm_lib.ingest import parse_file
 from scrm_lib.ingest.keys import douyin_buyer_key
+from scrm_lib.ingest.presets import load_preset, resolve_columns
+from scrm_lib.ingest.xiaohongshu import buyer_key
+from scrm_lib.sample import dialects as D
 from scrm_lib.sample import generate
 from tests.ingest.conftest import (  # the contract, stated once for tests
     DOUYIN_HEADER,
@@ -26,9 +35,9 @@ from tests.ingest.conftest import (  # the contract, stated once for tests
 N = 2000
 TEST_PHONE = "13800138000"
 
+TABLE_HEADERS = {"tmall_orders_": TMALL_HEADER, "youzan_orders_": YOUZAN_HEADER}
+TABLE_HEADERS["douyin_orders_"] = DOUYIN_HEADER
 CSV_HEADERS = {
-    "tmall_orders_": TMALL_HEADER,
-    "youzan_orders_": YOUZAN_HEADER,
     "staff.csv": ["userid", "name", "department"],
     "channels.csv": ["渠道码", "渠道名称", "渠道类型", "成本", "创建时间"],
     "touches.csv": ["活动", "渠道", "用户类型", "用户标识", "发送时间", "是否打开", "是否点击"],
@@ -45,7 +54,7 @@ JSONL_KEYS = {
         "subscribe_scene",
         "qr_scene_str",
     },
-    "miniapp_orders.jsonl": {
+    "miniapp_orders_": {
         "order_no",
         "openid",
         "create_time",
@@ -57,7 +66,7 @@ JSONL_KEYS = {
         "groupbuy_id",
         "channel_code",
     },
-    "miniapp_events.jsonl": {"openid", "event", "page", "ts", "props"},
+    "miniapp_events_": {"openid", "event", "page", "ts", "props"},
     "miniapp_referrals.jsonl": {"inviter_openid", "invitee_openid", "ts", "kind", "campaign"},
     "wecom_contacts.jsonl": {"errcode", "errmsg", "external_contact", "follow_user"},
     "wecom_events.jsonl": {"ToUserName", "CreateTime", "Event", "ChangeType"},
@@ -82,18 +91,54 @@ def sample(tmp_path_factory) -> Path:
     return out
 
 
+def _noise(root: Path) -> dict:
+    return json.loads((root / "truth" / "noise.json").read_text(encoding="utf-8"))
+
+
 def _jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    """Records of a JSON-lines export (all its files), keys renamed back to the documented ones."""
+    files = [path] if path.exists() else sorted(path.parent.glob(path.stem + "_*.jsonl"))
+    assert files, path
+    noise = _noise(path.parent.parent)
+    out = []
+    for f in files:
+        d = noise.get(f.name, {}).get("dialect", {"rename": {}})
+        back = {v: k for k, v in d["rename"].items()}
+        ad = noise.get(f.name, {}).get("address_dialect", {"rename": {}})
+        aback = {v: k for k, v in ad["rename"].items()}
+        for line in f.read_text(encoding="utf-8").splitlines():
+            r = {back.get(k, k): v for k, v in json.loads(line).items()}
+            if isinstance(r.get("address"), dict):
+                r["address"] = {aback.get(k, k): v for k, v in r["address"].items()}
+            out.append(r)
+    return out
 
 
 def _xlsx_rows(path: Path) -> list[list]:
     return CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python()
 
 
+def _raw_rows(path: Path, dialect: dict) -> list[list[str]]:
+    """The rows of a CSV or xlsx export as written (title row included)."""
+    if path.suffix == ".xlsx":
+        return [[str(c) for c in r] for r in _xlsx_rows(path)]
+    enc = dialect["encoding"]
+    with open(path, encoding=enc, newline="") as fh:
+        return list(csv.reader(fh))
+
+
+def _frame(path: Path) -> pd.DataFrame:
+    """A shop export under its documented column names (title row skipped, aliases undone)."""
+    noise = _noise(path.parent.parent)[path.name]
+    d = noise["dialect"]
+    rows = _raw_rows(path, d)
+    skip = 1 if noise.get("title_row") else 0
+    df = pd.DataFrame(rows[skip + 1 :], columns=rows[skip]).astype(str)
+    return df.rename(columns={v: k for k, v in d["rename"].items()})
+
+
 def _douyin_frame(path: Path) -> pd.DataFrame:
-    rows = _xlsx_rows(path)
-    skip = 0 if rows[0][0] == "主订单编号" else 1
-    return pd.DataFrame(rows[skip + 1 :], columns=rows[skip]).astype(str)
+    return _frame(path)
 
 
 def _phone(s: str) -> str:
@@ -148,69 +193,103 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
 # ---------------------------------------------------------------- the contract
 
 
+def _dialect_header(documented: list[str], d: dict) -> list[str]:
+    kept = [d["rename"].get(c, c) for c in documented if c not in d["drop"]] + d["extra"]
+    if d["order"]:
+        assert sorted(d["order"]) == sorted(kept)
+        return d["order"]
+    return kept
+
+
 def test_every_contract_file_with_its_header(sample):
     ex = sample / "exports"
+    noise = _noise(sample)
     names = {p.name for p in ex.iterdir()}
     for prefix, header in CSV_HEADERS.items():
         matches = [n for n in names if n.startswith(prefix)]
         assert matches, prefix
         for n in matches:
-            enc = "gbk" if n.startswith("tmall") else "utf-8-sig"
-            with open(ex / n, encoding=enc, newline="") as fh:
+            with open(ex / n, encoding="utf-8-sig", newline="") as fh:
                 assert next(csv.reader(fh)) == header, n
+    for prefix, header in TABLE_HEADERS.items():
+        matches = sorted(n for n in names if n.startswith(prefix))
+        assert len(matches) >= 4, prefix  # one platform's export spread over several files
+        for n in matches:
+            d = noise[n]["dialect"]
+            rows = _raw_rows(ex / n, d)
+            if noise[n].get("title_row"):
+                title = rows.pop(0)
+                assert str(title[0]).startswith(("抖店订单导出", "有赞订单导出")), n
+            assert [str(c) for c in rows[0]] == _dialect_header(header, d), n
     douyin = sorted(n for n in names if n.startswith("douyin_orders_"))
     assert len(douyin) >= 8  # one a quarter over two years
-    titled = 0
     for n in douyin:
-        assert re.fullmatch(r"douyin_orders_\d{8}_\d{8}\.xlsx", n)
-        rows = _xlsx_rows(ex / n)
-        if rows[0][0] != "主订单编号":
-            titled += 1
-            assert str(rows[0][0]).startswith("抖店订单导出")
-            rows = rows[1:]
-        assert rows[0] == DOUYIN_HEADER
-    assert 0 < titled < len(douyin)
-    for n, keys in JSONL_KEYS.items():
-        recs = _jsonl(ex / n)
-        assert recs, n
-        for r in recs[:200]:
-            assert keys <= set(r), (n, keys - set(r))
+        assert re.fullmatch(r"douyin_orders_\d{8}_\d{8}\.(xlsx|csv)", n)
+    for prefix, keys in JSONL_KEYS.items():
+        matches = sorted(n for n in names if n.startswith(prefix))
+        assert matches, prefix
+        for n in matches:
+            d = noise.get(n, {}).get("dialect", {"rename": {}, "extra": []})
+            want = {d["rename"].get(k, k) for k in keys}
+            with open(ex / n, encoding="utf-8") as fh:
+                for line in list(fh)[:200]:
+                    assert want <= set(json.loads(line)), (n, want - set(json.loads(line)))
 
 
-def test_tmall_is_gbk_and_not_utf8(sample):
+def test_tmall_is_gbk_or_utf8_with_bom(sample):
     files = sorted((sample / "exports").glob("tmall_orders_*.csv"))
+    noise = _noise(sample)
     assert len(files) >= 2
+    encodings = set()
     for f in files:
         raw = f.read_bytes()
-        raw.decode("gbk")
-        with pytest.raises(UnicodeDecodeError):
-            raw.decode("utf-8")
-    text = files[0].read_bytes().decode("gbk")
-    assert '"=""' in text  # order numbers written as ="..."
+        enc = noise[f.name]["dialect"]["encoding"]
+        encodings.add(enc)
+        raw.decode(enc)
+        if enc == "utf-8-sig":
+            assert raw.startswith(b"\xef\xbb\xbf")
+        else:
+            with pytest.raises(UnicodeDecodeError):
+                raw.decode("utf-8")
+        wrapped = not noise[f.name]["dialect"]["unwrap_ids"]
+        assert ('"=""' in raw.decode(enc)) == wrapped  # order numbers written as ="..."
+    assert encodings & {"gbk", "gb18030"}
 
 
 def test_youzan_has_bom_and_varied_phone_spellings(sample):
     files = sorted((sample / "exports").glob("youzan_orders_*.csv"))
+    noise = _noise(sample)
     assert files
     for f in files:
-        assert f.read_bytes().startswith(b"\xef\xbb\xbf")
-    df = pd.concat(
-        pd.read_csv(f, dtype=str, encoding="utf-8-sig", keep_default_na=False) for f in files
-    )
+        bom = noise[f.name]["dialect"]["encoding"] == "utf-8-sig"
+        assert f.read_bytes().startswith(b"\xef\xbb\xbf") == bom
+    df = pd.concat(_frame(f) for f in files)
     phones = df["买家手机号"]
     assert phones.str.startswith("+86 ").any()
     assert phones.str.contains("１").any() or phones.str.contains("８").any()
     assert phones.str.fullmatch(r"1\d{10}").any()
 
 
+TIME_PATTERNS = {
+    "YYYY-MM-DD HH:MM:SS": r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}",
+    "YYYY/MM/DD HH:MM": r"\d{4}/\d{2}/\d{2} \d{2}:\d{2}",
+    "YYYY/MM/DD HH:MM:SS": r"\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}",
+    "YYYY年MM月DD日 HH:MM:SS": r"\d{4}年\d{2}月\d{2}日 \d{2}:\d{2}:\d{2}",
+}
+
+
+def _order_no(s: pd.Series) -> pd.Series:
+    return s.str.removeprefix('="').str.removesuffix('"')
+
+
 def test_tmall_reexport_overlaps_and_updates_status(sample):
     files = sorted((sample / "exports").glob("tmall_orders_*.csv"))
-    frames = [pd.read_csv(f, dtype=str, encoding="gbk", keep_default_na=False) for f in files]
-    slash = [
-        f["订单创建时间"].str.fullmatch(r"\d{4}/\d{2}/\d{2} \d{2}:\d{2}").mean() for f in frames
-    ]
-    assert max(slash) > 0.9 and min(slash) < 0.1
-    a, b = frames[0], frames[1]
+    noise = _noise(sample)
+    frames = [_frame(f) for f in files]
+    for f, df in zip(files, frames, strict=True):
+        pattern = TIME_PATTERNS[noise[f.name]["time_format"]]
+        assert df["订单创建时间"].str.fullmatch(pattern).mean() > 0.95, f.name
+    a, b = (df.assign(订单编号=_order_no(df["订单编号"])) for df in frames[:2])
     both = a.merge(b, on="订单编号", suffixes=("_a", "_b"))
     assert len(both) > 0
     changed = both[both["订单状态_a"] != both["订单状态_b"]]
@@ -219,17 +298,123 @@ def test_tmall_reexport_overlaps_and_updates_status(sample):
 
 
 def test_garbage_and_duplicates_are_recorded(sample):
-    noise = json.loads((sample / "truth" / "noise.json").read_text(encoding="utf-8"))
+    noise = _noise(sample)
     ex = sample / "exports"
     for name, _info in noise.items():
         assert (ex / name).exists(), name
     f = sorted(ex.glob("tmall_orders_*.csv"))[-1]
-    df = pd.read_csv(f, dtype=str, encoding="gbk", keep_default_na=False)
+    df = _frame(f)
     assert df.duplicated().sum() >= noise[f.name]["duplicate_rows"] > 0
     amount_bad = ~df["买家实际支付金额"].str.fullmatch(r"\d+\.\d{2}")
     date_bad = ~df["订单创建时间"].str.fullmatch(r"\d{4}[-/]\d{2}[-/]\d{2} [\d:]+")
-    date_bad |= df["订单创建时间"].str.startswith("0000") | df["订单创建时间"].str.contains("-13-")
+    date_bad |= df["订单创建时间"].str.contains("-13-")
     assert int((amount_bad | date_bad).sum()) == noise[f.name]["garbage_rows"] > 0
+
+
+# ---------------------------------------------------------------- dialects
+
+
+def test_dialect_spellings_are_ones_the_presets_read():
+    """Every alias a dialect writes resolves to its column's field; no extra column does."""
+    for spec, preset, header in (
+        (D.TMALL, "tmall_orders", TMALL_HEADER),
+        (D.DOUYIN, "douyin_orders", DOUYIN_HEADER),
+        (D.YOUZAN, "youzan_orders", YOUZAN_HEADER),
+    ):
+        p = load_preset(preset)
+        field_of = {v: k for k, v in resolve_columns(header, p).items()}
+        for col, aliases in spec.aliases.items():
+            for alias in aliases:
+                got = resolve_columns([*[h for h in header if h != col], alias], p)
+                assert got.get(field_of[col]) == alias, (preset, col, alias)
+        for extra in spec.extras:
+            assert not resolve_columns([extra], p), (preset, extra)
+        assert set(spec.optional) <= set(header)
+        assert not set(spec.optional) & {header[0]}
+    for spec, preset in (
+        (D.MINIAPP_ORDERS, "miniapp_orders"),
+        (D.MINIAPP_EVENTS, "miniapp_events"),
+        (D.MINIAPP_USERS, "miniapp_users"),
+    ):
+        p = load_preset(preset)
+        for key, spellings in spec.keys.items():
+            field = next(f for f, a in p.columns.items() if key in a)
+            for alias in spellings:
+                assert alias in p.columns[field], (preset, key, alias)
+        for extra in spec.extras:
+            assert not resolve_columns([extra], p), (preset, extra)
+    p = load_preset("miniapp_orders")
+    for key, spellings in D.MINIAPP_ADDRESS.keys.items():
+        field = next(f for f, a in p.columns.items() if f"address.{key}" in a)
+        assert {f"address.{a}" for a in spellings} <= set(p.columns[field])
+
+
+def test_dialects_vary_across_files(sample):
+    noise = _noise(sample)
+    tables = {
+        n: v["dialect"] for n, v in noise.items() if "dialect" in v and "drop" in v["dialect"]
+    }
+    assert len(tables) >= 17
+    assert sum(bool(d["rename"]) for d in tables.values()) >= 3
+    assert sum(bool(d["drop"]) for d in tables.values()) >= 2
+    assert sum(bool(d["extra"]) for d in tables.values()) >= 2
+    assert sum(bool(d["order"]) for d in tables.values()) >= 2
+    assert any(v.get("title_row") for n, v in noise.items() if n.startswith("youzan"))
+    assert {d["encoding"] for n, d in tables.items() if n.startswith("tmall")} - {"gbk"}
+    ext = {Path(n).suffix for n in tables if n.startswith("douyin")}
+    assert ext == {".csv", ".xlsx"}
+    jd = [v["dialect"] for v in noise.values() if "time_unit" in v.get("dialect", {})]
+    assert len({d["time_unit"] for d in jd}) >= 3
+    assert any(d["rename"] for d in jd) and any(d["extra"] for d in jd)
+
+
+def test_every_export_ingests_and_only_garbage_is_rejected(sample):
+    noise = _noise(sample)
+    for f in sorted((sample / "exports").iterdir()):
+        if f.name.startswith("xiaohongshu"):
+            continue  # tests/ingest/test_xiaohongshu.py
+        pf = parse_file(f)  # no file refused
+        assert pf.rows_in == pf.accepted + pf.rejected
+        assert pf.rejected == noise.get(f.name, {}).get("garbage_rows", 0), (
+            f.name,
+            pf.rejects[["column", "reason", "raw_value"]].head().to_dict("records"),
+        )
+
+
+def _canonical(root: Path) -> tuple[pd.DataFrame, set[str]]:
+    orders, accounts = [], set()
+    for f in sorted((root / "exports").iterdir()):
+        if not f.name.startswith(("tmall_", "douyin_", "youzan_", "miniapp_")):
+            continue
+        pf = parse_file(f)
+        if "orders" in pf.tables:
+            orders.append(pf.tables["orders"])
+        if "accounts" in pf.tables:
+            accounts |= set(pf.tables["accounts"]["account_id"])
+    o = pd.concat(orders, ignore_index=True)
+    key = ["platform", "order_id", "line_id"]
+    cols = [*key, "account_id", "amount", "refund_amount", "status"]
+    o = o.assign(created=pd.to_datetime(o["created_at"]).dt.floor("min"))
+    o = o.sort_values("created").drop_duplicates(key, keep="last")
+    return o[[*cols, "created"]].sort_values(key).reset_index(drop=True), accounts
+
+
+def test_dialects_keep_the_canonical_values(tmp_path):
+    """The same seed with and without dialects: the same orders, amounts, statuses and accounts."""
+    generate(300, seed=11, out=tmp_path / "plain", _dialects=False)
+    generate(300, seed=11, out=tmp_path / "mixed")
+    plain, plain_acc = _canonical(tmp_path / "plain")
+    mixed, mixed_acc = _canonical(tmp_path / "mixed")
+    noise = _noise(tmp_path / "mixed")
+    assert any(v.get("dialect", {}).get("rename") for v in noise.values())
+    pd.testing.assert_frame_equal(plain.drop(columns="created"), mixed.drop(columns="created"))
+    # minutes: a Tmall dialect spells times without seconds
+    assert (plain["created"] == mixed["created"]).all()
+    assert plain_acc == mixed_acc
+    truth = _truth(tmp_path / "mixed", "orders.csv")
+    real = mixed[~mixed["order_id"].str.contains("BAD")]
+    heads = real.drop_duplicates(["platform", "order_id"])
+    assert set(heads["order_id"]) <= set(truth["order_id"])
 
 
 # ---------------------------------------------------------------- truth
@@ -241,15 +426,20 @@ def test_truth_covers_every_account_in_the_exports(sample):
     known = set(truth["account_id"])
     seen: set[str] = set()
     for f in ex.glob("tmall_orders_*.csv"):
-        seen |= {"tmall:" + v for v in pd.read_csv(f, dtype=str, encoding="gbk")["买家会员名"]}
-    for f in ex.glob("douyin_orders_*.xlsx"):
+        seen |= {"tmall:" + v for v in _frame(f)["买家会员名"]}
+    for f in ex.glob("douyin_orders_*"):
         d = _douyin_frame(f)
         seen |= {
             "douyin:" + k for k in douyin_buyer_key(d["收件人"], d["收件人手机号"], d["详细地址"])
         }
     for f in ex.glob("youzan_orders_*.csv"):
-        y = pd.read_csv(f, dtype=str, encoding="utf-8-sig")
-        seen |= {"youzan:" + _phone(p) for p in y["买家手机号"]}
+        seen |= {"youzan:" + _phone(p) for p in _frame(f)["买家手机号"]}
+    for f in ex.glob("xiaohongshu_orders_*.xlsx"):
+        rows = _xlsx_rows(f)
+        x = pd.DataFrame(rows[1:], columns=rows[0]).astype(str)
+        x = x[x["下单时间"] != "无效日期"]
+        keys = buyer_key(x["收件人"], x["收件人手机号"], x["详细地址"])
+        seen |= {"xiaohongshu:" + k for k in keys}
     for name, key in (
         ("miniapp_users.jsonl", "openid"),
         ("miniapp_orders.jsonl", "openid"),
@@ -277,6 +467,7 @@ def test_truth_covers_every_account_in_the_exports(sample):
     for plat, pattern in (
         ("tmall", r"tmall:\S+"),
         ("douyin", r"douyin:d[0-9a-f]{19}"),
+        ("xiaohongshu", r"xiaohongshu:x[0-9a-f]{19}"),
         ("youzan", r"youzan:\+861\d{10}"),
         ("wechat", r"wechat:o[\w-]{27}"),
         ("wecom", r"wecom:wm[\w-]{30}"),
@@ -308,7 +499,7 @@ def test_shop_test_phone_is_shared_by_many_accounts(sample):
         if any(TEST_PHONE in f["remark_mobiles"] for f in c["follow_user"]):
             holders.add("wecom:" + c["external_contact"]["external_userid"])
     for f in ex.glob("youzan_orders_*.csv"):
-        y = pd.read_csv(f, dtype=str, encoding="utf-8-sig")
+        y = _frame(f)
         rec = y["收货人手机号/提货人手机号"].map(_phone)
         holders |= {"youzan:" + _phone(p) for p in y.loc[rec == "+86" + TEST_PHONE, "买家手机号"]}
     # a few dozen accounts (1%, at least 40 in expectation; here the full-phone ones)
@@ -365,9 +556,9 @@ def test_seasonality_and_refunds(sample):
 
 def test_orders_spread_over_platforms_and_douyin_sub_orders(sample):
     orders = _truth(sample, "orders.csv")
-    assert set(orders["platform"]) == {"tmall", "douyin", "youzan", "wechat"}
+    assert set(orders["platform"]) == {"tmall", "douyin", "youzan", "wechat", "xiaohongshu"}
     ex = sample / "exports"
-    d = pd.concat(_douyin_frame(f) for f in ex.glob("douyin_orders_*.xlsx"))
+    d = pd.concat(_douyin_frame(f) for f in ex.glob("douyin_orders_*"))
     per_main = d.drop_duplicates().groupby("主订单编号").size()
     assert (per_main > 1).any()
     assert (d["达人ID"] != "").any() and set(d["流量来源"]) <= {"直播", "短视频", "商品卡", "搜索"}
@@ -378,7 +569,7 @@ def test_orders_spread_over_platforms_and_douyin_sub_orders(sample):
 
 def test_douyin_splits_when_a_sheet_would_overflow(tmp_path):
     summary = generate(400, seed=3, out=tmp_path, _douyin_max_rows=40)
-    files = sorted((tmp_path / "exports").glob("douyin_orders_*.xlsx"))
+    files = sorted((tmp_path / "exports").glob("douyin_orders_*"))
     assert len(files) > 9  # more than one per quarter
     noise = json.loads((tmp_path / "truth" / "noise.json").read_text(encoding="utf-8"))
     for f in files:
@@ -389,7 +580,9 @@ def test_douyin_splits_when_a_sheet_would_overflow(tmp_path):
 def test_events_not_in_time_order_and_carry_channel_codes(sample):
     ex = sample / "exports"
     ev = _jsonl(ex / "miniapp_events.jsonl")
-    ts = np.array([e["ts"] for e in ev])
+    ts = np.array(
+        [pd.Timestamp(e["ts"]).value if isinstance(e["ts"], str) else e["ts"] for e in ev]
+    )
     assert (np.diff(ts) < 0).any()
     kinds = {e["event"] for e in ev}
     assert kinds == {"page_view", "cart_add", "groupbuy_join", "qr_scan", "share"}
@@ -527,12 +720,7 @@ def test_unionid_is_the_brands_and_orders_carry_the_shipping_address(sample):
     contacts = [c["external_contact"] for c in _jsonl(ex / "wecom_contacts.jsonl")]
     assert all(bool(c.get("unionid")) == (c["type"] == 1) for c in contacts)
     assert 0.9 < np.mean([c["type"] == 1 for c in contacts]) < 1.0
-    orders = []
-    for line in (ex / "miniapp_orders.jsonl").read_text(encoding="utf-8").splitlines():
-        try:
-            orders.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
+    orders = _jsonl(ex / "miniapp_orders.jsonl")
     addr = [o["address"] for o in orders if "address" in o]
     assert len(addr) > 0.99 * len(orders)
     truth = pd.read_csv(sample / "truth" / "persons.csv", dtype=str)

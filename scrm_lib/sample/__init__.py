@@ -62,7 +62,12 @@ _STREAMS = [
     "contacts",
     "touches",
     "consent",
+    "dialects",
 ]
+
+
+# Appended to, never reordered: each stream's draws stay the same when one is added.
+DIALECT_STREAMS = ["tmall", "douyin", "youzan", "miniapp_users", "miniapp_orders", "miniapp_events"]
 
 
 def _window(start: str, end: str) -> Window:
@@ -88,6 +93,7 @@ def generate(
     start: str = "2024-11-01",
     end: str = "2026-10-31",
     _douyin_max_rows: int | None = None,
+    _dialects: bool = True,
 ) -> dict:
     """Write a realistic sample: raw exports and ground truth.
 
@@ -101,6 +107,9 @@ def generate(
         Output folder; ``exports/`` and ``truth/`` are created inside.
     start, end : str
         First and last local date (Asia/Shanghai) of the simulated window.
+    _dialects : bool
+        False writes every export exactly as ``docs/raw-formats.md`` shows it
+        (for tests comparing the dialects with the documented spelling).
 
     Returns
     -------
@@ -168,23 +177,38 @@ def generate(
     orders["groupbuy_id"] = miniapp.groupbuys(rng["miniapp"], orders)
     log.info("orders: %d", len(orders))
 
-    files.update(shops.write_tmall(rng["tmall"], orders, accounts, window, exp_dir, noise))
+    # each export's files draw their dialects (column spellings, units, ...) from their own stream
+    dia = dict(zip(DIALECT_STREAMS, rng["dialects"].spawn(len(DIALECT_STREAMS)), strict=True))
+    dia = dia if _dialects else dict.fromkeys(DIALECT_STREAMS)
+    tm = shops.write_tmall(
+        rng["tmall"], orders, accounts, window, exp_dir, noise, dialect_rng=dia["tmall"]
+    )
+    files.update(tm)
     kw = {} if _douyin_max_rows is None else {"max_rows": _douyin_max_rows}
+    kw["dialect_rng"] = dia["douyin"]
     files.update(shops.write_douyin(rng["douyin"], orders, accounts, window, exp_dir, noise, **kw))
-    files.update(shops.write_youzan(rng["youzan"], orders, accounts, window, exp_dir, noise))
+    yz = shops.write_youzan(
+        rng["youzan"], orders, accounts, window, exp_dir, noise, dialect_rng=dia["youzan"]
+    )
+    files.update(yz)
     log.info("shop exports written")
 
     sub_t = miniapp.subscribe_times(rng["miniapp"], accounts, orders)
-    info, user_lines = miniapp.users(rng["miniapp"], accounts, people, sub_t, window)
+    info, user_lines, user_dialect = miniapp.users(
+        rng["miniapp"], accounts, people, sub_t, window, dia["miniapp_users"]
+    )
     files["miniapp_users.jsonl"] = write_lines(user_lines, exp_dir / "miniapp_users.jsonl")
-    files["miniapp_orders.jsonl"] = miniapp.orders_file(
-        rng["miniapp"], orders, accounts, window, exp_dir, noise
+    noise["miniapp_users.jsonl"] = {"dialect": user_dialect}
+    files.update(
+        miniapp.orders_file(
+            rng["miniapp"], orders, accounts, window, exp_dir, noise, dia["miniapp_orders"]
+        )
     )
     ref, roles = miniapp.referrals(rng["referrals"], info, window)
     files["miniapp_referrals.jsonl"] = miniapp.referrals_file(
         rng["referrals"], ref, accounts, window, exp_dir
     )
-    files["miniapp_events.jsonl"] = miniapp.events_file(
+    ev = miniapp.events_file(
         rng["events"],
         accounts,
         orders,
@@ -196,7 +220,9 @@ def generate(
         window,
         exp_dir,
         noise,
+        dia["miniapp_events"],
     )
+    files.update(ev)
     log.info("mini-program files written")
 
     files["wecom_contacts.jsonl"] = social.contacts_file(

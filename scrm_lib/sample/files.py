@@ -55,8 +55,13 @@ def _csv_field(col: pd.Series) -> pd.Series:
     return text
 
 
-def write_csv(df: pd.DataFrame, path: Path, encoding: str, chunk: int = 200_000) -> int:
+def write_csv(
+    df: pd.DataFrame, path: Path, encoding: str, chunk: int = 200_000, title: str | None = None
+) -> int:
     """CSV with a header line and CRLF line ends, as the platforms' exports have.
+
+    ``title`` is a line above the header (``有赞订单导出 2025-06-01``), as
+    some back offices write.
 
     Built column-wise with vectorized string operations: pandas' ``to_csv``
     formats row by row and dominated the run time at a million persons.
@@ -67,6 +72,8 @@ def write_csv(df: pd.DataFrame, path: Path, encoding: str, chunk: int = 200_000)
     with open(path, "wb") as fh:
         if bom:
             fh.write(b"\xef\xbb\xbf")
+        if title:
+            fh.write((title + "\r\n").encode(codec))
         fh.write((header + "\r\n").encode(codec))
         for lo in range(0, len(df), chunk):
             part = df.iloc[lo : lo + chunk]

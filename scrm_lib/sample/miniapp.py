@@ -1,4 +1,9 @@
-"""WeChat mini-program backend files: users, orders, behaviour events, referrals."""
+"""WeChat mini-program backend files: users, orders, behaviour events, referrals.
+
+Orders and events are split into half-year files; each file (and the users
+file) is written in a dialect of its own (:mod:`.dialects`): key spellings,
+key order, extra keys, and times as unix ms, unix seconds or local text.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from scrm_lib.sample import dialects as D
 from scrm_lib.sample import orders as O
 from scrm_lib.sample import vocab
 from scrm_lib.sample.files import add_duplicates, garbage_count, js, js_or_null, write_lines
 from scrm_lib.sample.timeline import DAY, Window
+
+#: Months a mini-program backend export file covers.
+FILE_MONTHS = 6
 
 #: Mini-program users who authorised their phone number (getPhoneNumber).
 PHONE_AUTH_SHARE = 0.7
@@ -31,7 +40,10 @@ def subscribe_times(rng, accounts: pd.DataFrame, orders: pd.DataFrame) -> np.nda
     )
 
 
-def users(rng, accounts, persons, sub_t, window) -> tuple[pd.DataFrame, pd.Series]:
+def users(
+    rng, accounts, persons, sub_t, window, dialect_rng=None
+) -> tuple[pd.DataFrame, pd.Series, dict]:
+    """The users file's lines, in a dialect drawn from ``dialect_rng`` (documented when None)."""
     w = np.flatnonzero(accounts["platform"].to_numpy() == "wechat")
     a = accounts.iloc[w]
     n = len(w)
@@ -53,31 +65,47 @@ def users(rng, accounts, persons, sub_t, window) -> tuple[pd.DataFrame, pd.Serie
     gender = np.where(rng.random(n) < 0.15, 0, persons["gender"].to_numpy()[pidx])
     union = a["unionid"].to_numpy(dtype=object)
 
-    def opt(key, v):
-        return pd.Series(np.where(pd.notna(v), f',"{key}":' + js(v).to_numpy(dtype=object), ""))
+    def opt(v):  # the key is absent where there is no value
+        return js(v).where(pd.notna(pd.Series(v, dtype=object)).to_numpy())
 
-    lines = (
-        '{"openid":'
-        + js(a["native_id"])
-        + opt("unionid", union)
-        + ',"nickname":'
-        + js(a["nickname"])
-        + opt("phone", phone)
-        + ',"gender":'
-        + pd.Series(gender).astype(str)
-        + opt("birthday", bday)
-        + ',"city":'
-        + js(persons["city"].to_numpy()[pidx])
-        + ',"subscribe_time":'
-        + pd.Series(window.unix_s(sub_t[w])).astype(str)
-        + ',"subscribe_scene":'
-        + pd.Series(scene).astype(str)
-        + ',"qr_scene_str":'
-        + js(qr_code)
-        + "}"
-    )
+    fields = {
+        "openid": js(a["native_id"]),
+        "unionid": opt(union),
+        "nickname": js(a["nickname"]),
+        "phone": opt(phone),
+        "gender": pd.Series(gender).astype(str),
+        "birthday": opt(bday),
+        "city": js(persons["city"].to_numpy()[pidx]),
+        "subscribe_time": None,
+        "subscribe_scene": pd.Series(scene).astype(str),
+        "qr_scene_str": js(qr_code),
+    }
+    d = _json_dialect(dialect_rng, D.MINIAPP_USERS, list(fields))
+    sub_ms = window.unix_s(sub_t[w]) * 1000
+    fields["subscribe_time"] = D.json_time(window, sub_ms, d["time_unit"])
+    lines = D.render_json(fields, d, D.MINIAPP_USERS)
     info = pd.DataFrame({"account_row": w, "sub_t": sub_t[w], "qr_code": qr_code})
-    return info, lines
+    return info, lines, d
+
+
+def _json_dialect(rng, spec: D.JsonSpec, keys: list[str]) -> dict:
+    if rng is not None:
+        return D.choose_json(rng, spec, keys)
+    return {"rename": {}, "extra": [], "order": [], "time_unit": spec.time_units[0][0]}
+
+
+def _periods(window: Window, t: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """Half-year files: (``<from>_<to>`` name part, row positions), in time order."""
+    out = []
+    lo = window.start
+    while lo <= window.end:
+        hi = min(lo + pd.DateOffset(months=FILE_MONTHS), window.end + pd.Timedelta(days=1))
+        a, b = window.offset(lo), window.offset(hi)
+        rows = np.flatnonzero((t >= a) & (t < b))
+        days = window.local_text(np.array([a, b - DAY]), "date")
+        out.append((days[0].replace("-", "") + "_" + days[1].replace("-", ""), rows))
+        lo = hi
+    return out
 
 
 def _items_json(o: pd.DataFrame) -> pd.Series:
@@ -132,82 +160,88 @@ STATUS = {
 }
 
 
-def _address_json(accounts: pd.DataFrame, row: np.ndarray) -> pd.Series:
+def _address_fields(accounts: pd.DataFrame, row: np.ndarray) -> dict[str, pd.Series]:
     """The shipping address a buyer picked (``wx.chooseAddress``): their own, phone in full.
 
     The brand's own backend keeps what the user typed, unmasked, unlike the
     marketplaces' exports; gifts to someone else are not simulated (nor on Tmall).
     """
-    a = accounts
-
-    def field(key: str, col: str) -> pd.Series:
-        return f'"{key}":' + js(a[col].to_numpy()[row])
-
-    return (
-        "{"
-        + field("userName", "display_name")
-        + ","
-        + field("telNumber", "phone")
-        + ","
-        + field("provinceName", "province")
-        + ","
-        + field("cityName", "city")
-        + ","
-        + field("countyName", "district")
-        + ","
-        + field("detailInfo", "address")
-        + "}"
-    )
+    cols = {
+        "userName": "display_name",
+        "telNumber": "phone",
+        "provinceName": "province",
+        "cityName": "city",
+        "countyName": "district",
+        "detailInfo": "address",
+    }
+    return {k: js(accounts[c].to_numpy()[row]) for k, c in cols.items()}
 
 
-def orders_file(rng, orders, accounts, window, out: Path, noise: dict) -> int:
+def orders_file(
+    rng, orders, accounts, window, out: Path, noise: dict, dialect_rng=None
+) -> dict[str, int]:
+    """``miniapp_orders_<from>_<to>.jsonl``: one file a half-year, each in its own dialect."""
     o = orders[orders["platform"] == "wechat"].reset_index(drop=True)
     code = O.status_at(o, window.seconds)
     paid = o["paid_at"].to_numpy() <= window.seconds
     refunded = code == O.REFUNDED
     chan = o["channel_code"].to_numpy(dtype=object)
     chan = np.where(chan == "", None, chan)
-    lines = (
-        '{"order_no":'
-        + js(o["order_no"])
-        + ',"openid":'
-        + js(accounts["native_id"].to_numpy()[o["account_row"].to_numpy()])
-        + ',"create_time":'
-        + pd.Series(window.unix_ms(o["created"].to_numpy(), rng)).astype(str)
-        + ',"pay_time":'
-        + pd.Series(np.where(paid, window.unix_ms(np.where(paid, o["paid_at"], 0), rng), -1))
-        .astype(str)
-        .where(paid, "null")
-        + ',"total_fee":'
-        + (o["goods"] + o["shipping"]).astype(str)
-        + ',"status":'
-        + js(pd.Series(code).map(STATUS))
-        + ',"refund_fee":'
-        + pd.Series(np.where(refunded, o["refund_fee"], 0)).astype(str)
-        + ',"items":'
-        + _items_json(o)
-        + ',"address":'
-        + _address_json(accounts, o["account_row"].to_numpy())
-        + ',"groupbuy_id":'
-        + js_or_null(o["groupbuy_id"])
-        + ',"channel_code":'
-        + js_or_null(chan)
-        + "}"
+    row = o["account_row"].to_numpy()
+    create_ms = window.unix_ms(o["created"].to_numpy(), rng)
+    pay_ms = np.where(paid, window.unix_ms(np.where(paid, o["paid_at"], 0), rng), -1)
+    # JSON value text per key; times stay numbers until a file's dialect spells them
+    frame = pd.DataFrame(
+        {
+            "order_no": js(o["order_no"]),
+            "openid": js(accounts["native_id"].to_numpy()[row]),
+            "create_time": create_ms,
+            "pay_time": pay_ms,
+            "total_fee": (o["goods"] + o["shipping"]).astype(str),
+            "status": js(pd.Series(code).map(STATUS)),
+            "refund_fee": pd.Series(np.where(refunded, o["refund_fee"], 0)).astype(str),
+            "items": _items_json(o),
+            **{f"address.{k}": v for k, v in _address_fields(accounts, row).items()},
+            "groupbuy_id": js_or_null(o["groupbuy_id"]),
+            "channel_code": js_or_null(chan),
+            "bad_time": False,
+        }
     )
-    k = min(garbage_count(len(lines)), len(lines))
-    if k:
-        pick = rng.choice(len(lines), size=k, replace=False)
-        bad = lines.iloc[pick].reset_index(drop=True)
-        bad = bad.str.replace(r'"order_no":"WX', '"order_no":"WXBAD', regex=True)
-        half = np.arange(k) % 2 == 0
-        bad[half] = bad[half].str.replace(r'"total_fee":\d+', '"total_fee":"12.3元"', regex=True)
-        bad[~half] = bad[~half].str.replace(
-            r'"create_time":\d+', '"create_time":"yesterday"', regex=True
+    keys = [c for c in frame.columns if not c.startswith("address.") and c != "bad_time"]
+    keys.insert(keys.index("groupbuy_id"), "address")
+    written = {}
+    for part, pos in _periods(window, o["created"].to_numpy()):
+        f = frame.iloc[pos].reset_index(drop=True)
+        k = min(garbage_count(len(f)), len(f))
+        if k:
+            bad = f.iloc[rng.choice(len(f), size=k, replace=False)].reset_index(drop=True)
+            bad["order_no"] = bad["order_no"].str.replace('"WX', '"WXBAD', regex=False)
+            half = np.arange(k) % 2 == 0
+            bad.loc[half, "total_fee"] = '"N/A"'
+            bad.loc[~half, "bad_time"] = True
+            f = pd.concat([f, bad], ignore_index=True)
+        f, n_dup = add_duplicates(rng, f, 0.002)
+        d = _json_dialect(dialect_rng, D.MINIAPP_ORDERS, keys)
+        ad = _json_dialect(dialect_rng, D.MINIAPP_ADDRESS, list(D.MINIAPP_ADDRESS.keys))
+        unit = d["time_unit"]
+        fields = {c: f[c] for c in keys if c != "address"}
+        fields["create_time"] = D.json_time(window, f["create_time"], unit).where(
+            ~f["bad_time"], '"yesterday"'
         )
-        lines = pd.concat([lines, bad], ignore_index=True)
-    df, n_dup = add_duplicates(rng, lines.to_frame("l"), 0.002)
-    noise["miniapp_orders.jsonl"] = {"duplicate_rows": n_dup, "garbage_rows": k}
-    return write_lines(df["l"], out / "miniapp_orders.jsonl")
+        pay = f["pay_time"].to_numpy()
+        fields["pay_time"] = D.json_time(window, np.maximum(pay, 0), unit).where(pay >= 0, "null")
+        addr = {k2: f[f"address.{k2}"] for k2 in D.MINIAPP_ADDRESS.keys}
+        fields["address"] = D.render_json(addr, ad)
+        fields = {c: fields[c] for c in keys}
+        name = f"miniapp_orders_{part}.jsonl"
+        written[name] = write_lines(D.render_json(fields, d, D.MINIAPP_ORDERS), out / name)
+        noise[name] = {
+            "duplicate_rows": n_dup,
+            "garbage_rows": k,
+            "dialect": d,
+            "address_dialect": ad,
+        }
+    return written
 
 
 def referrals(rng, info: pd.DataFrame, window: Window) -> tuple[pd.DataFrame, np.ndarray]:
@@ -263,28 +297,37 @@ def referrals_file(rng, ref: pd.DataFrame, accounts, window, out: Path) -> int:
     return write_lines(lines, out / "miniapp_referrals.jsonl")
 
 
-def _ev(openid, event, page, t_ms, props) -> pd.Series:
+def _ev(openid, event, page, t_ms, props) -> pd.DataFrame:
+    """Events as JSON value text per key (``ts`` as unix ms until a file spells it)."""
     n = len(openid)
     page = np.broadcast_to(np.asarray(page, dtype=object), (n,))
     props = np.broadcast_to(np.asarray(props, dtype=object), (n,))
-    return (
-        '{"openid":'
-        + js(openid)
-        + ',"event":"'
-        + event
-        + '","page":'
-        + js(page)
-        + ',"ts":'
-        + pd.Series(t_ms).astype(str)
-        + ',"props":'
-        + pd.Series(props, dtype="str")
-        + "}"
+    return pd.DataFrame(
+        {
+            "openid": js(openid),
+            "event": '"' + event + '"',
+            "page": js(page),
+            "ts": np.asarray(t_ms, dtype="int64"),
+            "props": pd.Series(props, dtype="str"),
+        }
     )
 
 
 def events_file(
-    rng, accounts, orders, info, ref, channels, churned, churn_t, window, out: Path, noise: dict
-) -> int:
+    rng,
+    accounts,
+    orders,
+    info,
+    ref,
+    channels,
+    churned,
+    churn_t,
+    window,
+    out: Path,
+    noise: dict,
+    dialect_rng=None,
+) -> dict[str, int]:
+    """``miniapp_events_<from>_<to>.jsonl``: one file a half-year, each in its own dialect."""
     nid = accounts["native_id"].to_numpy(dtype=object)
     span = window.seconds
     rows = info["account_row"].to_numpy()
@@ -398,12 +441,21 @@ def events_file(
     t = sub_t[r] + (rng.random(len(r)) * (stop[r] - sub_t[r])).astype("int64")
     parts.append(_ev(nid[rows[r]], "share", "pages/goods/detail", ms(t), "{}"))
 
-    lines = pd.concat(parts, ignore_index=True)
+    events = pd.concat(parts, ignore_index=True)
+    t = events["ts"].to_numpy() // 1000 - window.unix_start
+    written = {}
     # The backend flushes per worker, so lines arrive grouped, not in time order.
-    df, n_dup = add_duplicates(rng, lines.to_frame("l"), 0.004)
-    noise["miniapp_events.jsonl"] = {
-        "duplicate_rows": n_dup,
-        "garbage_rows": 0,
-        "time_order": "not sorted",
-    }
-    return write_lines(df["l"], out / "miniapp_events.jsonl")
+    for part, pos in _periods(window, t):
+        f, n_dup = add_duplicates(rng, events.iloc[pos].reset_index(drop=True), 0.004)
+        d = _json_dialect(dialect_rng, D.MINIAPP_EVENTS, list(f.columns))
+        fields = {c: f[c] for c in f.columns}
+        fields["ts"] = D.json_time(window, f["ts"], d["time_unit"])
+        name = f"miniapp_events_{part}.jsonl"
+        written[name] = write_lines(D.render_json(fields, d, D.MINIAPP_EVENTS), out / name)
+        noise[name] = {
+            "duplicate_rows": n_dup,
+            "garbage_rows": 0,
+            "time_order": "not sorted",
+            "dialect": d,
+        }
+    return written

@@ -1,4 +1,9 @@
-"""Shop exports: Tmall CSV (GBK), Douyin xlsx by quarter, Youzan CSV (UTF-8 BOM)."""
+"""Shop exports: Tmall CSV (GBK), Douyin xlsx by quarter, Youzan CSV (UTF-8 BOM).
+
+Each file is written in a dialect drawn for it (:mod:`.dialects`): column
+aliases, hidden and added columns, column order, title row, encoding and
+time format vary from file to file as they do between shops and export dates.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from scrm_lib.sample import dialects as D
 from scrm_lib.sample import orders as O
 from scrm_lib.sample import vocab
 from scrm_lib.sample.files import (
@@ -80,6 +86,36 @@ TMALL_STATUS = {
 }
 
 
+TMALL_HEADER = [
+    "订单编号",
+    "买家会员名",
+    "买家支付宝账号",
+    "买家应付货款",
+    "买家应付邮费",
+    "总金额",
+    "买家实际支付金额",
+    "订单状态",
+    "买家留言",
+    "收货人姓名",
+    "收货地址",
+    "联系手机",
+    "订单创建时间",
+    "订单付款时间",
+    "宝贝标题",
+    "宝贝种类",
+    "宝贝总数量",
+    "店铺名称",
+    "退款金额",
+    "订单备注",
+]
+TIME_FORMAT_NAMES = {
+    "iso": "YYYY-MM-DD HH:MM:SS",
+    "slash": "YYYY/MM/DD HH:MM",
+    "slash_s": "YYYY/MM/DD HH:MM:SS",
+    "cn": "YYYY年MM月DD日 HH:MM:SS",
+}
+
+
 def _tmall_status(o: pd.DataFrame, when: int) -> np.ndarray:
     code = O.status_at(o, when)
     # While a refund is pending Tmall still shows the delivery status.
@@ -92,7 +128,13 @@ def _tmall_status(o: pd.DataFrame, when: int) -> np.ndarray:
     return code
 
 
-def write_tmall(rng, orders, accounts, window, out: Path, noise: dict) -> dict[str, int]:
+def _dialect(rng, spec: D.TableSpec, columns: list[str]) -> dict:
+    return D.choose_table(rng, spec, columns) if rng is not None else D.documented(spec)
+
+
+def write_tmall(
+    rng, orders, accounts, window, out: Path, noise: dict, dialect_rng=None
+) -> dict[str, int]:
     t = orders[orders["platform"] == "tmall"]
     acc = accounts
     written = {}
@@ -102,7 +144,8 @@ def write_tmall(rng, orders, accounts, window, out: Path, noise: dict) -> dict[s
         when = hi
         code = _tmall_status(o, when)
         paid = o["paid_at"].to_numpy() <= when
-        fmt = "slash" if k % 2 == 1 else "iso"
+        d = _dialect(dialect_rng, D.TMALL, TMALL_HEADER)
+        fmt = d["time_format"]
         row = o["account_row"].to_numpy()
         total = o["goods"].to_numpy() + o["shipping"].to_numpy()
         refunded = code == O.REFUNDED
@@ -148,14 +191,17 @@ def write_tmall(rng, orders, accounts, window, out: Path, noise: dict) -> dict[s
         df = df.iloc[::-1].reset_index(drop=True)
         df, n_garbage = _tmall_garbage(rng, df, o)
         df, n_dup = add_duplicates(rng, df, 0.003)
+        if d["unwrap_ids"]:
+            df["订单编号"] = df["订单编号"].str.slice(2, -1)
         name = f"tmall_orders_{_range_name(window, lo, hi)}.csv"
-        written[name] = write_csv(df, out / name, "gbk")
+        written[name] = write_csv(D.apply_table(df, d), out / name, d["encoding"])
         noise[name] = {
             "duplicate_rows": n_dup,
             "garbage_rows": n_garbage,
-            "time_format": "YYYY/MM/DD HH:MM" if fmt == "slash" else "YYYY-MM-DD HH:MM:SS",
+            "time_format": TIME_FORMAT_NAMES[fmt],
             "status_as_of": str(window.local_text(np.array([hi]), "date")[0]),
             "overlaps_previous_days": 30 if k else 0,
+            "dialect": d,
         }
     return written
 
@@ -173,9 +219,10 @@ def _tmall_garbage(rng, df: pd.DataFrame, o: pd.DataFrame) -> tuple[pd.DataFrame
     bad.loc[which, "买家实际支付金额"] = np.array(["--", "N/A", "待定"], dtype=object)[
         np.arange(int(which.sum())) % 3
     ]
-    bad.loc[~which, "订单创建时间"] = np.array(
-        ["0000-00-00 00:00:00", "2025-13-45 25:61:00", "未知"], dtype=object
-    )[np.arange(int((~which).sum())) % 3]
+    # not 0000-00-00 00:00:00: ingest may read that sentinel as "no time"
+    bad.loc[~which, "订单创建时间"] = np.array(["2025-13-45 25:61:00", "未知", "--"], dtype=object)[
+        np.arange(int((~which).sum())) % 3
+    ]
     at = np.sort(rng.choice(len(df) + 1, size=k, replace=True))
     parts, prev = [], 0
     for i, a in enumerate(at):
@@ -267,9 +314,10 @@ def douyin_lines(rng, orders: pd.DataFrame, accounts: pd.DataFrame, window: Wind
             "区": accounts["district"].to_numpy()[row],
             "详细地址": accounts["address"].to_numpy()[row],
             "买家留言": np.where(rng.random(n) < 0.1, "尽快发货", ""),
-            "订单提交时间": window.local_text(o["created"].to_numpy()),
-            "支付完成时间": np.where(paid, window.local_text(np.where(paid, o["paid_at"], 0)), ""),
-            "订单完成时间": np.where(done, window.local_text(np.where(done, o["done_at"], 0)), ""),
+            # seconds here; each file spells them in its own time format
+            "订单提交时间": o["created"].to_numpy(),
+            "支付完成时间": np.where(paid, o["paid_at"].to_numpy(), -1),
+            "订单完成时间": np.where(done, o["done_at"].to_numpy(), -1),
             "订单状态": status,
             "售后状态": after,
             "达人ID": np.where(has_inf, INFLUENCER_IDS[inf], ""),
@@ -327,7 +375,10 @@ def _douyin_files(lines: pd.DataFrame, window: Window, max_rows: int) -> list[tu
     return ranges
 
 
-def _douyin_frame(L: pd.DataFrame, as_text: bool) -> pd.DataFrame:
+_DOUYIN_TIMES = ("订单提交时间", "支付完成时间", "订单完成时间")
+
+
+def _douyin_frame(L: pd.DataFrame, as_text: bool, window: Window, fmt: str) -> pd.DataFrame:
     """The sheet's columns; numbers as numbers, or as text in some exports."""
 
     def num(fen):
@@ -348,6 +399,9 @@ def _douyin_frame(L: pd.DataFrame, as_text: bool) -> pd.DataFrame:
             "运费": num(L["ship"]),
         }
     )
+    for c in _DOUYIN_TIMES:
+        t = L[c].to_numpy()
+        df[c] = np.where(t >= 0, window.local_text(np.maximum(t, 0), fmt), "").astype(object)
     for c in DOUYIN_HEADER:
         if c not in df.columns:
             df[c] = L[c].to_numpy(dtype=object)
@@ -355,7 +409,14 @@ def _douyin_frame(L: pd.DataFrame, as_text: bool) -> pd.DataFrame:
 
 
 def write_douyin(
-    rng, orders, accounts, window, out: Path, noise: dict, max_rows: int = EXCEL_MAX_DATA_ROWS - 1
+    rng,
+    orders,
+    accounts,
+    window,
+    out: Path,
+    noise: dict,
+    max_rows: int = EXCEL_MAX_DATA_ROWS - 1,
+    dialect_rng=None,
 ) -> dict[str, int]:
     lines = douyin_lines(rng, orders, accounts, window)
     written = {}
@@ -363,9 +424,13 @@ def write_douyin(
         sel = (lines["created"] >= lo) & (lines["created"] < hi)
         L = lines[sel].reset_index(drop=True)
         dates = window.local_text(np.array([lo, hi - DAY]), "date")
-        title = f"抖店订单导出 {dates[0]} 至 {dates[1]}" if k % 2 == 1 else None
-        as_text = k % 3 == 2  # some exports carry numbers as text
-        df = _douyin_frame(L, as_text)
+        d = _dialect(dialect_rng, D.DOUYIN, DOUYIN_HEADER)
+        if dialect_rng is None:  # the documented files: every other one under a title
+            d["title"] = k % 2 == 1
+        title = f"抖店订单导出 {dates[0]} 至 {dates[1]}" if d["title"] else None
+        sheet = d["encoding"] == "xlsx"
+        as_text = k % 3 == 2 or not sheet  # some exports carry numbers as text; CSV always
+        df = _douyin_frame(L, as_text, window, d["time_format"])
         n_garbage = min(garbage_count(len(df)), len(df))
         if n_garbage:
             bad = df.iloc[rng.choice(len(df), size=n_garbage, replace=False)].copy()
@@ -378,21 +443,29 @@ def write_douyin(
             bad.loc[~half, "订单提交时间"] = "无效日期"
             df = pd.concat([df.astype({"订单应付金额": object}), bad], ignore_index=True)
         df, n_dup = add_duplicates(rng, df, 0.002)
-        name = f"douyin_orders_{_range_name(window, lo, hi)}.xlsx"
-        written[name] = write_xlsx(
-            out / name,
-            DOUYIN_HEADER,
-            [df[c].to_numpy() for c in DOUYIN_HEADER],
-            title,
-            sheet="订单",
-            numeric=frozenset() if as_text else DOUYIN_NUMERIC,
-        )
+        df = D.apply_table(df, d)
+        header = list(df.columns)
+        name = f"douyin_orders_{_range_name(window, lo, hi)}." + ("xlsx" if sheet else "csv")
+        if sheet:
+            numeric = {d["rename"].get(c, c) for c in DOUYIN_NUMERIC} & set(header)
+            written[name] = write_xlsx(
+                out / name,
+                header,
+                [df[c].to_numpy() for c in header],
+                title,
+                sheet="订单",
+                numeric=frozenset() if as_text else frozenset(numeric),
+            )
+        else:
+            written[name] = write_csv(df, out / name, d["encoding"], title=title)
         noise[name] = {
             "duplicate_rows": int(n_dup),
             "garbage_rows": int(n_garbage),
             "title_row": title is not None,
             "numbers_as_text": as_text,
+            "time_format": TIME_FORMAT_NAMES[d["time_format"]],
             "status_as_of": str(window.end.date()),
+            "dialect": d,
         }
         log.debug("wrote %s (%d rows)", name, written[name])
     return written
@@ -406,6 +479,21 @@ YOUZAN_STATUS = {
     O.DONE: "交易成功",
     O.CLOSED: "已关闭",
 }
+YOUZAN_HEADER = [
+    "订单号",
+    "订单状态",
+    "订单创建时间",
+    "买家付款时间",
+    "商品名称",
+    "商品数量",
+    "订单实付金额",
+    "收货人/提货人",
+    "收货人手机号/提货人手机号",
+    "买家手机号",
+    "粉丝昵称",
+    "订单来源",
+    "退款状态",
+]
 _FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
 
 
@@ -427,12 +515,16 @@ def spell_phones(rng: np.random.Generator, phone: np.ndarray) -> np.ndarray:
     return out
 
 
-def write_youzan(rng, orders, accounts, window, out: Path, noise: dict) -> dict[str, int]:
+def write_youzan(
+    rng, orders, accounts, window, out: Path, noise: dict, dialect_rng=None
+) -> dict[str, int]:
     y = orders[orders["platform"] == "youzan"]
     when = window.seconds
     written = {}
-    for lo, hi in _segments(window, 12, 0):
+    for lo, hi in _segments(window, 6, 0):
         o = y[(y["created"] >= lo) & (y["created"] < hi)]
+        d = _dialect(dialect_rng, D.YOUZAN, YOUZAN_HEADER)
+        fmt = d["time_format"]
         n = len(o)
         code = O.status_at(o, when)
         base = np.where(
@@ -457,9 +549,9 @@ def write_youzan(rng, orders, accounts, window, out: Path, noise: dict) -> dict[
             {
                 "订单号": o["order_no"].to_numpy(),
                 "订单状态": status,
-                "订单创建时间": window.local_text(o["created"].to_numpy()),
+                "订单创建时间": window.local_text(o["created"].to_numpy(), fmt),
                 "买家付款时间": np.where(
-                    paid, window.local_text(np.where(paid, o["paid_at"], 0)), ""
+                    paid, window.local_text(np.where(paid, o["paid_at"], 0), fmt), ""
                 ),
                 "商品名称": _titles(o, ";").to_numpy(),
                 "商品数量": o["qty_total"].to_numpy(),
@@ -484,10 +576,15 @@ def write_youzan(rng, orders, accounts, window, out: Path, noise: dict) -> dict[
             df = pd.concat([df, bad], ignore_index=True)
         df, n_dup = add_duplicates(rng, df, 0.005)
         name = f"youzan_orders_{_range_name(window, lo, hi)}.csv"
-        written[name] = write_csv(df, out / name, "utf-8-sig")
+        # the back office stamps the export date above the header
+        title = f"有赞订单导出 {window.end.date()}" if d["title"] else None
+        written[name] = write_csv(D.apply_table(df, d), out / name, d["encoding"], title=title)
         noise[name] = {
             "duplicate_rows": n_dup,
             "garbage_rows": k,
             "status_as_of": str(window.end.date()),
+            "title_row": title is not None,
+            "time_format": TIME_FORMAT_NAMES[fmt],
+            "dialect": d,
         }
     return written

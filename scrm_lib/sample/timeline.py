@@ -92,13 +92,20 @@ class Window:
     def local_text(self, t: np.ndarray, fmt: str = "iso") -> np.ndarray:
         """Local time text, ``YYYY-MM-DD HH:MM:SS``.
 
-        ``fmt``: ``'slash'`` gives ``YYYY/MM/DD HH:MM``, ``'date'`` the date,
-        ``'compact'`` ``YYYYMMDDHHMMSS``.
+        ``fmt``: ``'slash'`` gives ``YYYY/MM/DD HH:MM``, ``'slash_s'``
+        ``YYYY/MM/DD HH:MM:SS``, ``'cn'`` ``YYYY年MM月DD日 HH:MM:SS``,
+        ``'date'`` the date, ``'compact'`` ``YYYYMMDDHHMMSS``.
         """
         stamps = np.datetime64(self.start.to_datetime64(), "s") + np.asarray(t, dtype="int64")
         text = pd.Series(np.datetime_as_string(stamps, unit="s"))
         if fmt == "slash":
             return (text.str.slice(0, 16).str.replace("-", "/").str.replace("T", " ")).to_numpy()
+        if fmt == "slash_s":
+            return text.str.replace("-", "/").str.replace("T", " ").to_numpy()
+        if fmt == "cn":
+            d, h = text.str.slice(0, 10), text.str.slice(11)
+            ymd = d.str.slice(0, 4) + "年" + d.str.slice(5, 7) + "月" + d.str.slice(8, 10) + "日"
+            return (ymd + " " + h).to_numpy()
         if fmt == "date":
             return text.str.slice(0, 10).to_numpy()
         if fmt == "compact":
