@@ -29,6 +29,7 @@ from scrm_lib.sample import (
     social,
     truth,
     wecom,
+    xiaohongshu,
 )
 from scrm_lib.sample import orders as O
 from scrm_lib.sample.files import write_csv, write_lines
@@ -63,6 +64,7 @@ _STREAMS = [
     "touches",
     "consent",
     "dialects",
+    "xiaohongshu",
 ]
 
 
@@ -175,6 +177,7 @@ def generate(
     orders = O.build_orders(rng["orders"], purchases, people, accounts, window)
     shops.assign_order_ids(rng["ids"], orders, window)
     orders["groupbuy_id"] = miniapp.groupbuys(rng["miniapp"], orders)
+    orders, accounts = xiaohongshu.move_orders(rng["xiaohongshu"], orders, accounts, people)
     log.info("orders: %d", len(orders))
 
     # each export's files draw their dialects (column spellings, units, ...) from their own stream
@@ -191,6 +194,7 @@ def generate(
         rng["youzan"], orders, accounts, window, exp_dir, noise, dialect_rng=dia["youzan"]
     )
     files.update(yz)
+    files.update(xiaohongshu.write(rng["xiaohongshu"], orders, accounts, window, exp_dir, noise))
     log.info("shop exports written")
 
     sub_t = miniapp.subscribe_times(rng["miniapp"], accounts, orders)
