@@ -14,8 +14,9 @@ without one, the product name and spec, which stay the same across
 re-exports where a row position would not). 售后状态 售后完成 / 退款成功
 makes the line ``refunded``; when the file has a 退款金额 column the refund
 is that amount and a line is refunded exactly when it is above zero (售后完成
-also covers a withdrawn request). Amounts are yuan unless the preset sets
-``amount_scale = 100``. Without an 订单状态 column a line is ``paid`` when it
+also covers a withdrawn request). Amounts are yuan or fen as the preset's
+``[units]`` say (``auto``: guessed per file, see :mod:`scrm_lib.ingest.units`);
+the other money columns follow ``amount``. Without an 订单状态 column a line is ``paid`` when it
 has a 支付时间 (or when the file has no such column) and ``pending`` otherwise.
 
 Identifiers: the masked phone stays ``phone_masked`` (never a linking
@@ -80,21 +81,20 @@ def parse(ctx: Context) -> dict[str, Any]:
             f"{ctx.preset.name}: needs 用户ID, or 收件人 / 收件人手机号 / 详细地址",
         )
     rows = ctx.rows
-    scale = float(ctx.option("amount_scale", 1) or 1)
     order_id = ctx.ids("order_id", required=True)
     created = ctx.timestamps("created_at", required=True)
     paid_at = ctx.timestamps("paid_at")
     ctx.timestamps("shipped_at")  # validated only: a garbage date is a damaged row
     ctx.timestamps("finished_at")
-    amount = ctx.amounts("amount", scale=scale, required=True)
-    shipping = ctx.amounts("shipping", scale=scale)
-    ctx.amounts("unit_price", scale=scale)
-    ctx.amounts("goods_total", scale=scale)
+    amount = ctx.amounts("amount", required=True)
+    shipping = ctx.amounts("shipping")
+    ctx.amounts("unit_price")
+    ctx.amounts("goods_total")
     quantity = ctx.ints("quantity")
     status = _status(ctx, paid_at)
     after = nz.map_values(nz.text(ctx.get("after_sale")), ctx.option("after_sale_status", {}))
     if ctx.has("refund_amount"):
-        refund = ctx.amounts("refund_amount", scale=scale).fillna(0.0)
+        refund = ctx.amounts("refund_amount").fillna(0.0)
         refunded = refund > 0
     else:
         refunded = after == "refunded"

@@ -219,7 +219,7 @@ def test_fen_amounts_by_preset_option(tmp_path: Path) -> None:
     )
     preset.write_text(
         text.replace('name = "xiaohongshu_orders"', 'name = "xhs_fen"').replace(
-            "amount_scale = 1", "amount_scale = 100"
+            'amount = "auto"', 'amount = "fen"'
         ),
         encoding="utf-8",
     )
@@ -266,3 +266,21 @@ def test_other_platforms_are_not_taken_for_xiaohongshu(tmp_path: Path) -> None:
 
     path = write_csv(tmp_path / "orders.csv", YOUZAN_HEADER, [youzan_row(1)], encoding="utf-8-sig")
     assert detect_format(path) == "youzan_orders"
+
+
+def test_fen_guessed_when_every_amount_is_a_large_whole_number(tmp_path: Path) -> None:
+    # An API dump re-saved as CSV: totalPaidAmount in fen, createdTime in ms.
+    header = ["订单号", "下单时间", "用户实付金额", "运费", "用户ID"]
+    rows = [
+        {"订单号": "P1", "下单时间": "1740830400000", "用户实付金额": "12990", "运费": "600"},
+        {"订单号": "P2", "下单时间": "1740830400000", "用户实付金额": "8900", "运费": "0"},
+    ]
+    rows = [{**r, "用户ID": "u1"} for r in rows]
+    pf = parse_file(write_csv(tmp_path / "xhs_orders_api.csv", header, rows))
+    o = pf.tables["orders"]
+    assert o["amount"].tolist() == [129.9, 89.0]
+    assert o["shipping"].tolist() == [6.0, 0.0]
+    # the same numbers written with decimals are yuan
+    rows = [{**r, "用户实付金额": r["用户实付金额"] + ".00"} for r in rows]
+    pf = parse_file(write_csv(tmp_path / "xhs_orders_yuan.csv", header, rows))
+    assert pf.tables["orders"]["amount"].tolist() == [12990.0, 8900.0]
