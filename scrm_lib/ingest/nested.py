@@ -4,6 +4,12 @@ List columns are handled with pyarrow list kernels (offsets and child
 arrays) rather than a Python loop per row; the Python path is only the
 fallback for files whose records disagree on types.
 
+:func:`checked_list` gives a list column one declared type. A record whose
+value does not fit (a string where a list belongs, an item that is not an
+object, a time that is not a number, a required key missing) is named with
+its row, path and reason, so the adapter rejects that record alone and its
+neighbours keep their data.
+
 Example
 -------
 >>> import pyarrow as pa
@@ -15,6 +21,8 @@ Example
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -127,3 +135,228 @@ def to_json(values: list[Any]) -> list[str | None]:
     """
     dumps = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
     return [None if v is None else dumps(_clean(v)) for v in values]
+
+
+# ---------------------------------------------------------------- typed, checked lists
+
+
+@dataclass(frozen=True)
+class CheckedList:
+    """A list column with one declared type, and what did not fit it.
+
+    Attributes
+    ----------
+    array
+        ``list<item>``, one entry per input row; null where the row's value
+        was missing or did not fit.
+    problems
+        One row per misfit: ``pos`` (row position), ``column`` (dotted path,
+        e.g. ``follow_user.createtime``), ``reason`` and ``raw`` (the value as
+        JSON). Several problems of one row are all listed.
+    """
+
+    array: pa.ListArray
+    problems: pd.DataFrame
+
+
+_PROBLEM_COLUMNS = ["pos", "column", "reason", "raw"]
+
+
+def checked_list(
+    values: Any, item: pa.DataType, *, name: str, required: Sequence[str] = ()
+) -> CheckedList:
+    """Read a list column as ``list<item>``; name every record that does not fit.
+
+    Parameters
+    ----------
+    values
+        The column: a pyarrow (chunked) array, or one Python value per row.
+    item
+        The type of an element: a scalar type, or a struct whose fields are
+        matched by name (extra keys are ignored, absent ones are null).
+    name
+        The column's name, the start of each problem's path.
+    required
+        Struct fields every element must have (non-null).
+
+    Returns
+    -------
+    CheckedList
+        The typed array and the problems (empty when every row fits).
+
+    Examples
+    --------
+    >>> item = pa.struct([("userid", pa.string()), ("createtime", pa.int64())])
+    >>> out = checked_list(
+    ...     [[{"userid": "li", "createtime": 1}], "li", [{"createtime": "x"}]],
+    ...     item, name="follow_user", required=["userid"])
+    >>> out.array.to_pylist()[0], out.array.to_pylist()[1]
+    ([{'userid': 'li', 'createtime': 1}], None)
+    >>> out.problems[["pos", "column", "reason"]].values.tolist()
+    [[1, 'follow_user', 'not a list'], [2, 'follow_user.createtime', 'not a whole number']]
+    """
+    target = pa.list_(item)
+    arr = _fast_cast(values, target)
+    if arr is None:
+        pylist = _pylist(values)
+        arr, problems = _python_check(pylist, item, name)
+    else:
+        problems = []
+    missing = _missing_required(arr, item, name, required)
+    frame = pd.DataFrame(problems + missing, columns=_PROBLEM_COLUMNS)
+    if len(frame):
+        # a record that broke somewhere carries nothing: its whole value is null
+        keep = np.ones(len(arr), dtype=bool)
+        keep[frame["pos"].to_numpy(dtype=np.int64)] = False
+        arr = pc.if_else(pa.array(keep), arr, pa.nulls(len(arr), type=target))
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+    return CheckedList(arr, frame.sort_values("pos", kind="stable", ignore_index=True))
+
+
+def list_field(
+    ctx: Any, fld: str, item: pa.DataType, *, required: Sequence[str] = ()
+) -> pa.ListArray | None:
+    """The list column of a mapped field, checked; each record that does not fit is rejected.
+
+    ``ctx`` is the adapter's :class:`scrm_lib.ingest.base.Context`. Returns
+    None when the file has no such column.
+
+    Example
+    -------
+    >>> follows = list_field(ctx, "follow_user", FOLLOW, required=["userid"])  # doctest: +SKIP
+    """
+    if not ctx.has(fld):
+        return None
+    col = ctx.cols[fld]
+    if ctx.raw.arrow is not None and col in ctx.raw.arrow.column_names:
+        values = ctx.raw.arrow.column(col)
+    else:
+        values = ctx.raw.pylist(col)
+    label = ctx.label(fld)
+    checked = checked_list(values, item, name=label, required=required)
+    for (column, reason), group in checked.problems.groupby(["column", "reason"], sort=False):
+        mask = pd.Series(False, index=ctx.index)
+        mask.iloc[group["pos"].to_numpy(dtype=np.int64)] = True
+        raw = pd.Series(pd.NA, index=ctx.index, dtype="str")
+        first = group.drop_duplicates("pos")
+        raw.iloc[first["pos"].to_numpy(dtype=np.int64)] = first["raw"].to_numpy()
+        ctx.reject(mask, column, reason, raw)
+    return checked.array
+
+
+def _pylist(values: Any) -> list:
+    if isinstance(values, pa.ChunkedArray | pa.Array):
+        return values.to_pylist()
+    return list(values)
+
+
+def _fast_cast(values: Any, target: pa.DataType) -> pa.ListArray | None:
+    """The Arrow column cast to ``target`` when every value fits; None to check row by row."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if not isinstance(values, pa.Array):
+        return None
+    if pa.types.is_null(values.type):
+        return pa.nulls(len(values), type=target)
+    if pa.types.is_large_list(values.type):
+        values = values.cast(pa.list_(values.type.value_type))
+    if not pa.types.is_list(values.type):
+        return None
+    value_type = values.type.value_type
+    # A struct cast matches fields by name; scalars only between scalar kinds, so a
+    # nested value where a scalar belongs is left to the row-by-row check.
+    if pa.types.is_struct(target.value_type) != pa.types.is_struct(value_type) and not (
+        pa.types.is_null(value_type)
+    ):
+        return None
+    try:
+        out = values.cast(target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return None
+    return out
+
+
+def _python_check(pylist: list, item: pa.DataType, name: str) -> tuple[pa.ListArray, list]:
+    # Row by row on purpose: this runs only when Arrow could not give the column
+    # one type, i.e. some record is malformed, and each must be named with its reason.
+    clean: list = []
+    problems: list = []
+    for pos, value in enumerate(pylist):
+        if value is None:
+            clean.append(None)
+            continue
+        if not isinstance(value, list):
+            problems.append((pos, name, "not a list", _raw(value)))
+            clean.append(None)
+            continue
+        found: list = []
+        items = [_conform(v, item, name, found) for v in value]
+        if found:
+            problems.extend((pos, col, reason, raw) for col, reason, raw in found)
+            clean.append(None)
+        else:
+            clean.append(items)
+    return pa.array(clean, type=pa.list_(item)), problems
+
+
+def _conform(value: Any, typ: pa.DataType, path: str, found: list) -> Any:
+    """``value`` shaped to ``typ`` (numbers as text, digit strings as integers); misfits noted."""
+    if value is None:
+        return None
+    if pa.types.is_struct(typ):
+        if not isinstance(value, dict):
+            found.append((path, "not an object", _raw(value)))
+            return None
+        return {f.name: _conform(value.get(f.name), f.type, f"{path}.{f.name}", found) for f in typ}
+    if pa.types.is_list(typ):
+        if not isinstance(value, list):
+            found.append((path, "not a list", _raw(value)))
+            return None
+        return [_conform(v, typ.value_type, path, found) for v in value]
+    if pa.types.is_integer(typ):
+        if isinstance(value, bool):
+            found.append((path, "not a whole number", _raw(value)))
+            return None
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            return int(value.strip())
+        found.append((path, "not a whole number", _raw(value)))
+        return None
+    if pa.types.is_string(typ):
+        if isinstance(value, str):
+            return value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return _raw(value)
+        found.append((path, "not text", _raw(value)))
+        return None
+    return value
+
+
+def _missing_required(
+    arr: pa.ListArray, item: pa.DataType, name: str, required: Sequence[str]
+) -> list:
+    """Problems for null elements of a struct list and for elements lacking a required field."""
+    if not pa.types.is_struct(item) or not len(arr):
+        return []
+    parents = pc.list_parent_indices(arr).to_numpy()
+    values = pc.list_flatten(arr)
+    out = []
+    null_item = values.is_null().to_numpy(zero_copy_only=False)
+    for pos in parents[null_item]:
+        out.append((int(pos), name, "not an object", "null"))
+    for fld in required:
+        child = values.field(fld)
+        missing = child.is_null().to_numpy(zero_copy_only=False) & ~null_item
+        for pos in np.unique(parents[missing]):
+            out.append((int(pos), f"{name}.{fld}", "missing value", ""))
+    return out
+
+
+def _raw(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)

@@ -10,10 +10,15 @@ is a staff userid.
   earliest follow that has one); identifiers ``external_userid``,
   ``unionid``, ``nickname`` (the contact's WeChat name) and the
   ``remark_mobiles`` as phones, the ``remark`` as a ``name`` (sales reps type
-  the customer's real name there, a note after ``-`` dropped: ``吴敏雪-纸尿裤``
-  → ``吴敏雪``); one ``wecom_follow`` event per following
+  the customer's real name there, with notes that
+  :func:`scrm_lib.ingest.names.clean_person_name` drops: ``吴敏雪-纸尿裤``,
+  ``孙梅 杭州`` → the name; ``王女士`` → no name); one ``wecom_follow`` event per following
   staff member (attributes: staff, state, add_way, tags). A response with
-  ``errcode`` other than 0 is rejected.
+  ``errcode`` other than 0 is rejected, and so is a record whose
+  ``follow_user`` does not have the API's shape (not a list, an item that is
+  not an object, no ``userid`` or ``createtime``, a ``createtime`` that is not
+  a number, ``tags`` / ``remark_mobiles`` that are not lists): that record
+  alone, on its own line, so the other contacts of the file keep their data.
 - events: contact changes become ``wecom_add``, ``wecom_add_half``,
   ``wecom_edit``, ``wecom_staff_deleted_customer`` (del_external_contact),
   ``wecom_customer_deleted_staff`` (del_follow_user), ``wecom_handover``
@@ -56,7 +61,8 @@ from scrm_lib.ingest.base import (
     phone_identifiers,
     prefixed,
 )
-from scrm_lib.ingest.nested import as_list_array, explode_list, summarize_list, to_json
+from scrm_lib.ingest.names import clean_person_name
+from scrm_lib.ingest.nested import explode_list, list_field, summarize_list, to_json
 from scrm_lib.ingest.wechat import event_ids
 
 EXTERNAL_PREFIXES = ("wm", "wo")
@@ -101,14 +107,26 @@ def _prefixes(ctx: Context) -> tuple[str, ...]:
     return tuple(ctx.option("external_prefixes", EXTERNAL_PREFIXES))
 
 
+# The shapes the WeCom API documents; a record whose value does not fit is
+# rejected on its own line (see scrm_lib.ingest.nested.checked_list).
+TAG = pa.struct([("group_name", pa.string()), ("tag_name", pa.string()), ("type", pa.string())])
+FOLLOW_USER = pa.struct(
+    [
+        ("userid", pa.string()),
+        ("remark", pa.string()),
+        ("description", pa.string()),
+        ("createtime", pa.int64()),
+        ("tags", pa.list_(TAG)),
+        ("remark_mobiles", pa.list_(pa.string())),
+        ("add_way", pa.int64()),
+        ("state", pa.string()),
+    ]
+)
+
+
 def _list_column(ctx: Context, fld: str) -> pa.ListArray | None:
-    if not ctx.has(fld):
-        return None
-    col = ctx.cols[fld]
-    arr = None
-    if ctx.raw.arrow is not None and col in ctx.raw.arrow.column_names:
-        arr = as_list_array(ctx.raw.arrow.column(col))
-    return arr if arr is not None else as_list_array(ctx.raw.pylist(col))
+    """A list of ids (``MemChangeList``, ``tolist``); a record holding anything else is rejected."""
+    return list_field(ctx, fld, pa.string())
 
 
 def _struct_field(values: pa.Array, name: str) -> pd.Series:
@@ -138,7 +156,7 @@ def _contacts(ctx: Context) -> dict[str, Any]:
     accounts = [accounts_frame(rows, account, "wecom", ext, display_name=name)]
     events = []
 
-    follows = _list_column(ctx, "follow_user")
+    follows = list_field(ctx, "follow_user", FOLLOW_USER, required=("userid", "createtime"))
     if follows is not None and len(follows):
         parent, values = explode_list(follows)
         if len(parent):
@@ -156,13 +174,7 @@ def _contacts(ctx: Context) -> dict[str, Any]:
             )
             ctx.reject(bad_rows, "follow_user.createtime", "unparseable timestamp", raw_ct)
             add_way = _struct_field(values, "add_way")
-            tags = _struct_field(values, "tags")
-            tag_arr = as_list_array(tags.tolist())
-            tag_names = (
-                summarize_list(tag_arr, join="tag_name")["joined"]
-                if tag_arr is not None
-                else pd.Series(pd.NA, index=range(len(values)), dtype="str")
-            )
+            tag_names = summarize_list(values.field("tags"), join="tag_name")["joined"]
             attrs_src = pd.DataFrame(
                 {
                     "staff": staff.to_numpy(dtype=object),
@@ -194,12 +206,12 @@ def _contacts(ctx: Context) -> dict[str, Any]:
                     f_rows, f_acc, "wecom", f_ext, first_seen=created, channel_code=state
                 )
             )
-            # the remark is the name the rep typed; a note after a dash is not part of it
-            remark = nz.nfc(_struct_field(values, "remark"))
-            remark = remark.str.split(r"\s*[-－—]", n=1, regex=True).str[0]
-            out_ids.append(identifiers_frame(f_rows, f_acc, "name", nz.text(remark)))
-            mobiles = as_list_array(_struct_field(values, "remark_mobiles").tolist())
-            if mobiles is not None and len(mobiles):
+            # the remark is the name the rep typed, with notes beside it (city, product,
+            # phone digits, 王女士); only a full name becomes a ``name`` identifier
+            remark = clean_person_name(nz.nfc(_struct_field(values, "remark")))
+            out_ids.append(identifiers_frame(f_rows, f_acc, "name", remark))
+            mobiles = values.field("remark_mobiles")
+            if len(mobiles):
                 m_parent, m_values = explode_list(mobiles)
                 if len(m_parent):
                     phones = nz.normalize_phones(pd.Series(m_values.to_pylist()), ctx.region)
