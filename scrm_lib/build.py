@@ -37,7 +37,7 @@ import pandas as pd
 
 from scrm_lib.config import ENGINES, Settings, load_settings
 from scrm_lib.errors import ConfigError, InputFileError, ScrmError, WarehouseError
-from scrm_lib.marts import StepContext, run_steps
+from scrm_lib.marts import StepContext, run_steps, step_log
 from scrm_lib.parse_cache import (
     Entry,
     Failure,
@@ -383,7 +383,9 @@ def status(warehouse: str | Path | None = None) -> dict[str, Any]:
         ``warehouse``, ``last_build`` (id, times, version, engine, timings),
         ``builds`` (how many are recorded), ``tables`` (name -> rows),
         ``inputs`` (per file of the last build: rows in, accepted, rejected,
-        duplicates) and ``rejects`` (reason -> rows, most frequent first).
+        duplicates), ``rejects`` (reason -> rows, most frequent first) and
+        ``steps`` (per build step of the last build: status ``ok`` or
+        ``degraded``, seconds, rows, notes saying what was skipped and why).
         Plain JSON-serializable values.
 
     Raises
@@ -443,6 +445,7 @@ def status(warehouse: str | Path | None = None) -> dict[str, Any]:
             rejects = {
                 str(r): int(n) for r, n in zip(by_reason["reason"], by_reason["rows"], strict=True)
             }
+        steps = step_log(con, last_build["build_id"]) if last_build is not None else []
     finally:
         con.disconnect()
     return {
@@ -452,6 +455,7 @@ def status(warehouse: str | Path | None = None) -> dict[str, Any]:
         "tables": counts,
         "inputs": inputs,
         "rejects": rejects,
+        "steps": steps,
     }
 
 

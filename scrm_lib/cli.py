@@ -273,6 +273,7 @@ def _print_status(data: dict) -> None:
         ("tables", "tables", None),
         ("input files", "inputs", FILE_COLUMNS),
         ("rejects by reason", "rejects", None),
+        ("build steps (notes: what was skipped and why)", "steps", ("step", "status", "notes")),
     ):
         rows = data.get(key) or []
         if isinstance(rows, dict):
@@ -287,6 +288,8 @@ def _print_status(data: dict) -> None:
 
 
 def _fmt(value: Any) -> str:
+    if isinstance(value, list):
+        return "\n".join(map(str, value))
     if isinstance(value, int):
         return f"{value:,}"
     return "" if value is None else str(value)

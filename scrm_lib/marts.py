@@ -13,6 +13,13 @@ Contract between steps (what later steps and readers may rely on):
   by the identity step. Until it exists, per-person code falls back to one
   person per account (:func:`person_map` does that fallback in one place).
 
+A step never takes the build down on data it cannot use (a first export of
+thirty orders, no events, one churn class): it checks first, skips or
+degrades the part it cannot do and says why in a ``logger.warning``. Those
+warnings are the step's notes in the build log, ``build_steps`` (one row per
+step and build: ``status`` ``ok`` or ``degraded``, seconds, rows written,
+notes), which ``scrm status`` shows.
+
 Example
 -------
 >>> [name for name, _ in STEPS]  # doctest: +SKIP
@@ -21,6 +28,7 @@ Example
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Sequence
@@ -70,20 +78,145 @@ def run_steps(
     counts: dict[str, dict[str, int]] = {}
     chosen = [(name, target) for name, target in STEPS if only is None or name in only]
     restore = _cap_engine(ctx) if chosen else None
+    log: list[dict[str, Any]] = []
     try:
         for name, target in chosen:
             module, func = target.split(":")
             if progress is not None:
                 progress(f"step {name}")
             started = time.perf_counter()
-            counts[name] = getattr(import_module(module), func)(ctx) or {}
-            ctx.timings[f"step_{name}"] = round(time.perf_counter() - started, 4)
+            with _StepNotes() as notes:
+                counts[name] = getattr(import_module(module), func)(ctx) or {}
+            seconds = round(time.perf_counter() - started, 4)
+            ctx.timings[f"step_{name}"] = seconds
             logger.info("build step %s: %s", name, counts[name])
+            log.append(
+                {
+                    "build_id": ctx.build_id,
+                    "step": name,
+                    "status": "degraded" if notes.messages else "ok",
+                    "seconds": seconds,
+                    "rows": json.dumps(counts[name], sort_keys=True),
+                    "notes": json.dumps(notes.messages, ensure_ascii=False),
+                }
+            )
             _free_memory()
+        if chosen:
+            _write_step_log(ctx, log)
     finally:
         if restore is not None:
             _raw(ctx.con).execute(f"SET memory_limit = '{restore}'")
     return counts
+
+
+#: Columns of ``build_steps``, the per-step part of the build log.
+STEP_LOG_COLUMNS = ["seq", "build_id", "step", "status", "seconds", "rows", "notes"]
+
+
+class _StepNotes(logging.Handler):
+    """Collect the warnings scrm logs while one step runs: the step's notes in the build log.
+
+    Steps already say in a warning what they skipped or degraded and why; collecting
+    those keeps one way of reporting (no second channel each step must remember).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.messages: list[str] = []
+        self._root = logging.getLogger("scrm_lib")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a malformed log call must not fail the build
+            message = str(record.msg)
+        if message not in self.messages:
+            self.messages.append(message)
+
+    def __enter__(self) -> _StepNotes:
+        self._root.addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._root.removeHandler(self)
+
+
+def _write_step_log(ctx: StepContext, rows: list[dict[str, Any]]) -> None:
+    """Write ``build_steps``: the published warehouse's rows, then this build's."""
+    import pandas as pd
+
+    from scrm_lib.errors import WarehouseError
+    from scrm_lib.warehouse import read_only_duckdb
+
+    frames = []
+    prev = ctx.previous_warehouse
+    if prev is not None and Path(prev).exists():
+        try:
+            with read_only_duckdb(prev) as old:
+                if "build_steps" in {r[0] for r in old.execute("SHOW TABLES").fetchall()}:
+                    frames.append(old.execute("SELECT * FROM build_steps").df())
+        except WarehouseError as exc:
+            logger.warning("previous warehouse unreadable, step log restarts: %s", exc)
+    frames.append(pd.DataFrame(rows, columns=STEP_LOG_COLUMNS))
+    df = pd.concat([f.reindex(columns=STEP_LOG_COLUMNS) for f in frames], ignore_index=True)
+    # run order, explicit: the build connection does not keep insertion order
+    df["seq"] = range(len(df))
+    df = df.astype({c: "string" for c in STEP_LOG_COLUMNS if c not in ("seq", "seconds")})
+    df["seconds"] = pd.to_numeric(df["seconds"]).astype("float64")
+    db = _raw(ctx.con)
+    db.register("_build_steps", df)
+    try:
+        db.execute("CREATE OR REPLACE TABLE build_steps AS SELECT * FROM _build_steps")
+    finally:
+        db.unregister("_build_steps")
+
+
+def step_log(con: Any, build_id: str | None = None) -> list[dict[str, Any]]:
+    """The ``build_steps`` rows of one build (default: the latest), notes as lists.
+
+    Parameters
+    ----------
+    con
+        DuckDB connection (or ibis DuckDB backend) on a warehouse.
+    build_id
+        Which build; default the last one logged.
+
+    Returns
+    -------
+    list of dict
+        ``step, status, seconds, rows, notes`` per step, in run order; empty
+        for a warehouse built before the log existed.
+
+    Examples
+    --------
+    >>> step_log(open_warehouse(read_only=True))  # doctest: +SKIP
+    [{'step': 'identity', 'status': 'degraded', 'seconds': 0.8, 'rows': {...},
+      'notes': ['identity: probabilistic stage uses fixed priors (not trained): ...']}, ...]
+    """
+    db = _raw(con)
+    if "build_steps" not in {r[0] for r in db.execute("SHOW TABLES").fetchall()}:
+        return []
+    if build_id is None:
+        last = db.execute("SELECT build_id FROM build_steps ORDER BY seq DESC LIMIT 1")
+        found = last.fetchone()
+        if found is None:
+            return []
+        build_id = found[0]
+    rows = db.execute(
+        "SELECT step, status, seconds, rows, notes FROM build_steps "
+        "WHERE build_id = ? ORDER BY seq",
+        [build_id],
+    ).fetchall()
+    return [
+        {
+            "step": step,
+            "status": status,
+            "seconds": seconds,
+            "rows": json.loads(n_rows or "{}"),
+            "notes": json.loads(notes or "[]"),
+        }
+        for step, status, seconds, n_rows, notes in rows
+    ]
 
 
 #: DuckDB memory limit of the warehouse connection while the steps run (``[steps]
