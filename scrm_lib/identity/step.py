@@ -8,6 +8,8 @@ on the warehouse being built. Tables written:
   evidence (``stage``, ``rule``, ``kind``, ``value`` or ``match_probability``
   and ``compared`` levels) and whether it was ``used`` (not cut by an override);
 - ``identity_hubs``: identifier values shared by more accounts than the limit;
+- ``identity_stages``: whether the probabilistic stage trained, used fixed priors
+  or was skipped, and why (:mod:`.trainable`);
 - ``person_id_history``: old → new person ids since the previous build;
 - ``persons``: the person 360 mart (:mod:`.person360`).
 
@@ -31,6 +33,7 @@ from scrm_lib.errors import WarehouseError
 from scrm_lib.identity.config import NEVER_ALONE, IdentityConfig, identity_config
 from scrm_lib.identity.graph import cluster_accounts, deterministic_edges, raw_duckdb
 from scrm_lib.identity.stable_ids import HISTORY_COLUMNS, assign_person_ids
+from scrm_lib.identity.trainable import ProbabilisticStage, StageReport
 from scrm_lib.warehouse import read_only_duckdb
 
 logger = logging.getLogger(__name__)
@@ -46,6 +49,17 @@ EDGE_COLUMNS = [
     "compared",
     "used",
     "build_id",
+]
+#: ``identity_stages``: how the probabilistic stage ran in this build and why.
+STAGE_COLUMNS = [
+    "build_id",
+    "stage",
+    "mode",
+    "reason",
+    "records",
+    "candidate_pairs",
+    "columns",
+    "details",
 ]
 #: Kinds checked for hubs besides the linking kinds: masked values that feed matching.
 _HUB_ALSO = ("phone_masked", "alipay_masked", "recipient_phone", "device")
@@ -69,6 +83,7 @@ def stitch(
     *,
     overrides: pd.DataFrame | None = None,
     build_id: str = "",
+    stages: list[StageReport] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Cluster the accounts of a warehouse.
 
@@ -82,6 +97,9 @@ def stitch(
         Rows of :func:`.overrides.read_overrides` (``action, account_a, account_b, reason``).
     build_id
         Written on each ledger row.
+    stages
+        When given, the probabilistic stage's :class:`.trainable.StageReport` (trained,
+        fixed priors, skipped or off, and why) is appended to it.
 
     Returns
     -------
@@ -115,20 +133,23 @@ def stitch(
     )
     det["used"] = ~_drop(det, never, singles)
     frames = [det]
+    report = StageReport(mode="off", reason="[identity] probabilistic = false")
     if cfg.probabilistic:
-        from scrm_lib.identity.matching import account_records, probabilistic_edges, train_model
+        from scrm_lib.identity.matching import account_records
 
-        model = None
+        # small data cannot train a model: the stage checks that first and then trains,
+        # uses fixed priors or skips (with the reason); deterministic persons stand
+        stage = ProbabilisticStage(cfg)
         for round_no in range(1, cfg.rounds + 1):
             used = pd.concat([f.loc[f["used"], ["a", "b"]] for f in frames])
             comp = cluster_accounts(accounts, used)
             records = account_records(db, cfg, comp)
-            if model is None:
+            if round_no == 1:
                 # trained per account, m from the pairs the deterministic stage joined
-                model = train_model(account_records(db, cfg), cfg, labels=comp)
+                stage.fit(account_records(db, cfg), labels=comp)
             # later rounds score the merged persons with the same model: a WeCom
             # name joined to a Tmall masked phone now meets the mini-program's phone
-            prob = probabilistic_edges(records, cfg, model)
+            prob = stage.edges(records)
             if prob.empty:
                 break
             ambiguous = prob["ambiguous"].astype(bool)
@@ -141,6 +162,9 @@ def stitch(
             frames.append(prob.drop(columns=["match_weight", "ambiguous"]))
             if not prob["used"].any():
                 break
+        report = stage.report
+    if stages is not None:
+        stages.append(report)
     if len(force):
         frames.append(
             pd.DataFrame(
@@ -212,7 +236,10 @@ def run(ctx: Any) -> dict[str, int]:
     db = raw_duckdb(ctx.con)
     state = getattr(ctx.settings, "state_db", None)
     overrides = read_overrides(path=state) if state is not None else None
-    clusters, edges, hubs = stitch(db, cfg, overrides=overrides, build_id=ctx.build_id)
+    stages: list[StageReport] = []
+    clusters, edges, hubs = stitch(
+        db, cfg, overrides=overrides, build_id=ctx.build_id, stages=stages
+    )
     previous = _previous_ids(ctx.previous_warehouse)
     person_accounts, history = assign_person_ids(clusters, previous, build_id=ctx.build_id)
     counts = {
@@ -221,6 +248,11 @@ def run(ctx: Any) -> dict[str, int]:
         "identity_hubs": _write(db, "identity_hubs", hubs),
         "person_id_history": _write(
             db, "person_id_history", history.reindex(columns=HISTORY_COLUMNS)
+        ),
+        "identity_stages": _write(
+            db,
+            "identity_stages",
+            pd.DataFrame([s.row(ctx.build_id) for s in stages], columns=STAGE_COLUMNS),
         ),
     }
     counts["persons"] = build_persons(db)
