@@ -3,7 +3,9 @@
 The export carries no buyer id, so the account is ``douyin:<key>`` with the
 key from :func:`scrm_lib.ingest.keys.douyin_buyer_key` over the raw 收件人,
 收件人手机号 and 详细地址 (the key is also stored as a ``douyin_key``
-identifier). ``order_id`` is 主订单编号 and ``line_id`` 子订单编号;
+identifier). A row needs a recipient or a phone; the address is optional
+(an export without 详细地址 keys its buyers by name and phone).
+``order_id`` is 主订单编号 and ``line_id`` 子订单编号;
 售后状态 退款成功 makes the line ``refunded`` with ``refund_amount`` equal
 to its amount (the export has no separate refund amount); 退款中 leaves the
 order status alone. 流量来源 is kept as exported (直播, 短视频, ...).
@@ -52,9 +54,13 @@ def parse(ctx: Context) -> dict[str, Any]:
     status = status.mask(refunded, "refunded")
     refund = amount.where(refunded, 0.0)
 
-    name_raw = ctx.require("recipient", nz.text(ctx.get("recipient")))
-    phone_raw = ctx.require("phone", nz.text(ctx.get("phone")))
-    addr_raw = ctx.require("address", nz.text(ctx.get("address")))
+    name_raw = nz.text(ctx.get("recipient"))
+    phone_raw = nz.text(ctx.get("phone"))
+    # A recipient or a phone names the buyer; the address (absent from some
+    # exports) only sharpens the key, so its lack loses nothing but precision.
+    nobody = name_raw.isna() & phone_raw.isna()
+    ctx.reject(nobody, "recipient" if ctx.has("recipient") else "phone", "missing value")
+    addr_raw = nz.text(ctx.get("address"))
     key = douyin_buyer_key(name_raw, phone_raw, addr_raw).astype("str")
     account = prefixed("douyin", key)
 

@@ -337,13 +337,14 @@ def parse_bools(s: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def map_values(s: pd.Series, mapping: dict[str, str]) -> pd.Series:
-    """Map raw labels (e.g. order statuses) after NFKC and stripping; unknown → NA.
+    """Map raw labels (e.g. order statuses) after NFKC, stripping and case folding; unknown → NA.
 
     Example
     -------
-    >>> map_values(pd.Series(["交易成功 ", "?"]), {"交易成功": "paid"}).tolist()
-    ['paid', nan]
+    >>> labels = {"交易成功": "paid", "PAID": "paid"}
+    >>> map_values(pd.Series(["交易成功 ", "Paid", "?"]), labels).tolist()
+    ['paid', 'paid', nan]
     """
-    st = halfwidth(s)
-    clean = {str(k).strip(): v for k, v in mapping.items()}
+    st = halfwidth(s).str.casefold()
+    clean = {str(k).strip().casefold(): v for k, v in mapping.items()}
     return st.map(clean).astype("str")

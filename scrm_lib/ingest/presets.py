@@ -66,6 +66,7 @@ BUILTIN_DIR = Path(__file__).resolve().parent.parent / "presets"
 ADAPTERS = ("tmall", "douyin", "youzan", "wechat", "wecom", "marketing", "generic", "xiaohongshu")
 STATUSES = ("paid", "refunded", "cancelled", "pending")
 _SEPARATORS = re.compile(r"[\s_\-]+")
+_UNIT_SUFFIX = re.compile(r"(?:[(（\[【](?:单位[:：]?)?(?:分|元|fen|yuan|rmb|cny)[)）\]】]|fen|yuan|cents?)$")
 
 
 @dataclass(frozen=True)
@@ -111,13 +112,21 @@ def resolve_columns(header: list[str], preset: Preset) -> dict[str, str]:
     by_key: dict[str, str] = {}
     for h in header:
         by_key.setdefault(header_key(h), h)
+    # A header that only adds its unit to a known name (实付金额(元), amount_fen) is that
+    # name; units.py reads the unit from the header itself.
+    bare: dict[str, str] = {}
+    for h in header:
+        stripped = _UNIT_SUFFIX.sub("", header_key(h))
+        if stripped:
+            bare.setdefault(stripped, h)
     out = {}
     for fld, aliases in preset.columns.items():
-        for alias in aliases:
-            hit = by_key.get(header_key(alias))
-            if hit is not None:
-                out[fld] = hit
-                break
+        keys = [header_key(a) for a in aliases]
+        hit = next((by_key[k] for k in keys if k in by_key), None)
+        if hit is None:
+            hit = next((bare[k] for k in keys if k in bare), None)
+        if hit is not None:
+            out[fld] = hit
     for fld, alt in preset.fallbacks.items():
         if fld not in out and alt in out:
             out[fld] = out[alt]

@@ -134,7 +134,7 @@ def canonical_event_types(names: pd.Series, extra: dict[str, str] | None = None)
 
 
 def canonical_property_names(props: Any) -> Any:
-    """An event's properties with known key spellings renamed (a canonical key already there wins).
+    """An event's properties with known key spellings renamed (a canonical key with a value wins).
 
     Example
     -------
@@ -144,10 +144,16 @@ def canonical_property_names(props: Any) -> Any:
     if not isinstance(props, dict):
         return props
     out: dict[str, Any] = {}
+    renamed: list[tuple[str, str, Any]] = []
     for k, v in props.items():
         canon = _PROPS.get(event_key(k), k)
-        if canon in props and canon != k:
-            out.setdefault(k, v)  # both spellings present: keep the other one as it is
+        if canon == k:
+            out[k] = v
         else:
-            out.setdefault(canon, v)
+            renamed.append((k, canon, v))
+    for k, canon, v in renamed:
+        if out.get(canon) is None:
+            out[canon] = v
+        else:  # both spellings hold a value: keep the other one under its own name
+            out[k] = v
     return out
