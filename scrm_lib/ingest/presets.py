@@ -66,7 +66,9 @@ BUILTIN_DIR = Path(__file__).resolve().parent.parent / "presets"
 ADAPTERS = ("tmall", "douyin", "youzan", "wechat", "wecom", "marketing", "generic", "xiaohongshu")
 STATUSES = ("paid", "refunded", "cancelled", "pending")
 _SEPARATORS = re.compile(r"[\s_\-]+")
-_UNIT_SUFFIX = re.compile(r"(?:[(（\[【](?:单位[:：]?)?(?:分|元|fen|yuan|rmb|cny)[)）\]】]|fen|yuan|cents?)$")
+_UNIT_SUFFIX = re.compile(
+    r"(?:[(（\[【](?:单位[:：]?)?(?:分|元|fen|yuan|rmb|cny)[)）\]】]|fen|yuan|cents?)$"
+)
 
 
 @dataclass(frozen=True)
