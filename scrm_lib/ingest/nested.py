@@ -326,6 +326,14 @@ def _conform(value: Any, typ: pa.DataType, path: str, found: list) -> Any:
             return int(value.strip())
         found.append((path, "not a whole number", _raw(value)))
         return None
+    if pa.types.is_floating(typ):
+        if not isinstance(value, bool) and isinstance(value, int | float | str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        found.append((path, "not a number", _raw(value)))
+        return None
     if pa.types.is_string(typ):
         if isinstance(value, str):
             return value
@@ -350,9 +358,14 @@ def _missing_required(
         out.append((int(pos), name, "not an object", "null"))
     for fld in required:
         child = values.field(fld)
-        missing = child.is_null().to_numpy(zero_copy_only=False) & ~null_item
-        for pos in np.unique(parents[missing]):
-            out.append((int(pos), f"{name}.{fld}", "missing value", ""))
+        missing = np.flatnonzero(child.is_null().to_numpy(zero_copy_only=False) & ~null_item)
+        # the raw value shown is the item that lacks the key
+        items = to_json(values.take(pa.array(missing, type=pa.int64())).to_pylist())
+        seen: set[int] = set()
+        for pos, raw in zip(parents[missing], items, strict=True):
+            if int(pos) not in seen:
+                seen.add(int(pos))
+                out.append((int(pos), f"{name}.{fld}", "missing value", raw))
     return out
 
 

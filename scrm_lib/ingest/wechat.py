@@ -42,7 +42,7 @@ from scrm_lib.ingest.base import (
     shipping_identifiers,
 )
 from scrm_lib.ingest.keys import content_hash, utc_micros
-from scrm_lib.ingest.nested import as_list_array, summarize_list, to_json
+from scrm_lib.ingest.nested import list_field, summarize_list, to_json
 from scrm_lib.ingest.vocabulary import canonical_event_types, canonical_property_names
 
 
@@ -87,15 +87,22 @@ def _users(ctx: Context) -> dict[str, Any]:
     return {"accounts": accounts, "identifiers": ids}
 
 
+# An order line as the mini-program backend writes it; an order whose items do not
+# fit (a string, an item that is not an object) is rejected on its own line.
+ITEM = pa.struct(
+    [
+        ("sku", pa.string()),
+        ("name", pa.string()),
+        ("category", pa.string()),
+        ("qty", pa.float64()),
+        ("price", pa.float64()),
+    ]
+)
+
+
 def _items(ctx: Context) -> pd.DataFrame:
     n = len(ctx.raw.df)
-    arr = None
-    if ctx.has("items"):
-        col = ctx.cols["items"]
-        if ctx.raw.arrow is not None and col in ctx.raw.arrow.column_names:
-            arr = as_list_array(ctx.raw.arrow.column(col))
-        if arr is None:
-            arr = as_list_array(ctx.raw.pylist(col))
+    arr = list_field(ctx, "items", ITEM)
     if arr is None:
         return pd.DataFrame(
             {"joined": pd.Series(pd.NA, dtype="str"), "total": np.nan, "first": pd.NA},
