@@ -245,6 +245,31 @@ def list_field(
     return checked.array
 
 
+def reject_non_objects(ctx: Any, fld: str) -> None:
+    """Reject each record whose ``fld`` holds something other than a JSON object (or nothing).
+
+    For object fields such as an event's ``props``: a string there would
+    otherwise be read as "no properties" and its content lost unseen.
+
+    Example
+    -------
+    >>> reject_non_objects(ctx, "props")  # doctest: +SKIP
+    """
+    if not ctx.has(fld):
+        return
+    col = ctx.cols[fld]
+    if ctx.raw.arrow is not None and col in ctx.raw.arrow.column_names:
+        arr = ctx.raw.arrow.column(col)
+        if pa.types.is_struct(arr.type) or pa.types.is_null(arr.type):
+            return
+        values = pd.Series(arr.to_pylist(), index=ctx.index, dtype=object)
+    else:
+        values = pd.Series(ctx.raw.pylist(col), index=ctx.index, dtype=object)
+    bad = values.notna() & ~values.map(lambda v: isinstance(v, dict))
+    raw = values.where(bad).map(_raw, na_action="ignore").astype("str")
+    ctx.reject(bad, fld, "not an object", raw)
+
+
 def _pylist(values: Any) -> list:
     if isinstance(values, pa.ChunkedArray | pa.Array):
         return values.to_pylist()

@@ -42,7 +42,7 @@ from scrm_lib.ingest.base import (
     shipping_identifiers,
 )
 from scrm_lib.ingest.keys import content_hash, utc_micros
-from scrm_lib.ingest.nested import list_field, summarize_list, to_json
+from scrm_lib.ingest.nested import list_field, reject_non_objects, summarize_list, to_json
 from scrm_lib.ingest.vocabulary import canonical_event_types, canonical_property_names
 
 
@@ -155,6 +155,7 @@ def _orders(ctx: Context) -> dict[str, Any]:
 
 
 def _event_attributes(ctx: Context) -> pd.Series:
+    reject_non_objects(ctx, "props")
     page = nz.text(ctx.get("page"))
     fast = _distinct_attributes(ctx, page)
     if fast is not None:

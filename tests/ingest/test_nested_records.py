@@ -242,3 +242,20 @@ def test_checked_list_names_every_problem() -> None:
         [1, "f", "not a list"],
         [2, "f.userid", "missing value"],
     ]
+
+
+@pytest.mark.parametrize("uniform", [True, False], ids=["every props a string", "one of three"])
+def test_event_props_that_are_not_an_object(tmp_path: Path, uniform: bool) -> None:
+    def event(i: int, props: object) -> dict:
+        return {"props": props, "ts": T0 * 1000 + i, "event": "page_view", "openid": f"o{i}"}
+
+    good = {"channel_code": "qr7"}
+    recs = [event(1, "qr7" if uniform else good), event(2, "qr7"), event(3, None)]
+    pf = parse_file(write_jsonl(tmp_path / "miniapp_events.jsonl", recs))
+    reconciles(pf)
+    want = [[1, "not an object"], [2, "not an object"]] if uniform else [[2, "not an object"]]
+    assert pf.rejects[["line", "reason"]].values.tolist() == want
+    ev = pf.tables["events"].set_index("account_id")
+    assert "wechat:o3" in ev.index
+    if not uniform:
+        assert json.loads(ev.loc["wechat:o1", "attributes"])["channel_code"] == "qr7"
