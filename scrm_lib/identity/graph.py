@@ -15,6 +15,7 @@ Example
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -84,7 +85,9 @@ def cluster_accounts(account_ids: pd.Series, edges: pd.DataFrame) -> pd.Series:
     return pd.Series(smallest.to_numpy(), index=ids, name="component")
 
 
-def deterministic_edges(con: Any, cfg: IdentityConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+def deterministic_edges(
+    con: Any, cfg: IdentityConfig, *, skip_accounts: Sequence[str] = ()
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Edges from shared strong identifiers, and the hub identifiers left out.
 
     Parameters
@@ -93,6 +96,10 @@ def deterministic_edges(con: Any, cfg: IdentityConfig) -> tuple[pd.DataFrame, pd
         DuckDB connection (or ibis DuckDB backend) holding ``identifiers``.
     cfg
         Which kinds link, and the hub limit.
+    skip_accounts
+        Accounts whose identifiers neither link nor count (account-key hubs,
+        :mod:`.account_hubs`): a counter phone's account must not anchor the star
+        of a value other accounts share.
 
     Returns
     -------
@@ -106,6 +113,7 @@ def deterministic_edges(con: Any, cfg: IdentityConfig) -> tuple[pd.DataFrame, pd
     """
     db = raw_duckdb(con)
     kinds = list(cfg.link_kinds)
+    skip = [str(a) for a in skip_accounts]
     db.execute(
         """
         CREATE OR REPLACE TEMP TABLE _id_groups AS
@@ -114,12 +122,14 @@ def deterministic_edges(con: Any, cfg: IdentityConfig) -> tuple[pd.DataFrame, pd
                 count(DISTINCT account_id) AS n, min(account_id) AS anchor
             FROM identifiers
             WHERE value IS NOT NULL AND value <> ''
+              AND NOT list_contains(?::VARCHAR[], account_id)
             GROUP BY ALL
         )
         SELECT kind, value, sum(n)::BIGINT AS n_accounts, min(anchor) AS anchor,
             max(n) AS most_on_one_platform
         FROM per_platform GROUP BY kind, value
-        """
+        """,
+        [skip],
     )
     # a value is a hub when too many accounts share it, or too many on one platform:
     # a person rarely holds more than a couple of accounts per platform
@@ -141,8 +151,9 @@ def deterministic_edges(con: Any, cfg: IdentityConfig) -> tuple[pd.DataFrame, pd
         WHERE g.kind IN (SELECT unnest(?::VARCHAR[]))
           AND g.n_accounts >= 2 AND NOT g.hub
           AND i.account_id <> g.anchor
+          AND NOT list_contains(?::VARCHAR[], i.account_id)
         ORDER BY a, b, g.kind
         """,
-        [kinds],
+        [kinds, skip],
     ).df()
     return edges, hubs

@@ -7,7 +7,13 @@ on the warehouse being built. Tables written:
 - ``identity_edges``: the ledger, one row per edge considered, with its
   evidence (``stage``, ``rule``, ``kind``, ``value`` or ``match_probability``
   and ``compared`` levels) and whether it was ``used`` (not cut by an override);
-- ``identity_hubs``: identifier values shared by more accounts than the limit;
+- ``identity_hubs``: hubs, by ``scope``: ``identifier`` (a value shared by more
+  accounts than the limit: the shop's test phone) or ``account_key`` (one account
+  behind which many buyers' orders sit: a counter phone typed as the Youzan buyer
+  phone), with the account and its evidence counts;
+- ``identity_hub_orders``: every order line of an account-key hub and the account
+  it was re-keyed to (:mod:`.account_hubs`: before stitching, so that no mart ever
+  counts a hub as one customer);
 - ``identity_stages``: whether the probabilistic stage trained, used fixed priors
   or was skipped, and why (:mod:`.trainable`);
 - ``person_id_history``: old → new person ids since the previous build;
@@ -30,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from scrm_lib.errors import WarehouseError
+from scrm_lib.identity import account_hubs
 from scrm_lib.identity.config import NEVER_ALONE, IdentityConfig, identity_config
 from scrm_lib.identity.graph import cluster_accounts, deterministic_edges, raw_duckdb
 from scrm_lib.identity.stable_ids import HISTORY_COLUMNS, assign_person_ids
@@ -63,6 +70,21 @@ STAGE_COLUMNS = [
 ]
 #: Kinds checked for hubs besides the linking kinds: masked values that feed matching.
 _HUB_ALSO = ("phone_masked", "alipay_masked", "recipient_phone", "device")
+#: Columns of ``identity_hubs`` (an identifier hub leaves the account-key ones empty).
+HUB_COLUMNS = [
+    "scope",
+    "kind",
+    "value",
+    "n_accounts",
+    "hub_limit",
+    "account_id",
+    "n_orders",
+    "n_receiver_names",
+    "n_receiver_phones",
+    "n_addresses",
+    "n_devices",
+    "n_unattributed",
+]
 
 
 def _drop(edges: pd.DataFrame, pairs: pd.DataFrame, singles: set[str]) -> pd.Series:
@@ -83,6 +105,7 @@ def stitch(
     *,
     overrides: pd.DataFrame | None = None,
     build_id: str = "",
+    key_hubs: pd.DataFrame | None = None,
     stages: list[StageReport] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Cluster the accounts of a warehouse.
@@ -97,6 +120,9 @@ def stitch(
         Rows of :func:`.overrides.read_overrides` (``action, account_a, account_b, reason``).
     build_id
         Written on each ledger row.
+    key_hubs
+        Rows of :func:`.account_hubs.detect` (already split): these accounts
+        link to nothing, like a ``split`` override, and are reported as hubs.
     stages
         When given, the probabilistic stage's :class:`.trainable.StageReport` (trained,
         fixed priors, skipped or off, and why) is appended to it.
@@ -108,22 +134,30 @@ def stitch(
     edges : pandas.DataFrame
         The ledger (:data:`EDGE_COLUMNS`).
     hubs : pandas.DataFrame
-        ``kind, value, n_accounts, hub_limit``.
+        :data:`HUB_COLUMNS`.
     """
     db = raw_duckdb(con)
     accounts = db.execute("SELECT account_id FROM accounts ORDER BY account_id").df()["account_id"]
-    det, hubs = deterministic_edges(db, cfg)
+    key_hubs = key_hubs if key_hubs is not None else pd.DataFrame(columns=["account_id"])
+    det, hubs = deterministic_edges(db, cfg, skip_accounts=key_hubs["account_id"].tolist())
     hubs = hubs[hubs["kind"].isin([*cfg.link_kinds, *_HUB_ALSO])]
     # a masked Alipay e-mail (y***@126.com) is a first letter and a domain: shared by
     # hundreds of strangers by nature, not a typed value worth reporting
     masked_mail = (hubs["kind"] == "alipay_masked") & hubs["value"].str.contains("@", regex=False)
     hubs = hubs[~masked_mail].reset_index(drop=True)
     hubs["hub_limit"] = cfg.hub_limit
+    hubs["scope"] = "identifier"
+    if len(key_hubs):
+        keyed = key_hubs.assign(scope="account_key", n_accounts=1, hub_limit=cfg.account_hub_limit)
+        hubs = pd.concat([keyed, hubs], ignore_index=True)
+    hubs = hubs.reindex(columns=HUB_COLUMNS)
 
     ov = overrides if overrides is not None else pd.DataFrame(columns=["action"])
     never = ov[ov["action"] == "never_link"].rename(columns={"account_a": "a", "account_b": "b"})
     force = ov[ov["action"] == "force_link"].rename(columns={"account_a": "a", "account_b": "b"})
     singles = set(ov.loc[ov["action"] == "split", "account_a"]) if len(ov) else set()
+    # an account-key hub stands for many buyers: whatever it shares, it joins no one
+    singles |= set(key_hubs["account_id"])
 
     det = det.assign(
         stage="deterministic",
@@ -236,16 +270,36 @@ def run(ctx: Any) -> dict[str, int]:
     db = raw_duckdb(ctx.con)
     state = getattr(ctx.settings, "state_db", None)
     overrides = read_overrides(path=state) if state is not None else None
+    # before stitching: the split accounts and their re-keyed orders are what every
+    # later stage and mart sees (see account_hubs for why the orders move)
+    key_hubs = account_hubs.detect(db, cfg)
+    hub_orders, split_ledger = account_hubs.split(db, key_hubs, build_id=ctx.build_id)
+    left = hub_orders.loc[hub_orders["evidence"] == "unattributed", "hub_account_id"]
+    key_hubs["n_unattributed"] = key_hubs["account_id"].map(left.value_counts()).fillna(0)
+    key_hubs["n_unattributed"] = key_hubs["n_unattributed"].astype("int64")
+    if len(key_hubs):
+        logger.warning(
+            "identity: %d account key(s) shared by many buyers (the first: %d orders): "
+            "their orders go to their recipients, %d left unattributed",
+            len(key_hubs),
+            int(key_hubs["n_orders"].iloc[0]),
+            int(key_hubs["n_unattributed"].sum()),
+        )
     stages: list[StageReport] = []
     clusters, edges, hubs = stitch(
-        db, cfg, overrides=overrides, build_id=ctx.build_id, stages=stages
+        db, cfg, overrides=overrides, build_id=ctx.build_id, stages=stages, key_hubs=key_hubs
     )
+    if len(split_ledger):
+        split_ledger["build_id"] = ctx.build_id
+        edges = pd.concat([edges, split_ledger.reindex(columns=EDGE_COLUMNS)], ignore_index=True)
+        edges["used"] = edges["used"].astype(bool)
     previous = _previous_ids(ctx.previous_warehouse)
     person_accounts, history = assign_person_ids(clusters, previous, build_id=ctx.build_id)
     counts = {
         "person_accounts": _write(db, "person_accounts", person_accounts),
         "identity_edges": _write(db, "identity_edges", edges),
         "identity_hubs": _write(db, "identity_hubs", hubs),
+        "identity_hub_orders": _write(db, "identity_hub_orders", hub_orders),
         "person_id_history": _write(
             db, "person_id_history", history.reindex(columns=HISTORY_COLUMNS)
         ),

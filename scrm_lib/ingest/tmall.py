@@ -44,6 +44,9 @@ def parse(ctx: Context) -> dict[str, Any]:
     status = status.mask((status == "cancelled") & (refund > 0), "refunded")
 
     account = prefixed("tmall", buyer)
+    phones = ctx.phones("phone")
+    recipient = ctx.texts("recipient")
+    usable = phones["kind"].isin(["phone", "phone_masked"])
     orders = pd.DataFrame(
         {
             ROW: rows,
@@ -62,11 +65,13 @@ def parse(ctx: Context) -> dict[str, Any]:
             "category": ctx.texts("category"),
             "quantity": quantity,
             "shop": ctx.texts("shop"),
+            # the ship-to per order: a store's shared login is many buyers (identity)
+            "recipient_name": recipient,
+            "recipient_phone": phones["value"].where(usable),
+            "recipient_address": ctx.texts("address"),
             "source_line": ctx.raw.lines,
         }
     )
-    phones = ctx.phones("phone")
-    recipient = ctx.texts("recipient")
     ids = [
         phone_identifiers(rows, account, phones),
         identifiers_frame(rows, account, "alipay_masked", ctx.ids("alipay")),

@@ -188,14 +188,21 @@ def person_orders(con: Any, *, cfg: dict[str, Any]) -> ir.Table:
 
     ``ts`` is epoch seconds (engine-neutral arithmetic on both DuckDB and
     Spark). Orders of accounts unknown to the person map keep their account
-    as the person rather than disappear.
+    as the person rather than disappear; orders left on an account-key hub
+    (:func:`scrm_lib.identity.account_hubs.unattributed_accounts`) are nobody's.
     """
+    from scrm_lib.identity.account_hubs import unattributed_accounts
     from scrm_lib.marts import person_map
 
     if "orders" not in con.list_tables():
         raise ValueDataError("the warehouse has no orders table; run `scrm build`")
     o = con.table("orders")
     o = o.filter(o.status.isin(COUNTED_STATUSES))
+    hubs = unattributed_accounts(con)
+    if hubs is not None:
+        # orders left on an account-key hub (a counter phone) had no evidence of their
+        # buyer: nobody's purchases; OneID re-keyed every other order of the hub
+        o = o.anti_join(hubs, "account_id")
     when = ibis.coalesce(o.paid_at, o.created_at)
     lines = o.select(
         "platform",

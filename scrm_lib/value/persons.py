@@ -77,7 +77,12 @@ def typed(df: pd.DataFrame) -> pd.DataFrame:
 def person_value_frame(
     con: Any, *, as_of: Any = None, settings: Settings | None = None
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The mart's rows for ``con`` (RFM, layer, stage, platform, channel, CLV) and its metadata."""
+    """The mart's rows for ``con`` (RFM, layer, stage, platform, channel, CLV) and its metadata.
+
+    A person holding an account-key hub (``identity_hubs`` scope ``account_key``)
+    has no row: it stands for many buyers, not a customer.
+    """
+    from scrm_lib.identity.account_hubs import unattributed_accounts
     from scrm_lib.marts import person_map
     from scrm_lib.value.clv import clv
     from scrm_lib.value.layers import layers_expr
@@ -117,6 +122,11 @@ def person_value_frame(
     j = j.left_join(st, "person_id").drop("person_id_right")
     j = j.left_join(top, "person_id").drop("person_id_right")
     j = j.left_join(ch, "person_id").drop("person_id_right")
+    hubs = unattributed_accounts(con)
+    if hubs is not None:
+        # a person holding an account-key hub (a counter phone: many buyers) is no
+        # customer; its orders went to their recipients, the rest are nobody's
+        j = j.anti_join(pm.semi_join(hubs, "account_id").select("person_id"), "person_id")
     df = con.execute(j.order_by("person_id"))
     # persons who never bought: the platform of their accounts
     df["platform"] = df["platform"].fillna(df["account_platform"])
