@@ -162,12 +162,14 @@ def evaluate(
 def report(warehouse: WarehouseOpt = None, as_json: JsonOpt = False) -> None:
     """Recognition rate, platform-pair overlap, hubs, merges and splits since the last build."""
     from scrm_lib.identity import ledger
+    from scrm_lib.identity.evaluate import stage_report
 
     con = _con(warehouse)
     res = {
         "summary": ledger.summary(con),
         "recognition": ledger.recognition(con).to_dict(orient="records"),
         "changes": ledger.changes(con).to_dict(orient="records"),
+        "stages": stage_report(con),
     }
     if as_json:
         _emit(res)
@@ -178,6 +180,9 @@ def report(warehouse: WarehouseOpt = None, as_json: JsonOpt = False) -> None:
         f"recognition rate {s['recognition_rate']:.1%}; hubs {s['hubs']}; "
         f"merges {s['merges']}, splits {s['splits']} since the last build"
     )
+    for st in res["stages"]:
+        why = st["reason"] or f"{st['records']:,} records"
+        out.print(f"{st['stage']} stage: {st['mode']} ({why})")
     rec = pd.DataFrame(res["recognition"])
     if len(rec):
         rec["rate"] = rec["rate"].map("{:.1%}".format)

@@ -1,4 +1,7 @@
-"""Score persons against a ground truth: pairwise precision/recall/F1 and B-cubed.
+"""Score persons against a ground truth (pairwise precision/recall/F1, B-cubed); the model report.
+
+:func:`stage_report` says how the build's probabilistic stage ran (trained,
+fixed priors, skipped or off) and why, from ``identity_stages``.
 
 Pairwise: a pair of accounts is predicted linked when both are in the same
 person; precision = true linked pairs among predicted pairs, recall = among
@@ -213,4 +216,58 @@ def evaluate(con: Any, truth_dir: str | Path) -> dict[str, float]:
     out["linkable_pairs"] = lk["true_pairs"]
     out["recall_ceiling"] = lk["true_pairs"] / out["true_pairs"] if out["true_pairs"] else 1.0
     out["linkable_recall"] = lk["pairwise_recall"]
+    return out
+
+
+def stage_report(con: Any) -> list[dict[str, Any]]:
+    """How the last build's identity stages ran: trained, fixed priors, skipped or off, and why.
+
+    Parameters
+    ----------
+    con
+        Warehouse connection (DuckDB or ibis DuckDB backend), or a path to the file.
+
+    Returns
+    -------
+    list of dict
+        One per stage (``identity_stages``): ``stage``, ``mode``, ``reason``,
+        ``records``, ``candidate_pairs``, ``columns`` (list) and the checks
+        behind the decision (``lambda_pairs``, ``em_pairs``, ``labelled_pairs``,
+        ``left_out``: field → why, ``notes``). Empty for a warehouse built
+        before the table existed.
+
+    Examples
+    --------
+    >>> stage_report("data/warehouse/scrm.duckdb")[0]["mode"]  # doctest: +SKIP
+    'priors'
+    """
+    import json
+
+    from scrm_lib.identity.graph import raw_duckdb
+
+    if isinstance(con, (str, Path)):
+        from scrm_lib.warehouse import read_only_duckdb
+
+        with read_only_duckdb(con) as db:
+            return stage_report(db)
+    db = raw_duckdb(con)
+    if "identity_stages" not in {r[0] for r in db.execute("SHOW TABLES").fetchall()}:
+        return []
+    rows = db.execute(
+        "SELECT stage, mode, reason, records, candidate_pairs, columns, details "
+        "FROM identity_stages ORDER BY stage"
+    ).fetchall()
+    out = []
+    for stage, mode, reason, records, pairs, columns, details in rows:
+        out.append(
+            {
+                "stage": stage,
+                "mode": mode,
+                "reason": reason or "",
+                "records": int(records or 0),
+                "candidate_pairs": int(pairs or 0),
+                "columns": [c for c in (columns or "").split(",") if c],
+                **json.loads(details or "{}"),
+            }
+        )
     return out
