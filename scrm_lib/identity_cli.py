@@ -83,10 +83,13 @@ def explain(
     if not res["edges"]:
         out.print("no edge: a single account")
         return
+    from scrm_lib.identity.ledger import edge_evidence
+    from scrm_lib.privacy import mask_text
+
     e = pd.DataFrame(res["edges"])
-    e["evidence"] = e["kind"].fillna("").astype(str) + " " + e["value"].fillna("").astype(str)
-    p = e["match_probability"].map(lambda v: "" if v is None or pd.isna(v) else f"p={v:.3f}")
-    e["evidence"] = e["evidence"].str.strip() + " " + p + " " + e["compared"].fillna("")
+    e["evidence"] = edge_evidence(e)
+    for col in ("a", "b"):  # Youzan account ids are phones
+        e[col] = mask_text(e[col].astype("string"))
     _table(e[["a", "b", "stage", "rule", "evidence", "used"]], "edges (ledger)")
 
 
@@ -190,15 +193,34 @@ def report(warehouse: WarehouseOpt = None, as_json: JsonOpt = False) -> None:
 
 
 @app.command()
-def hubs(warehouse: WarehouseOpt = None, as_json: JsonOpt = False) -> None:
-    """Identifiers shared by more accounts than the hub limit (flagged, never linking)."""
+def hubs(
+    scope: Annotated[
+        str | None,
+        typer.Option(
+            "--scope",
+            help="account_key (one account, many buyers: a counter phone) or identifier "
+            "(a value on too many accounts); default both.",
+            show_default=False,
+        ),
+    ] = None,
+    warehouse: WarehouseOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Hubs, flagged and never linking: shared account keys and shared identifiers."""
     from scrm_lib.identity import ledger
 
-    df = ledger.hubs(_con(warehouse))
+    con = _con(warehouse)
     if as_json:
-        _emit(df.to_dict(orient="records"))
-    else:
-        _table(df, "hub identifiers")
+        _emit(ledger.hubs(con, scope).to_dict(orient="records"))
+        return
+    titles = {
+        "account_key": "account keys shared by many buyers (orders go to their recipients)",
+        "identifier": "hub identifiers (shared by more accounts than the hub limit)",
+    }
+    for name in [scope] if scope else list(titles):
+        df = ledger.hubs(con, name)
+        if len(df) or scope:
+            _table(df, titles[name])
 
 
 @app.command()

@@ -18,6 +18,7 @@ kpi_tiles(
         "客户 / Persons": s["persons"],
         "识别率 / Recognition": f"{s['recognition_rate']:.1%}",
         "枢纽标识 / Hubs": s["hubs"],
+        "共用账号 / Shared account keys": s.get("account_key_hubs", 0),
     }
 )
 st.caption(
@@ -37,8 +38,16 @@ monthly = query(views.new_elsewhere_by_month)
 if len(monthly):
     st.plotly_chart(views.plot_new_elsewhere(monthly), width="stretch")
 
-st.subheader("枢纽标识 / Hub identifiers (flagged, never linking)")
-show_table(query(views.hubs), key="identity_hubs")
+st.subheader("枢纽标识 / Hubs (flagged, never linking)")
+key_hubs = query(views.hubs, scope="account_key")
+if len(key_hubs):
+    st.caption(
+        "共用账号 / Account keys shared by many buyers (a counter phone typed as the buyer's): "
+        "not customers; each order went to its recipient, the rest are unattributed."
+    )
+    show_table(key_hubs, key="identity_account_hubs")
+st.caption("共用标识 / Identifier values shared by more accounts than the hub limit.")
+show_table(query(views.hubs, scope="identifier"), key="identity_hubs")
 
 st.subheader("合并解释 / A merge explained")
 example = query(views.example_person) or ""

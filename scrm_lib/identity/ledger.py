@@ -15,7 +15,7 @@ import pandas as pd
 from scrm_lib.errors import ScrmError
 from scrm_lib.identity.graph import raw_duckdb
 from scrm_lib.identity.person360 import person_accounts_of, resolve_person
-from scrm_lib.privacy import mask_text
+from scrm_lib.privacy import mask_name, mask_text
 
 
 def _require(db: Any, *tables: str) -> None:
@@ -43,7 +43,9 @@ def explain(con: Any, key: str) -> dict[str, Any]:
     dict
         ``person_id``, ``accounts`` (list of dicts), ``edges``: each with ``a``,
         ``b``, ``stage``, ``rule``, ``kind``, ``value`` (masked), ``match_probability``,
-        ``compared`` and ``used`` (False: cut by an override or hub guard).
+        ``compared`` and ``used`` (False: cut by an override or hub guard; stage
+        ``hub_split``: an order of an account-key hub re-keyed to this person's
+        account by its recipient, which links nothing).
     """
     db = raw_duckdb(con)
     _require(db, "person_accounts", "identity_edges")
@@ -61,6 +63,9 @@ def explain(con: Any, key: str) -> dict[str, Any]:
         [pid],
     ).df()
     edges["value"] = mask_text(edges["value"].astype("string")).astype(object)
+    # a hub's order re-keyed by its recipient's name and address: the value is a name
+    named = edges["kind"] == "name_address"
+    edges.loc[named, "value"] = mask_name(edges.loc[named, "value"].astype("string"))
     edges = edges.astype(object).where(edges.notna(), None)
     return {
         "person_id": pid,
@@ -141,13 +146,89 @@ def cross_platform_new(con: Any) -> pd.DataFrame:
     ).df()
 
 
-def hubs(con: Any) -> pd.DataFrame:
-    """Identifier values shared by more accounts than the hub limit (values masked)."""
+#: What :func:`hubs` shows of each scope.
+HUB_VIEW = {
+    "account_key": [
+        *("account_id", "kind", "value", "n_orders", "n_receiver_names", "n_receiver_phones"),
+        *("n_addresses", "n_devices", "n_unattributed", "hub_limit"),
+    ],
+    "identifier": ["kind", "value", "n_accounts", "hub_limit"],
+}
+
+
+def hubs(con: Any, scope: str | None = None) -> pd.DataFrame:
+    """Hubs, values and account ids masked: account keys first, then identifiers.
+
+    Parameters
+    ----------
+    con
+        Warehouse connection.
+    scope
+        ``"account_key"``: accounts behind which many buyers' orders sit (a
+        counter phone typed as the buyer's), with the evidence (distinct
+        recipient names, phones, addresses, devices) and the orders left
+        unattributed; ``"identifier"``: values shared by more accounts than the
+        hub limit; None: every row and column of ``identity_hubs``.
+
+    Examples
+    --------
+    >>> hubs(open_warehouse(), "account_key")["account_id"].tolist()  # doctest: +SKIP
+    ['youzan:138****8000']
+    """
+    if scope is not None and scope not in HUB_VIEW:
+        raise ScrmError(f"hub scope {scope!r} is not one of {', '.join(HUB_VIEW)}")
     db = raw_duckdb(con)
     _require(db, "identity_hubs")
-    df = db.execute("SELECT * FROM identity_hubs ORDER BY n_accounts DESC").df()
-    df["value"] = mask_text(df["value"].astype("string")).astype(object)
-    return df
+    df = db.execute("SELECT * FROM identity_hubs").df()
+    if "scope" not in df.columns:  # built before account-key hubs: identifiers only
+        df["scope"] = "identifier"
+    df = df.reindex(columns=list(dict.fromkeys(["scope", *df.columns, *HUB_VIEW["account_key"]])))
+    df = df.sort_values(
+        ["scope", "n_orders", "n_accounts", "kind", "value"],
+        ascending=[True, False, False, True, True],
+        na_position="last",
+    ).reset_index(drop=True)
+    for col in ("value", "account_id"):
+        df[col] = mask_text(df[col].astype("string")).astype(object)
+    if scope is None:
+        return df
+    return df.loc[df["scope"] == scope, HUB_VIEW[scope]].reset_index(drop=True)
+
+
+def edge_evidence(edges: pd.DataFrame) -> pd.Series:
+    """One line of evidence per ledger edge (values as given: mask them first).
+
+    ``shared phone 138****5678`` for a deterministic edge, ``p=0.998: name=2,
+    mphone=1`` for a probabilistic one, ``order of a shared key, by recipient
+    phone 139****0001`` for a hub's order re-keyed to its recipient.
+
+    Examples
+    --------
+    >>> e = pd.DataFrame({"stage": ["deterministic", "hub_split"], "kind": ["phone", "phone"],
+    ...     "value": ["138****5678", "139****0001"], "match_probability": [None, None],
+    ...     "compared": [None, None]})
+    >>> edge_evidence(e).tolist()
+    ['shared phone 138****5678', 'order of a shared key, by recipient phone 139****0001']
+    """
+    kind = edges["kind"].fillna("").astype(str)
+    value = edges["value"].fillna("").astype(str)
+    prob = pd.to_numeric(edges["match_probability"], errors="coerce")
+    # Splink levels: -1 = a side has no value (left out), 0 = differ, higher = agree
+    comp = (
+        edges["compared"]
+        .fillna("")
+        .astype(str)
+        .str.replace(r'[{}"]', "", regex=True)
+        .str.replace(r"\s*\w+: -1(,|$)", "", regex=True)
+        .str.strip(", ")
+    )
+    split = edges["stage"].astype(str) == "hub_split"
+    by = kind.map({"phone": "phone", "name_address": "name and address"}).fillna(kind)
+    text = ("shared " + kind + " " + value).where(
+        edges["kind"].notna(), "p=" + prob.round(3).astype(str) + ": " + comp
+    )
+    text = text.mask(split, "order of a shared key, by recipient " + by + " " + value)
+    return text.str.strip()
 
 
 def changes(con: Any) -> pd.DataFrame:
@@ -157,8 +238,20 @@ def changes(con: Any) -> pd.DataFrame:
     return db.execute("SELECT * FROM person_id_history ORDER BY reason, old_person_id").df()
 
 
+def _count_account_hubs(db: Any) -> int:
+    cols = db.execute("SELECT * FROM identity_hubs LIMIT 0").df().columns
+    if "scope" not in cols:
+        return 0
+    sql = "SELECT count(*) FROM identity_hubs WHERE scope = 'account_key'"
+    return int(db.execute(sql).fetchone()[0])
+
+
 def summary(con: Any) -> dict[str, Any]:
-    """Headline numbers: accounts, persons, recognition rate, edges by stage, hubs, changes."""
+    """Headline numbers: accounts, persons, recognition rate, edges by stage, hubs, changes.
+
+    ``hubs`` counts every row of ``identity_hubs``; ``account_key_hubs`` those that
+    are accounts shared by many buyers.
+    """
     db = raw_duckdb(con)
     _require(db, "person_accounts", "identity_edges", "identity_hubs", "person_id_history")
     row = db.execute(
@@ -181,6 +274,7 @@ def summary(con: Any) -> dict[str, Any]:
         "recognition_rate": float(row[2] or 0.0),
         "edges_by_stage": {k: int(v) for k, v in stages.items()},
         "hubs": int(db.execute("SELECT count(*) FROM identity_hubs").fetchone()[0]),
+        "account_key_hubs": _count_account_hubs(db),
         "merges": int(hist.get("merge", 0)),
         "splits": int(hist.get("split", 0)),
     }

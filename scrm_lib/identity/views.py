@@ -117,10 +117,15 @@ def new_elsewhere_by_month(warehouse: Warehouse) -> pd.DataFrame:
     return out
 
 
-def hubs(warehouse: Warehouse) -> pd.DataFrame:
-    """Hub identifiers, values masked (:func:`.ledger.hubs`)."""
+def hubs(warehouse: Warehouse, scope: str | None = None) -> pd.DataFrame:
+    """Hubs, values masked (:func:`.ledger.hubs`).
+
+    ``scope="account_key"``: accounts behind which many buyers' orders sit (a
+    counter phone typed as the buyer's phone), with their evidence counts;
+    ``scope="identifier"``: values shared by too many accounts; None: all rows.
+    """
     with _db(warehouse) as db:
-        return ledger.hubs(db)
+        return ledger.hubs(db, scope)
 
 
 def changes(warehouse: Warehouse) -> pd.DataFrame:
@@ -164,8 +169,10 @@ def explain(warehouse: Warehouse, key: str) -> dict[str, Any]:
 def explain_frames(warehouse: Warehouse, key: str) -> tuple[str, pd.DataFrame, pd.DataFrame]:
     """:func:`explain` as ``(person_id, accounts, edges)`` frames, masked, with ``evidence``.
 
-    ``evidence`` reads ``shared phone 138****5678`` for a deterministic edge
-    and ``p=0.998: name=exact, mphone=exact`` for a probabilistic one.
+    ``evidence`` reads ``shared phone 138****5678`` for a deterministic edge,
+    ``p=0.998: name=2, mphone=1`` for a probabilistic one and ``order of a shared
+    key, by recipient phone 139****0001`` for an order of an account-key hub
+    (:func:`.ledger.edge_evidence`).
     """
     res = explain(warehouse, key)
     # Youzan account ids are phone numbers: masked like every other phone
@@ -180,22 +187,7 @@ def explain_frames(warehouse: Warehouse, key: str) -> tuple[str, pd.DataFrame, p
         ],
     )
     if len(edges):
-        det = edges["kind"].notna()
-        prob = edges["match_probability"].astype(float)
-        # Splink levels: -1 = a side has no value (left out), 0 = differ, higher = agree
-        comp = (
-            edges["compared"]
-            .fillna("")
-            .astype(str)
-            .str.replace(r'[{}"]', "", regex=True)
-            .str.replace(r"\s*\w+: -1(,|$)", "", regex=True)
-            .str.strip(", ")
-        )
-        edges["evidence"] = (
-            ("shared " + edges["kind"].astype(str) + " " + edges["value"].fillna("").astype(str))
-            .where(det, "p=" + prob.round(3).astype(str) + ": " + comp)
-            .str.strip()
-        )
+        edges["evidence"] = ledger.edge_evidence(edges)
     else:
         edges["evidence"] = pd.Series(dtype=str)
     for col in ("a", "b"):
