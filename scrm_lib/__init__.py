@@ -31,6 +31,7 @@ _LAZY = {
     "parse_file": ("scrm_lib.ingest", "parse_file"),
     "detect_format": ("scrm_lib.ingest", "detect_format"),
     "list_presets": ("scrm_lib.ingest", "list_presets"),
+    "suggest_preset": ("scrm_lib.ingest", "suggest_preset"),
     "add_files": ("scrm_lib.raw", "add_files"),
     "build_warehouse": ("scrm_lib.build", "build"),
     "warehouse_status": ("scrm_lib.build", "status"),

@@ -97,18 +97,36 @@ def generate(
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders to add.")],
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Files or folders to add.", show_default=False)
+    ] = None,
     preset: Annotated[
         str | None, typer.Option(help="Force a format (preset name or TOML path).")
     ] = None,
     raw: RawOpt = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Check only; copy nothing.")] = False,
+    suggest: Annotated[
+        Path | None,
+        typer.Option(
+            "--suggest-preset",
+            metavar="FILE",
+            help="Draft a preset TOML for FILE from its header and first rows (nothing added).",
+        ),
+    ] = None,
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="With --suggest-preset: write the draft here.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Check export files and add them to the raw area (rows accepted / rejected per file)."""
     from scrm_lib.raw import add_files
 
     cfg = settings(raw_dir=raw)
+    if suggest is not None:
+        _suggest_preset(suggest, out_path, as_json, cfg)
+        return
+    if not paths:
+        raise ScrmError("ingest: give files or folders to add, or --suggest-preset FILE")
     progress, task = _progress(None, "checking files")
     with progress:
         results = add_files(
@@ -136,10 +154,39 @@ def ingest(
         out.print(table)
         for r in failed:
             err.print(f"error: {r.error}", highlight=False)
+            if "matches no preset" in str(r.error):
+                err.print(
+                    f"hint: `scrm ingest --suggest-preset {r.file}` drafts a preset for it",
+                    highlight=False,
+                    markup=False,
+                )
     if not results:
         raise ScrmError("no input files found in " + ", ".join(map(str, paths)))
     if failed:
         raise typer.Exit(1)
+
+
+def _suggest_preset(path: Path, out_path: Path | None, as_json: bool, cfg: Settings) -> None:
+    from scrm_lib.ingest.suggest import suggest_preset
+
+    if out_path is not None and out_path.exists():
+        raise ScrmError(f"{out_path} already exists: remove it or choose another --out")
+    s = suggest_preset(path, settings=cfg)
+    if out_path is not None:
+        out_path.write_text(s.toml, encoding="utf-8")
+    if as_json:
+        emit_json({**s.to_dict(), "out": str(out_path) if out_path else None})
+        return
+    if out_path is None:
+        typer.echo(s.toml, nl=False)  # plain text: rich would read [columns] as markup
+    guesses = sum(1 for c in s.columns if c.field and c.how != "alias")
+    err.print(
+        f"draft from preset {s.base} ({s.overlap} of {len(s.columns)} headers shared); "
+        f"{guesses} column guesses and {sum(1 for c in s.columns if not c.field)} unmapped "
+        f"columns to check (CONFIRM)" + (f"; written to {out_path}" if out_path else ""),
+        highlight=False,
+        markup=False,
+    )
 
 
 @app.command()

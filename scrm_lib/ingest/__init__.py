@@ -7,6 +7,8 @@ The contract with the rest of scrm (the warehouse build calls only these):
   no preset matches).
 - ``parse_file(path, *, preset=None, settings=None) -> ParsedFile``.
 - ``list_presets() -> list[str]``.
+- ``suggest_preset(path) -> PresetSuggestion``: a draft preset TOML for a
+  file no preset reads (:mod:`.suggest`).
 
 A ``ParsedFile`` holds, for one file, frames already conformed to the
 canonical schemas (``scrm_lib.schema.conform``) and the rejected rows.
@@ -27,11 +29,14 @@ import hashlib
 import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from scrm_lib.errors import InputFileError
+
+if TYPE_CHECKING:
+    from scrm_lib.ingest.suggest import PresetSuggestion
 
 
 @dataclass
@@ -81,6 +86,22 @@ def detect_format(path: str | Path, settings: Any = None) -> str:
     from scrm_lib.ingest.detect import detect_format as _detect
 
     return _detect(path, settings)
+
+
+def suggest_preset(
+    path: str | Path, *, settings: Any = None, name: str | None = None
+) -> PresetSuggestion:
+    """Draft a preset for a file no preset reads (see :mod:`scrm_lib.ingest.suggest`).
+
+    Example
+    -------
+    >>> s = suggest_preset("orders_from_erp.csv")  # doctest: +SKIP
+    >>> s.base, "[columns]" in s.toml  # doctest: +SKIP
+    ('youzan_orders', True)
+    """
+    from scrm_lib.ingest.suggest import suggest_preset as _suggest
+
+    return _suggest(path, settings=settings, name=name)
 
 
 def _sha256(path: Path) -> str:
@@ -158,4 +179,4 @@ def parse_file(path: str | Path, *, preset: str | None = None, settings: Any = N
     )
 
 
-__all__ = ["ParsedFile", "detect_format", "list_presets", "parse_file"]
+__all__ = ["ParsedFile", "detect_format", "list_presets", "parse_file", "suggest_preset"]
