@@ -7,7 +7,14 @@ attached ``.stage`` file that is thrown away), runs the transformations of
 ``rejects`` and the build log (``builds``, ``build_inputs``), and only then
 replaces the published file with one ``os.replace``. Readers therefore see
 the old build or the new one, never half of one; a build that dies leaves
-the published warehouse as it was, and the next build removes its leftovers.
+the published warehouse as it was, and the next build removes its leftovers
+(the ``.building-*`` files and the lock file a killed build could not
+remove; the lock itself is an ``flock``, which the OS drops with the process).
+
+A file that cannot be read (no preset matches it, a required column is
+missing, its bytes do not decode) is refused, not fatal: the other files
+are built and published, and the refusal (file, sha256, reason, time) is
+recorded in ``build_refused`` and shown by :func:`status`.
 
 Example
 -------
@@ -78,7 +85,18 @@ BUILDS = ibis.schema(
         "timings": "string",  # JSON: step -> seconds
         "engine": "string",
         "raw_dir": "string",
-        "files": "int64",
+        "files": "int64",  # files read
+        "refused": "int64",  # files refused (in build_refused)
+    }
+)
+
+BUILD_REFUSED = ibis.schema(
+    {
+        "build_id": "string",
+        "file": "string",  # path relative to the raw directory, '/'-separated
+        "sha256": "string",
+        "reason": "string",  # the one-line error, without the file name
+        "refused_at": TS,
     }
 )
 
@@ -129,7 +147,10 @@ class BuildResult:
     engine
         ``duckdb`` or ``pyspark`` (where the transformations ran).
     files, rows_in, accepted, rejected, duplicates
-        Totals over the input files.
+        Totals over the input files that were read.
+    refused
+        Files that could not be read: ``file``, ``sha256``, ``reason``,
+        ``refused_at`` (ISO text) each.
     tables
         Canonical table -> row count.
     timings
@@ -146,6 +167,7 @@ class BuildResult:
     duplicates: int
     tables: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    refused: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def seconds(self) -> float:
@@ -166,6 +188,7 @@ class BuildResult:
             "tables": dict(self.tables),
             "timings": dict(self.timings),
             "seconds": self.seconds,
+            "refused": [dict(r) for r in self.refused],
         }
 
 
@@ -239,9 +262,7 @@ def build(
     Raises
     ------
     ScrmError
-        No input files; another build holds the lock.
-    InputFileError
-        A file cannot be parsed; nothing is published.
+        No input files; another build holds the lock; every file was refused.
     WarehouseError
         A query failed; nothing is published.
 
@@ -273,7 +294,7 @@ def build(
     stage_path = building.with_name(building.name + ".stage")
     report = progress or (lambda message: None)
 
-    with _build_lock(target):
+    with _build_lock(target, build_id):
         _remove_leftovers(target)
         logger.info("build %s: %d file(s) from %s -> %s", build_id, len(files), raw, target)
         con = None
@@ -284,7 +305,8 @@ def build(
             runner.sql(f"ATTACH '{_sql_str(stage_path)}' AS {STAGE_DB}", step="setup")
             _create_stage(runner)
 
-            inputs = []
+            inputs: list[dict[str, Any]] = []
+            refused: list[dict[str, Any]] = []
             jobs = [Job(p, p.parent.name if p.parent.name in presets else None) for p in files]
             parsed_files = parse_files(
                 jobs, parse=parse_fn, settings=settings, cache_dir=settings.cache_dir
@@ -296,12 +318,18 @@ def build(
                     with runner.step("parse"):
                         entry = next(parsed_files)
                     if isinstance(entry, Failure):
-                        raise InputFileError(entry.path, entry.problem)
+                        refused.append(_refusal(entry, rel))
+                        continue
                     inputs.append(
                         _stage_entry(
                             runner, entry, seq=seq, rel=rel, parse=parse_fn, settings=settings
                         )
                     )
+            if not inputs:
+                raise ScrmError(
+                    f"no file in {raw} could be read ({len(refused)} refused; first: "
+                    f"{refused[0]['file']}: {refused[0]['reason']})"
+                )
             report(f"transform on {engine}")
             exchange = building.with_name(building.name + ".spark")
             tables, superseded = _transform(runner, engine=engine, exchange=exchange)
@@ -332,6 +360,7 @@ def build(
                 raw=raw,
                 inputs=inputs,
                 duplicates=dup,
+                refused=refused,
             )
             runner.sql(f"DETACH {STAGE_DB}", step="publish")
             runner.sql("CHECKPOINT", step="publish")
@@ -355,20 +384,23 @@ def build(
         build_id=build_id,
         warehouse=target,
         engine=engine,
-        files=len(files),
+        files=len(inputs),
         rows_in=sum(i["rows_in"] for i in inputs),
         accepted=sum(i["accepted"] for i in inputs),
         rejected=sum(i["rejected"] for i in inputs),
         duplicates=sum(dup.get(i[FILE_SEQ], (0, {}))[0] for i in inputs),
         tables=tables,
         timings=timings,
+        refused=[{**r, "refused_at": r["refused_at"].isoformat()} for r in refused],
     )
     logger.info("build %s published in %.1f s", build_id, result.seconds)
     return result
 
 
-def status(warehouse: str | Path | None = None) -> dict[str, Any]:
-    """Summarize the published warehouse: last build, table sizes, inputs, rejects.
+def status(
+    warehouse: str | Path | None = None, *, state_db: str | Path | None = None
+) -> dict[str, Any]:
+    """Summarize the published warehouse: last build, table sizes, inputs, refusals, rejects.
 
     Opens the file read-only, so it is safe while a build or the dashboard runs.
 
@@ -376,6 +408,10 @@ def status(warehouse: str | Path | None = None) -> dict[str, Any]:
     ----------
     warehouse
         The DuckDB file; default: ``settings.warehouse``.
+    state_db
+        The state store, for the files ``scrm ingest`` refused; default:
+        ``settings.state_db`` when ``warehouse`` is the configured one too,
+        else none is read.
 
     Returns
     -------
@@ -383,7 +419,11 @@ def status(warehouse: str | Path | None = None) -> dict[str, Any]:
         ``warehouse``, ``last_build`` (id, times, version, engine, timings),
         ``builds`` (how many are recorded), ``tables`` (name -> rows),
         ``inputs`` (per file of the last build: rows in, accepted, rejected,
-        duplicates), ``rejects`` (reason -> rows, most frequent first) and
+        duplicates), ``refused`` (files that could not be read: ``file``,
+        ``sha256``, ``reason``, ``refused_at`` and ``by``: ``build`` for a
+        file in the raw area the last build refused, ``ingest`` for one
+        ``scrm ingest`` refused), ``rejects`` (reason -> rows, most frequent
+        first) and
         ``steps`` (per build step of the last build: status ``ok`` or
         ``degraded``, seconds, rows, notes saying what was skipped and why).
         Plain JSON-serializable values.
@@ -432,6 +472,17 @@ def status(warehouse: str | Path | None = None) -> dict[str, Any]:
                 table="build_inputs",
             )
             inputs = _records(rows)
+        refused: list[dict[str, Any]] = []
+        if last_build is not None and "build_refused" in present:
+            br = con.table("build_refused")
+            rows = runner.execute(
+                br.filter(br.build_id == last_build["build_id"])
+                .select("file", "sha256", "reason", "refused_at")
+                .order_by("file"),
+                step="read",
+                table="build_refused",
+            )
+            refused = [{**r, "by": "build"} for r in _records(rows)]
         rejects: dict[str, int] = {}
         if "rejects" in present:
             rj = con.table("rejects")
@@ -448,15 +499,28 @@ def status(warehouse: str | Path | None = None) -> dict[str, Any]:
         steps = step_log(con, last_build["build_id"]) if last_build is not None else []
     finally:
         con.disconnect()
+    if state_db is None and warehouse is None:
+        state_db = load_settings().state_db
+    if state_db is not None:
+        refused += _ingest_refusals(Path(state_db))
     return {
         "warehouse": str(_target(warehouse)),
         "last_build": last_build,
         "builds": n_builds,
         "tables": counts,
         "inputs": inputs,
+        "refused": refused,
         "rejects": rejects,
         "steps": steps,
     }
+
+
+def _ingest_refusals(state_db: Path) -> list[dict[str, Any]]:
+    from scrm_lib.state import read_refused
+
+    df = read_refused(path=state_db)
+    df = df[["file", "sha256", "reason", "refused_at"]].assign(by="ingest")
+    return _records(df)
 
 
 # --- the steps ---------------------------------------------------------------------------
@@ -690,8 +754,9 @@ def _write_log(
     raw: Path,
     inputs: list[dict[str, Any]],
     duplicates: dict[int, tuple[int, dict[str, int]]],
+    refused: list[dict[str, Any]],
 ) -> None:
-    old_builds, old_inputs = _previous_log(target)
+    old_builds, old_inputs, old_refused = _previous_log(target)
     row = {
         "build_id": build_id,
         "started_at": started_at,
@@ -702,6 +767,7 @@ def _write_log(
         "engine": engine,
         "raw_dir": str(raw),
         "files": len(inputs),
+        "refused": len(refused),
     }
     builds = pd.concat([old_builds, pd.DataFrame([row])], ignore_index=True)
     runner.create_table("builds", ibis.memtable(_aligned(builds, BUILDS)), step="log")
@@ -720,11 +786,38 @@ def _write_log(
     runner.create_table(
         "build_inputs", ibis.memtable(_aligned(all_inputs, BUILD_INPUTS)), step="log"
     )
+    new_refused = pd.DataFrame(
+        [{"build_id": build_id, **r} for r in refused], columns=BUILD_REFUSED.names
+    )
+    all_refused = pd.concat([old_refused, new_refused], ignore_index=True)
+    runner.create_table(
+        "build_refused", ibis.memtable(_aligned(all_refused, BUILD_REFUSED)), step="log"
+    )
 
 
-def _previous_log(target: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The ``builds`` and ``build_inputs`` rows of the published warehouse, if any."""
-    empty = (pd.DataFrame(columns=BUILDS.names), pd.DataFrame(columns=BUILD_INPUTS.names))
+def _refusal(failure: Failure, rel: str) -> dict[str, Any]:
+    """The build-log row of a file that could not be read; the build goes on without it."""
+    from scrm_lib.raw import sha256_of
+
+    try:
+        sha = sha256_of(failure.path)
+    except OSError:
+        sha = None  # gone or unreadable: the reason says so
+    logger.warning("%s: refused, not built: %s", rel, failure.problem)
+    return {
+        "file": rel,
+        "sha256": sha,
+        "reason": failure.problem,
+        "refused_at": dt.datetime.now(dt.UTC),
+    }
+
+
+_LOG_TABLES = (("builds", BUILDS), ("build_inputs", BUILD_INPUTS), ("build_refused", BUILD_REFUSED))
+
+
+def _previous_log(target: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The ``builds``, ``build_inputs`` and ``build_refused`` rows of the published warehouse."""
+    empty = tuple(pd.DataFrame(columns=schema.names) for _, schema in _LOG_TABLES)
     if not target.exists():
         return empty
     try:
@@ -732,17 +825,17 @@ def _previous_log(target: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     except WarehouseError as exc:
         # An unreadable old file must not block a fresh build; its history is lost.
         logger.warning("previous warehouse unreadable, build history restarts: %s", exc)
-        return empty
+        return empty  # type: ignore[return-value]
     try:
         present = set(list_tables(con))
         out = []
-        for name, schema in (("builds", BUILDS), ("build_inputs", BUILD_INPUTS)):
+        for name, schema in _LOG_TABLES:
             if name in present:
                 t = con.table(name)
                 out.append(t.select(*[c for c in schema.names if c in t.columns]).execute())
             else:
                 out.append(pd.DataFrame(columns=schema.names))
-        return out[0], out[1]
+        return out[0], out[1], out[2]
     finally:
         con.disconnect()
 
@@ -819,23 +912,78 @@ def _remove_leftovers(target: Path) -> None:
 
 
 @contextlib.contextmanager
-def _build_lock(target: Path) -> Iterator[None]:
-    """Hold an exclusive lock for the build; the OS drops it if the process dies."""
+def _build_lock(target: Path, build_id: str) -> Iterator[None]:
+    """Hold an exclusive lock for the build; the OS drops it if the process dies.
+
+    The lock is an ``flock`` on ``<warehouse>.lock``, so a killed build never
+    blocks the next one. The file names its holder (pid, build id, start)
+    for the "another build is running" message and is removed when the build
+    ends; a file still there when the lock is free was left by a build that
+    was killed, and is taken over (the caller then removes its leftovers).
+    """
     try:
         import fcntl
     except ImportError:  # not POSIX: builds are not guarded against each other
         yield
         return
     lock_path = target.with_name(target.name + ".lock")
-    with open(lock_path, "a+") as handle:
+    handle = _take_lock(fcntl, lock_path, target)
+    try:
+        left = handle.read().strip()
+        if left:
+            logger.warning(
+                "taking over the lock of a build that did not finish (%s); "
+                "its leftovers are removed",
+                left,
+            )
+        handle.seek(0)
+        handle.truncate()
+        started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        handle.write(json.dumps({"pid": os.getpid(), "build_id": build_id, "started": started}))
+        handle.flush()
+        yield
+    finally:
+        # unlink before unlocking: a build waiting on this file sees it gone and retries
+        with contextlib.suppress(FileNotFoundError):
+            lock_path.unlink()
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        handle.close()
+
+
+def _take_lock(fcntl: Any, lock_path: Path, target: Path) -> Any:
+    for _ in range(20):
+        handle = open(lock_path, "a+")  # noqa: SIM115 - held open for the whole build
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise ScrmError(f"another build of {target} is running (lock {lock_path})") from None
+            holder = _lock_holder(handle)
+            handle.close()
+            raise ScrmError(
+                f"another build of {target} is running ({holder}; lock {lock_path})"
+            ) from None
+        # The file may have been removed (and made again) by a build that just ended:
+        # a lock on a file no longer at the path guards nothing.
         try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            same = os.stat(lock_path).st_ino == os.fstat(handle.fileno()).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            handle.seek(0)
+            return handle
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        handle.close()
+    raise ScrmError(f"{lock_path}: the build lock keeps changing hands; try again")
+
+
+def _lock_holder(handle: Any) -> str:
+    try:
+        handle.seek(0)
+        info = json.loads(handle.read() or "{}")
+    except (OSError, ValueError):
+        return "holder unknown"
+    if not isinstance(info, dict) or "pid" not in info:
+        return "holder unknown"
+    return f"pid {info['pid']}, build {info.get('build_id')}, since {info.get('started')}"
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
@@ -862,4 +1010,12 @@ def _version() -> str:
         return "0+unknown"
 
 
-__all__ = ["BUILDS", "BUILD_INPUTS", "BuildResult", "build", "list_raw_files", "status"]
+__all__ = [
+    "BUILDS",
+    "BUILD_INPUTS",
+    "BUILD_REFUSED",
+    "BuildResult",
+    "build",
+    "list_raw_files",
+    "status",
+]

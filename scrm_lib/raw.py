@@ -98,7 +98,10 @@ def add_files(
 
     A file that cannot be read is reported with its one-line error and
     skipped; the other files still go in, and nothing already stored is
-    touched.
+    touched. With ``settings`` (and not ``dry_run``) the refusal is kept in
+    the state store (:func:`scrm_lib.state.record_refused`), so ``scrm
+    status`` and the data-health report show it until a file of that name
+    or content is accepted.
 
     Parameters
     ----------
@@ -131,6 +134,7 @@ def add_files(
     jobs = [Job(path, preset) for path in files]
     workers = None if settings is not None else 1
     results: list[FileCheck] = []
+    keep_state = settings is not None and not dry_run
     parsed_files = parse_files(
         jobs, parse=parse, settings=settings, cache_dir=cache_dir, workers=workers
     )
@@ -160,11 +164,32 @@ def add_files(
                 check.status, check.stored_as = "added", str(target)
         except InputFileError as exc:
             check.error = str(exc)
+            if keep_state:
+                _remember_refusal(path, exc.problem, settings)
         results.append(check)
         log.info("%s: %s", path, check.status)
         if on_file is not None:
             on_file(check)
+    accepted = [r for r in results if r.status in ("added", "already ingested")]
+    if keep_state and accepted:
+        from scrm_lib.state import clear_refused
+
+        clear_refused(
+            names=[Path(r.file).name for r in accepted],
+            sha256s=[r.sha256 for r in accepted if r.sha256],
+            path=settings.state_db,
+        )
     return results
+
+
+def _remember_refusal(path: Path, problem: str, settings: Settings) -> None:
+    from scrm_lib.state import record_refused
+
+    try:
+        sha = sha256_of(path)
+    except OSError:
+        sha = None
+    record_refused(str(path.resolve()), problem, sha256=sha, path=settings.state_db)
 
 
 def register_preset(preset: str, *, home: Path) -> str:

@@ -1,8 +1,9 @@
-"""User-authored state that must survive rebuilds: the audit log (and later overrides, segments).
+"""State that must survive rebuilds: the audit log, files ingest refused (and overrides, segments).
 
 The warehouse is rebuilt from raw files and replaced on every build; what
-people do (exports, admin edits) is not derivable from raw files, so it
-lives in its own small DuckDB file. Each call opens, writes and closes, so
+people do (exports, admin edits) is not derivable from raw files, and a file
+``scrm ingest`` refused never reaches the raw area, so both live in their
+own small DuckDB file. Each call opens, writes and closes, so
 the write lock is held for milliseconds and several processes (dashboard,
 CLI) can take turns.
 
@@ -42,6 +43,18 @@ CREATE TABLE IF NOT EXISTS audit (
 """
 
 
+_REFUSED_DDL = """
+CREATE TABLE IF NOT EXISTS refused_files (
+    file VARCHAR NOT NULL,
+    name VARCHAR NOT NULL,
+    sha256 VARCHAR,
+    reason VARCHAR NOT NULL,
+    refused_at TIMESTAMPTZ NOT NULL
+)
+"""
+REFUSED_COLUMNS = ["file", "name", "sha256", "reason", "refused_at"]
+
+
 def connect(path: Path | None = None) -> duckdb.DuckDBPyConnection:
     """Open the state store read-write (created on first use); close it soon after.
 
@@ -60,6 +73,7 @@ def connect(path: Path | None = None) -> duckdb.DuckDBPyConnection:
                 raise WarehouseError(f"{path}: cannot open the state store ({exc})") from None
             time.sleep(0.1)
     con.execute(_AUDIT_DDL)
+    con.execute(_REFUSED_DDL)
     return con
 
 
@@ -107,5 +121,68 @@ def read_audit(*, limit: int = 1000, path: Path | None = None) -> pd.DataFrame:
     con = connect(p)
     try:
         return con.execute("SELECT * FROM audit ORDER BY ts DESC LIMIT ?", [int(limit)]).df()
+    finally:
+        con.close()
+
+
+def record_refused(
+    file: str | Path, reason: str, *, sha256: str | None = None, path: Path | None = None
+) -> None:
+    """Remember a file ``scrm ingest`` refused (it is not in the raw area), replacing older news.
+
+    Example
+    -------
+    >>> record_refused("x.csv", "matches no preset", path=tmp / "s.duckdb")  # doctest: +SKIP
+    """
+    con = connect(path)
+    try:
+        con.execute("DELETE FROM refused_files WHERE file = ?", [str(file)])
+        con.execute(
+            "INSERT INTO refused_files VALUES (?, ?, ?, ?, ?)",
+            [str(file), Path(file).name, sha256, reason, datetime.now(UTC)],
+        )
+    finally:
+        con.close()
+
+
+def clear_refused(
+    *, names: list[str] | None = None, sha256s: list[str] | None = None, path: Path | None = None
+) -> None:
+    """Forget refusals of files since accepted: by file name or by content."""
+    p = Path(path) if path is not None else load_settings().state_db
+    if not p.exists() or not (names or sha256s):
+        return
+    con = connect(p)
+    try:
+        con.execute(
+            "DELETE FROM refused_files WHERE list_contains(?, name) OR list_contains(?, sha256)",
+            [list(names or []), list(sha256s or [])],
+        )
+    finally:
+        con.close()
+
+
+def read_refused(*, path: Path | None = None) -> pd.DataFrame:
+    """Files ``scrm ingest`` refused and nothing has replaced yet, newest first.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``file`` (as given to ingest), ``name``, ``sha256``, ``reason``, ``refused_at``.
+
+    Example
+    -------
+    >>> read_refused(path=tmp / "s.duckdb")[["name", "reason"]]  # doctest: +SKIP
+       name             reason
+    0  x.csv  matches no preset
+    """
+    p = Path(path) if path is not None else load_settings().state_db
+    if not p.exists():
+        return pd.DataFrame(columns=REFUSED_COLUMNS)
+    con = connect(p)
+    try:
+        return con.execute(
+            f"SELECT {', '.join(REFUSED_COLUMNS)} FROM refused_files ORDER BY refused_at DESC"
+        ).df()
     finally:
         con.close()

@@ -242,16 +242,20 @@ def test_empty_raw_dir(tmp_path: Path) -> None:
     assert not (tmp_path / "scrm.duckdb").exists()
 
 
-def test_parse_error_fails_build_and_publishes_nothing(raw: Path, tmp_path: Path) -> None:
+def test_unreadable_file_is_refused_and_the_rest_is_published(raw: Path, tmp_path: Path) -> None:
     wh = tmp_path / "scrm.duckdb"
     good = build(raw_dir=raw, warehouse=wh, parse=fake_parse)
     bad = raw / "shop" / "c.csv"
     bad.write_text("BROKEN header\n")
-    with pytest.raises(InputFileError) as info:
-        build(raw_dir=raw, warehouse=wh, parse=fake_parse)
-    assert str(info.value) == f"{bad}: no preset matches the header row"
-    assert status(wh)["last_build"]["build_id"] == good.build_id
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["raw", "scrm.duckdb", "scrm.duckdb.lock"]
+    again = build(raw_dir=raw, warehouse=wh, parse=fake_parse)
+    assert again.build_id != good.build_id and again.files == 2
+    assert [(r["file"], r["reason"]) for r in again.refused] == [
+        ("shop/c.csv", "no preset matches the header row")
+    ]
+    s = status(wh)
+    assert s["last_build"]["build_id"] == again.build_id
+    assert [r["file"] for r in s["refused"]] == ["shop/c.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["raw", "scrm.duckdb"]
 
 
 def test_status_without_warehouse(tmp_path: Path) -> None:
