@@ -222,11 +222,11 @@ def build(
 
 @app.command()
 def status(warehouse: WarehouseOpt = None, as_json: JsonOpt = False) -> None:
-    """Last build, rows per table, per input file and rejects by reason."""
+    """Last build, rows per table, per input file, refused files and rejects by reason."""
     from scrm_lib.build import status as run
 
     cfg = settings(warehouse=warehouse)
-    data = run(cfg.warehouse)
+    data = run(cfg.warehouse, state_db=cfg.state_db)
     if as_json:
         emit_json(data)
         return
@@ -234,6 +234,7 @@ def status(warehouse: WarehouseOpt = None, as_json: JsonOpt = False) -> None:
 
 
 FILE_COLUMNS = ("file", "format", "rows_in", "accepted", "rejected", "duplicates")
+REFUSED_COLUMNS = ("file", "by", "reason", "refused_at")
 
 
 users_app = typer.Typer(help="Dashboard users and their roles (viewer, marketer, admin).")
@@ -319,6 +320,7 @@ def _print_status(data: dict) -> None:
     for title, key, cols in (
         ("tables", "tables", None),
         ("input files", "inputs", FILE_COLUMNS),
+        ("refused files (not in the warehouse)", "refused", REFUSED_COLUMNS),
         ("rejects by reason", "rejects", None),
         ("build steps (notes: what was skipped and why)", "steps", ("step", "status", "notes")),
     ):
