@@ -188,6 +188,8 @@ def hubs(con: Any, scope: str | None = None) -> pd.DataFrame:
         ascending=[True, False, False, True, True],
         na_position="last",
     ).reset_index(drop=True)
+    counts = [c for c in df.columns if c.startswith("n_") or c == "hub_limit"]
+    df[counts] = df[counts].astype("Int64")
     for col in ("value", "account_id"):
         df[col] = mask_text(df[col].astype("string")).astype(object)
     if scope is None:

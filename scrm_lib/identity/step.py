@@ -151,6 +151,8 @@ def stitch(
         keyed = key_hubs.assign(scope="account_key", n_accounts=1, hub_limit=cfg.account_hub_limit)
         hubs = pd.concat([keyed, hubs], ignore_index=True)
     hubs = hubs.reindex(columns=HUB_COLUMNS)
+    counts = [c for c in HUB_COLUMNS if c.startswith("n_")] + ["hub_limit"]
+    hubs[counts] = hubs[counts].astype("Int64")
 
     ov = overrides if overrides is not None else pd.DataFrame(columns=["action"])
     never = ov[ov["action"] == "never_link"].rename(columns={"account_a": "a", "account_b": "b"})
