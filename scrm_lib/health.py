@@ -310,6 +310,72 @@ def rejects(
         return _query(con, sql, "rejects", params)
 
 
+REFUSED_COLUMNS = ["file", "by", "reason", "sha256", "refused_at"]
+
+
+def refused_files(
+    warehouse: str | Path | None = None, *, state_db: str | Path | None = None
+) -> pd.DataFrame:
+    """Files that could not be read at all, so none of their rows is in the warehouse.
+
+    Two kinds: a file in the raw area that the last build refused (no preset
+    matches it, a required column is missing, its bytes do not decode), and
+    a file ``scrm ingest`` refused, which never reached the raw area and
+    stays listed until a file of that name or content is accepted.
+
+    Parameters
+    ----------
+    warehouse
+        The DuckDB file; default: ``warehouse`` from the settings.
+    state_db
+        The state store holding ingest's refusals; default: ``state_db``
+        from the settings when ``warehouse`` is the configured one too, else
+        only the build's refusals are listed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``file, by, reason, sha256, refused_at``; ``by`` is ``build`` or
+        ``ingest``. Empty when nothing was refused.
+
+    Examples
+    --------
+    >>> refused_files("data/warehouse/scrm.duckdb")  # doctest: +SKIP
+               file     by                                   reason  sha256  refused_at
+    0  shop/x.csv  build  matches no preset (header: 单号, 金额)  9f2c...  2026-11-25 ...
+    """
+    with _connect(warehouse) as con:
+        tables = _tables(con)
+        parts = []
+        if "build_refused" in tables and "builds" in tables:
+            last = _last_build(con)
+            build_id = None if last.empty else str(last.build_id.iloc[0])
+            parts.append(
+                _query(
+                    con,
+                    "SELECT file, 'build' AS by, reason, sha256, refused_at FROM build_refused "
+                    "WHERE build_id IS NOT DISTINCT FROM ? ORDER BY file",
+                    "build_refused",
+                    [build_id],
+                )
+            )
+    if state_db is None and warehouse in (None, ""):
+        from scrm_lib.config import load_settings
+
+        state_db = load_settings().state_db
+    if state_db not in (None, ""):
+        from scrm_lib.state import read_refused
+
+        ingest = read_refused(path=Path(state_db))
+        parts.append(ingest.assign(by="ingest")[REFUSED_COLUMNS])
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return pd.DataFrame(columns=REFUSED_COLUMNS)
+    df = pd.concat(parts, ignore_index=True)[REFUSED_COLUMNS]
+    df["refused_at"] = pd.to_datetime(df["refused_at"], utc=True)
+    return df
+
+
 def coverage(
     warehouse: str | Path | None = None, *, timezone: str = "Asia/Shanghai"
 ) -> pd.DataFrame:

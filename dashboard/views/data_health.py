@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard.components import audited_download, query, show_table
+from dashboard.components import audited_download, query, settings, show_table
 from scrm_lib import health
 from scrm_lib.errors import ScrmError
 
@@ -15,6 +15,7 @@ try:
     coverage = query(health.coverage)
     freshness = query(health.freshness)
     rejects = query(health.rejects)
+    refused = query(health.refused_files, state_db=str(settings().state_db))
 except ScrmError as exc:
     st.warning(str(exc))
     st.stop()
@@ -26,6 +27,16 @@ if not build.empty:
 st.subheader("输入文件 / Inputs")
 st.plotly_chart(health.plot_inputs(inputs_by_platform), width="stretch")
 show_table(inputs_by_file, key="health_inputs")
+
+st.subheader("拒收文件 / Refused files")
+if refused.empty:
+    st.success("所有文件都已读取 / Every file was read")
+else:
+    st.error(
+        f"{len(refused)} 个文件无法读取，其数据不在仓库中 / "
+        f"{len(refused)} file(s) could not be read; none of their rows is in the warehouse"
+    )
+    show_table(refused, key="health_refused")
 
 st.subheader("拒绝原因 / Rejects by reason")
 if reasons.empty:
