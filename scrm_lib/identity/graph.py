@@ -86,7 +86,11 @@ def cluster_accounts(account_ids: pd.Series, edges: pd.DataFrame) -> pd.Series:
 
 
 def deterministic_edges(
-    con: Any, cfg: IdentityConfig, *, skip_accounts: Sequence[str] = ()
+    con: Any,
+    cfg: IdentityConfig,
+    *,
+    skip_accounts: Sequence[str] = (),
+    hub_values: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Edges from shared strong identifiers, and the hub identifiers left out.
 
@@ -100,6 +104,10 @@ def deterministic_edges(
         Accounts whose identifiers neither link nor count (account-key hubs,
         :mod:`.account_hubs`): a counter phone's account must not anchor the star
         of a value other accounts share.
+    hub_values
+        ``kind, value`` pairs that are hubs whatever their counts: the keys of
+        account-key hubs (a counter phone typed for many buyers on Youzan links
+        no two WeCom contacts either). Reported when two or more accounts hold one.
 
     Returns
     -------
@@ -114,6 +122,11 @@ def deterministic_edges(
     db = raw_duckdb(con)
     kinds = list(cfg.link_kinds)
     skip = [str(a) for a in skip_accounts]
+    forced = (
+        hub_values[["kind", "value"]].astype(str)
+        if hub_values is not None and len(hub_values)
+        else pd.DataFrame({"kind": pd.Series(dtype=str), "value": pd.Series(dtype=str)})
+    )
     db.execute(
         """
         CREATE OR REPLACE TEMP TABLE _id_groups AS
@@ -133,15 +146,25 @@ def deterministic_edges(
     )
     # a value is a hub when too many accounts share it, or too many on one platform:
     # a person rarely holds more than a couple of accounts per platform
-    db.execute(
-        "CREATE OR REPLACE TEMP TABLE _id_groups AS SELECT *, "
-        "n_accounts > ? OR (most_on_one_platform > ? AND kind IN (SELECT unnest(?::VARCHAR[])))"
-        " AS hub FROM _id_groups",
-        [cfg.hub_limit, cfg.hub_platform_limit, kinds],
-    )
+    db.register("_id_forced_hubs", forced)
+    try:
+        db.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE _id_groups AS
+            SELECT g.*, f.kind IS NOT NULL AS forced,
+                n_accounts > ? OR f.kind IS NOT NULL
+                OR (most_on_one_platform > ? AND g.kind IN (SELECT unnest(?::VARCHAR[]))) AS hub
+            FROM _id_groups g
+            LEFT JOIN (SELECT DISTINCT kind, value FROM _id_forced_hubs) f
+                ON f.kind = g.kind AND f.value = g.value
+            """,
+            [cfg.hub_limit, cfg.hub_platform_limit, kinds],
+        )
+    finally:
+        db.unregister("_id_forced_hubs")
     hubs = db.execute(
-        "SELECT kind, value, n_accounts FROM _id_groups WHERE hub "
-        "ORDER BY n_accounts DESC, kind, value"
+        "SELECT kind, value, n_accounts FROM _id_groups "
+        "WHERE hub AND (NOT forced OR n_accounts >= 2) ORDER BY n_accounts DESC, kind, value"
     ).df()
     edges = db.execute(
         """

@@ -139,7 +139,12 @@ def stitch(
     db = raw_duckdb(con)
     accounts = db.execute("SELECT account_id FROM accounts ORDER BY account_id").df()["account_id"]
     key_hubs = key_hubs if key_hubs is not None else pd.DataFrame(columns=["account_id"])
-    det, hubs = deterministic_edges(db, cfg, skip_accounts=key_hubs["account_id"].tolist())
+    det, hubs = deterministic_edges(
+        db,
+        cfg,
+        skip_accounts=key_hubs["account_id"].tolist(),
+        hub_values=key_hubs.reindex(columns=["kind", "value"]),
+    )
     hubs = hubs[hubs["kind"].isin([*cfg.link_kinds, *_HUB_ALSO])]
     # a masked Alipay e-mail (y***@126.com) is a first letter and a domain: shared by
     # hundreds of strangers by nature, not a typed value worth reporting

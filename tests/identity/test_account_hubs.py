@@ -126,8 +126,7 @@ def home(tmp_path_factory):
     root = tmp_path_factory.mktemp("hubhome")
     raw = root / "data" / "raw"
     raw.mkdir(parents=True)
-    # until the small-data guard of the probabilistic stage lands (issue 13, finding 2)
-    (root / "scrm.toml").write_text("[identity]\nprobabilistic = false\n", encoding="utf-8")
+    (root / "scrm.toml").write_text("", encoding="utf-8")
     (raw / "youzan_orders_2025.csv").write_text(_csv(_youzan_rows()), encoding="utf-8-sig")
     (raw / "tmall_orders_2025.csv").write_bytes(_csv(_tmall_rows()).encode("gbk"))
     users = [
@@ -136,6 +135,26 @@ def home(tmp_path_factory):
     ]
     (raw / "miniapp_users.jsonl").write_text(
         "\n".join(json.dumps(u, ensure_ascii=False) for u in users) + "\n", encoding="utf-8"
+    )
+    # staff recorded the counter phone as two WeCom contacts' mobile: it links nobody
+    contacts = [
+        {
+            "errcode": 0,
+            "errmsg": "ok",
+            "external_contact": {"external_userid": f"wmCounter{k}", "name": f"店员{k}"},
+            "follow_user": [
+                {
+                    "userid": "zhangsan",
+                    "remark": "",
+                    "createtime": 1735700000 + k,
+                    "remark_mobiles": [COUNTER_SPELLINGS[k]],
+                }
+            ],
+        }
+        for k in range(2)
+    ]
+    (raw / "wecom_contacts.jsonl").write_text(
+        "\n".join(json.dumps(c, ensure_ascii=False) for c in contacts) + "\n", encoding="utf-8"
     )
     settings = load_settings(root)
     wh = root / "data" / "warehouse" / "scrm.duckdb"
@@ -196,8 +215,16 @@ def test_hub_orders_go_to_their_recipients_never_to_one_person(home):
         pa.loc["wechat:oRecipient1", "person_id"]
         == po.loc[po["order_id"] == "E2025000001", "person_id"].iloc[0]
     )
-    # the hub account is never merged with anyone
+    # the hub account is never merged with anyone, and its key links no one else either
     assert (pa["person_id"] == hub_person).sum() == 1
+    assert pa.loc["wecom:wmCounter0", "person_id"] != pa.loc["wecom:wmCounter1", "person_id"]
+    shared = _q(
+        home,
+        "SELECT n_accounts FROM identity_hubs WHERE scope = 'identifier' "
+        "AND kind = 'phone' AND value = ?",
+        COUNTER,
+    )
+    assert shared["n_accounts"].tolist() == [2]
 
 
 def test_value_marts_never_show_the_hub_as_a_customer(home):
