@@ -281,13 +281,15 @@ class Context:
         for column, why in implausible_orders(orders, self.rules):
             fld = next((f for f in _ORDER_FIELDS.get(column, ()) if self.has(f)), None)
             for reason in why.dropna().unique():
-                hit = (why == reason).to_numpy()
+                hit = (why == reason).fillna(False).to_numpy(dtype=bool)
+                rows = orders[ROW].to_numpy()[hit]
                 mask = pd.Series(False, index=self.index)
-                mask[orders[ROW].to_numpy()[hit]] = True
+                mask.loc[rows] = True
                 raw = None
                 if fld is None or fld == "items":
-                    raw = pd.Series(pd.NA, index=self.index, dtype="str")
-                    raw[orders[ROW].to_numpy()[hit]] = orders[column].to_numpy()[hit]
+                    # a derived value (the items' total quantity): show the value itself
+                    shown = pd.Series(orders[column].to_numpy()[hit], index=rows).astype("str")
+                    raw = shown[~shown.index.duplicated(keep="last")].reindex(self.index)
                 self.reject(mask, fld or column, reason, raw)
 
     def _main_table(self) -> str | None:
