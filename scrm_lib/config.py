@@ -4,6 +4,15 @@ Resolution order (later wins): built-in defaults, ``scrm.toml`` in the
 project home, environment variables ``SCRM_*``. The project home is
 ``$SCRM_HOME`` or the current directory.
 
+Sections of ``scrm.toml`` that are not settings fields land in
+``Settings.extra`` and are read, validated and documented by the module
+they configure: ``[identity]`` (:mod:`scrm_lib.identity.config`),
+``[value]``, ``[kpis]``, ``[churn]``, ``[experiments]``, ``[steps]`` and
+``[plausibility]`` (the ingest rules that reject implausible amounts,
+times and quantities: :func:`scrm_lib.ingest.plausibility.plausibility_rules`;
+defaults: orders up to 1,000,000 CNY, negative amounts only on refunds,
+times from 2000-01-01 to one day ahead, quantities 1-10,000).
+
 Example
 -------
 >>> from scrm_lib.config import load_settings

@@ -44,7 +44,10 @@ field::
     attributes = ["page", "sku"]   # events: fields gathered into the attributes JSON
 
 Canonical columns the file does not map are null; ``events.event_id`` and
-``touches.touch_id`` are content hashes when not mapped. A field whose
+``touches.touch_id`` are content hashes when not mapped; event types go
+through the shared vocabulary (:mod:`scrm_lib.ingest.vocabulary`, plus the
+preset's ``[event_types]``). Money columns read their unit as described in
+:mod:`scrm_lib.ingest.units` (``amount_fen`` forces fen). A field whose
 typed value cannot be parsed rejects its row (naming the header).
 
 Example
@@ -70,6 +73,7 @@ from scrm_lib.ingest.base import (
 )
 from scrm_lib.ingest.keys import content_hash, utc_micros
 from scrm_lib.ingest.nested import to_json
+from scrm_lib.ingest.vocabulary import canonical_event_types
 from scrm_lib.schema import TABLES
 
 TYPES = ("text", "id", "timestamp", "amount", "amount_fen", "int", "bool", "phone")
@@ -177,6 +181,10 @@ def parse(ctx: Context) -> dict[str, Any]:
         cols["source_line"] = ctx.raw.lines
     frame = pd.DataFrame(cols, index=rows.index)
     if table == "events":
+        if "type" in frame:
+            kind = frame["type"]
+            kind = kind if isinstance(kind, pd.Series) else pd.Series(kind, index=rows.index)
+            frame["type"] = canonical_event_types(kind, ctx.option("event_types"))
         attrs = ctx.option("attributes", [])
         src = pd.DataFrame({a: nz.text(ctx.get(a)) for a in attrs}, index=rows.index)
         src = src.astype(object).where(src.notna(), None)

@@ -314,3 +314,36 @@ def test_guess_money_unit_and_unix_units() -> None:
         "ms",
         "us",
     ]
+
+
+def test_generic_event_log_goes_through_the_vocabulary(tmp_path: Path) -> None:
+    preset = tmp_path / "acme_events.toml"
+    preset.write_text(
+        """
+name = "acme_events"
+adapter = "generic"
+table = "events"
+platform = "acme"
+required = ["member", "type"]
+attributes = ["sku"]
+[columns]
+member = "会员"
+ts = "时间"
+type = "行为"
+sku = "商品"
+[account]
+field = "member"
+[event_types]
+"点了购物车" = "cart_add"
+""",
+        encoding="utf-8",
+    )
+    rows = [
+        {"会员": "m1", "时间": "2025-01-01 10:00:00", "行为": "加入购物车", "商品": "S1"},
+        {"会员": "m1", "时间": "2025-01-01 10:01:00", "行为": "点了购物车", "商品": "S2"},
+        {"会员": "m2", "时间": "2025-01-01 10:02:00", "行为": "抽奖", "商品": ""},
+    ]
+    path = write_csv(tmp_path / "acme.csv", ["商品", "行为", "会员", "时间"], rows)
+    pf = parse_file(path, preset=str(preset))
+    reconciles(pf)
+    assert pf.tables["events"]["type"].tolist() == ["cart_add", "cart_add", "抽奖"]
