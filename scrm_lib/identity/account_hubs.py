@@ -84,14 +84,35 @@ _MASKED = r"""
          ELSE nullif(trim({v}), '') END"""
 
 _DETECT_SQL = f"""
-WITH o AS (
-    SELECT account_id, platform, order_id,
+WITH rows_per AS (
+    SELECT account_id, count(*) AS n_rows FROM orders
+    WHERE account_id IS NOT NULL AND account_id <> '' GROUP BY 1
+),
+ids_per AS (
+    SELECT account_id,
+        count(*) FILTER (WHERE kind <> 'device') AS n_ids,
+        count(*) FILTER (WHERE kind = 'device') AS n_dev
+    FROM identifiers
+    WHERE kind IN ('name', 'address', 'recipient_phone', 'phone_masked', 'device')
+    GROUP BY 1
+),
+-- distinct recipients can be no more than order rows plus identifier rows: counting
+-- them (the costly part) only where that sum passes the limit keeps a million-person
+-- build from grouping every order twice
+cand AS (
+    SELECT account_id FROM rows_per LEFT JOIN ids_per USING (account_id)
+    WHERE n_rows + coalesce(n_ids, 0) > $limit
+    UNION
+    SELECT account_id FROM ids_per WHERE n_dev > $device_limit
+),
+o AS (
+    SELECT account_id, order_id,
         nullif(trim(recipient_name), '') AS name,
         {_MASKED.format(v="recipient_phone")} AS phone,
         nullif(regexp_replace(recipient_address, '\\s+', '', 'g'), '') AS address
-    FROM orders WHERE account_id IS NOT NULL AND account_id <> ''
+    FROM orders WHERE account_id IN (SELECT account_id FROM cand)
 ),
-n AS (SELECT account_id, count(DISTINCT (platform, order_id)) AS n_orders FROM o GROUP BY 1),
+n AS (SELECT account_id, count(DISTINCT order_id) AS n_orders FROM o GROUP BY 1),
 ev AS (
     SELECT account_id, 'name' AS k, name AS v FROM o
     UNION ALL SELECT account_id, 'phone', phone FROM o
@@ -101,12 +122,11 @@ ev AS (
     SELECT account_id,
         CASE WHEN kind IN ('recipient_phone', 'phone_masked') THEN 'phone' ELSE kind END,
         CASE WHEN kind = 'address' THEN nullif(regexp_replace(value, '\\s+', '', 'g'), '')
+             WHEN kind = 'device' THEN nullif(trim(value), '')
              ELSE {_MASKED.format(v="value")} END
     FROM identifiers
-    WHERE kind IN ('name', 'address', 'recipient_phone', 'phone_masked')
-      AND account_id IN (SELECT account_id FROM n)
-    UNION ALL
-    SELECT account_id, 'device', nullif(trim(value), '') FROM identifiers WHERE kind = 'device'
+    WHERE kind IN ('name', 'address', 'recipient_phone', 'phone_masked', 'device')
+      AND account_id IN (SELECT account_id FROM cand)
 ),
 counts AS (
     SELECT ev.account_id, coalesce(any_value(n.n_orders), 0) AS n_orders,
@@ -117,6 +137,8 @@ counts AS (
     FROM ev LEFT JOIN n USING (account_id)
     GROUP BY ev.account_id
 ),
+-- names, phones and addresses count only behind orders: a WeCom contact's several
+-- staff remarks are one person's names, not many buyers
 hub AS (
     SELECT * FROM counts
     WHERE (n_orders > 0 AND greatest(n_receiver_names, n_receiver_phones, n_addresses) > $limit)
