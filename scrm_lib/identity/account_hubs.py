@@ -250,7 +250,7 @@ def split(con: Any, hubs: pd.DataFrame, *, build_id: str = "") -> tuple[pd.DataF
     """
     db = raw_duckdb(con)
     if hubs.empty:
-        empty = pd.DataFrame(columns=ORDER_COLUMNS)
+        empty = pd.DataFrame({c: pd.Series(dtype="string") for c in ORDER_COLUMNS})
         return empty, pd.DataFrame(columns=["a", "b", "stage", "rule", "kind", "value"])
     db.register("_account_hubs_df", hubs[["account_id", "kind", "value"]])
     try:
@@ -322,6 +322,7 @@ def split(con: Any, hubs: pd.DataFrame, *, build_id: str = "") -> tuple[pd.DataF
         "FROM _hub_orders ORDER BY hub_account_id, platform, order_id, line_id"
     ).df()
     orders["build_id"] = build_id
+    orders = orders.astype({c: "string" for c in ORDER_COLUMNS})
     ledger = db.execute(
         """
         SELECT hub_account_id AS a, account_id AS b, 'hub_split' AS stage, evidence AS rule,
@@ -353,7 +354,8 @@ def unattributed_accounts(con: Any) -> Any:
     t = con.table("identity_hubs")
     if "scope" not in t.columns or "account_id" not in t.columns:
         return None
-    return t.filter(t.scope == "account_key").select("account_id").distinct()
+    keys = t.filter(t.scope == "account_key")
+    return keys.select(account_id=keys.account_id.cast("string")).distinct()
 
 
 __all__ = ["HUB_COLUMNS", "ORDER_COLUMNS", "detect", "split", "unattributed_accounts"]

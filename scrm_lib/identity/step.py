@@ -158,6 +158,10 @@ def stitch(
     hubs = hubs.reindex(columns=HUB_COLUMNS)
     counts = [c for c in HUB_COLUMNS if c.startswith("n_")] + ["hub_limit"]
     hubs[counts] = hubs[counts].astype("Int64")
+    # typed even when empty: readers join account_id to orders (an all-null column
+    # would be stored as DOUBLE)
+    texts = ["scope", "kind", "value", "account_id"]
+    hubs[texts] = hubs[texts].astype("string")
 
     ov = overrides if overrides is not None else pd.DataFrame(columns=["action"])
     never = ov[ov["action"] == "never_link"].rename(columns={"account_a": "a", "account_b": "b"})

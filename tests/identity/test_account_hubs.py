@@ -280,3 +280,26 @@ def test_account_hub_settings_are_validated(setting, message):
     with pytest.raises(ConfigError, match=message):
         identity_config({"identity": setting})
     assert identity_config({}).account_hub_limit == 10
+
+
+def test_no_account_hub_leaves_typed_empty_columns(tiny):
+    """A warehouse without account-key hubs: the hub table's account ids are text."""
+    from scrm_lib.identity.step import run
+    from scrm_lib.marts import StepContext
+    from scrm_lib.value._base import person_orders, value_config
+
+    con = duckdb_connect(tiny["warehouse"])
+    try:
+        run(StepContext(con, tiny["settings"], "b1"))
+        types = dict(
+            con.con.execute(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_name IN ('identity_hubs', 'identity_hub_orders') "
+                "AND column_name IN ('account_id', 'hub_account_id', 'scope')"
+            ).fetchall()
+        )
+        assert set(types.values()) == {"VARCHAR"}
+        # the value marts read orders through it (this failed on an all-null column)
+        assert con.execute(person_orders(con, cfg=value_config(tiny["settings"]))).empty
+    finally:
+        con.disconnect()
