@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -122,7 +123,8 @@ def _csv(rows: list[dict[str, str]]) -> str:
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory):
+def built(tmp_path_factory):
+    """The published warehouse of a home holding the hand-made exports."""
     root = tmp_path_factory.mktemp("hubhome")
     raw = root / "data" / "raw"
     raw.mkdir(parents=True)
@@ -159,7 +161,12 @@ def home(tmp_path_factory):
     settings = load_settings(root)
     wh = root / "data" / "warehouse" / "scrm.duckdb"
     build(raw_dir=raw, warehouse=wh, settings=settings)
-    con = duckdb_connect(wh, read_only=True)
+    return wh
+
+
+@pytest.fixture(scope="module")
+def home(built):
+    con = duckdb_connect(built, read_only=True)
     yield con
     con.disconnect()
 
@@ -303,3 +310,41 @@ def test_no_account_hub_leaves_typed_empty_columns(tiny):
         assert con.execute(person_orders(con, cfg=value_config(tiny["settings"]))).empty
     finally:
         con.disconnect()
+
+
+def test_identity_page_and_cli_show_the_shared_key(built, tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from scrm_lib.identity import views
+    from scrm_lib.users import add_user
+    from tests.sample_project import scrm
+
+    keys = views.hubs(built, scope="account_key")
+    assert keys["account_id"].tolist() == ["youzan:138****8000", "tmall:门店收银01"]
+    assert keys["n_unattributed"].tolist() == [4, 0]
+    _, _, edges = views.explain_frames(built, "youzan:+8613900000000")
+    split = edges[edges["stage"] == "hub_split"]
+    assert split["evidence"].tolist() == ["order of a shared key, by recipient phone 139****0000"]
+
+    users = tmp_path / "users.yaml"
+    add_user("vera", "demo-pass-123", role="viewer", path=users)
+    monkeypatch.setenv("SCRM_USERS_FILE", str(users))
+    monkeypatch.setenv("SCRM_STATE_DB", str(tmp_path / "state.duckdb"))
+    monkeypatch.setenv("SCRM_WAREHOUSE", str(built))
+    app = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
+    at = AppTest.from_file(str(app), default_timeout=60)
+    for key, value in (("authentication_status", True), ("username", "vera"), ("name", "vera")):
+        at.session_state[key] = value
+    at.session_state["roles"] = ["viewer"]
+    at.session_state["logout"] = None
+    at.run()
+    at.switch_page("views/identity.py").run()
+    assert not at.exception
+    shown = [df.value for df in at.dataframe]
+    assert any("n_receiver_names" in df.columns and len(df) == 2 for df in shown)
+
+    out = scrm("identity", "hubs", "--scope", "account_key", "--json", cwd=built.parents[2])
+    assert [h["account_id"] for h in json.loads(out.stdout)] == [
+        "youzan:138****8000",
+        "tmall:门店收银01",
+    ]
