@@ -248,12 +248,24 @@ def accounts(staged: Mapping[str, ir.Table], deduped: Mapping[str, ir.Table]) ->
             coded,
             order_by=[coded.first_seen.asc(nulls_first=False), coded[FILE_SEQ], coded[ROW]],
         ).select("account_id", "channel_code")
+        # unmapped columns of user lists (ingest's extras): the latest sighting's
+        extra = sa.filter(sa.extras.notnull())
+        extras = _first_per_account(extra, order_by=[ibis.desc(FILE_SEQ), ibis.desc(ROW)]).select(
+            "account_id", "extras"
+        )
         result = result.left_join(names, "account_id").select(*first.columns, "display_name")
         result = result.left_join(codes, "account_id").select(
             *first.columns, "display_name", "channel_code"
         )
+        result = result.left_join(extras, "account_id").select(
+            *first.columns, "display_name", "channel_code", "extras"
+        )
     else:
-        result = result.mutate(display_name=ibis.null("string"), channel_code=ibis.null("string"))
+        result = result.mutate(
+            display_name=ibis.null("string"),
+            channel_code=ibis.null("string"),
+            extras=ibis.null("string"),
+        )
 
     # find() is 0-based and -1 when absent: an id without ':' keeps its whole
     # text as native_id and gets no platform.
