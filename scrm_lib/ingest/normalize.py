@@ -17,6 +17,7 @@ Example
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import numpy as np
 import pandas as pd
@@ -346,5 +347,8 @@ def map_values(s: pd.Series, mapping: dict[str, str]) -> pd.Series:
     ['paid', 'paid', nan]
     """
     st = halfwidth(s).str.casefold()
-    clean = {str(k).strip().casefold(): v for k, v in mapping.items()}
+    # keys folded like the cells: Tmall writes 卖家已发货，等待买家确认 with a full-width comma
+    clean = {
+        unicodedata.normalize("NFKC", str(k)).strip().casefold(): v for k, v in mapping.items()
+    }
     return st.map(clean).astype("str")

@@ -123,12 +123,14 @@ def resolve_columns(header: list[str], preset: Preset) -> dict[str, str]:
             bare.setdefault(stripped, h)
     out = {}
     for fld, aliases in preset.columns.items():
-        keys = [header_key(a) for a in aliases]
-        hit = next((by_key[k] for k in keys if k in by_key), None)
-        if hit is None:
-            hit = next((bare[k] for k in keys if k in bare), None)
-        if hit is not None:
-            out[fld] = hit
+        # aliases in preset order, each exact or unit-suffixed: 买家实际支付金额(分)
+        # beats the weaker alias 总金额 listed after it
+        for alias in aliases:
+            k = header_key(alias)
+            hit = by_key.get(k) or bare.get(k)
+            if hit is not None:
+                out[fld] = hit
+                break
     for fld, alt in preset.fallbacks.items():
         if fld not in out and alt in out:
             out[fld] = out[alt]

@@ -505,6 +505,10 @@ def _read_jsonl(path: Path) -> RawTable:
             )
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             table = None
+        if table is not None and _has_timestamps(table.schema):
+            # pyarrow turns ISO 8601 text into naive UTC timestamps, dropping whether
+            # the text had an offset (a naive one is local time): keep the text instead
+            table = None
         if table is not None:
             flat = table
             while any(pa.types.is_struct(f.type) for f in flat.schema):
@@ -514,6 +518,19 @@ def _read_jsonl(path: Path) -> RawTable:
             header = list(dict.fromkeys([*table.column_names, *df.columns]))
             return RawTable("jsonl", header, _jsonl_frame(df), lines, "utf-8", arrow=table)
     return _read_jsonl_python(path, data)
+
+
+def _has_timestamps(schema: pa.Schema) -> bool:
+    def walk(t: pa.DataType) -> bool:
+        if pa.types.is_timestamp(t) or pa.types.is_date(t) or pa.types.is_time(t):
+            return True
+        if pa.types.is_struct(t):
+            return any(walk(t.field(i).type) for i in range(t.num_fields))
+        if pa.types.is_list(t) or pa.types.is_large_list(t):
+            return walk(t.value_type)
+        return False
+
+    return any(walk(f.type) for f in schema)
 
 
 def _nullable_types(t: pa.DataType):

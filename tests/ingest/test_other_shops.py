@@ -347,3 +347,31 @@ field = "member"
     pf = parse_file(path, preset=str(preset))
     reconciles(pf)
     assert pf.tables["events"]["type"].tolist() == ["cart_add", "cart_add", "抽奖"]
+
+
+def test_jsonl_iso_time_keeps_its_offset_and_naive_text_is_local(tmp_path: Path) -> None:
+    recs = [
+        {"openid": "o1", "event": "page_view", "ts": "2025-06-01T08:00:40+08:00"},
+        {"openid": "o1", "event": "page_view", "ts": "2025-06-01T08:00:40"},
+    ]
+    pf = parse_file(write_jsonl(tmp_path / "miniapp_events_iso.jsonl", recs))
+    assert pf.tables["events"]["ts"].tolist() == [
+        pd.Timestamp("2025-06-01 00:00:40", tz="UTC"),
+        pd.Timestamp("2025-06-01 00:00:40", tz="UTC"),  # naive: Asia/Shanghai
+    ]
+
+
+def test_status_labels_fold_like_cells(tmp_path: Path) -> None:
+    header = ["订单编号", "买家会员名", "订单创建时间", "买家实际支付金额", "订单状态"]
+    row = {"订单编号": "1", "买家会员名": "tb", "订单创建时间": "2025-01-01 10:00:00",
+           "买家实际支付金额": "1", "订单状态": "卖家已发货，等待买家确认"}  # fmt: skip
+    pf = parse_file(write_csv(tmp_path / "t.csv", header, [row], encoding="gbk"))
+    assert pf.rejected == 0 and pf.tables["orders"]["status"].tolist() == ["paid"]
+
+
+def test_unit_suffixed_header_of_a_better_alias_wins(tmp_path: Path) -> None:
+    header = ["订单编号", "买家会员名", "订单创建时间", "总金额", "买家实际支付金额(分)"]
+    row = {"订单编号": "1", "买家会员名": "tb", "订单创建时间": "2025-01-01 10:00:00",
+           "总金额": "20.00", "买家实际支付金额(分)": "1250"}  # fmt: skip
+    pf = parse_file(write_csv(tmp_path / "t.csv", header, [row]), preset="tmall_orders")
+    assert pf.tables["orders"]["amount"].tolist() == [12.5]
