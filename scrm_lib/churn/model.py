@@ -49,10 +49,12 @@ def check_classes(y: Any, cfg: dict[str, Any], what: str) -> None:
     """Refuse to train when either class has fewer than ``min_class`` rows."""
     y = np.asarray(y)
     pos, neg = int(y.sum()), int(len(y) - y.sum())
-    if min(pos, neg) < max(cfg["min_class"], cfg["calibration_folds"]):
+    # calibration splits each class into folds: fewer rows than folds cannot train
+    need = max(cfg["min_class"], cfg["calibration_folds"], 1)
+    if min(pos, neg) < need:
         raise ChurnError(
             f"{what}: {pos} churned and {neg} retained persons; training needs at least "
-            f"{cfg['min_class']} of each (more history, more train_cutoffs, or a lower "
+            f"{need} of each (more history, more train_cutoffs, or a lower "
             "[churn] min_class)"
         )
 

@@ -378,6 +378,44 @@ def summary(
     return df
 
 
+#: Fewest customers BG/NBD is fitted on. Its four parameters from a shop's first
+#: handful of buyers run to the bounds (r ≈ 7·10⁶ on three Tmall buyers) and score one
+#: purchase as 28 expected ones; with 30 the fit is at least pinned by the data.
+MIN_CLV_CUSTOMERS = 30
+#: Fewest customers with a repeat purchase: without them the dropout rate (a, b) and
+#: the purchase rate cannot be told apart.
+MIN_CLV_REPEATERS = 5
+
+
+def check_fittable(frequency: ArrayLike) -> None:
+    """Refuse (with the counts) data too small for BG/NBD, before any fit.
+
+    Raises
+    ------
+    ValueDataError
+        Fewer than :data:`MIN_CLV_CUSTOMERS` customers or fewer than
+        :data:`MIN_CLV_REPEATERS` with a repeat purchase.
+
+    Examples
+    --------
+    >>> check_fittable([0, 1, 2])
+    Traceback (most recent call last):
+    ...
+    scrm_lib.value._base.ValueDataError: CLV needs at least 30 customers to fit BG/NBD (3 here)
+    """
+    x = np.asarray(frequency, dtype=float)
+    if len(x) < MIN_CLV_CUSTOMERS:
+        raise ValueDataError(
+            f"CLV needs at least {MIN_CLV_CUSTOMERS} customers to fit BG/NBD ({len(x)} here)"
+        )
+    repeat = int((x > 0).sum())
+    if repeat < MIN_CLV_REPEATERS:
+        raise ValueDataError(
+            f"CLV needs at least {MIN_CLV_REPEATERS} customers with a repeat purchase "
+            f"to fit BG/NBD ({repeat} of {len(x)} here)"
+        )
+
+
 def clv(
     source: Any = None,
     *,
@@ -402,6 +440,12 @@ def clv(
         expected_purchases, expected_spend, clv, ltv_simple``; the fitted
         models in ``df.attrs["bgnbd"]`` and ``df.attrs["gamma_gamma"]``.
 
+    Raises
+    ------
+    ValueDataError
+        No purchase before the reference date, or too few customers or repeat
+        buyers to fit (:func:`check_fittable`): a shop's first export.
+
     Examples
     --------
     >>> df = clv("data/warehouse/scrm.duckdb", horizon_days=180)  # doctest: +SKIP
@@ -416,6 +460,7 @@ def clv(
     if df.empty:
         raise ValueDataError("no person has a purchase before the reference date")
     x, tx, T = (df[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    check_fittable(x)
     bg = fit_bgnbd(x, tx, T)
     repeat = x > 0
     if repeat.sum() >= 2:
