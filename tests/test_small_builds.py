@@ -316,3 +316,16 @@ def test_churn_refuses_one_class_even_with_min_class_zero():
     cfg = churn_config(settings_of("/nonexistent"), min_class=0)
     with pytest.raises(ChurnError, match=r"30 churned and 0 retained.*at least 3 of each"):
         check_classes([1] * 30, cfg, "training set")
+
+
+def test_an_experiment_whose_accounts_are_not_in_the_warehouse_is_a_one_line_error(tmp_path):
+    from scrm_lib.cli import app
+    from scrm_lib.errors import ScrmError
+
+    src = SMALL / "experiment_assignments" / "experiment_assignments_coupon.csv"
+    home = _home(tmp_path, {"experiment_assignments/e.csv": src})
+    build(settings=load_settings(home))
+    res = CliRunner().invoke(app, ["ab", "analyze", "coupon_may"], env={"SCRM_HOME": str(home)})
+    # an expected error (ScrmError: main() prints it as one line), not an IndexError
+    assert isinstance(res.exception, ScrmError), repr(res.exception)
+    assert "at least two arms" in str(res.exception)

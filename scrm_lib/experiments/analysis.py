@@ -289,6 +289,13 @@ def analyze(
             seg = sufficient_statistics(table, by=[segment], **kw)
             seg_tables = [(str(v), g) for v, g in seg.groupby(segment, sort=True)]
     arms = [str(a) for a in overall[arm]]
+    if len(arms) < 2:
+        # a first export: the assigned accounts are not (yet) in the warehouse, or only
+        # one arm has units; there is nothing to compare, say so instead of failing
+        raise ExperimentInputError(
+            f"the analysis needs units in at least two arms; found {arms or 'none'} "
+            "(are the assigned accounts in the warehouse?)"
+        )
     ctrl = _pick_control(arms, control)
     if weights:
         unknown = set(weights) - set(arms)
