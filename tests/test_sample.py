@@ -23,6 +23,7 @@ from scrm_lib.errors import ConfigError
 from scrm_lib.ingest import parse_file
 from scrm_lib.ingest.keys import douyin_buyer_key
 from scrm_lib.ingest.presets import load_preset, resolve_columns
+from scrm_lib.ingest.vocabulary import canonical_event_types
 from scrm_lib.ingest.xiaohongshu import buyer_key
 from scrm_lib.sample import dialects as D
 from scrm_lib.sample import generate
@@ -104,10 +105,18 @@ def _jsonl(path: Path) -> list[dict]:
     for f in files:
         d = noise.get(f.name, {}).get("dialect", {"rename": {}})
         back = {v: k for k, v in d["rename"].items()}
+        values = {
+            back.get(k, k): {alt: v for v, alt in spelled.items()}
+            for k, spelled in d.get("values", {}).items()
+        }
         ad = noise.get(f.name, {}).get("address_dialect", {"rename": {}})
         aback = {v: k for k, v in ad["rename"].items()}
         for line in f.read_text(encoding="utf-8").splitlines():
             r = {back.get(k, k): v for k, v in json.loads(line).items()}
+            for k, table in values.items():
+                r[k] = table.get(r[k], r[k])
+            if d.get("money") == "yuan":
+                r["money"] = "yuan"
             if isinstance(r.get("address"), dict):
                 r["address"] = {aback.get(k, k): v for k, v in r["address"].items()}
             out.append(r)
@@ -343,7 +352,22 @@ def test_dialect_spellings_are_ones_the_presets_read():
                 assert alias in p.columns[field], (preset, key, alias)
         for extra in spec.extras:
             assert not resolve_columns([extra], p), (preset, extra)
+    for spec, preset in (
+        (D.MINIAPP_ORDERS, "miniapp_orders"),
+        (D.MINIAPP_EVENTS, "miniapp_events"),
+    ):
+        p = load_preset(preset)
+        for key, spelled in spec.values.items():
+            for value, alts in spelled.items():
+                for alt in alts:
+                    if key == "status":
+                        assert p.status[alt] == p.status[value], alt
+                    else:
+                        assert canonical_event_types(pd.Series([alt])).tolist() == [value]
     p = load_preset("miniapp_orders")
+    for key, spellings in D.YUAN_KEYS.items():
+        field = next(f for f, a in p.columns.items() if key in a)
+        assert set(spellings) <= set(p.columns[field])
     for key, spellings in D.MINIAPP_ADDRESS.keys.items():
         field = next(f for f, a in p.columns.items() if f"address.{key}" in a)
         assert {f"address.{a}" for a in spellings} <= set(p.columns[field])
@@ -360,7 +384,7 @@ def test_dialects_vary_across_files(sample):
     assert sum(bool(d["extra"]) for d in tables.values()) >= 2
     assert sum(bool(d["order"]) for d in tables.values()) >= 2
     assert any(v.get("title_row") for n, v in noise.items() if n.startswith("youzan"))
-    assert {d["encoding"] for n, d in tables.items() if n.startswith("tmall")} - {"gbk"}
+    assert len({d["encoding"] for d in tables.values()}) >= 3  # GBK/GB18030, UTF-8 BOM, xlsx
     ext = {Path(n).suffix for n in tables if n.startswith("douyin")}
     assert ext == {".csv", ".xlsx"}
     jd = [v["dialect"] for v in noise.values() if "time_unit" in v.get("dialect", {})]
@@ -374,6 +398,8 @@ def test_every_export_ingests_and_only_garbage_is_rejected(sample):
         if f.name.startswith("xiaohongshu"):
             continue  # tests/ingest/test_xiaohongshu.py
         pf = parse_file(f)  # no file refused
+        if f.name.startswith(("tmall_", "douyin_", "youzan_", "miniapp_")):
+            assert pf.format == "_".join(f.stem.split("_")[:2]), f.name
         assert pf.rows_in == pf.accepted + pf.rejected
         assert pf.rejected == noise.get(f.name, {}).get("garbage_rows", 0), (
             f.name,
@@ -381,8 +407,8 @@ def test_every_export_ingests_and_only_garbage_is_rejected(sample):
         )
 
 
-def _canonical(root: Path) -> tuple[pd.DataFrame, set[str]]:
-    orders, accounts = [], set()
+def _canonical(root: Path) -> tuple[pd.DataFrame, set[str], pd.DataFrame]:
+    orders, accounts, events = [], set(), []
     for f in sorted((root / "exports").iterdir()):
         if not f.name.startswith(("tmall_", "douyin_", "youzan_", "miniapp_")):
             continue
@@ -391,26 +417,35 @@ def _canonical(root: Path) -> tuple[pd.DataFrame, set[str]]:
             orders.append(pf.tables["orders"])
         if "accounts" in pf.tables:
             accounts |= set(pf.tables["accounts"]["account_id"])
+        if "events" in pf.tables:
+            events.append(pf.tables["events"][["account_id", "type", "ts"]])
     o = pd.concat(orders, ignore_index=True)
     key = ["platform", "order_id", "line_id"]
     cols = [*key, "account_id", "amount", "refund_amount", "status"]
     o = o.assign(created=pd.to_datetime(o["created_at"]).dt.floor("min"))
     o = o.sort_values("created").drop_duplicates(key, keep="last")
-    return o[[*cols, "created"]].sort_values(key).reset_index(drop=True), accounts
+    ev = pd.concat(events, ignore_index=True)
+    # seconds: a dialect writes unix seconds where the backend kept milliseconds
+    ev = ev.assign(ts=pd.to_datetime(ev["ts"]).dt.floor("s"))
+    ev = ev.sort_values(["account_id", "ts", "type"]).reset_index(drop=True)
+    return o[[*cols, "created"]].sort_values(key).reset_index(drop=True), accounts, ev
 
 
 def test_dialects_keep_the_canonical_values(tmp_path):
     """The same seed with and without dialects: the same orders, amounts, statuses and accounts."""
-    generate(300, seed=11, out=tmp_path / "plain", _dialects=False)
-    generate(300, seed=11, out=tmp_path / "mixed")
-    plain, plain_acc = _canonical(tmp_path / "plain")
-    mixed, mixed_acc = _canonical(tmp_path / "mixed")
+    generate(300, seed=3, out=tmp_path / "plain", _dialects=False)
+    generate(300, seed=3, out=tmp_path / "mixed")
+    plain, plain_acc, plain_ev = _canonical(tmp_path / "plain")
+    mixed, mixed_acc, mixed_ev = _canonical(tmp_path / "mixed")
     noise = _noise(tmp_path / "mixed")
-    assert any(v.get("dialect", {}).get("rename") for v in noise.values())
+    dialects = [v["dialect"] for v in noise.values() if "dialect" in v]
+    assert any(d["rename"] for d in dialects) and any(d.get("values") for d in dialects)
+    assert any(d.get("money") == "yuan" for d in dialects)
     pd.testing.assert_frame_equal(plain.drop(columns="created"), mixed.drop(columns="created"))
     # minutes: a Tmall dialect spells times without seconds
     assert (plain["created"] == mixed["created"]).all()
     assert plain_acc == mixed_acc
+    pd.testing.assert_frame_equal(plain_ev, mixed_ev)  # event names mapped to one vocabulary
     truth = _truth(tmp_path / "mixed", "orders.csv")
     real = mixed[~mixed["order_id"].str.contains("BAD")]
     heads = real.drop_duplicates(["platform", "order_id"])
@@ -564,7 +599,9 @@ def test_orders_spread_over_platforms_and_douyin_sub_orders(sample):
     assert (d["达人ID"] != "").any() and set(d["流量来源"]) <= {"直播", "短视频", "商品卡", "搜索"}
     mini = _jsonl(ex / "miniapp_orders.jsonl")
     assert any(o["groupbuy_id"] for o in mini) and any(o["channel_code"] for o in mini)
-    assert all(isinstance(o["total_fee"], int) for o in mini if o["order_no"].startswith("WX2"))
+    real = [o for o in mini if o["order_no"].startswith("WX2")]
+    assert all(isinstance(o["total_fee"], int) for o in real if o.get("money") != "yuan")
+    assert all(isinstance(o["total_fee"], float) for o in real if o.get("money") == "yuan")
 
 
 def test_douyin_splits_when_a_sheet_would_overflow(tmp_path):

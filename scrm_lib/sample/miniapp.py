@@ -15,7 +15,14 @@ import pandas as pd
 from scrm_lib.sample import dialects as D
 from scrm_lib.sample import orders as O
 from scrm_lib.sample import vocab
-from scrm_lib.sample.files import add_duplicates, garbage_count, js, js_or_null, write_lines
+from scrm_lib.sample.files import (
+    add_duplicates,
+    garbage_count,
+    js,
+    js_or_null,
+    money,
+    write_lines,
+)
 from scrm_lib.sample.timeline import DAY, Window
 
 #: Months a mini-program backend export file covers.
@@ -91,7 +98,21 @@ def users(
 def _json_dialect(rng, spec: D.JsonSpec, keys: list[str]) -> dict:
     if rng is not None:
         return D.choose_json(rng, spec, keys)
-    return {"rename": {}, "extra": [], "order": [], "time_unit": spec.time_units[0][0]}
+    return {
+        "rename": {},
+        "values": {},
+        "extra": [],
+        "order": [],
+        "time_unit": spec.time_units[0][0],
+        "money": "fen",
+    }
+
+
+def _yuan(fen_text: pd.Series) -> pd.Series:
+    """Fen written as JSON integers to yuan with two decimals; other cells (garbage) kept."""
+    whole = fen_text.str.fullmatch(r"-?\d+")
+    fen = pd.to_numeric(fen_text.where(whole, "0")).astype("int64")
+    return money(fen.to_numpy()).where(whole.to_numpy(), fen_text.to_numpy())
 
 
 def _periods(window: Window, t: np.ndarray) -> list[tuple[str, np.ndarray]]:
@@ -225,6 +246,9 @@ def orders_file(
         ad = _json_dialect(dialect_rng, D.MINIAPP_ADDRESS, list(D.MINIAPP_ADDRESS.keys))
         unit = d["time_unit"]
         fields = {c: f[c] for c in keys if c != "address"}
+        if d["money"] == "yuan":
+            fields["total_fee"] = _yuan(f["total_fee"])
+            fields["refund_fee"] = _yuan(f["refund_fee"])
         fields["create_time"] = D.json_time(window, f["create_time"], unit).where(
             ~f["bad_time"], '"yesterday"'
         )
