@@ -447,7 +447,9 @@ def parse_files(
     # spawn: the caller may hold DuckDB threads, which fork would copy mid-flight.
     ctx = mp.get_context("spawn")
     order = sorted(range(len(jobs)), key=lambda i: -_size(jobs[i].path))
-    with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(
+        max_workers=n, mp_context=ctx, initializer=_exit_with_parent, initargs=(os.getpid(),)
+    ) as pool:
         futures: dict[int, Future] = {}
         try:
             for i in order:
@@ -464,6 +466,22 @@ def parse_files(
         finally:
             for f in futures.values():
                 f.cancel()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Worker start-up: end this worker when the build that started it is killed.
+
+    A pool worker whose parent died (SIGKILL, OOM) would otherwise wait on
+    its job queue for ever, holding memory and the parent's output pipes.
+    """
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _size(path: Path) -> int:
