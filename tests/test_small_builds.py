@@ -262,6 +262,8 @@ def test_prior_model_is_a_proper_model_and_a_degenerate_one_is_repaired():
     assert sp["probability_two_random_records_match"] == PRIOR_LAMBDA
     for comp in sp["comparisons"]:
         levels = [lv for lv in comp["comparison_levels"] if not lv.get("is_null_level")]
+        # a small shop's name frequencies are noise: no term-frequency adjustment
+        assert not any("tf_adjustment_column" in lv for lv in levels)
         for key in ("m_probability", "u_probability"):
             values = [lv[key] for lv in levels]
             assert all(0 < v <= 1 for v in values) and sum(values) == pytest.approx(1, abs=0.02)

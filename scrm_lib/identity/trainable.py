@@ -305,7 +305,8 @@ def prior_model(columns: list[str]) -> dict[str, Any]:
     """A Splink model over ``columns`` with the fixed :data:`PRIORS` and :data:`PRIOR_LAMBDA`.
 
     Levels whose m and u the comparison fixes itself (the nickname level) keep
-    them; each "else" level takes what is left of m and u.
+    them; each "else" level takes what is left of m and u. Term-frequency
+    adjustments are dropped: a small shop's name frequencies are noise.
 
     Examples
     --------
@@ -325,6 +326,10 @@ def prior_model(columns: list[str]) -> dict[str, Any]:
         agree, other = levels[:-1], levels[-1]
         i = 0
         for lv in agree:
+            # term frequencies from a few dozen records are noise (王芳 on two of three
+            # records would make a shared name worthless): the priors stand unadjusted
+            for key in ("tf_adjustment_column", "tf_adjustment_weight", "tf_minimum_u_value"):
+                lv.pop(key, None)
             if lv.get("fix_m_probability") and lv.get("m_probability") is not None:
                 continue
             m, u = table[i] if i < len(table) else WEAK_LEVEL_PRIOR
