@@ -243,16 +243,11 @@ def csv_dialects(draw, case: Case, preset: Preset) -> dict:
         c: draw(st.lists(EXTRA_TEXT, min_size=len(rows), max_size=len(rows))) for c in extra
     }
     n_cols = len(header) - len(drop) + len(extra)
-    kept = [h for h in header if h not in drop]
-    # An exact alias of the same field elsewhere in the header wins over a unit-suffixed
-    # one (test_unit_suffix_loses_to_a_weaker_alias): no fen there until that is fixed.
-    # And only where the ingest reads a unit from the header at all.
+    # Only where the ingest reads a unit from the header at all.
     fen_blocked = [
         c
         for c in case.money
-        if any(h != c and fields.get(h) == fields[c] for h in kept)
-        or any(h != c and h in preset.columns[fields[c]] for h in kept)
-        or resolve_columns([rename[c] + "(分)"], preset).get(fields[c]) is None
+        if resolve_columns([rename[c] + "(分)"], preset).get(fields[c]) is None
     ]
     return {
         "fen_blocked": fen_blocked,
@@ -346,8 +341,7 @@ def json_dialects(draw, case: Case, preset: Preset) -> dict:
     pool = [k for k in EXTRA_KEYS if not resolve_columns([k], preset)]
     extra = draw(st.lists(st.sampled_from(pool), unique=True, max_size=3))
     unit = "s" if case.preset == "wecom_contacts" else "ms"
-    # not "offset" (ISO 8601 with +08:00): see test_jsonl_iso_times_keep_their_offset
-    times = ["ms", "s"] if unit == "s" else ["ms", "s", "ms_text", "local"]
+    times = ["ms", "s"] if unit == "s" else ["ms", "s", "ms_text", "local", "offset"]
     money = ["fen", "fen_text"]
     if case.preset == "miniapp_orders" and _declares_units(preset):
         money.append("yuan")
@@ -511,16 +505,11 @@ def test_format_fuzz_slow(case: Case, data: st.DataObject) -> None:
 
 
 # ---------------------------------------------------------------- what the fuzz found
-# Ingest bugs in files this test does not own (scrm_lib/ingest, scrm_lib/presets):
-# strict xfails, so the fix turns them into failures to remove the marker from.
+# Ingest bugs the fuzz and these files found (fixed in scrm_lib/ingest), kept as regressions.
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pyarrow.json infers ISO 8601 strings as naive UTC timestamps; "
-    "ingest then reads them as local times, 8 hours early",
-)
 def test_jsonl_iso_times_keep_their_offset(tmp_path):
+    """pyarrow.json used to infer ISO strings as naive UTC, then read as local: 8 h early."""
     path = tmp_path / "miniapp_events_iso.jsonl"
     path.write_text(
         '{"openid": "oQ1", "event": "page_view", "page": "p", '
@@ -531,12 +520,8 @@ def test_jsonl_iso_times_keep_their_offset(tmp_path):
     assert ts == pd.Timestamp("2025-06-01 00:00:40", tz="UTC")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="map_values folds cells with NFKC but not the preset's [status] keys: "
-    "卖家已发货，等待买家确认 (full-width comma, as Tmall writes it) is an unknown status",
-)
 def test_status_label_with_a_fullwidth_comma(tmp_path):
+    """Cells were folded with NFKC, the preset's [status] keys were not."""
     header, rows = _read_csv(CASES[0])
     rows = [r[:] for r in rows[:1]]
     rows[0][header.index("订单状态")] = "卖家已发货，等待买家确认"
@@ -548,12 +533,8 @@ def test_status_label_with_a_fullwidth_comma(tmp_path):
     assert pf.tables["orders"]["status"].tolist() == ["paid"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="resolve_columns prefers any exact alias of a field (总金额) to a unit-suffixed "
-    "header of a better alias (买家实际支付金额(分)), so the paid amount is read from 总金额",
-)
-def test_unit_suffix_loses_to_a_weaker_alias(tmp_path):
+def test_unit_suffixed_header_beats_a_weaker_alias(tmp_path):
+    """买家实际支付金额(分) is the paid amount, not the exact but weaker alias 总金额."""
     header, rows = _read_csv(CASES[0])
     col = header.index("买家实际支付金额")
     header = [*header[:col], "买家实际支付金额(分)", *header[col + 1 :]]
