@@ -149,7 +149,8 @@ def test_killed_build_is_recovered_by_the_next(
     assert _names(wh.parent) == ["scrm.duckdb"]
     con = open_warehouse(wh)
     try:
-        assert con.table("builds").execute()["build_id"].tolist() == [old.build_id, new.build_id]
+        ids = con.table("builds").order_by("started_at").execute()["build_id"].tolist()
+        assert ids == [old.build_id, new.build_id]
     finally:
         con.disconnect()
 
