@@ -52,7 +52,10 @@ Same seed, same bytes.
   persons, so realized rates equal the true rates up to rounding.
 - `noise.json` — per export file: exact duplicate rows and garbage rows
   injected (unparseable amount or date; they carry fresh order numbers), time
-  formats, title rows, numbers-as-text, status snapshot date.
+  formats, title rows, numbers-as-text, status snapshot date, and the file's
+  `dialect` (`scrm_lib/sample/dialects.py`): columns or keys renamed to other
+  aliases, dropped and added columns, column order, encoding, time format or
+  unit, other spellings of statuses and event names, money in fen or yuan.
 
 Notes
 - Douyin `订单应付金额` is per sub-order row (line amount); `运费` sits on the
