@@ -48,6 +48,8 @@ _LAZY = {
     "timeline": ("scrm_lib.identity.person360", "timeline"),
     "explain_identity": ("scrm_lib.identity.ledger", "explain"),
     "evaluate_identity": ("scrm_lib.identity.evaluate", "evaluate"),
+    "link_records": ("scrm_lib.identity.records", "link_records"),
+    "dedupe_records": ("scrm_lib.identity.records", "dedupe_records"),
     "analyze_experiment": ("scrm_lib.experiments", "analyze_experiment"),
     "churn_backtest": ("scrm_lib.churn.backtest", "backtest"),
     "churn_train": ("scrm_lib.churn.backtest", "train"),

@@ -240,3 +240,76 @@ def timeline(
         _emit(df.to_dict(orient="records"))
     else:
         _table(df, "timeline")
+
+
+def _read_list(path: Path) -> pd.DataFrame:
+    """A customer list from CSV (UTF-8 or GBK) or Excel, every column as text."""
+    from scrm_lib.errors import InputFileError
+
+    if not path.is_file():
+        raise InputFileError(path, "no such file")
+    try:
+        if path.suffix.lower() in (".xlsx", ".xls"):
+            return pd.read_excel(path, dtype=str)
+        try:
+            return pd.read_csv(path, dtype=str, encoding="utf-8-sig")
+        except UnicodeDecodeError:
+            return pd.read_csv(path, dtype=str, encoding="gbk")
+    except (ValueError, OSError, UnicodeDecodeError) as exc:
+        first = (str(exc).splitlines() or [""])[0]
+        raise InputFileError(path, f"cannot read as a table ({first})") from exc
+
+
+def _field_map(spec: str | None) -> dict[str, str] | None:
+    """``name=姓名,phone=手机`` → ``{"name": "姓名", "phone": "手机"}``."""
+    if not spec:
+        return None
+    out = {}
+    for part in spec.split(","):
+        field, sep, col = part.partition("=")
+        if not sep or not field.strip() or not col.strip():
+            raise ScrmError(f"--columns: {part!r} is not field=column (e.g. name=姓名)")
+        out[field.strip()] = col.strip()
+    return out
+
+
+@app.command("link-files")
+def link_files(
+    left: Annotated[Path, typer.Argument(help="First list (CSV or Excel), e.g. the CRM.")],
+    right: Annotated[Path, typer.Argument(help="Second list, e.g. a shop export.")],
+    columns: Annotated[
+        str | None,
+        typer.Option(help="Fields of the left list: name=姓名,phone=手机,city=…,address=…"),
+    ] = None,
+    right_columns: Annotated[
+        str | None, typer.Option(help="Fields of the right list (default: as --columns).")
+    ] = None,
+    id_column: Annotated[
+        str | None, typer.Option("--id", help="Row id column (default: the row number).")
+    ] = None,
+    threshold: Annotated[float, typer.Option(help="Least match probability.")] = 0.8,
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="Write the pairs to this CSV.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Link two customer lists (link only): pairs of rows that are probably one person.
+
+    (``scrm identity link`` records a force-link override; this compares files.)
+    """
+    from scrm_lib.identity.records import link_records
+
+    pairs = link_records(
+        _read_list(left),
+        _read_list(right),
+        columns=_field_map(columns),
+        right_columns=_field_map(right_columns),
+        id_column=id_column,
+        threshold=threshold,
+    )
+    if out_path is not None:
+        pairs.to_csv(out_path, index=False)
+    if as_json:
+        _emit(pairs.to_dict(orient="records"))
+        return
+    _table(pairs, f"{len(pairs)} linked pairs")
