@@ -11,7 +11,7 @@ scored pairwise and B-cubed with
 - ``scrm``: :func:`scrm_lib.dedupe_records` (the public API over the identity
   stage's matcher) with the Febrl fields mapped onto its features (name =
   given + surname, city = suburb, address = number + street + locality,
-  birthday = date of birth, soc_sec_id as an exact key).
+  birthday = date of birth, soc_sec_id as the phone: an exact-digits key).
 - ``splink_default``: what a user writes from Splink's tutorial — one
   comparison per field from ``splink.comparison_library`` (NameComparison,
   DateOfBirthComparison, JaroWinkler on the street, exact suburb and postcode
@@ -68,8 +68,10 @@ def scrm_stage(df: pd.DataFrame, with_ssn: bool) -> pd.DataFrame:
         }
     )
     if with_ssn:
-        rec["key"] = df["soc_sec_id"]
-    return dedupe_records(rec, threshold=THRESHOLD)
+        # an exact-digits key, compared as typed like a phone that is not a Chinese mobile
+        rec["phone"] = df["soc_sec_id"]
+    pairs = dedupe_records(rec, id_column="unique_id", threshold=THRESHOLD)
+    return pairs.rename(columns={"left_id": "a", "right_id": "b"})
 
 
 def splink_default(df: pd.DataFrame, with_ssn: bool) -> pd.DataFrame:

@@ -587,8 +587,13 @@ def _fix_labelled_m(model: dict[str, Any]) -> dict[str, Any]:
     million persons). A level no labelled pair reached gets :data:`LABEL_M_FLOOR`.
     """
     for comp in model["comparisons"]:
-        levels = [lv for lv in comp["comparison_levels"] if not lv.get("is_null_level")]
-        if all(lv.get("fix_m_probability") for lv in levels):
+        # a level fixed in the settings (nickname, partial address) is no label's work
+        levels = [
+            lv
+            for lv in comp["comparison_levels"]
+            if not lv.get("is_null_level") and not lv.get("fix_m_probability")
+        ]
+        if not levels:
             continue
         if not any(lv.get("m_probability") is not None for lv in levels):
             continue  # no labelled pair compared this field: EM's job
