@@ -57,11 +57,17 @@ def test_compared_pairs_bounded_by_the_limit():
 def test_prediction_blocks_on_the_bounded_key():
     settings = _settings(["name", "name_py", "mphone", "city"]).create_settings_dict("duckdb")
     sql = [r["blocking_rule"] for r in settings["blocking_rules_to_generate_predictions"]]
-    assert sql == [
-        'l."mphone" = r."mphone"',
+    # every rule is one precomputed key whose blocks are bounded (matching.bounded_key,
+    # name_blocks): never a raw column such as the city or a name of thousands
+    assert sql[:3] == [
+        'l."blk_mphone" = r."blk_mphone"',
         'l."name_block" = r."name_block"',
         'l."name_prefix_block" = r."name_prefix_block"',
     ]
+    assert 'l."blk_name_city" = r."blk_name_city"' in sql
+    assert all(
+        rule.startswith(('l."blk_', 'l."name_block"', 'l."name_prefix_block"')) for rule in sql
+    )
 
 
 def test_splink_database_is_memory_capped():
