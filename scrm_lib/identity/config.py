@@ -92,10 +92,13 @@ class IdentityConfig:
         city block holds about 10⁷ pairs, so Splink need not sample records again
         (``em_max_pairs``), which would break up the matches.
     max_block
-        Largest name-pinyin block the prediction compares whole. A bigger block
+        Largest block any blocking key compares whole. A bigger name-pinyin block
         (a common name: 张伟) is split by city; a name-and-city block still bigger
-        is left out of name blocking and reported in the log (its pairs can still
-        meet on the masked phone or the address).
+        is left out of name blocking and reported in the log. Every other key
+        (:data:`.matching.BLOCK_KEYS`: masked phone, address, name + birthday,
+        name + address numbers, surname + birthday, address numbers + city, …)
+        drops its blocks above this size, so a common name's pairs still meet on
+        a key that pairs it with something rarer.
     splink_memory_limit
         DuckDB memory limit of Splink's private database (it spills to a
         temporary directory above it); the warehouse connection has its own.
