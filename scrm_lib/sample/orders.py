@@ -174,6 +174,25 @@ def status_at(orders: pd.DataFrame, when: int) -> np.ndarray:
     return code
 
 
+def delivery_status_at(orders: pd.DataFrame, when: int) -> np.ndarray:
+    """``status_at``, with refunds shown as the delivery state they happened in.
+
+    Shop exports (Douyin, Youzan, Xiaohongshu) keep the order's delivery
+    status and report a refund in a separate after-sale column.
+    """
+    code = status_at(orders, when)
+    base = np.where(
+        orders["done_at"].to_numpy() <= when,
+        DONE,
+        np.where(
+            orders["ship_at"].to_numpy() <= when,
+            SHIPPED,
+            np.where(orders["paid_at"].to_numpy() <= when, PAID, CLOSED),
+        ),
+    )
+    return np.where(np.isin(code, [REFUNDED, REFUNDING]), base, code)
+
+
 def truth_status(code: np.ndarray) -> np.ndarray:
     """Canonical status (paid / refunded / cancelled / pending) of a status code."""
     names = np.array(

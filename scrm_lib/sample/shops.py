@@ -279,20 +279,7 @@ def douyin_lines(rng, orders: pd.DataFrame, accounts: pd.DataFrame, window: Wind
     n = len(o)
     when = window.seconds
     code = O.status_at(o, when)
-    base = np.where(
-        o["done_at"].to_numpy() <= when,
-        O.DONE,
-        np.where(
-            o["ship_at"].to_numpy() <= when,
-            O.SHIPPED,
-            np.where(o["paid_at"].to_numpy() <= when, O.PAID, O.CLOSED),
-        ),
-    )
-    status = (
-        pd.Series(np.where(np.isin(code, [O.REFUNDED, O.REFUNDING]), base, code))
-        .map(DOUYIN_STATUS)
-        .to_numpy()
-    )
+    status = pd.Series(O.delivery_status_at(o, when)).map(DOUYIN_STATUS).to_numpy()
     after = np.select([code == O.REFUNDED, code == O.REFUNDING], ["退款成功", "退款中"], "")
     src = rng.choice(len(vocab.DOUYIN_SOURCES), size=n, p=vocab.DOUYIN_SOURCE_WEIGHTS)
     w = 1.0 / np.arange(1, len(vocab.INFLUENCER_NAMES) + 1) ** 1.2
@@ -527,20 +514,7 @@ def write_youzan(
         fmt = d["time_format"]
         n = len(o)
         code = O.status_at(o, when)
-        base = np.where(
-            o["done_at"].to_numpy() <= when,
-            O.DONE,
-            np.where(
-                o["ship_at"].to_numpy() <= when,
-                O.SHIPPED,
-                np.where(o["paid_at"].to_numpy() <= when, O.PAID, O.CLOSED),
-            ),
-        )
-        status = (
-            pd.Series(np.where(np.isin(code, [O.REFUNDED, O.REFUNDING]), base, code))
-            .map(YOUZAN_STATUS)
-            .to_numpy()
-        )
+        status = pd.Series(O.delivery_status_at(o, when)).map(YOUZAN_STATUS).to_numpy()
         paid = o["paid_at"].to_numpy() <= when
         row = o["account_row"].to_numpy()
         phone = accounts["phone"].to_numpy()[row]

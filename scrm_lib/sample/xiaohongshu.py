@@ -160,16 +160,7 @@ def lines(rng, orders: pd.DataFrame, accounts: pd.DataFrame, window: Window) -> 
     n = len(o)
     when = window.seconds
     code = O.status_at(o, when)
-    base = np.where(
-        o["done_at"].to_numpy() <= when,
-        O.DONE,
-        np.where(
-            o["ship_at"].to_numpy() <= when,
-            O.SHIPPED,
-            np.where(o["paid_at"].to_numpy() <= when, O.PAID, O.CLOSED),
-        ),
-    )
-    shown = np.where(np.isin(code, [O.REFUNDED, O.REFUNDING]), base, code)
+    shown = O.delivery_status_at(o, when)
     status = pd.Series(shown).map(STATUS).to_numpy()
     after = np.select(
         [code == O.REFUNDED, code == O.REFUNDING], ["售后完成", "售后处理中"], "无售后"
