@@ -342,6 +342,15 @@ CITY_TF_WEIGHT = 0.5
 NAME_TF_WEIGHT = 0.5
 
 
+def _neutral_level(sql: str, label: str) -> Any:
+    """A comparison level fixed at m = u (weight 0): it neither supports nor contradicts."""
+    import splink.comparison_level_library as cll
+
+    return cll.CustomLevel(sql, label_for_charts=label).configure(
+        m_probability=0.05, u_probability=0.05, fix_m_probability=True, fix_u_probability=True
+    )
+
+
 def _settings(columns: list[str], link_type: str = "dedupe_only") -> Any:
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
@@ -366,16 +375,10 @@ def _settings(columns: list[str], link_type: str = "dedupe_only") -> Any:
                     cll.JaroWinklerLevel("name_sorted", 0.9),
                     # a nickname that merely looks like a name (向日葵) says little when it
                     # differs: its own level, so EM does not learn it as a contradiction
-                    cll.CustomLevel(
-                        "name_nick_l = 1 OR name_nick_r = 1",
-                        label_for_charts="differs, one is a nickname",
-                    ).configure(
-                        # neutral and fixed: the training blocks hold too few such pairs
-                        # for EM, which drove its m to ~0 (a contradiction) at every size
-                        m_probability=0.05,
-                        u_probability=0.05,
-                        fix_m_probability=True,
-                        fix_u_probability=True,
+                    # neutral and fixed: the training blocks hold too few such pairs
+                    # for EM, which drove its m to ~0 (a contradiction) at every size
+                    _neutral_level(
+                        "name_nick_l = 1 OR name_nick_r = 1", "differs, one is a nickname"
                     ),
                     cll.ElseLevel(),
                 ],
@@ -425,14 +428,8 @@ def _settings(columns: list[str], link_type: str = "dedupe_only") -> Any:
                     ),
                     # a partial address (a district, no numbers) cannot contradict a
                     # full one: neutral, fixed like the nickname level
-                    cll.CustomLevel(
-                        "addr_key_l IS NULL OR addr_key_r IS NULL",
-                        label_for_charts="one address has no numbers",
-                    ).configure(
-                        m_probability=0.05,
-                        u_probability=0.05,
-                        fix_m_probability=True,
-                        fix_u_probability=True,
+                    _neutral_level(
+                        "addr_key_l IS NULL OR addr_key_r IS NULL", "one address has no numbers"
                     ),
                     # two full addresses that differ: evidence against, at least
                     # ADDRESS_MISMATCH_BITS (see address_mismatch_floor)
