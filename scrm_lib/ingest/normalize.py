@@ -78,15 +78,20 @@ def _pa_normalize(s: pd.Series, form: str) -> pd.Series:
     if s.empty:
         return s
     arr = pa.array(s, type=pa.large_string(), from_pandas=True)
-    out = pc.utf8_normalize(arr, form=form)
-    return pd.Series(out.to_pandas(), index=s.index, dtype="str")
+    return _from_arrow(pc.utf8_normalize(arr, form=form), s.index)
+
+
+def _from_arrow(out: pa.Array, index: pd.Index) -> pd.Series:
+    # By position: ``out.to_pandas()`` is a Series on 0..n-1, which ``index=``
+    # would realign by label (NA wherever the caller's index is not 0..n-1).
+    return pd.Series(out.to_numpy(zero_copy_only=False), index=index, dtype="str")
 
 
 def _re_replace(s: pd.Series, pattern: str, repl: str = "") -> pd.Series:
     # pyarrow's RE2 kernel: pandas may fall back to a Python loop for the same call.
     arr = pa.array(s, type=pa.large_string(), from_pandas=True)
     out = pc.replace_substring_regex(arr, pattern=pattern, replacement=repl)
-    return pd.Series(out.to_pandas(), index=s.index, dtype="str")
+    return _from_arrow(out, s.index)
 
 
 def nfc(s: pd.Series) -> pd.Series:

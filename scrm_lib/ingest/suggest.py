@@ -166,19 +166,14 @@ class PresetSuggestion:
 
 
 def _values(s: pd.Series) -> pd.Series:
-    """Non-empty cells as text (numbers in their plain form), on a fresh 0..n-1 index.
-
-    The fresh index matters: the pyarrow-backed helpers of :mod:`.normalize`
-    rebuild a Series on ``range(n)`` and would misalign a filtered one.
-    """
+    """Non-empty cells as text (numbers in their plain form)."""
     if pd.api.types.is_float_dtype(s.dtype):
         num = s.dropna()
         whole = (num.round(0) == num).all()
-        out = num.map(lambda v: str(int(v)) if whole else repr(float(v))).astype(str)
-        return out.reset_index(drop=True)
+        return num.map(lambda v: str(int(v)) if whole else repr(float(v))).astype(str)
     if s.dtype == object and s.map(lambda v: isinstance(v, (list, dict, np.ndarray))).any():
         return pd.Series([], dtype=str)
-    return nz.text(s).dropna().reset_index(drop=True)
+    return nz.text(s).dropna()
 
 
 def column_shape(s: pd.Series) -> tuple[str, str | None, str]:

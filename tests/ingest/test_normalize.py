@@ -175,3 +175,17 @@ def test_ints_and_bools() -> None:
 )
 def test_text_nfc_keeps_formulas_and_fullwidth_text(raw: str, nfc: str) -> None:
     assert nz.nfc(pd.Series([raw])).iloc[0] == nfc
+
+
+def test_text_kernels_keep_a_filtered_series_index() -> None:
+    # a filtered or re-indexed column: each value stays on its own label
+    assert nz.halfwidth(pd.Series(["a", "b"], index=[0, 2])).tolist() == ["a", "b"]
+    index = [0, 2, 9, 4]
+    raw = pd.Series(["ａ", "e\u0301", None, "１３８-１２３４-５６７８"], index=index)
+    half = nz.halfwidth(raw)
+    assert half.index.tolist() == index and half[0] == "a" and half[4] == "138-1234-5678"
+    assert half[2] == "\u00e9" and pd.isna(half[9])
+    out = nz.nfc(raw)
+    assert out.index.tolist() == index and out[0] == "ａ" and out[2] == "\u00e9"
+    phones = nz.normalize_phones(raw)
+    assert phones.index.tolist() == index and phones.loc[4, "value"] == "+8613812345678"
