@@ -34,6 +34,7 @@ import pyarrow as pa
 
 from scrm_lib.ingest import normalize as nz
 from scrm_lib.ingest import units as un
+from scrm_lib.ingest.names import clean_person_name
 from scrm_lib.ingest.plausibility import (
     PlausibilityRules,
     implausible_orders,
@@ -463,24 +464,65 @@ def prefixed(platform: str, native: pd.Series) -> pd.Series:
     return (platform + ":" + native.astype("str")).where(native.notna())
 
 
-def shipping_identifiers(ctx: Context, rows: pd.Series, account: pd.Series) -> list[pd.DataFrame]:
-    """``name``, ``address`` and ``city`` of a shipping address, plus its phone.
+def shipping_address(ctx: Context) -> pd.Series:
+    """Province + city + district + detail run together; NA where all are empty.
 
-    The address is province + city + district + detail run together, the way
-    every export that splits it can be compared with one that does not. A full
-    phone on the address is a ``recipient_phone`` (it may be a gift's
-    recipient, so it never links alone); a masked one stays ``phone_masked``.
+    The way every export that splits the address can be compared with one that
+    does not (a file with only a detail column gives that column).
     """
     region = ctx.texts("province").fillna("") + ctx.texts("city").fillna("")
     region = region + ctx.texts("district").fillna("")
-    address = (region + ctx.texts("address").fillna("")).mask(lambda s: s == "")
+    return (region + ctx.texts("address").fillna("")).mask(lambda s: s == "")
+
+
+def recipient_columns(
+    ctx: Context, phone: str = "recipient_phone", phones: pd.DataFrame | None = None
+) -> dict[str, pd.Series]:
+    """The ship-to of each order as ``orders`` keeps it: ``recipient_name/_phone/_address``.
+
+    The name as typed, the phone field ``phone`` as E.164 when full and in its
+    masked form (``138****5678``) when masked (``phones``: that field already
+    normalized, to skip a second pass), the address as :func:`shipping_address`.
+    A staff-typed account key (a counter phone, a shared login) is then split by
+    these columns in the identity step (:mod:`scrm_lib.identity.account_hubs`).
+    """
+    ph = ctx.phones(phone) if phones is None else phones
+    usable = ph["kind"].isin(["phone", "phone_masked"])
+    return {
+        "recipient_name": ctx.texts("recipient"),
+        "recipient_phone": ph["value"].where(usable),
+        "recipient_address": shipping_address(ctx),
+    }
+
+
+def recipient_names(ctx: Context) -> pd.Series:
+    """The recipient as a ``name`` identifier: only a person's name (``王女士`` gives none).
+
+    :func:`scrm_lib.ingest.names.clean_person_name` over the typed recipient,
+    so a note beside the name (``孙梅 杭州``) or a surname with a form of
+    address cannot join strangers; the orders keep the name as typed.
+    """
+    return clean_person_name(ctx.texts("recipient"))
+
+
+def shipping_identifiers(
+    ctx: Context, rows: pd.Series, account: pd.Series, phones: pd.DataFrame | None = None
+) -> list[pd.DataFrame]:
+    """``name``, ``address`` and ``city`` of a shipping address, plus its phone.
+
+    The name is :func:`recipient_names` (a person's name or nothing), the
+    address :func:`shipping_address`. A full phone on the address is a
+    ``recipient_phone`` (it may be a gift's recipient, so it never links
+    alone); a masked one stays ``phone_masked``. ``phones``: the
+    ``recipient_phone`` field already normalized, to skip a second pass.
+    """
     out = [
-        identifiers_frame(rows, account, "name", ctx.texts("recipient")),
-        identifiers_frame(rows, account, "address", address),
+        identifiers_frame(rows, account, "name", recipient_names(ctx)),
+        identifiers_frame(rows, account, "address", shipping_address(ctx)),
         identifiers_frame(rows, account, "city", ctx.texts("city")),
     ]
     if ctx.has("recipient_phone"):
-        ph = ctx.phones("recipient_phone")
+        ph = ctx.phones("recipient_phone") if phones is None else phones
         kind = ph["kind"].replace({"phone": "recipient_phone"})
         usable = kind.isin(["recipient_phone", "phone_masked"])
         value = ph["value"][usable]

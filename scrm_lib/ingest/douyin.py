@@ -9,6 +9,9 @@ identifier). A row needs a recipient or a phone; the address is optional
 售后状态 退款成功 makes the line ``refunded`` with ``refund_amount`` equal
 to its amount (the export has no separate refund amount); 退款中 leaves the
 order status alone. 流量来源 is kept as exported (直播, 短视频, ...).
+The ship-to is kept on each order (``recipient_name``, ``recipient_phone``
+as E.164 or masked, ``recipient_address`` as province + city + district +
+detail) for the identity step's account-key hub split.
 
 Example
 -------
@@ -30,6 +33,7 @@ from scrm_lib.ingest.base import (
     identifiers_frame,
     phone_identifiers,
     prefixed,
+    recipient_columns,
     shipping_identifiers,
 )
 from scrm_lib.ingest.keys import douyin_buyer_key
@@ -64,6 +68,7 @@ def parse(ctx: Context) -> dict[str, Any]:
     key = douyin_buyer_key(name_raw, phone_raw, addr_raw).astype("str")
     account = prefixed("douyin", key)
 
+    phones = ctx.phones("phone")
     items = ctx.texts("items")
     spec = ctx.texts("sku_spec")
     items = items.where(spec.isna(), items.fillna("") + " " + spec.fillna(""))
@@ -85,13 +90,14 @@ def parse(ctx: Context) -> dict[str, Any]:
             "quantity": quantity,
             "influencer_id": ctx.ids("influencer_id"),
             "traffic_source": ctx.texts("traffic_source"),
+            **recipient_columns(ctx, "phone", phones),
             "source_line": ctx.raw.lines,
         }
     )
     recipient = ctx.texts("recipient")
     ids = [
         identifiers_frame(rows, account, "douyin_key", key),
-        phone_identifiers(rows, account, ctx.phones("phone")),
+        phone_identifiers(rows, account, phones),
         *shipping_identifiers(ctx, rows, account),
     ]
     accounts = accounts_frame(

@@ -2,7 +2,9 @@
 
 Account: ``tmall:<买家会员名>``. The masked 联系手机 and 买家支付宝账号 are
 weak identifiers (``phone_masked``, ``alipay_masked``); the recipient name
-and address are kept as ``name`` / ``address`` identifiers. ``amount`` is
+(a person's name only: ``王女士`` gives none) and address are kept as
+``name`` / ``address`` identifiers, and the ship-to as typed on each order
+(``recipient_name``, ``recipient_phone``, ``recipient_address``). ``amount`` is
 买家实际支付金额 (总金额 when the shop's report lacks it); a closed order
 with 退款金额 > 0 is ``refunded``, not ``cancelled``.
 
@@ -25,6 +27,8 @@ from scrm_lib.ingest.base import (
     identifiers_frame,
     phone_identifiers,
     prefixed,
+    recipient_columns,
+    recipient_names,
 )
 
 
@@ -45,8 +49,6 @@ def parse(ctx: Context) -> dict[str, Any]:
 
     account = prefixed("tmall", buyer)
     phones = ctx.phones("phone")
-    recipient = ctx.texts("recipient")
-    usable = phones["kind"].isin(["phone", "phone_masked"])
     orders = pd.DataFrame(
         {
             ROW: rows,
@@ -66,16 +68,14 @@ def parse(ctx: Context) -> dict[str, Any]:
             "quantity": quantity,
             "shop": ctx.texts("shop"),
             # the ship-to per order: a store's shared login is many buyers (identity)
-            "recipient_name": recipient,
-            "recipient_phone": phones["value"].where(usable),
-            "recipient_address": ctx.texts("address"),
+            **recipient_columns(ctx, "phone", phones),
             "source_line": ctx.raw.lines,
         }
     )
     ids = [
         phone_identifiers(rows, account, phones),
         identifiers_frame(rows, account, "alipay_masked", ctx.ids("alipay")),
-        identifiers_frame(rows, account, "name", recipient),
+        identifiers_frame(rows, account, "name", recipient_names(ctx)),
         identifiers_frame(rows, account, "address", ctx.texts("address")),
     ]
     accounts = accounts_frame(rows, account, "tmall", buyer, display_name=buyer, first_seen=created)

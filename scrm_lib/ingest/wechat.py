@@ -4,9 +4,12 @@ Accounts are ``wechat:<openid>``; the unionid, phone (E.164, or
 ``phone_masked``), nickname, birthday and city of a user are identifiers.
 Orders carry fen or yuan (the preset's ``[units]``, the header, or the
 data decide: :mod:`scrm_lib.ingest.units`); a file without a status is
-``paid`` where it has a pay time. Their shipping address gives ``name``,
-``address``, ``city`` and a ``recipient_phone`` (a full phone that never
-links alone: it may be a gift's recipient); their ``items`` list is
+``paid`` where it has a pay time. Their shipping address gives ``name``
+(a person's name only: ``王女士`` gives none), ``address``, ``city`` and a
+``recipient_phone`` (a full phone that never links alone: it may be a
+gift's recipient), and is kept on the order as typed (``recipient_name``,
+``recipient_phone``, ``recipient_address``: a counter tablet's one openid
+is split by them in the identity step); their ``items`` list is
 summarised: names joined with ``; ``, the first item's category, the total
 quantity. Event types are mapped to the canonical vocabulary
 (``add_to_cart`` → ``cart_add``, :mod:`scrm_lib.ingest.vocabulary`; a
@@ -39,6 +42,7 @@ from scrm_lib.ingest.base import (
     identifiers_frame,
     phone_identifiers,
     prefixed,
+    recipient_columns,
     shipping_identifiers,
 )
 from scrm_lib.ingest.keys import content_hash, utc_micros
@@ -123,6 +127,7 @@ def _orders(ctx: Context) -> dict[str, Any]:
     refund = ctx.amounts("refund_amount").fillna(0.0)
     status = ctx.status("status")
     items = _items(ctx)
+    phones = ctx.phones("recipient_phone")
     orders = pd.DataFrame(
         {
             ROW: rows,
@@ -141,6 +146,7 @@ def _orders(ctx: Context) -> dict[str, Any]:
             "quantity": items["total"].round().astype("Int64"),
             "groupbuy_id": ctx.ids("groupbuy_id"),
             "channel_code": ctx.ids("channel_code"),
+            **recipient_columns(ctx, "recipient_phone", phones),
             "source_line": ctx.raw.lines,
         }
     )
@@ -149,7 +155,7 @@ def _orders(ctx: Context) -> dict[str, Any]:
         "accounts": accounts_frame(rows, account, "wechat", openid, first_seen=created),
         "identifiers": [
             identifiers_frame(rows, account, "openid", openid),
-            *shipping_identifiers(ctx, rows, account),
+            *shipping_identifiers(ctx, rows, account, phones),
         ],
     }
 

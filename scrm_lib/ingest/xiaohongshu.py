@@ -21,8 +21,11 @@ has a 支付时间 (or when the file has no such column) and ``pending`` otherwi
 
 Identifiers: the masked phone stays ``phone_masked`` (never a linking
 key), a full one becomes ``phone``; ``name``, ``address`` (province + city +
-district + detail) and ``city`` from the shipping address; ``nickname``
-from 买家昵称.
+district + detail) and ``city`` from the shipping address (``name`` only
+when it is a person's name: ``王女士`` gives none); ``nickname`` from
+买家昵称. The ship-to is also kept on each order as typed
+(``recipient_name``, ``recipient_phone``, ``recipient_address``), what the
+identity step splits a 用户ID shared by many buyers by.
 
 Example
 -------
@@ -45,6 +48,7 @@ from scrm_lib.ingest.base import (
     identifiers_frame,
     phone_identifiers,
     prefixed,
+    recipient_columns,
     shipping_identifiers,
 )
 from scrm_lib.ingest.keys import douyin_buyer_key
@@ -117,6 +121,7 @@ def parse(ctx: Context) -> dict[str, Any]:
     items = items.where(spec.isna(), items.fillna("") + " " + spec.fillna(""))
     line_id = ctx.ids("sku_id")
     line_id = line_id.where(line_id.notna(), items).fillna("")
+    phones = ctx.phones("phone")
     orders = pd.DataFrame(
         {
             ROW: rows,
@@ -135,13 +140,14 @@ def parse(ctx: Context) -> dict[str, Any]:
             "quantity": quantity,
             "influencer_id": ctx.ids("influencer_id"),
             "traffic_source": ctx.texts("traffic_source"),
+            **recipient_columns(ctx, "phone", phones),
             "source_line": ctx.raw.lines,
         }
     )
     nickname = ctx.texts("nickname")
     recipient = ctx.texts("recipient")
     ids = [
-        phone_identifiers(rows, account, ctx.phones("phone")),
+        phone_identifiers(rows, account, phones),
         identifiers_frame(rows, account, "nickname", nickname),
         *shipping_identifiers(ctx, rows, account),
     ]

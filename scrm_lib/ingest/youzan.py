@@ -11,6 +11,8 @@ is also kept on each order (``recipient_name``, ``recipient_phone``,
 ``recipient_address``): a shop that types its counter phone as 买家手机号
 makes one "account" of many buyers, and the identity step then attributes
 each of those orders by its own recipient (:mod:`scrm_lib.identity.account_hubs`).
+The recipient is a ``name`` identifier only when it is a person's name
+(``王女士`` gives none; the order keeps it as typed).
 退款状态 退款成功 makes the order ``refunded`` with ``refund_amount`` equal
 to its amount. 订单来源 goes to ``traffic_source``.
 
@@ -33,6 +35,8 @@ from scrm_lib.ingest.base import (
     accounts_frame,
     identifiers_frame,
     prefixed,
+    recipient_columns,
+    recipient_names,
 )
 
 
@@ -61,10 +65,8 @@ def parse(ctx: Context) -> dict[str, Any]:
     native = buyer["value"].where(buyer["kind"] == "phone")
     account = prefixed("youzan", native)
 
-    recipient = ctx.texts("recipient")
     rec = ctx.phones("recipient_phone")
-    rec_value = rec["value"].where(rec["kind"].isin(["phone", "phone_masked"]))
-    address = ctx.texts("address")
+    ship_to = recipient_columns(ctx, "recipient_phone", rec)
     orders = pd.DataFrame(
         {
             ROW: rows,
@@ -81,19 +83,18 @@ def parse(ctx: Context) -> dict[str, Any]:
             "items": ctx.texts("items"),
             "quantity": quantity,
             "traffic_source": ctx.texts("source"),
-            "recipient_name": recipient,
-            "recipient_phone": rec_value,
-            "recipient_address": address,
+            **ship_to,
             "source_line": ctx.raw.lines,
         }
     )
     nickname = ctx.texts("nickname")
+    rec_value = ship_to["recipient_phone"]
     other = rec_value.notna() & (rec_value != native)
     ids = [
         identifiers_frame(rows, account, "phone", native),
         identifiers_frame(rows, account, "nickname", nickname),
-        identifiers_frame(rows, account, "name", recipient),
-        identifiers_frame(rows, account, "address", address),
+        identifiers_frame(rows, account, "name", recipient_names(ctx)),
+        identifiers_frame(rows, account, "address", ship_to["recipient_address"]),
         identifiers_frame(rows[other], account[other], "recipient_phone", rec["value"][other]),
     ]
     accounts = accounts_frame(
