@@ -8,17 +8,17 @@ import streamlit as st
 # Streamlit runs this file as a script: make the project importable as `dashboard`.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dashboard import components
+from dashboard import auth, components
 
 st.set_page_config(page_title="scrm", page_icon="📊", layout="wide")
 
-user = components.login()
+user = auth.login()
 if user is None:
     st.stop()
 st.session_state["user"] = user
 
 st.sidebar.markdown(f"**{user.name}** · {user.role}")
-components.logout_button()
+auth.logout_button()
 components.build_badge()
 
 #: (page script, title, permission needed). One line per page; the first is the home page.
