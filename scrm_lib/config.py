@@ -2,7 +2,11 @@
 
 Resolution order (later wins): built-in defaults, ``scrm.toml`` in the
 project home, environment variables ``SCRM_*``. The project home is
-``$SCRM_HOME`` or the current directory.
+``$SCRM_HOME``; else the nearest folder, from the current directory up,
+that holds ``scrm.toml`` or is an scrm source checkout (its
+``pyproject.toml`` names the ``scrm`` project), so a notebook kernel started
+in ``notebooks/`` finds the same warehouse as ``scrm`` run at the top;
+else the current directory (:func:`find_home`).
 
 Sections of ``scrm.toml`` that are not settings fields land in
 ``Settings.extra`` and are read, validated and documented by the module
@@ -69,8 +73,71 @@ class Settings:
         return replace(self, **clean)
 
 
+#: A folder holding this file is a project home.
+HOME_MARKER = "scrm.toml"
+
+
+@dataclass(frozen=True)
+class HomeSource:
+    """Where the project home came from, for error messages that say how to change it."""
+
+    path: Path
+    how: str  # "SCRM_HOME" | "scrm.toml" | "checkout" | "cwd" | "argument"
+
+    def describe(self) -> str:
+        return {
+            "SCRM_HOME": f"project home {self.path} (from SCRM_HOME)",
+            "scrm.toml": f"project home {self.path} (the folder of the nearest scrm.toml)",
+            "checkout": f"project home {self.path} (the scrm checkout holding the current folder)",
+            "cwd": f"project home {self.path} (the current folder: no scrm.toml above it)",
+        }.get(self.how, f"project home {self.path}")
+
+
+def _is_checkout(folder: Path) -> bool:
+    project = folder / "pyproject.toml"
+    if not project.is_file():
+        return False
+    try:
+        data = tomllib.loads(project.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return False
+    return data.get("project", {}).get("name") == "scrm"
+
+
+def find_home(start: str | Path | None = None) -> HomeSource:
+    """The project home and how it was found.
+
+    ``$SCRM_HOME`` when set; else the nearest folder from ``start`` (default:
+    the current directory) upwards that holds ``scrm.toml`` or is an scrm
+    source checkout; else ``start`` itself.
+
+    Examples
+    --------
+    >>> find_home("notebooks").how in ("SCRM_HOME", "scrm.toml", "checkout", "cwd")
+    True
+    """
+    env = os.environ.get("SCRM_HOME")
+    if env:
+        return HomeSource(Path(env).expanduser().resolve(), "SCRM_HOME")
+    here = Path(start if start is not None else ".").expanduser().resolve()
+    for folder in (here, *here.parents):
+        if (folder / HOME_MARKER).is_file():
+            return HomeSource(folder, "scrm.toml")
+        if _is_checkout(folder):
+            return HomeSource(folder, "checkout")
+    return HomeSource(here, "cwd")
+
+
+def home_hint() -> str:
+    """One sentence for "not found" errors: which home was used and how to point elsewhere."""
+    return (
+        f"{find_home().describe()}; run `scrm build` in the project home, or set SCRM_HOME "
+        "to the project folder (or `warehouse` in its scrm.toml)"
+    )
+
+
 def _home() -> Path:
-    return Path(os.environ.get("SCRM_HOME", ".")).expanduser().resolve()
+    return find_home().path
 
 
 def load_settings(home: str | Path | None = None) -> Settings:

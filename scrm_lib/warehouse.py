@@ -38,6 +38,13 @@ logger = logging.getLogger(__name__)
 SPARK_INSTALL_HINT = "install with: uv sync --extra spark"
 
 
+def home_hint() -> str:
+    # imported late: config must not pull the engine modules in
+    from scrm_lib.config import home_hint as hint
+
+    return hint()
+
+
 def _resolve(path: str | Path | None) -> Path:
     if path is not None:
         return Path(path).expanduser().resolve()
@@ -75,7 +82,7 @@ def open_warehouse(path: str | Path | None = None, *, read_only: bool = True) ->
     """
     target = _resolve(path)
     if read_only and not target.exists():
-        raise WarehouseError(f"no warehouse at {target}; run `scrm build`")
+        raise WarehouseError(f"no warehouse at {target}; {home_hint()}")
     if not read_only:
         target.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -102,7 +109,7 @@ def read_only_duckdb(path: str | Path | None = None) -> Iterator[Any]:
 
     target = _resolve(path)
     if not target.exists():
-        raise WarehouseError(f"no warehouse at {target}; run `scrm build`")
+        raise WarehouseError(f"no warehouse at {target}; {home_hint()}")
     try:
         con = duckdb.connect(str(target), read_only=True)
     except duckdb.Error as exc:
