@@ -249,8 +249,8 @@ def plan(
     >>> r = pd.DataFrame({"unique_id": ["a", "b", "c"], "name": ["王芳", "王芳", "李娜"],
     ...                   "name_py": ["wang fang", "wang fang", "li na"]})
     >>> report, _ = plan(r)
-    >>> report.mode, report.candidate_pairs
-    ('priors', 1)
+    >>> report.mode, report.candidate_pairs  # a-b share the name and its prefix: counted per key
+    ('priors', 2)
     """
     from scrm_lib.identity.matching import name_prefix
 
@@ -313,7 +313,8 @@ def prior_model(columns: list[str]) -> dict[str, Any]:
     >>> m = prior_model(["name", "mphone"])
     >>> m["splink"]["probability_two_random_records_match"]
     0.0001
-    >>> [lv.get("m_probability") for lv in m["splink"]["comparisons"][1]["comparison_levels"]]
+    >>> levels = m["splink"]["comparisons"][1]["comparison_levels"]
+    >>> [None if lv.get("m_probability") is None else round(lv["m_probability"], 6) for lv in levels]
     [None, 0.8, 0.2]
     """
     from scrm_lib.identity.matching import _settings

@@ -138,8 +138,8 @@ def canonical_property_names(props: Any) -> Any:
 
     Example
     -------
-    >>> canonical_property_names({"orderId": "A1", "kw": "面膜", "color": "red"})
-    {'order_id': 'A1', 'keyword': '面膜', 'color': 'red'}
+    >>> sorted(canonical_property_names({"orderId": "A1", "kw": "面膜", "color": "red"}).items())
+    [('color', 'red'), ('keyword', '面膜'), ('order_id', 'A1')]
     """
     if not isinstance(props, dict):
         return props

@@ -122,7 +122,7 @@ def generate(
     Examples
     --------
     >>> summary = generate(500, seed=7, out="/tmp/scrm-sample")  # doctest: +SKIP
-    >>> summary["persons"]
+    >>> summary["persons"]  # doctest: +SKIP
     500
     """
     if isinstance(persons, bool) or not isinstance(persons, (int, np.integer)) or persons < 1:
