@@ -60,6 +60,16 @@ class Settings:
     #: Processes that parse files; 0: one per core (up to the number of files),
     #: 1: parse in this process.
     workers: int = 0
+    #: Dashboard login: failures in a row before a user (or, at the higher
+    #: count, one client address) is locked; the lock's length in minutes,
+    #: doubled for each further lock; the wait after the n-th failure,
+    #: ``login_backoff_seconds * 2**(n-1)`` (at most one minute).
+    login_max_failures: int = 5
+    login_client_max_failures: int = 20
+    login_lock_minutes: float = 15.0
+    login_backoff_seconds: float = 1.0
+    #: How long a dashboard login lasts (its HttpOnly session cookie).
+    session_hours: float = 8.0
 
     def with_overrides(self, **kwargs: Any) -> Settings:
         """Return a copy with the given non-None fields replaced (paths made absolute)."""
@@ -176,6 +186,20 @@ def load_settings(home: str | Path | None = None) -> Settings:
         raise ConfigError(f"workers must be a whole number, not {values['workers']!r}") from None
     if values["workers"] < 0:
         raise ConfigError(f"workers must be 0 (one per core) or more, not {values['workers']}")
+    for key, kind in (
+        ("login_max_failures", int),
+        ("login_client_max_failures", int),
+        ("login_lock_minutes", float),
+        ("login_backoff_seconds", float),
+        ("session_hours", float),
+    ):
+        if key in values:
+            try:
+                values[key] = kind(values[key])
+            except (TypeError, ValueError):
+                raise ConfigError(f"{key} must be a number, not {values[key]!r}") from None
+            if values[key] < 0:
+                raise ConfigError(f"{key} must be 0 or more, not {values[key]}")
 
     def path(key: str) -> Path:
         p = Path(values.pop(key)).expanduser()
