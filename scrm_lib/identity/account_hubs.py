@@ -27,7 +27,11 @@ a hub goes to its own evidence, in this order:
    ``name`` and ``address`` for the probabilistic stage;
 3. nothing: the order stays on the hub account, which is never merged with
    anyone and whose orders no per-person mart counts
-   (:func:`unattributed_accounts`).
+   (:func:`unattributed_accounts`); brand-level totals (GMV) still count them.
+
+A derived account's name (its ``display_name`` and ``name`` identifier) is the
+recipient as typed, cleaned by :func:`scrm_lib.ingest.names.clean_person_name`
+like every other recipient name (``孙梅 杭州`` → ``孙梅``; ``王女士`` gives none).
 
 The recipient-describing identifiers of the hub account (names, addresses,
 recipient phones) are dropped from it: they now sit on the derived accounts and
@@ -51,6 +55,7 @@ import pandas as pd
 
 from scrm_lib.identity.config import IdentityConfig
 from scrm_lib.identity.graph import raw_duckdb
+from scrm_lib.ingest.names import clean_person_name
 
 #: Columns of an account-key hub row (as in ``identity_hubs``).
 HUB_COLUMNS = [
@@ -166,13 +171,14 @@ CREATE OR REPLACE TEMP TABLE _hub_orders AS
 WITH o AS (
     SELECT o.platform, o.order_id, o.line_id, o.account_id AS hub_account_id,
         h.kind = 'phone' AND o.account_id = o.platform || ':' || h.value AS keyed_by_phone,
-        nullif(trim(o.recipient_name), '') AS name,
+        nullif(trim(o.recipient_name), '') AS name, n.clean AS clean_name,
         CASE WHEN regexp_full_match(o.recipient_phone, '\\+[1-9][0-9]{7,14}')
               AND o.recipient_phone NOT IN (SELECT value FROM _account_hubs WHERE kind = 'phone')
              THEN o.recipient_phone END AS phone,
         nullif(trim(o.recipient_address), '') AS address,
         least(o.created_at, coalesce(o.paid_at, o.created_at)) AS ts, o.source_file
     FROM orders o JOIN _account_hubs h ON o.account_id = h.account_id
+    LEFT JOIN _hub_names n ON n.raw = nullif(trim(o.recipient_name), '')
 )
 SELECT *,
     CASE WHEN phone IS NOT NULL THEN 'receiver_phone'
@@ -181,7 +187,7 @@ SELECT *,
     CASE WHEN phone IS NOT NULL
              THEN platform || CASE WHEN keyed_by_phone THEN ':' ELSE ':~' END || phone
          WHEN name IS NOT NULL AND address IS NOT NULL
-             THEN platform || ':~' || left(md5(name || '|' ||
+             THEN platform || ':~' || left(md5(coalesce(clean_name, name) || '|' ||
                   regexp_replace(address, '\\s+', '', 'g')), 16)
          ELSE hub_account_id END AS account_id
 FROM o
@@ -257,6 +263,24 @@ def split(con: Any, hubs: pd.DataFrame, *, build_id: str = "") -> tuple[pd.DataF
         db.execute("CREATE OR REPLACE TEMP TABLE _account_hubs AS SELECT * FROM _account_hubs_df")
     finally:
         db.unregister("_account_hubs_df")
+    # a recipient as typed (孙梅 杭州, 王女士): the derived account's name is the person's
+    # name in it, cleaned as ingest cleans every other recipient name; a title with a
+    # surname alone names nobody, so that account carries no name
+    raw = db.execute(
+        """
+        SELECT DISTINCT nullif(trim(o.recipient_name), '') AS raw
+        FROM orders o JOIN _account_hubs h ON o.account_id = h.account_id
+        WHERE nullif(trim(o.recipient_name), '') IS NOT NULL
+        """
+    ).df()
+    names = pd.DataFrame(
+        {"raw": raw["raw"].astype("string"), "clean": clean_person_name(raw["raw"])}
+    )
+    db.register("_hub_names_df", names)
+    try:
+        db.execute("CREATE OR REPLACE TEMP TABLE _hub_names AS SELECT * FROM _hub_names_df")
+    finally:
+        db.unregister("_hub_names_df")
     db.execute(_ROUTE_SQL)
     db.execute(
         """
@@ -268,7 +292,7 @@ def split(con: Any, hubs: pd.DataFrame, *, build_id: str = "") -> tuple[pd.DataF
     db.execute(
         """
         CREATE OR REPLACE TEMP TABLE _hub_derived AS
-        SELECT account_id, any_value(platform) AS platform, min(name) AS name,
+        SELECT account_id, any_value(platform) AS platform, min(clean_name) AS name,
             min(ts) AS first_seen, min(source_file) AS source_file
         FROM _hub_orders WHERE evidence <> 'unattributed' GROUP BY account_id
         """
@@ -304,8 +328,8 @@ def split(con: Any, hubs: pd.DataFrame, *, build_id: str = "") -> tuple[pd.DataF
             SELECT account_id, 'phone' AS kind, phone AS value, source_file
             FROM _hub_orders WHERE evidence = 'receiver_phone'
             UNION ALL
-            SELECT account_id, 'name', name, source_file FROM _hub_orders
-            WHERE evidence <> 'unattributed' AND name IS NOT NULL
+            SELECT account_id, 'name', clean_name, source_file FROM _hub_orders
+            WHERE evidence <> 'unattributed' AND clean_name IS NOT NULL
             UNION ALL
             SELECT account_id, 'address', address, source_file FROM _hub_orders
             WHERE evidence <> 'unattributed' AND address IS NOT NULL
@@ -327,7 +351,8 @@ def split(con: Any, hubs: pd.DataFrame, *, build_id: str = "") -> tuple[pd.DataF
         """
         SELECT hub_account_id AS a, account_id AS b, 'hub_split' AS stage, evidence AS rule,
             CASE evidence WHEN 'receiver_phone' THEN 'phone' ELSE 'name_address' END AS kind,
-            min(CASE evidence WHEN 'receiver_phone' THEN phone ELSE name END) AS value
+            min(CASE evidence WHEN 'receiver_phone' THEN phone
+                ELSE coalesce(clean_name, name) END) AS value
         FROM _hub_orders WHERE evidence <> 'unattributed'
         GROUP BY hub_account_id, account_id, evidence ORDER BY a, b, rule
         """

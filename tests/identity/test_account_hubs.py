@@ -81,6 +81,15 @@ def _youzan_rows() -> list[dict[str, str]]:
     return rows
 
 
+#: Recipients as a store's staff typed four of them: a city, stars, a title, a product.
+TYPED_RECIPIENTS = {
+    0: _name(300) + " 宁波",
+    1: "★" + _name(301) + "★",
+    2: "王女士",
+    3: _name(303) + "-面霜",
+}
+
+
 def _tmall_rows() -> list[dict[str, str]]:
     rows = []
     for i in range(25):
@@ -88,7 +97,7 @@ def _tmall_rows() -> list[dict[str, str]]:
             {
                 "订单编号": f'="70{i:014d}"',
                 "买家会员名": "门店收银01",
-                "收货人姓名": _name(300 + i),
+                "收货人姓名": TYPED_RECIPIENTS.get(i, _name(300 + i)),
                 "收货地址": f"浙江省宁波市海曙区中山西路{i + 10}号",
                 "联系手机": f"158****{i:04d}",
                 "买家实际支付金额": "99.00",
@@ -273,6 +282,30 @@ def test_split_is_in_the_ledger(home):
     # the hub keeps its key, not its recipients' names
     kinds = _q(home, "SELECT kind FROM identifiers WHERE account_id = ?", f"youzan:{COUNTER}")
     assert set(kinds["kind"]) == {"phone"}
+
+
+def test_accounts_split_off_a_hub_carry_the_cleaned_recipient_name(home):
+    derived = _q(
+        home,
+        """
+        SELECT e.b AS account_id, a.display_name,
+            (SELECT list(i.value ORDER BY i.value) FROM identifiers i
+             WHERE i.account_id = e.b AND i.kind = 'name') AS names
+        FROM identity_edges e JOIN accounts a ON a.account_id = e.b
+        WHERE e.stage = 'hub_split' AND e.a = 'tmall:门店收银01'
+        """,
+    )
+    assert len(derived) == 25
+    shown = derived["display_name"].dropna().tolist()
+    # the three typed around a name keep the name alone; 王女士 names nobody
+    for name in ("赵明一", "钱明一", "李明一"):
+        assert shown.count(name) == 1
+    assert len(shown) == 24 and not any(("宁波" in n or "★" in n or "-" in n) for n in shown)
+    names = [n for ns in derived["names"].dropna() for n in ns]
+    assert sorted(names) == sorted(shown) and "王女士" not in names
+    assert derived.loc[derived["display_name"].isna(), "names"].isna().all() or all(
+        len(ns) == 0 for ns in derived.loc[derived["display_name"].isna(), "names"]
+    )
 
 
 @pytest.mark.parametrize(
