@@ -168,14 +168,125 @@ TABLES: dict[str, ibis.Schema] = {
 #: ``extras`` on accounts, orders and events: the source row's columns that no preset
 #: field maps, as a JSON object keyed by the file's own header names (null when none).
 #: They are kept rather than dropped, and may hold names, phones or addresses: the
-#: column is personal data, masked on the way out like every other one
-#: (``scrm_lib.privacy.PII_COLUMNS``).
+#: column is personal data (:data:`PERSONAL_COLUMNS`), masked on the way out.
 EXTRAS_DOC = "unmapped source columns as JSON (personal data)"
-PERSONAL_COLUMNS: dict[str, tuple[str, ...]] = {
-    "accounts": ("extras",),
-    "orders": ("extras",),
-    "events": ("extras",),
+
+# ---------------------------------------------------------------- personal data
+#
+# The one declaration of which columns hold personal data and how each is masked
+# on the way out (every dashboard table, every CSV/XLSX export, CLI or page):
+# ``scrm_lib.privacy.mask_frame`` reads it and nothing else decides. The warehouse
+# keeps clear values; only admins' unmask (audited) shows them.
+#
+# Kinds:
+#   phone       138****5678 (a non-mobile number keeps its last four digits)
+#   name        张** (the first character, one star per other character)
+#   address     the first six characters, then …
+#   email       a***@example.com
+#   birthday    the year only: 1990-**-**
+#   text        free text: phones, e-mails and ID-card numbers inside it masked
+#   account     an account id ``platform:native``: the native part is masked when it is
+#               a phone (phone:138****1351), an e-mail, holds a name (any non-ASCII
+#               letter: tmall:夏**…) or is chosen by the user on its platform
+#               (NICKNAME_PLATFORMS: dragon_liu is somebody's name); opaque platform
+#               keys (openid, unionid, external_userid, hashed keys) are pseudonymous
+#               and pass, so an export still joins back to the warehouse and platforms
+#   identifier  masked by the row's identifier kind (``kind`` or ``role`` column,
+#               IDENTIFIER_KINDS); an unknown kind is masked as a name
+#   json        a JSON object (extras, attributes): keys kept, every string value cut
+#               to its first character, phones and e-mails in numbers or text masked
+#
+# Marts and state tables are declared here by table name too; frames a page or an
+# export computes (joins, renamed columns) fall back to PERSONAL_COLUMN_NAMES, then
+# to the name patterns in ``scrm_lib.privacy``.
+PERSONAL_KINDS = (
+    "phone", "name", "address", "email", "birthday", "text", "account", "identifier", "json",
+)  # fmt: skip
+
+PERSONAL_COLUMNS: dict[str, dict[str, str]] = {
+    # canonical tables
+    "accounts": {
+        "account_id": "account",
+        "native_id": "account",
+        "display_name": "name",
+        "extras": "json",
+    },
+    "identifiers": {"account_id": "account", "value": "identifier"},
+    "orders": {
+        "account_id": "account",
+        # an influencer or a group-buy leader is a person with a platform account too
+        "influencer_id": "account",
+        "recipient_name": "name",
+        "recipient_phone": "phone",
+        "recipient_address": "address",
+        "extras": "json",
+    },
+    "events": {"account_id": "account", "attributes": "json", "extras": "json"},
+    "messages": {"account_id": "account", "text": "text"},
+    "referrals": {"inviter_account_id": "account", "invitee_account_id": "account"},
+    "touches": {"account_id": "account"},
+    "assignments": {"unit_id": "account"},  # an account id when unit_type = account
+    "consent": {"account_id": "account"},
+    "staff": {"name": "name"},
+    "rejects": {"raw_value": "text"},
+    # identity marts (scrm_lib.identity) and its state table
+    "person_accounts": {"account_id": "account"},
+    "persons": {"phone_masked": "phone", "name_masked": "name"},
+    "identity_edges": {"a": "account", "b": "account", "value": "identifier"},
+    "identity_hubs": {"account_id": "account", "value": "identifier"},
+    "identity_hub_orders": {
+        "hub_account_id": "account",
+        "account_id": "account",
+        "evidence": "text",
+    },
+    "identity_overrides": {"account_a": "account", "account_b": "account"},
 }
+
+#: Columns of computed frames, by name alone: the canonical names above (where every
+#: table agrees on the kind) plus what pages and exports call them after a join.
+PERSONAL_COLUMN_NAMES: dict[str, str] = {
+    **{
+        col: kind
+        for cols in PERSONAL_COLUMNS.values()
+        for col, kind in cols.items()
+        if col not in ("a", "b")  # too generic alone: declared by table only
+    },
+    "phone": "phone",
+    "email": "email",
+    "address": "address",
+    "nickname": "name",
+    "detail": "text",  # the Customer 360 timeline
+    "left_id": "account",  # `scrm identity link-lists`: a list's own row ids
+    "right_id": "account",
+}
+
+#: How each identifier kind (``identifiers.kind``) is masked; opaque platform keys as
+#: account natives (pseudonymous unless they look like a phone or a name); ``None``
+#: is not personal on its own.
+IDENTIFIER_KINDS: dict[str, str | None] = {
+    "phone": "phone",
+    "phone_masked": "phone",
+    "recipient_phone": "phone",
+    "alipay_masked": "text",  # a masked phone or e-mail
+    "email": "email",
+    "name": "name",
+    "nickname": "name",
+    "recipient_name": "name",
+    "address": "address",
+    "recipient_address": "address",
+    "birthday": "birthday",
+    "city": None,
+    "unionid": "account",
+    "openid": "account",
+    "external_userid": "account",
+    "douyin_key": "account",
+    "device": "account",
+    "member_no": "account",
+}
+
+#: Platforms whose account key is a nickname the buyer typed (a Tmall 买家会员名):
+#: masked whatever its script, since ``dragon_liu`` names a person as much as 刘龙 does.
+NICKNAME_PLATFORMS = ("tmall",)
 
 KEYS: dict[str, tuple[str, ...]] = {
     "accounts": ("account_id",),
