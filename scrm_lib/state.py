@@ -54,6 +54,21 @@ CREATE TABLE IF NOT EXISTS refused_files (
 """
 REFUSED_COLUMNS = ["file", "name", "sha256", "reason", "refused_at"]
 
+# Failed dashboard logins, per user name and per client address: kept here, not in the
+# browser, so a new session or a cleared cookie does not reset them.
+_LOGIN_DDL = """
+CREATE TABLE IF NOT EXISTS login_failures (
+    scope VARCHAR NOT NULL,
+    key VARCHAR NOT NULL,
+    failures INTEGER NOT NULL,
+    last_failure TIMESTAMPTZ,
+    locked_until TIMESTAMPTZ,
+    locks INTEGER NOT NULL,
+    PRIMARY KEY (scope, key)
+)
+"""
+LOGIN_COLUMNS = ["scope", "key", "failures", "last_failure", "locked_until", "locks"]
+
 
 def connect(path: Path | None = None) -> duckdb.DuckDBPyConnection:
     """Open the state store read-write (created on first use); close it soon after.
@@ -74,6 +89,7 @@ def connect(path: Path | None = None) -> duckdb.DuckDBPyConnection:
             time.sleep(0.1)
     con.execute(_AUDIT_DDL)
     con.execute(_REFUSED_DDL)
+    con.execute(_LOGIN_DDL)
     return con
 
 
@@ -186,3 +202,61 @@ def read_refused(*, path: Path | None = None) -> pd.DataFrame:
         ).df()
     finally:
         con.close()
+
+
+def read_login_failures(keys: list[tuple[str, str]], *, path: Path | None = None) -> dict:
+    """Failed-login counters for ``(scope, key)`` pairs (scope ``user`` or ``client``).
+
+    Returns
+    -------
+    dict
+        ``(scope, key) -> {"failures", "last_failure", "locked_until", "locks"}``;
+        pairs never seen are missing. Times are timezone-aware UTC.
+    """
+    con = connect(path)
+    try:
+        # epoch seconds: fetching TIMESTAMPTZ as Python objects would need pytz
+        rows = con.execute(
+            "SELECT scope, key, failures, epoch(last_failure), epoch(locked_until), locks "
+            "FROM login_failures WHERE list_contains(?, scope || chr(0) || key)",
+            [[f"{scope}\0{key}" for scope, key in keys]],
+        ).fetchall()
+    finally:
+        con.close()
+    out = {}
+    for scope, key, failures, last, locked, locks in rows:
+        out[(scope, key)] = {
+            "failures": failures,
+            "last_failure": _utc(last),
+            "locked_until": _utc(locked),
+            "locks": locks,
+        }
+    return out
+
+
+def write_login_failures(rows: dict, *, path: Path | None = None) -> None:
+    """Store counters (as :func:`read_login_failures` returns them); ``None`` forgets a pair."""
+    con = connect(path)
+    try:
+        con.execute("BEGIN")
+        for (scope, key), row in rows.items():
+            con.execute("DELETE FROM login_failures WHERE scope = ? AND key = ?", [scope, key])
+            if row is not None:
+                con.execute(
+                    "INSERT INTO login_failures VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        scope,
+                        key,
+                        row["failures"],
+                        row["last_failure"],
+                        row["locked_until"],
+                        row["locks"],
+                    ],
+                )
+        con.execute("COMMIT")
+    finally:
+        con.close()
+
+
+def _utc(epoch: float | None) -> datetime | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, UTC)

@@ -1,0 +1,115 @@
+"""Login backoff and lockout: counters in the state store, per user and per client address."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from scrm_lib.config import load_settings
+from scrm_lib.errors import ConfigError
+from scrm_lib.state import read_audit, read_login_failures
+from scrm_lib.users import LoginPolicy, add_user, attempt_login
+
+PASSWORD = "right-password-1"
+T0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def home(tmp_path):
+    users = tmp_path / "users.yaml"
+    add_user("mark", PASSWORD, role="marketer", path=users)
+    add_user("vera", PASSWORD, role="viewer", path=users)
+    return {"users_path": users, "state_path": tmp_path / "state.duckdb"}
+
+
+def attempt(home, user, password, *, at, client="10.0.0.7", **policy):
+    policy = LoginPolicy(**{"max_failures": 3, "client_max_failures": 5, "lock_minutes": 15,
+                            "backoff_seconds": 0, **policy})  # fmt: skip
+    return attempt_login(user, password, client=client, policy=policy, now=at, **home)
+
+
+def test_the_right_password_logs_in_and_is_audited(home):
+    result = attempt(home, "mark", PASSWORD, at=T0)
+    assert result.ok and result.user["role"] == "marketer"
+    audit = read_audit(path=home["state_path"])
+    assert audit.iloc[0]["action"] == "login" and audit.iloc[0]["username"] == "mark"
+
+
+def test_after_n_failures_the_user_is_locked_even_with_the_right_password(home):
+    for i in range(2):
+        assert attempt(home, "mark", "wrong", at=T0 + timedelta(seconds=i)).reason == "wrong"
+    third = attempt(home, "mark", "wrong", at=T0 + timedelta(seconds=2))
+    assert third.reason == "locked" and third.scope == "user"
+    message = third.message(T0 + timedelta(seconds=2))
+    assert "账号已临时锁定" in message and "Locked for 15 minutes" in message
+
+    late = T0 + timedelta(minutes=14, seconds=30)
+    refused = attempt(home, "mark", PASSWORD, at=late)
+    assert not refused.ok and refused.reason == "locked"
+    assert "Locked for 1 minute:" in refused.message(late)
+    # another user from another address is not affected
+    assert attempt(home, "vera", PASSWORD, at=T0 + timedelta(minutes=1), client="10.9.9.9").ok
+    # the lock ends by itself
+    assert attempt(home, "mark", PASSWORD, at=T0 + timedelta(minutes=16)).ok
+
+    actions = read_audit(path=home["state_path"])["action"].tolist()
+    assert actions.count("login_failed") == 3 and actions.count("login_locked") == 1
+    assert "login_refused" in actions
+
+
+def test_a_further_lock_lasts_twice_as_long(home):
+    for i in range(3):
+        attempt(home, "mark", "wrong", at=T0 + timedelta(seconds=i))
+    later = T0 + timedelta(minutes=20)
+    for i in range(2):
+        attempt(home, "mark", "wrong", at=later + timedelta(seconds=i))
+    second = attempt(home, "mark", "wrong", at=later + timedelta(seconds=2))
+    assert second.reason == "locked"
+    assert second.until == later + timedelta(seconds=2, minutes=30)
+
+
+def test_a_success_clears_the_count(home):
+    attempt(home, "mark", "wrong", at=T0)
+    attempt(home, "mark", "wrong", at=T0 + timedelta(seconds=1))
+    assert attempt(home, "mark", PASSWORD, at=T0 + timedelta(seconds=2)).ok
+    assert attempt(home, "mark", "wrong", at=T0 + timedelta(seconds=3)).reason == "wrong"
+    assert attempt(home, "mark", "wrong", at=T0 + timedelta(seconds=4)).reason == "wrong"
+
+
+def test_one_client_guessing_many_names_is_locked(home):
+    names = ["a1", "b2", "c3", "d4", "e5"]
+    results = [attempt(home, n, "guess", at=T0 + timedelta(seconds=i)) for i, n in enumerate(names)]
+    assert [r.reason for r in results] == ["wrong"] * 4 + ["locked"]
+    assert results[-1].scope == "client" and "此地址已临时锁定" in results[-1].message(T0)
+    # a real user from that address waits too; from elsewhere they get in
+    assert attempt(home, "vera", PASSWORD, at=T0 + timedelta(minutes=1)).reason == "locked"
+    assert attempt(home, "vera", PASSWORD, at=T0 + timedelta(minutes=1), client="10.1.1.1").ok
+
+
+def test_backoff_grows_and_refuses_without_checking_the_password(home):
+    slow = {"backoff_seconds": 2, "max_failures": 10}
+    attempt(home, "mark", "wrong", at=T0, **slow)  # next try after 2 s
+    early = attempt(home, "mark", PASSWORD, at=T0 + timedelta(seconds=1), **slow)
+    assert early.reason == "wait" and "Wait 1 s" in early.message(T0 + timedelta(seconds=1))
+    attempt(home, "mark", "wrong", at=T0 + timedelta(seconds=2), **slow)  # next after 4 s
+    assert attempt(home, "mark", PASSWORD, at=T0 + timedelta(seconds=5), **slow).reason == "wait"
+    assert attempt(home, "mark", PASSWORD, at=T0 + timedelta(seconds=6), **slow).ok
+
+
+def test_unknown_users_and_counters_live_in_the_state_store(home):
+    assert attempt(home, "ghost", PASSWORD, at=T0).reason == "wrong"
+    rows = read_login_failures([("user", "ghost"), ("client", "10.0.0.7")], path=home["state_path"])
+    assert (
+        rows[("user", "ghost")]["failures"] == 1 and rows[("client", "10.0.0.7")]["failures"] == 1
+    )
+
+
+def test_policy_from_settings_and_bad_values(tmp_path, monkeypatch):
+    (tmp_path / "scrm.toml").write_text("login_max_failures = 4\nlogin_lock_minutes = 0.5\n")
+    monkeypatch.setenv("SCRM_LOGIN_BACKOFF_SECONDS", "0")
+    policy = LoginPolicy.from_settings(load_settings(tmp_path))
+    assert (policy.max_failures, policy.lock_minutes, policy.backoff_seconds) == (4, 0.5, 0.0)
+    monkeypatch.setenv("SCRM_LOGIN_MAX_FAILURES", "many")
+    with pytest.raises(ConfigError, match="login_max_failures"):
+        load_settings(tmp_path)
