@@ -183,13 +183,15 @@ def resolve_as_of(con: Any, as_of: Any, timezone: str) -> AsOf:
     return as_of_cut(default_as_of(con, timezone) if as_of is None else as_of, timezone)
 
 
-def person_orders(con: Any, *, cfg: dict[str, Any]) -> ir.Table:
+def person_orders(con: Any, *, cfg: dict[str, Any], unattributed: bool = False) -> ir.Table:
     """One row per counted order and person: ``person_id, platform, order_id, ts, net, gross``.
 
     ``ts`` is epoch seconds (engine-neutral arithmetic on both DuckDB and
     Spark). Orders of accounts unknown to the person map keep their account
     as the person rather than disappear; orders left on an account-key hub
-    (:func:`scrm_lib.identity.account_hubs.unattributed_accounts`) are nobody's.
+    (:func:`scrm_lib.identity.account_hubs.unattributed_accounts`) are nobody's:
+    left out, or with ``unattributed=True`` kept with a null ``person_id``, for
+    brand-level totals (GMV) that count every sale whoever made it.
     """
     from scrm_lib.identity.account_hubs import unattributed_accounts
     from scrm_lib.marts import person_map
@@ -199,7 +201,7 @@ def person_orders(con: Any, *, cfg: dict[str, Any]) -> ir.Table:
     o = con.table("orders")
     o = o.filter(o.status.isin(COUNTED_STATUSES))
     hubs = unattributed_accounts(con)
-    if hubs is not None:
+    if hubs is not None and not unattributed:
         # orders left on an account-key hub (a counter phone) had no evidence of their
         # buyer: nobody's purchases; OneID re-keyed every other order of the hub
         o = o.anti_join(hubs, "account_id")
@@ -220,8 +222,13 @@ def person_orders(con: Any, *, cfg: dict[str, Any]) -> ir.Table:
     )
     pm = person_map(con)
     joined = orders.left_join(pm, orders.account_id == pm.account_id)
+    person = ibis.coalesce(joined.person_id, orders.account_id)
+    if hubs is not None and unattributed:
+        person = ibis.cases(
+            (orders.account_id.isin(hubs.account_id), ibis.null("string")), else_=person
+        )
     return joined.select(
-        person_id=ibis.coalesce(joined.person_id, orders.account_id),
+        person_id=person,
         platform=orders.platform,
         order_id=orders.order_id,
         account_id=orders.account_id,

@@ -9,7 +9,8 @@ target of ``None`` shows the value without a verdict.
 - ``ltv`` 客户终身价值 (no target): average order value × purchases per
   buyer (last 365 days) × ``lifespan_years`` of ``[value]``.
 - ``crm_gmv_share`` 私域GMV占比 (≥ 25%): net GMV on ``crm_platforms``
-  (WeChat mini-program, Youzan) / net GMV, last ``period_days`` (28).
+  (WeChat mini-program, Youzan) / net GMV, last ``period_days`` (28); every
+  sale counts, an order left unattributed on a shared account key included.
 - ``message_open_rate`` 消息打开率 (≥ 40%): touches opened / touches sent,
   last ``period_days``.
 - ``automation_conversion_rate`` 自动化转化率 (≥ 15%): automated touches
@@ -111,10 +112,25 @@ def _ratio(num: Any, den: Any) -> float | None:
     return num / den if den else None
 
 
-def _values_at(con: Any, orders: Any, cut: AsOf, cfg: dict, vcfg: dict) -> dict[str, Any]:
-    """Every KPI's value at one reference date (a handful of engine aggregates)."""
+def _orders(con: Any, vcfg: dict, cut: AsOf) -> Any:
+    """Counted orders, those left on an account-key hub included with a null person.
+
+    GMV is the brand's, whoever bought: an order on a counter phone with no
+    evidence of its buyer is a sale all the same. Per-person KPIs drop it.
+    """
+    orders, _ = check_orders(person_orders(con, cfg=vcfg, unattributed=True), cfg=vcfg, as_of=cut)
+    return orders
+
+
+def _values_at(con: Any, every: Any, cut: AsOf, cfg: dict, vcfg: dict) -> dict[str, Any]:
+    """Every KPI's value at one reference date (a handful of engine aggregates).
+
+    ``every`` is :func:`_orders`: brand totals read all of it, per-person rates the
+    orders that have a person.
+    """
     from scrm_lib.marts import person_map
 
+    orders = every.filter(every.person_id.notnull())
     end = cut.cutoff_epoch
     day = SECONDS_PER_DAY
     period_start = end - cfg["period_days"] * day
@@ -133,7 +149,7 @@ def _values_at(con: Any, orders: Any, cut: AsOf, cfg: dict, vcfg: dict) -> dict[
     freq = _ratio(r["purchases"], r["buyers"])
     ltv = aov * freq * vcfg["lifespan_years"] if aov is not None and freq is not None else None
 
-    period = orders.filter((orders.ts >= period_start) & (orders.ts < end))
+    period = every.filter((every.ts >= period_start) & (every.ts < end))
     crm = period.platform.isin(list(cfg["crm_platforms"]))
     g = con.execute(period.aggregate(gmv=period.net.sum(), crm=period.net.sum(where=crm))).iloc[0]
 
@@ -216,7 +232,7 @@ def kpis(
     cfg, vcfg = kpi_config(settings), value_config(settings)
     with backend(source) as con:
         cut = resolve_as_of(con, as_of, settings.timezone)
-        orders, _ = check_orders(person_orders(con, cfg=vcfg), cfg=vcfg, as_of=cut)
+        orders = _orders(con, vcfg, cut)
         out = _frame(_values_at(con, orders, cut, cfg, vcfg), cfg)
     out.attrs["as_of"] = cut.date.isoformat()
     return out
@@ -250,7 +266,7 @@ def weekly(
     frames = []
     with backend(source) as con:
         cut = resolve_as_of(con, as_of, settings.timezone)
-        orders, _ = check_orders(person_orders(con, cfg=vcfg), cfg=vcfg, as_of=cut)
+        orders = _orders(con, vcfg, cut)
         last_sunday = cut.date + dt.timedelta(days=(6 - cut.date.weekday()))
         # one set of engine aggregates per week: a few dozen small queries, not a row loop
         for k in range(weeks - 1, -1, -1):

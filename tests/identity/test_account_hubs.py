@@ -261,6 +261,40 @@ def test_value_marts_never_show_the_hub_as_a_customer(home):
     assert (vp["rfm_segment"] != "none").sum() == len(vp[vp["frequency"] > 0])
 
 
+def test_unattributed_hub_orders_count_in_brand_gmv_not_under_a_person(built, home):
+    from scrm_lib.value._base import as_of_cut, person_orders, value_config
+    from scrm_lib.value.kpis import kpis
+
+    settings = load_settings(built.parents[2])
+    vcfg = value_config(settings)
+    every = home.execute(person_orders(home, cfg=vcfg, unattributed=True))
+    owned = home.execute(person_orders(home, cfg=vcfg))
+    nobody = every[every["person_id"].isna()]
+    assert sorted(nobody["order_id"]) == [f"E2025{i:06d}" for i in range(146, 150)]
+    assert len(owned) == len(every) - 4 and owned["person_id"].notna().all()
+
+    # 28 days to 2025-04-20 hold counter order 146 (2025-04-12, 246 CNY, no recipient
+    # evidence) and the Tmall gift buyer's five orders of 2025-04-01
+    cut = as_of_cut("2025-04-20", settings.timezone)
+    start = cut.cutoff_epoch - 28 * 86400
+    o = _q(
+        home,
+        """
+        SELECT order_id, platform, sum(amount - coalesce(refund_amount, 0)) AS net
+        FROM orders WHERE epoch(coalesce(paid_at, created_at)) >= ?
+          AND epoch(coalesce(paid_at, created_at)) < ?
+        GROUP BY ALL
+        """,
+        start,
+        cut.cutoff_epoch,
+    )
+    assert "E2025000146" in set(o["order_id"]) and o["platform"].nunique() == 2
+    crm = o.loc[o["platform"].isin(["youzan", "wechat"]), "net"].sum()
+    share = kpis(built, as_of="2025-04-20", settings=settings).set_index("kpi")["value"]
+    assert share["crm_gmv_share"] == pytest.approx(crm / o["net"].sum())
+    assert share["crm_gmv_share"] != pytest.approx((crm - 246) / (o["net"].sum() - 246))
+
+
 def test_split_is_in_the_ledger(home):
     led = _q(home, "SELECT * FROM identity_edges WHERE stage = 'hub_split'")
     assert len(led) and not led["used"].any()
