@@ -108,15 +108,22 @@ def audited_download(label: str, df: pd.DataFrame, *, filename: str, what: str) 
         return
     safe = escape_formulas(mask_frame(df))
     build_id = ((status() or {}).get("last_build") or {}).get("build_id")
+
+    def generate() -> bytes:
+        # runs on the click, in this logged-in session: no file exists before it,
+        # and every file handed out is audited
+        record_audit(
+            user.username, "export", what, rows=len(safe), role=user.role, build_id=build_id
+        )
+        return safe.to_csv(index=False).encode("utf-8-sig")
+
     st.download_button(
         label,
-        data=safe.to_csv(index=False).encode("utf-8-sig"),
+        data=generate,
         file_name=filename,
         mime="text/csv",
         key=f"download_{what}",
-        on_click=record_audit,
-        args=(user.username, "export", what),
-        kwargs={"rows": len(safe), "role": user.role, "build_id": build_id},
+        on_click="ignore",
     )
 
 

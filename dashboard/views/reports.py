@@ -1,12 +1,46 @@
-"""Reports: scheduled and manual report runs, their status, and the rendered HTML."""
+"""Reports: scheduled and manual report runs, their status, and the rendered HTML.
 
+A report's HTML runs its own scripts (plotly charts), so it is shown inside a
+frame sandboxed without ``allow-same-origin``: its scripts run in an opaque
+origin and cannot read the dashboard's cookies, storage or page. A
+Content-Security-Policy in the report forbids loading anything from the network.
+"""
+
+import html as html_lib
+import re
 from pathlib import Path
 
 import streamlit as st
-import streamlit.components.v1 as components
 
+from dashboard.auth import current_user
 from dashboard.components import settings
 from scrm_lib.reports import list_runs
+from scrm_lib.state import record_audit
+
+#: inline scripts and styles only; images and fonts from data: URLs; no fetch, no form posts
+REPORT_CSP = (
+    "default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; "
+    "style-src 'unsafe-inline'; img-src data: blob:; font-src data:; "
+    "connect-src 'none'; form-action 'none'; base-uri 'none'"
+)
+FRAME_HEIGHT = 900
+
+
+def sandboxed(report_html: str, height: int = FRAME_HEIGHT) -> str:
+    """A page holding the report in a frame with scripts allowed and no same-origin access."""
+    meta = f'<meta http-equiv="Content-Security-Policy" content="{REPORT_CSP}">'
+    head = re.search(r"<head[^>]*>", report_html, flags=re.IGNORECASE)
+    if head:
+        report_html = report_html[: head.end()] + meta + report_html[head.end() :]
+    else:
+        report_html = meta + report_html
+    return (
+        "<!DOCTYPE html><html><head><style>html,body{margin:0;height:100%}</style></head>"
+        f'<body><iframe sandbox="allow-scripts" referrerpolicy="no-referrer" '
+        f'title="report" style="border:0;width:100%;height:{height - 8}px" '
+        f'srcdoc="{html_lib.escape(report_html, quote=True)}"></iframe></body></html>'
+    )
+
 
 st.title("报告 / Reports")
 runs = list_runs(settings())
@@ -25,12 +59,28 @@ if run["status"] == "failed" and isinstance(run["error"], str):
     st.error(run["error"])
 html = sorted(Path(run["path"]).glob("*.html"))
 if html:
+    user = current_user()
+    name = f"{run['report']}_{run['run_id']}.html"
+
+    def report_bytes(path: Path = html[0], name: str = name) -> bytes:
+        # made on the click, for this logged-in session, and audited like an export
+        build = run.get("build_id")
+        record_audit(
+            user.username,
+            "export",
+            name,
+            role=user.role,
+            build_id=build if isinstance(build, str) else None,
+        )
+        return path.read_bytes()
+
     st.download_button(
         "下载 HTML / Download HTML",
-        data=html[0].read_bytes(),
-        file_name=f"{run['report']}_{run['run_id']}.html",
+        data=report_bytes,
+        file_name=name,
         mime="text/html",
+        on_click="ignore",
     )
-    components.html(html[0].read_text(encoding="utf-8"), height=900, scrolling=True)
+    st.iframe(sandboxed(html[0].read_text(encoding="utf-8")), height=FRAME_HEIGHT, alt=name)
 else:
     st.warning("这次运行没有 HTML / This run has no HTML")
