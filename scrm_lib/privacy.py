@@ -32,6 +32,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from scrm_lib.errors import ConfigError
@@ -258,14 +259,26 @@ def mask_frame(df: pd.DataFrame, *, table: str | None = None) -> pd.DataFrame:
         s = out[col]
         if not (pd.api.types.is_string_dtype(s) or s.dtype == object):
             continue
-        if kind == "identifier":
-            masked = mask_identifier(s, kinds)
-        elif kind == "account":
-            masked = mask_account(s, platform)
-        else:
-            masked = _MASKERS[kind](s)
-        out[col] = masked.astype(object).where(s.notna(), s)
+        first = s.dropna().head(1).tolist()
+        if first and isinstance(first[0], (list, tuple, np.ndarray)):
+            # a list per cell (examples of a reason): mask the items, keep the lists
+            items = s.explode()
+            done = _mask_column(items, kind, kinds, platform).astype(object)
+            lists = done.groupby(level=0, sort=False).agg(list).reindex(s.index)
+            out[col] = pd.Series(lists.tolist(), index=s.index, dtype=object)
+            continue
+        out[col] = _mask_column(s, kind, kinds, platform).astype(object).where(s.notna(), s)
     return out
+
+
+def _mask_column(
+    s: pd.Series, kind: str, kinds: pd.Series | None, platform: pd.Series | None
+) -> pd.Series:
+    if kind == "identifier":
+        return mask_identifier(s, None if kinds is None else kinds.reindex(s.index))
+    if kind == "account":
+        return mask_account(s, None if platform is None else platform.reindex(s.index))
+    return _MASKERS[kind](s)
 
 
 def escape_formulas(df: pd.DataFrame) -> pd.DataFrame:
@@ -331,6 +344,9 @@ def _write(safe: pd.DataFrame, target: Any, fmt: str) -> None:
         return
     if fmt != "xlsx":
         raise ConfigError(f"export format {fmt!r}: use csv or xlsx")
+    # Excel has no time zones: times go in as the UTC wall clock they are stored in
+    zoned = [c for c in safe.columns if isinstance(safe[c].dtype, pd.DatetimeTZDtype)]
+    safe = safe.assign(**{c: safe[c].dt.tz_convert("UTC").dt.tz_localize(None) for c in zoned})
     # cells are escaped already; also tell the writer never to turn text into formulas or links
     options = {"strings_to_formulas": False, "strings_to_urls": False}
     with pd.ExcelWriter(target, engine="xlsxwriter", engine_kwargs={"options": options}) as xw:

@@ -256,6 +256,7 @@ PERSONAL_COLUMN_NAMES: dict[str, str] = {
     "address": "address",
     "nickname": "name",
     "detail": "text",  # the Customer 360 timeline
+    "example_values": "text",  # Data health: rejected raw values by reason (lists)
     "left_id": "account",  # `scrm identity link-lists`: a list's own row ids
     "right_id": "account",
 }
