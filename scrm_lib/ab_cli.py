@@ -218,7 +218,9 @@ def assign(
     df = run(ids, experiment=experiment, weights=weights, holdout=holdout,
              global_holdout=global_holdout)  # fmt: skip
     if out_file:
-        df.to_csv(out_file, index=False)
+        from scrm_lib.privacy import write_export
+
+        write_export(df, out_file, fmt="csv")
     logged = log_exposures(df) if log else 0
     counts = df["variant"].value_counts().to_dict()
     if as_json:

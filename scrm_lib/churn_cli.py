@@ -93,13 +93,12 @@ def score_cmd(
 ) -> None:
     """Score every customer with the current model; list the early-warning persons."""
     from scrm_lib.churn.scoring import early_warning, score
-    from scrm_lib.privacy import escape_formulas
+    from scrm_lib.privacy import write_export
 
     df = score(warehouse, as_of=as_of)
     warn = early_warning(df)
     if out_file is not None:
-        out_file.parent.mkdir(parents=True, exist_ok=True)
-        escape_formulas(warn).to_csv(out_file, index=False, encoding="utf-8-sig")
+        write_export(warn, out_file, fmt="csv")
     summary = {
         "as_of": df.attrs["as_of"],
         "model_version": df.attrs["model_version"],

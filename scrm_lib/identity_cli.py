@@ -308,7 +308,9 @@ def link_files(
         threshold=threshold,
     )
     if out_path is not None:
-        pairs.to_csv(out_path, index=False)
+        from scrm_lib.privacy import write_export
+
+        write_export(pairs, out_path, fmt="csv")  # row ids may be phones: masked like any export
     if as_json:
         _emit(pairs.to_dict(orient="records"))
         return

@@ -38,8 +38,9 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from scrm_lib import privacy
 from scrm_lib.errors import ConfigError, ScrmError
-from scrm_lib.privacy import can, escape_formulas, mask_frame
+from scrm_lib.privacy import can
 from scrm_lib.state import connect as state_connect
 from scrm_lib.state import record_audit
 from scrm_lib.value._base import backend
@@ -423,21 +424,16 @@ def export_segment(
     info = show_segment(name, version=version, state_path=state_path)
     ids = segment_members(name, version=info["version"], state_path=state_path)
     df = export_frame(source, ids)
-    safe = escape_formulas(df if unmask else mask_frame(df))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if kind == "csv":
-        safe.to_csv(path, index=False, encoding="utf-8-sig")
-    else:
-        _to_xlsx(safe, path)
+    privacy.write_export(df, path, fmt=kind, unmask=unmask)
     what = f"segment:{name}@v{info['version']}"
     audit_id = record_audit(
-        username, "export", what, rows=len(safe), role=role, build_id=info["build_id"],
+        username, "export", what, rows=len(df), role=role, build_id=info["build_id"],
         detail={"format": kind, "unmasked": bool(unmask), "path": str(path)}, path=state_path,
     )  # fmt: skip
     return {
         "segment": name,
         "version": info["version"],
-        "rows": len(safe),
+        "rows": len(df),
         "persons": int(ids.nunique()),
         "path": str(path),
         "format": kind,
@@ -447,19 +443,8 @@ def export_segment(
 
 
 def export_bytes(df: pd.DataFrame, *, fmt: Literal["csv", "xlsx"], unmask: bool = False) -> bytes:
-    """A frame as masked (unless ``unmask``), formula-escaped CSV or XLSX bytes (for downloads)."""
-    import io
+    """A frame as masked (unless ``unmask``), formula-escaped CSV or XLSX bytes (for downloads).
 
-    safe = escape_formulas(df if unmask else mask_frame(df))
-    if fmt == "csv":
-        return safe.to_csv(index=False).encode("utf-8-sig")
-    buf = io.BytesIO()
-    _to_xlsx(safe, buf)
-    return buf.getvalue()
-
-
-def _to_xlsx(df: pd.DataFrame, target: Any) -> None:
-    # cells are escaped already; also tell the writer never to turn text into formulas or links
-    options = {"strings_to_formulas": False, "strings_to_urls": False}
-    with pd.ExcelWriter(target, engine="xlsxwriter", engine_kwargs={"options": options}) as xw:
-        df.to_excel(xw, index=False, sheet_name="segment")
+    Kept for callers of the segment API; it is :func:`scrm_lib.privacy.export_bytes`.
+    """
+    return privacy.export_bytes(df, fmt=fmt, unmask=unmask)
