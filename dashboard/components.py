@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable
 from importlib import import_module
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 import streamlit as st
@@ -15,7 +16,7 @@ from dashboard.auth import current_user
 from scrm_lib import load_settings
 from scrm_lib.build import status as warehouse_status
 from scrm_lib.errors import ScrmError
-from scrm_lib.privacy import escape_formulas, mask_frame
+from scrm_lib.privacy import export_bytes, mask_frame
 from scrm_lib.state import record_audit
 
 
@@ -78,11 +79,21 @@ def build_badge() -> None:
 
 # ---------------------------------------------------------------- tables and tiles
 
+_MIME = {
+    "csv": "text/csv",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
 
-def show_table(df: pd.DataFrame, *, key: str, **kwargs) -> pd.DataFrame:
-    """A table with personal data masked unless an admin chooses to unmask (audited)."""
+
+def show_table(df: pd.DataFrame, *, key: str, table: str | None = None, **kwargs) -> pd.DataFrame:
+    """A table with personal data masked unless an admin chooses to unmask (audited).
+
+    ``table`` names the warehouse table or mart ``df`` holds rows of, for its declared
+    personal columns (``scrm_lib.schema.PERSONAL_COLUMNS``); computed frames go by
+    column names.
+    """
     user = current_user()
-    shown = mask_frame(df)
+    shown = mask_frame(df, table=table)
     if user.can("unmask") and st.toggle("显示明文 / Unmask", key=f"unmask_{key}"):
         shown = df
         if not st.session_state.get(f"_unmask_logged_{key}"):
@@ -100,29 +111,40 @@ def kpi_tiles(values: dict[str, object], columns: int = 4) -> None:
         cols[i % columns].metric(label, shown)
 
 
-def audited_download(label: str, df: pd.DataFrame, *, filename: str, what: str) -> None:
-    """A CSV download for roles that may export: masked, formula-escaped, and audited on click."""
+def audited_download(
+    label: str,
+    df: pd.DataFrame,
+    *,
+    filename: str,
+    what: str,
+    fmt: Literal["csv", "xlsx"] = "csv",
+    unmask: bool = False,
+    table: str | None = None,
+) -> None:
+    """A CSV or XLSX download for roles that may export: masked (``unmask`` is for admins
+    only, and audited as such), formula-escaped, and audited on click."""
     user = current_user()
     if not user.can("export"):
         st.caption("导出需要营销或管理员角色 / Export needs the marketer or admin role")
         return
-    safe = escape_formulas(mask_frame(df))
+    unmask = bool(unmask) and user.can("unmask")
     build_id = ((status() or {}).get("last_build") or {}).get("build_id")
 
     def generate() -> bytes:
         # runs on the click, in this logged-in session: no file exists before it,
         # and every file handed out is audited
         record_audit(
-            user.username, "export", what, rows=len(safe), role=user.role, build_id=build_id
-        )
-        return safe.to_csv(index=False).encode("utf-8-sig")
+            user.username, "export", what, rows=len(df), role=user.role, build_id=build_id,
+            detail={"format": fmt, "unmasked": unmask},
+        )  # fmt: skip
+        return export_bytes(df, fmt=fmt, unmask=unmask, table=table)
 
     st.download_button(
         label,
         data=generate,
         file_name=filename,
-        mime="text/csv",
-        key=f"download_{what}",
+        mime=_MIME[fmt],
+        key=f"download_{what}" if fmt == "csv" else f"download_{fmt}_{what}",
         on_click="ignore",
     )
 

@@ -15,7 +15,6 @@ from dashboard.components import (
 )
 from scrm_lib import segments
 from scrm_lib.errors import ScrmError
-from scrm_lib.state import record_audit
 from scrm_lib.value import layers, lifecycle, rfm
 
 RISK_LABELS = {"high": "高 / high", "medium": "中 / medium", "low": "低 / low"}
@@ -120,15 +119,6 @@ members = segments.export_frame(warehouse_path(), segments.segment_members(choic
 show_table(members.head(200), key=f"segment_{choice}")
 what = f"segment:{choice}@v{info['version']}"
 audited_download("下载 CSV / Download CSV", members, filename=f"{choice}.csv", what=what)
-if user.can("export"):
-    unmask = user.can("unmask") and st.toggle("导出明文 / Export unmasked", key="xlsx_unmask")
-    st.download_button(
-        "下载 XLSX / Download XLSX",
-        data=segments.export_bytes(members, fmt="xlsx", unmask=unmask),
-        file_name=f"{choice}.xlsx",
-        key="download_xlsx",
-        on_click=record_audit,
-        args=(user.username, "export", what),
-        kwargs={"rows": len(members), "role": user.role, "build_id": info["build_id"],
-                "detail": {"format": "xlsx", "unmasked": bool(unmask)}},
-    )  # fmt: skip
+unmask = user.can("unmask") and st.toggle("导出明文 / Export unmasked", key="xlsx_unmask")
+audited_download("下载 XLSX / Download XLSX", members, filename=f"{choice}.xlsx", what=what,
+                 fmt="xlsx", unmask=unmask)  # fmt: skip
