@@ -35,16 +35,19 @@ class User:
 
 def _session_id() -> str | None:
     try:
-        return session.session_id(st.context.cookies)
+        sid = session.session_id(st.context.cookies)
     except Exception:  # no browser behind this run (AppTest)
         return None
+    return sid if isinstance(sid, str) else None
 
 
 def _client() -> str:
     try:
-        return st.context.ip_address or "local"
-    except Exception:
+        ip = st.context.ip_address
+    except Exception:  # no browser behind this run (AppTest)
         return "local"
+    # None on localhost: every local browser counts as one client
+    return ip if isinstance(ip, str) and ip else "local"
 
 
 def _remember(username: str, entry: dict) -> None:
