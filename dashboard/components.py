@@ -85,19 +85,21 @@ _MIME = {
 }
 
 
-def show_table(df: pd.DataFrame, *, key: str, table: str | None = None, **kwargs) -> pd.DataFrame:
+def show_table(
+    df: pd.DataFrame, *, key: str, table: str | None = None, what: str | None = None, **kwargs
+) -> pd.DataFrame:
     """A table with personal data masked unless an admin chooses to unmask (audited).
 
     ``table`` names the warehouse table or mart ``df`` holds rows of, for its declared
     personal columns (``scrm_lib.schema.PERSONAL_COLUMNS``); computed frames go by
-    column names.
+    column names. ``what`` says in the audit whose data was unmasked (default ``key``).
     """
     user = current_user()
     shown = mask_frame(df, table=table)
     if user.can("unmask") and st.toggle("显示明文 / Unmask", key=f"unmask_{key}"):
         shown = df
         if not st.session_state.get(f"_unmask_logged_{key}"):
-            record_audit(user.username, "unmask", key, rows=len(df), role=user.role)
+            record_audit(user.username, "unmask", what or key, rows=len(df), role=user.role)
             st.session_state[f"_unmask_logged_{key}"] = True
     st.dataframe(shown, hide_index=True, **kwargs)
     return shown

@@ -386,3 +386,12 @@ def test_admin_unmask_is_audited(env, downloads):
     export = audit[(audit["username"] == "ada") & (audit["action"] == "export")]
     details = [json.loads(d) for d in export["detail"].dropna()]
     assert any(d.get("format") == "xlsx" and d.get("unmasked") is True for d in details), details
+
+    at = _page("views/customer_360.py", "ada", "admin")
+    at.text_input(key="c360_search").input("1351").run()
+    assert "龚丽娟" not in _shown(at)
+    at.toggle(key="unmask_c360_ids").set_value(True).run()
+    assert not at.exception and "龚丽娟" in _shown(at)
+    person = at.selectbox(key="c360_person").value
+    audit = read_audit()
+    assert f"customer_360 {person}" in audit[audit["action"] == "unmask"]["what"].tolist()

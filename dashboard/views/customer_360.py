@@ -5,7 +5,6 @@ import streamlit as st
 from dashboard.components import current_user, kpi_tiles, query, require_identity_tables, show_table
 from scrm_lib.errors import ScrmError
 from scrm_lib.identity import views
-from scrm_lib.state import record_audit
 
 st.title("客户360 / Customer 360")
 user = current_user()
@@ -44,21 +43,11 @@ kpi_tiles(
 )
 
 st.subheader("账号 / Accounts")
-accounts = card["accounts"].copy()
-accounts["account_id"] = views.mask_identifiers(accounts.assign(role="account", value=""))[
-    "account_id"
-]
-show_table(accounts, key="c360_accounts")
+show_table(card["accounts"], key="c360_accounts", table="accounts")
 
 st.subheader("标识 / Identifiers by role")
-ids = card["identifiers"]
-shown = views.mask_identifiers(ids)
-if user.can("unmask") and st.toggle("显示明文 / Unmask", key="unmask_c360_ids"):
-    shown = ids
-    if not st.session_state.get("_unmask_logged_c360_ids"):
-        record_audit(user.username, "unmask", f"customer_360 {card['person_id']}", role=user.role)
-        st.session_state["_unmask_logged_c360_ids"] = True
-st.dataframe(shown, hide_index=True)
+show_table(card["identifiers"], key="c360_ids", table="identifiers",
+           what=f"customer_360 {card['person_id']}")  # fmt: skip
 
 st.subheader("旅程 / Journey timeline")
 tl = card["timeline"]
