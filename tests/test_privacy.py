@@ -52,3 +52,105 @@ def test_escape_formulas_quotes_every_formula_start():
     out = escape_formulas(df)["x"].tolist()
     assert out[:5] == ['\'=HYPERLINK("http://x")', "'+1", "'-2", "'@SUM(A1)", "ok"]
     assert pd.isna(out[5])
+
+
+# ---------------------------------------------------------------- the declaration
+
+
+def test_every_declared_column_exists_and_has_a_known_kind():
+    from scrm_lib.schema import PERSONAL_COLUMN_NAMES, PERSONAL_COLUMNS, PERSONAL_KINDS, TABLES
+
+    for table, cols in PERSONAL_COLUMNS.items():
+        assert set(cols.values()) <= set(PERSONAL_KINDS), table
+        if table in TABLES:
+            assert set(cols) <= set(TABLES[table].names), table
+    assert set(PERSONAL_COLUMN_NAMES.values()) <= set(PERSONAL_KINDS)
+    # the personal columns of the canonical tables, spelled out once more on purpose
+    assert PERSONAL_COLUMNS["orders"].keys() >= {
+        "account_id", "recipient_name", "recipient_phone", "recipient_address", "extras",
+    }  # fmt: skip
+    assert PERSONAL_COLUMNS["referrals"] == {
+        "inviter_account_id": "account",
+        "invitee_account_id": "account",
+    }
+
+
+@pytest.mark.parametrize(
+    ("raw", "masked"),
+    [
+        ("phone:+8615871261351", "phone:158****1351"),
+        ("youzan:+8615871261351", "youzan:158****1351"),
+        ("tmall:夏国华632341418", "tmall:夏**…"),
+        ("tmall:dragon_liu", "tmall:d**…"),  # a Tmall nick is chosen by its owner
+        ("wecom:王芳", "wecom:王**…"),
+        ("acme:xia.guohua@example.com", "acme:x***@example.com"),
+        ("douyin:13600002222", "douyin:136****2222"),
+        ("wechat:oJm7dWDKddRzQXQuoh3-ti0A0baJ", "wechat:oJm7dWDKddRzQXQuoh3-ti0A0baJ"),
+        ("wecom:wm0uXJksQ-hTM4qlFg9PDAMMptM8lpip", "wecom:wm0uXJksQ-hTM4qlFg9PDAMMptM8lpip"),
+        ("xiaohongshu:5e8f00aa11bb22cc33dd44ee", "xiaohongshu:5e8f00aa11bb22cc33dd44ee"),
+        ("+8613812345678", "138****5678"),  # a bare native id
+    ],
+)
+def test_account_ids_mask_the_native_part_when_it_is_a_phone_or_a_name(raw, masked):
+    for col in ("account_id", "inviter_account_id", "unit_id", "hub_account_id"):
+        assert mask_frame(pd.DataFrame({col: [raw]}))[col].iloc[0] == masked, col
+
+
+def test_native_id_goes_by_the_row_platform():
+    df = pd.DataFrame({"platform": ["tmall", "wechat"], "native_id": ["tb617577978", "oAbC123"]})
+    assert mask_frame(df, table="accounts")["native_id"].tolist() == ["t**…", "oAbC123"]
+
+
+def test_identifier_values_are_masked_by_their_kind():
+    kinds = ["phone", "name", "address", "email", "birthday", "city", "openid", "unionid", "new"]
+    values = ["+8613812345678", "张三丰", "浙江省杭州市西湖区文三路477号", "alice@example.com",
+              "1988-07-16", "杭州市", "oAbC123", "诸葛孔明", "secret"]  # fmt: skip
+    df = pd.DataFrame({"account_id": "wechat:oAbC123", "kind": kinds, "value": values})
+    out = mask_frame(df, table="identifiers")["value"].tolist()
+    assert out == ["138****5678", "张**", "浙江省杭州市…", "a***@example.com", "1988-**-**",
+                   "杭州市", "oAbC123", "诸**…", "s*****"]  # fmt: skip
+    # the same values under a page's "role" column, or an edge's "kind"
+    shown = mask_frame(df.rename(columns={"kind": "role"}))["value"].tolist()
+    assert shown == out
+    assert mask_frame(df, table="identity_edges")["value"].tolist() == out
+
+
+def test_json_extras_keep_keys_and_hide_values():
+    df = pd.DataFrame({"extras": ['{"收货人":"夏国华","备注":"call 13922223333","n":13922223333,'
+                                  '"tags":["老带新"]}', None]})  # fmt: skip
+    out = mask_frame(df, table="orders")["extras"]
+    assert out.iloc[0] == '{"收货人":"夏***","备注":"c***","n":139****3333,"tags":["老***"]}'
+    assert pd.isna(out.iloc[1])
+
+
+def test_free_text_and_other_phones():
+    df = pd.DataFrame(
+        {
+            "text": ["我的手机是 139 8765 4321，邮箱 a.b@x.cn，身份证 330106198807161234"],
+            "recipient_phone": ["0571-88886666"],
+            "example_values": [["13800009999", "--"]],
+            "amount": [1.0],
+        }
+    )
+    out = mask_frame(df)
+    assert out.loc[0, "text"] == "我的手机是 139****4321，邮箱 a***@x.cn，身份证 330106********1234"
+    assert out.loc[0, "recipient_phone"] == "****-****6666"
+    assert out.loc[0, "example_values"] == ["138****9999", "--"]
+
+
+def test_exports_are_masked_unless_unmasked(tmp_path):
+    from scrm_lib.privacy import export_bytes, write_export
+
+    df = pd.DataFrame(
+        {"account_id": ["youzan:+8615871261351"], "display_name": ["=龚丽娟"],
+         "ts": pd.to_datetime(["2025-03-01 10:00"], utc=True)}
+    )  # fmt: skip
+    text = export_bytes(df).decode("utf-8-sig")
+    assert "youzan:158****1351" in text and "'=**" in text and "15871261351" not in text
+    clear = export_bytes(df, unmask=True).decode("utf-8-sig")
+    assert "youzan:+8615871261351" in clear and "'=龚丽娟" in clear
+    out = write_export(df, tmp_path / "x.xlsx")
+    back = pd.read_excel(out, engine="calamine", dtype=str)
+    assert back.loc[0, "account_id"] == "youzan:158****1351"
+    with pytest.raises(ConfigError, match="json"):
+        write_export(df, tmp_path / "x.json")
