@@ -351,3 +351,28 @@ def _write(safe: pd.DataFrame, target: Any, fmt: str) -> None:
     options = {"strings_to_formulas": False, "strings_to_urls": False}
     with pd.ExcelWriter(target, engine="xlsxwriter", engine_kwargs={"options": options}) as xw:
         safe.to_excel(xw, index=False, sheet_name="export")
+
+
+# ---------------------------------------------------------------- report notebooks
+
+
+def mask_displayed_frames() -> bool:
+    """Mask every DataFrame a notebook displays from here on (its HTML and text forms).
+
+    Report runs call it first: a report's HTML is shown on the dashboard to every
+    role, so its tables mask like the pages' do. An analyst's own JupyterLab
+    session is not touched. Returns False outside IPython.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None:
+        return False
+    formatters = shell.display_formatter.formatters
+    formatters["text/html"].for_type(pd.DataFrame, lambda df: mask_frame(df)._repr_html_())
+    formatters["text/plain"].for_type(
+        pd.DataFrame, lambda df, p, cycle: p.text(repr(mask_frame(df)))
+    )
+    return True

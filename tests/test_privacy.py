@@ -154,3 +154,20 @@ def test_exports_are_masked_unless_unmasked(tmp_path):
     assert back.loc[0, "account_id"] == "youzan:158****1351"
     with pytest.raises(ConfigError, match="json"):
         write_export(df, tmp_path / "x.json")
+
+
+def test_report_notebooks_display_frames_masked():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from scrm_lib.privacy import mask_displayed_frames
+
+    assert mask_displayed_frames() is False  # not in IPython: nothing registered
+    shell = InteractiveShell.instance()
+    try:
+        assert mask_displayed_frames()
+        df = pd.DataFrame({"account_id": ["phone:+8615871261351"], "display_name": ["夏国华"]})
+        data, _ = shell.display_formatter.format(df)
+        assert "158****1351" in data["text/html"] and "15871261351" not in data["text/html"]
+        assert "夏**" in data["text/plain"] and "夏国华" not in data["text/plain"]
+    finally:
+        InteractiveShell.clear_instance()
