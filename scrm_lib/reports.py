@@ -62,6 +62,7 @@ _SETUP_SOURCE = """\
 import os as _scrm_os
 
 _scrm_os.environ["PLOTLY_RENDERER"] = "plotly_mimetype+notebook"
+__import__("scrm_lib.privacy").privacy.mask_displayed_frames()  # tables mask as on the pages
 """
 
 
