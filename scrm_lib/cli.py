@@ -198,12 +198,23 @@ def build(
         str | None,
         typer.Option(help="Build steps after the tables, comma-separated (default all; 'none')."),
     ] = None,
+    train_churn: Annotated[
+        bool,
+        typer.Option(
+            "--train-churn",
+            help="Train the churn model on this build's data, then score with it "
+            "(what `scrm churn train` and a second build would do).",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Build the warehouse from the raw area and publish it atomically."""
     from scrm_lib.build import build as run
 
     cfg = settings(raw_dir=raw, warehouse=warehouse, engine=engine)
+    if train_churn:
+        churn = {**cfg.extra.get("churn", {}), "train_in_build": True}
+        cfg = cfg.with_overrides(extra={**cfg.extra, "churn": churn})
     progress, task = _progress(None, "building")
     with progress:
         result = run(

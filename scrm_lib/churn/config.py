@@ -41,6 +41,9 @@ CHURN_DEFAULTS: dict[str, Any] = {
     "reasons": 3,
     "explain_top": 5000,
     "seed": 0,
+    # train a model in every build before scoring (`scrm build --train-churn` for one build);
+    # false: the build scores with the model `scrm churn train` saved last
+    "train_in_build": False,
     "max_iter": 100,
     "learning_rate": 0.1,
 }
@@ -77,6 +80,8 @@ def churn_config(settings: Settings | None = None, **overrides: Any) -> dict[str
                 f"[churn] {key!r} is not a setting; known: {', '.join(sorted(CHURN_DEFAULTS))}"
             )
         default = CHURN_DEFAULTS[key]
+        if isinstance(default, bool) and not isinstance(value, bool):
+            raise ConfigError(f"[churn] {key} must be true or false, not {value!r}")
         if isinstance(default, (int, float)) and not isinstance(default, bool):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ConfigError(f"[churn] {key} must be a number, not {value!r}")

@@ -108,7 +108,12 @@ def fit_model(X: pd.DataFrame, y: Any, *, groups: Any, cfg: dict[str, Any]) -> A
 
 def predict(model: Any, X: pd.DataFrame) -> np.ndarray:
     """Churn probability per row of ``X``."""
-    return model.predict_proba(X[list(FEATURE_NAMES)].to_numpy(dtype="float64"))[:, 1]
+    from threadpoolctl import threadpool_limits
+
+    # OpenMP threads on a busy 2-core machine spin against each other: the permutation
+    # importance of one backtest took 188 s with them and 9 s with one thread
+    with threadpool_limits(1):
+        return model.predict_proba(X[list(FEATURE_NAMES)].to_numpy(dtype="float64"))[:, 1]
 
 
 def feature_set_id(names: tuple[str, ...] | list[str] = FEATURE_NAMES) -> str:

@@ -254,11 +254,26 @@ def segment_filter(person_ids: Any) -> list[dict[str, Any]]:
 
 
 def run(ctx: Any) -> dict[str, int]:
-    """Build step: re-score with the current model into ``churn_scores`` (empty without one)."""
+    """Build step: re-score with the current model into ``churn_scores`` (empty without one).
+
+    With ``[churn] train_in_build`` (``scrm build --train-churn``) the step
+    first trains and saves a model on this build's data, as ``scrm churn
+    train`` would, so one build both trains and scores (``make demo``).
+    """
     from scrm_lib.churn.model import current_version
 
     meta: dict[str, Any] = {"build_id": ctx.build_id}
     df = typed(pd.DataFrame())
+    if churn_config(ctx.settings)["train_in_build"]:
+        from scrm_lib.churn.backtest import train
+
+        try:
+            card = train(ctx.con, settings=ctx.settings, build_id=ctx.build_id)
+            meta["trained"] = card["version"]
+        except (ChurnError, ValueError) as exc:
+            # too little history or one class: score with the previous model, if any
+            logger.warning("churn: no model trained in this build (%s)", exc)
+            meta["train_error"] = str(exc)
     if current_version(ctx.settings) is None:
         meta["note"] = "no churn model trained yet; run `scrm churn train`"
     else:
