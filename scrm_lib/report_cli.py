@@ -10,6 +10,7 @@ Example
 .. code-block:: bash
 
     scrm report run data_health -p max_examples=3
+    scrm report run-all                # every report, default parameters, a few at a time
     scrm report list --json
     scrm report run-due --schedule schedules.toml --now 2026-11-23T07:05
 """
@@ -96,6 +97,47 @@ def run(
             highlight=False,
             markup=False,
         )
+        raise typer.Exit(1)
+
+
+@report_app.command("run-all")
+def run_all(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Reports to run (default: every notebook).")
+    ] = None,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", help="Reports at the same time (default: cores).")
+    ] = None,
+    notebooks: NotebooksOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run every report notebook (or NAMES) with its default parameters, a few at a time."""
+    import time
+
+    from scrm_lib.reports import run_reports
+
+    cfg = load_settings()
+    started = time.perf_counter()
+
+    def done(m: dict[str, Any]) -> None:
+        if as_json:
+            return
+        folder = cfg.reports_dir / m["report"] / m["run_id"]
+        if m["status"] == "ok":
+            out.print(f"report {m['report']} ok in {m['duration_s']:.1f} s: "
+                      f"{folder / (m['html'] or '')}", highlight=False)  # fmt: skip
+        else:
+            err.print(f"error: report {m['report']} failed: {m['error']} (notebook kept in "
+                      f"{folder})", highlight=False, markup=False)  # fmt: skip
+
+    manifests = run_reports(names, jobs=jobs, settings=cfg, notebooks_dir=notebooks, on_done=done)
+    failed = [m for m in manifests if m["status"] != "ok"]
+    if as_json:
+        _emit_json(manifests)
+    else:
+        out.print(f"{len(manifests) - len(failed)} of {len(manifests)} reports ok in "
+                  f"{time.perf_counter() - started:.1f} s", highlight=False)  # fmt: skip
+    if failed:
         raise typer.Exit(1)
 
 

@@ -66,6 +66,28 @@ __import__("scrm_lib.privacy").privacy.mask_displayed_frames()  # tables mask as
 """
 
 
+# The lab page without anything fetched from elsewhere: nbconvert's head loads
+# require.js, MathJax and mermaid from CDNs (and the widget manager when a
+# notebook has widgets). Reports need none of them: plotly.js is inlined once by
+# the setup cell's renderer, and the page is shown in the dashboard, where a
+# third-party script would run next to the session.
+_TEMPLATE_NAME = "scrm_report.html.j2"
+_TEMPLATE = """\
+{%- extends 'index.html.j2' -%}
+{%- block html_head_js -%}{%- endblock html_head_js -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+"""
+
+
+# plotly's notebook renderer adds MathJax from a CDN to every figure (for LaTeX
+# labels, which reports do not use); any script loaded from elsewhere is dropped
+_EXTERNAL_SCRIPT = re.compile(
+    r"<script\b[^>]*\bsrc\s*=\s*[\"']?(?:https?:)?//[^>]*>\s*</script>", re.IGNORECASE
+)
+
+
 @dataclass(frozen=True)
 class Parameter:
     """A parameter declared in a notebook's ``parameters`` cell."""
@@ -325,7 +347,11 @@ def _prepare(path: Path) -> Any:
 
 
 def render_html(notebook: str | Path, html: str | Path, *, show_code: bool = False) -> Path:
-    """Render an executed notebook to one self-contained HTML page.
+    """Render an executed notebook to one self-contained HTML page that loads no script.
+
+    No ``<script src>`` at all: plotly.js is inlined once by the runner's
+    setup cell; require.js, MathJax and mermaid (nbconvert's CDN defaults)
+    are left out.
 
     Parameters
     ----------
@@ -342,11 +368,16 @@ def render_html(notebook: str | Path, html: str | Path, *, show_code: bool = Fal
     PosixPath('run/data_health.html')
     """
     import nbformat
+    from jinja2 import DictLoader
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
 
     nb = nbformat.read(str(notebook), as_version=4)
-    exporter = HTMLExporter(template_name="lab")
+    exporter = HTMLExporter(
+        template_name="lab",
+        template_file=_TEMPLATE_NAME,
+        extra_loaders=[DictLoader({_TEMPLATE_NAME: _TEMPLATE})],
+    )
     exporter.exclude_input = not show_code
     exporter.exclude_input_prompt = not show_code
     exporter.exclude_output_prompt = not show_code
@@ -355,6 +386,7 @@ def render_html(notebook: str | Path, html: str | Path, *, show_code: bool = Fal
         TagRemovePreprocessor(remove_input_tags={SETUP_TAG}, enabled=True), enabled=True
     )
     body, _ = exporter.from_notebook_node(nb)
+    body = _EXTERNAL_SCRIPT.sub("", body)
     target = Path(html)
     target.write_text(body, encoding="utf-8")
     return target
@@ -470,6 +502,60 @@ def run_report(
     return manifest
 
 
+def run_reports(
+    names: list[str] | None = None,
+    *,
+    jobs: int | None = None,
+    settings: Settings | None = None,
+    notebooks_dir: str | Path | None = None,
+    on_done: Any = None,
+) -> list[dict[str, Any]]:
+    """Run several reports with their default parameters, ``jobs`` at a time.
+
+    Each report is its own kernel; while one kernel starts and imports, another
+    can compute, so two at a time on two cores take about half as long as one
+    after the other (``make demo``: ``scrm report run-all``).
+
+    Parameters
+    ----------
+    names
+        Reports to run (default: every notebook, see :func:`available_reports`).
+    jobs
+        Reports at the same time (default: the number of cores, at most 4).
+    on_done
+        Called with each manifest as its report finishes.
+
+    Returns
+    -------
+    list of dict
+        The manifests, in the order of ``names``.
+
+    Examples
+    --------
+    >>> [m["status"] for m in run_reports(["data_health", "clv"])]  # doctest: +SKIP
+    ['ok', 'ok']
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    cfg = settings or load_settings()
+    chosen = list(names) if names else available_reports(cfg, notebooks_dir)
+    folder = notebooks_path(cfg, notebooks_dir)
+    for name in chosen:
+        _notebook(name, folder)  # unknown names refused before anything runs
+    ensure_kernel()
+    workers = max(1, min(jobs or min(os.cpu_count() or 1, 4), len(chosen) or 1))
+
+    def one(name: str) -> dict[str, Any]:
+        manifest = run_report(name, settings=cfg, notebooks_dir=folder)
+        if on_done is not None:
+            on_done(manifest)
+        return manifest
+
+    # threads are enough: each report's work happens in its own kernel process
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(one, chosen))
+
+
 def _execute(
     source: Path, out_nb: Path, values: dict[str, Any], kernel: str, timeout: int
 ) -> str | None:
@@ -551,3 +637,174 @@ def list_runs(settings: Settings | None = None, *, report: str | None = None) ->
         return df
     df["started_at"] = pd.to_datetime(df["started_at"], utc=True, format="ISO8601")
     return df.sort_values(["started_at", "run_id"], ascending=False).reset_index(drop=True)
+
+
+# --- tables in report notebooks ------------------------------------------------------
+
+#: Column names that hold CNY amounts (whole word between underscores).
+MONEY_WORDS = ("gmv", "clv", "ltv", "monetary", "value_at_risk", "amount", "revenue", "spend",
+               "net", "gross", "aov", "refund", "cny")  # fmt: skip
+#: Column names that hold a share of 1 (shown as a percentage).
+PERCENT_WORDS = ("share", "rate", "pct", "percent", "capture", "churn_rate")
+YES, NO = "✓", "—"
+
+
+def _has_word(name: str, words: tuple[str, ...]) -> bool:
+    text = f"_{str(name).lower()}_"
+    return any(f"_{w}_" in text or text.endswith(f"_{w}_") for w in words)
+
+
+def _boolish(s: pd.Series) -> bool:
+    if pd.api.types.is_bool_dtype(s):
+        return True
+    if s.dtype != object:
+        return False
+    values = s.dropna()
+    return len(values) > 0 and all(isinstance(v, bool) for v in values)
+
+
+def _number(decimals: int, *, prefix: str = "", suffix: str = "", scale: float = 1.0):
+    def fmt(v: Any) -> str:
+        if v is None or (isinstance(v, float) and v != v) or v is pd.NA:
+            return ""
+        try:
+            x = float(v) * scale
+        except (TypeError, ValueError):
+            return str(v)
+        if x != x:
+            return ""
+        return f"{'-' if x < 0 else ''}{prefix}{abs(x):,.{decimals}f}{suffix}"
+
+    return fmt
+
+
+def _flat(d: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in d.items())
+
+
+def _by_unit(v: Any, unit: Any, col: pd.Series) -> str:
+    if _blank_missing(v) == "":
+        return ""
+    unit = str(unit or "").strip()
+    if unit == "%":
+        return _number(1, suffix="%", scale=100.0)(v)
+    if unit.upper() in ("CNY", "RMB", "¥", "元"):
+        return _number(0 if abs(float(v)) >= 1000 else 2, prefix="¥")(v)
+    return _number(_decimals(pd.Series([v])))(v) + (f" {unit}" if unit else "")
+
+
+def _blank_missing(v: Any) -> Any:
+    return "" if v is None or v is pd.NA or (isinstance(v, float) and v != v) else v
+
+
+def _decimals(s: pd.Series) -> int:
+    """Sensible decimals for a float column: none for whole numbers, more for small ones."""
+    x = pd.to_numeric(s, errors="coerce").dropna().abs()
+    x = x[x != float("inf")]
+    if x.empty or (x == x.round()).all():
+        return 0
+    big = x.max()
+    return 0 if big >= 1000 else 2 if big >= 1 else 3
+
+
+def formatted(
+    df: pd.DataFrame | pd.Series,
+    *,
+    money: list[str] | tuple[str, ...] | None = None,
+    percent: list[str] | tuple[str, ...] | None = None,
+    decimals: dict[str, int] | None = None,
+    units: dict[str, str] | None = None,
+    timezone: str | None = None,
+    index: bool | None = None,
+) -> Any:
+    """A table for a report: blanks for missing, ✓/— for yes/no, sensible decimals, ¥ for money.
+
+    Every report notebook shows its tables through this, so the HTML reads the
+    same everywhere: no ``NaN``, ``None`` or ``True``, no six-decimal floats.
+
+    Parameters
+    ----------
+    df
+        The table (a Series is shown as one column).
+    money
+        Columns in CNY, shown ``¥1,234``; default: columns whose name has a
+        money word (``gmv``, ``clv``, ``monetary``, ``value_at_risk``, ...).
+    percent
+        Columns holding shares of 1, shown ``12.3%``; default: names with
+        ``share`` or ``rate``.
+    decimals
+        Decimals per column, overriding the guess (whole numbers: none;
+        below 1: three; otherwise two, none from 1,000 up).
+    timezone
+        Times are shown in this zone (default: the configured ``timezone``).
+    units
+        Columns whose unit is given per row by another column, e.g.
+        ``{"value": "unit"}``: ``%`` is a percentage, ``CNY`` money.
+    index
+        Show the index; default: only when it is not a plain 0..n-1 range.
+
+    Anything else than a table (a dict becomes a one-row table) is returned
+    as it is, so a notebook can pass whatever a library call gave it.
+
+    Returns
+    -------
+    pandas.io.formats.style.Styler
+        Displays as an HTML table in JupyterLab and in the report page.
+
+    Examples
+    --------
+    >>> t = formatted(pd.DataFrame({"gmv": [1234.5, None], "gmv_share": [0.25, 0.75],
+    ...                             "used": [True, None], "x": [0.123456, 2.0]}))
+    >>> t.data.shape
+    (2, 4)
+    >>> "¥1,234" in t.to_html() and "25.0%" in t.to_html() and "nan" not in t.to_html()
+    True
+    """
+    if isinstance(df, dict):
+        df = pd.DataFrame([{k: v if not isinstance(v, dict) else _flat(v) for k, v in df.items()}])
+    if not isinstance(df, pd.DataFrame | pd.Series):
+        return df
+    frame = df.to_frame() if isinstance(df, pd.Series) else df
+    frame = frame.copy()
+    for col, unit_col in (units or {}).items():
+        if col in frame and unit_col in frame:
+            frame[col] = [
+                _by_unit(v, u, frame[col]) for v, u in zip(frame[col], frame[unit_col], strict=True)
+            ]
+    money_cols = (
+        set(money) if money is not None else {c for c in frame.columns if _has_word(c, MONEY_WORDS)}
+    )
+    percent_cols = (
+        set(percent)
+        if percent is not None
+        else {c for c in frame.columns if _has_word(c, PERCENT_WORDS)}
+    )
+    decimals = decimals or {}
+    zone = timezone or load_settings().timezone
+    fmt: dict[Any, Any] = {}
+    for col in frame.columns:
+        s = frame[col]
+        if _boolish(s):
+            frame[col] = s.astype(object)
+            fmt[col] = lambda v: "" if _blank_missing(v) == "" else (YES if v else NO)
+        elif pd.api.types.is_datetime64_any_dtype(s):
+            if getattr(s.dt, "tz", None) is not None:
+                frame[col] = s.dt.tz_convert(zone).dt.tz_localize(None)
+            has_time = (frame[col].dropna().dt.normalize() != frame[col].dropna()).any()
+            pattern = "%Y-%m-%d %H:%M" if has_time else "%Y-%m-%d"
+            fmt[col] = lambda v, p=pattern: "" if pd.isna(v) else v.strftime(p)
+        elif pd.api.types.is_numeric_dtype(s):
+            if col in percent_cols:
+                fmt[col] = _number(decimals.get(col, 1), suffix="%", scale=100.0)
+            elif col in money_cols:
+                fmt[col] = _number(decimals.get(col, _decimals(s) and 2), prefix="¥")
+            else:
+                fmt[col] = _number(decimals.get(col, _decimals(s)))
+        else:
+            fmt[col] = _blank_missing
+    plain_index = isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0
+    styler = frame.style.format(fmt, na_rep="")
+    styler = styler.format_index(lambda v: "" if pd.isna(v) else v, na_rep="")
+    if index is False or (index is None and plain_index):
+        styler = styler.hide(axis="index")
+    return styler.set_table_attributes('class="dataframe"')

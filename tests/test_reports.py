@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import duckdb
 import nbformat
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -17,8 +19,10 @@ from scrm_lib.reports import (
     Parameter,
     coerce_parameters,
     ensure_kernel,
+    formatted,
     list_runs,
     notebook_parameters,
+    render_html,
     run_report,
 )
 
@@ -297,3 +301,89 @@ def test_missing_kernelspec_is_installed_into_sys_prefix(monkeypatch):
     assert installed == {"kernel_name": "python3", "prefix": sys.prefix}
     with pytest.raises(ConfigError, match="no Jupyter kernel named 'r'"):
         ensure_kernel("r")
+
+
+# --- several reports at once, and what a report page may load ------------------------
+
+
+def test_run_all_runs_every_report_a_few_at_a_time(cli):
+    res = CliRunner().invoke(report_app, ["run-all", "good", "bad", "--jobs", "2", "--json"])
+    assert res.exit_code == 1  # "bad" raises: the batch says so, the good report is kept
+    manifests = {m["report"]: m for m in json.loads(res.stdout)}
+    assert manifests["good"]["status"] == "ok" and manifests["bad"]["status"] == "failed"
+    res = CliRunner().invoke(report_app, ["run-all", "nope"])
+    assert res.exit_code != 0 and "nope" in str(res.exception or res.output)
+
+
+def test_report_html_loads_no_external_script(project, tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    cell = nbformat.v4.new_code_cell("fig")
+    # what plotly's notebook renderer writes for every figure: MathJax from a CDN
+    cell.outputs = [
+        nbformat.v4.new_output(
+            "display_data",
+            data={
+                "text/html": '<script src="https://cdnjs.cloudflare.com/ajax/libs/mathjax/'
+                '3.2.2/es5/tex-svg.min.js"></script><div class="plotly-graph-div"></div>'
+            },
+        )
+    ]
+    nb.cells = [nbformat.v4.new_markdown_cell("# page"), cell]
+    src = tmp_path / "page.ipynb"
+    nbformat.write(nb, str(src))
+    html = render_html(src, tmp_path / "page.html").read_text(encoding="utf-8")
+    assert_no_external_script(html)
+    assert "plotly-graph-div" in html
+
+
+def assert_no_external_script(html: str) -> None:
+    """No script loaded from anywhere (no require.js, MathJax or mermaid from a CDN)."""
+    assert not re.search(r"<script\b[^>]*\bsrc\s*=", html, re.IGNORECASE), "a <script src>"
+    for host in ("cdnjs.cloudflare.com", "cdn.jsdelivr.net/npm/mermaid", "unpkg.com", "require.js",
+                 "mathjax/"):  # fmt: skip
+        assert host not in html, f"{host} in the report page"
+
+
+# --- tables in reports ---------------------------------------------------------------
+
+
+def test_formatted_tables_read_like_a_report():
+    df = pd.DataFrame(
+        {
+            "person_id": ["P1", "P2", None],
+            "gmv": [123456.789, None, 12.5],
+            "aov": [215.664, 99.0, None],
+            "gmv_share": [0.61084, 0.2, None],
+            "used": [True, None, False],
+            "met": pd.array([True, False, None], dtype="boolean"),
+            "p_value": [0.0123456, 0.5, None],
+            "orders": [1200, 3, 7],
+            "at": pd.to_datetime(["2026-01-31 18:00", "2026-02-01 02:00", None], utc=True),
+        }
+    )
+    html = formatted(df, timezone="Asia/Shanghai").to_html()
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", html)
+    for bad in ("NaN", "nan", "None", "True", "False", "<NA>", "NaT"):
+        assert bad not in cells
+    for good in ("¥123,457", "¥215.66", "61.1%", "✓", "—", "0.012", "1,200",
+                 "2026-02-01 02:00", "2026-02-01 10:00"):  # fmt: skip
+        assert good in cells, good
+    assert not any(re.fullmatch(r"-?[\d,]*\.\d{4,}", c) for c in cells)
+    assert "<th" in html and 'class="dataframe"' in html
+    assert "T_" in html and ">0<" not in html  # a plain 0..n-1 index is hidden
+
+
+def test_formatted_units_per_row_and_other_values():
+    kpis = pd.DataFrame(
+        {
+            "kpi": ["rate", "ltv", "open"],
+            "unit": ["%", "CNY", "%"],
+            "value": [0.5453, 1673.24, None],
+        }
+    )
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", formatted(kpis, units={"value": "unit"}).to_html())
+    assert [cells[i] for i in (2, 5, 8)] == ["54.5%", "¥1,673", ""]
+    one = formatted({"aov": 215.66, "recognition_rate": 0.645, "persons": 10611}).to_html()
+    assert "¥215.66" in one and "64.5%" in one and "10,611" in one
+    assert formatted("text") == "text" and formatted(None) is None

@@ -280,6 +280,10 @@ def run(ctx: Any) -> dict[str, int]:
         try:
             df = score(ctx.con, settings=ctx.settings, build_id=ctx.build_id)
             meta.update(model_version=df.attrs["model_version"], as_of=df.attrs["as_of"])
+            from scrm_lib.churn.model import load_card
+
+            # the card travels with its scores: reports read the warehouse, not the model folder
+            meta["card"] = load_card(df.attrs["model_version"], settings=ctx.settings)
         except ChurnError as exc:
             # the build must not fail because of a stale model: say so and leave it empty
             logger.warning("churn: %s", exc)
@@ -291,6 +295,24 @@ def run(ctx: Any) -> dict[str, int]:
         overwrite=True,
     )
     return {MART: len(df)}
+
+
+def scored_with(source: Any = None) -> dict[str, Any]:
+    """What the build recorded about the churn step in ``churn_meta``: ``model_version``,
+    ``as_of``, ``card`` (the scoring model's card: backtest metrics, calibration,
+    importance), or ``note`` / ``error`` when it wrote no scores; ``{}`` for a
+    warehouse built before the step existed.
+
+    Examples
+    --------
+    >>> scored_with("data/warehouse/scrm.duckdb")["card"]["version"]  # doctest: +SKIP
+    '20261205T054619-e7fb37'
+    """
+    with backend(source) as con:
+        if META not in con.list_tables():
+            return {}
+        df = con.execute(con.table(META))
+    return {str(k): json.loads(v) for k, v in zip(df["key"], df["value"], strict=True)}
 
 
 def model_info(source: Any = None, *, settings: Settings | None = None) -> dict[str, Any] | None:
