@@ -9,11 +9,12 @@ PERSONS ?= 20000
 SEED ?= 42
 HOST ?= 127.0.0.1
 PORT ?= 8501
+LAB_PORT ?= 8888
 SAMPLE := data/sample
 
-.PHONY: demo test test-slow test-all install system sample ingest build reports users dashboard lint bench clean
+.PHONY: demo test test-slow test-all install system sample ingest build reports users dashboard lab lint bench clean
 
-## demo: install, generate sample data, build the warehouse, run the reports, start the dashboard
+## demo: install, generate sample data, build the warehouse (training the churn model), run the reports, start the dashboard
 demo: install sample ingest build reports users dashboard
 
 ## test: the default suite (what CI runs)
@@ -40,14 +41,14 @@ sample:
 ingest:
 	$(RUN) scrm ingest $(SAMPLE)/exports
 
+# the build trains the churn model on the sample and scores with it, so every page has scores
 build:
-	$(RUN) scrm build
+	$(RUN) scrm build --train-churn
 	$(RUN) scrm status
 
+# every report in one process, two kernels at a time
 reports:
-	@if ls notebooks/*.ipynb >/dev/null 2>&1 && $(RUN) scrm report --help >/dev/null 2>&1; then \
-		for nb in notebooks/*.ipynb; do $(RUN) scrm report run $$(basename $$nb .ipynb) || exit 1; done; \
-	else echo "reports: no report notebooks yet"; fi
+	$(RUN) scrm report run-all
 
 # demo logins (local demo only; change or remove them for real use)
 users:
@@ -60,6 +61,11 @@ dashboard:
 	@echo "log in as admin / scrm-admin-demo, marketer / scrm-marketer-demo or viewer / scrm-viewer-demo"
 	$(RUN) streamlit run dashboard/app.py --server.address $(HOST) --server.port $(PORT) \
 		--server.headless true --browser.gatherUsageStats false
+
+## lab: JupyterLab on the report notebooks (127.0.0.1 only; the token is in the log)
+lab: install
+	$(RUN) jupyter lab --no-browser --ServerApp.ip=$(HOST) --ServerApp.port=$(LAB_PORT) \
+		--ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks
 
 lint:
 	$(RUN) ruff check .

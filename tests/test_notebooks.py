@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from html import escape
 from pathlib import Path
 
@@ -12,8 +14,9 @@ import nbformat
 import pytest
 
 from scrm_lib.config import load_settings
-from scrm_lib.reports import notebook_parameters, run_report
+from scrm_lib.reports import notebook_parameters, run_reports
 from scrm_lib.schema import REJECTS, TABLES
+from tests.test_reports import assert_no_external_script
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 IDS = [p.stem for p in NOTEBOOKS]
@@ -83,9 +86,16 @@ def test_data_health_parameters():
     }
 
 
+@pytest.fixture(scope="module")
+def runs(project):
+    """Every notebook run once, two at a time, as `scrm report run-all` does."""
+    manifests = run_reports(IDS, jobs=2, settings=project, notebooks_dir=NOTEBOOKS[0].parent)
+    return {m["report"]: m for m in manifests}
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
-def test_runs_through_run_report(path, project):
-    manifest = run_report(path.stem, settings=project, notebooks_dir=path.parent)
+def test_runs_through_run_report(path, project, runs):
+    manifest = runs[path.stem]
     assert manifest["status"] == "ok", manifest["error"]
     assert manifest["build_id"] == "b-test"
     folder = project.reports_dir / path.stem / manifest["run_id"]
@@ -96,6 +106,10 @@ def test_runs_through_run_report(path, project):
     for line in (c.source.splitlines()[0] for c in code if c.cell_type == "code" and c.source):
         if len(line) > 15:
             assert escape(line, quote=False) not in html, f"code shown in the HTML: {line}"
+    assert_no_external_script(html)
+    tables = "".join(re.findall(r"<table.*?</table>", html, re.S))
+    for raw in ("NaN", "None", "True", "False", "NaT"):
+        assert f">{raw}<" not in tables, f"{raw} in a table"
     if path.stem == "data_health":
         for title in (
             "各平台覆盖 / Coverage per platform",
@@ -105,3 +119,29 @@ def test_runs_through_run_report(path, project):
             assert title in html
         assert "plotly-graph-div" in html and "window.Plotly = Plotly" in html  # offline charts
         assert "昨天" in html  # a reject example
+
+
+def test_a_notebook_started_in_notebooks_finds_the_warehouse(project, tmp_path, monkeypatch):
+    """As in JupyterLab: the kernel starts in notebooks/, no SCRM_HOME, no warehouse parameter."""
+    import papermill
+
+    home = tmp_path / "brand"
+    (home / "notebooks").mkdir(parents=True)
+    (home / "scrm.toml").write_text('timezone = "Asia/Shanghai"\n', encoding="utf-8")
+    wh = home / "data" / "warehouse" / "scrm.duckdb"
+    wh.parent.mkdir(parents=True)
+    shutil.copy(project.warehouse, wh)
+    shutil.copy(NOTEBOOKS[IDS.index("data_health")], home / "notebooks")
+    for name in ("SCRM_HOME", "SCRM_WAREHOUSE", "SCRM_STATE_DB", "SCRM_REPORTS_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # the kernel's folder is cwd below, not the test's
+    out = tmp_path / "ran.ipynb"
+    papermill.execute_notebook(
+        str(home / "notebooks" / "data_health.ipynb"),
+        str(out),
+        cwd=str(home / "notebooks"),
+        kernel_name="python3",
+        progress_bar=False,
+    )
+    text = out.read_text(encoding="utf-8")
+    assert "b-test" in text and "昨天" in text
