@@ -1,7 +1,10 @@
 """Dashboard users: a YAML file of bcrypt-hashed passwords and roles.
 
-The file is the credentials format of streamlit-authenticator (which logs
-users in on the dashboard) plus a ``cookie`` section with the signing key.
+The file keeps streamlit-authenticator's credentials format (and its
+``cookie`` section, unused by the dashboard, whose login is bound to an
+HttpOnly cookie on the server: docs/security.md). :func:`attempt_login`
+checks a password with backoff and a temporary lockout per user and per
+client address, counted in the state store.
 
 Example
 -------

@@ -150,7 +150,7 @@ def log_in(page, server, user: str = "mark") -> None:
 
     page.goto(server["url"])
     submit_login(page, user, PASSWORD)
-    expect(page.get_by_text("数据概览 / Data overview")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("数据概览 / Data overview").first).to_be_visible(timeout=30_000)
 
 
 def fetch(url: str, cookie: str | None = None) -> int:
@@ -165,6 +165,10 @@ def test_wrong_passwords_lock_the_user_until_the_lock_ends(server, page):
     from playwright.sync_api import expect
 
     page.goto(server["url"])
+    expect(page.get_by_role("button", name="登录 Log in")).to_be_visible(timeout=30_000)
+    # no menu (and so no "Clear cache") and no deploy button before login
+    expect(page.get_by_role("button", name="Main menu")).to_have_count(0)
+    expect(page.get_by_role("button", name="Deploy")).to_have_count(0)
     for _ in range(2):
         submit_login(page, "lucy", "not-her-password")
         expect(page.get_by_text("Wrong username or password")).to_be_visible(timeout=20_000)
@@ -181,7 +185,7 @@ def test_wrong_passwords_lock_the_user_until_the_lock_ends(server, page):
 
     page.wait_for_timeout(max(LOCK_SECONDS - (time.time() - started), 0) * 1000 + 500)
     submit_login(page, "lucy", PASSWORD)
-    expect(page.get_by_text("数据概览 / Data overview")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("数据概览 / Data overview").first).to_be_visible(timeout=30_000)
 
     audit = read_audit(path=server["state_db"])
     lucy = audit[audit["username"] == "lucy"]["action"].tolist()
