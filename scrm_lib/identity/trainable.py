@@ -212,7 +212,9 @@ def usable_columns(records: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]
         if n == 0:
             why[col] = "null on every record"
         elif n == 1:
-            why[col] = f"one value ({values.iloc[0]!r}) on every record"
+            # reports show this to every role: only a non-personal value is quoted
+            shown = f" ({values.iloc[0]!r})" if col in ("city", "platform") else ""
+            why[col] = f"one value{shown} on every record"
     drop = [*why, *(["name_py"] if "name" in why else [])]
     return records.drop(columns=[c for c in drop if c in records.columns]), why
 
