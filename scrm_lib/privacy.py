@@ -370,9 +370,22 @@ def mask_displayed_frames() -> bool:
     shell = get_ipython()
     if shell is None:
         return False
+    from pandas.io.formats.style import Styler
+
     formatters = shell.display_formatter.formatters
     formatters["text/html"].for_type(pd.DataFrame, lambda df: mask_frame(df)._repr_html_())
+    formatters["text/html"].for_type(Styler, lambda st: _masked_styler(st).to_html())
     formatters["text/plain"].for_type(
         pd.DataFrame, lambda df, p, cycle: p.text(repr(mask_frame(df)))
     )
     return True
+
+
+def _masked_styler(styler: Any) -> Any:
+    # Report tables are Stylers (scrm_lib.reports.formatted): its formats are kept
+    # per cell position, so a copy over the masked frame renders the same, masked.
+    import copy
+
+    out = copy.copy(styler)
+    out.data = mask_frame(styler.data)
+    return out

@@ -169,5 +169,9 @@ def test_report_notebooks_display_frames_masked():
         data, _ = shell.display_formatter.format(df)
         assert "158****1351" in data["text/html"] and "15871261351" not in data["text/html"]
         assert "夏**" in data["text/plain"] and "夏国华" not in data["text/plain"]
+        styled = df.assign(gmv=[1234.5]).style.format({"gmv": "¥{:,.0f}"}).hide(axis="index")
+        data, _ = shell.display_formatter.format(styled)
+        assert "158****1351" in data["text/html"] and "夏国华" not in data["text/html"]
+        assert "¥1,234" in data["text/html"]
     finally:
         InteractiveShell.clear_instance()
