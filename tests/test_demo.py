@@ -1,0 +1,45 @@
+"""What `make demo` promises, on the session's sample built the same way: churn scores on the
+Churn page and every segment example of the README returning members."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import duckdb
+
+from scrm_lib.churn.scoring import scored_with
+from scrm_lib.config import load_settings
+from scrm_lib.segments import preview
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def readme_segment_examples() -> dict[str, list[dict]]:
+    """``scrm segment save NAME --filter '[...]'`` in the README, by name."""
+    text = README.read_text(encoding="utf-8")
+    found = re.findall(r"scrm segment save (\S+) --filter '(\[.*?\])'", text, re.S)
+    return {name: json.loads(filters) for name, filters in found}
+
+
+def test_the_readme_has_segment_examples():
+    assert {"vip", "save-the-vips"} <= set(readme_segment_examples())
+
+
+def test_the_build_trained_and_scored_churn(built_sample):
+    with duckdb.connect(str(built_sample["warehouse"]), read_only=True) as con:
+        bands = dict(con.sql("SELECT risk_band, count(*) FROM churn_scores GROUP BY 1").fetchall())
+        persons = con.sql("SELECT count(*) FROM churn_scores").fetchone()[0]
+    assert persons > 100 and bands.get("high", 0) > 0, bands
+    meta = scored_with(built_sample["warehouse"])
+    assert meta["trained"] == meta["model_version"] == meta["card"]["version"]
+    assert meta["card"]["backtest"]["metrics"]["model"]["roc_auc"] > 0.5
+    assert (built_sample["home"] / "data/models/churn/CURRENT").exists()
+
+
+def test_every_readme_segment_example_has_members(built_sample):
+    settings = load_settings(built_sample["home"])
+    for name, filters in readme_segment_examples().items():
+        got = preview(built_sample["warehouse"], filters, settings=settings)
+        assert got["persons"] > 0, f"README segment {name!r} is empty on the demo sample"
