@@ -1,4 +1,4 @@
-"""Login backoff and lockout: counters in the state store, per user and per client address."""
+"""Login backoff and lockout (per user and per client, in the state store); the session guard."""
 
 from __future__ import annotations
 
@@ -113,3 +113,55 @@ def test_policy_from_settings_and_bad_values(tmp_path, monkeypatch):
     monkeypatch.setenv("SCRM_LOGIN_MAX_FAILURES", "many")
     with pytest.raises(ConfigError, match="login_max_failures"):
         load_settings(tmp_path)
+
+
+def _call(scope_extra: dict, cookie: str | None = None) -> tuple[int, dict]:
+    """One HTTP request through dashboard.session.Guard in front of an app that answers 200."""
+    import asyncio
+
+    from dashboard.session import Guard
+
+    async def inner(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    async def receive():
+        return {"type": "http.request", "body": b""}
+
+    headers = [(b"cookie", cookie.encode())] if cookie else []
+    scope = {"type": "http", "path": "/", "scheme": "http", "headers": headers,
+             "client": ("10.0.0.7", 5000), **scope_extra}  # fmt: skip
+    asyncio.run(Guard(inner)(scope, receive, send))
+    start = sent[0]
+    return start["status"], {k.decode(): v.decode() for k, v in start["headers"]}
+
+
+def test_the_session_cookie_is_set_by_the_server_httponly_and_secure_over_https(
+    tmp_path, monkeypatch
+):
+    from dashboard import session
+
+    monkeypatch.setenv("SCRM_STATE_DB", str(tmp_path / "state.duckdb"))
+    status, headers = _call({})
+    assert status == 200
+    assert headers["set-cookie"].startswith("scrm_session=")
+    assert "HttpOnly" in headers["set-cookie"] and "SameSite=Strict" in headers["set-cookie"]
+    assert "Secure" not in headers["set-cookie"]
+    _, tls = _call({"scheme": "https"})
+    assert tls["set-cookie"].startswith("__Host-scrm_session=") and "; Secure" in tls["set-cookie"]
+
+    sid = headers["set-cookie"].split(";")[0].split("=", 1)[1]
+    media = {"path": "/media/abc.csv"}
+    assert _call(media, f"scrm_session={sid}")[0] == 403  # a browser, nobody logged in
+    assert not session.bind("planted-id", "mark", hours=1)  # ids the server never issued
+    assert session.bind(sid, "mark", hours=1)
+    assert _call(media, f"scrm_session={sid}")[0] == 200
+    session.unbind(sid)
+    assert _call(media, f"scrm_session={sid}")[0] == 403
+    assert _call({"path": "/_stcore/metrics"})[0] == 404
+    assert (read_audit()["action"] == "download_refused").sum() == 2
