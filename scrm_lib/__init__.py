@@ -56,6 +56,8 @@ _LAZY = {
     "churn_score": ("scrm_lib.churn.scoring", "score"),
     "churn_scores": ("scrm_lib.churn.scoring", "churn_scores"),
     "churn_features": ("scrm_lib.churn.features", "feature_frame"),
+    "label": ("scrm_lib.labels", "label"),
+    "labelled": ("scrm_lib.labels", "labelled"),
 }
 
 __all__ = [
