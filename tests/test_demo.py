@@ -43,3 +43,29 @@ def test_every_readme_segment_example_has_members(built_sample):
     for name, filters in readme_segment_examples().items():
         got = preview(built_sample["warehouse"], filters, settings=settings)
         assert got["persons"] > 0, f"README segment {name!r} is empty on the demo sample"
+
+
+def test_the_churn_page_shows_the_scores(built_sample, monkeypatch, tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    from scrm_lib.users import add_user
+
+    users = tmp_path / "users.yaml"
+    add_user("mark", "demo-pass-123", role="marketer", path=users)
+    monkeypatch.setenv("SCRM_HOME", str(built_sample["home"]))
+    monkeypatch.setenv("SCRM_USERS_FILE", str(users))
+    monkeypatch.setenv("SCRM_STATE_DB", str(tmp_path / "state.duckdb"))
+    monkeypatch.setenv("SCRM_WAREHOUSE", str(built_sample["warehouse"]))
+    app = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+    at = AppTest.from_file(str(app), default_timeout=120)
+    for key, value in {"authentication_status": True, "username": "mark", "name": "mark",
+                       "roles": ["marketer"], "logout": None}.items():  # fmt: skip
+        at.session_state[key] = value
+    at.run()
+    at.switch_page("views/churn.py")
+    at = at.run()
+    assert not at.exception, at.exception
+    texts = " ".join(str(e.value) for e in [*at.info, *at.warning, *at.markdown])
+    assert "no churn model" not in texts
+    high = next(m for m in at.metric if m.label.startswith("高风险"))
+    assert int(str(high.value).replace(",", "").split()[0]) > 0
