@@ -16,6 +16,7 @@ from dashboard.auth import current_user
 from scrm_lib import load_settings
 from scrm_lib.build import status as warehouse_status
 from scrm_lib.errors import ScrmError
+from scrm_lib.labels import fmt_time, labelled, message, timezone
 from scrm_lib.privacy import export_bytes, mask_frame
 from scrm_lib.state import record_audit
 
@@ -70,11 +71,15 @@ def build_badge() -> None:
     try:
         data = query(warehouse_status)
     except ScrmError:
-        st.sidebar.caption("没有数据仓库 / no warehouse yet")
+        st.sidebar.caption(message("no_warehouse"))
         return
     last = data.get("last_build") or {}
-    st.sidebar.caption(f"构建 Build `{last.get('build_id', '-')}`")
-    st.sidebar.caption(f"{str(last.get('finished_at', ''))[:19]} UTC")
+    st.sidebar.caption(message("build_badge", build_id=f"`{last.get('build_id', '-')}`"))
+    st.sidebar.caption(
+        message("built_at", time=fmt_time(last.get("finished_at"), seconds=True))
+        + " · "
+        + message("timezone", tz=timezone())
+    )
 
 
 # ---------------------------------------------------------------- tables and tiles
@@ -101,7 +106,7 @@ def show_table(
         if not st.session_state.get(f"_unmask_logged_{key}"):
             record_audit(user.username, "unmask", what or key, rows=len(df), role=user.role)
             st.session_state[f"_unmask_logged_{key}"] = True
-    st.dataframe(shown, hide_index=True, **kwargs)
+    st.dataframe(labelled(shown), hide_index=True, **kwargs)  # labels after masking
     return shown
 
 

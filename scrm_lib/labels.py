@@ -215,12 +215,18 @@ def message(key: str, lang: str | None = None, **values: Any) -> str:
 
 
 def labelled(
-    df: pd.DataFrame, lang: str | None = None, *, tz: str | None = None, values: bool = True
+    df: pd.DataFrame,
+    lang: str | None = None,
+    *,
+    tz: str | None = None,
+    values: bool = True,
+    rename: bool = True,
 ) -> pd.DataFrame:
     """A copy of ``df`` for display: times in the configured time zone, categorical values
     and reasons in ``lang``, columns renamed to their labels (kept unique).
 
-    Mask before labelling: masking goes by the machine column names.
+    Mask before labelling: masking goes by the machine column names. ``rename=False``
+    keeps the machine names (for a chart that :func:`label_figure` labels afterwards).
 
     Examples
     --------
@@ -241,6 +247,8 @@ def labelled(
                 out[col] = out[col].map(lambda v, c=col: value_label(c, v, lang))
             elif col in REASON_COLUMNS:
                 out[col] = out[col].map(lambda v: _reason_cell(v, lang))
+    if not rename:
+        return out
     names: list[str] = []
     for col in out.columns:
         text = label(col, lang) if isinstance(col, str) else str(col)
@@ -288,15 +296,26 @@ def label_figure(fig: Any, lang: str | None = None) -> Any:
         t = text_of(layout.coloraxis.colorbar.title)
         if t in cols:
             layout.coloraxis.colorbar.title.text = label(t, lang)
-    hover = re.compile(r"(^|<br>)([A-Za-z_][A-Za-z0-9_]*)(=|: )")
+    facet = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
+    for note in layout.annotations or ():
+        m = facet.match(note.text or "")
+        if m and m.group(1) in cols:  # a facet's title: "table=orders"
+            note.text = f"{label(m.group(1), lang)}: {value_label(m.group(1), m.group(2), lang)}"
+    part = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(=|: )(.*)$", re.S)
+
+    def hover_part(text: str) -> str:
+        m = part.match(text)
+        if not m or m.group(1) not in cols:
+            return text
+        key, sep, shown = m.groups()
+        if not shown.startswith("%{"):  # a literal group value, e.g. "outcome=accepted"
+            shown = str(value_label(key, shown, lang))
+        return f"{label(key, lang)}{sep}{shown}"
+
     for trace in fig.data:
         template = getattr(trace, "hovertemplate", None)
         if template:
-            trace.hovertemplate = hover.sub(
-                lambda m: m.group(1) + (label(m.group(2), lang) if m.group(2) in cols else
-                                        m.group(2)) + m.group(3),
-                template,
-            )  # fmt: skip
+            trace.hovertemplate = "<br>".join(hover_part(p) for p in template.split("<br>"))
         if legend_col and isinstance(getattr(trace, "name", None), str):
             trace.name = str(value_label(legend_col, trace.name, lang))
     return fig
