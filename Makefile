@@ -65,7 +65,8 @@ dashboard:
 ## lab: JupyterLab on the report notebooks (127.0.0.1 only; the token is in the log)
 lab: install
 	$(RUN) jupyter lab --no-browser --ServerApp.ip=$(HOST) --ServerApp.port=$(LAB_PORT) \
-		--ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks
+		--ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks \
+		$(if $(filter 0,$(shell id -u)),--allow-root)
 
 lint:
 	$(RUN) ruff check .
