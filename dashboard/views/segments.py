@@ -2,7 +2,7 @@
 
 import json
 
-import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard.components import (
@@ -15,12 +15,12 @@ from dashboard.components import (
 )
 from scrm_lib import segments
 from scrm_lib.errors import ScrmError
+from scrm_lib.labels import column_config, label, labelled, language, message, money, value_label
 from scrm_lib.value import layers, lifecycle, rfm
-
-RISK_LABELS = {"high": "高 / high", "medium": "中 / medium", "low": "低 / low"}
 
 st.title("客户分层 / Segments")
 user = current_user()
+lang = language()
 if status() is None:
     st.stop()
 try:
@@ -31,41 +31,66 @@ except ScrmError as exc:
 
 st.subheader("RFM 八类客户 / The eight RFM segments")
 st.caption(f"截至 / As of {seg.attrs.get('as_of')}")
+seg = seg.assign(segment=seg[lang], actions=seg[f"action_{lang}"])
 shown = seg[seg["persons"] > 0]
 if len(shown):
-    fig = px.treemap(
-        shown,
-        path=["zh"],
-        values="persons",
-        color="gmv_share",
-        hover_data=["en", "action"],
-        title="人数与GMV占比 / Size and GMV share",
+    # a flat treemap with its own hover text: plotly express would show id=, parent=
+    fig = go.Figure(
+        go.Treemap(
+            labels=shown["segment"],
+            parents=[""] * len(shown),
+            values=shown["persons"],
+            customdata=list(
+                zip(
+                    shown["person_share"].map("{:.1%}".format),
+                    shown["gmv"].map(money),
+                    shown["gmv_share"].map("{:.1%}".format),
+                    shown["actions"],
+                    strict=True,
+                )
+            ),
+            marker={
+                "colors": shown["gmv_share"],
+                "colorscale": "Blues",
+                "colorbar": {"title": {"text": label("gmv_share")}, "tickformat": ".0%"},
+            },
+            texttemplate="%{label}<br>%{value:,} 人",
+            hovertemplate=(
+                f"<b>%{{label}}</b><br>{label('persons')}: %{{value:,}} (%{{customdata[0]}})"
+                f"<br>{label('gmv')}: %{{customdata[1]}} · {label('gmv_share')}: "
+                "%{customdata[2]}<br>%{customdata[3]}<extra></extra>"
+            ),
+        )
     )
+    fig.update_layout(title="人数与GMV占比 / Size and GMV share", margin={"t": 50, "b": 10})
     st.plotly_chart(fig, width="stretch")
 st.dataframe(
-    seg[["zh", "en", "persons", "person_share", "gmv", "gmv_share", "action"]],
+    labelled(seg[["segment", "persons", "person_share", "gmv", "gmv_share", "actions"]]),
     hide_index=True,
-    column_config={
-        "person_share": st.column_config.NumberColumn(format="percent"),
-        "gmv_share": st.column_config.NumberColumn(format="percent"),
-        "gmv": st.column_config.NumberColumn(format="localized"),
-    },
+    column_config=column_config(
+        {
+            "person_share": st.column_config.NumberColumn(format="percent"),
+            "gmv_share": st.column_config.NumberColumn(format="percent"),
+            "gmv": st.column_config.NumberColumn(format="yen"),
+        }
+    ),
 )
 
 st.subheader("分群构建 / Segment builder")
 c1, c2, c3 = st.columns(3)
-pick_rfm = c1.multiselect("RFM 分层", [s.code for s in rfm.SEGMENTS],
+choose = message("choose")
+pick_rfm = c1.multiselect("RFM 分层", [s.code for s in rfm.SEGMENTS], placeholder=choose,
                           format_func=lambda c: rfm.SEGMENT_BY_CODE[c].label)  # fmt: skip
-pick_layer = c2.multiselect("行为分层 / Layer", list(layers.LAYERS),
+pick_layer = c2.multiselect("行为分层 / Layer", list(layers.LAYERS), placeholder=choose,
                             format_func=lambda c: " / ".join(layers.LAYERS[c]))  # fmt: skip
-pick_stage = c3.multiselect("生命周期 / Stage", list(lifecycle.STAGES),
+pick_stage = c3.multiselect("生命周期 / Stage", list(lifecycle.STAGES), placeholder=choose,
                             format_func=lambda c: " / ".join(lifecycle.STAGES[c]))  # fmt: skip
 c4, c5 = st.columns(2)
 min_alive = c4.slider("P(alive) ≥", 0.0, 1.0, 0.0, 0.05)
-min_clv = c5.number_input("CLV ≥ (CNY)", min_value=0.0, value=0.0, step=50.0)
+min_clv = c5.number_input("客户终身价值 CLV ≥ ¥", min_value=0.0, value=0.0, step=50.0)
 c6, c7 = st.columns(2)
-pick_risk = c6.multiselect("流失风险 / Churn risk", ["high", "medium", "low"],
-                           format_func=RISK_LABELS.get)  # fmt: skip
+pick_risk = c6.multiselect("流失风险 / Churn risk", ["high", "medium", "low"], placeholder=choose,
+                           format_func=lambda c: value_label("risk_band", c))  # fmt: skip
 warning_only = c7.checkbox("仅流失预警 / Early warning only")
 scored = query(segments.preview, filters='[{"column": "churn_probability", "op": "not_null"}]')
 if not scored["persons"]:
@@ -90,11 +115,14 @@ try:
 except ScrmError as exc:
     st.error(str(exc))
     st.stop()
-m1, m2, m3, m4 = st.columns(4)
-m1.metric("人数 / Persons", f"{p['persons']:,}", f"{p['share']:.1%}")
-m2.metric("净GMV / Net GMV", f"{p['gmv']:,.0f}")
-m3.metric("CLV", "-" if p["clv"] is None else f"{p['clv']:,.0f}")
-m4.metric("平均P(alive)", "-" if p["avg_p_alive"] is None else f"{p['avg_p_alive']:.2f}")
+m1, m2, m3, m4, m5 = st.columns(5)
+m1.metric("人数 / Persons", f"{p['persons']:,}")
+# a share of everyone, not a change: a plain percentage, no arrow
+m2.metric("占全部客户 / Share of all", f"{p['share']:.1%}")
+m3.metric("净GMV / Net GMV", money(p["gmv"]))
+m4.metric("客户终身价值 / CLV", money(p["clv"]))
+m5.metric("平均活跃概率 / Avg P(alive)",
+          "-" if p["avg_p_alive"] is None else f"{p['avg_p_alive']:.2f}")  # fmt: skip
 
 if user.can("save_segment"):
     name = st.text_input("分群名称 / Segment name", key="segment_name")
@@ -111,7 +139,7 @@ saved = segments.list_segments()
 if saved.empty:
     st.caption("还没有保存的分群 / No saved segments yet")
     st.stop()
-st.dataframe(saved[["name", "version", "author", "created_at", "persons", "build_id"]],
+st.dataframe(labelled(saved[["name", "version", "author", "created_at", "persons", "build_id"]]),
              hide_index=True)  # fmt: skip
 choice = st.selectbox("导出 / Export", saved["name"].tolist())
 info = segments.show_segment(choice)
