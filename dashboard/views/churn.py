@@ -5,6 +5,7 @@ import streamlit as st
 from dashboard.components import audited_download, current_user, kpi_tiles, query, show_table
 from scrm_lib.churn import plots, scoring
 from scrm_lib.errors import ScrmError
+from scrm_lib.labels import column_config, labelled, money, reason
 
 st.title("流失预警 / Churn")
 user = current_user()
@@ -24,7 +25,7 @@ kpi_tiles({
     "客户 Persons scored": len(scores),
     "高风险 High risk": int((scores["risk_band"] == "high").sum()),
     "30天沉默 Silent 30 days": int(scores["pre_churn_silent"].sum()),
-    "风险价值 Value at risk (CNY)": f"{warn['value_at_risk'].sum():,.0f}",
+    "风险价值 Value at risk": money(warn["value_at_risk"].sum()),
 })  # fmt: skip
 st.plotly_chart(plots.plot_risk_distribution(scores), width="stretch")
 
@@ -32,7 +33,14 @@ st.subheader("预警名单 / Early-warning list (costliest first)")
 limit = st.slider("显示 / Show", 10, 500, 50, step=10, key="churn_limit")
 cols = ["person_id", "churn_probability", "risk_band", "silent_days", "recency_days", "clv",
         "value_at_risk", "reasons"]  # fmt: skip
-show_table(warn.head(limit)[cols], key="churn_warning")
+show_table(
+    warn.head(limit)[cols], key="churn_warning",
+    column_config=column_config({
+        "churn_probability": st.column_config.NumberColumn(format="percent"),
+        "clv": st.column_config.NumberColumn(format="yen"),
+        "value_at_risk": st.column_config.NumberColumn(format="yen"),
+    }),
+)  # fmt: skip
 audited_download(
     "下载预警名单 / Download the list", warn[cols], filename="churn_early_warning.csv",
     what="churn_early_warning",
@@ -64,6 +72,6 @@ if card is None:
 else:
     metrics = card["backtest"]["metrics"]
     st.caption(f"验证截点 validation cutoff {card['backtest']['cutoffs']['validate']} · "
-               f"{card['label']}")  # fmt: skip
-    st.dataframe(plots.metrics_frame(metrics), hide_index=True)
+               f"{reason(card['label'])}")  # fmt: skip
+    st.dataframe(labelled(plots.metrics_frame(metrics).round(3)), hide_index=True)
     st.plotly_chart(plots.plot_calibration(metrics), width="stretch")
