@@ -8,6 +8,7 @@ from dashboard.components import audited_download, query, show_table
 from scrm_lib.errors import ScrmError
 from scrm_lib.experiments import analysis, contamination_report, list_experiments, plots
 from scrm_lib.experiments.power import minimum_detectable_effect, sample_size
+from scrm_lib.labels import label_figure, labelled
 
 st.title("实验 / Experiments")
 try:
@@ -42,7 +43,11 @@ else:
     else:
         st.success(f"样本比例正常 / SRM ok (p = {srm['p_value']:.3g})")
     st.dataframe(
-        pd.DataFrame({"arm": srm["arms"], "units": srm["observed"], "expected": srm["expected"]}),
+        labelled(
+            pd.DataFrame(
+                {"arm": srm["arms"], "units": srm["observed"], "expected": srm["expected"]}
+            )
+        ),
         hide_index=True,
     )
     for message in res["messages"]:
@@ -53,11 +58,11 @@ else:
     if results.empty:
         st.info("No comparisons.")
     else:
-        st.plotly_chart(plots.plot_lifts(results), width="stretch")
+        st.plotly_chart(label_figure(plots.plot_lifts(results)), width="stretch")
         cols = ["metric", "arm", "method", "n_control", "n_treatment", "control_mean",
                 "treatment_mean", "absolute", "absolute_lo", "absolute_hi", "relative",
                 "p_adjusted", "error"]  # fmt: skip
-        show_table(results[[c for c in cols if c in results]], key="ab_lifts")
+        show_table(results[[c for c in cols if c in results]].round(4), key="ab_lifts")
         st.subheader("贝叶斯与序贯 / Bayesian and sequential")
         show_table(
             results[["metric", "arm", "chance_to_beat_control", "expected_loss",
@@ -78,14 +83,15 @@ else:
     st.subheader("污染 / Contamination")
     mixed = query(contamination_report, experiment=name)
     st.caption(
-        f"{len(mixed):,} persons had accounts or groups in more than one arm "
-        f"(policy: {res['info'].get('contamination_policy')})"
+        f"{len(mixed):,} 位客户的账号或群在不止一个实验组 / persons had accounts or groups in "
+        f"more than one arm (处理方式 policy: {res['info'].get('contamination_policy')})"
     )
     show_table(mixed.head(200), key="ab_contamination")
 
 st.subheader("功效计算 / Power calculator")
 p1, p2, p3, p4 = st.columns(4)
-kind = p1.radio("指标 / Metric", ["proportion", "mean"], horizontal=True)
+KINDS = {"proportion": "比例 / proportion", "mean": "均值 / mean"}
+kind = p1.radio("指标 / Metric", list(KINDS), horizontal=True, format_func=KINDS.get)
 baseline = p2.number_input("基线 / Baseline", value=0.04 if kind == "proportion" else 100.0)
 sd = p3.number_input("标准差 / SD", value=50.0, disabled=kind == "proportion")
 mde = p4.number_input(
@@ -103,12 +109,14 @@ try:
     st.metric("每组样本量 / Units per arm", f"{n['n_control']:,}")
     if "clusters_per_arm" in n:
         st.caption(
-            f"{n['clusters_per_arm']:,} clusters per arm (design effect {n['design_effect']:.2f})"
+            f"每组 {n['clusters_per_arm']:,} 簇 clusters per arm "
+            f"(设计效应 design effect {n['design_effect']:.2f})"
         )
     half = minimum_detectable_effect(
         max(n["n_control"] / 2, 2), baseline=baseline, metric=kind,
         sd=sd if kind == "mean" else None, cuped_r2=cuped_r2, icc=icc, cluster_size=cluster_size,
     )  # fmt: skip
-    st.caption(f"With half as many units the minimum detectable effect is {half:.4g}.")
+    st.caption(f"样本减半时最小可检测效应为 {half:.4g} / "
+               f"With half as many units the minimum detectable effect is {half:.4g}.")  # fmt: skip
 except ScrmError as exc:
     st.error(str(exc))
