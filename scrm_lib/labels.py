@@ -151,6 +151,7 @@ def value_label(column: str, value: Any, lang: str | None = None) -> Any:
     >>> value_label("risk_band", "high", lang="zh")
     '高'
     """
+    column = catalogue().get("value_aliases", {}).get(column, column)
     table = catalogue().get("values", {}).get(column)
     if not table or not isinstance(value, str) or value not in table:
         return value
@@ -239,7 +240,7 @@ def labelled(
     lang = language(lang)
     out = local_times(df, tz)
     if values:
-        table = catalogue().get("values", {})
+        table = set(catalogue().get("values", {})) | set(catalogue().get("value_aliases", {}))
         for col in out.columns:
             if col in table and (
                 out[col].dtype == object or pd.api.types.is_string_dtype(out[col].dtype)

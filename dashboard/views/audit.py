@@ -3,10 +3,12 @@
 import streamlit as st
 
 from dashboard.components import current_user
+from scrm_lib.labels import labelled, message, timezone
 from scrm_lib.state import read_audit
 
 st.title("审计日志 / Audit log")
 if not current_user().can("audit"):
     st.error("只有管理员可以查看 / Admins only")
     st.stop()
-st.dataframe(read_audit(limit=500), hide_index=True)
+st.caption(message("timezone", tz=timezone()))
+st.dataframe(labelled(read_audit(limit=500)), hide_index=True)

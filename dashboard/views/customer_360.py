@@ -5,6 +5,7 @@ import streamlit as st
 from dashboard.components import current_user, kpi_tiles, query, require_identity_tables, show_table
 from scrm_lib.errors import ScrmError
 from scrm_lib.identity import views
+from scrm_lib.labels import column_config, fmt_time, value_label
 
 st.title("客户360 / Customer 360")
 user = current_user()
@@ -36,8 +37,12 @@ person = card["person"]
 kpi_tiles(
     {
         "账号 / Accounts": int(person.get("n_accounts", 0)),
-        "平台 / Platforms": str(person.get("platforms", "")),
-        "首次 / First seen": str(person.get("first_seen", ""))[:10],
+        "平台 / Platforms": "、".join(
+            str(value_label("platform", p.strip()))
+            for p in str(person.get("platforms") or "").split(",")
+            if p.strip()
+        ),
+        "首次 / First seen": fmt_time(person.get("first_seen"))[:10],
         "获客渠道 / Channel": str(person.get("acquisition_channel") or "-"),
     }
 )
@@ -54,4 +59,7 @@ tl = card["timeline"]
 if tl.empty:
     st.caption("没有活动 / No activity recorded")
 else:
-    show_table(tl.iloc[::-1], key="c360_timeline")
+    show_table(
+        tl.iloc[::-1], key="c360_timeline",
+        column_config=column_config({"amount": st.column_config.NumberColumn(format="yen")}),
+    )  # fmt: skip

@@ -6,6 +6,7 @@ from dashboard.components import current_user, kpi_tiles, query, require_identit
 from scrm_lib.errors import ScrmError
 from scrm_lib.identity import views
 from scrm_lib.identity.overrides import add_override, read_overrides
+from scrm_lib.labels import label_figure, labelled, message, value_label
 
 st.title("统一身份 / Identity")
 user = current_user()
@@ -21,22 +22,32 @@ kpi_tiles(
         "共用账号 / Shared account keys": s.get("account_key_hubs", 0),
     }
 )
+edges = s.get("edges_by_stage") or {}
 st.caption(
-    f"本次构建 / This build: {s['merges']} merges, {s['splits']} splits; "
-    f"edges used: {s['edges_by_stage']}"
+    message(
+        "identity_caption",
+        merges=f"{s['merges']:,}",
+        splits=f"{s['splits']:,}",
+        edges="、".join(f"{value_label('stage', k)} {v:,}" for k, v in edges.items())
+        or message("identity_edges_none"),
+    )
 )
 
 st.subheader("识别率与平台重叠 / Recognition and platform overlap")
 rec = query(views.recognition)
 if len(rec):
     left, right = st.columns(2)
-    left.plotly_chart(views.plot_recognition(rec), width="stretch")
-    right.plotly_chart(views.plot_overlap(query(views.overlap_matrix)), width="stretch")
+    matrix = query(views.overlap_matrix).copy()
+    matrix.index = matrix.index.map(lambda p: value_label("platform", p))
+    matrix.columns = matrix.columns.map(lambda p: value_label("platform", p))
+    left.plotly_chart(label_figure(views.plot_recognition(labelled(rec, rename=False))),
+                      width="stretch")  # fmt: skip
+    right.plotly_chart(label_figure(views.plot_overlap(matrix)), width="stretch")
 
 st.subheader('跨平台"新"客户 / "New" accounts already known elsewhere')
 monthly = query(views.new_elsewhere_by_month)
 if len(monthly):
-    st.plotly_chart(views.plot_new_elsewhere(monthly), width="stretch")
+    st.plotly_chart(label_figure(views.plot_new_elsewhere(monthly)), width="stretch")
 
 st.subheader("枢纽标识 / Hubs (flagged, never linking)")
 key_hubs = query(views.hubs, scope="account_key")
