@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -120,3 +123,69 @@ def test_reports_page_lists_runs(users, tmp_path, monkeypatch):
     at.switch_page("views/reports.py").run()
     assert not at.exception
     assert any("scrm report run" in i.value for i in at.info)
+
+
+# ---------------------------------------------------------------- the marketer's language
+
+#: every page the dashboard offers, read from app.py (PAGES lives inside its main())
+PAGES = re.findall(r'"(views/\w+\.py)"', Path(APP).read_text(encoding="utf-8"))
+SNAKE = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)+$")
+
+
+def shown_headers(at: AppTest) -> list[str]:
+    """Table headers, metric labels and chart axis, legend and hover field names on the page."""
+    heads = [str(c) for df in at.dataframe for c in df.value.columns]
+    heads += [m.label for m in at.metric]
+    for chart in at.get("plotly_chart"):
+        spec = json.loads(chart.proto.spec)
+        layout = spec.get("layout", {})
+        for key, part in layout.items():
+            if re.match(r"^([xy]axis\d*|legend)$", key) and isinstance(part, dict):
+                heads.append(((part.get("title") or {}).get("text")) or "")
+        for trace in spec.get("data", []):
+            for field in (trace.get("hovertemplate") or "").split("<br>"):
+                heads.append(re.split(r"=|: ", field)[0])
+    return [h for h in heads if h]
+
+
+def test_no_page_shows_a_raw_column_header(users, built_sample, monkeypatch):
+    """Every page, as an admin on the built sample, in Chinese: no snake_case and no machine
+    column name as a header; nothing shown that the catalogue lacks; times in Beijing time."""
+    from scrm_lib import labels, segments
+
+    monkeypatch.delenv("SCRM_LANGUAGE", raising=False)
+    segments.save_segment(
+        "vips", [{"column": "rfm_segment", "op": "in", "value": ["champions"]}],
+        author="ada", role="admin", source=built_sample["warehouse"],
+    )  # fmt: skip
+    machine = set(labels.catalogue()["columns"])
+    labels.reset_missing()
+    assert len(PAGES) >= 9
+    for page in PAGES:
+        at = app(monkeypatch, built_sample["warehouse"], user="ada", role="admin")
+        at.switch_page(page).run()
+        if page.endswith("customer_360.py"):
+            at.text_input(key="c360_search").input("张").run()
+            assert len(at.dataframe) >= 3, "the search found no one: the page shows no table"
+        assert not at.exception, (page, at.exception)
+        heads = shown_headers(at)
+        raw = [h for h in heads if SNAKE.match(h) or h in machine]
+        assert not raw, (page, raw)
+        for chart in at.get("plotly_chart"):
+            hover = " ".join(
+                t.get("hovertemplate") or "" for t in json.loads(chart.proto.spec)["data"]
+            )
+            assert "id=" not in hover and "parent=" not in hover, page
+        placeholders = [m.proto.placeholder for m in at.multiselect]
+        assert all(p == "请选择" for p in placeholders), (page, placeholders)
+    assert labels.missing() == [], "add these to scrm_lib/labels.toml"
+
+    # the sidebar's build time is Beijing time (UTC+8), like every time shown
+    with duckdb.connect(str(built_sample["warehouse"]), read_only=True) as con:
+        (finished,) = con.sql("select max(finished_at)::varchar from builds").fetchone()
+    beijing = (
+        pd.Timestamp(finished.replace("+00", "+00:00"))
+        .tz_convert("Asia/Shanghai")
+        .strftime("%Y-%m-%d %H:%M:%S")
+    )
+    assert any(beijing in c.value for c in at.sidebar.caption), beijing
