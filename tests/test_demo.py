@@ -33,7 +33,9 @@ def test_the_build_trained_and_scored_churn(built_sample):
         persons = con.sql("SELECT count(*) FROM churn_scores").fetchone()[0]
     assert persons > 100 and bands.get("high", 0) > 0, bands
     meta = scored_with(built_sample["warehouse"])
-    assert meta["trained"] == meta["model_version"] == meta["card"]["version"]
+    # trained by the sample's own build (other tests may rebuild it later: that re-scores)
+    assert meta["model_version"] == meta["card"]["version"]
+    assert meta["card"]["build_id"] == built_sample["build"]["build_id"]
     assert meta["card"]["backtest"]["metrics"]["model"]["roc_auc"] > 0.5
     assert (built_sample["home"] / "data/models/churn/CURRENT").exists()
 
