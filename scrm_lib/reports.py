@@ -682,7 +682,28 @@ def _flat(d: dict[str, Any]) -> str:
     return ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in d.items())
 
 
-def _by_unit(v: Any, unit: Any, col: pd.Series) -> str:
+def _auto_number(v: Any) -> str:
+    """A number as a reader wants it: whole numbers without decimals, 1,234 without cents,
+    two decimals from 1 up, three significant digits below 1 (p-values, rates)."""
+    if _blank_missing(v) == "":
+        return ""
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    if x != x:
+        return ""
+    ax = abs(x)
+    if ax == float("inf"):
+        return "∞" if x > 0 else "-∞"
+    if x == round(x) or ax >= 1000:
+        return f"{x:,.0f}"
+    if ax >= 1:
+        return f"{x:,.2f}"
+    return f"{x:.3g}" if ax >= 1e-4 else f"{x:.2e}"
+
+
+def _by_unit(v: Any, unit: Any) -> str:
     if _blank_missing(v) == "":
         return ""
     unit = str(unit or "").strip()
@@ -690,7 +711,7 @@ def _by_unit(v: Any, unit: Any, col: pd.Series) -> str:
         return _number(1, suffix="%", scale=100.0)(v)
     if unit.upper() in ("CNY", "RMB", "¥", "元"):
         return _number(0 if abs(float(v)) >= 1000 else 2, prefix="¥")(v)
-    return _number(_decimals(pd.Series([v])))(v) + (f" {unit}" if unit else "")
+    return _auto_number(v) + (f" {unit}" if unit else "")
 
 
 def _blank_missing(v: Any) -> Any:
@@ -733,8 +754,8 @@ def formatted(
         Columns holding shares of 1, shown ``12.3%``; default: names with
         ``share`` or ``rate``.
     decimals
-        Decimals per column, overriding the guess (whole numbers: none;
-        below 1: three; otherwise two, none from 1,000 up).
+        Decimals per column, overriding the guess (per value: whole numbers
+        and from 1,000 up none, from 1 up two, below 1 three significant digits).
     timezone
         Times are shown in this zone (default: the configured ``timezone``).
     units
@@ -766,11 +787,11 @@ def formatted(
         return df
     frame = df.to_frame() if isinstance(df, pd.Series) else df
     frame = frame.copy()
-    for col, unit_col in (units or {}).items():
-        if col in frame and unit_col in frame:
-            frame[col] = [
-                _by_unit(v, u, frame[col]) for v, u in zip(frame[col], frame[unit_col], strict=True)
-            ]
+    # numbers stay numbers in the data (masking and sorting see them as such); only
+    # their display follows the row's unit
+    units = {c: u for c, u in (units or {}).items() if c in frame and u in frame}
+    if units and not frame.index.is_unique:
+        frame = frame.reset_index(drop=True)
     money_cols = (
         set(money) if money is not None else {c for c in frame.columns if _has_word(c, MONEY_WORDS)}
     )
@@ -798,12 +819,19 @@ def formatted(
                 fmt[col] = _number(decimals.get(col, 1), suffix="%", scale=100.0)
             elif col in money_cols:
                 fmt[col] = _number(decimals.get(col, _decimals(s) and 2), prefix="¥")
+            elif col in decimals:
+                fmt[col] = _number(decimals[col])
             else:
-                fmt[col] = _number(decimals.get(col, _decimals(s)))
+                fmt[col] = _auto_number
         else:
             fmt[col] = _blank_missing
     plain_index = isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0
     styler = frame.style.format(fmt, na_rep="")
+    for col, unit_col in units.items():
+        for unit, rows in frame.groupby(frame[unit_col].astype(str), sort=False).groups.items():
+            styler = styler.format(
+                lambda v, u=unit: _by_unit(v, u), subset=pd.IndexSlice[list(rows), [col]]
+            )
     styler = styler.format_index(lambda v: "" if pd.isna(v) else v, na_rep="")
     if index is False or (index is None and plain_index):
         styler = styler.hide(axis="index")

@@ -366,10 +366,10 @@ def test_formatted_tables_read_like_a_report():
     cells = re.findall(r"<td[^>]*>(.*?)</td>", html)
     for bad in ("NaN", "nan", "None", "True", "False", "<NA>", "NaT"):
         assert bad not in cells
-    for good in ("¥123,457", "¥215.66", "61.1%", "✓", "—", "0.012", "1,200",
+    for good in ("¥123,457", "¥215.66", "61.1%", "✓", "—", "0.0123", "1,200",
                  "2026-02-01 02:00", "2026-02-01 10:00"):  # fmt: skip
         assert good in cells, good
-    assert not any(re.fullmatch(r"-?[\d,]*\.\d{4,}", c) for c in cells)
+    assert not any(re.fullmatch(r"-?[\d,]*\.\d{5,}", c) for c in cells)  # no six-decimal floats
     assert "<th" in html and 'class="dataframe"' in html
     assert "T_" in html and ">0<" not in html  # a plain 0..n-1 index is hidden
 
@@ -384,6 +384,11 @@ def test_formatted_units_per_row_and_other_values():
     )
     cells = re.findall(r"<td[^>]*>(.*?)</td>", formatted(kpis, units={"value": "unit"}).to_html())
     assert [cells[i] for i in (2, 5, 8)] == ["54.5%", "¥1,673", ""]
+    # a report page masks its tables (privacy): numbers with a unit per row stay numbers
+    from scrm_lib.privacy import _masked_styler
+
+    masked = _masked_styler(formatted(kpis, units={"value": "unit"})).to_html()
+    assert "54.5%" in masked and "¥1,673" in masked and "*" not in masked
     one = formatted({"aov": 215.66, "recognition_rate": 0.645, "persons": 10611}).to_html()
     assert "¥215.66" in one and "64.5%" in one and "10,611" in one
     assert formatted("text") == "text" and formatted(None) is None
