@@ -251,3 +251,14 @@ def test_churn_colours_red_is_high_risk():
                        "低": RISK_COLORS["low"]}  # fmt: skip
     assert RISK_COLORS["high"] == "#d62728"  # red
     assert fig.layout.xaxis.title.text == "流失概率"
+
+
+def test_experiment_messages_in_chinese():
+    shown = labels.reason(
+        "66 persons had units in more than one arm (excluded); see `scrm ab contamination`"
+    )
+    assert shown == "66 位客户的单元在不止一个实验组（已排除）；详见 `scrm ab contamination`"
+    assert labels.reason("GUARDRAIL revenue: B is significantly worse than A").startswith(
+        "护栏指标 收入"
+    )
+    assert labels.missing() == []

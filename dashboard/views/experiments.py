@@ -8,7 +8,7 @@ from dashboard.components import audited_download, query, show_table
 from scrm_lib.errors import ScrmError
 from scrm_lib.experiments import analysis, contamination_report, list_experiments, plots
 from scrm_lib.experiments.power import minimum_detectable_effect, sample_size
-from scrm_lib.labels import label_figure, labelled
+from scrm_lib.labels import label_figure, labelled, reason, value_label
 
 st.title("实验 / Experiments")
 try:
@@ -51,14 +51,16 @@ else:
         hide_index=True,
     )
     for message in res["messages"]:
-        st.warning(message)
+        st.warning(reason(message))
 
     results = result.results
     st.subheader("提升 / Lifts vs control " + f"`{res['control']}`")
     if results.empty:
         st.info("No comparisons.")
     else:
-        st.plotly_chart(label_figure(plots.plot_lifts(results)), width="stretch")
+        st.plotly_chart(
+            label_figure(plots.plot_lifts(labelled(results, rename=False))), width="stretch"
+        )
         cols = ["metric", "arm", "method", "n_control", "n_treatment", "control_mean",
                 "treatment_mean", "absolute", "absolute_lo", "absolute_hi", "relative",
                 "p_adjusted", "error"]  # fmt: skip
@@ -70,8 +72,9 @@ else:
             key="ab_bayes",
         )  # fmt: skip
         metric = st.selectbox(
-            "序贯监控指标 / Metric to monitor", sorted(results["metric"].unique())
-        )
+            "序贯监控指标 / Metric to monitor", sorted(results["metric"].unique()),
+            format_func=lambda m: str(value_label("metric", m)),
+        )  # fmt: skip
         looks = query(analysis.sequential_readout, experiment=name, metric=metric, alpha=alpha)
         if len(looks):
             st.plotly_chart(plots.plot_sequential(looks), width="stretch")

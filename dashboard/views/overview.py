@@ -73,8 +73,8 @@ if now is not None:
                 else message("kpi_empty")
             )
             fig.add_annotation(
-                text=why, xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False,
-                font={"size": 13}, width=420,
+                text=why.replace("：", "：<br>", 1), xref="paper", yref="paper", x=0.5, y=0.6,
+                showarrow=False, font={"size": 13}, bgcolor="white",
             )  # fmt: skip
             fig.update_yaxes(visible=False)
         chart_cols[i % 2].plotly_chart(fig, width="stretch")

@@ -94,6 +94,18 @@ def plot_sequential(looks: pd.DataFrame, *, lang: str | None = None) -> go.Figur
             )
         )
     fig.add_hline(y=0, line_dash="dash")
+    # the first finite intervals are still very wide: frame the settled ones (within 4x the
+    # latest width) so the lift is readable; the wider early band runs off the chart
+    width = shown["ci_hi"] - shown["ci_lo"]
+    last = shown.groupby("arm")["ci_hi"].transform("last") - shown.groupby("arm")[
+        "ci_lo"
+    ].transform("last")
+    settled = shown[width <= 4 * last]
+    if len(settled) and len(settled) < len(shown):
+        lo = min(settled["ci_lo"].min(), settled["estimate"].min(), 0.0)
+        hi = max(settled["ci_hi"].max(), settled["estimate"].max(), 0.0)
+        pad = 0.1 * (hi - lo or 1.0)
+        fig.update_yaxes(range=[lo - pad, hi + pad])
     if (~finite).any():
         start = shown["day"].min()
         day = start.date().isoformat() if hasattr(start, "date") else str(start)
