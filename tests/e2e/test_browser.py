@@ -1,13 +1,16 @@
-"""One end-to-end run in a real browser: Debian's Chromium driven by Playwright.
+"""End-to-end runs in a real browser: Debian's Chromium driven by Playwright.
 
-Starts the dashboard on 127.0.0.1 over the session's sample warehouse, logs
-in as a marketer, opens the Data health page, downloads the rejects export,
-checks the file and its audit row, and saves a full-page screenshot.
+Starts the dashboard on 127.0.0.1 over the session's sample warehouse. A
+marketer opens the Data health page and downloads the rejects export (the file
+and its audit row are checked); an admin visits every page, in Chinese, and a
+full-page screenshot of each is saved to ``data/screenshots/<page>.png`` (the
+README's screenshots are refreshed from these).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -46,8 +49,19 @@ def server(built_sample, tmp_path_factory):
         "SCRM_HOME": str(home),
         "SCRM_USERS_FILE": str(state / "users.yaml"),
         "SCRM_STATE_DB": str(state / "state.duckdb"),
+        "SCRM_REPORTS_DIR": str(state / "reports"),
+        "SCRM_LANGUAGE": "zh",
+        "SCRM_TIMEZONE": "Asia/Shanghai",
     }
     add_user("mark", "browser-pass-1", role="marketer", path=state / "users.yaml")
+    add_user("ada", "browser-pass-1", role="admin", path=state / "users.yaml")
+    from scrm_lib import segments
+
+    segments.save_segment(
+        "vips", [{"column": "rfm_segment", "op": "in", "value": ["champions"]}],
+        author="ada", role="admin", source=built_sample["warehouse"],
+        description="RFM champions", state_path=state / "state.duckdb",
+    )  # fmt: skip
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -86,6 +100,14 @@ def server(built_sample, tmp_path_factory):
     proc.wait(timeout=20)
 
 
+def launch(pw):
+    return pw.chromium.launch(
+        executable_path=CHROMIUM,
+        args=["--disable-gpu", "--disable-background-networking",
+              "--disable-component-update", "--disable-sync", "--no-first-run"],
+    )  # fmt: skip
+
+
 def test_login_data_health_download_and_audit(server, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
@@ -116,12 +138,6 @@ def test_login_data_health_download_and_audit(server, tmp_path):
         download = tmp_path / info.value.suggested_filename
         info.value.save_as(download)
 
-        main = page.locator("[data-testid=stMain]")
-        height = main.evaluate("el => el.scrollHeight")
-        page.set_viewport_size({"width": 1400, "height": min(max(height, 900), 6000)})
-        page.wait_for_timeout(1000)
-        SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOT_DIR / "data_health.png"), full_page=True)
         browser.close()
 
     rejects = pd.read_csv(download, encoding="utf-8-sig", dtype=str)
@@ -134,3 +150,76 @@ def test_login_data_health_download_and_audit(server, tmp_path):
     audit = read_audit(path=server["state_db"])
     row = audit[audit["action"] == "export"].iloc[0]
     assert row["username"] == "mark" and row["rows"] == len(rejects)
+
+
+#: (page script, sidebar title) of every page, read from app.py
+PAGES = re.findall(
+    r'\("(views/\w+\.py)", "([^"]+)"',
+    (ROOT / "dashboard" / "app.py").read_text(encoding="utf-8"),
+)
+SNAKE = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)+$")
+
+
+def settle(page) -> None:
+    """Wait until the script run ends and the charts have drawn."""
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=stStatusWidgetRunningIcon], "
+        "[data-testid=stStatusWidget] [data-testid=stSpinner]')",
+        timeout=60_000,
+    )
+    page.wait_for_timeout(1500)
+
+
+def full_page_screenshot(page, path: Path) -> None:
+    main = page.locator("[data-testid=stMain]")
+    height = main.evaluate("el => el.scrollHeight")
+    page.set_viewport_size({"width": 1400, "height": min(max(height, 900), 8000)})
+    page.wait_for_timeout(1200)
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size({"width": 1400, "height": 900})
+
+
+@pytest.mark.slow
+def test_every_page_in_chinese_screenshotted(server):
+    """An admin visits every page; chart text is Chinese, with no snake_case name; each page
+    is saved as data/screenshots/<page>.png."""
+    from playwright.sync_api import expect, sync_playwright
+
+    assert len(PAGES) >= 9
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = launch(pw)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(server["url"])
+        page.get_by_label("Username", exact=True).fill("ada")
+        page.get_by_label("Password", exact=True).fill("browser-pass-1")
+        page.get_by_role("button", name="登录 Log in").click()
+        expect(page.get_by_text("数据概览 / Data overview").first).to_be_visible(timeout=30_000)
+        # the sidebar's build time is in the configured zone
+        expect(page.get_by_text("时间为 Asia/Shanghai").first).to_be_visible()
+        saved = []
+        for script, title in PAGES:
+            page.get_by_role("link", name=title).click()
+            zh = title.split()[0]
+            expect(page.locator("h1", has_text=zh).first).to_be_visible(timeout=30_000)
+            if script.endswith("customer_360.py"):
+                search = page.get_by_label(
+                    "手机号、姓名、账号或客户ID / Phone, name, account or person id"
+                )
+                search.fill("张")
+                search.press("Enter")
+                expect(page.get_by_text("匹配的客户 / Matching persons").first).to_be_visible(
+                    timeout=30_000
+                )
+            settle(page)
+            chart_text = page.locator(".main-svg text").all_text_contents()
+            raw = [t for t in chart_text if SNAKE.match(t.strip())]
+            assert not raw, (script, raw)
+            if chart_text:
+                assert any(re.search(r"[\u4e00-\u9fff]", t) for t in chart_text), script
+            assert page.get_by_text("Choose options").count() == 0, script
+            path = SCREENSHOT_DIR / f"{Path(script).stem}.png"
+            full_page_screenshot(page, path)
+            saved.append(path)
+        browser.close()
+    assert all(p.stat().st_size > 20_000 for p in saved), saved
