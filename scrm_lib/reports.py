@@ -8,7 +8,9 @@ default's type is refused, nothing is created), executes the notebook on the
 asked, plotly charts interactive and working offline) and writes both with a
 ``manifest.json`` into ``<reports_dir>/NAME/<run-id>/``. The manifest records
 the build of the warehouse the report read, so a chart can be traced back to
-its data.
+its data. :func:`run_reports` runs several reports a few kernels at a time
+(``scrm report run-all``), and :func:`formatted` is how every report shows a
+table (blanks for missing, ✓/—, sensible decimals, ¥ for money).
 
 Example
 -------
