@@ -140,9 +140,7 @@ def _importance(model: Any, X: pd.DataFrame, y: np.ndarray, seed: int) -> pd.Dat
 
     # one OpenMP thread: many small predictions, where spinning threads cost 20x (see predict)
     with threadpool_limits(1):
-        r = permutation_importance(
-            model, Xf, y, scoring="roc_auc", n_repeats=3, random_state=seed
-        )
+        r = permutation_importance(model, Xf, y, scoring="roc_auc", n_repeats=3, random_state=seed)
     df = pd.DataFrame(
         {"feature": list(FEATURE_NAMES), "importance": r.importances_mean, "std": r.importances_std}
     )
