@@ -47,7 +47,10 @@ class IdentityConfig:
     hub_platform_limit
         A linking value held by more accounts of one platform than this is a hub
         too: one person seldom has more than a couple of accounts per platform,
-        so a phone on five mini-program accounts is typed, not owned.
+        so a phone on five mini-program accounts is typed, not owned. For masked
+        phones (seven visible digits, shared by chance in a big base) both limits
+        are the least: a masked value is a hub only beyond what chance explains
+        (:func:`.matching.masked_hubs`).
     account_hub_limit
         An account whose orders went to more distinct recipients than this (by
         name, by phone, or by address, each counted apart) is an account-key hub:

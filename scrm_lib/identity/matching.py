@@ -8,8 +8,8 @@ account becomes one Splink record:
   homophone 张玮 agree on ``name_py``);
 - ``mphone``: the visible seven digits of a masked phone, from
   ``phone_masked`` / ``alipay_masked`` or derived from a full phone; a masked
-  value shared by more accounts than the hub limit (the shop's test phone
-  ``138****8000``) is left out;
+  value shared by more accounts than chance and the hub limits explain (the
+  shop's test phone ``138****8000``, :func:`masked_hubs`) is left out;
 - ``city`` (the identifier, or the prefecture in the address), ``address``
   (whitespace removed), ``birthday``, ``email``.
 
@@ -76,14 +76,9 @@ WITH masks AS (
     SELECT account_id, substr(value, 4, 3) || '****' || substr(value, 11, 4) FROM identifiers
     WHERE kind IN ('phone', 'recipient_phone') AND regexp_full_match(value, '\+861[0-9]{10}')
 ),
-mask_plat AS (
-    SELECT m, split_part(account_id, ':', 1) AS p, count(DISTINCT account_id) AS n
-    FROM masks GROUP BY ALL
-),
-mask_use AS (SELECT m, sum(n) AS n, max(n) AS most FROM mask_plat GROUP BY m),
 mphone AS (
-    SELECT account_id, min(m) AS mphone FROM masks JOIN mask_use USING (m)
-    WHERE n <= $hub_limit AND most <= $hub_platform_limit GROUP BY account_id
+    SELECT account_id, min(m) AS mphone FROM masks
+    WHERE m NOT IN (SELECT m FROM _mphone_hubs) GROUP BY account_id
 ),
 -- surnames seen in typed names: a WeChat nickname of two or three Han characters
 -- starting with one of them (常见: the nickname is the real name) stands in for a name
@@ -120,6 +115,108 @@ LEFT JOIN nick USING (account_id)
 WHERE one.name IS NOT NULL OR mphone.mphone IS NOT NULL OR nick.nick_name IS NOT NULL
 ORDER BY a.account_id
 """
+
+
+#: Accounts per visible-digit phone value and platform, and the same per prefix (138):
+#: what :func:`masked_hubs` compares with chance.
+_MASK_COUNTS_SQL = r"""
+CREATE OR REPLACE TEMP TABLE _mphone_counts AS
+WITH masks AS (
+    SELECT account_id, value AS m FROM identifiers
+    WHERE kind IN ('phone_masked', 'alipay_masked')
+      AND regexp_full_match(value, '1[0-9]{2}\*{4}[0-9]{4}')
+    UNION ALL
+    SELECT account_id, substr(value, 4, 3) || '****' || substr(value, 11, 4) FROM identifiers
+    WHERE kind IN ('phone', 'recipient_phone') AND regexp_full_match(value, '\+861[0-9]{10}')
+)
+SELECT m, left(m, 3) AS prefix, split_part(account_id, ':', 1) AS platform,
+    count(DISTINCT account_id) AS n
+FROM masks GROUP BY ALL
+"""
+
+#: Visible last digits of a masked phone (138****5678): the values one prefix can show.
+MASKED_VALUES_PER_PREFIX = 10**4
+#: Chance that a masked value shared by chance alone is taken for a hub anywhere in the
+#: data (a family-wise rate, split over every value and platform tested).
+MASKED_HUB_FALSE_ALARM = 0.01
+
+
+def masked_hubs(con: Any, cfg: IdentityConfig) -> pd.DataFrame:
+    """Masked phone values shared by more accounts than chance explains: hubs, left out.
+
+    A masked phone shows seven digits: at a million persons about three people share
+    each ``138****5678`` by chance, and a fixed limit (``hub_platform_limit`` per
+    platform, ``hub_limit`` in all) dropped about a fifth of the masked phones of big
+    platforms, real customers' with them. The number of accounts of one platform
+    showing a given value is, by chance, Poisson with mean λ = (accounts of that
+    platform whose masked phone has this prefix) / 10⁴ visible endings; a value is a
+    hub when its count exceeds the larger of the configured limit and the count that
+    chance reaches with probability :data:`MASKED_HUB_FALSE_ALARM` over all values
+    (Bonferroni). The same for all platforms together against ``hub_limit``. On a
+    small shop λ is near 0 and the configured limits decide, as before; the shop's
+    test phone on 1% of accounts is far above either at any size.
+
+    Parameters
+    ----------
+    con
+        DuckDB connection (or ibis DuckDB backend) with ``identifiers``.
+    cfg
+        ``hub_limit`` and ``hub_platform_limit``: the least limits.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``m, n_accounts, most_on_one_platform, limit_one_platform, limit_all``: one
+        row per hub value; also kept as the temporary table ``_mphone_hubs`` (``m``)
+        for :func:`account_records`.
+
+    Examples
+    --------
+    >>> masked_hubs(con, identity_config({}))["m"].tolist()  # doctest: +SKIP
+    ['138****8000']
+    """
+    from scipy.stats import poisson
+
+    db = raw_duckdb(con)
+    db.execute(_MASK_COUNTS_SQL)
+    per = db.execute(
+        "SELECT prefix, platform, sum(n)::DOUBLE AS total, count(*) AS k "
+        "FROM _mphone_counts GROUP BY ALL"
+    ).df()
+    tests = max(int(per["k"].sum()), 1)
+    alpha = MASKED_HUB_FALSE_ALARM / tests
+
+    def limit(total: pd.Series, least: int) -> pd.Series:
+        chance = poisson.isf(alpha, total.to_numpy() / MASKED_VALUES_PER_PREFIX)
+        return pd.Series(chance, index=total.index).clip(lower=least).astype("int64")
+
+    per["lim"] = limit(per["total"], cfg.hub_platform_limit)
+    tot = per.groupby("prefix", as_index=False)["total"].sum()
+    tot["lim_all"] = limit(tot["total"], cfg.hub_limit)
+    db.register("_mphone_lim", per[["prefix", "platform", "lim"]])
+    db.register("_mphone_lim_all", tot[["prefix", "lim_all"]])
+    try:
+        db.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE _mphone_hubs AS
+            WITH v AS (
+                SELECT c.m, any_value(c.prefix) AS prefix, sum(c.n)::BIGINT AS n_accounts,
+                    max(c.n)::BIGINT AS most_on_one_platform,
+                    max(c.n - l.lim) AS over_one, any_value(l.lim) AS lim
+                FROM _mphone_counts c JOIN _mphone_lim l USING (prefix, platform)
+                GROUP BY c.m
+            )
+            SELECT v.m, v.n_accounts, v.most_on_one_platform, v.lim AS limit_one_platform,
+                a.lim_all AS limit_all
+            FROM v JOIN _mphone_lim_all a USING (prefix)
+            WHERE v.over_one > 0 OR v.n_accounts > a.lim_all
+            ORDER BY v.n_accounts DESC, v.m
+            """
+        )
+    finally:
+        db.unregister("_mphone_lim")
+        db.unregister("_mphone_lim_all")
+    return db.execute("SELECT * FROM _mphone_hubs").df()
 
 
 #: One record per component: each field's value on its smallest account that has one;
@@ -166,7 +263,7 @@ def account_records(
     con
         DuckDB connection (or ibis DuckDB backend) with ``accounts`` and ``identifiers``.
     cfg
-        Hub limit for masked phones.
+        Hub limits for masked phones (:func:`masked_hubs`).
     component
         Deterministic component label per account id (:func:`.graph.cluster_accounts`).
         When given, the accounts of one component pool their fields into one
@@ -175,9 +272,8 @@ def account_records(
         a Tmall buyer's masked phone and city together.
     """
     db = raw_duckdb(con)
-    sql = _RECORDS_SQL.replace("$hub_limit", str(int(cfg.hub_limit))).replace(
-        "$hub_platform_limit", str(int(cfg.hub_platform_limit))
-    )
+    masked_hubs(db, cfg)
+    sql = _RECORDS_SQL
     if component is None:
         df = db.execute(sql).df()
     else:

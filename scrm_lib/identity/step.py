@@ -150,6 +150,14 @@ def stitch(
     # hundreds of strangers by nature, not a typed value worth reporting
     masked_mail = (hubs["kind"] == "alipay_masked") & hubs["value"].str.contains("@", regex=False)
     hubs = hubs[~masked_mail].reset_index(drop=True)
+    # a masked phone on many accounts is a hub only beyond what chance explains (seven
+    # visible digits: at a million persons a few strangers share each); the matching
+    # stage leaves out exactly these
+    from scrm_lib.identity.matching import masked_hubs
+
+    masked = hubs["kind"].isin(["phone_masked", "alipay_masked"])
+    chance = ~hubs["value"].isin(masked_hubs(db, cfg)["m"])
+    hubs = hubs[~(masked & chance)].reset_index(drop=True)
     hubs["hub_limit"] = cfg.hub_limit
     hubs["scope"] = "identifier"
     if len(key_hubs):

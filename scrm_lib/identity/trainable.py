@@ -316,7 +316,8 @@ def prior_model(columns: list[str]) -> dict[str, Any]:
     >>> m["splink"]["probability_two_random_records_match"]
     0.0001
     >>> levels = m["splink"]["comparisons"][1]["comparison_levels"]
-    >>> [None if lv.get("m_probability") is None else round(lv["m_probability"], 6) for lv in levels]
+    >>> [None if lv.get("m_probability") is None else round(lv["m_probability"], 6)
+    ...  for lv in levels]
     [None, 0.8, 0.2]
     """
     from scrm_lib.identity.matching import _settings

@@ -295,3 +295,56 @@ def test_masked_alipay_mails_are_not_reported_as_hubs(tmp_path):
     _, _, hubs = stitch(db, identity_config({"identity": {"probabilistic": False}}))
     db.close()
     assert hubs[["kind", "value"]].values.tolist() == [["alipay_masked", "138****8000"]]
+
+
+def test_masked_phones_shared_by_chance_are_no_hubs(tmp_path):
+    """40,000 Tmall buyers whose masked phones start 138: four share each 138****dddd."""
+    import duckdb
+
+    from scrm_lib.identity.matching import account_records, masked_hubs
+
+    rng = np.random.default_rng(11)
+    n = 40_000
+    ends = rng.integers(0, 10_000, n)
+    buyers = pd.DataFrame(
+        {
+            "account_id": [f"tmall:b{i}" for i in range(n)],
+            "kind": "phone_masked",
+            "value": [f"138****{e:04d}" for e in ends],
+        }
+    )
+    # the shop's test phone typed on 60 Douyin orders, and four Youzan buyers whose
+    # phones show one rare prefix (199, seen nowhere else): four of one platform on a
+    # value chance gives a mean of 0.0004 accounts is typed, not drawn
+    typed = pd.DataFrame(
+        {
+            "account_id": [f"douyin:d{i}" for i in range(60)] + [f"youzan:y{i}" for i in range(4)],
+            "kind": ["phone_masked"] * 60 + ["phone"] * 4,
+            "value": ["138****0000"] * 60 + ["+8619912340000"] * 4,
+        }
+    )
+    ids = pd.concat([buyers, typed], ignore_index=True)
+    db = duckdb.connect(str(tmp_path / "w.duckdb"))
+    db.register("ids", ids)
+    db.execute("CREATE TABLE identifiers AS SELECT * FROM ids")
+    db.execute(
+        "CREATE TABLE accounts AS SELECT DISTINCT account_id, NULL::VARCHAR AS native_id "
+        "FROM identifiers"
+    )
+    cfg = identity_config({})
+    hubs = masked_hubs(db, cfg).set_index("m")
+    records = account_records(db, cfg)
+    db.close()
+    counts = buyers["value"].value_counts()
+    # chance gives four per value here; the fixed limit of three per platform would drop
+    # more than half of these buyers' phones (the values shared by four or more)
+    assert (counts > cfg.hub_platform_limit).mean() > 0.5
+    assert sorted(hubs.index) == ["138****0000", "199****0000"]
+    assert hubs.loc["138****0000", "n_accounts"] == 60 + counts.get("138****0000", 0)
+    assert hubs.loc["199****0000", "limit_one_platform"] == cfg.hub_platform_limit
+    # the chance limit: Poisson(4) exceeded by at most 1% over ~10,000 values
+    assert 12 <= hubs.loc["138****0000", "limit_one_platform"] <= 17
+    kept = records.set_index("unique_id")["mphone"]
+    tmall = kept[kept.index.str.startswith("tmall:")]
+    assert tmall.notna().sum() == n - counts.get("138****0000", 0)
+    assert kept[kept.index.str.startswith(("douyin:", "youzan:"))].isna().all()
