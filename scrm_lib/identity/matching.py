@@ -93,6 +93,15 @@ nick AS (
       AND left(value, 1) IN (SELECT s FROM surnames)
     GROUP BY 1
 ),
+-- a nickname that is a given name with a pet prefix or emoji (小芳, 阿伟, 🌸欣怡): one
+-- or two Han characters once those go
+given AS (
+    SELECT account_id, min(g) AS nick_given FROM (
+        SELECT account_id,
+            regexp_replace(regexp_replace(value, '[^\p{Han}]', '', 'g'), '^[小阿]', '') AS g
+        FROM identifiers WHERE kind = 'nickname'
+    ) WHERE regexp_full_match(g, '\p{Han}{1,2}') GROUP BY 1
+),
 one AS (
     SELECT account_id,
         min(value) FILTER (WHERE kind = 'name') AS name,
@@ -107,11 +116,13 @@ SELECT a.account_id AS unique_id, split_part(a.account_id, ':', 1) AS platform,
     (one.name IS NULL AND nick.nick_name IS NOT NULL)::INTEGER AS name_nick, mphone.mphone,
     coalesce(one.city, nullif(regexp_extract(one.address, '^(?:[^省]+省)?([^省市]+市)', 1), ''))
         AS city,
-    one.address, one.birthday, one.email
+    one.address, one.birthday, one.email,
+    CASE WHEN one.name IS NULL AND nick.nick_name IS NULL THEN given.nick_given END AS nick_given
 FROM accounts a
 LEFT JOIN one USING (account_id)
 LEFT JOIN mphone USING (account_id)
 LEFT JOIN nick USING (account_id)
+LEFT JOIN given USING (account_id)
 WHERE one.name IS NOT NULL OR mphone.mphone IS NOT NULL OR nick.nick_name IS NOT NULL
 ORDER BY a.account_id
 """
@@ -243,11 +254,14 @@ pooled AS (
         arg_min(city, unique_id) FILTER (WHERE city IS NOT NULL) AS city,
         arg_min(address, unique_id) FILTER (WHERE address IS NOT NULL) AS address,
         arg_min(birthday, unique_id) FILTER (WHERE birthday IS NOT NULL) AS birthday,
-        arg_min(email, unique_id) FILTER (WHERE email IS NOT NULL) AS email
+        arg_min(email, unique_id) FILTER (WHERE email IS NOT NULL) AS email,
+        arg_min(nick_given, unique_id) FILTER (WHERE nick_given IS NOT NULL) AS nick_given
     FROM keyed GROUP BY pid
 )
 SELECT pooled.pid AS unique_id, coalesce(plats.plats, pooled.platform) AS platform,
-    name, name_nick, mphone, city, address, birthday, email
+    name, name_nick, mphone, city, address, birthday, email,
+    -- a person with a typed name is compared by it
+    CASE WHEN name IS NULL THEN nick_given END AS nick_given
 FROM pooled LEFT JOIN plats USING (pid)
 ORDER BY unique_id
 """
@@ -447,6 +461,30 @@ def _neutral_level(sql: str, label: str) -> Any:
     )
 
 
+#: One side has no name and its nickname is the other side's given name.
+_NICK_GIVEN = (
+    "(name_py_l IS NULL AND nick_given_l IS NOT NULL AND nick_given_l = name_given_r) "
+    "OR (name_py_r IS NULL AND nick_given_r IS NOT NULL AND nick_given_r = name_given_l)"
+)
+
+
+def given_name(name: pd.Series) -> pd.Series:
+    """The given name of each Chinese name: after a compound surname, else after one character.
+
+    Examples
+    --------
+    >>> given_name(pd.Series(["王芳", "欧阳娜娜", "Amy Wang", None])).tolist()
+    ['芳', '娜娜', None, None]
+    """
+    from scrm_lib.ingest.names import COMPOUND_SURNAMES
+
+    s = name.astype("string")
+    han = s.str.fullmatch(r"[\u4e00-\u9fff]{2,4}").fillna(False).astype(bool)
+    compound = s.str.slice(0, 2).isin(COMPOUND_SURNAMES) & s.str.len().ge(3)
+    out = s.str.slice(1).where(~compound, s.str.slice(2))
+    return out.astype(object).where(han & out.notna() & out.ne(""), None)
+
+
 def _settings(columns: list[str], link_type: str = "dedupe_only") -> Any:
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
@@ -457,7 +495,11 @@ def _settings(columns: list[str], link_type: str = "dedupe_only") -> Any:
         comparisons.append(
             cl.CustomComparison(
                 comparison_levels=[
-                    cll.NullLevel("name_py"),
+                    # no name on one side is no evidence, unless that side's nickname
+                    # is the other's given name (小芳 / 王芳: a WeChat user and a buyer)
+                    cll.CustomLevel(
+                        f"(name_py_l IS NULL OR name_py_r IS NULL) AND NOT ({_NICK_GIVEN})"
+                    ).configure(is_null_level=True),
                     # term frequencies: 张伟 agreeing says less than 欧阳瑾 agreeing
                     cll.ExactMatchLevel("name", term_frequency_adjustments=True).configure(
                         tf_adjustment_weight=NAME_TF_WEIGHT
@@ -469,6 +511,7 @@ def _settings(columns: list[str], link_type: str = "dedupe_only") -> Any:
                     # given name and surname swapped (kranz alex / alex kranz), or one of
                     # them mistyped: the sorted words agree closely
                     cll.JaroWinklerLevel("name_sorted", 0.9),
+                    cll.CustomLevel(_NICK_GIVEN, label_for_charts="nickname is the given name"),
                     # a nickname that merely looks like a name (向日葵) says little when it
                     # differs: its own level, so EM does not learn it as a contradiction
                     # neutral and fixed: the training blocks hold too few such pairs
@@ -702,6 +745,8 @@ def _fix_labelled_m(model: dict[str, Any]) -> dict[str, Any]:
             continue  # no labelled pair compared this field: EM's job
         for lv in levels:
             if lv.get("m_probability") is None:
+                if lv.get("label_for_charts") == "nickname is the given name":
+                    continue  # no labelled pair showed it: evidence for EM, not against
                 lv["m_probability"] = LABEL_M_FLOOR
             lv["fix_m_probability"] = True
     return model
@@ -737,6 +782,9 @@ def _with_blocks(records: pd.DataFrame, cols: list[str], cfg: IdentityConfig) ->
     if "name" in cols:
         nick = records["name_nick"] if "name_nick" in records.columns else 0
         df["name_nick"] = pd.Series(nick, index=records.index).fillna(0).astype(int)
+        given = records["nick_given"] if "nick_given" in records.columns else None
+        df["nick_given"] = pd.Series(given, index=records.index, dtype=object)
+        df["name_given"] = given_name(records["name"])
         df["name_block"] = name_blocks(records, cfg.max_block)
         # a dropped last character (陈伟宇 / 陈伟) keeps the first two syllables
         prefix = records.assign(name_py=name_prefix(records["name_py"]))

@@ -348,3 +348,37 @@ def test_masked_phones_shared_by_chance_are_no_hubs(tmp_path):
     tmall = kept[kept.index.str.startswith("tmall:")]
     assert tmall.notna().sum() == n - counts.get("138****0000", 0)
     assert kept[kept.index.str.startswith(("douyin:", "youzan:"))].isna().all()
+
+
+def test_a_nickname_that_is_a_given_name_is_kept_for_matching(tmp_path):
+    import duckdb
+
+    from scrm_lib.identity.matching import account_records, given_name
+
+    from .conftest import make_warehouse
+
+    accounts = ["wechat:o1", "wechat:o2", "wechat:o3", "tmall:t1", "wechat:o4"]
+    ids = [
+        ("wechat:o1", "nickname", "🌸小芳"),  # a pet prefix and an emoji round a given name
+        ("wechat:o1", "phone", "+8613912345678"),
+        ("wechat:o2", "nickname", "阳光明媚"),  # a phrase, not a name
+        ("wechat:o2", "phone", "+8613912345679"),
+        ("wechat:o3", "nickname", "阿伟"),
+        ("wechat:o3", "name", "李伟"),  # a typed name is compared as such
+        ("tmall:t1", "name", "王芳"),
+        ("tmall:t1", "phone_masked", "139****5678"),
+        ("wechat:o4", "nickname", "欣怡~"),
+        ("wechat:o4", "phone", "+8613812340000"),
+    ]
+    path = make_warehouse(tmp_path / "w.duckdb", accounts, ids)
+    db = duckdb.connect(str(path))
+    rec = account_records(db, identity_config({})).set_index("unique_id")
+    db.close()
+    assert rec["nick_given"].astype(object).where(rec["nick_given"].notna(), None).to_dict() == {
+        "tmall:t1": None,
+        "wechat:o1": "芳",
+        "wechat:o2": None,
+        "wechat:o3": None,
+        "wechat:o4": "欣怡",
+    }
+    assert given_name(rec["name"]).to_dict()["tmall:t1"] == "芳"
