@@ -14,6 +14,7 @@ import streamlit as st
 
 from dashboard.auth import current_user
 from dashboard.components import settings
+from scrm_lib.labels import labelled
 from scrm_lib.reports import list_runs
 from scrm_lib.state import record_audit
 
@@ -50,7 +51,7 @@ if runs.empty:
 
 failed = int((runs["status"] == "failed").sum())
 st.caption(f"{len(runs)} 次运行 runs · {failed} 失败 failed")
-st.dataframe(runs.drop(columns=["path"]), hide_index=True)
+st.dataframe(labelled(runs.drop(columns=["path"])), hide_index=True)
 
 labels = [f"{r.report} · {r.run_id} · {r.status}" for r in runs.itertuples()]
 choice = st.selectbox("打开报告 / Open a report", range(len(runs)), format_func=labels.__getitem__)

@@ -35,7 +35,7 @@ from scrm_lib.identity.person360 import (
     resolve_person,
     timeline,
 )
-from scrm_lib.privacy import mask_frame, mask_name, mask_text
+from scrm_lib.privacy import mask_frame, mask_text
 
 #: Tables the identity build step writes.
 IDENTITY_TABLES = ("person_accounts", "persons", "identity_edges", "identity_hubs")
@@ -262,39 +262,6 @@ def person_card(warehouse: Warehouse, key: str, *, max_rows: int = 50) -> dict[s
     }
 
 
-def mask_identifiers(ids: pd.DataFrame) -> pd.DataFrame:
-    """Identifier values masked by role (kind): names 张**, phones 138****5678, ids shortened.
-
-    Examples
-    --------
-    >>> df = pd.DataFrame({
-    ...     "role": ["name", "phone", "unionid", "address"],
-    ...     "value": ["张三丰", "+8613812345678", "oAbCdEfGh123", "杭州市西湖区文三路1号"],
-    ...     "account_id": ["tmall:1", "youzan:+8613812345678", "wechat:o", "tmall:1"],
-    ... })
-    >>> mask_identifiers(df)["value"].tolist()
-    ['张**', '138****5678', 'oAbC…', '杭州市西湖区…']
-    >>> mask_identifiers(df)["account_id"].tolist()[1]
-    'youzan:138****5678'
-    """
-    out = ids.copy()
-    v = out["value"].astype("string")
-    kind = out["role"].astype("string")
-    named = kind.isin(["name", "nickname"])
-    place = kind.isin(["address"])
-    opaque = kind.isin(
-        ["unionid", "openid", "external_userid", "douyin_key", "device", "member_no"]
-    )
-    masked = mask_text(v)
-    masked = masked.mask(named, mask_name(v))
-    masked = masked.mask(place, v.str.slice(0, 6) + "…")
-    masked = masked.mask(opaque, v.str.slice(0, 4) + "…")
-    out["value"] = masked.astype(object)
-    if "account_id" in out.columns:
-        out["account_id"] = mask_text(out["account_id"].astype("string")).astype(object)
-    return out
-
-
 def plot_recognition(rec: pd.DataFrame) -> Any:
     """Bar chart: recognition rate per platform (share in persons with two or more accounts)."""
     import plotly.express as px
@@ -349,7 +316,6 @@ __all__ = [
     "explain",
     "explain_frames",
     "hubs",
-    "mask_identifiers",
     "missing_tables",
     "new_elsewhere_by_month",
     "overlap_matrix",
