@@ -35,8 +35,11 @@ def sandboxed(report_html: str, height: int = FRAME_HEIGHT) -> str:
         report_html = report_html[: head.end()] + meta + report_html[head.end() :]
     else:
         report_html = meta + report_html
+    # the same policy on the outer page, ahead of the frame: a srcdoc frame inherits it from
+    # the moment it is created, before the browser's preload scanner reads the report's own
+    # meta tag (with only the inner tag, an <img> early in the report could still go out)
     return (
-        "<!DOCTYPE html><html><head><style>html,body{margin:0;height:100%}</style></head>"
+        f"<!DOCTYPE html><html><head>{meta}<style>html,body{{margin:0;height:100%}}</style></head>"
         f'<body><iframe sandbox="allow-scripts" referrerpolicy="no-referrer" '
         f'title="report" style="border:0;width:100%;height:{height - 8}px" '
         f'srcdoc="{html_lib.escape(report_html, quote=True)}"></iframe></body></html>'
