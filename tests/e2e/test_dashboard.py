@@ -31,7 +31,7 @@ def users(tmp_path, monkeypatch) -> Path:
 def app(monkeypatch, warehouse: Path, user: str | None = None, role: str = "viewer") -> AppTest:
     monkeypatch.setenv("SCRM_WAREHOUSE", str(warehouse))
     at = AppTest.from_file(APP, default_timeout=60)
-    if user is not None:  # what streamlit-authenticator leaves in the session after a login
+    if user is not None:  # what the login form leaves in the session after a login
         at.session_state["authentication_status"] = True
         at.session_state["username"] = user
         at.session_state["name"] = user
