@@ -62,10 +62,11 @@ dashboard:
 	$(RUN) streamlit run dashboard/app.py --server.address $(HOST) --server.port $(PORT) \
 		--server.headless true --browser.gatherUsageStats false
 
-## lab: JupyterLab on the report notebooks (127.0.0.1 only; the token is in the log)
+## lab: JupyterLab on the report notebooks (127.0.0.1 only; the token is in the log;
+## a read-only extension manager, so the lab never calls PyPI)
 lab: install
 	$(RUN) jupyter lab --no-browser --ServerApp.ip=$(HOST) --ServerApp.port=$(LAB_PORT) \
-		--ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks \
+		--ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks --LabApp.extension_manager=readonly \
 		$(if $(filter 0,$(shell id -u)),--allow-root)
 
 lint:
