@@ -67,15 +67,23 @@ def to_pinyin(names: pd.Series) -> pd.Series:
     return s.map(table).astype(object).where(s.notna(), None)
 
 
-_RECORDS_SQL = r"""
-WITH masks AS (
+#: Every phone as its visible digits (138****5678), masked or full, per account.
+_MASKS_CTE = r"""
+masks AS (
     SELECT account_id, value AS m FROM identifiers
     WHERE kind IN ('phone_masked', 'alipay_masked')
       AND regexp_full_match(value, '1[0-9]{2}\*{4}[0-9]{4}')
     UNION ALL
     SELECT account_id, substr(value, 4, 3) || '****' || substr(value, 11, 4) FROM identifiers
     WHERE kind IN ('phone', 'recipient_phone') AND regexp_full_match(value, '\+861[0-9]{10}')
-),
+)
+"""
+
+
+_RECORDS_SQL = (
+    "WITH "
+    + _MASKS_CTE
+    + r""",
 mphone AS (
     SELECT account_id, min(m) AS mphone FROM masks
     WHERE m NOT IN (SELECT m FROM _mphone_hubs) GROUP BY account_id
@@ -126,24 +134,20 @@ LEFT JOIN given USING (account_id)
 WHERE one.name IS NOT NULL OR mphone.mphone IS NOT NULL OR nick.nick_name IS NOT NULL
 ORDER BY a.account_id
 """
+)
 
 
 #: Accounts per visible-digit phone value and platform, and the same per prefix (138):
 #: what :func:`masked_hubs` compares with chance.
-_MASK_COUNTS_SQL = r"""
-CREATE OR REPLACE TEMP TABLE _mphone_counts AS
-WITH masks AS (
-    SELECT account_id, value AS m FROM identifiers
-    WHERE kind IN ('phone_masked', 'alipay_masked')
-      AND regexp_full_match(value, '1[0-9]{2}\*{4}[0-9]{4}')
-    UNION ALL
-    SELECT account_id, substr(value, 4, 3) || '****' || substr(value, 11, 4) FROM identifiers
-    WHERE kind IN ('phone', 'recipient_phone') AND regexp_full_match(value, '\+861[0-9]{10}')
-)
+_MASK_COUNTS_SQL = (
+    "CREATE OR REPLACE TEMP TABLE _mphone_counts AS\nWITH "
+    + _MASKS_CTE
+    + r"""
 SELECT m, left(m, 3) AS prefix, split_part(account_id, ':', 1) AS platform,
     count(DISTINCT account_id) AS n
 FROM masks GROUP BY ALL
 """
+)
 
 #: Visible last digits of a masked phone (138****5678): the values one prefix can show.
 MASKED_VALUES_PER_PREFIX = 10**4

@@ -40,6 +40,31 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def serve_dashboard(home: Path, env: dict, state: Path):
+    """Start the dashboard as `make dashboard` does, yield its address, stop it afterwards."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard/app.py"),
+         "--server.address", "127.0.0.1", "--server.port", str(port),
+         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=home, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("dashboard did not start within 60 s")
+    yield {"url": url, "state_db": state / "state.duckdb"}
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
 @pytest.fixture(scope="module")
 def server(built_sample, tmp_path_factory):
     home = built_sample["home"]
@@ -62,42 +87,7 @@ def server(built_sample, tmp_path_factory):
         author="ada", role="admin", source=built_sample["warehouse"],
         description="RFM champions", state_path=state / "state.duckdb",
     )  # fmt: skip
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "dashboard/app.py"),
-            "--server.address",
-            "127.0.0.1",
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=home,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("dashboard did not start within 60 s")
-    yield {"url": url, "state_db": state / "state.duckdb"}
-    proc.terminate()
-    proc.wait(timeout=20)
+    yield from serve_dashboard(home, env, state)
 
 
 def launch(pw):

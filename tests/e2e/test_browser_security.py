@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
@@ -23,7 +21,7 @@ import pytest
 
 from scrm_lib.state import read_audit
 from scrm_lib.users import add_user
-from tests.e2e.test_browser import CHROMIUM, ROOT, free_port
+from tests.e2e.test_browser import CHROMIUM, serve_dashboard
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason="Chromium missing: run scripts/setup-system.sh"
@@ -80,28 +78,7 @@ def server(built_sample, tmp_path_factory):
         "SCRM_LOGIN_LOCK_MINUTES": str(LOCK_SECONDS / 60),
         "SCRM_LOGIN_BACKOFF_SECONDS": "0",
     }
-    port = free_port()
-    # as `make dashboard` starts it
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard/app.py"),
-         "--server.address", "127.0.0.1", "--server.port", str(port),
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=home, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("dashboard did not start within 60 s")
-    yield {"url": url, "state_db": state / "state.duckdb"}
-    proc.terminate()
-    proc.wait(timeout=20)
+    yield from serve_dashboard(home, env, state)
 
 
 @pytest.fixture(scope="module")
