@@ -28,7 +28,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 PASSWORD = "browser-pass-1"
-LOCK_SECONDS = 4
+LOCK_SECONDS = 12  # long enough that a slow machine still submits during the lock
 REPORT = "probe_report"
 RUN_ID = "20261201T000000000Z-probe"
 
