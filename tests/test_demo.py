@@ -12,6 +12,7 @@ import duckdb
 from scrm_lib.churn.scoring import scored_with
 from scrm_lib.config import load_settings
 from scrm_lib.segments import preview
+from tests.apptest import open_page
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -48,7 +49,6 @@ def test_every_readme_segment_example_has_members(built_sample):
 
 
 def test_the_churn_page_shows_the_scores(built_sample, monkeypatch, tmp_path):
-    from streamlit.testing.v1 import AppTest
 
     from scrm_lib.users import add_user
 
@@ -58,14 +58,7 @@ def test_the_churn_page_shows_the_scores(built_sample, monkeypatch, tmp_path):
     monkeypatch.setenv("SCRM_USERS_FILE", str(users))
     monkeypatch.setenv("SCRM_STATE_DB", str(tmp_path / "state.duckdb"))
     monkeypatch.setenv("SCRM_WAREHOUSE", str(built_sample["warehouse"]))
-    app = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
-    at = AppTest.from_file(str(app), default_timeout=120)
-    for key, value in {"authentication_status": True, "username": "mark", "name": "mark",
-                       "roles": ["marketer"], "logout": None}.items():  # fmt: skip
-        at.session_state[key] = value
-    at.run()
-    at.switch_page("views/churn.py")
-    at = at.run()
+    at = open_page("views/churn.py", "mark", "marketer")
     assert not at.exception, at.exception
     texts = " ".join(str(e.value) for e in [*at.info, *at.warning, *at.markdown])
     assert "no churn model" not in texts

@@ -22,8 +22,8 @@ from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
 from scrm_lib.ingest import ParsedFile
+from tests.apptest import open_page
 
-APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 PASSWORD = "demo-pass-123"
 
 # What must never show in clear (each is planted below, most of them several times).
@@ -243,15 +243,7 @@ def downloads(monkeypatch) -> list[tuple[str, bytes]]:
 
 
 def _page(page: str, user: str, role: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["authentication_status"] = True
-    at.session_state["username"] = user
-    at.session_state["name"] = user
-    at.session_state["roles"] = [role]
-    at.session_state["logout"] = None
-    at.run()
-    at.switch_page(page)
-    return at.run()
+    return open_page(page, user, role, timeout=60)
 
 
 def _shown(at: AppTest) -> str:

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import duckdb
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from scrm_lib.churn.config import ChurnError, churn_config
 from scrm_lib.churn.model import CARD_FILE, load_model, models_dir
 from scrm_lib.churn.scoring import early_warning, score, segment_filter
 from scrm_lib.config import load_settings
 from scrm_lib.errors import ConfigError
+from tests.apptest import open_page
 from tests.sample_project import scrm
-
-APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 
 
 @pytest.fixture(scope="module")
@@ -136,13 +133,7 @@ def test_dashboard_page(trained, monkeypatch, tmp_path):
     monkeypatch.setenv("SCRM_USERS_FILE", str(users))
     monkeypatch.setenv("SCRM_STATE_DB", str(home / "state.duckdb"))
     monkeypatch.setenv("SCRM_WAREHOUSE", str(trained["warehouse"]))
-    at = AppTest.from_file(APP, default_timeout=120)
-    for key, value in {"authentication_status": True, "username": "mark", "name": "mark",
-                       "roles": ["marketer"], "logout": None}.items():  # fmt: skip
-        at.session_state[key] = value
-    at.run()
-    at.switch_page("views/churn.py")
-    at = at.run()
+    at = open_page("views/churn.py", "mark", "marketer")
     assert not at.exception, at.exception
     assert "流失预警 / Churn" in [t.value for t in at.title]
     assert any(m.label.startswith("高风险") for m in at.metric)

@@ -12,8 +12,7 @@ from scrm_lib.identity.overrides import read_overrides
 from scrm_lib.identity.views import example_person
 from scrm_lib.state import read_audit
 from scrm_lib.users import add_user
-
-APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
+from tests.apptest import open_page as signed_in_page
 
 
 @pytest.fixture
@@ -26,15 +25,7 @@ def open_page(tmp_path, monkeypatch):
 
     def _open(warehouse: Path, page: str, user: str = "vera", role: str = "viewer") -> AppTest:
         monkeypatch.setenv("SCRM_WAREHOUSE", str(warehouse))
-        at = AppTest.from_file(APP, default_timeout=120)
-        at.session_state["authentication_status"] = True
-        at.session_state["username"] = user
-        at.session_state["name"] = user
-        at.session_state["roles"] = [role]
-        at.session_state["logout"] = None
-        at.run()
-        at.switch_page(page)
-        return at.run()
+        return signed_in_page(page, user, role)
 
     return _open
 
