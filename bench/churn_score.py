@@ -121,8 +121,8 @@ def phase_score(home: Path, warehouse: Path, out: Path) -> None:
     from scrm_lib.churn.features import compute_features
     from scrm_lib.churn.model import load_model
     from scrm_lib.config import load_settings
+    from scrm_lib.engine import open_warehouse
     from scrm_lib.value._base import as_of_cut, default_as_of
-    from scrm_lib.warehouse import open_warehouse
 
     settings = load_settings(home)
     cfg = churn_config(settings)

@@ -84,8 +84,8 @@ def build_facts(home: Path) -> dict:
 
 def accuracy(home: Path, truth: Path) -> dict:
     """Pairwise and B-cubed scores plus the recall ceiling, rounded (after the timed build)."""
+    from scrm_lib.engine import duckdb_connect
     from scrm_lib.identity.evaluate import evaluate
-    from scrm_lib.warehouse import duckdb_connect
 
     con = duckdb_connect(home / "data" / "warehouse" / "scrm.duckdb", read_only=True)
     try:

@@ -8,7 +8,7 @@ skewed number of orders each, 2% refunded), written to a warehouse file, then:
 - pandas: the same summary with ``groupby`` on the orders already in memory;
 - lifetimes 0.11.3: ``summary_data_from_transaction_data`` on the same frame
   (bench dependency group only; skipped above ``--lifetimes-max`` rows);
-- segment preview: :func:`scrm_lib.segments.preview` on a 1M-person ``value_persons``
+- segment preview: :func:`scrm_lib.segments.definitions.preview` on a 1M-person ``value_persons``
   mart (median of 5 runs; target ≤ 300 ms).
 
 Usage::
@@ -32,9 +32,9 @@ import numpy as np
 import pandas as pd
 
 from scrm_lib.config import load_settings
+from scrm_lib.engine import open_warehouse
 from scrm_lib.value._base import as_of_cut, person_orders, value_config
 from scrm_lib.value.rfm import rfm_summary_expr
-from scrm_lib.warehouse import open_warehouse
 
 AS_OF = "2026-10-31"
 
@@ -127,7 +127,7 @@ def run_rows(rows: int, workdir: Path, lifetimes_max: int) -> dict:
 
 
 def preview_bench(workdir: Path, persons: int = 1_000_000) -> dict:
-    from scrm_lib.segments import preview
+    from scrm_lib.segments.definitions import preview
     from scrm_lib.value.persons import MART, typed
 
     rng = np.random.default_rng(7)

@@ -1,6 +1,6 @@
 """Login, roles and the signed-in user. Pages run only after app.py logged someone in.
 
-The password is checked by :func:`scrm_lib.users.attempt_login`, which locks
+The password is checked by :func:`scrm_lib.access.users.attempt_login`, which locks
 a user or a client address after repeated failures (counters in the state
 store) and audits every outcome. The login lives on the server: in the
 Streamlit session, and bound to the browser's HttpOnly session cookie
@@ -16,8 +16,8 @@ import streamlit as st
 
 from dashboard import session
 from scrm_lib import load_settings
-from scrm_lib.privacy import can
-from scrm_lib.users import attempt_login, load_users_file
+from scrm_lib.access.privacy import can
+from scrm_lib.access.users import attempt_login, load_users_file
 
 #: what a login leaves in st.session_state (the keys pages and tests rely on)
 _KEYS = ("authentication_status", "username", "name", "roles")

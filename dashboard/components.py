@@ -14,11 +14,11 @@ import streamlit as st
 
 from dashboard.auth import current_user
 from scrm_lib import load_settings
-from scrm_lib.build import status as warehouse_status
+from scrm_lib.access.privacy import export_bytes, mask_frame
+from scrm_lib.access.state import record_audit
 from scrm_lib.errors import ScrmError
 from scrm_lib.labels import fmt_time, labelled, message, timezone
-from scrm_lib.privacy import export_bytes, mask_frame
-from scrm_lib.state import record_audit
+from scrm_lib.warehouse.build import status as warehouse_status
 
 
 def settings():

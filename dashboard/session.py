@@ -178,7 +178,7 @@ async def _plain(send, status: int, text: str) -> None:
 
 
 def _audit_refusal(scope, path: str) -> None:
-    from scrm_lib.state import record_audit
+    from scrm_lib.access.state import record_audit
 
     client = (scope.get("client") or ("-",))[0]
     # the refusal stands even when the state store is busy

@@ -22,7 +22,7 @@ from rich.table import Table
 from scrm_lib.cli_common import JsonOpt, WarehouseOpt
 from scrm_lib.config import Settings, load_settings
 from scrm_lib.errors import ScrmError
-from scrm_lib.report_cli import report_app
+from scrm_lib.reports.cli import report_app
 
 app = typer.Typer(
     name="scrm",
@@ -35,11 +35,11 @@ app.add_typer(report_app, name="report")
 
 #: Capability sub-commands: (name, module defining a Typer ``app``). One line per area.
 SUBCOMMANDS: list[tuple[str, str]] = [
-    ("identity", "scrm_lib.identity_cli"),
-    ("ab", "scrm_lib.ab_cli"),
-    ("value", "scrm_lib.value_cli"),
-    ("segment", "scrm_lib.segment_cli"),
-    ("churn", "scrm_lib.churn_cli"),
+    ("identity", "scrm_lib.identity.cli"),
+    ("ab", "scrm_lib.experiments.cli"),
+    ("value", "scrm_lib.value.cli"),
+    ("segment", "scrm_lib.segments.cli"),
+    ("churn", "scrm_lib.churn.cli"),
 ]
 for _name, _module in SUBCOMMANDS:
     app.add_typer(import_module(_module).app, name=_name)
@@ -119,7 +119,7 @@ def ingest(
     as_json: JsonOpt = False,
 ) -> None:
     """Check export files and add them to the raw area (rows accepted / rejected per file)."""
-    from scrm_lib.raw import add_files
+    from scrm_lib.ingest.raw_area import add_files
 
     cfg = settings(raw_dir=raw)
     if suggest is not None:
@@ -209,7 +209,7 @@ def build(
     as_json: JsonOpt = False,
 ) -> None:
     """Build the warehouse from the raw area and publish it atomically."""
-    from scrm_lib.build import build as run
+    from scrm_lib.warehouse.build import build as run
 
     cfg = settings(raw_dir=raw, warehouse=warehouse, engine=engine)
     if train_churn:
@@ -234,7 +234,7 @@ def build(
 @app.command()
 def status(warehouse: WarehouseOpt = None, as_json: JsonOpt = False) -> None:
     """Last build, rows per table, per input file, refused files and rejects by reason."""
-    from scrm_lib.build import status as run
+    from scrm_lib.warehouse.build import status as run
 
     cfg = settings(warehouse=warehouse)
     data = run(cfg.warehouse, state_db=cfg.state_db)
@@ -264,7 +264,7 @@ def users_add(
     as_json: JsonOpt = False,
 ) -> None:
     """Add a user (or change their password and role); passwords are stored bcrypt-hashed."""
-    from scrm_lib.users import add_user
+    from scrm_lib.access.users import add_user
 
     secret = password or os.environ.get("SCRM_PASSWORD")
     if secret is None:
@@ -278,7 +278,7 @@ def users_add(
 @users_app.command("list")
 def users_list(as_json: JsonOpt = False) -> None:
     """List users and roles."""
-    from scrm_lib.users import list_users
+    from scrm_lib.access.users import list_users
 
     users = list_users(path=settings().users_file)
     if as_json:
@@ -293,7 +293,7 @@ def users_list(as_json: JsonOpt = False) -> None:
 @users_app.command("remove")
 def users_remove(username: str, as_json: JsonOpt = False) -> None:
     """Remove a user."""
-    from scrm_lib.users import remove_user
+    from scrm_lib.access.users import remove_user
 
     remove_user(username, path=settings().users_file)
     emit_json({"removed": username}) if as_json else out.print(f"user {username} removed")
@@ -305,7 +305,7 @@ def audit(
     as_json: JsonOpt = False,
 ) -> None:
     """Show the audit log: exports and admin edits (who, when, what, rows)."""
-    from scrm_lib.state import read_audit
+    from scrm_lib.access.state import read_audit
 
     df = read_audit(limit=limit, path=settings().state_db)
     if as_json:

@@ -175,7 +175,7 @@ EXTRAS_DOC = "unmapped source columns as JSON (personal data)"
 #
 # The one declaration of which columns hold personal data and how each is masked
 # on the way out (every dashboard table, every CSV/XLSX export, CLI or page):
-# ``scrm_lib.privacy.mask_frame`` reads it and nothing else decides. The warehouse
+# ``scrm_lib.access.privacy.mask_frame`` reads it and nothing else decides. The warehouse
 # keeps clear values; only admins' unmask (audited) shows them.
 #
 # Kinds:
@@ -198,7 +198,7 @@ EXTRAS_DOC = "unmapped source columns as JSON (personal data)"
 #
 # Marts and state tables are declared here by table name too; frames a page or an
 # export computes (joins, renamed columns) fall back to PERSONAL_COLUMN_NAMES, then
-# to the name patterns in ``scrm_lib.privacy``.
+# to the name patterns in ``scrm_lib.access.privacy``.
 PERSONAL_KINDS = (
     "phone", "name", "address", "email", "birthday", "text", "account", "identifier", "json",
 )  # fmt: skip

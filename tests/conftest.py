@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from scrm_lib.schema import TABLES, conform
-from scrm_lib.transform import FILE_SEQ, ROW
+from scrm_lib.warehouse.canonical import FILE_SEQ, ROW
 
 StageFn = Callable[[str, Sequence[tuple[int, pd.DataFrame]]], Any]
 
@@ -41,7 +41,7 @@ def spark_session() -> Iterator[Any]:
     reason = spark_unavailable()
     if reason:
         pytest.skip(reason)
-    from scrm_lib.warehouse import spark_session as start
+    from scrm_lib.engine import spark_session as start
 
     session = start(app_name="scrm-tests", master="local[2]", shuffle_partitions=1)
     yield session
@@ -52,13 +52,13 @@ def spark_session() -> Iterator[Any]:
 def backend(request: pytest.FixtureRequest) -> Iterator[Any]:
     """An ibis backend: in-memory DuckDB, or PySpark local[2] on the shared session."""
     if request.param == "duckdb":
-        from scrm_lib.warehouse import duckdb_connect
+        from scrm_lib.engine import duckdb_connect
 
         con = duckdb_connect()
         yield con
         con.disconnect()
     else:
-        from scrm_lib.warehouse import spark_backend
+        from scrm_lib.engine import spark_backend
 
         yield spark_backend(request.getfixturevalue("spark_session"))
 
@@ -72,7 +72,7 @@ def stage_on(con: Any, table: str, frames: Sequence[tuple[int, pd.DataFrame]]) -
     The frames are conformed and typed by DuckDB, the way a build stages them,
     then handed to ``con`` as Arrow, so both engines start from identical input.
     """
-    from scrm_lib.warehouse import duckdb_connect, register_arrow
+    from scrm_lib.engine import duckdb_connect, register_arrow
 
     schema = ibis.schema({**TABLES[table], FILE_SEQ: "int64", ROW: "int64"})
     parts = []

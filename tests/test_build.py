@@ -19,11 +19,11 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from scrm_lib.build import build, list_raw_files, status
+from scrm_lib.engine import list_tables, open_warehouse
 from scrm_lib.errors import InputFileError, ScrmError, WarehouseError
 from scrm_lib.ingest import ParsedFile
 from scrm_lib.schema import TABLES, conform
-from scrm_lib.warehouse import list_tables, open_warehouse
+from scrm_lib.warehouse.build import build, list_raw_files, status
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = "order_id,buyer,paid_at,amount,status\n"
@@ -99,7 +99,7 @@ REEXPORT = [
 @pytest.fixture(autouse=True)
 def no_mart_steps(monkeypatch):
     """Build mechanics only: the identity and mart steps have tests of their own."""
-    monkeypatch.setattr("scrm_lib.marts.STEPS", [])
+    monkeypatch.setattr("scrm_lib.warehouse.steps.STEPS", [])
 
 
 @pytest.fixture
@@ -292,7 +292,7 @@ def test_concurrent_build_is_refused(raw: Path, tmp_path: Path) -> None:
 
 
 def test_query_errors_name_the_step_and_table(tmp_path: Path) -> None:
-    from scrm_lib.warehouse import Runner, duckdb_connect
+    from scrm_lib.engine import Runner, duckdb_connect
 
     runner = Runner(duckdb_connect(), label="demo")
     with pytest.raises(WarehouseError, match=r"^demo: load: orders: .*no_such_table"):
@@ -305,7 +305,7 @@ def test_query_errors_name_the_step_and_table(tmp_path: Path) -> None:
 READER = """
 import json, sys, time
 from pathlib import Path
-from scrm_lib.warehouse import open_warehouse
+from scrm_lib.engine import open_warehouse
 path, stop = sys.argv[1], Path(sys.argv[2])
 deadline = time.time() + 120
 while not stop.exists() and time.time() < deadline:
@@ -331,7 +331,7 @@ while not stop.exists() and time.time() < deadline:
 KILLED_BUILD = """
 import os, sys, time
 from pathlib import Path
-from scrm_lib.build import build
+from scrm_lib.warehouse.build import build
 from tests.test_build import fake_parse
 raw, wh, marker = sys.argv[1], sys.argv[2], Path(sys.argv[3])
 calls = []

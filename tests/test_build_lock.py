@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from scrm_lib.build import build, status
 from scrm_lib.config import load_settings
+from scrm_lib.engine import open_warehouse
 from scrm_lib.errors import ScrmError
-from scrm_lib.warehouse import open_warehouse
+from scrm_lib.warehouse.build import build, status
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = "订单号,买家手机号,订单实付金额,订单状态,订单创建时间\n"
@@ -32,7 +32,7 @@ HEADER = "订单号,买家手机号,订单实付金额,订单状态,订单创建
 KILLED = """
 import os, sys, time
 from pathlib import Path
-from scrm_lib.build import build
+from scrm_lib.warehouse.build import build
 from scrm_lib.config import load_settings
 
 home, marker, stage = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
@@ -48,7 +48,7 @@ build(settings=load_settings(home), steps=[], progress=progress)
 
 @pytest.fixture(autouse=True)
 def no_mart_steps(monkeypatch):
-    monkeypatch.setattr("scrm_lib.marts.STEPS", [])
+    monkeypatch.setattr("scrm_lib.warehouse.steps.STEPS", [])
 
 
 @pytest.fixture
@@ -143,7 +143,7 @@ def test_killed_build_is_recovered_by_the_next(
     s = status(wh)  # the published warehouse is untouched
     assert s["last_build"]["build_id"] == old.build_id and s["tables"]["orders"] == 2
 
-    with caplog.at_level(logging.WARNING, logger="scrm_lib.build"):
+    with caplog.at_level(logging.WARNING, logger="scrm_lib.warehouse.build"):
         new = build(settings=cfg, steps=[])
     assert any("did not finish" in r.getMessage() for r in caplog.records)
     assert _names(wh.parent) == ["scrm.duckdb"]

@@ -77,8 +77,8 @@ def test_home_of_a_source_checkout_and_the_environment_first(tmp_path, monkeypat
 
 
 def test_missing_warehouse_names_the_path_and_how_to_set_it(tmp_path, monkeypatch):
+    from scrm_lib.engine import open_warehouse
     from scrm_lib.errors import WarehouseError
-    from scrm_lib.warehouse import open_warehouse
 
     monkeypatch.delenv("SCRM_HOME", raising=False)
     monkeypatch.delenv("SCRM_WAREHOUSE", raising=False)

@@ -11,7 +11,7 @@ import duckdb
 
 from scrm_lib.churn.scoring import scored_with
 from scrm_lib.config import load_settings
-from scrm_lib.segments import preview
+from scrm_lib.segments.definitions import preview
 from tests.apptest import open_page
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -50,7 +50,7 @@ def test_every_readme_segment_example_has_members(built_sample):
 
 def test_the_churn_page_shows_the_scores(built_sample, monkeypatch, tmp_path):
 
-    from scrm_lib.users import add_user
+    from scrm_lib.access.users import add_user
 
     users = tmp_path / "users.yaml"
     add_user("mark", "demo-pass-123", role="marketer", path=users)

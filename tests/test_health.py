@@ -8,8 +8,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from scrm_lib import health
 from scrm_lib.errors import WarehouseError
+from scrm_lib.warehouse import health
 
 DDL = """
 CREATE TABLE builds (build_id VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ,

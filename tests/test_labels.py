@@ -43,11 +43,11 @@ def _page_columns() -> set[str]:
     """Columns of the tables the pages show, from the library's own declarations."""
     from scrm_lib.churn.plots import metrics_frame
     from scrm_lib.churn.scoring import COLUMNS as SCORE_COLUMNS
-    from scrm_lib.health import REFUSED_COLUMNS
-    from scrm_lib.marts import STEP_LOG_COLUMNS
     from scrm_lib.schema import TABLES
     from scrm_lib.value.persons import COLUMNS as PERSON_COLUMNS
     from scrm_lib.value.rfm import RFM_COLUMNS
+    from scrm_lib.warehouse.health import REFUSED_COLUMNS
+    from scrm_lib.warehouse.steps import STEP_LOG_COLUMNS
 
     cols = {c for schema in TABLES.values() for c in schema}
     cols |= set(REFUSED_COLUMNS) | set(STEP_LOG_COLUMNS) | set(RFM_COLUMNS)

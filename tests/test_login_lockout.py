@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from scrm_lib.access.state import read_audit, read_login_failures
+from scrm_lib.access.users import LoginPolicy, add_user, attempt_login
 from scrm_lib.config import load_settings
 from scrm_lib.errors import ConfigError
-from scrm_lib.state import read_audit, read_login_failures
-from scrm_lib.users import LoginPolicy, add_user, attempt_login
 
 PASSWORD = "right-password-1"
 T0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)

@@ -182,10 +182,10 @@ def _rejects() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def home(tmp_path_factory):
     """A project home with the hand-made warehouse built, a saved segment and three users."""
-    from scrm_lib.build import build
+    from scrm_lib.access.users import add_user
     from scrm_lib.config import load_settings
-    from scrm_lib.segments import save_segment
-    from scrm_lib.users import add_user
+    from scrm_lib.segments.definitions import save_segment
+    from scrm_lib.warehouse.build import build
 
     home = tmp_path_factory.mktemp("masking")
     raw = home / "data" / "raw" / "handmade_export.csv"
@@ -285,7 +285,7 @@ PAGES = [
 
 @pytest.mark.parametrize(("user", "role"), [("vera", "viewer"), ("mark", "marketer")])
 def test_no_page_and_no_download_shows_personal_data(env, downloads, user, role):
-    from scrm_lib.state import read_audit
+    from scrm_lib.access.state import read_audit
 
     for page in PAGES:
         at = _page(page, user, role)
@@ -330,8 +330,8 @@ def test_every_declared_table_masks_what_was_planted(env):
     """The library path: each warehouse table, read whole and masked, leaks nothing."""
     import duckdb
 
+    from scrm_lib.access.privacy import export_bytes, mask_frame
     from scrm_lib.config import load_settings
-    from scrm_lib.privacy import export_bytes, mask_frame
     from scrm_lib.schema import PERSONAL_COLUMNS
 
     with duckdb.connect(str(load_settings().warehouse), read_only=True) as con:
@@ -354,7 +354,7 @@ def test_every_declared_table_masks_what_was_planted(env):
 
 
 def test_admin_unmask_is_audited(env, downloads):
-    from scrm_lib.state import read_audit
+    from scrm_lib.access.state import read_audit
 
     at = _page("views/segments.py", "ada", "admin")
     assert not at.exception

@@ -14,7 +14,7 @@ import nbformat
 import pytest
 
 from scrm_lib.config import load_settings
-from scrm_lib.reports import notebook_parameters, run_reports
+from scrm_lib.reports.runner import notebook_parameters, run_reports
 from scrm_lib.schema import REJECTS, TABLES
 from tests.test_reports import assert_no_external_script
 

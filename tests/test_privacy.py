@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
+from scrm_lib.access.privacy import can, check_role, escape_formulas, mask_frame, mask_phone
 from scrm_lib.errors import ConfigError
-from scrm_lib.privacy import can, check_role, escape_formulas, mask_frame, mask_phone
 
 
 def test_role_rules():
@@ -139,7 +139,7 @@ def test_free_text_and_other_phones():
 
 
 def test_exports_are_masked_unless_unmasked(tmp_path):
-    from scrm_lib.privacy import export_bytes, write_export
+    from scrm_lib.access.privacy import export_bytes, write_export
 
     df = pd.DataFrame(
         {"account_id": ["youzan:+8615871261351"], "display_name": ["=龚丽娟"],
@@ -159,7 +159,7 @@ def test_exports_are_masked_unless_unmasked(tmp_path):
 def test_report_notebooks_display_frames_masked():
     from IPython.core.interactiveshell import InteractiveShell
 
-    from scrm_lib.privacy import mask_displayed_frames
+    from scrm_lib.access.privacy import mask_displayed_frames
 
     assert mask_displayed_frames() is False  # not in IPython: nothing registered
     shell = InteractiveShell.instance()

@@ -6,7 +6,7 @@ import pandas as pd
 
 from scrm_lib.errors import InputFileError
 from scrm_lib.ingest import ParsedFile
-from scrm_lib.raw import add_files
+from scrm_lib.ingest.raw_area import add_files
 
 
 def fake_parse(path: Path, preset=None, settings=None) -> ParsedFile:

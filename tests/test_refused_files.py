@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from scrm_lib import health
-from scrm_lib.build import build, status
+from scrm_lib.access.state import read_refused
 from scrm_lib.cli import app
 from scrm_lib.config import load_settings
 from scrm_lib.errors import ScrmError
-from scrm_lib.state import read_refused
+from scrm_lib.warehouse import health
+from scrm_lib.warehouse.build import build, status
 
 GOOD = (
     "买家手机号,订单号,订单实付金额,订单状态,订单创建时间,备注\n"
@@ -36,7 +36,7 @@ NOT_TEXT = bytes(range(256)) * 8
 @pytest.fixture(autouse=True)
 def no_mart_steps(monkeypatch):
     """Refusal mechanics only: identity and the marts have tests of their own."""
-    monkeypatch.setattr("scrm_lib.marts.STEPS", [])
+    monkeypatch.setattr("scrm_lib.warehouse.steps.STEPS", [])
 
 
 def _home(tmp_path: Path) -> Path:

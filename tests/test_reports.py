@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from scrm_lib.config import load_settings
 from scrm_lib.errors import ConfigError
-from scrm_lib.report_cli import parse_pairs, report_app
-from scrm_lib.reports import (
+from scrm_lib.reports.cli import parse_pairs, report_app
+from scrm_lib.reports.runner import (
     Parameter,
     coerce_parameters,
     ensure_kernel,
@@ -385,7 +385,7 @@ def test_formatted_units_per_row_and_other_values():
     cells = re.findall(r"<td[^>]*>(.*?)</td>", formatted(kpis, units={"value": "unit"}).to_html())
     assert [cells[i] for i in (2, 5, 8)] == ["54.5%", "¥1,673", ""]
     # a report page masks its tables (privacy): numbers with a unit per row stay numbers
-    from scrm_lib.privacy import _masked_styler
+    from scrm_lib.access.privacy import _masked_styler
 
     masked = _masked_styler(formatted(kpis, units={"value": "unit"})).to_html()
     assert "54.5%" in masked and "¥1,673" in masked and "*" not in masked

@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from scrm_lib.config import load_settings
 from scrm_lib.errors import ConfigError, ScrmError
-from scrm_lib.report_cli import report_app
-from scrm_lib.reports import coerce_parameters, notebook_parameters
-from scrm_lib.schedule import (
+from scrm_lib.reports.cli import report_app
+from scrm_lib.reports.runner import coerce_parameters, notebook_parameters
+from scrm_lib.reports.schedule import (
     STATE_FILE,
     Schedule,
     ScheduledReport,

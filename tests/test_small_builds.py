@@ -21,9 +21,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from scrm_lib.build import build, status
 from scrm_lib.config import load_settings
 from scrm_lib.ingest import list_presets
+from scrm_lib.warehouse.build import build, status
 
 SMALL = Path(__file__).parent / "data" / "small_exports"
 

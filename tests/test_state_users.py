@@ -4,9 +4,9 @@ import bcrypt
 import pytest
 import yaml
 
+from scrm_lib.access.state import read_audit, record_audit
+from scrm_lib.access.users import add_user, list_users, remove_user, role_of
 from scrm_lib.errors import ConfigError
-from scrm_lib.state import read_audit, record_audit
-from scrm_lib.users import add_user, list_users, remove_user, role_of
 
 
 def test_audit_rows_survive_reopening_and_come_newest_first(tmp_path):

@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 import pytest
 
 from scrm_lib.schema import KEYS, TABLES
-from scrm_lib.transform import canonical_tables, dedupe, superseded_counts
+from scrm_lib.warehouse.canonical import canonical_tables, dedupe, superseded_counts
 from tests.conftest import stage_on
 
 UTC = dt.UTC
@@ -328,7 +328,7 @@ def test_rejects_unknown_table_and_missing_columns(backend: Any) -> None:
 
 @pytest.mark.spark
 def test_duckdb_and_spark_give_identical_tables(spark_session: Any) -> None:
-    from scrm_lib.warehouse import duckdb_connect, spark_backend
+    from scrm_lib.engine import duckdb_connect, spark_backend
 
     duck = duckdb_connect()
     spark = spark_backend(spark_session)

@@ -3,8 +3,8 @@
 import streamlit as st
 
 from dashboard.components import current_user
+from scrm_lib.access.state import read_audit
 from scrm_lib.labels import labelled, message, timezone
-from scrm_lib.state import read_audit
 
 st.title("审计日志 / Audit log")
 if not current_user().can("audit"):

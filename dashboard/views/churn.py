@@ -53,7 +53,7 @@ if user.can("save_segment"):
         top_n = st.number_input("前N名 / Top N by value at risk", 1, max(len(warn), 1),
                                 min(limit, max(len(warn), 1)))  # fmt: skip
         if st.form_submit_button("保存 / Save") and len(warn):
-            from scrm_lib import segments
+            from scrm_lib.segments import definitions as segments
 
             try:
                 saved = segments.save_segment(

@@ -4,9 +4,9 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.components import audited_download, query, settings, show_table, status
-from scrm_lib import health
 from scrm_lib.errors import ScrmError
 from scrm_lib.labels import fmt_time, label_figure, labelled, message, timezone
+from scrm_lib.warehouse import health
 
 st.title("数据健康 / Data health")
 try:

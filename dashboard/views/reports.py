@@ -14,9 +14,9 @@ import streamlit as st
 
 from dashboard.auth import current_user
 from dashboard.components import settings
+from scrm_lib.access.state import record_audit
 from scrm_lib.labels import labelled
-from scrm_lib.reports import list_runs
-from scrm_lib.state import record_audit
+from scrm_lib.reports.runner import list_runs
 
 #: inline scripts and styles only; images and fonts from data: URLs; no fetch, no form posts
 REPORT_CSP = (

@@ -13,9 +13,9 @@ from dashboard.components import (
     status,
     warehouse_path,
 )
-from scrm_lib import segments
 from scrm_lib.errors import ScrmError
 from scrm_lib.labels import column_config, label, labelled, language, message, money, value_label
+from scrm_lib.segments import definitions as segments
 from scrm_lib.value import layers, lifecycle, rfm
 
 st.title("客户分层 / Segments")

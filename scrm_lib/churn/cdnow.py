@@ -72,8 +72,8 @@ def cdnow_warehouse(path: str | Path | None = None) -> Any:
     """
     import ibis
 
+    from scrm_lib.engine import duckdb_connect
     from scrm_lib.schema import TABLES, conform
-    from scrm_lib.warehouse import duckdb_connect
 
     raw = pd.read_csv(
         cdnow_path(path),

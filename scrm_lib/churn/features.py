@@ -1,7 +1,7 @@
 """Point-in-time churn features per person, as of a cutoff, from data before it only.
 
 Everything is one ibis expression per cutoff (runs on DuckDB or Spark),
-executed through :class:`scrm_lib.warehouse.Runner`. The only rows a
+executed through :class:`scrm_lib.engine.Runner`. The only rows a
 feature may read are rows whose time is strictly before the cutoff, so
 changing, shuffling or deleting anything after it changes no feature
 (``tests/churn/test_features.py`` checks exactly that).
@@ -122,7 +122,7 @@ def _table(con: Any, name: str) -> ir.Table:
 
 
 def _persons(con: Any, t: ir.Table, account_col: str = "account_id") -> ir.Table:
-    from scrm_lib.marts import person_map
+    from scrm_lib.warehouse.steps import person_map
 
     pm = person_map(con)
     j = t.left_join(pm, t[account_col] == pm.account_id)
@@ -324,7 +324,7 @@ def compute_features(
     con: Any, cut: AsOf, *, settings: Settings, cfg: dict[str, Any]
 ) -> pd.DataFrame:
     """Execute :func:`features_expr` on an open backend; one row per person in the population."""
-    from scrm_lib.warehouse import Runner
+    from scrm_lib.engine import Runner
 
     expr = features_expr(con, cut, utc_offset(settings, cut.date), cfg, settings)
     expr = expr.order_by("person_id")

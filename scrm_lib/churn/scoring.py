@@ -3,7 +3,7 @@
 Where the scores live
 ---------------------
 ``churn_scores`` is a mart *in the warehouse*: the build step
-:func:`run` (registered in :mod:`scrm_lib.marts` after ``value``) re-scores
+:func:`run` (registered in :mod:`scrm_lib.warehouse.steps` after ``value``) re-scores
 every build with the current trained model, so the scores always belong
 to the data they were computed from (same ``build_id``) and survive each
 rebuild by being recomputed, not copied. The model itself lives outside

@@ -384,7 +384,7 @@ def _winsorize(df: pd.DataFrame, cols: list[str], q: float) -> pd.DataFrame:
 
 def _connect(warehouse: Any):
     if isinstance(warehouse, str | Path) or warehouse is None:
-        from scrm_lib.warehouse import open_warehouse
+        from scrm_lib.engine import open_warehouse
 
         return open_warehouse(warehouse)
     return warehouse

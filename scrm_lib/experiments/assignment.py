@@ -108,7 +108,7 @@ def log_exposures(assigned: pd.DataFrame, *, path: Path | None = None, ts=None) 
 
     A person's first exposure wins: logging the same person again adds nothing.
     """
-    from scrm_lib.state import connect
+    from scrm_lib.access.state import connect
 
     need = {"experiment", "person_id", "variant"}
     if missing := need - set(assigned.columns):

@@ -2,7 +2,7 @@
 
 An experiment's assignments (``assignments``: experiment, unit_type
 account|group, unit_id, variant, ts) are lifted to persons through
-:func:`scrm_lib.marts.person_map` (OneID, or one person per account):
+:func:`scrm_lib.warehouse.steps.person_map` (OneID, or one person per account):
 
 - per-account experiments: a person's accounts may land in different arms
   (contamination); :func:`contamination` lists those persons, and the
@@ -153,7 +153,7 @@ def _group_members(con: Any, a: ir.Table) -> ir.Table:
 
 def exposures(con: Any, experiment: str) -> ir.Table:
     """Every (person, unit) exposure: person_id, variant, ts, cluster (group id or null)."""
-    from scrm_lib.marts import person_map
+    from scrm_lib.warehouse.steps import person_map
 
     a = _assignments(con, experiment)
     accounts = a.filter(a.unit_type != "group").select(
@@ -221,7 +221,7 @@ def person_metrics(con: Any, cfg: ExperimentConfig) -> ir.Table:
     if cfg.contamination == "exclude":
         p = p.filter(~p.contaminated)
     p = p.mutate(arm=p.first_variant)
-    from scrm_lib.marts import person_map
+    from scrm_lib.warehouse.steps import person_map
 
     pm = person_map(con)
     o = con.table("orders")

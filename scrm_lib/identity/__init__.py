@@ -3,7 +3,7 @@
 One person behind a Tmall buyer, a Douyin buyer, a mini-program openid, a
 WeCom contact and a Youzan member. The build step (:mod:`.step`) writes
 ``person_accounts`` (the contract every per-person number reads through
-:func:`scrm_lib.marts.person_map`), the ``persons`` mart, the merge ledger
+:func:`scrm_lib.warehouse.steps.person_map`), the ``persons`` mart, the merge ledger
 ``identity_edges``, ``identity_hubs`` and ``person_id_history``.
 
 Stages, in order:

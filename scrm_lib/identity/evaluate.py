@@ -203,7 +203,7 @@ def evaluate(con: Any, truth_dir: str | Path) -> dict[str, float]:
     >>> evaluate(open_warehouse(), "sample/truth")["pairwise_precision"]  # doctest: +SKIP
     0.999
     """
-    from scrm_lib.marts import person_map
+    from scrm_lib.warehouse.steps import person_map
 
     predicted = person_map(con).to_pandas()
     truth = read_truth(truth_dir)
@@ -246,7 +246,7 @@ def stage_report(con: Any) -> list[dict[str, Any]]:
     from scrm_lib.identity.graph import raw_duckdb
 
     if isinstance(con, (str, Path)):
-        from scrm_lib.warehouse import read_only_duckdb
+        from scrm_lib.engine import read_only_duckdb
 
         with read_only_duckdb(con) as db:
             return stage_report(db)

@@ -12,10 +12,10 @@ from typing import Any
 
 import pandas as pd
 
+from scrm_lib.access.privacy import mask_name, mask_text
 from scrm_lib.errors import ScrmError
 from scrm_lib.identity.graph import raw_duckdb
 from scrm_lib.identity.person360 import person_accounts_of, resolve_person
-from scrm_lib.privacy import mask_name, mask_text
 
 
 def _require(db: Any, *tables: str) -> None:

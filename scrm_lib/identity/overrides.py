@@ -1,7 +1,7 @@
 """Manual overrides in the state store: never-link and force-link pairs, account splits.
 
 The warehouse is rebuilt from raw files; what an admin decided is not, so
-overrides live in the state store (:func:`scrm_lib.state.connect`) and every
+overrides live in the state store (:func:`scrm_lib.access.state.connect`) and every
 rebuild reads them. Each override is also written to the audit log.
 
 - ``never_link (a, b)``: ``a`` and ``b`` must not be one person; the build
@@ -26,8 +26,8 @@ from typing import Literal
 
 import pandas as pd
 
+from scrm_lib.access.state import connect, record_audit
 from scrm_lib.errors import ScrmError
-from scrm_lib.state import connect, record_audit
 
 Action = Literal["never_link", "force_link", "split"]
 ACTIONS = ("never_link", "force_link", "split")

@@ -175,7 +175,7 @@ def timeline(person_id: str, *, con: Any = None, limit: int | None = None) -> pd
     if limit is not None and limit < 1:
         raise ScrmError(f"limit must be ≥ 1, not {limit}")
     if con is None:
-        from scrm_lib.warehouse import open_warehouse
+        from scrm_lib.engine import open_warehouse
 
         con = open_warehouse()
     pid = resolve_person(con, person_id)

@@ -1,6 +1,6 @@
 """The identity build step: graph → Splink → overrides → stable ids → marts and ledger.
 
-Registered in :data:`scrm_lib.marts.STEPS`; ``scrm build`` calls :func:`run`
+Registered in :data:`scrm_lib.warehouse.steps.STEPS`; ``scrm build`` calls :func:`run`
 on the warehouse being built. Tables written:
 
 - ``person_accounts(account_id, person_id)``: every account (the contract);
@@ -21,7 +21,7 @@ on the warehouse being built. Tables written:
 
 Example
 -------
->>> from scrm_lib.marts import StepContext
+>>> from scrm_lib.warehouse.steps import StepContext
 >>> run(StepContext(con=backend, settings=settings, build_id="b1"))  # doctest: +SKIP
 {'person_accounts': 9561, 'persons': 6012, 'identity_edges': 2630, ...}
 """
@@ -35,13 +35,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scrm_lib.engine import read_only_duckdb
 from scrm_lib.errors import WarehouseError
 from scrm_lib.identity import account_hubs
 from scrm_lib.identity.config import NEVER_ALONE, IdentityConfig, identity_config
 from scrm_lib.identity.graph import cluster_accounts, deterministic_edges, raw_duckdb
 from scrm_lib.identity.stable_ids import HISTORY_COLUMNS, assign_person_ids
 from scrm_lib.identity.trainable import ProbabilisticStage, StageReport
-from scrm_lib.warehouse import read_only_duckdb
 
 logger = logging.getLogger(__name__)
 

@@ -26,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from scrm_lib.access.privacy import mask_frame, mask_text
 from scrm_lib.errors import ScrmError
 from scrm_lib.identity import ledger
 from scrm_lib.identity.graph import raw_duckdb
@@ -35,7 +36,6 @@ from scrm_lib.identity.person360 import (
     resolve_person,
     timeline,
 )
-from scrm_lib.privacy import mask_frame, mask_text
 
 #: Tables the identity build step writes.
 IDENTITY_TABLES = ("person_accounts", "persons", "identity_edges", "identity_hubs")
@@ -47,7 +47,7 @@ Warehouse = str | Path | Any
 def _db(warehouse: Warehouse) -> Iterator[Any]:
     """A DuckDB connection: opened read-only (and closed) for a path, else passed through."""
     if isinstance(warehouse, (str, Path)):
-        from scrm_lib.warehouse import open_warehouse
+        from scrm_lib.engine import open_warehouse
 
         con = open_warehouse(warehouse)
         try:

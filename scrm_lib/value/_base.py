@@ -118,7 +118,7 @@ def backend(source: Any) -> Iterator[Any]:
     if source is not None and hasattr(source, "list_tables"):
         yield source
         return
-    from scrm_lib.warehouse import open_warehouse
+    from scrm_lib.engine import open_warehouse
 
     path = None if source is None or str(source) == "" else Path(source)
     con = open_warehouse(path)
@@ -194,7 +194,7 @@ def person_orders(con: Any, *, cfg: dict[str, Any], unattributed: bool = False) 
     brand-level totals (GMV) that count every sale whoever made it.
     """
     from scrm_lib.identity.account_hubs import unattributed_accounts
-    from scrm_lib.marts import person_map
+    from scrm_lib.warehouse.steps import person_map
 
     if "orders" not in con.list_tables():
         raise ValueDataError("the warehouse has no orders table; run `scrm build`")

@@ -128,7 +128,7 @@ def _values_at(con: Any, every: Any, cut: AsOf, cfg: dict, vcfg: dict) -> dict[s
     ``every`` is :func:`_orders`: brand totals read all of it, per-person rates the
     orders that have a person.
     """
-    from scrm_lib.marts import person_map
+    from scrm_lib.warehouse.steps import person_map
 
     orders = every.filter(every.person_id.notnull())
     end = cut.cutoff_epoch

@@ -60,7 +60,7 @@ INTERACTION_EVENTS = ("group_join", "groupbuy_join", "share", "qr_scan")
 
 def interactions_expr(con: Any, as_of: AsOf) -> ir.Table:
     """``person_id, actions, last_action`` over the 365 days up to the reference date."""
-    from scrm_lib.marts import person_map
+    from scrm_lib.warehouse.steps import person_map
 
     start = as_of.cutoff_epoch - 365 * SECONDS_PER_DAY
     tables = set(con.list_tables())

@@ -178,7 +178,7 @@ def repurchase_window(
 
 
 def _category_days(con: Any, cut: AsOf, utc_offset_s: int, by: str) -> tuple[ir.Table, ir.Table]:
-    from scrm_lib.marts import person_map
+    from scrm_lib.warehouse.steps import person_map
 
     o = con.table("orders")
     o = o.filter(o.status.isin(COUNTED_STATUSES))

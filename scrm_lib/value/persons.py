@@ -4,7 +4,7 @@
 lifecycle stage, the main platform and acquisition channel, and the CLV
 model's P(alive), expected purchases and CLV, all as of one reference date
 (the day of the latest order). The build step writes it into each new
-warehouse (registered in :mod:`scrm_lib.marts` after identity); when a
+warehouse (registered in :mod:`scrm_lib.warehouse.steps` after identity); when a
 warehouse has no such table (built before this step existed), readers
 compute the same frame on the fly with :func:`person_value_frame`.
 
@@ -83,11 +83,11 @@ def person_value_frame(
     has no row: it stands for many buyers, not a customer.
     """
     from scrm_lib.identity.account_hubs import unattributed_accounts
-    from scrm_lib.marts import person_map
     from scrm_lib.value.clv import clv
     from scrm_lib.value.layers import layers_expr
     from scrm_lib.value.lifecycle import stages_expr
     from scrm_lib.value.rfm import rfm_expr
+    from scrm_lib.warehouse.steps import person_map
 
     settings = settings or load_settings()
     cfg = value_config(settings)

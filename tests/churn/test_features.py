@@ -10,7 +10,7 @@ from scrm_lib.churn.calendar import cutoff_calendar
 from scrm_lib.churn.config import ChurnError
 from scrm_lib.churn.features import FEATURE_NAMES, feature_frame
 from scrm_lib.config import load_settings
-from scrm_lib.warehouse import duckdb_connect
+from scrm_lib.engine import duckdb_connect
 from tests.churn.conftest import CUTOFF, CUTOFF_TS, load, synthetic_tables
 from tests.value.conftest import order, put
 

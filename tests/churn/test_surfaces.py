@@ -66,8 +66,8 @@ def test_scores_rules_and_reasons(trained):
 
 def test_build_step_writes_churn_scores(trained, tmp_path):
     from scrm_lib.churn.scoring import run
-    from scrm_lib.marts import StepContext
-    from scrm_lib.warehouse import duckdb_connect
+    from scrm_lib.engine import duckdb_connect
+    from scrm_lib.warehouse.steps import StepContext
 
     copy = tmp_path / "w.duckdb"
     shutil.copy(trained["warehouse"], copy)
@@ -124,7 +124,7 @@ def test_config_is_validated(tmp_path):
 
 
 def test_dashboard_page(trained, monkeypatch, tmp_path):
-    from scrm_lib.users import add_user
+    from scrm_lib.access.users import add_user
 
     home = trained["home"]
     users = home / "users.yaml"
@@ -143,8 +143,8 @@ def test_dashboard_page(trained, monkeypatch, tmp_path):
     assert any("churn-early-warning" in s.value for s in at.success)
     # the segment builder filters on the build's churn scores: rebuild's scoring step on a copy
     from scrm_lib.churn.scoring import run as score_step
-    from scrm_lib.marts import StepContext
-    from scrm_lib.warehouse import duckdb_connect
+    from scrm_lib.engine import duckdb_connect
+    from scrm_lib.warehouse.steps import StepContext
 
     rebuilt = tmp_path / "rebuilt.duckdb"
     shutil.copy(trained["warehouse"], rebuilt)

@@ -22,8 +22,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from scrm_lib.state import read_audit
-from scrm_lib.users import add_user
+from scrm_lib.access.state import read_audit
+from scrm_lib.access.users import add_user
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -80,7 +80,7 @@ def server(built_sample, tmp_path_factory):
     }
     add_user("mark", "browser-pass-1", role="marketer", path=state / "users.yaml")
     add_user("ada", "browser-pass-1", role="admin", path=state / "users.yaml")
-    from scrm_lib import segments
+    from scrm_lib.segments import definitions as segments
 
     segments.save_segment(
         "vips", [{"column": "rfm_segment", "op": "in", "value": ["champions"]}],

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from scrm_lib.state import read_audit
-from scrm_lib.users import add_user
+from scrm_lib.access.state import read_audit
+from scrm_lib.access.users import add_user
 from tests.e2e.test_browser import CHROMIUM, serve_dashboard
 
 pytestmark = pytest.mark.skipif(

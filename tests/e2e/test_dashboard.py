@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from scrm_lib.state import read_audit
-from scrm_lib.users import add_user
+from scrm_lib.access.state import read_audit
+from scrm_lib.access.users import add_user
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 PASSWORD = "demo-pass-123"
@@ -151,7 +151,8 @@ def shown_headers(at: AppTest) -> list[str]:
 def test_no_page_shows_a_raw_column_header(users, built_sample, monkeypatch):
     """Every page, as an admin on the built sample, in Chinese: no snake_case and no machine
     column name as a header; nothing shown that the catalogue lacks; times in Beijing time."""
-    from scrm_lib import labels, segments
+    from scrm_lib import labels
+    from scrm_lib.segments import definitions as segments
 
     monkeypatch.delenv("SCRM_LANGUAGE", raising=False)
     segments.save_segment(

@@ -8,10 +8,10 @@ import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from scrm_lib.access.state import read_audit
+from scrm_lib.access.users import add_user
 from scrm_lib.identity.overrides import read_overrides
 from scrm_lib.identity.views import example_person
-from scrm_lib.state import read_audit
-from scrm_lib.users import add_user
 from tests.apptest import open_page as signed_in_page
 
 

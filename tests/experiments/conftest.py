@@ -18,7 +18,7 @@ def ab_sample(tmp_path_factory) -> dict:
     scrm("ingest", "sample/exports", "--json", cwd=home)
     scrm("build", "--json", cwd=home)
     warehouse = home / "data/warehouse/scrm.duckdb"
-    from scrm_lib.warehouse import open_warehouse
+    from scrm_lib.engine import open_warehouse
 
     con = open_warehouse(warehouse)
     has_identity = "person_accounts" in con.list_tables()
@@ -26,7 +26,7 @@ def ab_sample(tmp_path_factory) -> dict:
     if not has_identity:  # until the build runs the registered steps, apply OneID here
         from scrm_lib.config import load_settings
         from scrm_lib.identity.step import run
-        from scrm_lib.marts import StepContext
+        from scrm_lib.warehouse.steps import StepContext
 
         con = open_warehouse(warehouse, read_only=False)
         run(StepContext(con=con, settings=load_settings(home), build_id="test"))

@@ -161,8 +161,8 @@ def test_cli_user_errors_raise_scrm_errors(ab_sample, monkeypatch, args, message
     """In-process (fast): the command raises a ScrmError, which `scrm` prints as one line."""
     from typer.testing import CliRunner
 
-    from scrm_lib.ab_cli import app
     from scrm_lib.errors import ScrmError
+    from scrm_lib.experiments.cli import app
 
     monkeypatch.setenv("SCRM_HOME", str(ab_sample["home"]))
     result = CliRunner().invoke(app, args)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from scrm_lib.users import add_user
+from scrm_lib.access.users import add_user
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 

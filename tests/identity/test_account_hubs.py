@@ -18,11 +18,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from scrm_lib.build import build
 from scrm_lib.config import load_settings
+from scrm_lib.engine import duckdb_connect
 from scrm_lib.errors import ConfigError
 from scrm_lib.identity.config import identity_config
-from scrm_lib.warehouse import duckdb_connect
+from scrm_lib.warehouse.build import build
 
 COUNTER = "+8613800138000"
 COUNTER_SPELLINGS = ["138-0013-8000", "+86 138 0013 8000", "１３８００１３８０００", "13800138000"]
@@ -359,8 +359,8 @@ def test_account_hub_settings_are_validated(setting, message):
 def test_no_account_hub_leaves_typed_empty_columns(tiny):
     """A warehouse without account-key hubs: the hub table's account ids are text."""
     from scrm_lib.identity.step import run
-    from scrm_lib.marts import StepContext
     from scrm_lib.value._base import person_orders, value_config
+    from scrm_lib.warehouse.steps import StepContext
 
     con = duckdb_connect(tiny["warehouse"])
     try:
@@ -382,8 +382,8 @@ def test_no_account_hub_leaves_typed_empty_columns(tiny):
 def test_identity_page_and_cli_show_the_shared_key(built, tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
+    from scrm_lib.access.users import add_user
     from scrm_lib.identity import views
-    from scrm_lib.users import add_user
     from tests.sample_project import scrm
 
     keys = views.hubs(built, scope="account_key")

@@ -110,8 +110,8 @@ def test_config_defaults_bound_em_and_blocks():
 def test_steps_lower_the_warehouse_cap_and_restore_it():
     from types import SimpleNamespace
 
-    from scrm_lib.marts import StepContext, _bytes, _cap_engine
-    from scrm_lib.warehouse import duckdb_connect
+    from scrm_lib.engine import duckdb_connect
+    from scrm_lib.warehouse.steps import StepContext, _bytes, _cap_engine
 
     assert _bytes("3GB") == 3e9 and _bytes("1.5 GiB") == 1.5 * 2**30
     con = duckdb_connect()

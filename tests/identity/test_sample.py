@@ -6,10 +6,10 @@ import json
 import shutil
 
 from scrm_lib.config import load_settings
+from scrm_lib.engine import duckdb_connect
 from scrm_lib.identity.evaluate import evaluate
 from scrm_lib.identity.step import run
-from scrm_lib.marts import StepContext
-from scrm_lib.warehouse import duckdb_connect
+from scrm_lib.warehouse.steps import StepContext
 from tests.e2e.conftest import scrm
 
 # Measured on this sample (seed 7, 1,500 persons): precision 1.000, recall 0.923;

@@ -8,13 +8,13 @@ import duckdb
 import pandas as pd
 import pytest
 
+from scrm_lib.engine import duckdb_connect
 from scrm_lib.errors import ScrmError
 from scrm_lib.identity.ledger import explain, summary
 from scrm_lib.identity.overrides import add_override, read_overrides
 from scrm_lib.identity.stable_ids import assign_person_ids
 from scrm_lib.identity.step import run
-from scrm_lib.marts import StepContext, person_map
-from scrm_lib.warehouse import duckdb_connect
+from scrm_lib.warehouse.steps import StepContext, person_map
 
 from .conftest import HUB
 

@@ -119,7 +119,7 @@ def test_events_and_item_quantities(tmp_path: Path) -> None:
 
 
 def test_plausibility_settings_are_part_of_the_parse_cache_key(tmp_path: Path) -> None:
-    from scrm_lib.parse_cache import cache_key
+    from scrm_lib.ingest.cache import cache_key
 
     base = load_settings(tmp_path)
     other = base.with_overrides(extra={"plausibility": {"max_order_amount": 10}})

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from scrm_lib.config import load_settings
+from scrm_lib.engine import duckdb_connect, register_arrow
 from scrm_lib.schema import TABLES, conform
-from scrm_lib.warehouse import duckdb_connect, register_arrow
 
 
 def put(con: Any, table: str, rows: list[dict] | pd.DataFrame) -> None:

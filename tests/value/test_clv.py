@@ -37,7 +37,7 @@ def cdnow_summary() -> pd.DataFrame:
 def cdnow_warehouse(tmp_path_factory):
     """The CDNOW sample's transactions as canonical orders (noon local time each day)."""
     from scrm_lib.churn.cdnow import cdnow_tables
-    from scrm_lib.warehouse import duckdb_connect
+    from scrm_lib.engine import duckdb_connect
 
     raw = pd.read_csv(
         CDNOW / "CDNOW_sample.txt",

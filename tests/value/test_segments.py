@@ -7,9 +7,9 @@ import json
 import pandas as pd
 import pytest
 
-from scrm_lib import segments as S
+from scrm_lib.access.state import read_audit
 from scrm_lib.errors import ConfigError
-from scrm_lib.state import read_audit
+from scrm_lib.segments import definitions as S
 from scrm_lib.value.persons import MART, typed
 
 from .conftest import put

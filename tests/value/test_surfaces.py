@@ -10,8 +10,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from scrm_lib.engine import duckdb_connect
 from scrm_lib.value import persons as P
-from scrm_lib.warehouse import duckdb_connect
 
 from .conftest import put
 from .test_rfm import ACCOUNTS, ORDERS

@@ -3,7 +3,7 @@
 A build parses every raw file, stages the rows in a new DuckDB file next to
 the target (``<warehouse>.building-<build_id>``, with the staged rows in an
 attached ``.stage`` file that is thrown away), runs the transformations of
-:mod:`scrm_lib.transform` on DuckDB or Spark, writes the canonical tables,
+:mod:`scrm_lib.warehouse.canonical` on DuckDB or Spark, writes the canonical tables,
 ``rejects`` and the build log (``builds``, ``build_inputs``), and only then
 replaces the published file with one ``os.replace``. Readers therefore see
 the old build or the new one, never half of one; a build that dies leaves
@@ -18,7 +18,7 @@ recorded in ``build_refused`` and shown by :func:`status`.
 
 Example
 -------
->>> from scrm_lib.build import build, status
+>>> from scrm_lib.warehouse.build import build, status
 >>> result = build(raw_dir="data/raw", warehouse="data/warehouse/scrm.duckdb")  # doctest: +SKIP
 >>> status("data/warehouse/scrm.duckdb")["tables"]["orders"]  # doctest: +SKIP
 48213
@@ -43,9 +43,16 @@ import ibis
 import pandas as pd
 
 from scrm_lib.config import ENGINES, Settings, load_settings
+from scrm_lib.engine import (
+    Runner,
+    duckdb_connect,
+    list_tables,
+    open_warehouse,
+    spark_backend,
+    spark_session,
+)
 from scrm_lib.errors import ConfigError, InputFileError, ScrmError, WarehouseError
-from scrm_lib.marts import StepContext, run_steps, step_log
-from scrm_lib.parse_cache import (
+from scrm_lib.ingest.cache import (
     Entry,
     Failure,
     Job,
@@ -55,15 +62,8 @@ from scrm_lib.parse_cache import (
     parse_one,
 )
 from scrm_lib.schema import REJECTS, TABLES, TS, conform
-from scrm_lib.transform import FILE_SEQ, ROW, canonical_tables
-from scrm_lib.warehouse import (
-    Runner,
-    duckdb_connect,
-    list_tables,
-    open_warehouse,
-    spark_backend,
-    spark_session,
-)
+from scrm_lib.warehouse.canonical import FILE_SEQ, ROW, canonical_tables
+from scrm_lib.warehouse.steps import StepContext, run_steps, step_log
 
 if TYPE_CHECKING:
     from scrm_lib.ingest import ParsedFile
@@ -251,7 +251,7 @@ def build(
         ``"pyspark"`` the staged rows go to Spark and the results come back
         to the DuckDB file.
     steps
-        Which registered build steps (:data:`scrm_lib.marts.STEPS`: identity,
+        Which registered build steps (:data:`scrm_lib.warehouse.steps.STEPS`: identity,
         value, ...) run after the canonical tables; default all, ``[]`` none.
 
     Returns
@@ -516,7 +516,7 @@ def status(
 
 
 def _ingest_refusals(state_db: Path) -> list[dict[str, Any]]:
-    from scrm_lib.state import read_refused
+    from scrm_lib.access.state import read_refused
 
     df = read_refused(path=state_db)
     df = df[["file", "sha256", "reason", "refused_at"]].assign(by="ingest")
@@ -797,7 +797,7 @@ def _write_log(
 
 def _refusal(failure: Failure, rel: str) -> dict[str, Any]:
     """The build-log row of a file that could not be read; the build goes on without it."""
-    from scrm_lib.raw import sha256_of
+    from scrm_lib.ingest.raw_area import sha256_of
 
     try:
         sha = sha256_of(failure.path)

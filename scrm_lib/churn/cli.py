@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 from scrm_lib.cli_common import JsonOpt, WarehouseOpt, sub_app
-from scrm_lib.value_cli import emit_json, out, records, show
+from scrm_lib.value.cli import emit_json, out, records, show
 
 app = sub_app("Churn: temporal backtest against baselines, calibrated model, early-warning list.")
 
@@ -92,8 +92,8 @@ def score_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Score every customer with the current model; list the early-warning persons."""
+    from scrm_lib.access.privacy import write_export
     from scrm_lib.churn.scoring import early_warning, score
-    from scrm_lib.privacy import write_export
 
     df = score(warehouse, as_of=as_of)
     warn = early_warning(df)

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import duckdb
 import pandas as pd
 
+from scrm_lib.engine import read_only_duckdb
 from scrm_lib.errors import ConfigError, WarehouseError
-from scrm_lib.warehouse import read_only_duckdb
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -364,7 +364,7 @@ def refused_files(
 
         state_db = load_settings().state_db
     if state_db not in (None, ""):
-        from scrm_lib.state import read_refused
+        from scrm_lib.access.state import read_refused
 
         ingest = read_refused(path=Path(state_db))
         parts.append(ingest.assign(by="ingest")[REFUSED_COLUMNS])

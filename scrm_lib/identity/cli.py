@@ -43,7 +43,7 @@ def _emit(data: Any) -> None:
 
 
 def _con(warehouse: Path | None) -> Any:
-    from scrm_lib.warehouse import open_warehouse
+    from scrm_lib.engine import open_warehouse
 
     return open_warehouse(warehouse)
 
@@ -83,8 +83,8 @@ def explain(
     if not res["edges"]:
         out.print("no edge: a single account")
         return
+    from scrm_lib.access.privacy import mask_text
     from scrm_lib.identity.ledger import edge_evidence
-    from scrm_lib.privacy import mask_text
 
     e = pd.DataFrame(res["edges"])
     e["evidence"] = edge_evidence(e)
@@ -231,8 +231,8 @@ def timeline(
     as_json: JsonOpt = False,
 ) -> None:
     """One person's journey across platforms, in time order."""
+    from scrm_lib.access.privacy import mask_text
     from scrm_lib.identity.person360 import timeline as _timeline
-    from scrm_lib.privacy import mask_text
 
     df = _timeline(key, con=_con(warehouse), limit=limit)
     df["detail"] = mask_text(df["detail"].astype("string"))
@@ -308,7 +308,7 @@ def link_files(
         threshold=threshold,
     )
     if out_path is not None:
-        from scrm_lib.privacy import write_export
+        from scrm_lib.access.privacy import write_export
 
         write_export(pairs, out_path, fmt="csv")  # row ids may be phones: masked like any export
     if as_json:

@@ -20,7 +20,7 @@ from typing import Annotated
 import typer
 
 from scrm_lib.cli_common import JsonOpt, WarehouseOpt, sub_app
-from scrm_lib.value_cli import emit_json, out, records, show
+from scrm_lib.value.cli import emit_json, out, records, show
 
 app = sub_app("Saved segments: definitions, versions, membership and audited exports.")
 UserOpt = Annotated[
@@ -42,7 +42,7 @@ def _state() -> Path:
 @app.command("list")
 def list_cmd(as_json: JsonOpt = False) -> None:
     """Saved segments (latest version of each)."""
-    from scrm_lib.segments import list_segments
+    from scrm_lib.segments.definitions import list_segments
 
     df = list_segments(state_path=_state())
     if as_json:
@@ -61,7 +61,7 @@ def show_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """A saved segment's definition, author, build and size."""
-    from scrm_lib.segments import show_segment
+    from scrm_lib.segments.definitions import show_segment
 
     info = show_segment(name, version=version, state_path=_state())
     if as_json:
@@ -78,7 +78,7 @@ def columns_cmd(as_json: JsonOpt = False) -> None:
     """The columns a filter may name (value mart and churn scores), with their meaning."""
     import pandas as pd
 
-    from scrm_lib.segments import COLUMNS, OPS
+    from scrm_lib.segments.definitions import COLUMNS, OPS
 
     df = pd.DataFrame({"column": list(COLUMNS), "meaning": list(COLUMNS.values())})
     if as_json:
@@ -95,7 +95,7 @@ def preview_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Size and value of a definition without saving it."""
-    from scrm_lib.segments import preview
+    from scrm_lib.segments.definitions import preview
 
     data = preview(warehouse, filters)
     emit_json(data) if as_json else out.print(data)
@@ -112,7 +112,7 @@ def save_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Save a new version of a segment and materialize its members."""
-    from scrm_lib.segments import save_segment
+    from scrm_lib.segments.definitions import save_segment
 
     data = save_segment(name, filters, author=_user(user), role=role, description=description,
                         source=warehouse, state_path=_state())  # fmt: skip
@@ -135,7 +135,7 @@ def export_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Export a saved segment's members: masked unless an admin unmasks; audited."""
-    from scrm_lib.segments import export_segment
+    from scrm_lib.segments.definitions import export_segment
 
     data = export_segment(name, out=out_path, username=_user(user), role=role, version=version,
                           unmask=unmask, source=warehouse, state_path=_state())  # fmt: skip

@@ -26,10 +26,10 @@ from pathlib import Path
 
 import yaml
 
+from scrm_lib.access.privacy import check_role
+from scrm_lib.access.state import read_login_failures, record_audit, write_login_failures
 from scrm_lib.config import load_settings
 from scrm_lib.errors import ConfigError
-from scrm_lib.privacy import check_role
-from scrm_lib.state import read_login_failures, record_audit, write_login_failures
 
 _USERNAME = re.compile(r"^[A-Za-z0-9_.-]{2,64}$")
 
@@ -217,7 +217,7 @@ def attempt_login(
 
     Locked and waiting attempts are refused without looking at the password, so
     guessing on during a lock tells nothing. Counters live in the state store
-    (:func:`scrm_lib.state.read_login_failures`), shared by every session and process.
+    (:func:`scrm_lib.access.state.read_login_failures`), shared by every session and process.
 
     Example
     -------

@@ -367,7 +367,7 @@ def run_due(
     notebooks_dir
         Where the notebooks are.
     runner
-        Runs one report (default :func:`scrm_lib.reports.run_report`); tests inject one.
+        Runs one report (default :func:`scrm_lib.reports.runner.run_report`); tests inject one.
 
     Returns
     -------
@@ -384,7 +384,7 @@ def run_due(
     if not isinstance(schedule, Schedule):
         schedule = load_schedule(schedule or cfg.home / "schedules.toml", settings=cfg)
     if runner is None:
-        from scrm_lib.reports import run_report as runner
+        from scrm_lib.reports.runner import run_report as runner
     clock = parse_now(now, schedule.timezone)
     path = state_path(cfg)
     results = []

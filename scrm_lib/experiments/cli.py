@@ -218,7 +218,7 @@ def assign(
     df = run(ids, experiment=experiment, weights=weights, holdout=holdout,
              global_holdout=global_holdout)  # fmt: skip
     if out_file:
-        from scrm_lib.privacy import write_export
+        from scrm_lib.access.privacy import write_export
 
         write_export(df, out_file, fmt="csv")
     logged = log_exposures(df) if log else 0

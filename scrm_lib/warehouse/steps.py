@@ -147,8 +147,8 @@ def _write_step_log(ctx: StepContext, rows: list[dict[str, Any]]) -> None:
     """Write ``build_steps``: the published warehouse's rows, then this build's."""
     import pandas as pd
 
+    from scrm_lib.engine import read_only_duckdb
     from scrm_lib.errors import WarehouseError
-    from scrm_lib.warehouse import read_only_duckdb
 
     frames = []
     prev = ctx.previous_warehouse

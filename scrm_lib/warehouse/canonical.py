@@ -21,7 +21,7 @@ adding it twice, and loading the same file twice adds nothing.
 Example
 -------
 >>> import ibis
->>> from scrm_lib.transform import canonical_tables
+>>> from scrm_lib.warehouse.canonical import canonical_tables
 >>> con = ibis.duckdb.connect()
 >>> staged = {"orders": con.create_table("stage_orders", orders_frame)}  # doctest: +SKIP
 >>> out = canonical_tables(staged)  # doctest: +SKIP

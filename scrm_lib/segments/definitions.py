@@ -17,7 +17,7 @@ unless an admin asks to unmask, formula-escaped, and audited.
 
 Example
 -------
->>> from scrm_lib.segments import preview, save_segment, export_segment
+>>> from scrm_lib.segments.definitions import preview, save_segment, export_segment
 >>> f = [{"column": "rfm_segment", "op": "in", "value": ["champions"]}]
 >>> preview(f)  # doctest: +SKIP
 {'persons': 1282, 'gmv': 1571990.12, 'clv': 402113.5, 'avg_p_alive': 0.83}
@@ -38,11 +38,11 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from scrm_lib import privacy
+from scrm_lib.access import privacy
+from scrm_lib.access.privacy import can
+from scrm_lib.access.state import connect as state_connect
+from scrm_lib.access.state import record_audit
 from scrm_lib.errors import ConfigError, ScrmError
-from scrm_lib.privacy import can
-from scrm_lib.state import connect as state_connect
-from scrm_lib.state import record_audit
 from scrm_lib.value._base import backend
 from scrm_lib.value.persons import COLUMNS as VALUE_COLUMNS
 from scrm_lib.value.persons import MART, person_value_frame
@@ -357,7 +357,7 @@ def segment_members(
 
 def export_frame(source: Any, person_ids: pd.Series | list[str]) -> pd.DataFrame:
     """Members with their accounts, names and phone numbers (unmasked: mask before showing)."""
-    from scrm_lib.marts import person_map
+    from scrm_lib.warehouse.steps import person_map
 
     ids = pd.DataFrame({"person_id": pd.Series(list(person_ids), dtype="string")})
     with backend(source) as con:
@@ -445,6 +445,6 @@ def export_segment(
 def export_bytes(df: pd.DataFrame, *, fmt: Literal["csv", "xlsx"], unmask: bool = False) -> bytes:
     """A frame as masked (unless ``unmask``), formula-escaped CSV or XLSX bytes (for downloads).
 
-    Kept for callers of the segment API; it is :func:`scrm_lib.privacy.export_bytes`.
+    Kept for callers of the segment API; it is :func:`scrm_lib.access.privacy.export_bytes`.
     """
     return privacy.export_bytes(df, fmt=fmt, unmask=unmask)

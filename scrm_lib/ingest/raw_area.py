@@ -9,7 +9,7 @@ which preset reads the file.
 
 Example
 -------
->>> from scrm_lib.raw import add_files  # doctest: +SKIP
+>>> from scrm_lib.ingest.raw_area import add_files  # doctest: +SKIP
 >>> [c.status for c in add_files(["exports/"], raw_dir="data/raw")]  # doctest: +SKIP
 ['added', 'added', 'already ingested']
 """
@@ -99,7 +99,7 @@ def add_files(
     A file that cannot be read is reported with its one-line error and
     skipped; the other files still go in, and nothing already stored is
     touched. With ``settings`` (and not ``dry_run``) the refusal is kept in
-    the state store (:func:`scrm_lib.state.record_refused`), so ``scrm
+    the state store (:func:`scrm_lib.access.state.record_refused`), so ``scrm
     status`` and the data-health report show it until a file of that name
     or content is accepted.
 
@@ -119,10 +119,10 @@ def add_files(
     settings
         When given: parse with its ``timezone`` / ``default_region``, in
         ``settings.workers`` processes, and keep each parse in
-        ``settings.cache_dir`` for the build (see :mod:`scrm_lib.parse_cache`).
+        ``settings.cache_dir`` for the build (see :mod:`scrm_lib.ingest.cache`).
         Without it files are parsed here, with default settings, uncached.
     """
-    from scrm_lib.parse_cache import Failure, Job, check_cache_dir, parse_files
+    from scrm_lib.ingest.cache import Failure, Job, check_cache_dir, parse_files
 
     raw = Path(raw_dir)
     if preset is not None and settings is not None and not dry_run:
@@ -172,7 +172,7 @@ def add_files(
             on_file(check)
     accepted = [r for r in results if r.status in ("added", "already ingested")]
     if keep_state and accepted:
-        from scrm_lib.state import clear_refused
+        from scrm_lib.access.state import clear_refused
 
         clear_refused(
             names=[Path(r.file).name for r in accepted],
@@ -183,7 +183,7 @@ def add_files(
 
 
 def _remember_refusal(path: Path, problem: str, settings: Settings) -> None:
-    from scrm_lib.state import record_refused
+    from scrm_lib.access.state import record_refused
 
     try:
         sha = sha256_of(path)

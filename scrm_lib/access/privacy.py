@@ -382,7 +382,7 @@ def mask_displayed_frames() -> bool:
 
 
 def _masked_styler(styler: Any) -> Any:
-    # Report tables are Stylers (scrm_lib.reports.formatted): its formats are kept
+    # Report tables are Stylers (scrm_lib.reports.runner.formatted): its formats are kept
     # per cell position, so a copy over the masked frame renders the same, masked.
     import copy
 

@@ -75,7 +75,7 @@ def run(
     as_json: JsonOpt = False,
 ) -> None:
     """Execute notebooks/NAME.ipynb and write notebook, HTML and manifest to the reports folder."""
-    from scrm_lib.reports import run_report
+    from scrm_lib.reports.runner import run_report
 
     cfg = load_settings()
     with err.status(f"running report {name}", spinner="dots") if _tty() else _null():
@@ -114,7 +114,7 @@ def run_all(
     """Run every report notebook (or NAMES) with its default parameters, a few at a time."""
     import time
 
-    from scrm_lib.reports import run_reports
+    from scrm_lib.reports.runner import run_reports
 
     cfg = load_settings()
     started = time.perf_counter()
@@ -148,7 +148,7 @@ def list_(
     as_json: JsonOpt = False,
 ) -> None:
     """Report runs, newest first: report, run id, status, started, duration, build."""
-    from scrm_lib.reports import list_runs
+    from scrm_lib.reports.runner import list_runs
 
     df = list_runs(load_settings(), report=report).head(limit)
     if as_json:
@@ -192,7 +192,7 @@ def run_due(
     as_json: JsonOpt = False,
 ) -> None:
     """Run each scheduled report whose latest cron time has not been run yet (then record it)."""
-    from scrm_lib.schedule import run_due as run
+    from scrm_lib.reports.schedule import run_due as run
 
     results = run(schedule, now=now, settings=load_settings(), notebooks_dir=notebooks)
     failed = [r for r in results if r["status"] != "ok"]

@@ -20,7 +20,7 @@ the frames never travel through a pipe.
 
 Example
 -------
->>> from scrm_lib.parse_cache import parse_files  # doctest: +SKIP
+>>> from scrm_lib.ingest.cache import parse_files  # doctest: +SKIP
 >>> [r.rows_in for r in parse_files([Job(path)], settings=s)]  # doctest: +SKIP
 [48213]
 """
@@ -65,7 +65,7 @@ def _code_fingerprint() -> str:
     import pandas as pd
     import pyarrow as pa
 
-    root = Path(__file__).resolve().parent
+    root = Path(__file__).resolve().parents[1]
     h = hashlib.sha256()
     for version in (_version(), pd.__version__, pa.__version__, str(FORMAT)):
         h.update(version.encode() + b"\0")

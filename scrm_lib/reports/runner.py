@@ -14,7 +14,7 @@ table (blanks for missing, ✓/—, sensible decimals, ¥ for money).
 
 Example
 -------
->>> from scrm_lib.reports import run_report, list_runs
+>>> from scrm_lib.reports.runner import run_report, list_runs
 >>> manifest = run_report("data_health", {"max_examples": "3"})  # doctest: +SKIP
 >>> manifest["status"], manifest["build_id"]  # doctest: +SKIP
 ('ok', 'b-20261125T120000')
@@ -64,7 +64,7 @@ _SETUP_SOURCE = """\
 import os as _scrm_os
 
 _scrm_os.environ["PLOTLY_RENDERER"] = "plotly_mimetype+notebook"
-__import__("scrm_lib.privacy").privacy.mask_displayed_frames()  # tables mask as on the pages
+__import__("scrm_lib.access.privacy").access.privacy.mask_displayed_frames()  # as on pages
 """
 
 
@@ -129,7 +129,7 @@ def notebooks_path(
     home = cfg.home / "notebooks"
     if home.is_dir():
         return home
-    return Path(__file__).resolve().parent.parent / "notebooks"
+    return Path(__file__).resolve().parents[2] / "notebooks"
 
 
 def available_reports(
@@ -328,7 +328,7 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 def _read_build(warehouse: Any) -> dict[str, Any] | None:
     if not warehouse:
         return None
-    from scrm_lib import health
+    from scrm_lib.warehouse import health
 
     try:
         return health.last_build(warehouse)

@@ -1,0 +1,37 @@
+"""The engine boundary: the only package that connects to an engine and runs queries.
+
+Connections are opened here (:mod:`.connect`), every query runs through
+:class:`Runner` (timing, DEBUG logging, errors naming the step and table),
+and the SQL that ibis cannot say lives in named query files under ``sql/``,
+written once in DuckDB's dialect and translated for Spark by sqlglot
+(:mod:`.queries`).
+"""
+
+from scrm_lib.engine.connect import (
+    Warehouse,
+    duckdb_connect,
+    list_tables,
+    open_warehouse,
+    read_only_duckdb,
+    register_arrow,
+    using,
+)
+from scrm_lib.engine.queries import render, sql
+from scrm_lib.engine.runner import Runner
+from scrm_lib.engine.spark import SPARK_INSTALL_HINT, spark_backend, spark_session
+
+__all__ = [
+    "SPARK_INSTALL_HINT",
+    "Runner",
+    "Warehouse",
+    "duckdb_connect",
+    "list_tables",
+    "open_warehouse",
+    "read_only_duckdb",
+    "register_arrow",
+    "render",
+    "spark_backend",
+    "spark_session",
+    "sql",
+    "using",
+]

@@ -1,0 +1,189 @@
+"""Connections, opened in one place: the published warehouse, a build's file, memory.
+
+Readers (dashboard, notebooks) open the published DuckDB file read-only;
+a build opens its own file read-write; errors name the file.
+
+Example
+-------
+>>> from scrm_lib.engine import open_warehouse
+>>> con = open_warehouse()  # doctest: +SKIP
+>>> con.table("orders").count().execute()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import ibis.expr.types as ir
+
+from scrm_lib.engine.runner import first_line as _first_line
+from scrm_lib.errors import WarehouseError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from ibis.backends.duckdb import Backend as DuckDBBackend
+
+logger = logging.getLogger(__name__)
+
+
+def home_hint() -> str:
+    # imported late: config must not pull the engine modules in
+    from scrm_lib.config import home_hint as hint
+
+    return hint()
+
+
+def _resolve(path: str | Path | None) -> Path:
+    if path is not None:
+        return Path(path).expanduser().resolve()
+    from scrm_lib.config import load_settings
+
+    return load_settings().warehouse
+
+
+def open_warehouse(path: str | Path | None = None, *, read_only: bool = True) -> DuckDBBackend:
+    """Open the published warehouse as an ibis DuckDB connection.
+
+    Parameters
+    ----------
+    path
+        The DuckDB file; default: ``warehouse`` from the settings
+        (``data/warehouse/scrm.duckdb``).
+    read_only
+        Readers (dashboard, notebooks) open read-only, which lets many
+        processes read while a build prepares the next file.
+
+    Returns
+    -------
+    ibis.backends.duckdb.Backend
+        An ibis connection; ``con.table("orders")`` is a lazy table.
+
+    Raises
+    ------
+    WarehouseError
+        No file at ``path`` (when read-only) or the file is not a DuckDB database.
+
+    Examples
+    --------
+    >>> con = open_warehouse("data/warehouse/scrm.duckdb")  # doctest: +SKIP
+    >>> con.table("builds").order_by("started_at").execute()  # doctest: +SKIP
+    """
+    target = _resolve(path)
+    if read_only and not target.exists():
+        raise WarehouseError(f"no warehouse at {target}; {home_hint()}")
+    if not read_only:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb_connect(target, read_only=read_only)
+    except Exception as exc:
+        raise WarehouseError(f"cannot open warehouse {target}: {_first_line(exc)}") from exc
+    logger.debug("opened warehouse %s (read_only=%s)", target, read_only)
+    return con
+
+
+@contextlib.contextmanager
+def read_only_duckdb(path: str | Path | None = None) -> Iterator[Any]:
+    """A plain DuckDB connection to the published warehouse, read-only, closed on exit.
+
+    For readers that run SQL on the published file (data-health queries,
+    the previous build's ids); errors name the file.
+
+    Examples
+    --------
+    >>> with read_only_duckdb("data/warehouse/scrm.duckdb") as con:  # doctest: +SKIP
+    ...     con.execute("SELECT count(*) FROM orders").fetchone()
+    """
+    import duckdb
+
+    target = _resolve(path)
+    if not target.exists():
+        raise WarehouseError(f"no warehouse at {target}; {home_hint()}")
+    try:
+        con = duckdb.connect(str(target), read_only=True)
+    except duckdb.Error as exc:
+        raise WarehouseError(f"{target}: cannot open read-only ({_first_line(exc)})") from None
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def duckdb_connect(path: str | Path = ":memory:", *, read_only: bool = False) -> DuckDBBackend:
+    """An ibis DuckDB backend on ``path`` with the session time zone set to UTC.
+
+    Examples
+    --------
+    >>> con = duckdb_connect()
+    >>> con.sql("SELECT 1 AS x").execute()["x"].tolist()
+    [1]
+    """
+    con = ibis.duckdb.connect(str(path), read_only=read_only)
+    # Timestamps come back in UTC whatever the machine's zone is.
+    con.raw_sql("SET TimeZone = 'UTC'")
+    return con
+
+
+def list_tables(con: Any) -> list[str]:
+    """Names of the tables and views in a connection's main schema.
+
+    Examples
+    --------
+    >>> list_tables(duckdb_connect())
+    []
+    """
+    # ibis registers in-memory tables as views named ibis_*; they are not data.
+    return sorted(n for n in con.list_tables() if not n.startswith("ibis_"))
+
+
+#: What every public function takes as ``warehouse``: a path to a warehouse file,
+#: ``None`` or ``""`` for the configured one, or an open ibis connection.
+Warehouse = str | Path | Any
+
+
+@contextlib.contextmanager
+def using(warehouse: Warehouse = None) -> Iterator[Any]:
+    """An ibis connection for ``warehouse``: a path is opened read-only and closed on
+    exit; a connection is passed through and left open for its owner.
+
+    Examples
+    --------
+    >>> con = duckdb_connect()
+    >>> with using(con) as c:
+    ...     c is con
+    True
+    """
+    if warehouse is not None and hasattr(warehouse, "list_tables"):
+        yield warehouse
+        return
+    path = None if warehouse is None or str(warehouse) == "" else Path(warehouse)
+    con = open_warehouse(path)
+    try:
+        yield con
+    finally:
+        con.disconnect()
+
+
+def register_arrow(con: Any, name: str, data: pa.Table) -> ir.Table:
+    """Make an Arrow table queryable as ``name`` on an ibis backend, without writing to disk.
+
+    On Spark this is a temporary view (no ``spark-warehouse`` directory); on
+    DuckDB a table in the connection's database.
+
+    Examples
+    --------
+    >>> t = register_arrow(con, "stage_orders", arrow_table)  # doctest: +SKIP
+    """
+    if con.name == "pyspark":
+        session = con._session
+        try:
+            frame = session.createDataFrame(data)
+        except Exception as exc:
+            raise WarehouseError(f"spark: load {name}: {_first_line(exc)}") from exc
+        frame.createOrReplaceTempView(name)
+        return con.table(name)
+    return con.create_table(name, data, overwrite=True)

@@ -1,0 +1,1 @@
+"""Parameterized report notebooks: parameters, runs, rendering, the schedule, cli."""

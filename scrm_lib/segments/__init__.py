@@ -1,0 +1,1 @@
+"""Segments: definitions over the person marts, saved versions, audience exports, cli."""
