@@ -1,6 +1,6 @@
 """The identity build step: graph → Splink → overrides → stable ids → marts and ledger.
 
-Registered in :data:`scrm_lib.warehouse.steps.STEPS`; ``scrm build`` calls :func:`run`
+Listed in :mod:`scrm_lib.warehouse.step_list`; ``scrm build`` calls :func:`run`
 on the warehouse being built. Tables written:
 
 - ``person_accounts(account_id, person_id)``: every account (the contract);
@@ -42,6 +42,7 @@ from scrm_lib.identity.config import NEVER_ALONE, IdentityConfig, identity_confi
 from scrm_lib.identity.graph import cluster_accounts, deterministic_edges, raw_duckdb
 from scrm_lib.identity.stable_ids import HISTORY_COLUMNS, assign_person_ids
 from scrm_lib.identity.trainable import ProbabilisticStage, StageReport
+from scrm_lib.warehouse.steps import Step
 
 logger = logging.getLogger(__name__)
 
@@ -332,4 +333,6 @@ def run(ctx: Any) -> dict[str, int]:
     return counts
 
 
-__all__ = ["NEVER_ALONE", "run", "stitch"]
+STEP = Step("identity", run)
+
+__all__ = ["NEVER_ALONE", "STEP", "run", "stitch"]

@@ -251,7 +251,7 @@ def build(
         ``"pyspark"`` the staged rows go to Spark and the results come back
         to the DuckDB file.
     steps
-        Which registered build steps (:data:`scrm_lib.warehouse.steps.STEPS`: identity,
+        Which registered build steps (:mod:`scrm_lib.warehouse.step_list`: identity,
         value, ...) run after the canonical tables; default all, ``[]`` none.
 
     Returns

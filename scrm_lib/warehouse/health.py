@@ -8,7 +8,7 @@ bilingual titles; they compute nothing.
 
 Example
 -------
->>> from scrm_lib import health
+>>> from scrm_lib.warehouse import health
 >>> health.build_read("data/warehouse/scrm.duckdb")  # doctest: +SKIP
      build_id                      finished_at library_version status
 0  b-20261125  2026-11-25 12:00:00+00:00           0.1.0     ok

@@ -3,9 +3,10 @@
 ``scrm build`` runs every registered step, in order, on the warehouse being
 built (before it is published), so readers only ever see canonical tables
 and marts from the same build. A step is a function
-``step(ctx: StepContext) -> dict[str, int]`` returning row counts of the
-tables it wrote; steps register here by dotted path so this module imports
-nothing heavy.
+``run(ctx: StepContext) -> dict[str, int]`` returning row counts of the
+tables it wrote. Each capability declares its :class:`Step` in its own
+``step`` module and :mod:`scrm_lib.warehouse.step_list` lists them in order
+(one line each); this module imports no capability, so it stays light.
 
 Contract between steps (what later steps and readers may rely on):
 
@@ -22,8 +23,8 @@ notes), which ``scrm status`` shows.
 
 Example
 -------
->>> [name for name, _ in STEPS]  # doctest: +SKIP
-['identity', 'value']
+>>> [step.name for step in registered()]
+['identity', 'value', 'churn']
 """
 
 from __future__ import annotations
@@ -31,9 +32,8 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,12 +46,25 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: (name, "module:function"), run in this order by the build.
-STEPS: list[tuple[str, str]] = [
-    ("identity", "scrm_lib.identity.step:run"),
-    ("value", "scrm_lib.value.persons:run"),
-    ("churn", "scrm_lib.churn.scoring:run"),
-]
+#: Replaces the registered steps when set (tests run a build without them).
+STEPS: list[Step] | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """A build step: its name (``scrm build --steps``) and the function that runs it."""
+
+    name: str
+    run: Callable[[StepContext], dict[str, int] | None]
+
+
+def registered() -> list[Step]:
+    """The build steps in the order the build runs them."""
+    if STEPS is not None:
+        return STEPS
+    from scrm_lib.warehouse.step_list import STEPS as listed
+
+    return listed
 
 
 @dataclass
@@ -71,22 +84,23 @@ def run_steps(
     """Run the registered steps in order (``only``: just these); return their row counts."""
     import time
 
-    known = [name for name, _ in STEPS]
+    steps = registered()
+    known = [s.name for s in steps]
     unknown = sorted(set(only or ()) - set(known))
     if unknown:
         raise ConfigError(f"unknown build step {unknown[0]!r}; steps: {', '.join(known)}")
     counts: dict[str, dict[str, int]] = {}
-    chosen = [(name, target) for name, target in STEPS if only is None or name in only]
+    chosen = [s for s in steps if only is None or s.name in only]
     restore = _cap_engine(ctx) if chosen else None
     log: list[dict[str, Any]] = []
     try:
-        for name, target in chosen:
-            module, func = target.split(":")
+        for step in chosen:
+            name = step.name
             if progress is not None:
                 progress(f"step {name}")
             started = time.perf_counter()
             with _StepNotes() as notes:
-                counts[name] = getattr(import_module(module), func)(ctx) or {}
+                counts[name] = step.run(ctx) or {}
             seconds = round(time.perf_counter() - started, 4)
             ctx.timings[f"step_{name}"] = seconds
             logger.info("build step %s: %s", name, counts[name])
