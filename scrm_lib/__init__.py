@@ -1,7 +1,8 @@
 """scrm: one view of each customer across social e-commerce platforms.
 
-The public API; everything else is machinery. Heavy parts import lazily so
-that ``import scrm_lib`` stays fast.
+The public API is each capability's ``__all__`` (declared once in its
+package's ``__init__``), re-exported here; everything else is machinery.
+Names resolve on first use so that ``import scrm_lib`` stays fast.
 
 Example
 -------
@@ -9,6 +10,8 @@ Example
 >>> s = scrm_lib.load_settings()
 >>> s.engine
 'duckdb'
+>>> scrm_lib.rfm.__module__
+'scrm_lib.value.rfm'
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from scrm_lib import _api
 from scrm_lib.config import Settings, load_settings
 from scrm_lib.errors import ConfigError, InputFileError, ScrmError, WarehouseError
 
@@ -25,42 +29,31 @@ try:
 except PackageNotFoundError:  # running from a source tree without install
     __version__ = "0.0.0"
 
-# public name → module that defines it (imported on first use)
-_LAZY = {
-    "generate_sample": ("scrm_lib.sample", "generate"),
-    "parse_file": ("scrm_lib.ingest", "parse_file"),
-    "detect_format": ("scrm_lib.ingest", "detect_format"),
-    "list_presets": ("scrm_lib.ingest", "list_presets"),
-    "suggest_preset": ("scrm_lib.ingest", "suggest_preset"),
-    "add_files": ("scrm_lib.ingest.raw_area", "add_files"),
-    "build_warehouse": ("scrm_lib.warehouse.build", "build"),
-    "warehouse_status": ("scrm_lib.warehouse.build", "status"),
-    "open_warehouse": ("scrm_lib.engine", "open_warehouse"),
-    "rfm": ("scrm_lib.value.rfm", "rfm"),
-    "rfm_segments": ("scrm_lib.value.rfm", "segment_summary"),
-    "clv": ("scrm_lib.value.clv", "clv"),
-    "kpis": ("scrm_lib.value.kpis", "kpis"),
-    "lifecycle_stages": ("scrm_lib.value.lifecycle", "stages"),
-    "value_layers": ("scrm_lib.value.layers", "layers"),
-    "segment_preview": ("scrm_lib.segments.definitions", "preview"),
-    "save_segment": ("scrm_lib.segments.definitions", "save_segment"),
-    "export_segment": ("scrm_lib.segments.definitions", "export_segment"),
-    "timeline": ("scrm_lib.identity.person360", "timeline"),
-    "explain_identity": ("scrm_lib.identity.ledger", "explain"),
-    "evaluate_identity": ("scrm_lib.identity.evaluate", "evaluate"),
-    "link_records": ("scrm_lib.identity.records", "link_records"),
-    "dedupe_records": ("scrm_lib.identity.records", "dedupe_records"),
-    "analyze_experiment": ("scrm_lib.experiments", "analyze_experiment"),
-    "churn_backtest": ("scrm_lib.churn.backtest", "backtest"),
-    "churn_train": ("scrm_lib.churn.backtest", "train"),
-    "churn_score": ("scrm_lib.churn.scoring", "score"),
-    "churn_scores": ("scrm_lib.churn.scoring", "churn_scores"),
-    "churn_features": ("scrm_lib.churn.features", "feature_frame"),
-    "label": ("scrm_lib.labels", "label"),
-    "labelled": ("scrm_lib.labels", "labelled"),
-}
+#: The capability packages whose ``__all__`` the facade re-exports, in the order
+#: data flows through them. One line per capability.
+CAPABILITIES = (
+    "ingest",
+    "warehouse",
+    "identity",
+    "value",
+    "churn",
+    "experiments",
+    "segments",
+    "reports",
+    "access",
+    "labels",
+    "sample",
+)
+
+_OWNER: dict[str, str] = {}
+for _capability in CAPABILITIES:
+    for _name in import_module(f"scrm_lib.{_capability}").__all__:
+        if _name in _OWNER:  # a test keeps this from happening; say which two clash
+            raise ImportError(f"{_name!r} is public in both {_OWNER[_name]} and {_capability}")
+        _OWNER[_name] = f"scrm_lib.{_capability}"
 
 __all__ = [
+    "CAPABILITIES",
     "ConfigError",
     "InputFileError",
     "ScrmError",
@@ -68,14 +61,16 @@ __all__ = [
     "WarehouseError",
     "__version__",
     "load_settings",
-    *_LAZY,
+    *_OWNER,
 ]
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        module, attr = _LAZY[name]
-        value = getattr(import_module(module), attr)
+    if name in _OWNER:
+        package = _OWNER[name]
+        value = _api.resolve(package, name) if package in _api._TARGETS else None
+        if value is None:  # a package that defines its names eagerly
+            value = getattr(import_module(package), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'scrm_lib' has no attribute {name!r}")

@@ -80,7 +80,7 @@ def generate(
     as_json: JsonOpt = False,
 ) -> None:
     """Write realistic platform exports (OUT/exports) and their ground truth (OUT/truth)."""
-    from scrm_lib.sample import generate as run
+    from scrm_lib.sample.generator import generate as run
 
     with err.status("generating sample data", spinner="dots") if interactive() else _null():
         summary = run(persons, seed=seed, out=out_dir, start=start, end=end)

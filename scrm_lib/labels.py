@@ -35,10 +35,11 @@ import re
 import tomllib
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 from scrm_lib.errors import ConfigError
 
@@ -231,12 +232,15 @@ def labelled(
 
     Examples
     --------
+    >>> import pandas as pd
     >>> df = pd.DataFrame({"ts": pd.to_datetime(["2026-11-11 02:00"], utc=True),
     ...                    "reason": ["missing value"]})
     >>> out = labelled(df, lang="zh", tz="Asia/Shanghai")
     >>> out.columns.tolist(), str(out.iloc[0, 0]), out.iloc[0, 1]
     (['时间', '原因'], '2026-11-11 10:00:00', '缺少值')
     """
+    import pandas as pd
+
     lang = language(lang)
     out = local_times(df, tz)
     if values:
@@ -328,6 +332,8 @@ def label_figure(fig: Any, lang: str | None = None) -> Any:
 def local_times(df: pd.DataFrame, tz: str | None = None) -> pd.DataFrame:
     """A copy of ``df`` with its time columns in ``tz`` (default: the setting), shown without
     the offset. Naive times are the warehouse's UTC; ISO strings with an offset count too."""
+    import pandas as pd
+
     zone = timezone(tz)
     out = df.copy()
     for col in out.columns:
@@ -349,6 +355,8 @@ def local_times(df: pd.DataFrame, tz: str | None = None) -> pd.DataFrame:
 
 def to_local(value: Any, tz: str | None = None) -> pd.Timestamp | None:
     """One time (Timestamp, datetime or ISO text; naive = UTC) in ``tz``; None if empty."""
+    import pandas as pd
+
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     try:
@@ -376,7 +384,24 @@ def money(value: Any, decimals: int = 0) -> str:
     >>> money(-35.5, 2)
     '-¥35.50'
     """
+    import pandas as pd
+
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return "-"
     x = float(value)
     return f"{'-' if x < 0 else ''}¥{abs(x):,.{decimals}f}"
+
+
+#: What pages, notebooks and reports use to speak the marketers' language.
+__all__ = [
+    "column_config",
+    "fmt_time",
+    "label",
+    "label_figure",
+    "labelled",
+    "message",
+    "money",
+    "reason",
+    "timezone",
+    "value_label",
+]

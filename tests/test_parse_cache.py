@@ -14,7 +14,7 @@ from scrm_lib.config import load_settings
 from scrm_lib.errors import ConfigError
 from scrm_lib.ingest.cache import Entry, Job, cache_key, load_entry, parse_files
 from scrm_lib.ingest.raw_area import add_files, sha256_of
-from scrm_lib.sample import generate
+from scrm_lib.sample.generator import generate
 from scrm_lib.warehouse.build import build
 
 # the largest files of each kind, enough to cover csv, xlsx and JSON lines adapters

@@ -26,7 +26,7 @@ from scrm_lib.ingest.presets import load_preset, resolve_columns
 from scrm_lib.ingest.vocabulary import canonical_event_types
 from scrm_lib.ingest.xiaohongshu import buyer_key
 from scrm_lib.sample import dialects as D
-from scrm_lib.sample import generate
+from scrm_lib.sample.generator import generate
 from tests.ingest.conftest import (  # the contract, stated once for tests
     DOUYIN_HEADER,
     TMALL_HEADER,

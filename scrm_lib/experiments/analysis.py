@@ -542,3 +542,17 @@ def sequential_readout(
         for day, row in zip(days_kept, rows, strict=True):
             out.append({"day": day, "arm": treat, **row})
     return pd.DataFrame(out)
+
+
+def list_experiments(warehouse: Any = None) -> pd.DataFrame:
+    """Experiments in the warehouse with units per arm (path or connection)."""
+    from scrm_lib.experiments.metrics import list_experiments as listed
+
+    return listed(_connect(warehouse))
+
+
+def contamination_report(warehouse: Any, experiment: str) -> pd.DataFrame:
+    """Persons whose accounts (or groups) landed in more than one arm."""
+    from scrm_lib.experiments.metrics import contamination
+
+    return contamination(_connect(warehouse), experiment)

@@ -24,6 +24,7 @@ import hashlib
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -103,7 +104,7 @@ def assign(
     )
 
 
-def log_exposures(assigned: pd.DataFrame, *, path: Path | None = None, ts=None) -> int:
+def log_exposures(assigned: pd.DataFrame, *, path: Path | None = None, ts: Any = None) -> int:
     """Append first exposures to the state store (``experiment_exposures``); returns rows added.
 
     A person's first exposure wins: logging the same person again adds nothing.

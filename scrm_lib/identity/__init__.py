@@ -24,3 +24,21 @@ Example
 >>> identity_config({}).hub_limit
 20
 """
+
+from scrm_lib._api import public
+
+__all__, __getattr__, __dir__ = public(
+    __name__,
+    {
+        "timeline": ".person360:timeline",
+        "explain_identity": ".ledger:explain",
+        "evaluate_identity": ".evaluate:evaluate",
+        "link_records": ".records:link_records",
+        "dedupe_records": ".records:dedupe_records",
+        "person_card": ".views:person_card",
+        "search_persons": ".views:search",
+        "identity_summary": ".views:summary",
+        "add_override": ".overrides:add_override",
+        "read_overrides": ".overrides:read_overrides",
+    },
+)
