@@ -161,6 +161,25 @@ def build_orders(
     return out.sort_values("created", kind="stable").reset_index(drop=True)
 
 
+def order_lines(per_order: pd.DataFrame, orders: pd.DataFrame) -> pd.DataFrame:
+    """One row per order line: ``per_order``'s columns repeated for each of an order's
+    (up to three) SKUs, with the line number ``j``, ``sku``, ``qty``, ``price``,
+    ``amount`` and ``ship`` (the order's shipping, on its first line only)."""
+    parts = []
+    for j in range(3):
+        sku = orders[f"sku{j}"].to_numpy()
+        has = sku >= 0
+        p = per_order[has].copy()
+        p["j"] = j
+        p["sku"] = sku[has]
+        p["qty"] = orders[f"qty{j}"].to_numpy()[has]
+        p["price"] = orders[f"price{j}"].to_numpy()[has]
+        p["amount"] = orders[f"amount{j}"].to_numpy()[has]
+        p["ship"] = p["shipping"].to_numpy() if j == 0 else 0
+        parts.append(p)
+    return pd.concat(parts, ignore_index=True)
+
+
 def status_at(orders: pd.DataFrame, when: int) -> np.ndarray:
     """Status code of every order as an export made at ``when`` would show it."""
     o = orders

@@ -313,20 +313,9 @@ def douyin_lines(rng, orders: pd.DataFrame, accounts: pd.DataFrame, window: Wind
             "shipping": o["shipping"].to_numpy(),
         }
     )
-    parts = []
-    for j in range(3):
-        sku = o[f"sku{j}"].to_numpy()
-        has = sku >= 0
-        p = per_order[has].copy()
-        p["j"] = j
-        p["sub"] = as_str(o["order_no"].astype("int64").to_numpy()[has] + 1 + j).to_numpy()
-        p["sku"] = sku[has]
-        p["qty"] = o[f"qty{j}"].to_numpy()[has]
-        p["price"] = o[f"price{j}"].to_numpy()[has]
-        p["amount"] = o[f"amount{j}"].to_numpy()[has]
-        p["ship"] = p["shipping"].to_numpy() if j == 0 else 0
-        parts.append(p)
-    lines = pd.concat(parts, ignore_index=True)
+    lines = O.order_lines(per_order, o)
+    main = lines["main"].astype("int64").to_numpy()
+    lines["sub"] = as_str(main + 1 + lines["j"].to_numpy()).to_numpy()
     lines = lines.sort_values(
         ["created", "main", "j"], ascending=[False, True, True], kind="stable"
     ).reset_index(drop=True)

@@ -195,19 +195,7 @@ def lines(rng, orders: pd.DataFrame, accounts: pd.DataFrame, window: Window) -> 
             "shipping": o["shipping"].to_numpy(),
         }
     )
-    parts = []
-    for j in range(3):
-        sku = o[f"sku{j}"].to_numpy()
-        has = sku >= 0
-        p = per_order[has].copy()
-        p["j"] = j
-        p["sku"] = sku[has]
-        p["qty"] = o[f"qty{j}"].to_numpy()[has]
-        p["price"] = o[f"price{j}"].to_numpy()[has]
-        p["amount"] = o[f"amount{j}"].to_numpy()[has]
-        p["ship"] = p["shipping"].to_numpy() if j == 0 else 0
-        parts.append(p)
-    out = pd.concat(parts, ignore_index=True)
+    out = O.order_lines(per_order, o)
     return out.sort_values(["created", "订单号", "j"], kind="stable").reset_index(drop=True)
 
 
