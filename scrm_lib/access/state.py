@@ -17,80 +17,32 @@ Example
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-import duckdb
 import pandas as pd
 
 from scrm_lib.config import load_settings
-from scrm_lib.errors import WarehouseError
+from scrm_lib.engine import Runner
+from scrm_lib.engine.connect import state_store
 
-_AUDIT_DDL = """
-CREATE TABLE IF NOT EXISTS audit (
-    audit_id VARCHAR PRIMARY KEY,
-    ts TIMESTAMPTZ NOT NULL,
-    username VARCHAR NOT NULL,
-    role VARCHAR,
-    action VARCHAR NOT NULL,
-    what VARCHAR NOT NULL,
-    rows BIGINT,
-    build_id VARCHAR,
-    detail VARCHAR
-)
-"""
-
-
-_REFUSED_DDL = """
-CREATE TABLE IF NOT EXISTS refused_files (
-    file VARCHAR NOT NULL,
-    name VARCHAR NOT NULL,
-    sha256 VARCHAR,
-    reason VARCHAR NOT NULL,
-    refused_at TIMESTAMPTZ NOT NULL
-)
-"""
 REFUSED_COLUMNS = ["file", "name", "sha256", "reason", "refused_at"]
-
-# Failed dashboard logins, per user name and per client address: kept here, not in the
-# browser, so a new session or a cleared cookie does not reset them.
-_LOGIN_DDL = """
-CREATE TABLE IF NOT EXISTS login_failures (
-    scope VARCHAR NOT NULL,
-    key VARCHAR NOT NULL,
-    failures INTEGER NOT NULL,
-    last_failure TIMESTAMPTZ,
-    locked_until TIMESTAMPTZ,
-    locks INTEGER NOT NULL,
-    PRIMARY KEY (scope, key)
-)
-"""
 LOGIN_COLUMNS = ["scope", "key", "failures", "last_failure", "locked_until", "locks"]
 
 
-def connect(path: Path | None = None) -> duckdb.DuckDBPyConnection:
+def connect(path: Path | None = None) -> Any:
     """Open the state store read-write (created on first use); close it soon after.
 
     Modules that keep their own user-authored tables here (identity
     overrides, saved segments) create them with ``CREATE TABLE IF NOT EXISTS``.
     """
-    path = Path(path) if path is not None else load_settings().state_db
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # another process may hold the write lock for a moment: retry briefly
-    for attempt in range(50):
-        try:
-            con = duckdb.connect(str(path))
-            break
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower() or attempt == 49:
-                raise WarehouseError(f"{path}: cannot open the state store ({exc})") from None
-            time.sleep(0.1)
-    con.execute(_AUDIT_DDL)
-    con.execute(_REFUSED_DDL)
-    con.execute(_LOGIN_DDL)
-    return con
+    return state_store(Path(path) if path is not None else load_settings().state_db)
+
+
+def _runner(con: Any) -> Runner:
+    return Runner(con, label="state")
 
 
 def record_audit(
@@ -108,19 +60,19 @@ def record_audit(
     audit_id = uuid.uuid4().hex
     con = connect(path)
     try:
-        con.execute(
-            "INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                audit_id,
-                datetime.now(UTC),
-                username,
-                role,
-                action,
-                what,
-                rows,
-                build_id,
-                json.dumps(detail or {}, ensure_ascii=False),
-            ],
+        _runner(con).query(
+            "state.add_audit",
+            {
+                "audit_id": audit_id,
+                "ts": datetime.now(UTC),
+                "username": username,
+                "role": role,
+                "action": action,
+                "what": what,
+                "rows": rows,
+                "build_id": build_id,
+                "detail": json.dumps(detail or {}, ensure_ascii=False),
+            },
         )
     finally:
         con.close()
@@ -136,7 +88,7 @@ def read_audit(*, limit: int = 1000, path: Path | None = None) -> pd.DataFrame:
         )
     con = connect(p)
     try:
-        return con.execute("SELECT * FROM audit ORDER BY ts DESC LIMIT ?", [int(limit)]).df()
+        return _runner(con).df("state.audit", {"limit": int(limit)})
     finally:
         con.close()
 
@@ -152,11 +104,19 @@ def record_refused(
     """
     con = connect(path)
     try:
-        con.execute("DELETE FROM refused_files WHERE file = ?", [str(file)])
-        con.execute(
-            "INSERT INTO refused_files VALUES (?, ?, ?, ?, ?)",
-            [str(file), Path(file).name, sha256, reason, datetime.now(UTC)],
-        )
+        runner = _runner(con)
+        with runner.transaction():
+            runner.query("state.forget_refused_file", {"file": str(file)})
+            runner.query(
+                "state.add_refused",
+                {
+                    "file": str(file),
+                    "name": Path(file).name,
+                    "sha256": sha256,
+                    "reason": reason,
+                    "refused_at": datetime.now(UTC),
+                },
+            )
     finally:
         con.close()
 
@@ -170,9 +130,9 @@ def clear_refused(
         return
     con = connect(p)
     try:
-        con.execute(
-            "DELETE FROM refused_files WHERE list_contains(?, name) OR list_contains(?, sha256)",
-            [list(names or []), list(sha256s or [])],
+        _runner(con).query(
+            "state.forget_refused",
+            {"names": list(names or []), "sha256s": list(sha256s or [])},
         )
     finally:
         con.close()
@@ -197,9 +157,7 @@ def read_refused(*, path: Path | None = None) -> pd.DataFrame:
         return pd.DataFrame(columns=REFUSED_COLUMNS)
     con = connect(p)
     try:
-        return con.execute(
-            f"SELECT {', '.join(REFUSED_COLUMNS)} FROM refused_files ORDER BY refused_at DESC"
-        ).df()
+        return _runner(con).df("state.refused")
     finally:
         con.close()
 
@@ -215,12 +173,9 @@ def read_login_failures(keys: list[tuple[str, str]], *, path: Path | None = None
     """
     con = connect(path)
     try:
-        # epoch seconds: fetching TIMESTAMPTZ as Python objects would need pytz
-        rows = con.execute(
-            "SELECT scope, key, failures, epoch(last_failure), epoch(locked_until), locks "
-            "FROM login_failures WHERE list_contains(?, scope || chr(0) || key)",
-            [[f"{scope}\0{key}" for scope, key in keys]],
-        ).fetchall()
+        rows = _runner(con).rows(
+            "state.login_failures", {"keys": [f"{scope}\0{key}" for scope, key in keys]}
+        )
     finally:
         con.close()
     out = {}
@@ -238,22 +193,15 @@ def write_login_failures(rows: dict, *, path: Path | None = None) -> None:
     """Store counters (as :func:`read_login_failures` returns them); ``None`` forgets a pair."""
     con = connect(path)
     try:
-        con.execute("BEGIN")
-        for (scope, key), row in rows.items():
-            con.execute("DELETE FROM login_failures WHERE scope = ? AND key = ?", [scope, key])
-            if row is not None:
-                con.execute(
-                    "INSERT INTO login_failures VALUES (?, ?, ?, ?, ?, ?)",
-                    [
-                        scope,
-                        key,
-                        row["failures"],
-                        row["last_failure"],
-                        row["locked_until"],
-                        row["locks"],
-                    ],
-                )
-        con.execute("COMMIT")
+        runner = _runner(con)
+        with runner.transaction():
+            for (scope, key), row in rows.items():
+                runner.query("state.forget_login_failures", {"scope": scope, "key": key})
+                if row is not None:
+                    runner.query(
+                        "state.add_login_failures",
+                        {"scope": scope, "key": key, **{c: row[c] for c in LOGIN_COLUMNS[2:]}},
+                    )
     finally:
         con.close()
 

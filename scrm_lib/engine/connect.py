@@ -187,3 +187,48 @@ def register_arrow(con: Any, name: str, data: pa.Table) -> ir.Table:
         frame.createOrReplaceTempView(name)
         return con.table(name)
     return con.create_table(name, data, overwrite=True)
+
+
+#: Tables of the state store, made on every open (``CREATE TABLE IF NOT EXISTS``).
+STATE_TABLES = ("state.create_audit", "state.create_refused_files", "state.create_login_failures")
+
+
+def state_store(path: str | Path) -> Any:
+    """Open the state store read-write (created on first use) as a plain DuckDB connection.
+
+    The state store is a small DuckDB file that outlives rebuilds (audit log,
+    refused files, logins; overrides and saved segments add their own
+    tables). Another process may hold its write lock for a moment, so opening
+    retries for up to five seconds; its tables are made if missing. Callers
+    close it soon after, so the lock is held for milliseconds.
+
+    Examples
+    --------
+    >>> con = state_store(tmp / "state.duckdb")  # doctest: +SKIP
+    >>> Runner(con, label="state").rows("state.refused")  # doctest: +SKIP
+    []
+    """
+    import time
+
+    import duckdb
+
+    from scrm_lib.engine.runner import Runner
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for attempt in range(50):
+        try:
+            con = duckdb.connect(str(target))
+            break
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or attempt == 49:
+                raise WarehouseError(f"{target}: cannot open the state store ({exc})") from None
+            time.sleep(0.1)
+    runner = Runner(con, label="state")
+    try:
+        for name in STATE_TABLES:
+            runner.query(name)
+    except BaseException:
+        con.close()
+        raise
+    return con
