@@ -9,14 +9,26 @@ Times are UTC (``timestamp('UTC')``); money is ``decimal(18, 2)`` CNY;
 refunds keep their row and carry ``status='refunded'`` and
 ``refund_amount``.
 
+The marts the build steps write (and the tables capabilities keep in the
+state store) are declared here too, in :data:`MARTS`: columns with their
+meaning, key, owning capability, personal-data columns and which columns a
+segment may filter on. Segments, masking and the dashboard read the
+declaration; a new capability declares its marts with :func:`declare_mart`.
+
 Example
 -------
->>> from scrm_lib.schema import TABLES, KEYS
+>>> from scrm_lib.schema import TABLES, KEYS, MARTS
 >>> KEYS["orders"]
 ('platform', 'order_id', 'line_id')
+>>> MARTS["churn_scores"].owner, MARTS["churn_scores"].key
+('churn', ('person_id',))
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
 
 import ibis
 import ibis.expr.datatypes as dt
@@ -196,9 +208,10 @@ EXTRAS_DOC = "unmapped source columns as JSON (personal data)"
 #   json        a JSON object (extras, attributes): keys kept, every string value cut
 #               to its first character, phones and e-mails in numbers or text masked
 #
-# Marts and state tables are declared here by table name too; frames a page or an
-# export computes (joins, renamed columns) fall back to PERSONAL_COLUMN_NAMES, then
-# to the name patterns in ``scrm_lib.access.privacy``.
+# Marts and state tables declare theirs with the mart (``Mart.personal``, below), which
+# adds them here by table name; frames a page or an export computes (joins, renamed
+# columns) fall back to PERSONAL_COLUMN_NAMES, then to the name patterns in
+# ``scrm_lib.access.privacy``.
 PERSONAL_KINDS = (
     "phone", "name", "address", "email", "birthday", "text", "account", "identifier", "json",
 )  # fmt: skip
@@ -229,27 +242,19 @@ PERSONAL_COLUMNS: dict[str, dict[str, str]] = {
     "consent": {"account_id": "account"},
     "staff": {"name": "name"},
     "rejects": {"raw_value": "text"},
-    # identity marts (scrm_lib.identity) and its state table
-    "person_accounts": {"account_id": "account"},
-    "persons": {"phone_masked": "phone", "name_masked": "name"},
-    "identity_edges": {"a": "account", "b": "account", "value": "identifier"},
-    "identity_hubs": {"account_id": "account", "value": "identifier"},
-    "identity_hub_orders": {
-        "hub_account_id": "account",
-        "account_id": "account",
-        "evidence": "text",
-    },
-    "identity_overrides": {"account_a": "account", "account_b": "account"},
+    # marts and state tables: added by declare_mart (MARTS, below)
 }
 
 #: Columns of computed frames, by name alone: the canonical names above (where every
-#: table agrees on the kind) plus what pages and exports call them after a join.
+#: table agrees on the kind), what pages and exports call them after a join, and the
+#: declared marts' personal columns (added by declare_mart).
+_BY_TABLE_ONLY = ("a", "b")  # too generic alone: personal by table only
 PERSONAL_COLUMN_NAMES: dict[str, str] = {
     **{
         col: kind
         for cols in PERSONAL_COLUMNS.values()
         for col, kind in cols.items()
-        if col not in ("a", "b")  # too generic alone: declared by table only
+        if col not in _BY_TABLE_ONLY
     },
     "phone": "phone",
     "email": "email",
@@ -344,3 +349,339 @@ def _cast(col: pd.Series, dtype: dt.DataType) -> pd.Series:
     if dtype.is_boolean():
         return col.astype("boolean")
     return col.astype("string")
+
+
+# ---------------------------------------------------------------- marts
+#
+# Every table a build step writes into the warehouse, and every table a capability
+# keeps in the state store (``store="state"``: it survives rebuilds), declared once:
+# the step that writes it, segments (which columns are filters), masking (which are
+# personal data), health and the dashboard read this instead of their own lists.
+
+Store = Literal["warehouse", "state"]
+
+
+@dataclass(frozen=True, eq=False)
+class Mart:
+    """A declared mart: its columns and types, key, owning capability and meaning.
+
+    Parameters
+    ----------
+    name
+        Table name.
+    owner
+        The capability whose step (or state code) writes it (``identity``, ``value``).
+    description
+        One line: what a row is.
+    schema
+        Column types. ``!int64`` / ``!boolean`` (not nullable) type pandas frames
+        as ``int64`` / ``bool``; nullable ones as ``Int64`` / ``boolean``.
+    key
+        Columns that identify a row.
+    meanings
+        Column → what it holds (shown by ``scrm segment columns``).
+    filters
+        Columns a segment may filter on: a mart keyed by ``person_id`` with
+        filters joins the segment builder's table (:mod:`scrm_lib.segments`).
+    personal
+        Column → personal-data kind (:data:`PERSONAL_KINDS`), masked on the way out.
+    store
+        ``warehouse`` (rebuilt every build) or ``state`` (the state store).
+
+    Examples
+    --------
+    >>> m = Mart("toy_scores", owner="toy", description="one row per person",
+    ...          schema=ibis.schema({"person_id": "string", "toy_score": "float64"}),
+    ...          key=("person_id",), filters=("toy_score",))
+    >>> m.typed(pd.DataFrame({"person_id": ["P1"]})).dtypes.astype(str).tolist()
+    ['string', 'float64']
+    """
+
+    name: str
+    owner: str
+    description: str
+    schema: ibis.Schema
+    key: tuple[str, ...]
+    meanings: Mapping[str, str] = field(default_factory=dict)
+    filters: tuple[str, ...] = ()
+    personal: Mapping[str, str] = field(default_factory=dict)
+    store: Store = "warehouse"
+
+    def __post_init__(self) -> None:
+        names = set(self.schema.names)
+        for what, cols in (("key", self.key), ("filters", self.filters),
+                           ("meanings", self.meanings), ("personal", self.personal)):  # fmt: skip
+            if unknown := [c for c in cols if c not in names]:
+                raise ValueError(f"mart {self.name}: {what} names unknown columns {unknown}")
+        if bad := {k for k in self.personal.values() if k not in PERSONAL_KINDS}:
+            raise ValueError(f"mart {self.name}: unknown personal-data kinds {sorted(bad)}")
+
+    @property
+    def columns(self) -> dict[str, str]:
+        """Column → meaning, in table order (the column's name when none is given)."""
+        return {c: self.meanings.get(c, c) for c in self.schema.names}
+
+    @property
+    def dtypes(self) -> dict[str, str]:
+        """Column → pandas dtype."""
+        return {c: _pandas_dtype(t) for c, t in self.schema.items()}
+
+    def typed(self, df: pd.DataFrame) -> pd.DataFrame:
+        """``df`` with exactly the mart's columns and types (so an empty mart is typed too).
+
+        Examples
+        --------
+        >>> MARTS["value_persons"].typed(pd.DataFrame()).shape
+        (0, 16)
+        """
+        out = pd.DataFrame(
+            {c: df[c] if c in df else pd.Series(index=df.index) for c in self.schema.names}
+        )
+        return out.astype(self.dtypes)
+
+
+def _pandas_dtype(t: dt.DataType) -> str:
+    if t.is_string():
+        return "string"
+    if t.is_integer():
+        return "Int64" if t.nullable else "int64"
+    if t.is_boolean():
+        return "boolean" if t.nullable else "bool"
+    if t.is_floating() or t.is_decimal():
+        return "float64"
+    if t.is_timestamp():
+        return "datetime64[us, UTC]"
+    raise ValueError(f"no pandas dtype for {t}")
+
+
+#: Every declared mart and state table, by name (in declaration order).
+MARTS: dict[str, Mart] = {}
+
+
+def declare_mart(mart: Mart) -> Mart:
+    """Register ``mart`` (a capability declares its marts at import); return it.
+
+    Its personal columns join :data:`PERSONAL_COLUMNS`; its filters (when keyed
+    by ``person_id``) appear in ``scrm segment columns``. Declaring a name again
+    replaces the declaration; a filter another person mart already offers is refused.
+
+    Examples
+    --------
+    >>> declare_mart(MARTS["churn_scores"]).name
+    'churn_scores'
+    """
+    if mart.name in TABLES or mart.name == "rejects":
+        raise ValueError(f"mart {mart.name}: a canonical table has this name")
+    if mart.key == ("person_id",):
+        for other in segment_marts():
+            if other.name != mart.name and (same := set(other.filters) & set(mart.filters)):
+                raise ValueError(
+                    f"mart {mart.name}: filters {sorted(same)} are already {other.name}'s"
+                )
+    MARTS[mart.name] = mart
+    if mart.personal:
+        PERSONAL_COLUMNS[mart.name] = dict(mart.personal)
+        for col, kind in mart.personal.items():
+            if col not in _BY_TABLE_ONLY:
+                PERSONAL_COLUMN_NAMES.setdefault(col, kind)
+    return mart
+
+
+def segment_marts() -> list[Mart]:
+    """Warehouse marts keyed by ``person_id`` that offer segment filters, in declaration order.
+
+    Examples
+    --------
+    >>> [m.name for m in segment_marts()]
+    ['value_persons', 'churn_scores']
+    """
+    return [
+        m
+        for m in MARTS.values()
+        if m.store == "warehouse" and m.key == ("person_id",) and m.filters
+    ]
+
+
+def typed(df: pd.DataFrame, mart: str) -> pd.DataFrame:
+    """``df`` with exactly the columns and types of the declared mart ``mart``."""
+    return MARTS[mart].typed(df)
+
+
+def _mart(
+    name: str,
+    owner: str,
+    description: str,
+    columns: dict[str, tuple[str | dt.DataType, str]],
+    *,
+    key: tuple[str, ...],
+    filters: tuple[str, ...] = (),
+    personal: dict[str, str] | None = None,
+    store: Store = "warehouse",
+) -> Mart:
+    """Declare a mart from ``{column: (type, meaning)}``."""
+    return declare_mart(
+        Mart(
+            name, owner, description,
+            schema=ibis.schema({c: t for c, (t, _) in columns.items()}),
+            key=key,
+            meanings={c: m for c, (_, m) in columns.items()},
+            filters=filters,
+            personal=personal or {},
+            store=store,
+        )
+    )  # fmt: skip
+
+
+_META = {"key": ("string", "what"), "value": ("string", "its value, JSON")}
+
+# identity (scrm_lib.identity.step): the person graph
+_mart("person_accounts", "identity", "every account's person (the contract between steps)", {
+    "account_id": ("string", "account"),
+    "person_id": ("string", "person"),
+}, key=("account_id",), personal={"account_id": "account"})  # fmt: skip
+_mart("persons", "identity", "customer 360: one row per person", {
+    "person_id": ("string", "person"),
+    "n_accounts": ("int64", "accounts of the person"),
+    "platforms": ("string", "platforms of the person's accounts, comma-separated"),
+    "n_platforms": ("int64", "platforms (a bare phone is none)"),
+    "first_seen": (TS, "first sighting of any account"),
+    "last_seen": (TS, "last activity of any account"),
+    "acquisition_platform": ("string", "platform of the first account"),
+    "acquisition_channel": ("string", "channel code of the first account with one"),
+    "phone_masked": ("string", "a mainland mobile, masked"),
+    "name_masked": ("string", "a name, masked"),
+    "city": ("string", "a city"),
+}, key=("person_id",), personal={"phone_masked": "phone", "name_masked": "name"})  # fmt: skip
+_mart("identity_edges", "identity", "the ledger: one row per edge considered, with evidence", {
+    "a": ("string", "account"),
+    "b": ("string", "account"),
+    "stage": ("string", "deterministic, probabilistic or override"),
+    "rule": ("string", "the rule or model that proposed the edge"),
+    "kind": ("string", "identifier kind shared"),
+    "value": ("string", "identifier value shared"),
+    "match_probability": ("float64", "probabilistic match probability"),
+    "compared": ("string", "comparison levels, JSON"),
+    "used": ("boolean", "not cut by an override"),
+    "build_id": ("string", "build"),
+}, key=("a", "b", "stage", "rule", "kind", "value"),
+   personal={"a": "account", "b": "account", "value": "identifier"})  # fmt: skip
+_mart("identity_hubs", "identity", "hubs: shared identifiers and account keys of many buyers", {
+    "scope": ("string", "identifier or account_key"),
+    "kind": ("string", "identifier kind"),
+    "value": ("string", "identifier value"),
+    "n_accounts": ("int64", "accounts sharing it"),
+    "hub_limit": ("int64", "the limit it passed"),
+    "account_id": ("string", "the hub account (account_key)"),
+    "n_orders": ("int64", "orders of the hub account"),
+    "n_receiver_names": ("int64", "distinct recipient names"),
+    "n_receiver_phones": ("int64", "distinct recipient phones"),
+    "n_addresses": ("int64", "distinct addresses"),
+    "n_devices": ("int64", "distinct devices"),
+    "n_unattributed": ("int64", "orders left with nobody"),
+}, key=("scope", "kind", "value", "account_id"),
+   personal={"account_id": "account", "value": "identifier"})  # fmt: skip
+_mart("identity_hub_orders", "identity", "order lines of account-key hubs, re-keyed", {
+    "platform": ("string", "platform"),
+    "order_id": ("string", "order"),
+    "line_id": ("string", "order line"),
+    "hub_account_id": ("string", "the hub account"),
+    "account_id": ("string", "the account the line went to"),
+    "evidence": ("string", "why"),
+    "build_id": ("string", "build"),
+}, key=("platform", "order_id", "line_id"),
+   personal={"hub_account_id": "account", "account_id": "account", "evidence": "text"})  # fmt: skip
+_mart("identity_stages", "identity", "how the probabilistic stage ran, and why", {
+    "build_id": ("string", "build"),
+    "stage": ("string", "stage"),
+    "mode": ("string", "trained, priors or skipped"),
+    "reason": ("string", "why"),
+    "records": ("int64", "records compared"),
+    "candidate_pairs": ("int64", "pairs blocked"),
+    "columns": ("string", "comparison columns, JSON"),
+    "details": ("string", "details, JSON"),
+}, key=("build_id", "stage"))  # fmt: skip
+_mart("person_id_history", "identity", "old to new person ids since the previous build", {
+    "old_person_id": ("string", "person id before"),
+    "new_person_id": ("string", "person id now"),
+    "reason": ("string", "merge or split"),
+    "n_accounts": ("int64", "accounts moved"),
+    "build_id": ("string", "build"),
+}, key=("old_person_id", "new_person_id"))  # fmt: skip
+_mart("identity_overrides", "identity", "admins' link, never-link and split decisions", {
+    "override_id": ("string", "override"),
+    "action": ("string", "never_link, force_link or split"),
+    "account_a": ("string", "account"),
+    "account_b": ("string", "account"),
+    "reason": ("string", "why"),
+    "username": ("string", "who"),
+    "ts": (TS, "when"),
+}, key=("override_id",), personal={"account_a": "account", "account_b": "account"},
+   store="state")  # fmt: skip
+
+# value (scrm_lib.value.persons): everything a segment filters on, per person
+_VALUE_COLUMNS: dict[str, tuple[str, str]] = {
+    "person_id": ("string", "person"),
+    "platform": ("string", "platform with most of the person's orders"),
+    "channel": ("string", "acquisition channel code (first account with one)"),
+    "recency_days": ("int64", "days since the last purchase"),
+    "frequency": ("!int64", "purchases"),
+    "monetary": ("float64", "net spend, CNY"),
+    "r_score": ("int64", "recency score 1-5"),
+    "f_score": ("int64", "frequency score 1-5"),
+    "m_score": ("int64", "monetary score 1-5"),
+    "rfm_segment": ("string", "RFM segment code"),
+    "layer": ("string", "behaviour layer code"),
+    "stage": ("string", "lifecycle stage code"),
+    "actions": ("!int64", "interactions in the last 365 days"),
+    "p_alive": ("float64", "BG/NBD probability the person is still a customer"),
+    "expected_purchases": ("float64", "expected purchases over the CLV horizon"),
+    "clv": ("float64", "expected net spend over the CLV horizon, CNY"),
+}
+_mart("value_persons", "value", "one row per person: RFM, layer, stage, platform, channel, CLV",
+      _VALUE_COLUMNS, key=("person_id",), filters=tuple(_VALUE_COLUMNS))  # fmt: skip
+_mart("value_meta", "value", "the value mart's as-of date and CLV fit", _META, key=("key",))
+
+# churn (scrm_lib.churn.scoring): the current model's scores of this build
+_mart("churn_scores", "churn", "one row per scored person: churn risk and value at risk", {
+    "person_id": ("string", "person"),
+    "churn_probability": ("float64", "calibrated probability of no purchase within the horizon"),
+    "risk_band": ("string", "churn risk: high / medium / low"),
+    "risk_rank": ("!int64", "1 = highest probability"),
+    "recency_days": ("!int64", "days since the last purchase"),
+    "silent_days": ("!int64", "days since the last interaction of any kind"),
+    "pre_churn_silent": ("!boolean", "silent for silent_days or more (the 30-day rule)"),
+    "early_warning": ("!boolean", "high churn risk or silent 30 days"),
+    "clv": ("float64", "expected net spend over the CLV horizon, CNY (value mart)"),
+    "monetary": ("float64", "net spend so far, CNY (value mart)"),
+    "value_at_risk": ("float64", "churn probability x CLV, CNY"),
+    "reasons": ("string", "top reasons in words (early-warning persons)"),
+    "as_of": ("string", "the day the features end"),
+    "model_version": ("string", "the churn model that scored"),
+    "build_id": ("string", "the build the scores were computed on"),
+}, key=("person_id",),
+   filters=("churn_probability", "risk_band", "early_warning", "value_at_risk", "silent_days"),
+)  # fmt: skip
+_mart("churn_meta", "churn", "the churn step's model, as-of date and notes", _META, key=("key",))
+
+# segments and experiments keep what people decide in the state store
+_mart("segments", "segments", "saved segment versions: definition, author, build", {
+    "name": ("!string", "segment"),
+    "version": ("!int32", "version, from 1"),
+    "author": ("!string", "who saved it"),
+    "created_at": (dt.Timestamp(timezone="UTC", nullable=False), "when"),
+    "description": ("string", "what it is for"),
+    "definition": ("!string", "filters, JSON"),
+    "build_id": ("string", "the build it was evaluated on"),
+    "persons": ("int64", "members"),
+}, key=("name", "version"), store="state")  # fmt: skip
+_mart("segment_members", "segments", "the persons of each saved segment version", {
+    "name": ("!string", "segment"),
+    "version": ("!int32", "version"),
+    "person_id": ("!string", "person"),
+}, key=("name", "version", "person_id"), store="state")  # fmt: skip
+_mart("experiment_exposures", "experiments", "first exposure of each person to an experiment", {
+    "experiment": ("!string", "experiment"),
+    "person_id": ("!string", "person"),
+    "variant": ("!string", "arm, holdout or global_holdout"),
+    "ts": (dt.Timestamp(timezone="UTC", nullable=False), "first exposure"),
+}, key=("experiment", "person_id"), store="state")  # fmt: skip

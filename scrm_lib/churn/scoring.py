@@ -38,6 +38,7 @@ from scrm_lib.churn.features import compute_features
 from scrm_lib.churn.model import load_model, predict
 from scrm_lib.churn.reasons import explain, reference_values
 from scrm_lib.config import Settings, load_settings
+from scrm_lib.schema import MARTS
 from scrm_lib.value._base import as_of_cut, backend, default_as_of
 
 logger = logging.getLogger(__name__)
@@ -45,39 +46,10 @@ logger = logging.getLogger(__name__)
 MART = "churn_scores"
 META = "churn_meta"
 
-#: Columns of the mart and their meaning.
-COLUMNS: dict[str, str] = {
-    "person_id": "person",
-    "churn_probability": "calibrated probability of no purchase within the horizon",
-    "risk_band": "high / medium / low",
-    "risk_rank": "1 = highest probability",
-    "recency_days": "days since the last purchase",
-    "silent_days": "days since the last interaction of any kind",
-    "pre_churn_silent": "silent for silent_days or more (the 30-day rule)",
-    "early_warning": "high risk or pre-churn silent",
-    "clv": "expected net spend over the CLV horizon, CNY (value mart)",
-    "monetary": "net spend so far, CNY (value mart)",
-    "value_at_risk": "churn probability x CLV, CNY",
-    "reasons": "top reasons in words (early-warning persons)",
-    "as_of": "the day the features end",
-    "model_version": "the churn model that scored",
-    "build_id": "the build the scores were computed on",
-}
-
-DTYPES: dict[str, str] = {
-    **dict.fromkeys(
-        ["person_id", "risk_band", "reasons", "as_of", "model_version", "build_id"], "string"
-    ),
-    **dict.fromkeys(["churn_probability", "clv", "monetary", "value_at_risk"], "float64"),
-    **dict.fromkeys(["risk_rank", "recency_days", "silent_days"], "int64"),
-    **dict.fromkeys(["pre_churn_silent", "early_warning"], "bool"),
-}
-
-
-def typed(df: pd.DataFrame) -> pd.DataFrame:
-    """``df`` with exactly the mart's columns and types (so an empty mart is typed too)."""
-    out = pd.DataFrame({c: df[c] if c in df else pd.Series(index=df.index) for c in COLUMNS})
-    return out.astype(DTYPES)
+#: Columns of the mart and their meaning, as declared in :data:`scrm_lib.schema.MARTS`.
+COLUMNS: dict[str, str] = MARTS[MART].columns
+#: ``df`` with exactly the mart's columns and types (so an empty mart is typed too).
+typed = MARTS[MART].typed
 
 
 def _value(con: Any, as_of: dt.date, settings: Settings) -> pd.DataFrame:

@@ -24,6 +24,7 @@ import ibis
 import pandas as pd
 
 from scrm_lib.config import Settings, load_settings
+from scrm_lib.schema import MARTS
 from scrm_lib.value._base import (
     ValueDataError,
     check_orders,
@@ -37,41 +38,10 @@ logger = logging.getLogger(__name__)
 MART = "value_persons"
 META = "value_meta"
 
-#: Columns of the mart and their meaning (the segment builder offers these).
-COLUMNS: dict[str, str] = {
-    "person_id": "person",
-    "platform": "platform with most of the person's orders",
-    "channel": "acquisition channel code (first account with one)",
-    "recency_days": "days since the last purchase",
-    "frequency": "purchases",
-    "monetary": "net spend, CNY",
-    "r_score": "recency score 1-5",
-    "f_score": "frequency score 1-5",
-    "m_score": "monetary score 1-5",
-    "rfm_segment": "RFM segment code",
-    "layer": "behaviour layer code",
-    "stage": "lifecycle stage code",
-    "actions": "interactions in the last 365 days",
-    "p_alive": "BG/NBD probability the person is still a customer",
-    "expected_purchases": "expected purchases over the CLV horizon",
-    "clv": "expected net spend over the CLV horizon, CNY",
-}
-
-#: Column types (so an empty mart still has typed columns).
-DTYPES: dict[str, str] = {
-    **dict.fromkeys(
-        ["person_id", "platform", "channel", "rfm_segment", "layer", "stage"], "string"
-    ),
-    **dict.fromkeys(["recency_days", "r_score", "f_score", "m_score"], "Int64"),
-    **dict.fromkeys(["frequency", "actions"], "int64"),
-    **dict.fromkeys(["monetary", "p_alive", "expected_purchases", "clv"], "float64"),
-}
-
-
-def typed(df: pd.DataFrame) -> pd.DataFrame:
-    """``df`` with exactly the mart's columns and types."""
-    out = pd.DataFrame({c: df[c] if c in df else pd.Series(index=df.index) for c in COLUMNS})
-    return out.astype(DTYPES)
+#: Columns of the mart and their meaning, as declared in :data:`scrm_lib.schema.MARTS`.
+COLUMNS: dict[str, str] = MARTS[MART].columns
+#: ``df`` with exactly the mart's columns and types (so an empty mart is typed too).
+typed = MARTS[MART].typed
 
 
 def person_value_frame(
