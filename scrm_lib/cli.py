@@ -1,28 +1,34 @@
-"""The ``scrm`` command: one sub-command per pipeline step.
+"""The ``scrm`` command: the build's own sub-commands, then one per capability.
 
 Every command has ``--help`` and ``--json``; expected errors print one line
 to stderr and exit non-zero; progress shows on a terminal and stays quiet
 when output is not a TTY or ``CI`` is set.
+
+A capability adds its Typer ``app`` to :data:`CAPABILITIES` (one line); its
+``cli`` module imports heavy things inside the commands, so that ``scrm
+--help`` stays quick.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
-from importlib import import_module
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from scrm_lib.cli_common import JsonOpt, WarehouseOpt
+from scrm_lib.churn.cli import app as churn_app
+from scrm_lib.cli_common import JsonOpt, WarehouseOpt, emit_json, err, out
 from scrm_lib.config import Settings, load_settings
 from scrm_lib.errors import ScrmError
+from scrm_lib.experiments.cli import app as experiments_app
+from scrm_lib.identity.cli import app as identity_app
 from scrm_lib.reports.cli import report_app
+from scrm_lib.segments.cli import app as segments_app
+from scrm_lib.value.cli import app as value_app
 
 app = typer.Typer(
     name="scrm",
@@ -31,20 +37,18 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-app.add_typer(report_app, name="report")
 
-#: Capability sub-commands: (name, module defining a Typer ``app``). One line per area.
-SUBCOMMANDS: list[tuple[str, str]] = [
-    ("identity", "scrm_lib.identity.cli"),
-    ("ab", "scrm_lib.experiments.cli"),
-    ("value", "scrm_lib.value.cli"),
-    ("segment", "scrm_lib.segments.cli"),
-    ("churn", "scrm_lib.churn.cli"),
+#: Capability sub-commands, ``scrm <name> ...``: one line per capability.
+CAPABILITIES: list[tuple[str, typer.Typer]] = [
+    ("report", report_app),
+    ("identity", identity_app),
+    ("ab", experiments_app),
+    ("value", value_app),
+    ("segment", segments_app),
+    ("churn", churn_app),
 ]
-for _name, _module in SUBCOMMANDS:
-    app.add_typer(import_module(_module).app, name=_name)
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+for _name, _app in CAPABILITIES:
+    app.add_typer(_app, name=_name)
 
 RawOpt = Annotated[Path | None, typer.Option("--raw", help="Raw area (default from config).")]
 
@@ -56,10 +60,6 @@ def interactive() -> bool:
 
 def settings(**overrides: Any) -> Settings:
     return load_settings().with_overrides(**overrides)
-
-
-def emit_json(data: Any) -> None:
-    out.print_json(json.dumps(data, ensure_ascii=False, default=str))
 
 
 def _progress(total: int | None, label: str):

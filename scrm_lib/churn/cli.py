@@ -16,8 +16,7 @@ from typing import Annotated
 
 import typer
 
-from scrm_lib.cli_common import JsonOpt, WarehouseOpt, sub_app
-from scrm_lib.value.cli import emit_json, out, records, show
+from scrm_lib.cli_common import JsonOpt, WarehouseOpt, emit_json, out, records, show, sub_app
 
 app = sub_app("Churn: temporal backtest against baselines, calibrated model, early-warning list.")
 

@@ -19,8 +19,7 @@ from typing import Annotated
 
 import typer
 
-from scrm_lib.cli_common import JsonOpt, WarehouseOpt, sub_app
-from scrm_lib.value.cli import emit_json, out, records, show
+from scrm_lib.cli_common import JsonOpt, WarehouseOpt, emit_json, out, records, show, sub_app
 
 app = sub_app("Saved segments: definitions, versions, membership and audited exports.")
 UserOpt = Annotated[

@@ -12,49 +12,17 @@ Example
 
 from __future__ import annotations
 
-import json
-import math
-from typing import Annotated, Any
+from typing import Annotated
 
-import pandas as pd
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from scrm_lib.cli_common import JsonOpt, WarehouseOpt, sub_app
+from scrm_lib.cli_common import JsonOpt, WarehouseOpt, emit_json, out, records, show, sub_app
 
 app = sub_app("Customer value: RFM segments, CLV, KPIs against targets, lifecycle.")
-out = Console(soft_wrap=True)
 
 AsOfOpt = Annotated[
     str | None, typer.Option("--as-of", help="Reference date YYYY-MM-DD (default: last order).")
 ]
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
-
-
-def emit_json(data: Any) -> None:
-    out.print_json(json.dumps(data, ensure_ascii=False, default=str))
-
-
-def records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: _clean(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
-
-
-def show(df: pd.DataFrame, title: str, fmt: dict[str, str] | None = None) -> None:
-    table = Table(*map(str, df.columns), title=title)
-    for row in df.itertuples(index=False):
-        cells = []
-        for col, v in zip(df.columns, row, strict=True):
-            v = _clean(v)
-            spec = (fmt or {}).get(col)
-            cells.append("" if v is None else format(v, spec) if spec else str(v))
-        table.add_row(*cells)
-    out.print(table)
 
 
 @app.command("rfm")
@@ -67,10 +35,11 @@ def rfm_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """The eight RFM segments: persons, GMV share and recommended action."""
-    from scrm_lib.value import rfm
+    from scrm_lib.value.rfm import concentration as top_share
+    from scrm_lib.value.rfm import segment_summary
 
-    seg = rfm.segment_summary(warehouse, as_of=as_of)
-    conc = rfm.concentration(warehouse, as_of=as_of) if concentration else None
+    seg = segment_summary(warehouse, as_of=as_of)
+    conc = top_share(warehouse, as_of=as_of) if concentration else None
     cols = ["zh", "en", "persons", "person_share", "gmv", "gmv_share", "action"]
     if as_json:
         data = {"as_of": seg.attrs["as_of"], "segments": records(seg[["segment", *cols]])}
@@ -93,10 +62,10 @@ def clv_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """BG/NBD + Gamma-Gamma fit, P(alive) and CLV per person; the simple LTV."""
-    from scrm_lib.value import clv
+    from scrm_lib.value.clv import clv, simple_ltv
 
-    df = clv.clv(warehouse, as_of=as_of, horizon_days=horizon_days)
-    simple = clv.simple_ltv(warehouse, as_of=as_of)
+    df = clv(warehouse, as_of=as_of, horizon_days=horizon_days)
+    simple = simple_ltv(warehouse, as_of=as_of)
     best = df.sort_values(["clv", "person_id"], ascending=[False, True]).head(top)
     if as_json:
         emit_json({
@@ -130,10 +99,10 @@ def kpis_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """The CRM KPIs against their targets (and a weekly series with --weeks)."""
-    from scrm_lib.value import kpis
+    from scrm_lib.value.kpis import kpis, weekly
 
-    df = kpis.kpis(warehouse, as_of=as_of)
-    series = kpis.weekly(warehouse, as_of=as_of, weeks=weeks) if weeks else None
+    df = kpis(warehouse, as_of=as_of)
+    series = weekly(warehouse, as_of=as_of, weeks=weeks) if weeks else None
     if as_json:
         data = {"as_of": df.attrs["as_of"], "kpis": records(df)}
         if series is not None:
@@ -156,12 +125,17 @@ def lifecycle_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Lifecycle stages, the repurchase window now, replenishment cycles and who is due."""
-    from scrm_lib.value import lifecycle
+    from scrm_lib.value.lifecycle import (
+        due_for_replenishment,
+        replenishment_cycles,
+        repurchase_window,
+        stage_summary,
+    )
 
-    stages = lifecycle.stage_summary(warehouse, as_of=as_of)
-    window = lifecycle.repurchase_window(warehouse, as_of=as_of)
-    cycles = lifecycle.replenishment_cycles(warehouse, as_of=as_of)
-    due = lifecycle.due_for_replenishment(warehouse, as_of=as_of)
+    stages = stage_summary(warehouse, as_of=as_of)
+    window = repurchase_window(warehouse, as_of=as_of)
+    cycles = replenishment_cycles(warehouse, as_of=as_of)
+    due = due_for_replenishment(warehouse, as_of=as_of)
     if as_json:
         emit_json({
             "as_of": stages.attrs["as_of"], "stages": records(stages),
