@@ -205,7 +205,7 @@ def home(tmp_path_factory):
         for name, role in (("vera", "viewer"), ("mark", "marketer"), ("ada", "admin")):
             add_user(name, PASSWORD, role=role, path=settings.users_file)
         filters = [{"column": "monetary", "op": ">", "value": 0}]
-        save_segment("buyers", filters, author="mark", source=settings.warehouse)
+        save_segment("buyers", filters, author="mark", warehouse=settings.warehouse)
     return home
 
 

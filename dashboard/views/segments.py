@@ -129,7 +129,7 @@ if user.can("save_segment"):
     if st.button("保存 / Save", disabled=not name):
         try:
             saved = segments.save_segment(name, filters, author=user.username, role=user.role,
-                                          source=warehouse_path())  # fmt: skip
+                                          warehouse=warehouse_path())  # fmt: skip
             st.success(f"已保存 / Saved {name} v{saved['version']}: {saved['persons']:,}")
         except ScrmError as exc:
             st.error(str(exc))

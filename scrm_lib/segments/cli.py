@@ -74,12 +74,13 @@ def show_cmd(
 
 @app.command("columns")
 def columns_cmd(as_json: JsonOpt = False) -> None:
-    """The columns a filter may name (value mart and churn scores), with their meaning."""
+    """The columns a filter may name (the filters the person marts declare), with their meaning."""
     import pandas as pd
 
-    from scrm_lib.segments.definitions import COLUMNS, OPS
+    from scrm_lib.segments.definitions import OPS, columns
 
-    df = pd.DataFrame({"column": list(COLUMNS), "meaning": list(COLUMNS.values())})
+    known = columns()
+    df = pd.DataFrame({"column": list(known), "meaning": list(known.values())})
     if as_json:
         emit_json({"columns": records(df), "ops": list(OPS)})
         return
@@ -114,7 +115,7 @@ def save_cmd(
     from scrm_lib.segments.definitions import save_segment
 
     data = save_segment(name, filters, author=_user(user), role=role, description=description,
-                        source=warehouse, state_path=_state())  # fmt: skip
+                        warehouse=warehouse, state_path=_state())  # fmt: skip
     if as_json:
         emit_json(data)
     else:
@@ -137,7 +138,7 @@ def export_cmd(
     from scrm_lib.segments.definitions import export_segment
 
     data = export_segment(name, out=out_path, username=_user(user), role=role, version=version,
-                          unmask=unmask, source=warehouse, state_path=_state())  # fmt: skip
+                          unmask=unmask, warehouse=warehouse, state_path=_state())  # fmt: skip
     if as_json:
         emit_json(data)
     else:

@@ -1,10 +1,11 @@
-"""Saved segments: a definition over the person value mart, versioned, materialized, exported.
+"""Saved segments: a definition over the person marts, versioned, materialized, exported.
 
-A segment is a list of filters over the columns of ``value_persons``
-(:data:`scrm_lib.value.persons.COLUMNS`: RFM segment, layer, lifecycle
-stage, platform, channel, P(alive), CLV, ...) and the churn model's scores
-of the same build (:data:`CHURN_COLUMNS`: churn probability, risk band,
-early warning, value at risk, silent days), e.g.::
+A segment is a list of filters over the columns the person marts declare as
+filters in :data:`scrm_lib.schema.MARTS` (:func:`columns`): the value mart
+``value_persons`` (RFM segment, layer, lifecycle stage, platform, channel,
+P(alive), CLV, ...), the churn model's scores of the same build (churn
+probability, risk band, early warning, value at risk, silent days), and any
+mart a capability declares with ``key=("person_id",)`` and ``filters``, e.g.::
 
     [{"column": "rfm_segment", "op": "in", "value": ["champions", "important_keep"]},
      {"column": "risk_band", "op": "==", "value": "high"}]
@@ -27,10 +28,12 @@ Example
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,9 +45,9 @@ from scrm_lib.access import privacy
 from scrm_lib.access.privacy import can
 from scrm_lib.access.state import connect as state_connect
 from scrm_lib.access.state import record_audit
+from scrm_lib.engine import Runner, Warehouse, using
 from scrm_lib.errors import ConfigError, ScrmError
-from scrm_lib.value._base import backend
-from scrm_lib.value.persons import COLUMNS as VALUE_COLUMNS
+from scrm_lib.schema import MARTS, segment_marts
 from scrm_lib.value.persons import MART, person_value_frame
 
 logger = logging.getLogger(__name__)
@@ -55,36 +58,30 @@ OPS: tuple[str, ...] = (
 )  # fmt: skip
 _NAME = re.compile(r"^[\w\-. ]{1,64}$")
 
-#: Churn scores a segment can filter on, with their types: the ``churn_scores`` mart
-#: of the same build, null for persons (or warehouses) the model did not score.
-CHURN_COLUMNS: dict[str, tuple[str, str]] = {
-    "churn_probability": ("float64", "calibrated probability of no purchase within the horizon"),
-    "risk_band": ("string", "churn risk: high / medium / low"),
-    "early_warning": ("boolean", "high churn risk or silent 30 days"),
-    "value_at_risk": ("float64", "churn probability x CLV, CNY"),
-    "silent_days": ("int64", "days since the last interaction of any kind"),
-}
-#: Every column a filter may name, with its meaning.
-COLUMNS: dict[str, str] = {**VALUE_COLUMNS, **{c: d for c, (_, d) in CHURN_COLUMNS.items()}}
 
-_DDL = """
-CREATE TABLE IF NOT EXISTS segments (
-    name VARCHAR NOT NULL,
-    version INTEGER NOT NULL,
-    author VARCHAR NOT NULL,
-    created_at TIMESTAMPTZ NOT NULL,
-    description VARCHAR,
-    definition VARCHAR NOT NULL,
-    build_id VARCHAR,
-    persons BIGINT,
-    PRIMARY KEY (name, version)
-);
-CREATE TABLE IF NOT EXISTS segment_members (
-    name VARCHAR NOT NULL,
-    version INTEGER NOT NULL,
-    person_id VARCHAR NOT NULL
-);
-"""
+def columns() -> dict[str, str]:
+    """Every column a filter may name, with its meaning: the filters the person marts declare.
+
+    The value mart's come first (it holds every person); a mart declared later
+    (``scrm_lib.schema.declare_mart``) adds its filters without a change here.
+
+    Examples
+    --------
+    >>> list(columns())[:3]
+    ['person_id', 'platform', 'channel']
+    >>> "risk_band" in columns()
+    True
+    """
+    out: dict[str, str] = {}
+    for mart in _filter_marts():
+        out.update({c: mart.columns[c] for c in mart.filters if c not in out})
+    return out
+
+
+def _filter_marts() -> list[Any]:
+    """The person marts with filters, the value mart (the base table) first."""
+    others = [m for m in segment_marts() if m.name != MART]
+    return [MARTS[MART], *others]
 
 
 class PermissionDenied(ScrmError):
@@ -118,10 +115,9 @@ def validate_filters(filters: Any) -> list[dict[str, Any]]:
         if not isinstance(f, dict) or "column" not in f or "op" not in f:
             raise ConfigError(f"filter {i + 1}: needs 'column' and 'op' (and usually 'value')")
         col, op = f["column"], f["op"]
-        if col not in COLUMNS:
-            raise ConfigError(
-                f"filter {i + 1}: unknown column {col!r}; known: {', '.join(COLUMNS)}"
-            )
+        known = columns()
+        if col not in known:
+            raise ConfigError(f"filter {i + 1}: unknown column {col!r}; known: {', '.join(known)}")
         if op not in OPS:
             raise ConfigError(f"filter {i + 1}: unknown op {op!r}; known: {', '.join(OPS)}")
         value = f.get("value")
@@ -151,21 +147,25 @@ def _predicate(t: ir.Table, f: dict[str, Any]) -> ir.BooleanValue:
 
 
 def _persons_table(con: Any) -> ir.Table:
-    tables = con.list_tables()
+    """The value mart with every other person mart's filter columns joined by ``person_id``."""
+    tables = set(con.list_tables())
     if MART in tables:
         t = con.table(MART)
     else:
         # a warehouse built before the value step: compute the mart now (slower, same rows)
         df, _ = person_value_frame(con)
         t = ibis.memtable(df)
-    from scrm_lib.churn.scoring import MART as CHURN_MART
-
-    if CHURN_MART in tables:
-        c = con.table(CHURN_MART)
-        c = c.select("person_id", *[c[k].cast(dt).name(k) for k, (dt, _) in CHURN_COLUMNS.items()])
-        return t.left_join(c, "person_id").drop("person_id_right")
-    # no churn step on this build: the columns exist, empty, so a definition still validates
-    return t.mutate(**{k: ibis.null(dt) for k, (dt, _) in CHURN_COLUMNS.items()})
+    for mart in _filter_marts()[1:]:
+        cols = [c for c in mart.filters if c not in t.columns]
+        types = {c: mart.schema[c].copy(nullable=True) for c in cols}
+        if mart.name in tables:
+            m = con.table(mart.name)
+            m = m.select("person_id", *[m[c].cast(types[c]).name(c) for c in cols])
+            t = t.left_join(m, "person_id").drop("person_id_right")
+        else:
+            # no such step on this build: the columns exist, empty, so a definition validates
+            t = t.mutate(**{c: ibis.null(types[c]) for c in cols})
+    return t
 
 
 def filtered(con: Any, filters: Any) -> ir.Table:
@@ -176,7 +176,7 @@ def filtered(con: Any, filters: Any) -> ir.Table:
     return t
 
 
-def preview(source: Any = None, filters: Any = (), **_: Any) -> dict[str, Any]:
+def preview(warehouse: Warehouse = None, filters: Any = (), **_: Any) -> dict[str, Any]:
     """Size and value of a definition: persons, share of all, net GMV, CLV, mean P(alive).
 
     Examples
@@ -184,7 +184,7 @@ def preview(source: Any = None, filters: Any = (), **_: Any) -> dict[str, Any]:
     >>> preview(None, [{"column": "stage", "op": "==", "value": "mature"}])  # doctest: +SKIP
     """
     filters = list(filters) if not isinstance(filters, str) else filters
-    with backend(source) as con:
+    with using(warehouse) as con:
         t = filtered(con, filters)
         all_ = _persons_table(con)
         row = con.execute(
@@ -210,9 +210,11 @@ def preview(source: Any = None, filters: Any = (), **_: Any) -> dict[str, Any]:
     }
 
 
-def members(source: Any = None, filters: Any = (), *, limit: int | None = None) -> pd.DataFrame:
+def members(
+    warehouse: Warehouse = None, filters: Any = (), *, limit: int | None = None
+) -> pd.DataFrame:
     """The persons matching a definition, with their mart columns (largest net spend first)."""
-    with backend(source) as con:
+    with using(warehouse) as con:
         t = filtered(con, list(filters) if not isinstance(filters, str) else filters)
         t = t.order_by([ibis.desc("monetary"), "person_id"])
         return con.execute(t.limit(limit) if limit else t)
@@ -221,10 +223,17 @@ def members(source: Any = None, filters: Any = (), *, limit: int | None = None) 
 # ---------------------------------------------------------------- the state store
 
 
-def _state(path: Path | None):
+@contextlib.contextmanager
+def _state(path: Path | None) -> Iterator[Runner]:
+    """A runner on the state store, its segment tables made if missing; closed on exit."""
     con = state_connect(path)
-    con.execute(_DDL)
-    return con
+    try:
+        runner = Runner(con, label="segments")
+        runner.query("segments.create_segments")
+        runner.query("segments.create_segment_members")
+        yield runner
+    finally:
+        con.close()
 
 
 def _build_id(con: Any) -> str | None:
@@ -242,7 +251,7 @@ def save_segment(
     author: str,
     role: str = "marketer",
     description: str = "",
-    source: Any = None,
+    warehouse: Warehouse = None,
     state_path: Path | None = None,
 ) -> dict[str, Any]:
     """Save a new version of segment ``name`` and materialize its membership.
@@ -265,29 +274,21 @@ def save_segment(
     if not isinstance(name, str) or not _NAME.match(name):
         raise ConfigError(f"segment name {name!r}: 1-64 letters, digits, spaces, '-', '_', '.'")
     definition = validate_filters(filters)
-    with backend(source) as con:
+    with using(warehouse) as con:
         ids = con.execute(filtered(con, definition).select("person_id"))["person_id"]
         build_id = _build_id(con)
-    st = _state(state_path)
-    try:
-        st.execute("BEGIN")
-        (version,) = st.execute(
-            "SELECT coalesce(max(version), 0) + 1 FROM segments WHERE name = ?", [name]
-        ).fetchone()
-        st.execute(
-            "INSERT INTO segments VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [name, version, author, dt.datetime.now(dt.UTC), description,
-             json.dumps(definition, ensure_ascii=False), build_id, len(ids)],
-        )  # fmt: skip
-        frame = pd.DataFrame({"name": name, "version": version, "person_id": ids.astype(str)})
-        st.register("new_members", frame)
-        st.execute("INSERT INTO segment_members SELECT name, version, person_id FROM new_members")
-        st.execute("COMMIT")
-    except Exception:
-        st.execute("ROLLBACK")
-        raise
-    finally:
-        st.close()
+    with _state(state_path) as st, st.transaction(step="save"):
+        version = st.scalar("segments.next_version", {"name": name})
+        st.query("segments.add_version", {
+            "name": name, "version": version, "author": author,
+            "created_at": dt.datetime.now(dt.UTC), "description": description,
+            "definition": json.dumps(definition, ensure_ascii=False), "build_id": build_id,
+            "persons": len(ids),
+        })  # fmt: skip
+        st.query(
+            "segments.add_members",
+            {"name": name, "version": version, "person_ids": ids.astype(str).tolist()},
+        )
     record_audit(author, "save_segment", f"segment:{name}@v{version}", rows=len(ids), role=role,
                  build_id=build_id, detail={"definition": definition}, path=state_path)  # fmt: skip
     return {"name": name, "version": int(version), "persons": len(ids), "build_id": build_id}
@@ -300,29 +301,16 @@ def list_segments(*, state_path: Path | None = None) -> pd.DataFrame:
     --------
     >>> list_segments()[["name", "version", "persons"]]  # doctest: +SKIP
     """
-    st = _state(state_path)
-    try:
-        return st.execute(
-            "SELECT name, version, author, created_at, persons, build_id, description, definition "
-            "FROM segments QUALIFY version = max(version) OVER (PARTITION BY name) ORDER BY name"
-        ).df()
-    finally:
-        st.close()
+    with _state(state_path) as st:
+        return st.df("segments.latest")
 
 
 def show_segment(
     name: str, *, version: int | None = None, state_path: Path | None = None
 ) -> dict[str, Any]:
     """One saved version (default: the latest) with its definition and all versions' history."""
-    st = _state(state_path)
-    try:
-        hist = st.execute(
-            "SELECT name, version, author, created_at, persons, build_id, description, definition "
-            "FROM segments WHERE name = ? ORDER BY version",
-            [name],
-        ).df()
-    finally:
-        st.close()
+    with _state(state_path) as st:
+        hist = st.df("segments.history", {"name": name})
     if hist.empty:
         raise ConfigError(f"no saved segment {name!r}; see `scrm segment list`")
     row = hist.iloc[-1] if version is None else hist[hist["version"] == version]
@@ -343,24 +331,17 @@ def segment_members(
 ) -> pd.Series:
     """The materialized person ids of a saved version."""
     info = show_segment(name, version=version, state_path=state_path)
-    st = _state(state_path)
-    try:
-        df = st.execute(
-            "SELECT person_id FROM segment_members WHERE name = ? AND version = ? "
-            "ORDER BY person_id",
-            [name, info["version"]],
-        ).df()
-    finally:
-        st.close()
+    with _state(state_path) as st:
+        df = st.df("segments.members", {"name": name, "version": info["version"]})
     return df["person_id"]
 
 
-def export_frame(source: Any, person_ids: pd.Series | list[str]) -> pd.DataFrame:
+def export_frame(warehouse: Warehouse, person_ids: pd.Series | list[str]) -> pd.DataFrame:
     """Members with their accounts, names and phone numbers (unmasked: mask before showing)."""
     from scrm_lib.warehouse.steps import person_map
 
     ids = pd.DataFrame({"person_id": pd.Series(list(person_ids), dtype="string")})
-    with backend(source) as con:
+    with using(warehouse) as con:
         sel = ibis.memtable(ids)
         pm = person_map(con)
         acc = con.table("accounts")
@@ -391,7 +372,7 @@ def export_segment(
     version: int | None = None,
     unmask: bool = False,
     fmt: Literal["csv", "xlsx"] | None = None,
-    source: Any = None,
+    warehouse: Warehouse = None,
     state_path: Path | None = None,
 ) -> dict[str, Any]:
     """Write a saved segment's members to CSV or XLSX: masked, formula-safe, audited.
@@ -423,7 +404,7 @@ def export_segment(
         raise ConfigError(f"export format {kind!r}: use .csv or .xlsx")
     info = show_segment(name, version=version, state_path=state_path)
     ids = segment_members(name, version=info["version"], state_path=state_path)
-    df = export_frame(source, ids)
+    df = export_frame(warehouse, ids)
     privacy.write_export(df, path, fmt=kind, unmask=unmask)
     what = f"segment:{name}@v{info['version']}"
     audit_id = record_audit(

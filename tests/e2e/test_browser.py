@@ -84,7 +84,7 @@ def server(built_sample, tmp_path_factory):
 
     segments.save_segment(
         "vips", [{"column": "rfm_segment", "op": "in", "value": ["champions"]}],
-        author="ada", role="admin", source=built_sample["warehouse"],
+        author="ada", role="admin", warehouse=built_sample["warehouse"],
         description="RFM champions", state_path=state / "state.duckdb",
     )  # fmt: skip
     yield from serve_dashboard(home, env, state)

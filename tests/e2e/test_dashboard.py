@@ -157,7 +157,7 @@ def test_no_page_shows_a_raw_column_header(users, built_sample, monkeypatch):
     monkeypatch.delenv("SCRM_LANGUAGE", raising=False)
     segments.save_segment(
         "vips", [{"column": "rfm_segment", "op": "in", "value": ["champions"]}],
-        author="ada", role="admin", source=built_sample["warehouse"],
+        author="ada", role="admin", warehouse=built_sample["warehouse"],
     )  # fmt: skip
     machine = set(labels.catalogue()["columns"])
     labels.reset_missing()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
+import ibis
 import pandas as pd
 import pytest
 
+from scrm_lib import schema
 from scrm_lib.access.state import read_audit
 from scrm_lib.errors import ConfigError
 from scrm_lib.segments import definitions as S
@@ -85,6 +87,29 @@ def test_churn_scores_of_the_build_are_filterable(wh):
     assert S.members(wh, warn)["person_id"].tolist() == ["P3"]
 
 
+def test_a_declared_person_mart_offers_its_filters(wh, monkeypatch):
+    monkeypatch.setattr(schema, "MARTS", dict(schema.MARTS))
+    schema.declare_mart(
+        schema.Mart(
+            "tag_scores", owner="tags", description="one row per tagged person",
+            schema=ibis.schema({"person_id": "string", "koc": "boolean", "note": "string"}),
+            key=("person_id",), filters=("koc",), meanings={"koc": "a key opinion consumer"},
+        )
+    )  # fmt: skip
+    assert S.columns()["koc"] == "a key opinion consumer" and "note" not in S.columns()
+    koc = [{"column": "koc", "op": "==", "value": True}]
+    # not built yet: the column exists, empty
+    assert S.preview(wh, koc)["persons"] == 0
+    wh.create_table("tag_scores", {"person_id": ["P2", "P3"], "koc": [True, False]})
+    assert S.members(wh, [*CHAMPS, *koc])["person_id"].tolist() == ["P2"]
+    with pytest.raises(ValueError, match="already churn_scores'"):
+        schema.declare_mart(
+            schema.Mart("dup", owner="x", description="", key=("person_id",),
+                        schema=ibis.schema({"person_id": "string", "risk_band": "string"}),
+                        filters=("risk_band",))
+        )  # fmt: skip
+
+
 def test_unknown_column_and_bad_filters_are_named(wh):
     with pytest.raises(ConfigError, match="unknown column 'churn_risk'; known: person_id"):
         S.preview(wh, [{"column": "churn_risk", "op": ">", "value": 0.5}])
@@ -95,10 +120,10 @@ def test_unknown_column_and_bad_filters_are_named(wh):
 
 
 def test_save_versions_and_membership(wh, tmp_path):
-    first = S.save_segment("vip", CHAMPS, author="mark", source=wh)
+    first = S.save_segment("vip", CHAMPS, author="mark", warehouse=wh)
     assert first == {"name": "vip", "version": 1, "persons": 2, "build_id": "b-1"}
     second = S.save_segment("vip", [*CHAMPS, {"column": "clv", "op": ">", "value": 200}],
-                            author="ada", role="admin", source=wh)  # fmt: skip
+                            author="ada", role="admin", warehouse=wh)  # fmt: skip
     assert second["version"] == 2 and second["persons"] == 1
     listed = S.list_segments()
     assert listed[["name", "version", "author", "persons"]].values.tolist() == [
@@ -108,16 +133,16 @@ def test_save_versions_and_membership(wh, tmp_path):
     assert shown["definition"] == CHAMPS and shown["versions"] == [1, 2]
     assert S.segment_members("vip", version=1).tolist() == ["P1", "P2"]
     with pytest.raises(S.PermissionDenied, match="viewer"):
-        S.save_segment("x", CHAMPS, author="vera", role="viewer", source=wh)
+        S.save_segment("x", CHAMPS, author="vera", role="viewer", warehouse=wh)
     with pytest.raises(ConfigError, match="no saved segment 'nope'"):
         S.show_segment("nope")
     assert (read_audit()["action"] == "save_segment").sum() == 2
 
 
 def test_export_is_masked_formula_safe_and_audited(wh, tmp_path):
-    S.save_segment("vip", CHAMPS, author="mark", source=wh)
+    S.save_segment("vip", CHAMPS, author="mark", warehouse=wh)
     out = tmp_path / "vip.csv"
-    res = S.export_segment("vip", out=out, username="mark", role="marketer", source=wh)
+    res = S.export_segment("vip", out=out, username="mark", role="marketer", warehouse=wh)
     assert res["rows"] == 3 and res["persons"] == 2 and res["masked"]
     df = pd.read_csv(out, dtype=str, encoding="utf-8-sig").set_index("account_id")
     assert df.loc["w:1", "phone"] == "138****5678"
@@ -135,14 +160,16 @@ def test_export_is_masked_formula_safe_and_audited(wh, tmp_path):
 
 
 def test_unmask_is_for_admins_and_still_formula_safe(wh, tmp_path):
-    S.save_segment("vip", CHAMPS, author="mark", source=wh)
+    S.save_segment("vip", CHAMPS, author="mark", warehouse=wh)
     with pytest.raises(S.PermissionDenied, match="unmask"):
         S.export_segment("vip", out=tmp_path / "x.csv", username="mark", role="marketer",
-                         unmask=True, source=wh)  # fmt: skip
+                         unmask=True, warehouse=wh)  # fmt: skip
     with pytest.raises(S.PermissionDenied, match="may not export"):
-        S.export_segment("vip", out=tmp_path / "x.csv", username="vera", role="viewer", source=wh)
+        S.export_segment(
+            "vip", out=tmp_path / "x.csv", username="vera", role="viewer", warehouse=wh
+        )
     out = tmp_path / "vip.xlsx"
-    S.export_segment("vip", out=out, username="ada", role="admin", unmask=True, source=wh)
+    S.export_segment("vip", out=out, username="ada", role="admin", unmask=True, warehouse=wh)
     df = pd.read_excel(out, engine="calamine", dtype=str).set_index("account_id")
     # clear text, yet a leading "+" is quoted: a spreadsheet would read it as a formula
     assert df.loc["w:1", "phone"] == "'+8613812345678"
