@@ -53,8 +53,9 @@ from typing import Any
 
 import pandas as pd
 
+from scrm_lib.engine.splink import registered
+from scrm_lib.identity._engine import runner
 from scrm_lib.identity.config import IdentityConfig
-from scrm_lib.identity.graph import raw_duckdb
 from scrm_lib.ingest.names import clean_person_name
 
 #: Columns of an account-key hub row (as in ``identity_hubs``).
@@ -81,118 +82,6 @@ ORDER_COLUMNS = [
 #: Identifier kinds that describe a hub's recipients, not its key: moved off the hub.
 RECIPIENT_KINDS = ("name", "address", "city", "recipient_phone", "phone_masked")
 
-# A full mainland mobile, and its 138****5678 form, so that an export showing the
-# full phone and one showing it masked count one recipient, not two.
-_MASKED = r"""
-    CASE WHEN regexp_full_match({v}, '\+861[0-9]{{10}}')
-         THEN substr({v}, 4, 3) || '****' || substr({v}, 11, 4)
-         ELSE nullif(trim({v}), '') END"""
-
-_DETECT_SQL = f"""
-WITH rows_per AS (
-    SELECT account_id, count(*) AS n_rows FROM orders
-    WHERE account_id IS NOT NULL AND account_id <> '' GROUP BY 1
-),
-ids_per AS (
-    SELECT account_id,
-        count(*) FILTER (WHERE kind <> 'device') AS n_ids,
-        count(*) FILTER (WHERE kind = 'device') AS n_dev
-    FROM identifiers
-    WHERE kind IN ('name', 'address', 'recipient_phone', 'phone_masked', 'device')
-    GROUP BY 1
-),
--- distinct recipients can be no more than order rows plus identifier rows: counting
--- them (the costly part) only where that sum passes the limit keeps a million-person
--- build from grouping every order twice
-cand AS (
-    SELECT account_id FROM rows_per LEFT JOIN ids_per USING (account_id)
-    WHERE n_rows + coalesce(n_ids, 0) > $limit
-    UNION
-    SELECT account_id FROM ids_per WHERE n_dev > $device_limit
-),
-o AS (
-    SELECT account_id, order_id,
-        nullif(trim(recipient_name), '') AS name,
-        {_MASKED.format(v="recipient_phone")} AS phone,
-        nullif(regexp_replace(recipient_address, '\\s+', '', 'g'), '') AS address
-    FROM orders WHERE account_id IN (SELECT account_id FROM cand)
-),
-n AS (SELECT account_id, count(DISTINCT order_id) AS n_orders FROM o GROUP BY 1),
-ev AS (
-    SELECT account_id, 'name' AS k, name AS v FROM o
-    UNION ALL SELECT account_id, 'phone', phone FROM o
-    UNION ALL SELECT account_id, 'address', address FROM o
-    -- exports that keep the recipient only as identifiers (and devices, on any account)
-    UNION ALL
-    SELECT account_id,
-        CASE WHEN kind IN ('recipient_phone', 'phone_masked') THEN 'phone' ELSE kind END,
-        CASE WHEN kind = 'address' THEN nullif(regexp_replace(value, '\\s+', '', 'g'), '')
-             WHEN kind = 'device' THEN nullif(trim(value), '')
-             ELSE {_MASKED.format(v="value")} END
-    FROM identifiers
-    WHERE kind IN ('name', 'address', 'recipient_phone', 'phone_masked', 'device')
-      AND account_id IN (SELECT account_id FROM cand)
-),
-counts AS (
-    SELECT ev.account_id, coalesce(any_value(n.n_orders), 0) AS n_orders,
-        count(DISTINCT v) FILTER (WHERE k = 'name') AS n_receiver_names,
-        count(DISTINCT v) FILTER (WHERE k = 'phone') AS n_receiver_phones,
-        count(DISTINCT v) FILTER (WHERE k = 'address') AS n_addresses,
-        count(DISTINCT v) FILTER (WHERE k = 'device') AS n_devices
-    FROM ev LEFT JOIN n USING (account_id)
-    GROUP BY ev.account_id
-),
--- names, phones and addresses count only behind orders: a WeCom contact's several
--- staff remarks are one person's names, not many buyers
-hub AS (
-    SELECT * FROM counts
-    WHERE (n_orders > 0 AND greatest(n_receiver_names, n_receiver_phones, n_addresses) > $limit)
-       OR n_devices > $device_limit
-),
--- the key itself: the identifier equal to the account's native id (Youzan: its phone)
-key AS (
-    SELECT i.account_id, min(i.kind) AS kind
-    FROM identifiers i JOIN accounts a ON a.account_id = i.account_id AND i.value = a.native_id
-    WHERE i.account_id IN (SELECT account_id FROM hub)
-    GROUP BY 1
-)
-SELECT hub.account_id, coalesce(key.kind, 'account') AS kind, a.native_id AS value,
-    hub.n_orders::BIGINT AS n_orders, hub.n_receiver_names::BIGINT AS n_receiver_names,
-    hub.n_receiver_phones::BIGINT AS n_receiver_phones,
-    hub.n_addresses::BIGINT AS n_addresses, hub.n_devices::BIGINT AS n_devices
-FROM hub JOIN accounts a USING (account_id) LEFT JOIN key USING (account_id)
-ORDER BY hub.n_orders DESC, hub.account_id
-"""
-
-# Each order line of a hub and where it goes. A recipient phone that is itself a
-# hub's key (the counter phone typed in both fields) is no evidence of anyone.
-_ROUTE_SQL = """
-CREATE OR REPLACE TEMP TABLE _hub_orders AS
-WITH o AS (
-    SELECT o.platform, o.order_id, o.line_id, o.account_id AS hub_account_id,
-        h.kind = 'phone' AND o.account_id = o.platform || ':' || h.value AS keyed_by_phone,
-        nullif(trim(o.recipient_name), '') AS name, n.clean AS clean_name,
-        CASE WHEN regexp_full_match(o.recipient_phone, '\\+[1-9][0-9]{7,14}')
-              AND o.recipient_phone NOT IN (SELECT value FROM _account_hubs WHERE kind = 'phone')
-             THEN o.recipient_phone END AS phone,
-        nullif(trim(o.recipient_address), '') AS address,
-        least(o.created_at, coalesce(o.paid_at, o.created_at)) AS ts, o.source_file
-    FROM orders o JOIN _account_hubs h ON o.account_id = h.account_id
-    LEFT JOIN _hub_names n ON n.raw = nullif(trim(o.recipient_name), '')
-)
-SELECT *,
-    CASE WHEN phone IS NOT NULL THEN 'receiver_phone'
-         WHEN name IS NOT NULL AND address IS NOT NULL THEN 'receiver_name_address'
-         ELSE 'unattributed' END AS evidence,
-    CASE WHEN phone IS NOT NULL
-             THEN platform || CASE WHEN keyed_by_phone THEN ':' ELSE ':~' END || phone
-         WHEN name IS NOT NULL AND address IS NOT NULL
-             THEN platform || ':~' || left(md5(coalesce(clean_name, name) || '|' ||
-                  regexp_replace(address, '\\s+', '', 'g')), 16)
-         ELSE hub_account_id END AS account_id
-FROM o
-"""
-
 
 def detect(con: Any, cfg: IdentityConfig) -> pd.DataFrame:
     """Accounts whose key many buyers share, found from their orders' recipients and devices.
@@ -218,11 +107,11 @@ def detect(con: Any, cfg: IdentityConfig) -> pd.DataFrame:
     >>> detect(con, identity_config({}))["account_id"].tolist()  # doctest: +SKIP
     ['youzan:+8613800138000']
     """
-    db = raw_duckdb(con)
-    sql = _DETECT_SQL.replace("$limit", str(int(cfg.account_hub_limit))).replace(
-        "$device_limit", str(int(cfg.account_hub_device_limit))
-    )
-    return db.execute(sql).df().reindex(columns=HUB_COLUMNS)
+    limits = {
+        "limit": int(cfg.account_hub_limit),
+        "device_limit": int(cfg.account_hub_device_limit),
+    }
+    return runner(con).df("identity_hubs.detect", limits).reindex(columns=HUB_COLUMNS)
 
 
 def split(con: Any, hubs: pd.DataFrame, *, build_id: str = "") -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -254,109 +143,36 @@ def split(con: Any, hubs: pd.DataFrame, *, build_id: str = "") -> tuple[pd.DataF
         phone or the name), ``used`` False: it explains where orders came from, it
         links nothing.
     """
-    db = raw_duckdb(con)
+    run = runner(con)
     if hubs.empty:
         empty = pd.DataFrame({c: pd.Series(dtype="string") for c in ORDER_COLUMNS})
         return empty, pd.DataFrame(columns=["a", "b", "stage", "rule", "kind", "value"])
-    db.register("_account_hubs_df", hubs[["account_id", "kind", "value"]])
-    try:
-        db.execute("CREATE OR REPLACE TEMP TABLE _account_hubs AS SELECT * FROM _account_hubs_df")
-    finally:
-        db.unregister("_account_hubs_df")
+    with registered(run, "_account_hubs_df", hubs[["account_id", "kind", "value"]]) as frame:
+        run.query("identity.keep_frame", target="_account_hubs", frame=frame)
     # a recipient as typed (孙梅 杭州, 王女士): the derived account's name is the person's
     # name in it, cleaned as ingest cleans every other recipient name; a title with a
     # surname alone names nobody, so that account carries no name
-    raw = db.execute(
-        """
-        SELECT DISTINCT nullif(trim(o.recipient_name), '') AS raw
-        FROM orders o JOIN _account_hubs h ON o.account_id = h.account_id
-        WHERE nullif(trim(o.recipient_name), '') IS NOT NULL
-        """
-    ).df()
+    raw = run.df("identity_hubs.recipient_names")
     names = pd.DataFrame(
         {"raw": raw["raw"].astype("string"), "clean": clean_person_name(raw["raw"])}
     )
-    db.register("_hub_names_df", names)
-    try:
-        db.execute("CREATE OR REPLACE TEMP TABLE _hub_names AS SELECT * FROM _hub_names_df")
-    finally:
-        db.unregister("_hub_names_df")
-    db.execute(_ROUTE_SQL)
-    db.execute(
-        """
-        UPDATE orders SET account_id = m.account_id FROM _hub_orders m
-        WHERE m.evidence <> 'unattributed' AND orders.platform = m.platform
-          AND orders.order_id = m.order_id AND orders.line_id IS NOT DISTINCT FROM m.line_id
-        """
+    with registered(run, "_hub_names_df", names) as frame:
+        run.query("identity.keep_frame", target="_hub_names", frame=frame)
+    run.query("identity_hubs.route")
+    run.query("identity_hubs.rekey_orders", table="orders")
+    run.query("identity_hubs.derived_accounts")
+    run.query("identity_hubs.earlier_first_seen", table="accounts")
+    run.query("identity_hubs.add_accounts", table="accounts")
+    run.query(
+        "identity_hubs.drop_recipient_identifiers",
+        {"kinds": list(RECIPIENT_KINDS)},
+        table="identifiers",
     )
-    db.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE _hub_derived AS
-        SELECT account_id, any_value(platform) AS platform, min(clean_name) AS name,
-            min(ts) AS first_seen, min(source_file) AS source_file
-        FROM _hub_orders WHERE evidence <> 'unattributed' GROUP BY account_id
-        """
-    )
-    db.execute(
-        """
-        UPDATE accounts SET first_seen = d.first_seen FROM _hub_derived d
-        WHERE accounts.account_id = d.account_id
-          AND (accounts.first_seen IS NULL OR d.first_seen < accounts.first_seen)
-        """
-    )
-    db.execute(
-        """
-        INSERT INTO accounts BY NAME
-        SELECT account_id, platform, substr(account_id, length(platform) + 2) AS native_id,
-            name AS display_name, first_seen, NULL AS channel_code, source_file
-        FROM _hub_derived
-        WHERE account_id NOT IN (SELECT account_id FROM accounts)
-        """
-    )
-    db.execute(
-        """
-        DELETE FROM identifiers
-        WHERE account_id IN (SELECT account_id FROM _account_hubs)
-          AND kind IN (SELECT unnest(?::VARCHAR[]))
-        """,
-        [list(RECIPIENT_KINDS)],
-    )
-    db.execute(
-        """
-        INSERT INTO identifiers BY NAME
-        SELECT DISTINCT account_id, kind, value, source_file FROM (
-            SELECT account_id, 'phone' AS kind, phone AS value, source_file
-            FROM _hub_orders WHERE evidence = 'receiver_phone'
-            UNION ALL
-            SELECT account_id, 'name', clean_name, source_file FROM _hub_orders
-            WHERE evidence <> 'unattributed' AND clean_name IS NOT NULL
-            UNION ALL
-            SELECT account_id, 'address', address, source_file FROM _hub_orders
-            WHERE evidence <> 'unattributed' AND address IS NOT NULL
-        ) new
-        WHERE NOT EXISTS (
-            SELECT 1 FROM identifiers i
-            WHERE i.account_id = new.account_id AND i.kind = new.kind AND i.value = new.value
-        )
-        QUALIFY row_number() OVER (PARTITION BY account_id, kind, value ORDER BY source_file) = 1
-        """
-    )
-    orders = db.execute(
-        "SELECT platform, order_id, line_id, hub_account_id, account_id, evidence "
-        "FROM _hub_orders ORDER BY hub_account_id, platform, order_id, line_id"
-    ).df()
+    run.query("identity_hubs.add_identifiers", table="identifiers")
+    orders = run.df("identity_hubs.hub_orders")
     orders["build_id"] = build_id
     orders = orders.astype({c: "string" for c in ORDER_COLUMNS})
-    ledger = db.execute(
-        """
-        SELECT hub_account_id AS a, account_id AS b, 'hub_split' AS stage, evidence AS rule,
-            CASE evidence WHEN 'receiver_phone' THEN 'phone' ELSE 'name_address' END AS kind,
-            min(CASE evidence WHEN 'receiver_phone' THEN phone
-                ELSE coalesce(clean_name, name) END) AS value
-        FROM _hub_orders WHERE evidence <> 'unattributed'
-        GROUP BY hub_account_id, account_id, evidence ORDER BY a, b, rule
-        """
-    ).df()
+    ledger = run.df("identity_hubs.split_ledger")
     ledger["match_probability"] = float("nan")
     ledger["compared"] = None
     ledger["used"] = False

@@ -234,7 +234,7 @@ def timeline(
     from scrm_lib.access.privacy import mask_text
     from scrm_lib.identity.person360 import timeline as _timeline
 
-    df = _timeline(key, con=_con(warehouse), limit=limit)
+    df = _timeline(key, warehouse=warehouse, limit=limit)
     df["detail"] = mask_text(df["detail"].astype("string"))
     if as_json:
         _emit(df.to_dict(orient="records"))

@@ -28,10 +28,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pandas as pd
 
+from scrm_lib.engine import Warehouse, using
+from scrm_lib.engine.splink import registered, scratch_duckdb
 from scrm_lib.errors import ScrmError
+from scrm_lib.identity._engine import opened, runner, tables
 
 
 def _check(df: pd.DataFrame, what: str) -> None:
@@ -63,30 +65,12 @@ def score_clusters(predicted: pd.DataFrame, truth: pd.DataFrame) -> dict[str, fl
     """
     _check(predicted, "predicted")
     _check(truth, "truth")
-    db = duckdb.connect()
-    try:
-        db.register("p", predicted[["account_id", "person_id"]].astype(str))
-        db.register("t", truth[["account_id", "person_id"]].astype(str))
-        row = db.execute(
-            """
-            WITH j AS (
-                SELECT p.account_id, p.person_id AS pp, t.person_id AS tp
-                FROM p JOIN t USING (account_id)
-            ),
-            cells AS (SELECT pp, tp, count(*)::DOUBLE AS c FROM j GROUP BY pp, tp),
-            ps AS (SELECT pp, count(*)::DOUBLE AS n FROM j GROUP BY pp),
-            ts AS (SELECT tp, count(*)::DOUBLE AS n FROM j GROUP BY tp)
-            SELECT
-                (SELECT count(*) FROM j) AS accounts,
-                (SELECT coalesce(sum(n * (n - 1) / 2), 0) FROM ps) AS predicted_pairs,
-                (SELECT coalesce(sum(n * (n - 1) / 2), 0) FROM ts) AS true_pairs,
-                (SELECT coalesce(sum(c * (c - 1) / 2), 0) FROM cells) AS correct_pairs,
-                (SELECT sum(c * c / ps.n) FROM cells JOIN ps USING (pp)) AS b_p,
-                (SELECT sum(c * c / ts.n) FROM cells JOIN ts USING (tp)) AS b_r
-            """
-        ).fetchone()
-    finally:
-        db.close()
+    with (
+        scratch_duckdb() as db,
+        registered(db, "p", predicted[["account_id", "person_id"]].astype(str)),
+        registered(db, "t", truth[["account_id", "person_id"]].astype(str)),
+    ):
+        row = runner(db).rows("identity.score_clusters")[0]
     n, pred_pairs, true_pairs, correct, b_p, b_r = row
     if not n:
         raise ScrmError("no account is in both the persons and the truth: nothing to score")
@@ -126,26 +110,7 @@ def read_truth(truth_dir: str | Path) -> pd.DataFrame:
     return truth[["account_id", "person_id"]]
 
 
-#: Clue keys per account: what two accounts of one person can be seen to share in the
-#: exports. Phones of every form meet on their visible digits; names and name-like
-#: nicknames on their pinyin (see :func:`linkable_pairs`).
-_CLUES_SQL = r"""
-SELECT account_id, kind || '=' || value AS clue FROM identifiers
-WHERE kind IN ('unionid', 'email', 'member_no', 'openid', 'external_userid')
-UNION ALL
-SELECT account_id, 'mphone=' || CASE WHEN kind IN ('phone', 'recipient_phone')
-    THEN substr(value, 4, 3) || '****' || substr(value, 11, 4) ELSE value END
-FROM identifiers
-WHERE (kind IN ('phone', 'recipient_phone') AND regexp_full_match(value, '\+861[0-9]{10}'))
-   OR (kind IN ('phone_masked', 'alipay_masked')
-       AND regexp_full_match(value, '1[0-9]{2}\*{4}[0-9]{4}'))
-UNION ALL
-SELECT account_id, 'address=' || regexp_replace(value, '\s+', '', 'g') FROM identifiers
-WHERE kind = 'address'
-"""
-
-
-def linkable_pairs(con: Any, truth: pd.DataFrame, hub_limit: int = 20) -> pd.DataFrame:
+def linkable_pairs(warehouse: Warehouse, truth: pd.DataFrame, hub_limit: int = 20) -> pd.DataFrame:
     """Which accounts of one true person the exports let anyone join: the recall ceiling.
 
     Two accounts of the same true person are *linkable* when they share a
@@ -164,14 +129,12 @@ def linkable_pairs(con: Any, truth: pd.DataFrame, hub_limit: int = 20) -> pd.Dat
     pandas.DataFrame
         ``account_id, person_id, group``: the true person and the linkable group.
     """
-    from scrm_lib.identity.graph import cluster_accounts, raw_duckdb
+    from scrm_lib.identity.graph import cluster_accounts
     from scrm_lib.identity.matching import to_pinyin
 
-    db = raw_duckdb(con)
-    clues = db.execute(_CLUES_SQL).df()
-    names = db.execute(
-        "SELECT account_id, value FROM identifiers WHERE kind IN ('name', 'nickname')"
-    ).df()
+    with opened(warehouse) as db:
+        clues = db.df("identity.clues")
+        names = db.df("identity.names_and_nicknames")
     # a nickname counts when it is a name: two to four Han characters
     names = names[names["value"].str.fullmatch(r"[\u4e00-\u9fff]{2,4}").fillna(False)]
     by_name = pd.DataFrame(
@@ -190,7 +153,7 @@ def linkable_pairs(con: Any, truth: pd.DataFrame, hub_limit: int = 20) -> pd.Dat
     return t.assign(group=t["account_id"].map(group).to_numpy())
 
 
-def evaluate(con: Any, truth_dir: str | Path) -> dict[str, float]:
+def evaluate(warehouse: Warehouse, truth_dir: str | Path) -> dict[str, float]:
     """Score the warehouse's ``person_accounts`` against ``truth_dir/accounts.csv``.
 
     Besides :func:`score_clusters`' scores, ``linkable_pairs`` counts the true
@@ -205,11 +168,12 @@ def evaluate(con: Any, truth_dir: str | Path) -> dict[str, float]:
     """
     from scrm_lib.warehouse.steps import person_map
 
-    predicted = person_map(con).to_pandas()
     truth = read_truth(truth_dir)
+    with using(warehouse) as con:
+        predicted = person_map(con).to_pandas()
+        present = truth[truth["account_id"].isin(predicted["account_id"].astype(str))]
+        groups = linkable_pairs(con, present)
     out = score_clusters(predicted, truth)
-    present = truth[truth["account_id"].isin(predicted["account_id"].astype(str))]
-    groups = linkable_pairs(con, present)
     linked = groups.assign(person_id=groups["group"])[["account_id", "person_id"]]
     # pairs inside a linkable group, and how many of them the persons join
     lk = score_clusters(predicted, linked)
@@ -219,13 +183,13 @@ def evaluate(con: Any, truth_dir: str | Path) -> dict[str, float]:
     return out
 
 
-def stage_report(con: Any) -> list[dict[str, Any]]:
+def stage_report(warehouse: Warehouse) -> list[dict[str, Any]]:
     """How the last build's identity stages ran: trained, fixed priors, skipped or off, and why.
 
     Parameters
     ----------
-    con
-        Warehouse connection (DuckDB or ibis DuckDB backend), or a path to the file.
+    warehouse
+        Warehouse file, or a connection (ibis backend or DuckDB connection).
 
     Returns
     -------
@@ -243,20 +207,10 @@ def stage_report(con: Any) -> list[dict[str, Any]]:
     """
     import json
 
-    from scrm_lib.identity.graph import raw_duckdb
-
-    if isinstance(con, (str, Path)):
-        from scrm_lib.engine import read_only_duckdb
-
-        with read_only_duckdb(con) as db:
-            return stage_report(db)
-    db = raw_duckdb(con)
-    if "identity_stages" not in {r[0] for r in db.execute("SHOW TABLES").fetchall()}:
-        return []
-    rows = db.execute(
-        "SELECT stage, mode, reason, records, candidate_pairs, columns, details "
-        "FROM identity_stages ORDER BY stage"
-    ).fetchall()
+    with opened(warehouse) as db:
+        if "identity_stages" not in tables(db):
+            return []
+        rows = db.rows("identity.stages")
     out = []
     for stage, mode, reason, records, pairs, columns, details in rows:
         out.append(

@@ -23,12 +23,9 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from scrm_lib.engine.splink import registered
+from scrm_lib.identity._engine import runner
 from scrm_lib.identity.config import IdentityConfig
-
-
-def raw_duckdb(con: Any) -> Any:
-    """The DuckDB connection under an ibis DuckDB backend (or the connection itself)."""
-    return getattr(con, "con", con)
 
 
 def components(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -119,7 +116,7 @@ def deterministic_edges(
         also kept out of the probabilistic stage), and linking values held by
         more than ``cfg.hub_platform_limit`` accounts of one platform.
     """
-    db = raw_duckdb(con)
+    run = runner(con)
     kinds = list(cfg.link_kinds)
     skip = [str(a) for a in skip_accounts]
     forced = (
@@ -127,56 +124,14 @@ def deterministic_edges(
         if hub_values is not None and len(hub_values)
         else pd.DataFrame({"kind": pd.Series(dtype=str), "value": pd.Series(dtype=str)})
     )
-    db.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE _id_groups AS
-        WITH per_platform AS (
-            SELECT kind, value, split_part(account_id, ':', 1) AS platform,
-                count(DISTINCT account_id) AS n, min(account_id) AS anchor
-            FROM identifiers
-            WHERE value IS NOT NULL AND value <> ''
-              AND NOT list_contains(?::VARCHAR[], account_id)
-            GROUP BY ALL
-        )
-        SELECT kind, value, sum(n)::BIGINT AS n_accounts, min(anchor) AS anchor,
-            max(n) AS most_on_one_platform
-        FROM per_platform GROUP BY kind, value
-        """,
-        [skip],
-    )
-    # a value is a hub when too many accounts share it, or too many on one platform:
-    # a person rarely holds more than a couple of accounts per platform
-    db.register("_id_forced_hubs", forced)
-    try:
-        db.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE _id_groups AS
-            SELECT g.*, f.kind IS NOT NULL AS forced,
-                n_accounts > ? OR f.kind IS NOT NULL
-                OR (most_on_one_platform > ? AND g.kind IN (SELECT unnest(?::VARCHAR[]))) AS hub
-            FROM _id_groups g
-            LEFT JOIN (SELECT DISTINCT kind, value FROM _id_forced_hubs) f
-                ON f.kind = g.kind AND f.value = g.value
-            """,
-            [cfg.hub_limit, cfg.hub_platform_limit, kinds],
-        )
-    finally:
-        db.unregister("_id_forced_hubs")
-    hubs = db.execute(
-        "SELECT kind, value, n_accounts FROM _id_groups "
-        "WHERE hub AND (NOT forced OR n_accounts >= 2) ORDER BY n_accounts DESC, kind, value"
-    ).df()
-    edges = db.execute(
-        """
-        SELECT DISTINCT g.anchor AS a, i.account_id AS b, g.kind, g.value
-        FROM identifiers i
-        JOIN _id_groups g ON i.kind = g.kind AND i.value = g.value
-        WHERE g.kind IN (SELECT unnest(?::VARCHAR[]))
-          AND g.n_accounts >= 2 AND NOT g.hub
-          AND i.account_id <> g.anchor
-          AND NOT list_contains(?::VARCHAR[], i.account_id)
-        ORDER BY a, b, g.kind
-        """,
-        [kinds, skip],
-    ).df()
+    run.query("identity.id_groups", {"skip": skip})
+    with registered(run, "_id_forced_hubs", forced):
+        limits = {
+            "hub_limit": cfg.hub_limit,
+            "platform_limit": cfg.hub_platform_limit,
+            "kinds": kinds,
+        }
+        run.query("identity.id_groups_hubs", limits)
+    hubs = run.df("identity.identifier_hubs")
+    edges = run.df("identity.deterministic_edges", {"kinds": kinds, "skip": skip})
     return edges, hubs

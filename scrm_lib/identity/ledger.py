@@ -13,14 +13,15 @@ from typing import Any
 import pandas as pd
 
 from scrm_lib.access.privacy import mask_name, mask_text
+from scrm_lib.engine import Runner, Warehouse
 from scrm_lib.errors import ScrmError
-from scrm_lib.identity.graph import raw_duckdb
+from scrm_lib.identity._engine import opened, tables
 from scrm_lib.identity.person360 import person_accounts_of, resolve_person
 
 
-def _require(db: Any, *tables: str) -> None:
-    have = {r[0] for r in db.execute("SHOW TABLES").fetchall()}
-    missing = [t for t in tables if t not in have]
+def _require(db: Runner, *names: str) -> None:
+    have = tables(db)
+    missing = [t for t in names if t not in have]
     if missing:
         raise ScrmError(
             f"the warehouse has no {missing[0]} table: rebuild with `scrm build` "
@@ -28,13 +29,13 @@ def _require(db: Any, *tables: str) -> None:
         )
 
 
-def explain(con: Any, key: str) -> dict[str, Any]:
+def explain(warehouse: Warehouse, key: str) -> dict[str, Any]:
     """Why the accounts of a person are one person: every ledger edge among them.
 
     Parameters
     ----------
-    con
-        Warehouse connection.
+    warehouse
+        Warehouse file or connection.
     key
         Account id, person id, phone or exact name.
 
@@ -47,21 +48,12 @@ def explain(con: Any, key: str) -> dict[str, Any]:
         ``hub_split``: an order of an account-key hub re-keyed to this person's
         account by its recipient, which links nothing).
     """
-    db = raw_duckdb(con)
-    _require(db, "person_accounts", "identity_edges")
-    pid = resolve_person(db, key)
-    accounts = person_accounts_of(db, pid).astype({"first_seen": str})
+    with opened(warehouse) as db:
+        _require(db, "person_accounts", "identity_edges")
+        pid = resolve_person(db, key)
+        accounts = person_accounts_of(db, pid).astype({"first_seen": str})
+        edges = db.df("identity_views.person_edges", {"pid": pid})
     accounts = accounts.astype(object).where(accounts.notna(), None)
-    edges = db.execute(
-        """
-        WITH acc AS (SELECT account_id FROM person_accounts WHERE person_id = ?)
-        SELECT a, b, stage, rule, kind, value, match_probability, compared, used
-        FROM identity_edges
-        WHERE a IN (SELECT account_id FROM acc) OR b IN (SELECT account_id FROM acc)
-        ORDER BY used DESC, stage, a, b
-        """,
-        [pid],
-    ).df()
     edges["value"] = mask_text(edges["value"].astype("string")).astype(object)
     # a hub's order re-keyed by its recipient's name and address: the value is a name
     named = edges["kind"] == "name_address"
@@ -74,7 +66,7 @@ def explain(con: Any, key: str) -> dict[str, Any]:
     }
 
 
-def recognition(con: Any) -> pd.DataFrame:
+def recognition(warehouse: Warehouse) -> pd.DataFrame:
     """Recognition rate per platform and per platform pair.
 
     Returns
@@ -86,33 +78,12 @@ def recognition(con: Any) -> pd.DataFrame:
         with two or more platform accounts. SMS contact points (``phone:``)
         are not platform accounts and are left out.
     """
-    db = raw_duckdb(con)
-    _require(db, "person_accounts")
-    return db.execute(
-        """
-        WITH pa AS (
-            SELECT account_id, person_id, split_part(account_id, ':', 1) AS platform
-            FROM person_accounts WHERE NOT starts_with(account_id, 'phone:')
-        ),
-        per AS (SELECT person_id, count(*) AS n FROM pa GROUP BY 1),
-        plats AS (SELECT DISTINCT person_id, platform FROM pa),
-        tot AS (SELECT platform, count(*) AS accounts FROM pa GROUP BY 1)
-        SELECT pa.platform, 'any' AS other_platform, count(*) AS accounts,
-               count(*) FILTER (WHERE per.n >= 2) AS recognized,
-               count(*) FILTER (WHERE per.n >= 2) / count(*) AS rate
-        FROM pa JOIN per USING (person_id) GROUP BY 1
-        UNION ALL
-        SELECT pa.platform, o.platform, any_value(tot.accounts), count(DISTINCT pa.account_id),
-               count(DISTINCT pa.account_id) / any_value(tot.accounts)
-        FROM pa JOIN plats o ON o.person_id = pa.person_id AND o.platform <> pa.platform
-        JOIN tot ON tot.platform = pa.platform
-        GROUP BY 1, 2
-        ORDER BY 1, 2
-        """
-    ).df()
+    with opened(warehouse) as db:
+        _require(db, "person_accounts")
+        return db.df("identity_views.recognition")
 
 
-def cross_platform_new(con: Any) -> pd.DataFrame:
+def cross_platform_new(warehouse: Warehouse) -> pd.DataFrame:
     """Per month: accounts new on their platform that were already customers elsewhere.
 
     Returns
@@ -121,29 +92,9 @@ def cross_platform_new(con: Any) -> pd.DataFrame:
         ``month, platform, new_accounts, known_elsewhere, share``: an account is
         known elsewhere when another account of its person was seen earlier.
     """
-    db = raw_duckdb(con)
-    _require(db, "person_accounts")
-    return db.execute(
-        """
-        WITH a AS (
-            SELECT pa.person_id, ac.account_id, split_part(ac.account_id, ':', 1) AS platform,
-                   ac.first_seen
-            FROM person_accounts pa JOIN accounts ac USING (account_id)
-            WHERE NOT starts_with(ac.account_id, 'phone:') AND ac.first_seen IS NOT NULL
-        ),
-        earliest AS (
-            SELECT a.account_id, min(o.first_seen) AS other_first
-            FROM a JOIN a o ON o.person_id = a.person_id AND o.platform <> a.platform
-            GROUP BY 1
-        )
-        SELECT date_trunc('month', a.first_seen)::DATE AS month, a.platform,
-               count(*) AS new_accounts,
-               count(*) FILTER (WHERE e.other_first < a.first_seen) AS known_elsewhere,
-               count(*) FILTER (WHERE e.other_first < a.first_seen) / count(*) AS share
-        FROM a LEFT JOIN earliest e USING (account_id)
-        GROUP BY 1, 2 ORDER BY 1, 2
-        """
-    ).df()
+    with opened(warehouse) as db:
+        _require(db, "person_accounts")
+        return db.df("identity_views.cross_platform_new")
 
 
 #: What :func:`hubs` shows of each scope.
@@ -156,13 +107,13 @@ HUB_VIEW = {
 }
 
 
-def hubs(con: Any, scope: str | None = None) -> pd.DataFrame:
+def hubs(warehouse: Warehouse, scope: str | None = None) -> pd.DataFrame:
     """Hubs, values and account ids masked: account keys first, then identifiers.
 
     Parameters
     ----------
-    con
-        Warehouse connection.
+    warehouse
+        Warehouse file or connection.
     scope
         ``"account_key"``: accounts behind which many buyers' orders sit (a
         counter phone typed as the buyer's), with the evidence (distinct
@@ -177,9 +128,9 @@ def hubs(con: Any, scope: str | None = None) -> pd.DataFrame:
     """
     if scope is not None and scope not in HUB_VIEW:
         raise ScrmError(f"hub scope {scope!r} is not one of {', '.join(HUB_VIEW)}")
-    db = raw_duckdb(con)
-    _require(db, "identity_hubs")
-    df = db.execute("SELECT * FROM identity_hubs").df()
+    with opened(warehouse) as db:
+        _require(db, "identity_hubs")
+        df = db.df("identity_views.hubs")
     if "scope" not in df.columns:  # built before account-key hubs: identifiers only
         df["scope"] = "identifier"
     df = df.reindex(columns=list(dict.fromkeys(["scope", *df.columns, *HUB_VIEW["account_key"]])))
@@ -233,50 +184,39 @@ def edge_evidence(edges: pd.DataFrame) -> pd.Series:
     return text.str.strip()
 
 
-def changes(con: Any) -> pd.DataFrame:
+def changes(warehouse: Warehouse) -> pd.DataFrame:
     """Merges and splits of person ids in the last build (``person_id_history``)."""
-    db = raw_duckdb(con)
-    _require(db, "person_id_history")
-    return db.execute("SELECT * FROM person_id_history ORDER BY reason, old_person_id").df()
+    with opened(warehouse) as db:
+        _require(db, "person_id_history")
+        return db.df("identity_views.changes")
 
 
-def _count_account_hubs(db: Any) -> int:
-    cols = db.execute("SELECT * FROM identity_hubs LIMIT 0").df().columns
-    if "scope" not in cols:
+def _count_account_hubs(db: Runner) -> int:
+    if "scope" not in db.df("identity_views.hub_columns").columns:
         return 0
-    sql = "SELECT count(*) FROM identity_hubs WHERE scope = 'account_key'"
-    return int(db.execute(sql).fetchone()[0])
+    return int(db.scalar("identity_views.count_account_key_hubs"))
 
 
-def summary(con: Any) -> dict[str, Any]:
+def summary(warehouse: Warehouse) -> dict[str, Any]:
     """Headline numbers: accounts, persons, recognition rate, edges by stage, hubs, changes.
 
     ``hubs`` counts every row of ``identity_hubs``; ``account_key_hubs`` those that
     are accounts shared by many buyers.
     """
-    db = raw_duckdb(con)
-    _require(db, "person_accounts", "identity_edges", "identity_hubs", "person_id_history")
-    row = db.execute(
-        """
-        WITH pa AS (SELECT * FROM person_accounts WHERE NOT starts_with(account_id, 'phone:')),
-        per AS (SELECT person_id, count(*) AS n FROM pa GROUP BY 1)
-        SELECT (SELECT count(*) FROM pa), (SELECT count(*) FROM per),
-               (SELECT sum(n) FILTER (WHERE n >= 2) / sum(n) FROM per)
-        """
-    ).fetchone()
-    stages = dict(
-        db.execute(
-            "SELECT stage, count(*) FROM identity_edges WHERE used GROUP BY 1 ORDER BY 1"
-        ).fetchall()
-    )
-    hist = dict(db.execute("SELECT reason, count(*) FROM person_id_history GROUP BY 1").fetchall())
+    with opened(warehouse) as db:
+        _require(db, "person_accounts", "identity_edges", "identity_hubs", "person_id_history")
+        row = db.rows("identity_views.headline")[0]
+        stages = dict(db.rows("identity_views.used_edges_by_stage"))
+        hist = dict(db.rows("identity_views.changes_by_reason"))
+        n_hubs = int(db.scalar("identity_views.count_hubs"))
+        n_key_hubs = _count_account_hubs(db)
     return {
         "platform_accounts": int(row[0]),
         "persons": int(row[1]),
         "recognition_rate": float(row[2] or 0.0),
         "edges_by_stage": {k: int(v) for k, v in stages.items()},
-        "hubs": int(db.execute("SELECT count(*) FROM identity_hubs").fetchone()[0]),
-        "account_key_hubs": _count_account_hubs(db),
+        "hubs": n_hubs,
+        "account_key_hubs": n_key_hubs,
         "merges": int(hist.get("merge", 0)),
         "splits": int(hist.get("split", 0)),
     }

@@ -36,15 +36,18 @@ Example
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
+import tempfile
 from typing import Any
 
 import pandas as pd
 
+from scrm_lib.engine.splink import registered, scratch_duckdb, splink_db_api
+from scrm_lib.identity._engine import runner
 from scrm_lib.identity.config import IdentityConfig
-from scrm_lib.identity.graph import raw_duckdb
 
 logger = logging.getLogger(__name__)
 
@@ -66,88 +69,6 @@ def to_pinyin(names: pd.Series) -> pd.Series:
     table = {u: " ".join(lazy_pinyin(u, style=Style.NORMAL)).lower() for u in uniq}
     return s.map(table).astype(object).where(s.notna(), None)
 
-
-#: Every phone as its visible digits (138****5678), masked or full, per account.
-_MASKS_CTE = r"""
-masks AS (
-    SELECT account_id, value AS m FROM identifiers
-    WHERE kind IN ('phone_masked', 'alipay_masked')
-      AND regexp_full_match(value, '1[0-9]{2}\*{4}[0-9]{4}')
-    UNION ALL
-    SELECT account_id, substr(value, 4, 3) || '****' || substr(value, 11, 4) FROM identifiers
-    WHERE kind IN ('phone', 'recipient_phone') AND regexp_full_match(value, '\+861[0-9]{10}')
-)
-"""
-
-
-_RECORDS_SQL = (
-    "WITH "
-    + _MASKS_CTE
-    + r""",
-mphone AS (
-    SELECT account_id, min(m) AS mphone FROM masks
-    WHERE m NOT IN (SELECT m FROM _mphone_hubs) GROUP BY account_id
-),
--- surnames seen in typed names: a WeChat nickname of two or three Han characters
--- starting with one of them (常见: the nickname is the real name) stands in for a name
-surnames AS (
-    SELECT left(value, 1) AS s FROM identifiers
-    WHERE kind = 'name' AND regexp_full_match(value, '\p{Han}{2,4}')
-    GROUP BY 1 HAVING count(*) >= 2
-),
-nick AS (
-    SELECT account_id, min(value) AS nick_name FROM identifiers
-    WHERE kind = 'nickname' AND regexp_full_match(value, '\p{Han}{2,3}')
-      AND left(value, 1) IN (SELECT s FROM surnames)
-    GROUP BY 1
-),
--- a nickname that is a given name with a pet prefix or emoji (小芳, 阿伟, 🌸欣怡): one
--- or two Han characters once those go
-given AS (
-    SELECT account_id, min(g) AS nick_given FROM (
-        SELECT account_id,
-            regexp_replace(regexp_replace(value, '[^\p{Han}]', '', 'g'), '^[小阿]', '') AS g
-        FROM identifiers WHERE kind = 'nickname'
-    ) WHERE regexp_full_match(g, '\p{Han}{1,2}') GROUP BY 1
-),
-one AS (
-    SELECT account_id,
-        min(value) FILTER (WHERE kind = 'name') AS name,
-        min(value) FILTER (WHERE kind = 'city') AS city,
-        min(regexp_replace(value, '\s+', '', 'g')) FILTER (WHERE kind = 'address') AS address,
-        min(value) FILTER (WHERE kind = 'birthday') AS birthday,
-        min(lower(value)) FILTER (WHERE kind = 'email') AS email
-    FROM identifiers GROUP BY account_id
-)
-SELECT a.account_id AS unique_id, split_part(a.account_id, ':', 1) AS platform,
-    coalesce(one.name, nick.nick_name) AS name,
-    (one.name IS NULL AND nick.nick_name IS NOT NULL)::INTEGER AS name_nick, mphone.mphone,
-    coalesce(one.city, nullif(regexp_extract(one.address, '^(?:[^省]+省)?([^省市]+市)', 1), ''))
-        AS city,
-    one.address, one.birthday, one.email,
-    CASE WHEN one.name IS NULL AND nick.nick_name IS NULL THEN given.nick_given END AS nick_given
-FROM accounts a
-LEFT JOIN one USING (account_id)
-LEFT JOIN mphone USING (account_id)
-LEFT JOIN nick USING (account_id)
-LEFT JOIN given USING (account_id)
-WHERE one.name IS NOT NULL OR mphone.mphone IS NOT NULL OR nick.nick_name IS NOT NULL
-ORDER BY a.account_id
-"""
-)
-
-
-#: Accounts per visible-digit phone value and platform, and the same per prefix (138):
-#: what :func:`masked_hubs` compares with chance.
-_MASK_COUNTS_SQL = (
-    "CREATE OR REPLACE TEMP TABLE _mphone_counts AS\nWITH "
-    + _MASKS_CTE
-    + r"""
-SELECT m, left(m, 3) AS prefix, split_part(account_id, ':', 1) AS platform,
-    count(DISTINCT account_id) AS n
-FROM masks GROUP BY ALL
-"""
-)
 
 #: Visible last digits of a masked phone (138****5678): the values one prefix can show.
 MASKED_VALUES_PER_PREFIX = 10**4
@@ -192,12 +113,9 @@ def masked_hubs(con: Any, cfg: IdentityConfig) -> pd.DataFrame:
     """
     from scipy.stats import poisson
 
-    db = raw_duckdb(con)
-    db.execute(_MASK_COUNTS_SQL)
-    per = db.execute(
-        "SELECT prefix, platform, sum(n)::DOUBLE AS total, count(*) AS k "
-        "FROM _mphone_counts GROUP BY ALL"
-    ).df()
+    db = runner(con)
+    db.query("identity_matching.mphone_counts")
+    per = db.df("identity_matching.mphone_prefixes")
     tests = max(int(per["k"].sum()), 1)
     alpha = MASKED_HUB_FALSE_ALARM / tests
 
@@ -208,67 +126,12 @@ def masked_hubs(con: Any, cfg: IdentityConfig) -> pd.DataFrame:
     per["lim"] = limit(per["total"], cfg.hub_platform_limit)
     tot = per.groupby("prefix", as_index=False)["total"].sum()
     tot["lim_all"] = limit(tot["total"], cfg.hub_limit)
-    db.register("_mphone_lim", per[["prefix", "platform", "lim"]])
-    db.register("_mphone_lim_all", tot[["prefix", "lim_all"]])
-    try:
-        db.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE _mphone_hubs AS
-            WITH v AS (
-                SELECT c.m, any_value(c.prefix) AS prefix, sum(c.n)::BIGINT AS n_accounts,
-                    max(c.n)::BIGINT AS most_on_one_platform,
-                    max(c.n - l.lim) AS over_one, any_value(l.lim) AS lim
-                FROM _mphone_counts c JOIN _mphone_lim l USING (prefix, platform)
-                GROUP BY c.m
-            )
-            SELECT v.m, v.n_accounts, v.most_on_one_platform, v.lim AS limit_one_platform,
-                a.lim_all AS limit_all
-            FROM v JOIN _mphone_lim_all a USING (prefix)
-            WHERE v.over_one > 0 OR v.n_accounts > a.lim_all
-            ORDER BY v.n_accounts DESC, v.m
-            """
-        )
-    finally:
-        db.unregister("_mphone_lim")
-        db.unregister("_mphone_lim_all")
-    return db.execute("SELECT * FROM _mphone_hubs").df()
-
-
-#: One record per component: each field's value on its smallest account that has one;
-#: ``platform`` lists the platforms of all its accounts (SMS contact points are not accounts).
-_POOLED_SQL = """
-WITH r AS ($records),
-keyed AS (
-    SELECT coalesce(c.component, r.unique_id) AS pid, r.* FROM r
-    LEFT JOIN _identity_components c ON c.account_id = r.unique_id
-),
-plats AS (
-    SELECT component AS pid, string_agg(DISTINCT p, ',' ORDER BY p) AS plats
-    FROM (SELECT component, split_part(account_id, ':', 1) AS p FROM _identity_components)
-    WHERE p <> 'phone' GROUP BY 1
-),
-pooled AS (
-    SELECT pid,
-        arg_min(platform, unique_id) AS platform,
-        -- a typed name wins over a name-like nickname of the same person
-        arg_min(name, name_nick::VARCHAR || unique_id) FILTER (WHERE name IS NOT NULL) AS name,
-        arg_min(name_nick, name_nick::VARCHAR || unique_id) FILTER (WHERE name IS NOT NULL)
-            AS name_nick,
-        arg_min(mphone, unique_id) FILTER (WHERE mphone IS NOT NULL) AS mphone,
-        arg_min(city, unique_id) FILTER (WHERE city IS NOT NULL) AS city,
-        arg_min(address, unique_id) FILTER (WHERE address IS NOT NULL) AS address,
-        arg_min(birthday, unique_id) FILTER (WHERE birthday IS NOT NULL) AS birthday,
-        arg_min(email, unique_id) FILTER (WHERE email IS NOT NULL) AS email,
-        arg_min(nick_given, unique_id) FILTER (WHERE nick_given IS NOT NULL) AS nick_given
-    FROM keyed GROUP BY pid
-)
-SELECT pooled.pid AS unique_id, coalesce(plats.plats, pooled.platform) AS platform,
-    name, name_nick, mphone, city, address, birthday, email,
-    -- a person with a typed name is compared by it
-    CASE WHEN name IS NULL THEN nick_given END AS nick_given
-FROM pooled LEFT JOIN plats USING (pid)
-ORDER BY unique_id
-"""
+    with (
+        registered(db, "_mphone_lim", per[["prefix", "platform", "lim"]]),
+        registered(db, "_mphone_lim_all", tot[["prefix", "lim_all"]]),
+    ):
+        db.query("identity_matching.mphone_hubs")
+    return db.df("identity_matching.mphone_hub_rows")
 
 
 def account_records(
@@ -289,22 +152,15 @@ def account_records(
         id): a mini-program account's city and its WeCom twin's phone then meet
         a Tmall buyer's masked phone and city together.
     """
-    db = raw_duckdb(con)
+    db = runner(con)
     masked_hubs(db, cfg)
-    sql = _RECORDS_SQL
     if component is None:
-        df = db.execute(sql).df()
+        df = db.df("identity_matching.account_records")
     else:
         # pooled in the engine (pandas' groupby over a million string rows took minutes)
         comp = pd.DataFrame({"account_id": component.index, "component": component.to_numpy()})
-        db.register("_identity_components", comp)
-        try:
-            df = db.execute(
-                _POOLED_SQL.replace("$records", sql.replace("ORDER BY a.account_id", ""))
-            )
-            df = df.df()
-        finally:
-            db.unregister("_identity_components")
+        with registered(db, "_identity_components", comp):
+            df = db.df("identity_matching.component_records")
     df["name_py"] = to_pinyin(df["name"])
     return df
 
@@ -832,26 +688,19 @@ class _splink:
         self.df, self.settings, self.memory_limit = df, settings, memory_limit
 
     def __enter__(self) -> Any:
-        import tempfile
-
-        import duckdb
-        from splink import DuckDBAPI
-
+        self.stack = contextlib.ExitStack()
         # DuckDB's default cap is 80% of RAM, on top of the warehouse connection's own:
         # cap it and let it spill to a private directory
         self.spill = tempfile.TemporaryDirectory(prefix="scrm-splink-")
-        self.db = duckdb.connect(
-            config={
-                "memory_limit": self.memory_limit,
-                "temp_directory": self.spill.name,
-                "preserve_insertion_order": False,
-            }
+        self.stack.callback(self.spill.cleanup)
+        self.db = self.stack.enter_context(
+            scratch_duckdb(self.memory_limit, temp_directory=self.spill.name)
         )
-        self.log = logging.getLogger("splink")
-        self.level = self.log.level
+        log = logging.getLogger("splink")
         # Splink warns about untrainable levels (a field seen on one platform only): expected
-        self.log.setLevel(logging.ERROR)
-        self.sdf = DuckDBAPI(connection=self.db).register(self.df, table_name="identity_records")
+        self.stack.callback(log.setLevel, log.level)
+        log.setLevel(logging.ERROR)
+        self.sdf = splink_db_api(self.db).register(self.df, table_name="identity_records")
         return self.relink(self.settings)
 
     def relink(self, settings: Any) -> Any:
@@ -861,9 +710,7 @@ class _splink:
         return Linker(self.sdf, settings, log_level=None)
 
     def __exit__(self, *exc: object) -> None:
-        self.log.setLevel(self.level)
-        self.db.close()
-        self.spill.cleanup()
+        self.stack.close()
 
 
 def probabilistic_edges(

@@ -28,22 +28,11 @@ import pandas as pd
 
 from scrm_lib.access.state import connect, record_audit
 from scrm_lib.errors import ScrmError
+from scrm_lib.identity._engine import runner
 
 Action = Literal["never_link", "force_link", "split"]
 ACTIONS = ("never_link", "force_link", "split")
 COLUMNS = ["override_id", "action", "account_a", "account_b", "reason", "username", "ts"]
-
-_DDL = """
-CREATE TABLE IF NOT EXISTS identity_overrides (
-    override_id VARCHAR PRIMARY KEY,
-    action VARCHAR NOT NULL,
-    account_a VARCHAR NOT NULL,
-    account_b VARCHAR,
-    reason VARCHAR NOT NULL,
-    username VARCHAR NOT NULL,
-    ts TIMESTAMPTZ NOT NULL
-)
-"""
 
 
 def _now() -> datetime:
@@ -96,11 +85,18 @@ def add_override(
     override_id = uuid.uuid4().hex
     con = connect(path)
     try:
-        con.execute(_DDL)
-        con.execute(
-            "INSERT INTO identity_overrides VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [override_id, action, account_a, account_b, reason.strip(), username, _now()],
-        )
+        state = runner(con)
+        state.query("identity.overrides_table")
+        row = {
+            "override_id": override_id,
+            "action": action,
+            "account_a": account_a,
+            "account_b": account_b,
+            "reason": reason.strip(),
+            "username": username,
+            "ts": _now(),
+        }
+        state.query("identity.add_override", row, table="identity_overrides")
     finally:
         con.close()
     record_audit(
@@ -118,7 +114,8 @@ def read_overrides(*, path: Path | None = None) -> pd.DataFrame:
     """Every override, oldest first (an empty frame when there are none)."""
     con = connect(path)
     try:
-        con.execute(_DDL)
-        return con.execute("SELECT * FROM identity_overrides ORDER BY ts, override_id").df()
+        state = runner(con)
+        state.query("identity.overrides_table")
+        return state.df("identity.overrides")
     finally:
         con.close()

@@ -35,11 +35,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scrm_lib.engine import read_only_duckdb
+from scrm_lib.engine import Runner, read_only_duckdb
+from scrm_lib.engine.splink import registered
 from scrm_lib.errors import WarehouseError
 from scrm_lib.identity import account_hubs
+from scrm_lib.identity._engine import runner, tables
 from scrm_lib.identity.config import NEVER_ALONE, IdentityConfig, identity_config
-from scrm_lib.identity.graph import cluster_accounts, deterministic_edges, raw_duckdb
+from scrm_lib.identity.graph import cluster_accounts, deterministic_edges
 from scrm_lib.identity.stable_ids import HISTORY_COLUMNS, assign_person_ids
 from scrm_lib.identity.trainable import ProbabilisticStage, StageReport
 from scrm_lib.warehouse.steps import Step
@@ -137,8 +139,8 @@ def stitch(
     hubs : pandas.DataFrame
         :data:`HUB_COLUMNS`.
     """
-    db = raw_duckdb(con)
-    accounts = db.execute("SELECT account_id FROM accounts ORDER BY account_id").df()["account_id"]
+    db = runner(con)
+    accounts = db.df("identity.account_ids")["account_id"]
     key_hubs = key_hubs if key_hubs is not None else pd.DataFrame(columns=["account_id"])
     det, hubs = deterministic_edges(
         db,
@@ -262,22 +264,19 @@ def _previous_ids(path: Path | None) -> pd.DataFrame | None:
     if path is None or not Path(path).exists():
         return None
     try:
-        with read_only_duckdb(path) as prev:
-            tables = {r[0] for r in prev.execute("SHOW TABLES").fetchall()}
-            if "person_accounts" not in tables:
+        with read_only_duckdb(path) as con:
+            prev = runner(con)
+            if "person_accounts" not in tables(prev):
                 return None
-            return prev.execute("SELECT account_id, person_id FROM person_accounts").df()
+            return prev.df("identity.previous_person_ids")
     except WarehouseError as exc:
         logger.warning("previous warehouse unreadable (%s): person ids restart", exc)
         return None
 
 
-def _write(db: Any, name: str, df: pd.DataFrame) -> int:
-    db.register("_identity_frame", df)
-    try:
-        db.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _identity_frame")
-    finally:
-        db.unregister("_identity_frame")
+def _write(db: Runner, name: str, df: pd.DataFrame) -> int:
+    with registered(db, "_identity_frame", df) as frame:
+        db.query("identity.write_frame", table=name, target=name, frame=frame)
     return len(df)
 
 
@@ -287,7 +286,7 @@ def run(ctx: Any) -> dict[str, int]:
     from scrm_lib.identity.person360 import build_persons
 
     cfg = identity_config(getattr(ctx.settings, "extra", {}))
-    db = raw_duckdb(ctx.con)
+    db = runner(ctx.con)
     state = getattr(ctx.settings, "state_db", None)
     overrides = read_overrides(path=state) if state is not None else None
     # before stitching: the split accounts and their re-keyed orders are what every

@@ -19,17 +19,15 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from scrm_lib.access.privacy import mask_frame, mask_text
+from scrm_lib.engine import Warehouse
 from scrm_lib.errors import ScrmError
 from scrm_lib.identity import ledger
-from scrm_lib.identity.graph import raw_duckdb
+from scrm_lib.identity._engine import opened, tables
 from scrm_lib.identity.person360 import (
     person_accounts_of,
     person_identifiers,
@@ -39,23 +37,6 @@ from scrm_lib.identity.person360 import (
 
 #: Tables the identity build step writes.
 IDENTITY_TABLES = ("person_accounts", "persons", "identity_edges", "identity_hubs")
-
-Warehouse = str | Path | Any
-
-
-@contextmanager
-def _db(warehouse: Warehouse) -> Iterator[Any]:
-    """A DuckDB connection: opened read-only (and closed) for a path, else passed through."""
-    if isinstance(warehouse, (str, Path)):
-        from scrm_lib.engine import open_warehouse
-
-        con = open_warehouse(warehouse)
-        try:
-            yield raw_duckdb(con)
-        finally:
-            con.disconnect()
-    else:
-        yield raw_duckdb(warehouse)
 
 
 def missing_tables(warehouse: Warehouse) -> list[str]:
@@ -67,21 +48,19 @@ def missing_tables(warehouse: Warehouse) -> list[str]:
     >>> missing_tables(duckdb.connect())
     ['person_accounts', 'persons', 'identity_edges', 'identity_hubs']
     """
-    with _db(warehouse) as db:
-        have = {r[0] for r in db.execute("SHOW TABLES").fetchall()}
+    with opened(warehouse) as db:
+        have = tables(db)
     return [t for t in IDENTITY_TABLES if t not in have]
 
 
 def summary(warehouse: Warehouse) -> dict[str, Any]:
     """Headline numbers (:func:`.ledger.summary`)."""
-    with _db(warehouse) as db:
-        return ledger.summary(db)
+    return ledger.summary(warehouse)
 
 
 def recognition(warehouse: Warehouse) -> pd.DataFrame:
     """Recognition rate per platform and platform pair (:func:`.ledger.recognition`)."""
-    with _db(warehouse) as db:
-        return ledger.recognition(db)
+    return ledger.recognition(warehouse)
 
 
 def overlap_matrix(warehouse: Warehouse) -> pd.DataFrame:
@@ -103,8 +82,7 @@ def cross_platform_new(warehouse: Warehouse) -> pd.DataFrame:
 
     See :func:`.ledger.cross_platform_new`.
     """
-    with _db(warehouse) as db:
-        return ledger.cross_platform_new(db)
+    return ledger.cross_platform_new(warehouse)
 
 
 def new_elsewhere_by_month(warehouse: Warehouse) -> pd.DataFrame:
@@ -124,46 +102,25 @@ def hubs(warehouse: Warehouse, scope: str | None = None) -> pd.DataFrame:
     counter phone typed as the buyer's phone), with their evidence counts;
     ``scope="identifier"``: values shared by too many accounts; None: all rows.
     """
-    with _db(warehouse) as db:
-        return ledger.hubs(db, scope)
+    return ledger.hubs(warehouse, scope)
 
 
 def changes(warehouse: Warehouse) -> pd.DataFrame:
     """Merges and splits of person ids in the last build."""
-    with _db(warehouse) as db:
-        return ledger.changes(db)
+    return ledger.changes(warehouse)
 
 
 def example_person(warehouse: Warehouse) -> str | None:
     """A merged person worth explaining: most platforms, with both stages if any (stable choice)."""
-    with _db(warehouse) as db:
+    with opened(warehouse) as db:
         ledger._require(db, "person_accounts", "identity_edges")
-        row = db.execute(
-            """
-            WITH pa AS (
-                SELECT person_id, account_id, split_part(account_id, ':', 1) AS platform
-                FROM person_accounts WHERE NOT starts_with(account_id, 'phone:')
-            ),
-            st AS (
-                SELECT pa.person_id, count(DISTINCT e.stage) AS stages
-                FROM pa JOIN identity_edges e ON e.used AND (e.a = pa.account_id)
-                GROUP BY 1
-            )
-            SELECT pa.person_id FROM pa LEFT JOIN st USING (person_id)
-            GROUP BY pa.person_id, st.stages
-            HAVING count(*) >= 2
-            ORDER BY count(DISTINCT platform) DESC, coalesce(st.stages, 0) DESC, count(*) DESC,
-                     pa.person_id
-            LIMIT 1
-            """
-        ).fetchone()
-    return None if row is None else str(row[0])
+        rows = db.rows("identity_views.example_person")
+    return str(rows[0][0]) if rows else None
 
 
 def explain(warehouse: Warehouse, key: str) -> dict[str, Any]:
     """Why the accounts of a person are one person (:func:`.ledger.explain`)."""
-    with _db(warehouse) as db:
-        return ledger.explain(db, key)
+    return ledger.explain(warehouse, key)
 
 
 def explain_frames(warehouse: Warehouse, key: str) -> tuple[str, pd.DataFrame, pd.DataFrame]:
@@ -213,23 +170,9 @@ def search(warehouse: Warehouse, text: str, *, limit: int = 20) -> pd.DataFrame:
     if limit < 1:
         raise ScrmError(f"limit must be ≥ 1, not {limit}")
     digits = "".join(ch for ch in text if ch.isdigit())
-    with _db(warehouse) as db:
+    with opened(warehouse) as db:
         ledger._require(db, "person_accounts", "persons")
-        return db.execute(
-            """
-            WITH hit AS (
-                SELECT person_id FROM person_accounts
-                WHERE person_id = $t OR account_id = $t OR account_id ILIKE '%' || $t || '%'
-                UNION
-                SELECT pa.person_id FROM identifiers i JOIN person_accounts pa USING (account_id)
-                WHERE (i.kind IN ('name', 'nickname') AND i.value = $t)
-                   OR (i.kind = 'phone' AND length($d) >= 4 AND i.value LIKE '%' || $d)
-            )
-            SELECT p.* FROM persons p JOIN hit USING (person_id)
-            ORDER BY p.n_accounts DESC, p.person_id LIMIT $n
-            """,
-            {"t": text, "d": digits, "n": int(limit)},
-        ).df()
+        return db.df("identity_views.search", {"t": text, "d": digits, "n": int(limit)})
 
 
 def person_card(warehouse: Warehouse, key: str, *, max_rows: int = 50) -> dict[str, Any]:
@@ -243,13 +186,13 @@ def person_card(warehouse: Warehouse, key: str, *, max_rows: int = 50) -> dict[s
         by the viewer's role); ``timeline`` (newest ``max_rows``, details with
         phones masked).
     """
-    with _db(warehouse) as db:
+    with opened(warehouse) as db:
         ledger._require(db, "person_accounts", "persons")
         pid = resolve_person(db, key)
-        person = db.execute("SELECT * FROM persons WHERE person_id = ?", [pid]).df()
+        person = db.df("identity_views.person", {"pid": pid})
         accounts = person_accounts_of(db, pid)
         ids = person_identifiers(db, pid).rename(columns={"kind": "role"})
-        tl = timeline(pid, con=db, limit=max_rows)
+        tl = timeline(pid, warehouse=db, limit=max_rows)
     # SMS contact points (phone:+86…) and Youzan members carry the phone in their id
     for col in ("detail", "account_id"):
         tl[col] = mask_text(tl[col].astype("string")).astype(object)

@@ -1,0 +1,142 @@
+-- The probabilistic stage's records (scrm_lib.identity.matching): one Splink record
+-- per account or per deterministic component, and the masked phones left out as hubs.
+
+-- Every phone as its visible digits (138****5678), masked or full, per account.
+{% macro masks_cte() -%}
+masks AS (
+    SELECT account_id, value AS m FROM identifiers
+    WHERE kind IN ('phone_masked', 'alipay_masked')
+      AND regexp_full_match(value, '1[0-9]{2}\*{4}[0-9]{4}')
+    UNION ALL
+    SELECT account_id, substr(value, 4, 3) || '****' || substr(value, 11, 4) FROM identifiers
+    WHERE kind IN ('phone', 'recipient_phone') AND regexp_full_match(value, '\+861[0-9]{10}')
+)
+{%- endmacro %}
+
+-- One record per account with a name, a name-like nickname or a masked phone.
+{% macro records(ordered) -%}
+WITH {{ masks_cte() }},
+mphone AS (
+    SELECT account_id, min(m) AS mphone FROM masks
+    WHERE m NOT IN (SELECT m FROM _mphone_hubs) GROUP BY account_id
+),
+-- surnames seen in typed names: a WeChat nickname of two or three Han characters
+-- starting with one of them (常见: the nickname is the real name) stands in for a name
+surnames AS (
+    SELECT left(value, 1) AS s FROM identifiers
+    WHERE kind = 'name' AND regexp_full_match(value, '\p{Han}{2,4}')
+    GROUP BY 1 HAVING count(*) >= 2
+),
+nick AS (
+    SELECT account_id, min(value) AS nick_name FROM identifiers
+    WHERE kind = 'nickname' AND regexp_full_match(value, '\p{Han}{2,3}')
+      AND left(value, 1) IN (SELECT s FROM surnames)
+    GROUP BY 1
+),
+-- a nickname that is a given name with a pet prefix or emoji (小芳, 阿伟, 🌸欣怡): one
+-- or two Han characters once those go
+given AS (
+    SELECT account_id, min(g) AS nick_given FROM (
+        SELECT account_id,
+            regexp_replace(regexp_replace(value, '[^\p{Han}]', '', 'g'), '^[小阿]', '') AS g
+        FROM identifiers WHERE kind = 'nickname'
+    ) WHERE regexp_full_match(g, '\p{Han}{1,2}') GROUP BY 1
+),
+one AS (
+    SELECT account_id,
+        min(value) FILTER (WHERE kind = 'name') AS name,
+        min(value) FILTER (WHERE kind = 'city') AS city,
+        min(regexp_replace(value, '\s+', '', 'g')) FILTER (WHERE kind = 'address') AS address,
+        min(value) FILTER (WHERE kind = 'birthday') AS birthday,
+        min(lower(value)) FILTER (WHERE kind = 'email') AS email
+    FROM identifiers GROUP BY account_id
+)
+SELECT a.account_id AS unique_id, split_part(a.account_id, ':', 1) AS platform,
+    coalesce(one.name, nick.nick_name) AS name,
+    (one.name IS NULL AND nick.nick_name IS NOT NULL)::INTEGER AS name_nick, mphone.mphone,
+    coalesce(one.city, nullif(regexp_extract(one.address, '^(?:[^省]+省)?([^省市]+市)', 1), ''))
+        AS city,
+    one.address, one.birthday, one.email,
+    CASE WHEN one.name IS NULL AND nick.nick_name IS NULL THEN given.nick_given END AS nick_given
+FROM accounts a
+LEFT JOIN one USING (account_id)
+LEFT JOIN mphone USING (account_id)
+LEFT JOIN nick USING (account_id)
+LEFT JOIN given USING (account_id)
+WHERE one.name IS NOT NULL OR mphone.mphone IS NOT NULL OR nick.nick_name IS NOT NULL
+{% if ordered %}
+ORDER BY a.account_id
+{% endif %}
+{%- endmacro %}
+
+-- name: mphone_counts
+-- Accounts per visible-digit phone value and platform, and the prefix (138): what
+-- masked_hubs compares with chance.
+CREATE OR REPLACE TEMP TABLE _mphone_counts AS
+WITH {{ masks_cte() }}
+SELECT m, left(m, 3) AS prefix, split_part(account_id, ':', 1) AS platform,
+    count(DISTINCT account_id) AS n
+FROM masks GROUP BY ALL
+
+-- name: mphone_prefixes
+SELECT prefix, platform, sum(n)::DOUBLE AS total, count(*) AS k
+FROM _mphone_counts GROUP BY ALL
+
+-- name: mphone_hubs
+-- Masked values over the chance limits per prefix and platform (_mphone_lim) or per
+-- prefix (_mphone_lim_all), both registered by the caller.
+CREATE OR REPLACE TEMP TABLE _mphone_hubs AS
+WITH v AS (
+    SELECT c.m, any_value(c.prefix) AS prefix, sum(c.n)::BIGINT AS n_accounts,
+        max(c.n)::BIGINT AS most_on_one_platform,
+        max(c.n - l.lim) AS over_one, any_value(l.lim) AS lim
+    FROM _mphone_counts c JOIN _mphone_lim l USING (prefix, platform)
+    GROUP BY c.m
+)
+SELECT v.m, v.n_accounts, v.most_on_one_platform, v.lim AS limit_one_platform,
+    a.lim_all AS limit_all
+FROM v JOIN _mphone_lim_all a USING (prefix)
+WHERE v.over_one > 0 OR v.n_accounts > a.lim_all
+ORDER BY v.n_accounts DESC, v.m
+
+-- name: mphone_hub_rows
+SELECT * FROM _mphone_hubs
+
+-- name: account_records
+{{ records(true) }}
+
+-- name: component_records
+-- One record per component (_identity_components: account_id, component): each
+-- field's value on its smallest account that has one; platform lists the platforms of
+-- all its accounts (SMS contact points are not accounts).
+WITH r AS ({{ records(false) }}),
+keyed AS (
+    SELECT coalesce(c.component, r.unique_id) AS pid, r.* FROM r
+    LEFT JOIN _identity_components c ON c.account_id = r.unique_id
+),
+plats AS (
+    SELECT component AS pid, string_agg(DISTINCT p, ',' ORDER BY p) AS plats
+    FROM (SELECT component, split_part(account_id, ':', 1) AS p FROM _identity_components)
+    WHERE p <> 'phone' GROUP BY 1
+),
+pooled AS (
+    SELECT pid,
+        arg_min(platform, unique_id) AS platform,
+        -- a typed name wins over a name-like nickname of the same person
+        arg_min(name, name_nick::VARCHAR || unique_id) FILTER (WHERE name IS NOT NULL) AS name,
+        arg_min(name_nick, name_nick::VARCHAR || unique_id) FILTER (WHERE name IS NOT NULL)
+            AS name_nick,
+        arg_min(mphone, unique_id) FILTER (WHERE mphone IS NOT NULL) AS mphone,
+        arg_min(city, unique_id) FILTER (WHERE city IS NOT NULL) AS city,
+        arg_min(address, unique_id) FILTER (WHERE address IS NOT NULL) AS address,
+        arg_min(birthday, unique_id) FILTER (WHERE birthday IS NOT NULL) AS birthday,
+        arg_min(email, unique_id) FILTER (WHERE email IS NOT NULL) AS email,
+        arg_min(nick_given, unique_id) FILTER (WHERE nick_given IS NOT NULL) AS nick_given
+    FROM keyed GROUP BY pid
+)
+SELECT pooled.pid AS unique_id, coalesce(plats.plats, pooled.platform) AS platform,
+    name, name_nick, mphone, city, address, birthday, email,
+    -- a person with a typed name is compared by it
+    CASE WHEN name IS NULL THEN nick_given END AS nick_given
+FROM pooled LEFT JOIN plats USING (pid)
+ORDER BY unique_id
