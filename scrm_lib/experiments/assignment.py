@@ -35,16 +35,6 @@ GLOBAL_HOLDOUT_SALT = "scrm-global-holdout"
 HOLDOUT = "holdout"
 GLOBAL_HOLDOUT = "global_holdout"
 
-_EXPOSURES_DDL = """
-CREATE TABLE IF NOT EXISTS experiment_exposures (
-    experiment VARCHAR NOT NULL,
-    person_id VARCHAR NOT NULL,
-    variant VARCHAR NOT NULL,
-    ts TIMESTAMPTZ NOT NULL,
-    PRIMARY KEY (experiment, person_id)
-)
-"""
-
 
 def buckets(ids: Iterable[str], salt: str) -> np.ndarray:
     """Uniform numbers in [0, 1) from SHA-256 of ``salt:id`` (stable across runs and machines)."""
@@ -114,17 +104,17 @@ def log_exposures(assigned: pd.DataFrame, *, path: Path | None = None, ts: Any =
     need = {"experiment", "person_id", "variant"}
     if missing := need - set(assigned.columns):
         raise ExperimentInputError(f"exposures need columns {sorted(missing)}")
-    frame = assigned[["experiment", "person_id", "variant"]].copy()
-    frame["ts"] = ts or datetime.now(UTC)
+    from scrm_lib.engine import Runner
+
+    columns = {c: assigned[c].astype(str).tolist() for c in ("experiment", "person_id", "variant")}
     con = connect(path)
     try:
-        con.execute(_EXPOSURES_DDL)
-        before = con.execute("SELECT count(*) FROM experiment_exposures").fetchone()[0]
-        con.register("new_exposures", frame)
-        con.execute(
-            "INSERT INTO experiment_exposures SELECT * FROM new_exposures ON CONFLICT DO NOTHING"
-        )
-        after = con.execute("SELECT count(*) FROM experiment_exposures").fetchone()[0]
+        runner = Runner(con, label="experiments")
+        runner.query("experiments.create_exposures")
+        before = runner.scalar("experiments.count_exposures")
+        if columns["person_id"]:
+            runner.query("experiments.add_exposures", {**columns, "ts": ts or datetime.now(UTC)})
+        after = runner.scalar("experiments.count_exposures")
     finally:
         con.close()
     return int(after - before)

@@ -384,23 +384,19 @@ def _json_objects(table: pa.Table, keys: list[str], index: pd.Index) -> pd.Serie
     Rendered by DuckDB's ``to_json``, column-wise in C++: a Python dict per row
     would cost seconds on a million-row export.
     """
-    from scrm_lib.ingest.keys import _duck
+    from scrm_lib.ingest.keys import duck
 
-    def lit(k: str) -> str:
-        return "'" + json.dumps(k, ensure_ascii=False).replace("'", "''") + ":'"
-
-    parts = ", ".join(
-        f"CASE WHEN c{i} IS NULL THEN NULL ELSE {lit(k)} || to_json(c{i}) END"
-        for i, k in enumerate(keys)
-    )
-    sql = f"SELECT '{{' || nullif(concat_ws(',', {parts}), '') || '}}' AS j FROM extras_src"
-    con = _duck()
+    cols = [f"c{i}" for i in range(len(keys))]
+    keyed = {
+        f"{c}_key": json.dumps(k, ensure_ascii=False) + ":" for c, k in zip(cols, keys, strict=True)
+    }
+    runner = duck()
+    runner.con.register("extras_src", table)
     try:
-        con.register("extras_src", table)
-        got = con.execute(sql).to_arrow_table().column("j")
+        got = runner.arrow("ingest.json_objects", keyed, columns=cols, view="extras_src")
     finally:
-        con.unregister("extras_src")
-    return pd.Series(got.to_pandas(), index=index, dtype="str")
+        runner.con.unregister("extras_src")
+    return pd.Series(got.column("j").to_pandas(), index=index, dtype="str")
 
 
 def _merge_accounts(df: pd.DataFrame) -> pd.DataFrame:

@@ -20,6 +20,8 @@ import unicodedata
 import pandas as pd
 import pyarrow as pa
 
+from scrm_lib.engine import Runner, duckdb_connect
+
 
 def _clean(s: pd.Series) -> pd.Series:
     return s.astype("string").fillna("").str.strip().str.replace(r"\s+", "", regex=True)
@@ -53,16 +55,15 @@ def content_hash(*parts: pd.Series, length: int = 20) -> pd.Series:
     if len(index) == 0:
         return pd.Series([], index=index, dtype="str")
     cols = {f"p{i}": _as_arrow_text(p) for i, p in enumerate(parts)}
-    joined = " || chr(31) || ".join(f"coalesce(p{i}, '')" for i in range(len(parts)))
-    table = pa.table(cols)
-    con = _duck()
+    runner = duck()
+    runner.con.register("parts", pa.table(cols))
     try:
-        con.register("parts", table)
-        out = con.execute(f"SELECT substr(sha256({joined}), 1, {int(length)}) AS h FROM parts")
-        hashed = out.to_arrow_table().column("h")
+        out = runner.arrow(
+            "ingest.content_hash", {"length": int(length)}, columns=list(cols), view="parts"
+        )
     finally:
-        con.unregister("parts")
-    return pd.Series(hashed.to_pandas(), index=index, dtype="str")
+        runner.con.unregister("parts")
+    return pd.Series(out.column("h").to_pandas(), index=index, dtype="str")
 
 
 def _as_arrow_text(s: pd.Series) -> pa.Array:
@@ -72,18 +73,19 @@ def _as_arrow_text(s: pd.Series) -> pa.Array:
     return pa.array(s, type=pa.large_string(), from_pandas=True)
 
 
-_DUCK: list = []
+_DUCK: list[Runner] = []
 
 
-def _duck():
-    """One in-memory DuckDB connection per process, for hashing."""
+def duck() -> Runner:
+    """A runner on one in-memory DuckDB connection per process, for column-wise work.
+
+    Its statements keep row order (DuckDB's default), so results line up with
+    the input rows.
+    """
     if not _DUCK:
-        import duckdb
-
-        # preserve order: the hashes line up with the input rows
-        con = duckdb.connect(config={"preserve_insertion_order": True})
-        con.execute("SET enable_progress_bar = false")
-        _DUCK.append(con)
+        runner = Runner(duckdb_connect().con, label="ingest")
+        runner.query("ingest.quiet")
+        _DUCK.append(runner)
     return _DUCK[0]
 
 
