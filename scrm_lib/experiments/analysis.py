@@ -30,12 +30,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import ibis
 import pandas as pd
 
+from scrm_lib.engine import using
 from scrm_lib.experiments import bayesian, corrections, sequential
 from scrm_lib.experiments.cluster import cluster_test
 from scrm_lib.experiments.cuped import cuped_test
@@ -382,14 +382,6 @@ def _winsorize(df: pd.DataFrame, cols: list[str], q: float) -> pd.DataFrame:
 # ---------------------------------------------------------------- warehouse
 
 
-def _connect(warehouse: Any):
-    if isinstance(warehouse, str | Path) or warehouse is None:
-        from scrm_lib.engine import open_warehouse
-
-        return open_warehouse(warehouse)
-    return warehouse
-
-
 def analyze_experiment(
     warehouse: Any,
     experiment: str,
@@ -443,7 +435,25 @@ def analyze_experiment(
             experiment,
             {"experiments": {experiment: {**_section(settings.extra, experiment), **over}}},
         )
-    con = _connect(warehouse)
+    with using(warehouse) as con:
+        return _analyze_on(con, experiment, cfg, metrics=metrics, alpha=alpha,
+                           correction=correction, cuped=cuped, segment=segment)  # fmt: skip
+
+
+def _analyze_on(
+    con: Any,
+    experiment: str,
+    cfg: Any,
+    *,
+    metrics: list[str] | None,
+    alpha: float,
+    correction: Correction,
+    cuped: bool,
+    segment: str | None,
+) -> ExperimentResult:
+    """:func:`analyze_experiment` on an open connection."""
+    from scrm_lib.experiments import metrics as M
+
     known = M.list_experiments(con)
     if experiment not in set(known["experiment"]):
         names = sorted(set(known["experiment"]))
@@ -518,9 +528,8 @@ def sequential_readout(
 
     settings = settings or load_settings()
     cfg = M.experiment_config(experiment, settings.extra)
-    con = _connect(warehouse)
-    t = M.person_metrics(con, cfg)
-    days = M.daily_looks(t, arm="arm", metric=metric)
+    with using(warehouse) as con:
+        days = M.daily_looks(M.person_metrics(con, cfg), arm="arm", metric=metric)
     if days.empty:
         return pd.DataFrame(columns=["day", "n", "estimate", "p_value", "ci_lo", "ci_hi"])
     arms = sorted(days["arm"].unique())
@@ -548,11 +557,13 @@ def list_experiments(warehouse: Any = None) -> pd.DataFrame:
     """Experiments in the warehouse with units per arm (path or connection)."""
     from scrm_lib.experiments.metrics import list_experiments as listed
 
-    return listed(_connect(warehouse))
+    with using(warehouse) as con:
+        return listed(con)
 
 
 def contamination_report(warehouse: Any, experiment: str) -> pd.DataFrame:
     """Persons whose accounts (or groups) landed in more than one arm."""
     from scrm_lib.experiments.metrics import contamination
 
-    return contamination(_connect(warehouse), experiment)
+    with using(warehouse) as con:
+        return contamination(con, experiment)
