@@ -30,13 +30,8 @@ from scrm_lib.reports.cli import report_app
 from scrm_lib.segments.cli import app as segments_app
 from scrm_lib.value.cli import app as value_app
 
-app = typer.Typer(
-    name="scrm",
-    help="scrm: social e-commerce CRM workbench (ingest, build, analyse).",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+#: The build's own commands: generate, ingest, build, status, audit, users.
+core = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
 #: Capability sub-commands, ``scrm <name> ...``: one line per capability.
 CAPABILITIES: list[tuple[str, typer.Typer]] = [
@@ -47,8 +42,32 @@ CAPABILITIES: list[tuple[str, typer.Typer]] = [
     ("segment", segments_app),
     ("churn", churn_app),
 ]
-for _name, _app in CAPABILITIES:
-    app.add_typer(_app, name=_name)
+
+
+def scrm_app() -> typer.Typer:
+    """The ``scrm`` command: the build's commands, then every app in :data:`CAPABILITIES`.
+
+    Assembled when asked for (``scrm_lib.cli.app`` is this), so a capability
+    appended to the list is a sub-command without another edit.
+    """
+    app = typer.Typer(
+        name="scrm",
+        help="scrm: social e-commerce CRM workbench (ingest, build, analyse).",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    app.add_typer(core)
+    for name, sub in CAPABILITIES:
+        app.add_typer(sub, name=name)
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        return scrm_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 RawOpt = Annotated[Path | None, typer.Option("--raw", help="Raw area (default from config).")]
 
@@ -70,7 +89,7 @@ def _progress(total: int | None, label: str):
     return progress, task
 
 
-@app.command()
+@core.command()
 def generate(
     persons: Annotated[int, typer.Option(help="Number of persons to simulate.")] = 20000,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same files.")] = 42,
@@ -95,7 +114,7 @@ def generate(
     out.print(f"exports in {out_dir / 'exports'}, ground truth in {out_dir / 'truth'}")
 
 
-@app.command()
+@core.command()
 def ingest(
     paths: Annotated[
         list[Path] | None, typer.Argument(help="Files or folders to add.", show_default=False)
@@ -189,7 +208,7 @@ def _suggest_preset(path: Path, out_path: Path | None, as_json: bool, cfg: Setti
     )
 
 
-@app.command()
+@core.command()
 def build(
     raw: RawOpt = None,
     warehouse: WarehouseOpt = None,
@@ -231,7 +250,7 @@ def build(
         out.print(f"published build {data.get('build_id')} to {cfg.warehouse}")
 
 
-@app.command()
+@core.command()
 def status(warehouse: WarehouseOpt = None, as_json: JsonOpt = False) -> None:
     """Last build, rows per table, per input file, refused files and rejects by reason."""
     from scrm_lib.warehouse.build import status as run
@@ -249,7 +268,7 @@ REFUSED_COLUMNS = ("file", "by", "reason", "refused_at")
 
 
 users_app = typer.Typer(help="Dashboard users and their roles (viewer, marketer, admin).")
-app.add_typer(users_app, name="users")
+core.add_typer(users_app, name="users")
 
 
 @users_app.command("add")
@@ -299,7 +318,7 @@ def users_remove(username: str, as_json: JsonOpt = False) -> None:
     emit_json({"removed": username}) if as_json else out.print(f"user {username} removed")
 
 
-@app.command()
+@core.command()
 def audit(
     limit: Annotated[int, typer.Option(help="How many rows, newest first.")] = 50,
     as_json: JsonOpt = False,
@@ -367,7 +386,7 @@ def main() -> None:
     """Entry point: run the app, turning expected errors into one line and an exit code."""
     logging.basicConfig(level=os.environ.get("SCRM_LOG_LEVEL", "WARNING"), format="%(message)s")
     try:
-        app()
+        scrm_app()()
     except ScrmError as exc:
         err.print(f"error: {exc}", highlight=False, markup=False)
         sys.exit(exc.exit_code)
