@@ -10,10 +10,9 @@ database API that matches a connection (DuckDB's for DuckDB, Spark's for Spark).
 Example
 -------
 >>> import pandas as pd
->>> from scrm_lib.engine import Runner
 >>> with scratch_duckdb() as db, registered(db, "t", pd.DataFrame({"x": [1, 2]})):
-...     Runner(db, label="demo").scalar("engine.ping")
-1
+...     db.execute("SELECT sum(x) FROM t").fetchone()[0]
+3
 """
 
 from __future__ import annotations
