@@ -4,7 +4,11 @@ Every function reads the warehouse read-only and returns a small pandas
 frame (the group-bys run inside DuckDB), so the same numbers feed the
 ``data_health`` report notebook, the dashboard and an analyst's session.
 The ``plot_*`` functions turn those frames into plotly figures with
-bilingual titles; they compute nothing.
+bilingual titles; they compute nothing. The build log (last build, inputs,
+refusals, rejects per reason) is read through
+:class:`scrm_lib.warehouse.log.BuildLog`, the reader ``scrm status`` uses
+too; the queries are named statements in ``engine/sql/build_log.sql`` and
+``engine/sql/health.sql``.
 
 Example
 -------
@@ -20,11 +24,11 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import duckdb
 import pandas as pd
 
-from scrm_lib.engine import read_only_duckdb
+from scrm_lib.engine import Warehouse, using
 from scrm_lib.errors import ConfigError, WarehouseError
+from scrm_lib.warehouse.log import BuildLog
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -50,60 +54,22 @@ COUNT_COLUMNS = ["rows_in", "accepted", "rejected", "duplicates"]
 NO_PLATFORM = "(none)"
 
 
-def _connect(warehouse: str | Path | None):
-    # empty string = the configured warehouse (the notebook's parameter default)
-    return read_only_duckdb(warehouse if warehouse not in (None, "") else None)
+def _log(con: Any) -> BuildLog:
+    return BuildLog(con, label="data health")
 
 
-def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
-    rows = con.execute("SELECT table_name FROM information_schema.tables").fetchall()
-    return {r[0] for r in rows}
-
-
-def _query(
-    con: duckdb.DuckDBPyConnection, sql: str, table: str, params: Any = None
-) -> pd.DataFrame:
-    # One place for error wrapping, so a broken warehouse names the table it broke on.
-    logger.debug("health query on %s: %s", table, sql)
-    try:
-        return con.execute(sql, params or []).df()
-    except duckdb.Error as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise WarehouseError(f"data health: query on table {table!r} failed: {first}") from None
-
-
-def _require(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    if table not in _tables(con):
+def _require(log: BuildLog, table: str) -> None:
+    if table not in log.tables:
         raise WarehouseError(f"warehouse has no table {table!r}; was it built by `scrm build`?")
 
 
-def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
-    rows = con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]
-    ).fetchall()
-    return {r[0] for r in rows}
+def _last_build(log: BuildLog) -> pd.DataFrame:
+    _require(log, "builds")
+    last = log.last_build().rename(columns={"version": "library_version"})
+    return last[BUILD_COLUMNS]
 
 
-# Build-log columns and the other names a build may have written them under.
-_BUILD_ALIASES = {"library_version": ("library_version", "version")}
-
-
-def _last_build(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    _require(con, "builds")
-    have = _columns(con, "builds")
-    select = []
-    for col in BUILD_COLUMNS:
-        found = next((c for c in _BUILD_ALIASES.get(col, (col,)) if c in have), None)
-        select.append(f'"{found}" AS {col}' if found else f"NULL AS {col}")
-    # "Last" = most recently finished; a build still running has no finished_at.
-    sql = (
-        f"SELECT {', '.join(select)} FROM builds "
-        "ORDER BY coalesce(finished_at, started_at) DESC NULLS LAST, started_at DESC LIMIT 1"
-    )
-    return _query(con, sql, "builds")
-
-
-def last_build(warehouse: str | Path | None = None) -> dict[str, Any] | None:
+def last_build(warehouse: Warehouse = None) -> dict[str, Any] | None:
     """The last build recorded in the warehouse, as a plain dict (None when there is none).
 
     Parameters
@@ -122,10 +88,11 @@ def last_build(warehouse: str | Path | None = None) -> dict[str, Any] | None:
     >>> last_build("data/warehouse/scrm.duckdb")["build_id"]  # doctest: +SKIP
     'b-20261125T120000'
     """
-    with _connect(warehouse) as con:
-        if "builds" not in _tables(con):
+    with using(warehouse) as con:
+        log = _log(con)
+        if "builds" not in log.tables:
             return None
-        df = _last_build(con)
+        df = _last_build(log)
     if df.empty:
         return None
     return {k: _plain(v) for k, v in df.iloc[0].to_dict().items()}
@@ -137,7 +104,7 @@ def _plain(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
-def build_read(warehouse: str | Path | None = None) -> pd.DataFrame:
+def build_read(warehouse: Warehouse = None) -> pd.DataFrame:
     """The build a report reads: one row with build id, times, library version, status.
 
     Parameters
@@ -161,12 +128,12 @@ def build_read(warehouse: str | Path | None = None) -> pd.DataFrame:
     >>> build_read("data/warehouse/scrm.duckdb").build_id.iloc[0]  # doctest: +SKIP
     'b-20261125T120000'
     """
-    with _connect(warehouse) as con:
-        return _last_build(con)
+    with using(warehouse) as con:
+        return _last_build(_log(con))
 
 
 def inputs(
-    warehouse: str | Path | None = None,
+    warehouse: Warehouse = None,
     *,
     by: Literal["file", "platform"] = "file",
     build_id: str | None = None,
@@ -196,36 +163,19 @@ def inputs(
     """
     if by not in ("file", "platform"):
         raise ConfigError(f"inputs: by={by!r} is not one of 'file', 'platform'")
-    with _connect(warehouse) as con:
-        _require(con, "build_inputs")
+    with using(warehouse) as con:
+        log = _log(con)
+        _require(log, "build_inputs")
         if build_id is None:
-            last = _last_build(con)
-            build_id = None if last.empty else str(last.build_id.iloc[0])
-        sums = ", ".join(f"sum({c})::BIGINT AS {c}" for c in COUNT_COLUMNS)
-        # Files that belong to no platform (channels, consent lists) get a visible label.
-        source = (
-            f"(SELECT * REPLACE (coalesce(nullif(platform, ''), '{NO_PLATFORM}') AS platform) "
-            "FROM build_inputs WHERE build_id IS NOT DISTINCT FROM ?)"
-        )
-        if by == "file":
-            sql = (
-                "SELECT file, any_value(format) AS format, any_value(platform) AS platform, "
-                f"{sums} FROM {source} GROUP BY file ORDER BY platform, file"
-            )
-        else:
-            sql = (
-                f"SELECT platform, count(DISTINCT file)::BIGINT AS files, {sums} "
-                f"FROM {source} GROUP BY platform ORDER BY platform"
-            )
-        df = _query(con, sql, "build_inputs", [build_id])
+            _require(log, "builds")
+            build_id = log.last_build_id()
+        df = log.inputs_summed(build_id, by=by, no_platform=NO_PLATFORM)
     rows_in = df["rows_in"].astype("float64")
     df["reject_rate"] = (df["rejected"].astype("float64") / rows_in.where(rows_in > 0)).fillna(0.0)
     return df
 
 
-def rejects_by_reason(
-    warehouse: str | Path | None = None, *, max_examples: int = 5
-) -> pd.DataFrame:
+def rejects_by_reason(warehouse: Warehouse = None, *, max_examples: int = 5) -> pd.DataFrame:
     """Rejected rows counted by reason, with a few example raw values and their lines.
 
     Parameters
@@ -252,23 +202,17 @@ def rejects_by_reason(
         raise ConfigError(
             f"rejects_by_reason: max_examples must be an int >= 0, not {max_examples!r}"
         )
-    with _connect(warehouse) as con:
-        _require(con, "rejects")
-        sql = (
-            "SELECT reason, count(*)::BIGINT AS rows, count(DISTINCT file)::BIGINT AS files, "
-            'list(DISTINCT "column" ORDER BY "column") AS columns, '
-            "list(raw_value ORDER BY file, line)[1:?] AS example_values, "
-            "list(file || ':' || line ORDER BY file, line)[1:?] AS example_lines "
-            "FROM rejects GROUP BY reason ORDER BY rows DESC, reason"
-        )
-        df = _query(con, sql, "rejects", [max_examples, max_examples])
+    with using(warehouse) as con:
+        log = _log(con)
+        _require(log, "rejects")
+        df = log.rejects_by_reason(max_examples)
     for col in ("columns", "example_values", "example_lines"):
         df[col] = df[col].map(lambda v: [] if v is None else list(v))
     return df
 
 
 def rejects(
-    warehouse: str | Path | None = None,
+    warehouse: Warehouse = None,
     *,
     reason: str | None = None,
     limit: int | None = None,
@@ -297,24 +241,22 @@ def rejects(
     """
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
         raise ConfigError(f"rejects: limit must be an int >= 0, not {limit!r}")
-    with _connect(warehouse) as con:
-        _require(con, "rejects")
-        sql = (
-            'SELECT file, line, "column", reason, raw_value FROM rejects '
-            'WHERE ? IS NULL OR reason = ? ORDER BY file, line, "column"'
-        )
-        params: list[Any] = [reason, reason]
+    with using(warehouse) as con:
+        log = _log(con)
+        _require(log, "rejects")
+        params: dict[str, Any] = {"reason": reason}
         if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
-        return _query(con, sql, "rejects", params)
+            params["limit"] = limit
+        return log.runner.df(
+            "health.rejects", params, step="read", table="rejects", limited=limit is not None
+        )
 
 
 REFUSED_COLUMNS = ["file", "by", "reason", "sha256", "refused_at"]
 
 
 def refused_files(
-    warehouse: str | Path | None = None, *, state_db: str | Path | None = None
+    warehouse: Warehouse = None, *, state_db: str | Path | None = None
 ) -> pd.DataFrame:
     """Files that could not be read at all, so none of their rows is in the warehouse.
 
@@ -344,22 +286,13 @@ def refused_files(
                file     by                                   reason  sha256  refused_at
     0  shop/x.csv  build  matches no preset (header: 单号, 金额)  9f2c...  2026-11-25 ...
     """
-    with _connect(warehouse) as con:
-        tables = _tables(con)
+    with using(warehouse) as con:
+        log = _log(con)
         parts = []
-        if "build_refused" in tables and "builds" in tables:
-            last = _last_build(con)
-            build_id = None if last.empty else str(last.build_id.iloc[0])
-            parts.append(
-                _query(
-                    con,
-                    "SELECT file, 'build' AS by, reason, sha256, refused_at FROM build_refused "
-                    "WHERE build_id IS NOT DISTINCT FROM ? ORDER BY file",
-                    "build_refused",
-                    [build_id],
-                )
-            )
-    if state_db is None and warehouse in (None, ""):
+        if "build_refused" in log.tables and "builds" in log.tables:
+            refused = log.refused(log.last_build_id()).assign(by="build")
+            parts.append(refused[REFUSED_COLUMNS])
+    if state_db is None and (warehouse is None or str(warehouse) == ""):
         from scrm_lib.config import load_settings
 
         state_db = load_settings().state_db
@@ -376,9 +309,7 @@ def refused_files(
     return df
 
 
-def coverage(
-    warehouse: str | Path | None = None, *, timezone: str = "Asia/Shanghai"
-) -> pd.DataFrame:
+def coverage(warehouse: Warehouse = None, *, timezone: str = "Asia/Shanghai") -> pd.DataFrame:
     """Orders and events per platform and calendar month (months in ``timezone``).
 
     An order counts in the month it was created; an event's platform is its
@@ -404,29 +335,10 @@ def coverage(
     0   douyin  2024-11-01    1203       0
     1   douyin  2024-12-01    1388       0
     """
-    with _connect(warehouse) as con:
-        tables = _tables(con)
-        parts = []
-        if "orders" in tables:
-            parts.append(
-                "SELECT platform, date_trunc('month', timezone(?, created_at))::DATE AS month, "
-                "count(*) AS orders, 0 AS events FROM orders "
-                "WHERE created_at IS NOT NULL GROUP BY ALL"
-            )
-        if "events" in tables:
-            join = "LEFT JOIN accounts a USING (account_id)" if "accounts" in tables else ""
-            platform = (
-                "coalesce(a.platform, split_part(e.account_id, ':', 1))"
-                if join
-                else "split_part(e.account_id, ':', 1)"
-            )
-            parts.append(
-                f"SELECT {platform} AS platform, "
-                "date_trunc('month', timezone(?, e.ts))::DATE AS month, "
-                f"0 AS orders, count(*) AS events FROM events e {join} "
-                "WHERE e.ts IS NOT NULL GROUP BY ALL"
-            )
-        if not parts:
+    with using(warehouse) as con:
+        log = _log(con)
+        tables = log.tables
+        if "orders" not in tables and "events" not in tables:
             return pd.DataFrame(
                 {
                     "platform": pd.Series(dtype="object"),
@@ -435,18 +347,21 @@ def coverage(
                     "events": pd.Series(dtype="int64"),
                 }
             )
-        sql = (
-            f"SELECT coalesce(nullif(platform, ''), '{NO_PLATFORM}') AS platform, month, "
-            "sum(orders)::BIGINT AS orders, sum(events)::BIGINT AS events "
-            f"FROM ({' UNION ALL '.join(parts)}) GROUP BY ALL ORDER BY platform, month"
+        df = log.runner.df(
+            "health.coverage",
+            {"zone": timezone, "no_platform": NO_PLATFORM},
+            step="read",
+            table="orders/events",
+            orders="orders" in tables,
+            events="events" in tables,
+            accounts="accounts" in tables,
         )
-        df = _query(con, sql, "orders/events", [timezone] * len(parts))
     # DuckDB hands DATE over as datetime64; a calendar month is a date.
     df["month"] = pd.to_datetime(df["month"]).dt.date
     return df
 
 
-def freshness(warehouse: str | Path | None = None) -> pd.DataFrame:
+def freshness(warehouse: Warehouse = None) -> pd.DataFrame:
     """Latest timestamp per table and platform, and its age in days at build time.
 
     A large age says a platform's exports stopped arriving; a negative age
@@ -469,11 +384,12 @@ def freshness(warehouse: str | Path | None = None) -> pd.DataFrame:
         table platform   rows                    latest  ...  age_days
     0  events   wechat  81234 2026-10-31 15:59:00+00:00  ...      25.0
     """
-    with _connect(warehouse) as con:
-        tables = _tables(con)
+    with using(warehouse) as con:
+        log = _log(con)
+        tables = log.tables
         built = None
         if "builds" in tables:
-            last = _last_build(con)
+            last = _last_build(log)
             if not last.empty:
                 built = last.finished_at.iloc[0]
                 if pd.isna(built):
@@ -482,25 +398,24 @@ def freshness(warehouse: str | Path | None = None) -> pd.DataFrame:
         for table, (ts, platform_col, account_col) in TIME_COLUMNS.items():
             if table not in tables:
                 continue
-            if platform_col:
-                platform, join = f"t.{platform_col}", ""
-            elif account_col and "accounts" in tables:
-                platform = f"coalesce(a.platform, split_part(t.{account_col}, ':', 1))"
-                join = f"LEFT JOIN accounts a ON a.account_id = t.{account_col}"
-            elif account_col:
-                platform, join = f"split_part(t.{account_col}, ':', 1)", ""
-            else:
-                platform, join = "'all'", ""
-            platform = f"coalesce(nullif({platform}, ''), '{NO_PLATFORM}')"
-            parts.append(
-                f"SELECT '{table}' AS \"table\", {platform} AS platform, count(*)::BIGINT AS rows, "
-                f"max(t.{ts}) AS latest FROM {table} t {join} GROUP BY ALL"
+            latest = log.runner.df(
+                "health.latest",
+                {"no_platform": NO_PLATFORM},
+                step="read",
+                table=table,
+                source=table,
+                ts=ts,
+                platform=platform_col or "",
+                account=account_col or "",
+                accounts="accounts" in tables,
             )
+            if len(latest):
+                parts.append(latest.assign(table=table)[["table", "platform", "rows", "latest"]])
         if not parts:
             return pd.DataFrame(
                 columns=["table", "platform", "rows", "latest", "build_finished_at", "age_days"]
             )
-        df = _query(con, " UNION ALL ".join(parts), "freshness")
+        df = pd.concat(parts, ignore_index=True)
     df["latest"] = pd.to_datetime(df["latest"], utc=True)
     df["build_finished_at"] = pd.Timestamp(built).tz_convert("UTC") if built is not None else pd.NaT
     df["build_finished_at"] = pd.to_datetime(df["build_finished_at"], utc=True)

@@ -118,10 +118,12 @@ def run_steps(
                 # a step this quick held little; a full collection costs ~0.2 s a step
                 _free_memory()
         if chosen:
-            _write_step_log(ctx, log)
+            from scrm_lib.warehouse.log import write_steps
+
+            write_steps(ctx.con, log, previous=ctx.previous_warehouse)
     finally:
         if restore is not None:
-            _raw(ctx.con).execute(f"SET memory_limit = '{restore}'")
+            _set_memory_limit(ctx.con, restore)
     return counts
 
 
@@ -157,84 +159,6 @@ class _StepNotes(logging.Handler):
         self._root.removeHandler(self)
 
 
-def _write_step_log(ctx: StepContext, rows: list[dict[str, Any]]) -> None:
-    """Write ``build_steps``: the published warehouse's rows, then this build's."""
-    import pandas as pd
-
-    from scrm_lib.engine import read_only_duckdb
-    from scrm_lib.errors import WarehouseError
-
-    frames = []
-    prev = ctx.previous_warehouse
-    if prev is not None and Path(prev).exists():
-        try:
-            with read_only_duckdb(prev) as old:
-                if "build_steps" in {r[0] for r in old.execute("SHOW TABLES").fetchall()}:
-                    frames.append(old.execute("SELECT * FROM build_steps").df())
-        except WarehouseError as exc:
-            logger.warning("previous warehouse unreadable, step log restarts: %s", exc)
-    frames.append(pd.DataFrame(rows, columns=STEP_LOG_COLUMNS))
-    df = pd.concat([f.reindex(columns=STEP_LOG_COLUMNS) for f in frames], ignore_index=True)
-    # run order, explicit: the build connection does not keep insertion order
-    df["seq"] = range(len(df))
-    df = df.astype({c: "string" for c in STEP_LOG_COLUMNS if c not in ("seq", "seconds")})
-    df["seconds"] = pd.to_numeric(df["seconds"]).astype("float64")
-    db = _raw(ctx.con)
-    db.register("_build_steps", df)
-    try:
-        db.execute("CREATE OR REPLACE TABLE build_steps AS SELECT * FROM _build_steps")
-    finally:
-        db.unregister("_build_steps")
-
-
-def step_log(con: Any, build_id: str | None = None) -> list[dict[str, Any]]:
-    """The ``build_steps`` rows of one build (default: the latest), notes as lists.
-
-    Parameters
-    ----------
-    con
-        DuckDB connection (or ibis DuckDB backend) on a warehouse.
-    build_id
-        Which build; default the last one logged.
-
-    Returns
-    -------
-    list of dict
-        ``step, status, seconds, rows, notes`` per step, in run order; empty
-        for a warehouse built before the log existed.
-
-    Examples
-    --------
-    >>> step_log(open_warehouse(read_only=True))  # doctest: +SKIP
-    [{'step': 'identity', 'status': 'degraded', 'seconds': 0.8, 'rows': {...},
-      'notes': ['identity: probabilistic stage uses fixed priors (not trained): ...']}, ...]
-    """
-    db = _raw(con)
-    if "build_steps" not in {r[0] for r in db.execute("SHOW TABLES").fetchall()}:
-        return []
-    if build_id is None:
-        last = db.execute("SELECT build_id FROM build_steps ORDER BY seq DESC LIMIT 1")
-        found = last.fetchone()
-        if found is None:
-            return []
-        build_id = found[0]
-    rows = db.execute(
-        "SELECT step, status, seconds, rows, notes FROM build_steps "
-        "WHERE build_id = ? ORDER BY seq",
-        [build_id],
-    ).fetchall()
-    return [
-        {
-            "step": step,
-            "status": status,
-            "seconds": seconds,
-            "rows": json.loads(n_rows or "{}"),
-            "notes": json.loads(notes or "[]"),
-        }
-        for step, status, seconds, n_rows, notes in rows
-    ]
-
-
 #: DuckDB memory limit of the warehouse connection while the steps run (``[steps]
 #: memory_limit`` in scrm.toml): the steps also hold pandas frames and Splink's own
 #: database, so the table build's cap would leave no room for them under 8 GiB.
@@ -255,8 +179,10 @@ def _bytes(limit: str) -> float | None:
     return float(m.group(1)) * base ** _POWERS[m.group(2).upper()]
 
 
-def _raw(con: Any) -> Any:
-    return getattr(con, "con", con)
+def _set_memory_limit(con: Any, limit: str) -> None:
+    from scrm_lib.engine import Runner
+
+    Runner(con, label="build steps").query("build.memory_limit", {"limit": limit})
 
 
 def _cap_engine(ctx: StepContext) -> str | None:
@@ -265,19 +191,20 @@ def _cap_engine(ctx: StepContext) -> str | None:
     Lowering it also evicts what the table build left cached. Never raises a
     lower cap; not DuckDB (or no readable setting): nothing done.
     """
-    db = _raw(ctx.con)
+    from scrm_lib.engine import Runner
+
     section = (getattr(ctx.settings, "extra", {}) or {}).get("steps", {}) or {}
     wanted = str(section.get("memory_limit", STEPS_MEMORY_LIMIT))
     if _bytes(wanted) is None:
         raise ConfigError(f"[steps] memory_limit must look like '3GB', not {wanted!r}")
     try:
-        current = db.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        current = Runner(ctx.con, label="build steps").scalar("build.current_memory_limit")
     except Exception:  # not a DuckDB connection (Spark, a test double): leave it alone
         return None
     now = _bytes(current)
     if now is not None and now <= _bytes(wanted):
         return None
-    db.execute(f"SET memory_limit = '{wanted}'")
+    _set_memory_limit(ctx.con, wanted)
     logger.info("build steps: DuckDB memory limit %s (was %s)", wanted, current)
     return current
 

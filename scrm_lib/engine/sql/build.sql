@@ -1,0 +1,44 @@
+-- A build's own statements: the settings of the file being built, the attached
+-- stage file, staging a parse-cache entry straight from its Parquet files, and
+-- the checkpoint before publishing.
+{% macro literal(text) %}'{{ text | replace("'", "''") }}'{% endmacro %}
+{% macro quoted(names) %}{% for c in names %}"{{ c }}"{{ ", " if not loop.last }}{% endfor %}{% endmacro %}
+
+-- name: memory_limit
+SET memory_limit = $limit
+
+-- name: current_memory_limit
+SELECT current_setting('memory_limit')
+
+-- name: temp_directory
+SET temp_directory = $path
+
+-- name: any_row_order
+-- Row order inside a table carries no meaning here; keeping it costs memory.
+SET preserve_insertion_order = false
+
+-- name: attach_stage
+-- ATTACH takes no parameters: the path is quoted here, once.
+ATTACH {{ literal(path) }} AS {{ db }}
+
+-- name: detach_stage
+DETACH {{ db }}
+
+-- name: stage_parquet
+-- file_row_number: the row's position in the file's table, as _row is for frames.
+INSERT INTO {{ db }}.main.stage_{{ into }} ({{ quoted(columns) }}, {{ file_seq }}, {{ row }})
+SELECT {{ quoted(columns) }}, $seq, file_row_number
+FROM read_parquet($path, file_row_number = true)
+
+-- name: stage_rejects_parquet
+-- A reject without a file is the staged file's.
+INSERT INTO rejects ({{ quoted(columns) }})
+SELECT {% for c in columns %}{% if c == "file" %}coalesce("file", $file){% else %}"{{ c }}"{% endif %}{{ ", " if not loop.last }}{% endfor %}
+
+FROM read_parquet($path)
+
+-- name: unstage_file
+DELETE FROM {{ db }}.main.stage_{{ into }} WHERE {{ file_seq }} = $seq
+
+-- name: checkpoint
+CHECKPOINT
