@@ -122,26 +122,12 @@ def _keep_main_module() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def built_sample(tmp_path_factory) -> dict:
-    """A small generated sample, ingested and built once per run through the CLI.
+    """A small generated sample, ingested and built through the CLI.
 
     Built the way ``make demo`` builds (``scrm build --train-churn``): the churn
     model is trained on the sample and the build scores with it, so every test
     sees a demo-like warehouse with ``churn_scores`` and a model in the home.
     """
-    import json
+    from tests.sample_project import PERSONS, sample_home
 
-    from tests.sample_project import PERSONS, scrm
-
-    home = tmp_path_factory.mktemp("home")
-    scrm("generate", "--persons", str(PERSONS), "--seed", "7", "--out", "sample", cwd=home)
-    ingest = json.loads(scrm("ingest", "sample/exports", "--json", cwd=home).stdout)
-    build = json.loads(scrm("build", "--train-churn", "--json", cwd=home).stdout)
-    status = json.loads(scrm("status", "--json", cwd=home).stdout)
-    return {
-        "home": home,
-        "warehouse": home / "data/warehouse/scrm.duckdb",
-        "truth": home / "sample/truth",
-        "ingest": ingest,
-        "build": build,
-        "status": status,
-    }
+    return sample_home(tmp_path_factory, "home", PERSONS, 7, train_churn=True)

@@ -1,14 +1,35 @@
-"""Running the CLI as a user would, for tests that need a generated, built sample."""
+"""Running the CLI as a user would, for tests that need a generated, built sample.
+
+A built sample costs a minute of generate + ingest + build. ``cached_home``
+makes each one once per code version and shares it: between the xdist
+workers of one run (a file lock; the others wait, then copy) and between
+runs on one checkout (the cache sits in ``.pytest_cache/scrm-samples/``,
+keyed by a hash of the library's code, statements and lock file, so an
+edit anywhere in ``scrm_lib`` rebuilds). Every session works on its own
+copy, since some tests re-ingest, rebuild or run reports in the home.
+A clean clone (CI) has no cache: there the first build still counts.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import os
+import shutil
 import subprocess
 import sys
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 #: Persons in the shared sample: big enough for identity and experiments, quick to build.
 PERSONS = 1500
+
+#: Where built samples are kept; set SCRM_TEST_SAMPLES to another folder, or to "off".
+CACHE_ENV = "SCRM_TEST_SAMPLES"
 
 
 def scrm(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
@@ -27,3 +48,101 @@ def scrm(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProce
     if check and proc.returncode != 0:
         raise AssertionError(f"scrm {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
     return proc
+
+
+def code_version() -> str:
+    """A hash of everything a build's result depends on: the library's code, settings,
+    statements, and the locked dependency versions."""
+    digest = hashlib.sha256()
+    lib = ROOT / "scrm_lib"
+    files = sorted(p for ext in ("py", "toml", "sql") for p in lib.rglob(f"*.{ext}"))
+    for path in [*files, ROOT / "uv.lock"]:
+        if path.is_file():
+            digest.update(path.relative_to(ROOT).as_posix().encode())
+            digest.update(b"\0")
+            digest.update(path.read_bytes())
+            digest.update(b"\0")
+    return digest.hexdigest()[:16]
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (POSIX); elsewhere no lock, each session builds."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _prune(root: Path, keep: str, older_than_s: float = 3600) -> None:
+    """Drop the samples of other code versions once nobody can still be copying them."""
+    now = time.time()
+    for old in root.iterdir() if root.exists() else ():
+        if old.name != keep and old.is_dir() and now - old.stat().st_mtime > older_than_s:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def cached_home(name: str, recipe: Callable[[Path], dict], dest: Path, *, key: str = "") -> dict:
+    """A project home made by ``recipe(home) -> facts`` (facts: JSON), copied to ``dest``.
+
+    ``key`` names the recipe's inputs (persons, seed, flags), so a changed
+    recipe never reuses an old home. Returns the facts the recipe returned
+    when it ran (on this machine, possibly in an earlier session).
+    """
+    setting = os.environ.get(CACHE_ENV, "")
+    if setting.lower() in {"off", "0", "false", "no"}:
+        facts = recipe(dest)
+        return json.loads(json.dumps(facts))
+    root = Path(setting) if setting else ROOT / ".pytest_cache" / "scrm-samples"
+    version = code_version()
+    tag = hashlib.sha256(f"{name}\0{key}".encode()).hexdigest()[:8]
+    folder = root / version / f"{name}-{tag}"
+    with _locked(root / version / f"{name}-{tag}.lock"):
+        if not (folder / "facts.json").exists():
+            _prune(root, keep=version)
+            work = folder.with_name(folder.name + ".partial")
+            shutil.rmtree(work, ignore_errors=True)
+            work.mkdir(parents=True)
+            facts = recipe(work / "home")
+            (work / "facts.json").write_text(json.dumps(facts), encoding="utf-8")
+            shutil.rmtree(folder, ignore_errors=True)
+            work.rename(folder)
+        shutil.copytree(folder / "home", dest, symlinks=True)
+    return json.loads((folder / "facts.json").read_text(encoding="utf-8"))
+
+
+def _build_sample(persons: int, seed: int, *, train_churn: bool) -> Callable[[Path], dict]:
+    """The recipe of a generated sample, ingested and built through the CLI as a user would."""
+
+    def recipe(home: Path) -> dict:
+        home.mkdir(parents=True, exist_ok=True)
+        scrm("generate", "--persons", str(persons), "--seed", str(seed), "--out", "sample",
+             cwd=home)  # fmt: skip
+        ingest = json.loads(scrm("ingest", "sample/exports", "--json", cwd=home).stdout)
+        flags = ["--train-churn"] if train_churn else []
+        build = json.loads(scrm("build", *flags, "--json", cwd=home).stdout)
+        status = json.loads(scrm("status", "--json", cwd=home).stdout)
+        return {"ingest": ingest, "build": build, "status": status}
+
+    return recipe
+
+
+def sample_home(tmp_path_factory, name: str, persons: int, seed: int, *, train_churn: bool) -> dict:
+    """This session's copy of a built sample (made once per code version, see sample_project)."""
+    home = tmp_path_factory.mktemp(name, numbered=True) / "home"
+    recipe = _build_sample(persons, seed, train_churn=train_churn)
+    facts = cached_home(name, recipe, home, key=f"{persons}/{seed}/{train_churn}")
+    return {
+        "home": home,
+        "warehouse": home / "data/warehouse/scrm.duckdb",
+        "truth": home / "sample/truth",
+        **facts,
+    }
