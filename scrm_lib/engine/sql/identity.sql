@@ -97,9 +97,10 @@ SELECT acc.person_id,
     count(DISTINCT acc.platform) FILTER (WHERE acc.platform <> 'phone') AS n_platforms,
     min(acc.first_seen) AS first_seen,
     greatest(max(acc.first_seen), max(last.ts)) AS last_seen,
-    arg_min(acc.platform, acc.first_seen) AS acquisition_platform,
-    arg_min(acc.channel_code, acc.first_seen) FILTER (WHERE acc.channel_code IS NOT NULL)
-        AS acquisition_channel,
+    -- the account id breaks ties of first_seen, so every build picks the same account
+    arg_min(acc.platform, {'t': acc.first_seen, 'a': acc.account_id}) AS acquisition_platform,
+    arg_min(acc.channel_code, {'t': acc.first_seen, 'a': acc.account_id})
+        FILTER (WHERE acc.channel_code IS NOT NULL) AS acquisition_channel,
     any_value(ident.phone_masked) AS phone_masked,
     -- first character kept (张**): the mart is read by every role
     any_value(substr(ident.name, 1, 1) || repeat('*', length(ident.name) - 1)) AS name_masked,
