@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from importlib import import_module
+from types import ModuleType
 from typing import Any
 
 # package → {public name: (module, attribute)}, filled as packages declare themselves
@@ -38,7 +39,12 @@ def public(
         if name not in targets:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
         value = resolve(package, name)
-        import_module(package).__dict__[name] = value  # resolve once
+        namespace = import_module(package).__dict__
+        if isinstance(namespace.get(name), ModuleType):
+            # importing the defining module bound its name in the package (rfm, clv,
+            # kpis): ``from scrm_lib.value import rfm`` stays that module
+            return namespace[name]
+        namespace[name] = value  # resolve once
         return value
 
     def __dir__() -> list[str]:
