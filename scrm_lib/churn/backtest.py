@@ -37,7 +37,8 @@ from scrm_lib.churn.labels import label_frame
 from scrm_lib.churn.metrics import evaluate
 from scrm_lib.churn.model import fit_model, predict
 from scrm_lib.config import Settings, load_settings
-from scrm_lib.value._base import as_of_cut, backend, default_as_of
+from scrm_lib.engine import Warehouse, using
+from scrm_lib.value._base import as_of_cut, default_as_of
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +149,7 @@ def _importance(model: Any, X: pd.DataFrame, y: np.ndarray, seed: int) -> pd.Dat
 
 
 def backtest(
-    source: Any = None,
+    warehouse: Warehouse = None,
     *,
     end: str | dt.date | None = None,
     settings: Settings | None = None,
@@ -159,7 +160,7 @@ def backtest(
 
     Parameters
     ----------
-    source
+    warehouse
         Warehouse path, None (configured) or an open ibis backend.
     end
         Last day of data to use (default: the day of the latest order).
@@ -186,7 +187,7 @@ def backtest(
     """
     settings = settings or load_settings()
     cfg = churn_config(settings, **overrides)
-    with backend(source) as con:
+    with using(warehouse) as con:
         last = default_as_of(con, settings.timezone)
         end_day = last if end is None else dt.date.fromisoformat(str(end))
         if end_day > last:
@@ -244,7 +245,7 @@ def _check_history(con: Any, plan: dict[str, Any], settings: Settings) -> None:
 
 
 def train(
-    source: Any = None,
+    warehouse: Warehouse = None,
     *,
     settings: Settings | None = None,
     save: bool = True,
@@ -253,8 +254,8 @@ def train(
 ) -> dict[str, Any]:
     """Backtest, then fit the final model on the latest cutoffs and save it with its card.
 
-    ``build_id`` names the build the data come from when ``source`` is a
-    warehouse still being built (the build step); default: its last build.
+    ``build_id`` names the build the data come from when ``warehouse`` is
+    still being built (the build step); default: its last build.
 
     Returns
     -------
@@ -269,7 +270,7 @@ def train(
 
     settings = settings or load_settings()
     cfg = churn_config(settings, **overrides)
-    with backend(source) as con:
+    with using(warehouse) as con:
         bt = backtest(con, settings=settings, importance=True, **overrides)
         end_day = dt.date.fromisoformat(bt.cutoffs["data_end"])
         plan = plan_cutoffs(end_day, cfg, final=True)

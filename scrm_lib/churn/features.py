@@ -37,6 +37,7 @@ import pandas as pd
 from scrm_lib.churn.calendar import cutoff_calendar, promo_days
 from scrm_lib.churn.config import ChurnError, churn_config
 from scrm_lib.config import Settings, load_settings
+from scrm_lib.engine import Warehouse, using
 from scrm_lib.schema import TABLES, empty_frame
 from scrm_lib.value._base import (
     SECONDS_PER_DAY as DAY,
@@ -44,7 +45,6 @@ from scrm_lib.value._base import (
 from scrm_lib.value._base import (
     AsOf,
     as_of_cut,
-    backend,
     default_as_of,
     person_orders,
     value_config,
@@ -337,7 +337,7 @@ def compute_features(
 
 
 def feature_frame(
-    source: Any = None,
+    warehouse: Warehouse = None,
     *,
     cutoff: str | dt.date | None = None,
     settings: Settings | None = None,
@@ -347,7 +347,7 @@ def feature_frame(
 
     Parameters
     ----------
-    source
+    warehouse
         Warehouse path, None (the configured warehouse) or an open ibis backend.
     cutoff
         Only data strictly before the end of this day is read.
@@ -370,7 +370,7 @@ def feature_frame(
     """
     settings = settings or load_settings()
     cfg = churn_config(settings, **overrides)
-    with backend(source) as con:
+    with using(warehouse) as con:
         day = default_as_of(con, settings.timezone) if cutoff is None else cutoff
         cut = as_of_cut(day, settings.timezone)
         df = compute_features(con, cut, settings=settings, cfg=cfg)

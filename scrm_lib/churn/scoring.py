@@ -38,8 +38,9 @@ from scrm_lib.churn.features import compute_features
 from scrm_lib.churn.model import load_model, predict
 from scrm_lib.churn.reasons import explain, reference_values
 from scrm_lib.config import Settings, load_settings
+from scrm_lib.engine import Warehouse, using
 from scrm_lib.schema import MARTS
-from scrm_lib.value._base import as_of_cut, backend, default_as_of
+from scrm_lib.value._base import as_of_cut, default_as_of, meta_frame, write_mart
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ def build_id_of(con: Any) -> str | None:
 
 
 def score(
-    source: Any = None,
+    warehouse: Warehouse = None,
     *,
     as_of: str | dt.date | None = None,
     version: str | None = None,
@@ -93,7 +94,7 @@ def score(
 
     Parameters
     ----------
-    source
+    warehouse
         Warehouse path, None (configured) or an open ibis backend.
     as_of
         Last day of data (default: the day of the latest order).
@@ -119,7 +120,7 @@ def score(
     settings = settings or load_settings()
     cfg = churn_config(settings, **overrides)
     model, card = load_model(version, settings=settings)
-    with backend(source) as con:
+    with using(warehouse) as con:
         day = default_as_of(con, settings.timezone) if as_of is None else as_of
         cut = as_of_cut(day, settings.timezone)
         feats = compute_features(con, cut, settings=settings, cfg=cfg)
@@ -186,7 +187,7 @@ def early_warning(scores: pd.DataFrame, *, limit: int | None = None) -> pd.DataF
     return (warn.head(limit) if limit else warn).reset_index(drop=True)
 
 
-def churn_scores(source: Any = None, *, settings: Settings | None = None) -> pd.DataFrame:
+def churn_scores(warehouse: Warehouse = None, *, settings: Settings | None = None) -> pd.DataFrame:
     """The scores of the warehouse: its ``churn_scores`` mart, or scored now with the current model.
 
     Raises
@@ -199,7 +200,7 @@ def churn_scores(source: Any = None, *, settings: Settings | None = None) -> pd.
     >>> churn_scores("data/warehouse/scrm.duckdb").risk_band.value_counts()  # doctest: +SKIP
     """
     settings = settings or load_settings()
-    with backend(source) as con:
+    with using(warehouse) as con:
         if MART in con.list_tables():
             df = con.execute(con.table(MART))
             if not df.empty:
@@ -260,16 +261,12 @@ def run(ctx: Any) -> dict[str, int]:
             # the build must not fail because of a stale model: say so and leave it empty
             logger.warning("churn: %s", exc)
             meta["error"] = str(exc)
-    ctx.con.create_table(MART, df, overwrite=True)
-    ctx.con.create_table(
-        META,
-        pd.DataFrame({"key": list(meta), "value": [json.dumps(v) for v in meta.values()]}),
-        overwrite=True,
-    )
+    write_mart(ctx.con, MART, df)
+    write_mart(ctx.con, META, meta_frame(meta))
     return {MART: len(df)}
 
 
-def scored_with(source: Any = None) -> dict[str, Any]:
+def scored_with(warehouse: Warehouse = None) -> dict[str, Any]:
     """What the build recorded about the churn step in ``churn_meta``: ``model_version``,
     ``as_of``, ``card`` (the scoring model's card: backtest metrics, calibration,
     importance), or ``note`` / ``error`` when it wrote no scores; ``{}`` for a
@@ -280,17 +277,19 @@ def scored_with(source: Any = None) -> dict[str, Any]:
     >>> scored_with("data/warehouse/scrm.duckdb")["card"]["version"]  # doctest: +SKIP
     '20261205T054619-e7fb37'
     """
-    with backend(source) as con:
+    with using(warehouse) as con:
         if META not in con.list_tables():
             return {}
         df = con.execute(con.table(META))
     return {str(k): json.loads(v) for k, v in zip(df["key"], df["value"], strict=True)}
 
 
-def model_info(source: Any = None, *, settings: Settings | None = None) -> dict[str, Any] | None:
-    """The current model's card (None when no model is trained); ``source`` is unused.
+def model_info(
+    warehouse: Warehouse = None, *, settings: Settings | None = None
+) -> dict[str, Any] | None:
+    """The current model's card (None when no model is trained); ``warehouse`` is unused.
 
-    It takes a source so that the dashboard's cached ``query`` can call it like
+    It takes a warehouse so that the dashboard's cached ``query`` can call it like
     every other reader.
     """
     from scrm_lib.churn.model import current_version, load_card

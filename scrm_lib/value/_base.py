@@ -1,8 +1,9 @@
 """Shared machinery of the value package: where data comes from, configuration, the as-of cut.
 
-Every value function accepts a *source*: a warehouse path (what the dashboard's
+Every value function takes a ``warehouse``: a warehouse path (what the dashboard's
 cached ``query`` passes), ``None`` (the configured warehouse) or an open ibis
-backend (DuckDB or PySpark, what tests and build steps pass). The per-person
+backend (DuckDB or PySpark, what tests and build steps pass), opened with
+:func:`scrm_lib.engine.using`. The per-person
 order table is built here once, so RFM, lifecycle, CLV and the KPIs count
 orders the same way.
 
@@ -21,15 +22,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
 
 from scrm_lib.config import Settings, load_settings
 from scrm_lib.errors import ConfigError, ScrmError
@@ -112,20 +111,25 @@ def value_config(settings: Settings | None = None, **overrides: Any) -> dict[str
     return cfg
 
 
-@contextmanager
-def backend(source: Any) -> Iterator[Any]:
-    """An ibis backend for ``source`` (path, None or backend); paths are opened read-only."""
-    if source is not None and hasattr(source, "list_tables"):
-        yield source
-        return
-    from scrm_lib.engine import open_warehouse
+def write_mart(con: Any, name: str, df: pd.DataFrame) -> None:
+    """Write a build step's frame as table ``name`` on either engine.
 
-    path = None if source is None or str(source) == "" else Path(source)
-    con = open_warehouse(path)
-    try:
-        yield con
-    finally:
-        con.disconnect()
+    DuckDB gets a table in the warehouse being built; Spark a view in its
+    session (:func:`scrm_lib.engine.register_arrow`), as the build's stages are,
+    so a step on Spark leaves no ``spark-warehouse/`` folder behind.
+    """
+    import pyarrow as pa
+
+    from scrm_lib.engine import register_arrow
+
+    register_arrow(con, name, pa.Table.from_pandas(df, preserve_index=False))
+
+
+def meta_frame(meta: dict[str, Any]) -> pd.DataFrame:
+    """A step's notes as ``key, value`` rows, each value JSON (``value_meta``, ``churn_meta``)."""
+    import json
+
+    return pd.DataFrame({"key": list(meta), "value": [json.dumps(v) for v in meta.values()]})
 
 
 @dataclass(frozen=True)

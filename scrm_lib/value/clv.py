@@ -49,11 +49,11 @@ import pandas as pd
 from scipy import optimize, special
 
 from scrm_lib.config import Settings, load_settings
+from scrm_lib.engine import Warehouse, using
 from scrm_lib.value._base import (
     SECONDS_PER_DAY,
     AsOf,
     ValueDataError,
-    backend,
     check_orders,
     person_orders,
     resolve_as_of,
@@ -355,7 +355,7 @@ def _utc_offset(settings: Settings, day: dt.date) -> int:
 
 
 def summary(
-    source: Any = None,
+    warehouse: Warehouse = None,
     *,
     as_of: str | dt.date | None = None,
     settings: Settings | None = None,
@@ -368,7 +368,7 @@ def summary(
     >>> summary("data/warehouse/scrm.duckdb").head()  # doctest: +SKIP
     """
     settings = settings or load_settings()
-    with backend(source) as con:
+    with using(warehouse) as con:
         cfg = value_config(settings, **overrides)
         cut = resolve_as_of(con, as_of, settings.timezone)
         orders, excluded = check_orders(person_orders(con, cfg=cfg), cfg=cfg, as_of=cut)
@@ -417,7 +417,7 @@ def check_fittable(frequency: ArrayLike) -> None:
 
 
 def clv(
-    source: Any = None,
+    warehouse: Warehouse = None,
     *,
     as_of: str | dt.date | None = None,
     horizon_days: int | None = None,
@@ -456,7 +456,7 @@ def clv(
     horizon = cfg["clv_horizon_days"] if horizon_days is None else horizon_days
     if not isinstance(horizon, int) or horizon <= 0:
         raise ValueError(f"horizon_days must be a whole number of days above 0, not {horizon!r}")
-    df = summary(source, as_of=as_of, settings=settings, **overrides)
+    df = summary(warehouse, as_of=as_of, settings=settings, **overrides)
     if df.empty:
         raise ValueDataError("no person has a purchase before the reference date")
     x, tx, T = (df[c].to_numpy(float) for c in ("frequency", "recency", "T"))
@@ -491,7 +491,7 @@ def clv(
 
 
 def simple_ltv(
-    source: Any = None,
+    warehouse: Warehouse = None,
     *,
     as_of: str | dt.date | None = None,
     settings: Settings | None = None,
@@ -509,7 +509,7 @@ def simple_ltv(
     """
     settings = settings or load_settings()
     cfg = value_config(settings, **overrides)
-    with backend(source) as con:
+    with using(warehouse) as con:
         cut = resolve_as_of(con, as_of, settings.timezone)
         orders, _ = check_orders(person_orders(con, cfg=cfg), cfg=cfg, as_of=cut)
         start = cut.cutoff_epoch - 365 * SECONDS_PER_DAY

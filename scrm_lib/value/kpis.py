@@ -36,12 +36,12 @@ import ibis
 import pandas as pd
 
 from scrm_lib.config import Settings, load_settings
+from scrm_lib.engine import Warehouse, using
 from scrm_lib.errors import ConfigError
 from scrm_lib.value._base import (
     SECONDS_PER_DAY,
     AsOf,
     as_of_cut,
-    backend,
     check_orders,
     person_orders,
     resolve_as_of,
@@ -210,7 +210,7 @@ def _frame(values: dict[str, Any], cfg: dict) -> pd.DataFrame:
 
 
 def kpis(
-    source: Any = None,
+    warehouse: Warehouse = None,
     *,
     as_of: str | dt.date | None = None,
     settings: Settings | None = None,
@@ -230,7 +230,7 @@ def kpis(
     """
     settings = settings or load_settings()
     cfg, vcfg = kpi_config(settings), value_config(settings)
-    with backend(source) as con:
+    with using(warehouse) as con:
         cut = resolve_as_of(con, as_of, settings.timezone)
         orders = _orders(con, vcfg, cut)
         out = _frame(_values_at(con, orders, cut, cfg, vcfg), cfg)
@@ -239,7 +239,7 @@ def kpis(
 
 
 def weekly(
-    source: Any = None,
+    warehouse: Warehouse = None,
     *,
     as_of: str | dt.date | None = None,
     weeks: int = 12,
@@ -264,7 +264,7 @@ def weekly(
     settings = settings or load_settings()
     cfg, vcfg = kpi_config(settings), value_config(settings)
     frames = []
-    with backend(source) as con:
+    with using(warehouse) as con:
         cut = resolve_as_of(con, as_of, settings.timezone)
         orders = _orders(con, vcfg, cut)
         last_sunday = cut.date + dt.timedelta(days=(6 - cut.date.weekday()))

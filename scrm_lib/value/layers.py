@@ -35,10 +35,10 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from scrm_lib.config import Settings, load_settings
+from scrm_lib.engine import Warehouse, using
 from scrm_lib.value._base import (
     SECONDS_PER_DAY,
     AsOf,
-    backend,
     check_orders,
     person_orders,
     resolve_as_of,
@@ -131,7 +131,7 @@ def layers_expr(con: Any, orders: ir.Table, as_of: AsOf, cfg: dict[str, Any]) ->
 
 
 def layers(
-    source: Any = None,
+    warehouse: Warehouse = None,
     *,
     as_of: str | dt.date | None = None,
     settings: Settings | None = None,
@@ -152,7 +152,7 @@ def layers(
     """
     settings = settings or load_settings()
     cfg = value_config(settings, **overrides)
-    with backend(source) as con:
+    with using(warehouse) as con:
         cut = resolve_as_of(con, as_of, settings.timezone)
         orders, excluded = check_orders(person_orders(con, cfg=cfg), cfg=cfg, as_of=cut)
         expr = layers_expr(con, orders, cut, cfg).drop("last_action").order_by("person_id")
@@ -164,7 +164,7 @@ def layers(
 
 
 def layer_summary(
-    source: Any = None,
+    warehouse: Warehouse = None,
     *,
     as_of: str | dt.date | None = None,
     settings: Settings | None = None,
@@ -176,7 +176,7 @@ def layer_summary(
     --------
     >>> layer_summary("data/warehouse/scrm.duckdb")  # doctest: +SKIP
     """
-    df = layers(source, as_of=as_of, settings=settings, **overrides)
+    df = layers(warehouse, as_of=as_of, settings=settings, **overrides)
     flag = {
         "loyal": "is_loyal",
         "interactive_low_spend": "is_interactive_low_spend",

@@ -31,12 +31,12 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from scrm_lib.config import Settings, load_settings
+from scrm_lib.engine import Warehouse, using
 from scrm_lib.errors import ConfigError
 from scrm_lib.value._base import (
     COUNTED_STATUSES,
     SECONDS_PER_DAY,
     AsOf,
-    backend,
     check_orders,
     person_orders,
     resolve_as_of,
@@ -92,7 +92,7 @@ def _times(df: pd.DataFrame, *cols: str) -> pd.DataFrame:
 
 
 def stages(
-    source: Any = None,
+    warehouse: Warehouse = None,
     *,
     as_of: str | dt.date | None = None,
     settings: Settings | None = None,
@@ -110,7 +110,7 @@ def stages(
     --------
     >>> stages("data/warehouse/scrm.duckdb", as_of="2026-10-31").head()  # doctest: +SKIP
     """
-    with backend(source) as con:
+    with using(warehouse) as con:
         _, cfg, cut, orders, excluded = _setup(con, as_of, settings, overrides)
         df = con.execute(stages_expr(orders, cut, cfg).order_by("person_id"))
     df = _times(df, "first_purchase")
@@ -121,7 +121,7 @@ def stages(
 
 
 def stage_summary(
-    source: Any = None,
+    warehouse: Warehouse = None,
     *,
     as_of: str | dt.date | None = None,
     settings: Settings | None = None,
@@ -133,7 +133,7 @@ def stage_summary(
     --------
     >>> stage_summary("data/warehouse/scrm.duckdb")  # doctest: +SKIP
     """
-    with backend(source) as con:
+    with using(warehouse) as con:
         _, cfg, cut, orders, _ = _setup(con, as_of, settings, overrides)
         e = stages_expr(orders, cut, cfg)
         got = con.execute(e.group_by("stage").aggregate(persons=e.count(), gmv=e.monetary.sum()))
@@ -148,7 +148,7 @@ def stage_summary(
 
 
 def repurchase_window(
-    source: Any = None,
+    warehouse: Warehouse = None,
     *,
     as_of: str | dt.date | None = None,
     settings: Settings | None = None,
@@ -164,7 +164,7 @@ def repurchase_window(
     --------
     >>> repurchase_window("data/warehouse/scrm.duckdb", as_of="2026-10-31")  # doctest: +SKIP
     """
-    with backend(source) as con:
+    with using(warehouse) as con:
         _, cfg, cut, orders, _ = _setup(con, as_of, settings, overrides)
         e = stages_expr(orders, cut, cfg)
         start = cfg["repurchase_window_day"]
@@ -199,7 +199,7 @@ def _category_days(con: Any, cut: AsOf, utc_offset_s: int, by: str) -> tuple[ir.
 
 
 def replenishment_cycles(
-    source: Any = None,
+    warehouse: Warehouse = None,
     *,
     as_of: str | dt.date | None = None,
     by: Literal["category", "items"] = "category",
@@ -229,7 +229,7 @@ def replenishment_cycles(
         raise ConfigError(f"by must be 'category' or 'items', not {by!r}")
     from scrm_lib.value.clv import _utc_offset
 
-    with backend(source) as con:
+    with using(warehouse) as con:
         settings, cfg, cut, _, _ = _setup(con, as_of, settings, overrides)
         days, missing = _category_days(con, cut, _utc_offset(settings, cut.date), by)
         w = ibis.window(group_by=[days.person_id, days.category], order_by=days.day)
@@ -252,7 +252,7 @@ def replenishment_cycles(
 
 
 def due_for_replenishment(
-    source: Any = None,
+    warehouse: Warehouse = None,
     *,
     as_of: str | dt.date | None = None,
     by: Literal["category", "items"] = "category",
@@ -271,10 +271,10 @@ def due_for_replenishment(
     --------
     >>> due_for_replenishment("data/warehouse/scrm.duckdb").head()  # doctest: +SKIP
     """
-    cycles = replenishment_cycles(source, as_of=as_of, by=by, settings=settings, **overrides)
+    cycles = replenishment_cycles(warehouse, as_of=as_of, by=by, settings=settings, **overrides)
     from scrm_lib.value.clv import _utc_offset
 
-    with backend(source) as con:
+    with using(warehouse) as con:
         settings, cfg, cut, _, _ = _setup(con, as_of, settings, overrides)
         offset = _utc_offset(settings, cut.date)
         days, _ = _category_days(con, cut, offset, by)

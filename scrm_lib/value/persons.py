@@ -16,7 +16,6 @@ Example
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -28,9 +27,11 @@ from scrm_lib.schema import MARTS
 from scrm_lib.value._base import (
     ValueDataError,
     check_orders,
+    meta_frame,
     person_orders,
     resolve_as_of,
     value_config,
+    write_mart,
 )
 
 logger = logging.getLogger(__name__)
@@ -130,9 +131,6 @@ def run(ctx: Any) -> dict[str, int]:
         df = typed(pd.DataFrame())
         meta = {"error": str(exc)}
     meta["build_id"] = ctx.build_id
-    con.create_table(MART, df, overwrite=True)
-    con.create_table(
-        META, pd.DataFrame({"key": list(meta), "value": [json.dumps(v) for v in meta.values()]}),
-        overwrite=True,
-    )  # fmt: skip
+    write_mart(con, MART, df)
+    write_mart(con, META, meta_frame(meta))
     return {MART: len(df)}

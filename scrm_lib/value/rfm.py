@@ -43,10 +43,10 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from scrm_lib.config import Settings, load_settings
+from scrm_lib.engine import Warehouse, using
 from scrm_lib.value._base import (
     SECONDS_PER_DAY,
     AsOf,
-    backend,
     check_orders,
     person_orders,
     resolve_as_of,
@@ -206,7 +206,7 @@ def _to_frame(con: Any, expr: ir.Table, cut: AsOf, excluded: int) -> pd.DataFram
 
 
 def rfm(
-    source: Any = None,
+    warehouse: Warehouse = None,
     *,
     as_of: str | dt.date | None = None,
     settings: Settings | None = None,
@@ -216,7 +216,7 @@ def rfm(
 
     Parameters
     ----------
-    source
+    warehouse
         Warehouse path, ``None`` (the configured warehouse) or an ibis backend.
     as_of
         Reference date (local calendar day, inclusive); default: the day of the
@@ -243,14 +243,14 @@ def rfm(
     >>> df = rfm("data/warehouse/scrm.duckdb", as_of="2026-10-31")  # doctest: +SKIP
     >>> df.groupby("segment_zh").size()  # doctest: +SKIP
     """
-    with backend(source) as con:
+    with using(warehouse) as con:
         cfg, cut, orders, excluded = _prepare(con, as_of, settings, overrides)
         expr = rfm_expr(orders, cut, cfg).order_by("person_id")
         return _to_frame(con, expr, cut, excluded)
 
 
 def segment_summary(
-    source: Any = None,
+    warehouse: Warehouse = None,
     *,
     as_of: str | dt.date | None = None,
     settings: Settings | None = None,
@@ -263,7 +263,7 @@ def segment_summary(
     >>> s = segment_summary("data/warehouse/scrm.duckdb")  # doctest: +SKIP
     >>> s[["zh", "persons", "gmv_share"]]  # doctest: +SKIP
     """
-    with backend(source) as con:
+    with using(warehouse) as con:
         cfg, cut, orders, excluded = _prepare(con, as_of, settings, overrides)
         r = rfm_expr(orders, cut, cfg)
         agg = r.group_by("segment").aggregate(
@@ -287,7 +287,7 @@ def segment_summary(
 
 
 def migration(
-    source: Any = None,
+    warehouse: Warehouse = None,
     *,
     before: str | dt.date,
     after: str | dt.date,
@@ -308,7 +308,7 @@ def migration(
 
     if parse_date(before, "before") >= parse_date(after, "after"):
         raise ConfigError(f"before ({before}) must be earlier than after ({after})")
-    with backend(source) as con:
+    with using(warehouse) as con:
         settings = settings or load_settings()
         cfg, cut_b, orders, _ = _prepare(con, after, settings, overrides)
         from scrm_lib.value._base import as_of_cut
@@ -328,7 +328,7 @@ def migration(
 
 
 def concentration(
-    source: Any = None,
+    warehouse: Warehouse = None,
     *,
     as_of: str | dt.date | None = None,
     points: int = 100,
@@ -349,7 +349,7 @@ def concentration(
     """
     if not isinstance(points, int) or not 1 <= points <= 1000:
         raise ValueError(f"points must be a whole number from 1 to 1000, not {points!r}")
-    with backend(source) as con:
+    with using(warehouse) as con:
         _, cut, orders, _ = _prepare(con, as_of, settings, overrides)
         s = rfm_summary_expr(orders, cut)
         s = s.filter(s.monetary > 0)
