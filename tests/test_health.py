@@ -181,3 +181,17 @@ def test_plots_build_from_the_frames(warehouse):
 
 def test_coverage_month_is_a_date(warehouse):
     assert isinstance(health.coverage(warehouse).month.iloc[0], dt.date)
+
+
+def test_status_and_health_read_one_build_log(warehouse):
+    from scrm_lib.warehouse.build import status
+
+    s = status(warehouse)
+    # the same last build, inputs and rejects, through the one reader of the build log
+    assert s["last_build"]["build_id"] == health.last_build(warehouse)["build_id"] == "b2"
+    assert s["last_build"]["version"] == "0.1.0"  # written as library_version here
+    assert s["builds"] == 2
+    assert [i["file"] for i in s["inputs"]] == sorted(health.inputs(warehouse).file)
+    by_reason = health.rejects_by_reason(warehouse)
+    assert s["rejects"] == dict(zip(by_reason.reason, by_reason.rows, strict=True))
+    assert s["tables"]["orders"] == 3 and s["steps"] == []

@@ -75,7 +75,7 @@ def last_build(warehouse: Warehouse = None) -> dict[str, Any] | None:
     Parameters
     ----------
     warehouse
-        The DuckDB file; default: ``warehouse`` from the settings.
+        The DuckDB file or an open connection; default: ``warehouse`` from the settings.
 
     Returns
     -------
@@ -110,7 +110,7 @@ def build_read(warehouse: Warehouse = None) -> pd.DataFrame:
     Parameters
     ----------
     warehouse
-        The DuckDB file; default: ``warehouse`` from the settings.
+        The DuckDB file or an open connection; default: ``warehouse`` from the settings.
 
     Returns
     -------
@@ -143,7 +143,7 @@ def inputs(
     Parameters
     ----------
     warehouse
-        The DuckDB file; default: ``warehouse`` from the settings.
+        The DuckDB file or an open connection; default: ``warehouse`` from the settings.
     by
         ``"file"``: one row per input file; ``"platform"``: summed per platform.
     build_id
@@ -181,7 +181,7 @@ def rejects_by_reason(warehouse: Warehouse = None, *, max_examples: int = 5) -> 
     Parameters
     ----------
     warehouse
-        The DuckDB file; default: ``warehouse`` from the settings.
+        The DuckDB file or an open connection; default: ``warehouse`` from the settings.
     max_examples
         How many examples to keep per reason (the first by file and line).
 
@@ -222,7 +222,7 @@ def rejects(
     Parameters
     ----------
     warehouse
-        The DuckDB file; default: ``warehouse`` from the settings.
+        The DuckDB file or an open connection; default: ``warehouse`` from the settings.
     reason
         Only rows refused for this reason.
     limit
@@ -268,7 +268,7 @@ def refused_files(
     Parameters
     ----------
     warehouse
-        The DuckDB file; default: ``warehouse`` from the settings.
+        The DuckDB file or an open connection; default: ``warehouse`` from the settings.
     state_db
         The state store holding ingest's refusals; default: ``state_db``
         from the settings when ``warehouse`` is the configured one too, else
@@ -318,7 +318,7 @@ def coverage(warehouse: Warehouse = None, *, timezone: str = "Asia/Shanghai") ->
     Parameters
     ----------
     warehouse
-        The DuckDB file; default: ``warehouse`` from the settings.
+        The DuckDB file or an open connection; default: ``warehouse`` from the settings.
     timezone
         The zone whose calendar months count; the shops' zone by default.
 
@@ -370,7 +370,7 @@ def freshness(warehouse: Warehouse = None) -> pd.DataFrame:
     Parameters
     ----------
     warehouse
-        The DuckDB file; default: ``warehouse`` from the settings.
+        The DuckDB file or an open connection; default: ``warehouse`` from the settings.
 
     Returns
     -------
