@@ -128,6 +128,6 @@ def built_sample(tmp_path_factory) -> dict:
     model is trained on the sample and the build scores with it, so every test
     sees a demo-like warehouse with ``churn_scores`` and a model in the home.
     """
-    from tests.sample_project import PERSONS, sample_home
+    from tests.sample_project import PERSONS, SEED, sample_home
 
-    return sample_home(tmp_path_factory, "home", PERSONS, 7, train_churn=True)
+    return sample_home(tmp_path_factory, PERSONS, SEED, train_churn=True)

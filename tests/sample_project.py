@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: Persons in the shared sample: big enough for identity and experiments, quick to build.
 PERSONS = 1500
+SEED = 7
 
 #: Where built samples are kept; set SCRM_TEST_SAMPLES to another folder, or to "off".
 CACHE_ENV = "SCRM_TEST_SAMPLES"
@@ -135,11 +136,13 @@ def _build_sample(persons: int, seed: int, *, train_churn: bool) -> Callable[[Pa
     return recipe
 
 
-def sample_home(tmp_path_factory, name: str, persons: int, seed: int, *, train_churn: bool) -> dict:
-    """This session's copy of a built sample (made once per code version, see sample_project)."""
-    home = tmp_path_factory.mktemp(name, numbered=True) / "home"
+def sample_home(
+    tmp_path_factory, persons: int, seed: int, *, train_churn: bool, label: str = "home"
+) -> dict:
+    """This session's own copy of a built sample (made once per code version, see above)."""
+    home = tmp_path_factory.mktemp(label) / "home"
     recipe = _build_sample(persons, seed, train_churn=train_churn)
-    facts = cached_home(name, recipe, home, key=f"{persons}/{seed}/{train_churn}")
+    facts = cached_home("sample", recipe, home, key=f"{persons}/{seed}/{train_churn}")
     return {
         "home": home,
         "warehouse": home / "data/warehouse/scrm.duckdb",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from types import SimpleNamespace
 
 import pandas as pd
@@ -51,13 +50,9 @@ def test_backtest_cutoffs_never_let_training_labels_see_validation(sample_backte
 @pytest.fixture(scope="session")
 def big_sample(tmp_path_factory):
     """5,000 persons: the top-decile gap to the recency rule needs more than the shared 1,500."""
-    from tests.sample_project import scrm
+    from tests.sample_project import sample_home
 
-    home = tmp_path_factory.mktemp("churn_big")
-    scrm("generate", "--persons", "5000", "--seed", "42", "--out", "sample", cwd=home)
-    scrm("ingest", "sample/exports", cwd=home)
-    json.loads(scrm("build", "--json", cwd=home).stdout)
-    return home
+    return sample_home(tmp_path_factory, 5000, 42, train_churn=False, label="churn_big")["home"]
 
 
 @pytest.mark.slow
