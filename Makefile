@@ -11,22 +11,25 @@ HOST ?= 127.0.0.1
 PORT ?= 8501
 LAB_PORT ?= 8888
 SAMPLE := data/sample
+# test workers (pytest-xdist); one module's tests stay on one worker, so its fixtures run once
+TEST_WORKERS ?= 2
+XDIST := -n $(TEST_WORKERS) --dist loadfile
 
 .PHONY: demo test test-slow test-all install system sample ingest build reports users dashboard lab lint bench clean
 
 ## demo: install, generate sample data, build the warehouse (training the churn model), run the reports, start the dashboard
 demo: install sample ingest build reports users dashboard
 
-## test: the default suite (what CI runs)
+## test: the default suite (what CI runs); built samples are kept in .pytest_cache/scrm-samples
 test: install system
-	$(RUN) pytest -m "not slow" -q
+	$(RUN) pytest -m "not slow" -q $(XDIST)
 
 ## test-slow: the slow tests only
 test-slow: install system
-	$(RUN) pytest -m slow -q
+	$(RUN) pytest -m slow -q $(XDIST)
 
 test-all: install system
-	$(RUN) pytest -q
+	$(RUN) pytest -q $(XDIST)
 
 install:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install -q uv

@@ -8,11 +8,13 @@ keyed by a hash of the library's code, statements and lock file, so an
 edit anywhere in ``scrm_lib`` rebuilds). Every session works on its own
 copy, since some tests re-ingest, rebuild or run reports in the home.
 A clean clone (CI) has no cache: there the first build still counts.
+``SCRM_TEST_SAMPLES=off`` builds every sample afresh in the session.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -51,6 +53,7 @@ def scrm(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProce
     return proc
 
 
+@functools.cache
 def code_version() -> str:
     """A hash of everything a build's result depends on: the library's code, settings,
     statements, and the locked dependency versions."""
@@ -84,7 +87,8 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def _prune(root: Path, keep: str, older_than_s: float = 3600) -> None:
-    """Drop the samples of other code versions once nobody can still be copying them."""
+    """Drop the samples of other code versions not used for an hour (a running session
+    touches its version's folder each time it copies from it)."""
     now = time.time()
     for old in root.iterdir() if root.exists() else ():
         if old.name != keep and old.is_dir() and now - old.stat().st_mtime > older_than_s:
@@ -107,6 +111,7 @@ def cached_home(name: str, recipe: Callable[[Path], dict], dest: Path, *, key: s
     tag = hashlib.sha256(f"{name}\0{key}".encode()).hexdigest()[:8]
     folder = root / version / f"{name}-{tag}"
     with _locked(root / version / f"{name}-{tag}.lock"):
+        os.utime(root / version)
         if not (folder / "facts.json").exists():
             _prune(root, keep=version)
             work = folder.with_name(folder.name + ".partial")
