@@ -457,6 +457,8 @@ def test_duckdb_and_spark_give_identical_value_and_churn_marts(
     finally:
         duck.disconnect()
         spark_session.conf.set("spark.sql.codegen.wholeStage", codegen)
+        # the session is shared: no later Spark test may find these tables
+        mine = {*tables, "value_persons", "value_meta", "churn_scores", "churn_meta"}
         for t in spark_session.catalog.listTables():
-            if t.isTemporary and t.name not in before:
+            if t.isTemporary and (t.name not in before or t.name in mine):
                 spark_session.catalog.dropTempView(t.name)
