@@ -47,7 +47,7 @@ from scrm_lib.access.state import connect as state_connect
 from scrm_lib.access.state import record_audit
 from scrm_lib.engine import Runner, Warehouse, using
 from scrm_lib.errors import ConfigError, ScrmError
-from scrm_lib.schema import MARTS, segment_marts
+from scrm_lib.schema import MARTS, Mart, segment_marts
 from scrm_lib.value.persons import MART, person_value_frame
 
 logger = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ def columns() -> dict[str, str]:
     return out
 
 
-def _filter_marts() -> list[Any]:
+def _filter_marts() -> list[Mart]:
     """The person marts with filters, the value mart (the base table) first."""
     others = [m for m in segment_marts() if m.name != MART]
     return [MARTS[MART], *others]
@@ -255,6 +255,16 @@ def save_segment(
     state_path: Path | None = None,
 ) -> dict[str, Any]:
     """Save a new version of segment ``name`` and materialize its membership.
+
+    Parameters
+    ----------
+    filters
+        The definition: a list of filters (or its JSON), see :func:`validate_filters`.
+    warehouse
+        The warehouse to evaluate it on: a path, ``None`` (the configured one) or
+        an open connection.
+    state_path
+        The state store (default from the settings).
 
     Raises
     ------
