@@ -277,3 +277,24 @@ def check_orders(orders: ir.Table, *, cfg: dict[str, Any], as_of: AsOf) -> tuple
         logger.warning("%s: left out", message)
         return orders.filter(~bad), n_bad
     return orders, 0
+
+
+def prepare(
+    con: Any, as_of: Any, settings: Settings | None, overrides: dict[str, Any]
+) -> tuple[Settings, dict[str, Any], AsOf, ir.Table, int]:
+    """What every value function starts from: ``(settings, cfg, cut, orders, excluded)``:
+    the settings, the ``[value]`` config with ``overrides``, the as-of cut, the
+    orders that count up to it and how many bad orders were left out."""
+    settings = settings or load_settings()
+    cfg = value_config(settings, **overrides)
+    cut = resolve_as_of(con, as_of, settings.timezone)
+    orders, excluded = check_orders(person_orders(con, cfg=cfg), cfg=cfg, as_of=cut)
+    return settings, cfg, cut, orders, excluded
+
+
+def epoch_times(df: pd.DataFrame, *cols: str) -> pd.DataFrame:
+    """``df`` with the epoch-second columns ``cols`` (those present) as UTC timestamps."""
+    for col in cols:
+        if col in df:
+            df[col] = pd.to_datetime(df[col], unit="s", utc=True)
+    return df

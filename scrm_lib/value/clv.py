@@ -54,9 +54,7 @@ from scrm_lib.value._base import (
     SECONDS_PER_DAY,
     AsOf,
     ValueDataError,
-    check_orders,
-    person_orders,
-    resolve_as_of,
+    prepare,
     value_config,
 )
 
@@ -367,11 +365,8 @@ def summary(
     --------
     >>> summary("data/warehouse/scrm.duckdb").head()  # doctest: +SKIP
     """
-    settings = settings or load_settings()
     with using(warehouse) as con:
-        cfg = value_config(settings, **overrides)
-        cut = resolve_as_of(con, as_of, settings.timezone)
-        orders, excluded = check_orders(person_orders(con, cfg=cfg), cfg=cfg, as_of=cut)
+        settings, _, cut, orders, excluded = prepare(con, as_of, settings, overrides)
         expr = rft_expr(orders, cut, _utc_offset(settings, cut.date)).order_by("person_id")
         df = con.execute(expr)
     df.attrs.update(as_of=cut.date.isoformat(), excluded_orders=excluded)
@@ -507,11 +502,8 @@ def simple_ltv(
     --------
     >>> simple_ltv("data/warehouse/scrm.duckdb")["ltv"]  # doctest: +SKIP
     """
-    settings = settings or load_settings()
-    cfg = value_config(settings, **overrides)
     with using(warehouse) as con:
-        cut = resolve_as_of(con, as_of, settings.timezone)
-        orders, _ = check_orders(person_orders(con, cfg=cfg), cfg=cfg, as_of=cut)
+        _, cfg, cut, orders, _ = prepare(con, as_of, settings, overrides)
         start = cut.cutoff_epoch - 365 * SECONDS_PER_DAY
         o = orders.filter((orders.ts >= start) & (orders.ts < cut.cutoff_epoch) & (orders.net > 0))
         row = con.execute(

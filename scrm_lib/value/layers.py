@@ -34,15 +34,12 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from scrm_lib.config import Settings, load_settings
+from scrm_lib.config import Settings
 from scrm_lib.engine import Warehouse, using
 from scrm_lib.value._base import (
     SECONDS_PER_DAY,
     AsOf,
-    check_orders,
-    person_orders,
-    resolve_as_of,
-    value_config,
+    prepare,
 )
 from scrm_lib.value.rfm import rfm_summary_expr
 
@@ -150,11 +147,8 @@ def layers(
     --------
     >>> layers(as_of="2026-10-31").layer.value_counts()  # doctest: +SKIP
     """
-    settings = settings or load_settings()
-    cfg = value_config(settings, **overrides)
     with using(warehouse) as con:
-        cut = resolve_as_of(con, as_of, settings.timezone)
-        orders, excluded = check_orders(person_orders(con, cfg=cfg), cfg=cfg, as_of=cut)
+        _, cfg, cut, orders, excluded = prepare(con, as_of, settings, overrides)
         expr = layers_expr(con, orders, cut, cfg).drop("last_action").order_by("person_id")
         df = con.execute(expr)
     df["layer_zh"] = df["layer"].map(lambda c: LAYERS[c][0])

@@ -30,17 +30,15 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from scrm_lib.config import Settings, load_settings
+from scrm_lib.config import Settings
 from scrm_lib.engine import Warehouse, using
 from scrm_lib.errors import ConfigError
 from scrm_lib.value._base import (
     COUNTED_STATUSES,
     SECONDS_PER_DAY,
     AsOf,
-    check_orders,
-    person_orders,
-    resolve_as_of,
-    value_config,
+    epoch_times,
+    prepare,
 )
 from scrm_lib.value.rfm import rfm_summary_expr
 
@@ -76,21 +74,6 @@ def stages_expr(orders: ir.Table, as_of: AsOf, cfg: dict[str, Any]) -> ir.Table:
     )
 
 
-def _setup(con: Any, as_of: Any, settings: Settings | None, overrides: dict) -> tuple:
-    settings = settings or load_settings()
-    cfg = value_config(settings, **overrides)
-    cut = resolve_as_of(con, as_of, settings.timezone)
-    orders, excluded = check_orders(person_orders(con, cfg=cfg), cfg=cfg, as_of=cut)
-    return settings, cfg, cut, orders, excluded
-
-
-def _times(df: pd.DataFrame, *cols: str) -> pd.DataFrame:
-    for col in cols:
-        if col in df:
-            df[col] = pd.to_datetime(df[col], unit="s", utc=True)
-    return df
-
-
 def stages(
     warehouse: Warehouse = None,
     *,
@@ -111,9 +94,9 @@ def stages(
     >>> stages("data/warehouse/scrm.duckdb", as_of="2026-10-31").head()  # doctest: +SKIP
     """
     with using(warehouse) as con:
-        _, cfg, cut, orders, excluded = _setup(con, as_of, settings, overrides)
+        _, cfg, cut, orders, excluded = prepare(con, as_of, settings, overrides)
         df = con.execute(stages_expr(orders, cut, cfg).order_by("person_id"))
-    df = _times(df, "first_purchase")
+    df = epoch_times(df, "first_purchase")
     df["stage_zh"] = df["stage"].map(lambda s: STAGES[s][0])
     df["stage_en"] = df["stage"].map(lambda s: STAGES[s][1])
     df.attrs.update(as_of=cut.date.isoformat(), excluded_orders=excluded)
@@ -134,7 +117,7 @@ def stage_summary(
     >>> stage_summary("data/warehouse/scrm.duckdb")  # doctest: +SKIP
     """
     with using(warehouse) as con:
-        _, cfg, cut, orders, _ = _setup(con, as_of, settings, overrides)
+        _, cfg, cut, orders, _ = prepare(con, as_of, settings, overrides)
         e = stages_expr(orders, cut, cfg)
         got = con.execute(e.group_by("stage").aggregate(persons=e.count(), gmv=e.monetary.sum()))
     out = pd.DataFrame(
@@ -165,7 +148,7 @@ def repurchase_window(
     >>> repurchase_window("data/warehouse/scrm.duckdb", as_of="2026-10-31")  # doctest: +SKIP
     """
     with using(warehouse) as con:
-        _, cfg, cut, orders, _ = _setup(con, as_of, settings, overrides)
+        _, cfg, cut, orders, _ = prepare(con, as_of, settings, overrides)
         e = stages_expr(orders, cut, cfg)
         start = cfg["repurchase_window_day"]
         end = start + cfg["repurchase_window_width"]
@@ -174,7 +157,7 @@ def repurchase_window(
         ).select("person_id", "first_purchase", "first_age_days", "monetary")
         df = con.execute(e.order_by(["first_age_days", "person_id"]))
     df.attrs.update(as_of=cut.date.isoformat(), window=(start, end - 1))
-    return _times(df, "first_purchase")
+    return epoch_times(df, "first_purchase")
 
 
 def _category_days(con: Any, cut: AsOf, utc_offset_s: int, by: str) -> tuple[ir.Table, ir.Table]:
@@ -230,7 +213,7 @@ def replenishment_cycles(
     from scrm_lib.value.clv import _utc_offset
 
     with using(warehouse) as con:
-        settings, cfg, cut, _, _ = _setup(con, as_of, settings, overrides)
+        settings, cfg, cut, _, _ = prepare(con, as_of, settings, overrides)
         days, missing = _category_days(con, cut, _utc_offset(settings, cut.date), by)
         w = ibis.window(group_by=[days.person_id, days.category], order_by=days.day)
         gaps = days.mutate(gap=days.day - days.day.lag().over(w))
@@ -275,7 +258,7 @@ def due_for_replenishment(
     from scrm_lib.value.clv import _utc_offset
 
     with using(warehouse) as con:
-        settings, cfg, cut, _, _ = _setup(con, as_of, settings, overrides)
+        settings, cfg, cut, _, _ = prepare(con, as_of, settings, overrides)
         offset = _utc_offset(settings, cut.date)
         days, _ = _category_days(con, cut, offset, by)
         last = days.group_by(["person_id", "category"]).aggregate(last_day=days.day.max())

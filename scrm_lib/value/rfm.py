@@ -47,10 +47,8 @@ from scrm_lib.engine import Warehouse, using
 from scrm_lib.value._base import (
     SECONDS_PER_DAY,
     AsOf,
-    check_orders,
-    person_orders,
-    resolve_as_of,
-    value_config,
+    epoch_times,
+    prepare,
 )
 
 
@@ -188,19 +186,8 @@ def rfm_expr(orders: ir.Table, as_of: AsOf, cfg: dict[str, Any]) -> ir.Table:
     )
 
 
-def _prepare(con: Any, as_of: Any, settings: Settings | None, overrides: dict) -> tuple:
-    settings = settings or load_settings()
-    cfg = value_config(settings, **overrides)
-    cut = resolve_as_of(con, as_of, settings.timezone)
-    orders, excluded = check_orders(person_orders(con, cfg=cfg), cfg=cfg, as_of=cut)
-    return cfg, cut, orders, excluded
-
-
 def _to_frame(con: Any, expr: ir.Table, cut: AsOf, excluded: int) -> pd.DataFrame:
-    df = con.execute(expr)
-    for col in ("first_purchase", "last_purchase"):
-        if col in df:
-            df[col] = pd.to_datetime(df[col], unit="s", utc=True)
+    df = epoch_times(con.execute(expr), "first_purchase", "last_purchase")
     df.attrs.update(as_of=cut.date.isoformat(), excluded_orders=excluded)
     return df
 
@@ -244,7 +231,7 @@ def rfm(
     >>> df.groupby("segment_zh").size()  # doctest: +SKIP
     """
     with using(warehouse) as con:
-        cfg, cut, orders, excluded = _prepare(con, as_of, settings, overrides)
+        _, cfg, cut, orders, excluded = prepare(con, as_of, settings, overrides)
         expr = rfm_expr(orders, cut, cfg).order_by("person_id")
         return _to_frame(con, expr, cut, excluded)
 
@@ -264,7 +251,7 @@ def segment_summary(
     >>> s[["zh", "persons", "gmv_share"]]  # doctest: +SKIP
     """
     with using(warehouse) as con:
-        cfg, cut, orders, excluded = _prepare(con, as_of, settings, overrides)
+        _, cfg, cut, orders, excluded = prepare(con, as_of, settings, overrides)
         r = rfm_expr(orders, cut, cfg)
         agg = r.group_by("segment").aggregate(
             persons=r.count(),
@@ -310,7 +297,7 @@ def migration(
         raise ConfigError(f"before ({before}) must be earlier than after ({after})")
     with using(warehouse) as con:
         settings = settings or load_settings()
-        cfg, cut_b, orders, _ = _prepare(con, after, settings, overrides)
+        _, cfg, cut_b, orders, _ = prepare(con, after, settings, overrides)
         from scrm_lib.value._base import as_of_cut
 
         cut_a = as_of_cut(before, settings.timezone)
@@ -350,7 +337,7 @@ def concentration(
     if not isinstance(points, int) or not 1 <= points <= 1000:
         raise ValueError(f"points must be a whole number from 1 to 1000, not {points!r}")
     with using(warehouse) as con:
-        _, cut, orders, _ = _prepare(con, as_of, settings, overrides)
+        _, _, cut, orders, _ = prepare(con, as_of, settings, overrides)
         s = rfm_summary_expr(orders, cut)
         s = s.filter(s.monetary > 0)
         w = ibis.window(order_by=[ibis.desc(s.monetary), s.person_id], rows=(None, 0))
