@@ -10,6 +10,7 @@ import pytest
 
 from scrm_lib import schema
 from scrm_lib.access.state import read_audit
+from scrm_lib.engine import duckdb_connect
 from scrm_lib.errors import ConfigError
 from scrm_lib.segments import definitions as S
 from scrm_lib.value.persons import MART, typed
@@ -137,6 +138,20 @@ def test_save_versions_and_membership(wh, tmp_path):
     with pytest.raises(ConfigError, match="no saved segment 'nope'"):
         S.show_segment("nope")
     assert (read_audit()["action"] == "save_segment").sum() == 2
+
+
+def test_the_state_tables_are_the_declared_ones(wh, tmp_path):
+    S.save_segment("vip", CHAMPS, author="mark", warehouse=wh)
+    con = duckdb_connect(tmp_path / "state.duckdb", read_only=True)
+    try:
+        for name in ("segments", "segment_members"):
+            got, declared = con.table(name).schema(), schema.MARTS[name].schema
+            # columns, type family and NOT NULL (timestamp precision aside)
+            assert [(c, type(t).__name__, t.nullable) for c, t in got.items()] == [
+                (c, type(t).__name__, t.nullable) for c, t in declared.items()
+            ], name
+    finally:
+        con.disconnect()
 
 
 def test_export_is_masked_formula_safe_and_audited(wh, tmp_path):
