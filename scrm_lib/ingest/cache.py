@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scrm_lib.errors import ConfigError, InputFileError, ScrmError
+from scrm_lib.ingest.raw_area import sha256_of
 
 if TYPE_CHECKING:
     from scrm_lib.ingest import ParsedFile
@@ -346,14 +347,6 @@ class Failure:
     problem: str
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _call(parse: Callable, path: Path, preset: str | None, settings: Any) -> ParsedFile:
     if settings is None:  # parse functions that predate settings take (path, preset=)
         return parse(path, preset=preset)
@@ -373,7 +366,7 @@ def parse_one(
         from scrm_lib.ingest import parse_file as parse
     path = Path(job.path)
     try:
-        sha = _sha256(path) if cache_dir is not None else ""
+        sha = sha256_of(path) if cache_dir is not None else ""
     except OSError as exc:
         return Failure(path, f"{path}: cannot read file ({exc.strerror})", "cannot read file")
     if cache_dir is not None and job.preset is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from scrm_lib.errors import InputFileError
+from scrm_lib.ingest.raw_area import sha256_of
 
 if TYPE_CHECKING:
     from scrm_lib.ingest.suggest import PresetSuggestion
@@ -81,14 +81,6 @@ def suggest_preset(
     return _suggest(path, settings=settings, name=name)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def parse_file(path: str | Path, *, preset: str | None = None, settings: Any = None) -> ParsedFile:
     """Read one raw export into canonical tables and rejects.
 
@@ -149,7 +141,7 @@ def parse_file(path: str | Path, *, preset: str | None = None, settings: Any = N
         path=p,
         format=chosen.name,
         platform=chosen.platform,
-        sha256=_sha256(p),
+        sha256=sha256_of(p),
         rows_in=raw.rows_in,
         tables=tables,
         rejects=ctx.reject_rows(),
