@@ -139,9 +139,11 @@ def test_a_toy_capability_needs_only_its_package_and_two_list_lines(toy, tmp_pat
         assert res.exit_code == 0, res.output + repr(res.exception)
         return json.loads(res.output)
 
-    columns = {c["column"]: c["meaning"] for c in scrm("segment", "columns")["columns"]}
-    assert columns["toy_score"] == "accounts of the person"
-    assert "risk_band" in columns  # the built-in marts' filters are still there
+    columns = {c["column"]: c for c in scrm("segment", "columns")["columns"]}
+    assert columns["toy_score"] == {
+        "column": "toy_score", "meaning": "accounts of the person", "mart": "toy_scores"
+    }  # fmt: skip
+    assert columns["risk_band"]["mart"] == "churn_scores"  # the built-in filters are still there
 
     def preview(*filters: dict) -> int:
         return scrm("segment", "preview", "--filter", json.dumps(list(filters)))["persons"]

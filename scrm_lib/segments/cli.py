@@ -77,10 +77,9 @@ def columns_cmd(as_json: JsonOpt = False) -> None:
     """The columns a filter may name (the filters the person marts declare), with their meaning."""
     import pandas as pd
 
-    from scrm_lib.segments.definitions import OPS, columns
+    from scrm_lib.segments.definitions import OPS, filter_columns
 
-    known = columns()
-    df = pd.DataFrame({"column": list(known), "meaning": list(known.values())})
+    df = pd.DataFrame(filter_columns(), columns=["column", "meaning", "mart"])
     if as_json:
         emit_json({"columns": records(df), "ops": list(OPS)})
         return

@@ -72,9 +72,24 @@ def columns() -> dict[str, str]:
     >>> "risk_band" in columns()
     True
     """
-    out: dict[str, str] = {}
+    return {f["column"]: f["meaning"] for f in filter_columns()}
+
+
+def filter_columns() -> list[dict[str, str]]:
+    """The filter columns as rows: ``column``, ``meaning`` and the ``mart`` that offers it.
+
+    Examples
+    --------
+    >>> [f for f in filter_columns() if f["column"] == "risk_band"]
+    [{'column': 'risk_band', 'meaning': 'churn risk: high / medium / low', 'mart': 'churn_scores'}]
+    """
+    seen: set[str] = set()
+    out = []
     for mart in _filter_marts():
-        out.update({c: mart.columns[c] for c in mart.filters if c not in out})
+        for c in mart.filters:
+            if c not in seen:
+                seen.add(c)
+                out.append({"column": c, "meaning": mart.columns[c], "mart": mart.name})
     return out
 
 
