@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from scrm_lib.churn.config import ChurnError, churn_config
-from scrm_lib.churn.model import CARD_FILE, load_card, load_model, models_dir
+from scrm_lib.churn.model import CARD_FILE, load_model, models_dir
 from scrm_lib.churn.scoring import early_warning, score, segment_filter
 from scrm_lib.config import load_settings
 from scrm_lib.errors import ConfigError
@@ -17,37 +17,18 @@ from tests.apptest import open_page
 from tests.sample_project import scrm
 
 
-def _home_with_the_sample_warehouse(built_sample, tmp_path_factory):
+@pytest.fixture(scope="module")
+def trained(built_sample, tmp_path_factory):
+    """A project home with the sample's warehouse and a model trained through the CLI."""
     home = tmp_path_factory.mktemp("churn_trained")
     wh = home / "data/warehouse/scrm.duckdb"
     wh.parent.mkdir(parents=True)
     shutil.copy(built_sample["warehouse"], wh)
-    return home, wh
-
-
-@pytest.fixture(scope="module")
-def trained(built_sample, tmp_path_factory):
-    """A project home with the sample's warehouse and the model its build trained.
-
-    ``scrm build --train-churn`` ran the same ``train`` as ``scrm churn train`` on
-    this warehouse, so its model and card are reused rather than trained again.
-    """
-    home, wh = _home_with_the_sample_warehouse(built_sample, tmp_path_factory)
-    shutil.copytree(built_sample["home"] / "data/models", home / "data/models")
-    return {"home": home, "warehouse": wh, "card": load_card(settings=load_settings(home))}
-
-
-@pytest.fixture(scope="module")
-def cli_trained(built_sample, tmp_path_factory):
-    """A project home with the sample's warehouse and a model trained through the CLI."""
-    home, wh = _home_with_the_sample_warehouse(built_sample, tmp_path_factory)
     card = json.loads(scrm("churn", "train", "--json", cwd=home).stdout)
     return {"home": home, "warehouse": wh, "card": card}
 
 
-@pytest.mark.parametrize("how", ["build", pytest.param("cli", marks=pytest.mark.slow)])
-def test_train_writes_a_model_card(how, request):
-    trained = request.getfixturevalue({"build": "trained", "cli": "cli_trained"}[how])
+def test_train_writes_a_model_card(trained):
     card = trained["card"]
     folder = trained["home"] / "data/models/churn" / card["version"]
     assert (folder / CARD_FILE).exists() and (folder / "model.joblib").exists()

@@ -9,6 +9,7 @@ README's screenshots are refreshed from these).
 
 from __future__ import annotations
 
+import http.client
 import os
 import re
 import shutil
@@ -42,23 +43,31 @@ def free_port() -> int:
 
 def serve_dashboard(home: Path, env: dict, state: Path):
     """Start the dashboard as `make dashboard` does, yield its address, stop it afterwards."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard/app.py"),
-         "--server.address", "127.0.0.1", "--server.port", str(port),
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=home, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
+    # another process (a test worker's kernel, Spark) may take the free port before
+    # Streamlit binds it: then Streamlit exits or something else answers, so try another
+    for _attempt in range(3):
+        port = free_port()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard/app.py"),
+             "--server.address", "127.0.0.1", "--server.port", str(port),
+             "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+            cwd=home, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.time() + 60
+        up = False
+        while time.time() < deadline and proc.poll() is None:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                    up = True
+                    break
+            except (OSError, http.client.HTTPException):
+                time.sleep(0.3)
+        if up:
+            break
         proc.kill()
+        proc.wait(timeout=20)
+    else:
         pytest.fail("dashboard did not start within 60 s")
     yield {"url": url, "state_db": state / "state.duckdb"}
     proc.terminate()
