@@ -25,21 +25,12 @@ from typing import Any
 
 import pandas as pd
 
+from scrm_lib.ingest import base
 from scrm_lib.ingest import normalize as nz
-from scrm_lib.ingest.base import (
-    ROW,
-    Context,
-    accounts_frame,
-    identifiers_frame,
-    phone_identifiers,
-    prefixed,
-    recipient_columns,
-    shipping_identifiers,
-)
 from scrm_lib.ingest.keys import douyin_buyer_key
 
 
-def parse(ctx: Context) -> dict[str, Any]:
+def parse(ctx: base.Context) -> dict[str, Any]:
     """Turn a Douyin shop export into orders, accounts and identifiers."""
     rows = ctx.rows
     order_id = ctx.ids("order_id", required=True)
@@ -66,7 +57,7 @@ def parse(ctx: Context) -> dict[str, Any]:
     ctx.reject(nobody, "recipient" if ctx.has("recipient") else "phone", "missing value")
     addr_raw = nz.text(ctx.get("address"))
     key = douyin_buyer_key(name_raw, phone_raw, addr_raw).astype("str")
-    account = prefixed("douyin", key)
+    account = base.prefixed("douyin", key)
 
     phones = ctx.phones("phone")
     items = ctx.texts("items")
@@ -74,7 +65,7 @@ def parse(ctx: Context) -> dict[str, Any]:
     items = items.where(spec.isna(), items.fillna("") + " " + spec.fillna(""))
     orders = pd.DataFrame(
         {
-            ROW: rows,
+            base.ROW: rows,
             "platform": "douyin",
             "order_id": order_id,
             "line_id": line_id,
@@ -90,17 +81,17 @@ def parse(ctx: Context) -> dict[str, Any]:
             "quantity": quantity,
             "influencer_id": ctx.ids("influencer_id"),
             "traffic_source": ctx.texts("traffic_source"),
-            **recipient_columns(ctx, "phone", phones),
+            **base.recipient_columns(ctx, "phone", phones),
             "source_line": ctx.raw.lines,
         }
     )
     recipient = ctx.texts("recipient")
     ids = [
-        identifiers_frame(rows, account, "douyin_key", key),
-        phone_identifiers(rows, account, phones),
-        *shipping_identifiers(ctx, rows, account),
+        base.identifiers_frame(rows, account, "douyin_key", key),
+        base.phone_identifiers(rows, account, phones),
+        *base.shipping_identifiers(ctx, rows, account),
     ]
-    accounts = accounts_frame(
+    accounts = base.accounts_frame(
         rows, account, "douyin", key, display_name=recipient, first_seen=created
     )
     return {"orders": orders, "accounts": accounts, "identifiers": ids}

@@ -20,19 +20,10 @@ from typing import Any
 
 import pandas as pd
 
-from scrm_lib.ingest.base import (
-    ROW,
-    Context,
-    accounts_frame,
-    identifiers_frame,
-    phone_identifiers,
-    prefixed,
-    recipient_columns,
-    recipient_names,
-)
+from scrm_lib.ingest import base
 
 
-def parse(ctx: Context) -> dict[str, Any]:
+def parse(ctx: base.Context) -> dict[str, Any]:
     """Turn a Tmall order report into orders, accounts and identifiers."""
     rows = ctx.rows
     order_id = ctx.ids("order_id", required=True)
@@ -47,11 +38,11 @@ def parse(ctx: Context) -> dict[str, Any]:
     status = ctx.status("status")
     status = status.mask((status == "cancelled") & (refund > 0), "refunded")
 
-    account = prefixed("tmall", buyer)
+    account = base.prefixed("tmall", buyer)
     phones = ctx.phones("phone")
     orders = pd.DataFrame(
         {
-            ROW: rows,
+            base.ROW: rows,
             "platform": "tmall",
             "order_id": order_id,
             "line_id": "",
@@ -68,15 +59,17 @@ def parse(ctx: Context) -> dict[str, Any]:
             "quantity": quantity,
             "shop": ctx.texts("shop"),
             # the ship-to per order: a store's shared login is many buyers (identity)
-            **recipient_columns(ctx, "phone", phones),
+            **base.recipient_columns(ctx, "phone", phones),
             "source_line": ctx.raw.lines,
         }
     )
     ids = [
-        phone_identifiers(rows, account, phones),
-        identifiers_frame(rows, account, "alipay_masked", ctx.ids("alipay")),
-        identifiers_frame(rows, account, "name", recipient_names(ctx)),
-        identifiers_frame(rows, account, "address", ctx.texts("address")),
+        base.phone_identifiers(rows, account, phones),
+        base.identifiers_frame(rows, account, "alipay_masked", ctx.ids("alipay")),
+        base.identifiers_frame(rows, account, "name", base.recipient_names(ctx)),
+        base.identifiers_frame(rows, account, "address", ctx.texts("address")),
     ]
-    accounts = accounts_frame(rows, account, "tmall", buyer, display_name=buyer, first_seen=created)
+    accounts = base.accounts_frame(
+        rows, account, "tmall", buyer, display_name=buyer, first_seen=created
+    )
     return {"orders": orders, "accounts": accounts, "identifiers": ids}

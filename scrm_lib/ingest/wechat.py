@@ -34,34 +34,25 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from scrm_lib.ingest import base
 from scrm_lib.ingest import normalize as nz
-from scrm_lib.ingest.base import (
-    ROW,
-    Context,
-    accounts_frame,
-    identifiers_frame,
-    phone_identifiers,
-    prefixed,
-    recipient_columns,
-    shipping_identifiers,
-)
 from scrm_lib.ingest.keys import content_hash, utc_micros
 from scrm_lib.ingest.nested import list_field, reject_non_objects, summarize_list, to_json
 from scrm_lib.ingest.vocabulary import canonical_event_types, canonical_property_names
 
 
-def parse(ctx: Context) -> dict[str, Any]:
+def parse(ctx: base.Context) -> dict[str, Any]:
     """Dispatch on the preset's ``kind``."""
     kinds = {"users": _users, "orders": _orders, "events": _events, "referrals": _referrals}
     return kinds[ctx.preset.kind or "users"](ctx)
 
 
-def _account(ctx: Context, fld: str = "openid") -> tuple[pd.Series, pd.Series]:
+def _account(ctx: base.Context, fld: str = "openid") -> tuple[pd.Series, pd.Series]:
     openid = ctx.ids(fld, required=True)
-    return openid, prefixed("wechat", openid)
+    return openid, base.prefixed("wechat", openid)
 
 
-def _users(ctx: Context) -> dict[str, Any]:
+def _users(ctx: base.Context) -> dict[str, Any]:
     rows = ctx.rows
     openid, account = _account(ctx)
     first = ctx.timestamps("subscribe_time")
@@ -72,14 +63,14 @@ def _users(ctx: Context) -> dict[str, Any]:
     parsed = pd.to_datetime(birthday, format="%Y-%m-%d", errors="coerce")
     birthday = parsed.dt.strftime("%Y-%m-%d").astype("str").where(parsed.notna())
     ids = [
-        identifiers_frame(rows, account, "openid", openid),
-        identifiers_frame(rows, account, "unionid", ctx.ids("unionid")),
-        phone_identifiers(rows, account, ctx.phones("phone")),
-        identifiers_frame(rows, account, "nickname", nickname),
-        identifiers_frame(rows, account, "birthday", birthday),
-        identifiers_frame(rows, account, "city", ctx.texts("city")),
+        base.identifiers_frame(rows, account, "openid", openid),
+        base.identifiers_frame(rows, account, "unionid", ctx.ids("unionid")),
+        base.phone_identifiers(rows, account, ctx.phones("phone")),
+        base.identifiers_frame(rows, account, "nickname", nickname),
+        base.identifiers_frame(rows, account, "birthday", birthday),
+        base.identifiers_frame(rows, account, "city", ctx.texts("city")),
     ]
-    accounts = accounts_frame(
+    accounts = base.accounts_frame(
         rows,
         account,
         "wechat",
@@ -104,7 +95,7 @@ ITEM = pa.struct(
 )
 
 
-def _items(ctx: Context) -> pd.DataFrame:
+def _items(ctx: base.Context) -> pd.DataFrame:
     n = len(ctx.raw.df)
     arr = list_field(ctx, "items", ITEM)
     if arr is None:
@@ -117,7 +108,7 @@ def _items(ctx: Context) -> pd.DataFrame:
     return out
 
 
-def _orders(ctx: Context) -> dict[str, Any]:
+def _orders(ctx: base.Context) -> dict[str, Any]:
     rows = ctx.rows
     order_id = ctx.ids("order_id", required=True)
     openid, account = _account(ctx)
@@ -130,7 +121,7 @@ def _orders(ctx: Context) -> dict[str, Any]:
     phones = ctx.phones("recipient_phone")
     orders = pd.DataFrame(
         {
-            ROW: rows,
+            base.ROW: rows,
             "platform": "wechat",
             "order_id": order_id,
             "line_id": "",
@@ -146,21 +137,21 @@ def _orders(ctx: Context) -> dict[str, Any]:
             "quantity": items["total"].round().astype("Int64"),
             "groupbuy_id": ctx.ids("groupbuy_id"),
             "channel_code": ctx.ids("channel_code"),
-            **recipient_columns(ctx, "recipient_phone", phones),
+            **base.recipient_columns(ctx, "recipient_phone", phones),
             "source_line": ctx.raw.lines,
         }
     )
     return {
         "orders": orders,
-        "accounts": accounts_frame(rows, account, "wechat", openid, first_seen=created),
+        "accounts": base.accounts_frame(rows, account, "wechat", openid, first_seen=created),
         "identifiers": [
-            identifiers_frame(rows, account, "openid", openid),
-            *shipping_identifiers(ctx, rows, account, phones),
+            base.identifiers_frame(rows, account, "openid", openid),
+            *base.shipping_identifiers(ctx, rows, account, phones),
         ],
     }
 
 
-def _event_attributes(ctx: Context) -> pd.Series:
+def _event_attributes(ctx: base.Context) -> pd.Series:
     reject_non_objects(ctx, "props")
     page = nz.text(ctx.get("page"))
     fast = _distinct_attributes(ctx, page)
@@ -170,7 +161,7 @@ def _event_attributes(ctx: Context) -> pd.Series:
     return pd.Series(rendered, index=ctx.index, dtype="str")
 
 
-def _props_arrow(ctx: Context) -> pa.ChunkedArray | None:
+def _props_arrow(ctx: base.Context) -> pa.ChunkedArray | None:
     if not ctx.has("props"):
         return None
     col = ctx.cols["props"]
@@ -179,7 +170,7 @@ def _props_arrow(ctx: Context) -> pa.ChunkedArray | None:
     return ctx.raw.arrow.column(col)
 
 
-def _distinct_attributes(ctx: Context, page: pd.Series) -> pd.Series | None:
+def _distinct_attributes(ctx: base.Context, page: pd.Series) -> pd.Series | None:
     """Canonical JSON computed once per distinct (props, page): events repeat a few shapes.
 
     The rows are grouped by every leaf value of ``props`` (and whether each
@@ -211,7 +202,7 @@ def _distinct_attributes(ctx: Context, page: pd.Series) -> pd.Series | None:
     return pd.Series(np.asarray(rendered, dtype=object)[codes], index=ctx.index, dtype="str")
 
 
-def _attributes_json(ctx: Context, rows, page: np.ndarray, props) -> list[str | None]:
+def _attributes_json(ctx: base.Context, rows, page: np.ndarray, props) -> list[str | None]:
     """Canonical JSON of ``{**props, "page": page}`` for the given row positions."""
     if props is not None:
         picked = props.take(pa.array(np.asarray(rows, dtype=np.int64))).to_pylist()
@@ -235,7 +226,7 @@ def event_ids(account: pd.Series, ts: pd.Series, kind: pd.Series, attrs: pd.Seri
     return content_hash(account, utc_micros(ts), kind, attrs)
 
 
-def _events(ctx: Context) -> dict[str, Any]:
+def _events(ctx: base.Context) -> dict[str, Any]:
     rows = ctx.rows
     openid, account = _account(ctx)
     ts = ctx.timestamps("ts", required=True)
@@ -243,7 +234,7 @@ def _events(ctx: Context) -> dict[str, Any]:
     attrs = _event_attributes(ctx)
     events = pd.DataFrame(
         {
-            ROW: rows,
+            base.ROW: rows,
             "event_id": event_ids(account, ts, kind, attrs),
             "account_id": account,
             "ts": ts,
@@ -253,12 +244,12 @@ def _events(ctx: Context) -> dict[str, Any]:
     )
     return {
         "events": events,
-        "accounts": accounts_frame(rows, account, "wechat", openid),
-        "identifiers": identifiers_frame(rows, account, "openid", openid),
+        "accounts": base.accounts_frame(rows, account, "wechat", openid),
+        "identifiers": base.identifiers_frame(rows, account, "openid", openid),
     }
 
 
-def _referrals(ctx: Context) -> dict[str, Any]:
+def _referrals(ctx: base.Context) -> dict[str, Any]:
     rows = ctx.rows
     inviter, inviter_acc = _account(ctx, "inviter")
     invitee, invitee_acc = _account(ctx, "invitee")
@@ -266,7 +257,7 @@ def _referrals(ctx: Context) -> dict[str, Any]:
     kind = ctx.ids("kind").fillna("invite")
     referrals = pd.DataFrame(
         {
-            ROW: rows,
+            base.ROW: rows,
             "inviter_account_id": inviter_acc,
             "invitee_account_id": invitee_acc,
             "ts": ts,
@@ -275,7 +266,7 @@ def _referrals(ctx: Context) -> dict[str, Any]:
         }
     )
     accounts = [
-        accounts_frame(rows, inviter_acc, "wechat", inviter),
-        accounts_frame(rows, invitee_acc, "wechat", invitee),
+        base.accounts_frame(rows, inviter_acc, "wechat", inviter),
+        base.accounts_frame(rows, invitee_acc, "wechat", invitee),
     ]
     return {"referrals": referrals, "accounts": accounts}

@@ -52,15 +52,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from scrm_lib.ingest import base
 from scrm_lib.ingest import normalize as nz
-from scrm_lib.ingest.base import (
-    ROW,
-    Context,
-    accounts_frame,
-    identifiers_frame,
-    phone_identifiers,
-    prefixed,
-)
 from scrm_lib.ingest.names import clean_person_name
 from scrm_lib.ingest.nested import explode_list, list_field, summarize_list, to_json
 from scrm_lib.ingest.wechat import event_ids
@@ -81,7 +74,7 @@ GROUP_EVENTS = {"create": "group_create", "dismiss": "group_dismiss", "update": 
 MEMBER_EVENTS = {"add_member": "group_join", "del_member": "group_leave"}
 
 
-def parse(ctx: Context) -> dict[str, Any]:
+def parse(ctx: base.Context) -> dict[str, Any]:
     """Dispatch on the preset's ``kind``."""
     kinds = {
         "contacts": _contacts,
@@ -103,7 +96,7 @@ def is_external(ids: pd.Series, prefixes: tuple[str, ...] = EXTERNAL_PREFIXES) -
     return ids.astype("str").str.startswith(tuple(prefixes), na=False).astype(bool)
 
 
-def _prefixes(ctx: Context) -> tuple[str, ...]:
+def _prefixes(ctx: base.Context) -> tuple[str, ...]:
     return tuple(ctx.option("external_prefixes", EXTERNAL_PREFIXES))
 
 
@@ -124,7 +117,7 @@ FOLLOW_USER = pa.struct(
 )
 
 
-def _list_column(ctx: Context, fld: str) -> pa.ListArray | None:
+def _list_column(ctx: base.Context, fld: str) -> pa.ListArray | None:
     """A list of ids (``MemChangeList``, ``tolist``); a record holding anything else is rejected."""
     return list_field(ctx, fld, pa.string())
 
@@ -141,19 +134,19 @@ def _struct_field(values: pa.Array, name: str) -> pd.Series:
 # ---------------------------------------------------------------- contacts
 
 
-def _contacts(ctx: Context) -> dict[str, Any]:
+def _contacts(ctx: base.Context) -> dict[str, Any]:
     rows = ctx.rows
     errcode = pd.to_numeric(ctx.get("errcode"), errors="coerce")
     ctx.reject(errcode.notna() & (errcode != 0), "errcode", "API error response")
     ext = ctx.ids("external_userid", required=True)
-    account = prefixed("wecom", ext)
+    account = base.prefixed("wecom", ext)
     name = ctx.texts("name")
     out_ids = [
-        identifiers_frame(rows, account, "external_userid", ext),
-        identifiers_frame(rows, account, "unionid", ctx.ids("unionid")),
-        identifiers_frame(rows, account, "nickname", name),
+        base.identifiers_frame(rows, account, "external_userid", ext),
+        base.identifiers_frame(rows, account, "unionid", ctx.ids("unionid")),
+        base.identifiers_frame(rows, account, "nickname", name),
     ]
-    accounts = [accounts_frame(rows, account, "wecom", ext, display_name=name)]
+    accounts = [base.accounts_frame(rows, account, "wecom", ext, display_name=name)]
     events = []
 
     follows = list_field(ctx, "follow_user", FOLLOW_USER, required=("userid", "createtime"))
@@ -190,7 +183,7 @@ def _contacts(ctx: Context) -> dict[str, Any]:
             events.append(
                 pd.DataFrame(
                     {
-                        ROW: f_rows,
+                        base.ROW: f_rows,
                         "event_id": event_ids(
                             f_acc, created, pd.Series("wecom_follow", index=f_acc.index), attrs
                         ),
@@ -202,21 +195,21 @@ def _contacts(ctx: Context) -> dict[str, Any]:
                 )
             )
             accounts.append(
-                accounts_frame(
+                base.accounts_frame(
                     f_rows, f_acc, "wecom", f_ext, first_seen=created, channel_code=state
                 )
             )
             # the remark is the name the rep typed, with notes beside it (city, product,
             # phone digits, 王女士); only a full name becomes a ``name`` identifier
             remark = clean_person_name(nz.nfc(_struct_field(values, "remark")))
-            out_ids.append(identifiers_frame(f_rows, f_acc, "name", remark))
+            out_ids.append(base.identifiers_frame(f_rows, f_acc, "name", remark))
             mobiles = values.field("remark_mobiles")
             if len(mobiles):
                 m_parent, m_values = explode_list(mobiles)
                 if len(m_parent):
                     phones = nz.normalize_phones(pd.Series(m_values.to_pylist()), ctx.region)
                     out_ids.append(
-                        phone_identifiers(
+                        base.phone_identifiers(
                             pd.Series(f_rows.to_numpy()[m_parent]),
                             pd.Series(f_acc.to_numpy()[m_parent]),
                             phones,
@@ -228,7 +221,7 @@ def _contacts(ctx: Context) -> dict[str, Any]:
 # ---------------------------------------------------------------- change callbacks
 
 
-def _events(ctx: Context) -> dict[str, Any]:
+def _events(ctx: base.Context) -> dict[str, Any]:
     rows = ctx.rows
     ts = ctx.timestamps("create_time", required=True)
     event = ctx.ids("event", required=True)
@@ -246,7 +239,7 @@ def _events(ctx: Context) -> dict[str, Any]:
     ctx.reject(is_contact & change.notna() & ctype.isna(), "change_type", "unknown change type")
     ctx.reject(is_contact & ext.isna(), "external_userid", "missing value")
 
-    base = pd.DataFrame(
+    contact_fields = pd.DataFrame(
         {
             "staff": staff.to_numpy(dtype=object),
             "state": ctx.ids("state").to_numpy(dtype=object),
@@ -255,15 +248,15 @@ def _events(ctx: Context) -> dict[str, Any]:
         }
     ).replace({np.nan: None})
     c = is_contact.to_numpy()
-    contact_attrs = pd.Series(to_json(base[c].to_dict("records")), dtype="str")
+    contact_attrs = pd.Series(to_json(contact_fields[c].to_dict("records")), dtype="str")
     c_rows = rows[c].reset_index(drop=True)
-    c_acc = prefixed("wecom", ext[c]).reset_index(drop=True)
+    c_acc = base.prefixed("wecom", ext[c]).reset_index(drop=True)
     c_ts = ts[c].reset_index(drop=True)
     c_type = ctype[c].reset_index(drop=True)
     frames = [
         pd.DataFrame(
             {
-                ROW: c_rows,
+                base.ROW: c_rows,
                 "account_id": c_acc,
                 "ts": c_ts,
                 "type": c_type,
@@ -271,7 +264,7 @@ def _events(ctx: Context) -> dict[str, Any]:
             }
         )
     ]
-    accounts = [accounts_frame(c_rows, c_acc, "wecom", ext[c].reset_index(drop=True))]
+    accounts = [base.accounts_frame(c_rows, c_acc, "wecom", ext[c].reset_index(drop=True))]
 
     # Group changes: one event per member changed, or one for the group itself.
     g = is_chat.to_numpy()
@@ -304,11 +297,11 @@ def _events(ctx: Context) -> dict[str, Any]:
                 "member_staff": member.where(~ext_m & member.notna()).to_numpy(dtype=object),
             }
         ).replace({np.nan: None})
-        g_acc = prefixed("wecom", member.where(ext_m))
+        g_acc = base.prefixed("wecom", member.where(ext_m))
         frames.append(
             pd.DataFrame(
                 {
-                    ROW: rows.to_numpy()[pos],
+                    base.ROW: rows.to_numpy()[pos],
                     "account_id": g_acc,
                     "ts": ts.to_numpy()[pos],
                     "type": kinds,
@@ -317,7 +310,9 @@ def _events(ctx: Context) -> dict[str, Any]:
             )
         )
         accounts.append(
-            accounts_frame(pd.Series(rows.to_numpy()[pos]), g_acc, "wecom", member.where(ext_m))
+            base.accounts_frame(
+                pd.Series(rows.to_numpy()[pos]), g_acc, "wecom", member.where(ext_m)
+            )
         )
     events = pd.concat(frames, ignore_index=True)
     events["ts"] = pd.to_datetime(events["ts"], utc=True)
@@ -344,7 +339,7 @@ def _first_in_list(arr: pa.ListArray | None, want_external: bool, prefixes, n: i
     return out
 
 
-def _messages(ctx: Context) -> dict[str, Any]:
+def _messages(ctx: base.Context) -> dict[str, Any]:
     rows = ctx.rows
     n = len(ctx.index)
     prefixes = _prefixes(ctx)
@@ -361,10 +356,10 @@ def _messages(ctx: Context) -> dict[str, Any]:
     group = room.notna()
     customer = sender.where(inbound, to_ext.where(~group))
     staff = sender.where(~inbound, to_staff.where(~group))
-    account = prefixed("wecom", customer)
+    account = base.prefixed("wecom", customer)
     messages = pd.DataFrame(
         {
-            ROW: rows,
+            base.ROW: rows,
             "message_id": msgid,
             "account_id": account,
             "ts": ts,
@@ -377,17 +372,17 @@ def _messages(ctx: Context) -> dict[str, Any]:
     )
     return {
         "messages": messages,
-        "accounts": accounts_frame(rows, account, "wecom", customer),
+        "accounts": base.accounts_frame(rows, account, "wecom", customer),
     }
 
 
 # ---------------------------------------------------------------- staff
 
 
-def _staff(ctx: Context) -> dict[str, Any]:
+def _staff(ctx: base.Context) -> dict[str, Any]:
     staff = pd.DataFrame(
         {
-            ROW: ctx.rows,
+            base.ROW: ctx.rows,
             "staff_id": ctx.ids("userid", required=True),
             "name": ctx.texts("name", required=True),
             "department": ctx.texts("department"),

@@ -40,17 +40,8 @@ from typing import Any
 import pandas as pd
 
 from scrm_lib.errors import InputFileError
+from scrm_lib.ingest import base
 from scrm_lib.ingest import normalize as nz
-from scrm_lib.ingest.base import (
-    ROW,
-    Context,
-    accounts_frame,
-    identifiers_frame,
-    phone_identifiers,
-    prefixed,
-    recipient_columns,
-    shipping_identifiers,
-)
 from scrm_lib.ingest.keys import douyin_buyer_key
 
 PLATFORM = "xiaohongshu"
@@ -68,7 +59,7 @@ def buyer_key(name: pd.Series, phone: pd.Series, address: pd.Series) -> pd.Serie
     return "x" + douyin_buyer_key(name, phone, address).str.slice(1)
 
 
-def _status(ctx: Context, paid_at: pd.Series) -> pd.Series:
+def _status(ctx: base.Context, paid_at: pd.Series) -> pd.Series:
     if ctx.has("status"):
         return ctx.status("status")
     if not ctx.has("paid_at"):
@@ -76,7 +67,7 @@ def _status(ctx: Context, paid_at: pd.Series) -> pd.Series:
     return pd.Series("pending", index=ctx.index, dtype="str").mask(paid_at.notna(), "paid")
 
 
-def parse(ctx: Context) -> dict[str, Any]:
+def parse(ctx: base.Context) -> dict[str, Any]:
     """Turn a Xiaohongshu shop order export into orders, accounts and identifiers."""
     if not ctx.has("user_id") and not any(ctx.has(f) for f in RECIPIENT_FIELDS):
         raise InputFileError(
@@ -114,7 +105,7 @@ def parse(ctx: Context) -> dict[str, Any]:
     ctx.reject(no_buyer, label, "no buyer: 用户ID and the recipient are empty")
     derived = buyer_key(name_raw, phone_raw, addr_raw).astype("str")
     native = user_id.where(user_id.notna(), derived).where(~no_buyer)
-    account = prefixed(PLATFORM, native)
+    account = base.prefixed(PLATFORM, native)
 
     items = ctx.texts("items")
     spec = ctx.texts("sku_spec")
@@ -124,7 +115,7 @@ def parse(ctx: Context) -> dict[str, Any]:
     phones = ctx.phones("phone")
     orders = pd.DataFrame(
         {
-            ROW: rows,
+            base.ROW: rows,
             "platform": PLATFORM,
             "order_id": order_id,
             "line_id": line_id,
@@ -140,19 +131,19 @@ def parse(ctx: Context) -> dict[str, Any]:
             "quantity": quantity,
             "influencer_id": ctx.ids("influencer_id"),
             "traffic_source": ctx.texts("traffic_source"),
-            **recipient_columns(ctx, "phone", phones),
+            **base.recipient_columns(ctx, "phone", phones),
             "source_line": ctx.raw.lines,
         }
     )
     nickname = ctx.texts("nickname")
     recipient = ctx.texts("recipient")
     ids = [
-        phone_identifiers(rows, account, phones),
-        identifiers_frame(rows, account, "nickname", nickname),
-        *shipping_identifiers(ctx, rows, account),
+        base.phone_identifiers(rows, account, phones),
+        base.identifiers_frame(rows, account, "nickname", nickname),
+        *base.shipping_identifiers(ctx, rows, account),
     ]
     display = nickname.where(nickname.notna(), recipient)
-    accounts = accounts_frame(
+    accounts = base.accounts_frame(
         rows, account, PLATFORM, native, display_name=display, first_seen=created
     )
     return {"orders": orders, "accounts": accounts, "identifiers": ids}

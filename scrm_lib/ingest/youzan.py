@@ -28,19 +28,11 @@ from typing import Any
 
 import pandas as pd
 
+from scrm_lib.ingest import base
 from scrm_lib.ingest import normalize as nz
-from scrm_lib.ingest.base import (
-    ROW,
-    Context,
-    accounts_frame,
-    identifiers_frame,
-    prefixed,
-    recipient_columns,
-    recipient_names,
-)
 
 
-def parse(ctx: Context) -> dict[str, Any]:
+def parse(ctx: base.Context) -> dict[str, Any]:
     """Turn a Youzan order export into orders, accounts and identifiers."""
     rows = ctx.rows
     order_id = ctx.ids("order_id", required=True)
@@ -63,13 +55,13 @@ def parse(ctx: Context) -> dict[str, Any]:
     ctx.reject(buyer["kind"] == "phone_masked", "buyer_phone", "masked phone cannot key an account")
     ctx.reject(buyer["kind"] == "invalid", "buyer_phone", "invalid phone number", raw_phone)
     native = buyer["value"].where(buyer["kind"] == "phone")
-    account = prefixed("youzan", native)
+    account = base.prefixed("youzan", native)
 
     rec = ctx.phones("recipient_phone")
-    ship_to = recipient_columns(ctx, "recipient_phone", rec)
+    ship_to = base.recipient_columns(ctx, "recipient_phone", rec)
     orders = pd.DataFrame(
         {
-            ROW: rows,
+            base.ROW: rows,
             "platform": "youzan",
             "order_id": order_id,
             "line_id": "",
@@ -91,13 +83,13 @@ def parse(ctx: Context) -> dict[str, Any]:
     rec_value = ship_to["recipient_phone"]
     other = rec_value.notna() & (rec_value != native)
     ids = [
-        identifiers_frame(rows, account, "phone", native),
-        identifiers_frame(rows, account, "nickname", nickname),
-        identifiers_frame(rows, account, "name", recipient_names(ctx)),
-        identifiers_frame(rows, account, "address", ship_to["recipient_address"]),
-        identifiers_frame(rows[other], account[other], "recipient_phone", rec["value"][other]),
+        base.identifiers_frame(rows, account, "phone", native),
+        base.identifiers_frame(rows, account, "nickname", nickname),
+        base.identifiers_frame(rows, account, "name", base.recipient_names(ctx)),
+        base.identifiers_frame(rows, account, "address", ship_to["recipient_address"]),
+        base.identifiers_frame(rows[other], account[other], "recipient_phone", rec["value"][other]),
     ]
-    accounts = accounts_frame(
+    accounts = base.accounts_frame(
         rows, account, "youzan", native, display_name=nickname, first_seen=created
     )
     return {"orders": orders, "accounts": accounts, "identifiers": ids}
