@@ -1,6 +1,6 @@
 """``scrm identity``: explain merges, record overrides, score against a truth, report.
 
-Registered in :data:`scrm_lib.cli.SUBCOMMANDS`. Overrides go to the state
+Listed in :data:`scrm_lib.cli.CAPABILITIES`. Overrides go to the state
 store and take effect at the next ``scrm build``.
 
 Example
