@@ -362,8 +362,15 @@ def _print_status(data: dict) -> None:
         names = list(cols or rows[0].keys())
         table = Table(*names, title=title)
         for row in rows:
-            table.add_row(*(_fmt(row.get(n)) for n in names))
+            table.add_row(
+                *(_tail(_fmt(row.get(n))) if n == "file" else _fmt(row.get(n)) for n in names)
+            )
         out.print(table)
+
+
+def _tail(path: str, width: int = 48) -> str:
+    # a file outside the raw area is shown by its full path: keep its name, not its root
+    return path if len(path) <= width else "…" + path[-(width - 1) :]
 
 
 def _fmt(value: Any) -> str:

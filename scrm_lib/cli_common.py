@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -25,8 +26,12 @@ WarehouseOpt = Annotated[
     Path | None, typer.Option("--warehouse", help="Warehouse file (default from config).")
 ]
 
+#: Piped or captured output (cron mail, CI logs, a test worker) has no terminal to
+#: measure; rich would assume 80 columns and wrap a table's cells onto several lines.
+PIPE_WIDTH = 200
+
 #: Results (tables, JSON) on stdout; progress and errors on stderr.
-out = Console(soft_wrap=True)
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else PIPE_WIDTH)
 err = Console(stderr=True, soft_wrap=True)
 
 

@@ -134,7 +134,7 @@ def test_cli_ingest_reports_a_refused_file_goes_on_and_status_shows_it(
     monkeypatch.setenv("COLUMNS", "300")  # one table row a line
     text = runner.invoke(app, ["status"]).output
     assert "refused files" in text
-    assert any("mystery.csv" in line and "preset" in line for line in text.splitlines())
+    assert any("mystery.csv" in line and "preset" in line for line in text.splitlines()), text
     report = health.refused_files()
     assert report[["by"]].values.tolist() == [["ingest"]]
 

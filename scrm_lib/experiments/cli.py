@@ -14,21 +14,18 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich import box
-from rich.console import Console
 from rich.table import Table
 
-from scrm_lib.cli_common import JsonOpt, WarehouseOpt, sub_app
+from scrm_lib.cli_common import JsonOpt, WarehouseOpt, out, sub_app
 from scrm_lib.config import load_settings
 
 app = sub_app("A/B tests: person-level assignment and analysis (SRM, CUPED, Bayesian, sequential).")
 # a lift table squeezed into 80 columns (cron mail, CI logs) is unreadable
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 140)
 
 
 def _emit(data: Any) -> None:
