@@ -179,11 +179,6 @@ def _entry_folder(cache_dir: Path, key: str) -> Path:
     return Path(cache_dir) / key[:2] / key
 
 
-def _counts(parsed: ParsedFile) -> tuple[list[str], int, int]:
-    tables = [n for n, f in parsed.tables.items() if f is not None and not f.empty]
-    return tables, int(parsed.accepted), int(parsed.rejected)
-
-
 def store(cache_dir: Path, key: str, parsed: ParsedFile) -> Path | None:
     """Write ``parsed`` as an entry (temporary folder, then one rename); None if it failed."""
     import pyarrow as pa
@@ -195,9 +190,9 @@ def store(cache_dir: Path, key: str, parsed: ParsedFile) -> Path | None:
     tmp = Path(cache_dir) / ".tmp" / f"{key}-{os.getpid()}-{secrets.token_hex(4)}"
     try:
         tmp.mkdir(parents=True)
-        tables, accepted, rejected = _counts(parsed)
+        summary = parsed.summary()
         files: dict[str, int] = {}
-        for name in tables:
+        for name in summary["tables"]:
             t = pa.Table.from_pandas(_conformed(parsed.tables[name], name), preserve_index=False)
             pq.write_table(t, tmp / f"{name}.parquet", compression="zstd")
             files[name] = t.num_rows
@@ -205,17 +200,7 @@ def store(cache_dir: Path, key: str, parsed: ParsedFile) -> Path | None:
             t = pa.Table.from_pandas(_conformed(parsed.rejects, "rejects"), preserve_index=False)
             pq.write_table(t, tmp / f"{REJECTS}.parquet", compression="zstd")
             files[REJECTS] = t.num_rows
-        meta = {
-            "format_version": FORMAT,
-            "format": parsed.format,
-            "platform": parsed.platform,
-            "sha256": parsed.sha256,
-            "rows_in": int(parsed.rows_in),
-            "accepted": accepted,
-            "rejected": rejected,
-            "tables": tables,
-            "files": files,
-        }
+        meta = {"format_version": FORMAT, **summary, "files": files}
         (tmp / META).write_text(json.dumps(meta), encoding="utf-8")
         final.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -380,18 +365,7 @@ def parse_one(
     except InputFileError as exc:
         return Failure(path, str(exc), exc.problem)
     logger.debug("parsed %s in %.2f s", path, time.perf_counter() - started)
-    tables, accepted, rejected = _counts(parsed)
-    entry = Entry(
-        path=path,
-        format=parsed.format,
-        platform=parsed.platform,
-        sha256=parsed.sha256,
-        rows_in=int(parsed.rows_in),
-        accepted=accepted,
-        rejected=rejected,
-        tables=tables,
-        file_sha256=sha,
-    )
+    entry = Entry(path=path, **parsed.summary(), file_sha256=sha)
     if cache_dir is not None:
         entry.folder = store(cache_dir, cache_key(sha, path.name, parsed.format, settings), parsed)
     if keep or entry.folder is None:

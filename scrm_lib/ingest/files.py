@@ -38,6 +38,19 @@ class ParsedFile:
         """Input rows that reach the warehouse."""
         return self.rows_in - self.rejected
 
+    def summary(self) -> dict[str, Any]:
+        """What the build log and the parse cache record of the file: format, platform,
+        sha256, row counts and the names of the tables it filled."""
+        return {
+            "format": self.format,
+            "platform": self.platform,
+            "sha256": self.sha256,
+            "rows_in": int(self.rows_in),
+            "accepted": int(self.accepted),
+            "rejected": int(self.rejected),
+            "tables": [n for n, f in self.tables.items() if f is not None and not f.empty],
+        }
+
 
 def list_presets(settings: Any = None) -> list[str]:
     """Names of the presets ingest knows (built-in, plus ``<home>/presets/*.toml``).

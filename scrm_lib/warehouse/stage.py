@@ -227,17 +227,7 @@ def _stage_file(runner: Runner, parsed: ParsedFile, *, seq: int, rel: str) -> di
         rj = conform(parsed.rejects, "rejects")
         rj["file"] = rj["file"].fillna(rel)
         runner.insert("rejects", ibis.memtable(rj).cast(REJECTS), step="stage")
-    return {
-        FILE_SEQ: seq,
-        "file": rel,
-        "format": parsed.format,
-        "platform": parsed.platform,
-        "sha256": parsed.sha256,
-        "rows_in": int(parsed.rows_in),
-        "accepted": accepted,
-        "rejected": rejected,
-        "tables": [n for n, f in parsed.tables.items() if f is not None and not f.empty],
-    }
+    return {FILE_SEQ: seq, "file": rel, **parsed.summary()}
 
 
 __all__ = [
