@@ -470,16 +470,7 @@ def plot_rejects(df: pd.DataFrame) -> go.Figure:
     --------
     >>> plot_rejects(rejects_by_reason()).show()  # doctest: +SKIP
     """
-    import plotly.express as px
-
-    fig = px.bar(
-        df.sort_values("rows"),
-        x="rows",
-        y="reason",
-        orientation="h",
-        title="拒收原因 / Rejects by reason",
-    )
-    return fig.update_layout(yaxis_title=None)
+    return _hbar(df.sort_values("rows"), "rows", "reason", "拒收原因 / Rejects by reason")
 
 
 def plot_coverage(df: pd.DataFrame) -> go.Figure:
@@ -516,15 +507,12 @@ def plot_freshness(df: pd.DataFrame) -> go.Figure:
     --------
     >>> plot_freshness(freshness()).show()  # doctest: +SKIP
     """
+    title = "数据新鲜度（天）/ Freshness (days since latest row)"
+    return _hbar(df, "age_days", "table", title, color="platform", barmode="group")
+
+
+def _hbar(df: pd.DataFrame, x: str, y: str, title: str, **kw: Any) -> go.Figure:
     import plotly.express as px
 
-    fig = px.bar(
-        df,
-        x="age_days",
-        y="table",
-        color="platform",
-        orientation="h",
-        barmode="group",
-        title="数据新鲜度（天）/ Freshness (days since latest row)",
-    )
+    fig = px.bar(df, x=x, y=y, orientation="h", title=title, **kw)
     return fig.update_layout(yaxis_title=None)
