@@ -147,8 +147,8 @@ Warehouse = str | Path | Any
 
 @contextlib.contextmanager
 def using(warehouse: Warehouse = None) -> Iterator[Any]:
-    """An ibis connection for ``warehouse``: a path is opened read-only and closed on
-    exit; a connection is passed through and left open for its owner.
+    """A connection for ``warehouse``: a path is opened read-only (as ibis) and closed
+    on exit; anything already open is passed through and left open for its owner.
 
     Examples
     --------
@@ -157,8 +157,8 @@ def using(warehouse: Warehouse = None) -> Iterator[Any]:
     ...     c is con
     True
     """
-    if warehouse is not None and hasattr(warehouse, "list_tables"):
-        yield warehouse
+    if warehouse is not None and not isinstance(warehouse, str | Path):
+        yield warehouse  # an open connection (ibis, DuckDB) or a runner: its owner closes it
         return
     path = None if warehouse is None or str(warehouse) == "" else Path(warehouse)
     con = open_warehouse(path)

@@ -149,6 +149,10 @@ class Runner:
         """The named query's result as a pyarrow table (DuckDB)."""
         return self.query(name, params, **kw).to_arrow_table()
 
+    def tables(self, *, step: str = "tables") -> set[str]:
+        """Names of the tables and views the connection sees (temporary ones too)."""
+        return {r[0] for r in self.rows("engine.tables", step=step)}
+
     @contextlib.contextmanager
     def transaction(self, *, step: str = "transaction") -> Iterator[None]:
         """All statements in the block commit together or not at all (DuckDB)."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from scrm_lib.engine import Runner, Warehouse, using
@@ -25,16 +24,13 @@ def runner(con: Any) -> Runner:
 @contextlib.contextmanager
 def opened(warehouse: Warehouse) -> Iterator[Runner]:
     """A runner on ``warehouse``: a path or ``None`` is opened read-only for the block."""
-    if warehouse is None or isinstance(warehouse, str | Path):
-        with using(warehouse) as con:
-            yield runner(con)
-    else:
-        yield runner(warehouse)
+    with using(warehouse) as con:
+        yield runner(con)
 
 
 def tables(run: Runner) -> set[str]:
     """Names of the tables and views the connection sees."""
-    return {r[0] for r in run.rows("identity.tables")}
+    return run.tables()
 
 
 __all__ = ["LABEL", "opened", "runner", "tables"]

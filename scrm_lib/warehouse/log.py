@@ -141,7 +141,7 @@ class BuildLog:
     def __init__(self, con: Any, *, label: str = "build log") -> None:
         self.con = con
         self.runner = Runner(con, label=label)
-        self.tables: set[str] = {r[0] for r in self.runner.rows("build_log.tables", step="read")}
+        self.tables: set[str] = self.runner.tables(step="read")
 
     def columns(self, table: str) -> set[str]:
         """The column names of ``table``."""

@@ -2,9 +2,6 @@
 -- rejects per reason. One reader (scrm_lib.warehouse.log.BuildLog) runs these
 -- for `scrm status` and for the data-health report alike.
 
--- name: tables
-SELECT table_name FROM information_schema.tables
-
 -- name: columns
 SELECT column_name FROM information_schema.columns WHERE table_name = $table
 

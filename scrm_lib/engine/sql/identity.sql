@@ -2,12 +2,6 @@
 -- evaluate): the deterministic graph, the tables it writes, the persons mart, the
 -- overrides in the state store and the scores against a truth.
 
--- name: tables
--- What SHOW TABLES lists: the tables and views of the current schema, temporary ones too.
-SELECT DISTINCT table_name FROM information_schema.tables
-WHERE table_schema = current_schema() AND table_catalog IN (current_database(), 'temp')
-ORDER BY table_name
-
 -- name: keep_frame
 -- A registered frame kept as a temporary table for the statements after it.
 CREATE OR REPLACE TEMP TABLE {{ target }} AS SELECT * FROM {{ frame }}
