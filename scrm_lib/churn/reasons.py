@@ -147,8 +147,14 @@ def explain(
     *,
     top: int = 3,
     min_effect: float = 0.005,
+    fallback: str = "recency_days",
 ) -> pd.Series:
-    """The ``top`` reasons per row, as one string joined by "; " (empty when none stands out).
+    """The ``top`` reasons per row, as one string joined by "; ".
+
+    A row where no feature moves the probability by ``min_effect`` (a saturated
+    model: every single occlusion leaves p near 1) still gets one reason: its
+    largest positive contribution, else the ``fallback`` feature, because an
+    early-warning entry without a reason cannot be acted on.
 
     Examples
     --------
@@ -166,6 +172,9 @@ def explain(
             text = sentence(feat, row)
             if text not in said:  # related features share one sentence
                 said.append(text)
+        if not said:
+            best = contrib.idxmax()
+            said.append(sentence(best if contrib[best] > 0 else fallback, row))
         out.append("; ".join(said))
     return pd.Series(out, index=rows.index, dtype="string")
 
