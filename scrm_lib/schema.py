@@ -143,6 +143,8 @@ TABLES: dict[str, ibis.Schema] = {
             "channel_id": "string",
             "name": "string",
             "type": "string",
+            "campaign": "string",  # the campaign the code belongs to (2025双11拉新)
+            "staff_id": "string",  # the staff member a 活码 belongs to (WeCom userid)
             "cost": MONEY,
             "created_at": TS,
             "source_file": "string",

@@ -1,5 +1,9 @@
 """Marketing and configuration tables: channels, touches (send log), consent, assignments.
 
+A channel row is one acquisition code (渠道码 / 活码 ``state``) with its
+campaign, the staff member a 活码 belongs to, and its cost. A blank cost
+stays NULL (its ROI is unknown, not infinite); a negative cost is rejected.
+
 Touches and consent name a user by type and id. ``openid`` becomes
 ``wechat:<openid>``, ``external_userid`` becomes ``wecom:<id>``. A
 ``phone`` is not an account on any platform, so it becomes the pseudo
@@ -47,13 +51,18 @@ def parse(ctx: Context) -> dict[str, Any]:
 
 
 def _channels(ctx: Context) -> dict[str, Any]:
+    cost = ctx.amounts("cost")
+    # A blank cost stays unknown (ROI undefined); a negative one is a typing error.
+    ctx.reject(cost < 0, "cost", "negative cost")
     channels = pd.DataFrame(
         {
             ROW: ctx.rows,
             "channel_id": ctx.ids("channel_id", required=True),
             "name": ctx.texts("name", required=True),
             "type": ctx.texts("type"),
-            "cost": ctx.amounts("cost"),
+            "campaign": ctx.texts("campaign"),
+            "staff_id": ctx.ids("staff_id"),
+            "cost": cost,
             "created_at": ctx.timestamps("created_at"),
         }
     )
