@@ -687,3 +687,15 @@ _mart("experiment_exposures", "experiments", "first exposure of each person to a
     "variant": ("!string", "arm, holdout or global_holdout"),
     "ts": (dt.Timestamp(timezone="UTC", nullable=False), "first exposure"),
 }, key=("experiment", "person_id"), store="state")  # fmt: skip
+
+# tags (scrm_lib.tags): every capability's tags on persons, written through one registry
+_mart("person_tags", "tags", "one row per person, tag and value: who carries which tag, and why", {
+    "person_id": ("!string", "person"),
+    "tag": ("!string", "tag (declared in scrm_lib.tags.TAGS)"),
+    "value": ("string", "the tag's value (null: the tag alone)"),
+    "source": ("!string", "the capability that wrote it"),
+    "rule": ("string", "what earns the tag, in one line"),
+    "rule_version": ("string", "version of the rule"),
+    "since": (TS, "since when the person carries it"),
+    "build_id": ("string", "the build that wrote it"),
+}, key=("person_id", "tag", "value"))  # fmt: skip
