@@ -1,0 +1,133 @@
+"""The staff (导购) view: contacts won and lost, what their contacts bought, how fast they answer.
+
+Per WeCom staff member (``userid``):
+
+- contacts added (persons with a ``wecom_add`` / ``wecom_follow`` by them) and
+  persons acquired through them (attribution's ``staff_id``: the adder, else
+  the owner of the 活码);
+- contacts who deleted them, contacts they deleted;
+- handovers: contacts handed to someone else, received, failed transfers, and
+  what leaving cost them: the net GMV those contacts bought after the handover;
+- first orders (contacts whose first order came after the add) and the net
+  GMV of their contacts after the add;
+- median response time in private chats: from the first customer message of
+  a burst to the staff member's next reply (the WeCom archive, when loaded).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from scrm_lib.social.channels.attribution import person_orders_of
+from scrm_lib.warehouse.steps import person_map
+
+ADDS = ("wecom_add", "wecom_follow")
+
+
+def _person_events(con: Any, types: tuple[str, ...]) -> ir.Table:
+    """``person_id, ts, type, staff, from_staff`` of WeCom contact events of ``types``."""
+    e = con.table("events")
+    e = e.filter(e.type.isin(types))
+    a = e.attributes.cast("json")
+    pm = person_map(con)
+    j = e.mutate(staff=a["staff"].str, from_staff=a["from_staff"].str)
+    j = j.left_join(pm, j.account_id == pm.account_id)
+    return j.select(
+        person_id=ibis.coalesce(j.person_id, j.account_id),
+        ts=j.ts.epoch_seconds().cast("int64"),
+        type=j.type,
+        staff=j.staff,
+        from_staff=j.from_staff,
+    )
+
+
+def _count(t: ir.Table, by: str, name: str) -> ir.Table:
+    t = t.filter(t[by].notnull())
+    return t.group_by(staff_id=t[by]).aggregate(**{name: t.person_id.nunique()})
+
+
+def response_times(con: Any) -> ir.Table:
+    """``staff_id, responses, median_response_minutes`` from private chats."""
+    m = con.table("messages")
+    m = m.filter((m.channel == "wecom_private") & m.staff_id.notnull())
+    conv = [m.account_id, m.staff_id]
+    before = ibis.window(group_by=conv, order_by=[m.ts])
+    after = ibis.window(group_by=conv, order_by=[m.ts], rows=(1, None))
+    ts = m.ts.epoch_seconds()
+    m = m.mutate(
+        prev=m.direction.lag().over(before),
+        reply=ibis.ifelse(m.direction == "out", ts, ibis.null("int64")).min().over(after),
+        t=ts,
+    )
+    start = m.filter((m.direction == "in") & (m.prev.isnull() | (m.prev == "out")))
+    start = start.filter(start.reply.notnull())
+    wait = (start.reply - start.t) / 60
+    return start.group_by("staff_id").aggregate(
+        responses=start.count(), median_response_minutes=wait.median()
+    )
+
+
+def staff_frame(con: Any, acq: ir.Table, as_of_ts: int) -> pd.DataFrame:
+    """One row per staff member (see the module docstring)."""
+    tables = set(con.list_tables())
+    if "events" not in tables:
+        return pd.DataFrame(columns=["staff_id"])
+    types = (*ADDS, "wecom_customer_deleted_staff", "wecom_staff_deleted_customer",
+             "wecom_handover", "wecom_transfer_fail")  # fmt: skip
+    ev = _person_events(con, types).cache()
+    adds = ev.filter(ev.type.isin(ADDS) & ev.staff.notnull())
+    first_add = adds.group_by(["staff", "person_id"]).aggregate(added=adds.ts.min())
+    orders = person_orders_of(con)
+    orders = orders.filter(orders.ts < as_of_ts)
+    first_order = orders.group_by("person_id").aggregate(first_order=orders.ts.min())
+    j = first_add.inner_join(orders, "person_id")
+    j = j.filter(j.ts >= j.added)
+    bought = j.group_by(staff_id=j.staff).aggregate(
+        buyers=j.person_id.nunique(), contacts_gmv=j.net.sum()
+    )
+    fo = first_add.inner_join(first_order, "person_id")
+    fo = fo.filter(fo.first_order >= fo.added)
+    first = fo.group_by(staff_id=fo.staff).aggregate(first_orders=fo.person_id.nunique())
+    out_ = ev.filter(ev.type.isin(("wecom_handover", "wecom_transfer_fail")))
+    lost = out_.select("person_id", "ts", "type", staff_id=ibis.coalesce(out_.from_staff,
+                                                                          out_.staff))  # fmt: skip
+    after = lost.inner_join(orders, "person_id")
+    after = after.filter(after.ts_right >= after.ts)
+    lost_gmv = after.group_by("staff_id").aggregate(lost_gmv=after.net.sum())
+    ho = ev.filter(ev.type == "wecom_handover")
+    fail = ev.filter(ev.type == "wecom_transfer_fail")
+    fail = fail.mutate(staff=ibis.coalesce(fail.from_staff, fail.staff))
+    parts = [
+        _count(first_add.mutate(person_id=first_add.person_id), "staff", "contacts_added"),
+        _count(acq.select("person_id", "staff_id"), "staff_id", "acquired"),
+        _count(ev.filter(ev.type == "wecom_customer_deleted_staff"), "staff", "deleted_by_contact"),
+        _count(ev.filter(ev.type == "wecom_staff_deleted_customer"), "staff", "deleted_by_staff"),
+        _count(ho, "from_staff", "handed_over"),
+        _count(ho, "staff", "received"),
+        _count(fail, "staff", "transfer_failed"),
+        first,
+        bought,
+        lost_gmv,
+    ]
+    if "messages" in tables:
+        parts.append(response_times(con))
+    frames = [p.execute().set_index("staff_id") for p in parts]
+    df = pd.concat(frames, axis=1).rename_axis("staff_id").reset_index()
+    if "staff" in tables:
+        s = con.table("staff").select("staff_id", "name", "department").execute()
+        df = df.merge(s.drop_duplicates("staff_id"), on="staff_id", how="left")
+    counts = ("contacts_added", "acquired", "deleted_by_contact", "deleted_by_staff",
+              "handed_over", "received", "transfer_failed", "first_orders", "buyers",
+              "responses")  # fmt: skip
+    for c in counts:
+        df[c] = pd.to_numeric(df.get(c), errors="coerce").fillna(0).astype("int64")
+    for c in ("contacts_gmv", "lost_gmv", "median_response_minutes"):
+        df[c] = pd.to_numeric(df.get(c), errors="coerce").astype("float64")
+    df[["contacts_gmv", "lost_gmv"]] = df[["contacts_gmv", "lost_gmv"]].fillna(0.0)
+    return df.sort_values(["contacts_gmv", "staff_id"], ascending=[False, True]).reset_index(
+        drop=True
+    )
