@@ -699,3 +699,115 @@ _mart("person_tags", "tags", "one row per person, tag and value: who carries whi
     "since": (TS, "since when the person carries it"),
     "build_id": ("string", "the build that wrote it"),
 }, key=("person_id", "tag", "value"))  # fmt: skip
+
+# channels (scrm_lib.social.channels.step): acquisition, channel value, staff, the journey
+_mart("channel_acquisition", "channels", "one row per person: the channel that acquired them", {
+    "person_id": ("string", "person"),
+    "rule": ("string", "attribution rule: first_touch or last_touch (before the first order)"),
+    "channel_type": ("string", "acquisition channel type (活码, 广告, referral, organic, …)"),
+    "campaign": ("string", "campaign of the acquiring channel code or referral"),
+    "channel_code": ("string", "acquiring channel code (活码, 达人ID)"),
+    "channel_name": ("string", "name of the channel code"),
+    "staff_id": ("string", "staff member (导购) who added the person, else the 活码's owner"),
+    "touch": ("string", "kind of the acquiring touch (wecom_add, qr_scan, referral, …)"),
+    "touch_at": (TS, "time of the acquiring touch"),
+    "touch_platform": ("string", "platform of the acquiring touch"),
+    "evidence": ("string", "the row that shows the touch (table:id)"),
+    "inviter_person_id": ("string", "who invited the person (referrals)"),
+    "touches": ("!int64", "touches considered by the rule"),
+    "acquired_at": (TS, "first appearance of the person"),
+    "acquisition_cohort": ("string", "month of acquisition (YYYY-MM, local time)"),
+    "first_order_at": (TS, "time of the first counted order"),
+    "high_value_referral": ("!boolean", "referred by an existing customer (高价值渠道)"),
+}, key=("person_id",), personal={"evidence": "account"},
+   filters=("channel_type", "campaign", "channel_code", "staff_id", "touch",
+            "acquisition_cohort", "high_value_referral"))  # fmt: skip
+
+
+def _horizon_columns(days: tuple[int, ...]) -> dict[str, tuple[str, str]]:
+    out = {}
+    for h in days:
+        out[f"gmv{h}_n"] = ("!int64", f"persons acquired at least {h} days ago")
+        out[f"gmv{h}_per_person"] = ("float64", f"net GMV per person in {h} days after acquisition")
+        out[f"gmv{h}_lo"] = ("float64", f"{h}-day GMV per person, lower bound (t)")
+        out[f"gmv{h}_hi"] = ("float64", f"{h}-day GMV per person, upper bound (t)")
+    return out
+
+
+_CHANNEL_VALUE = {
+    "level": ("string", "total, channel_type, campaign, channel_code or staff"),
+    "key": ("string", "the channel type, campaign, code or staff id"),
+    "cohort": ("string", "acquisition month (YYYY-MM), or all"),
+    "channel_type": ("string", "channel type of the row (codes and campaigns: their type)"),
+    "campaign": ("string", "campaign of the row"),
+    "name": ("string", "name of the channel code"),
+    "persons": ("!int64", "persons acquired"),
+    "conv_n": ("!int64", "persons acquired long enough ago to judge conversion"),
+    "conv_k": ("!int64", "of them, with a first order within conversion_days"),
+    "conversion": ("float64", "conversion to a first order within conversion_days"),
+    "conversion_lo": ("float64", "conversion, lower bound (Wilson)"),
+    "conversion_hi": ("float64", "conversion, upper bound (Wilson)"),
+    "median_days_to_first_order": ("float64", "median days from acquisition to the first order"),
+    "buyers": ("!int64", "persons with an order after acquisition"),
+    "repeat_k": ("!int64", "buyers with two or more orders"),
+    "repeat_rate": ("float64", "share of buyers with two or more orders"),
+    "repeat_lo": ("float64", "repeat rate, lower bound (Wilson)"),
+    "repeat_hi": ("float64", "repeat rate, upper bound (Wilson)"),
+    **_horizon_columns((30, 90, 365)),
+    "gmv_total": ("float64", "net GMV since acquisition, CNY"),
+    "clv_n": ("!int64", "persons with a CLV"),
+    "clv_mean": ("float64", "mean CLV (value mart)"),
+    "clv_lo": ("float64", "mean CLV, lower bound (t)"),
+    "clv_hi": ("float64", "mean CLV, upper bound (t)"),
+    "p_alive": ("float64", "mean P(alive) (value mart)"),
+    "churn_scored": ("!int64", "persons with a churn score"),
+    "churn_risk": ("float64", "mean churn probability"),
+    "high_risk": ("!int64", "persons at high churn risk"),
+    "high_risk_share": ("float64", "share of scored persons at high churn risk"),
+    "cost": ("float64", "cost of the channel codes (empty when any lacks one)"),
+    "codes_without_cost": ("int64", "channel codes of the group without a cost"),
+    "cost_per_person": ("float64", "cost per person acquired"),
+    "cac": ("float64", "cost per buyer (CAC)"),
+    "roi_gmv": ("float64", "(GMV since acquisition - cost) / cost"),
+    "roi_clv": ("float64", "(GMV since acquisition + expected CLV - cost) / cost"),
+    "rankable": ("!boolean", "at least min_cohort persons: ranked"),
+    "rank": ("int64", "rank by 90-day GMV per person among rankable groups"),
+}
+_mart("channel_value", "channels", "one row per channel group and cohort: its persons' value",
+      _CHANNEL_VALUE, key=("level", "key", "cohort"))  # fmt: skip
+_mart("channel_staff", "channels", "one row per staff member (导购): contacts, handovers, GMV", {
+    "staff_id": ("string", "WeCom userid"),
+    "name": ("string", "staff member's name"),
+    "department": ("string", "department"),
+    "contacts_added": ("!int64", "persons they added"),
+    "acquired": ("!int64", "persons acquired through them"),
+    "deleted_by_contact": ("!int64", "contacts who deleted them"),
+    "deleted_by_staff": ("!int64", "contacts they deleted"),
+    "handed_over": ("!int64", "contacts handed to another staff member"),
+    "received": ("!int64", "contacts received in handovers"),
+    "transfer_failed": ("!int64", "contacts whose transfer failed"),
+    "first_orders": ("!int64", "contacts whose first order came after the add"),
+    "buyers": ("!int64", "contacts who ordered after the add"),
+    "contacts_gmv": ("float64", "net GMV of their contacts after the add"),
+    "lost_gmv": ("float64", "net GMV their handed-over contacts bought after leaving them"),
+    "responses": ("!int64", "customer message bursts answered in private chats"),
+    "median_response_minutes": ("float64", "median minutes to answer"),
+}, key=("staff_id",), personal={"name": "name"})  # fmt: skip
+_mart("journey_funnel", "channels", "one row per funnel step, group and cohort", {
+    "by": ("string", "what the groups are (channel_type)"),
+    "group": ("string", "the group, or all"),
+    "cohort": ("string", "acquisition month, or all"),
+    "step_no": ("!int64", "step number"),
+    "step": ("string", "step name"),
+    "persons": ("!int64", "persons reaching the step"),
+    "previous": ("!int64", "persons reaching the step before"),
+    "median_hours_from_previous": ("float64", "median hours from the step before (strict order)"),
+    "from_previous": ("float64", "conversion from the step before"),
+    "from_previous_lo": ("float64", "conversion from the step before, lower bound (Wilson)"),
+    "from_previous_hi": ("float64", "conversion from the step before, upper bound (Wilson)"),
+    "from_start": ("float64", "conversion from the first step"),
+    "worst": ("!boolean", "the step that loses the most in its group"),
+    "mode": ("string", "strict or any order"),
+}, key=("by", "group", "cohort", "step_no"))  # fmt: skip
+_mart("channels_meta", "channels", "the channels step's as-of date, rule and unknown codes",
+      _META, key=("key",))  # fmt: skip
