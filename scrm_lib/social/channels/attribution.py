@@ -26,8 +26,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from scrm_lib.config import Settings, load_settings
-from scrm_lib.social.channels.config import channels_config
+from scrm_lib.config import Settings
 from scrm_lib.social.channels.touches import ORGANIC, REFERRAL, channel_table, touches
 from scrm_lib.value._base import person_orders, value_config
 
@@ -118,33 +117,6 @@ def _with_high_value_referral(acq: ir.Table, orders: ir.Table, cfg: dict[str, An
     need = cfg["referral_inviter_min_orders"]
     hv = (acq.channel_type == REFERRAL) & (acq.inviter_orders.fill_null(0) >= need)
     return acq.mutate(high_value_referral=hv).drop("inviter_orders")
-
-
-def acquisition(
-    warehouse: Any = None,
-    *,
-    rule: str | None = None,
-    settings: Settings | None = None,
-) -> Any:
-    """The acquisition channel of every person, with the touch that earned it.
-
-    Parameters
-    ----------
-    warehouse
-        A warehouse path, an open connection, or None (the configured warehouse).
-    rule
-        ``first_touch`` or ``last_touch`` (default ``[channels] attribution``).
-
-    Examples
-    --------
-    >>> acquisition(rule="last_touch").channel_type.value_counts()  # doctest: +SKIP
-    """
-    from scrm_lib.engine import using
-
-    settings = settings or load_settings()
-    cfg = channels_config(settings, attribution=rule)
-    with using(warehouse) as con:
-        return to_frame(con.execute(acquisition_expr(con, cfg, utc_offset(settings))))
 
 
 def utc_offset(settings: Settings, day: dt.date | None = None) -> int:

@@ -14,6 +14,8 @@ from scrm_lib.config import Settings, load_settings
 from scrm_lib.errors import ConfigError
 
 RULES = ("first_touch", "last_touch")
+#: Net GMV per person is measured over these many days after acquisition.
+HORIZONS = (30, 90, 365)
 MODES = ("strict", "any")
 
 #: The default journey: each step is reached by any of its event types, or by the
@@ -33,8 +35,6 @@ CHANNELS_DEFAULTS: dict[str, Any] = {
     "attribution": "first_touch",
     # converted: a first order within this many days of acquisition
     "conversion_days": 30,
-    # net GMV per person over these many days after acquisition
-    "horizons": [30, 90, 365],
     # a group smaller than this is shown but never ranked
     "min_cohort": 30,
     "confidence": 0.95,
@@ -74,9 +74,6 @@ def channels_config(settings: Settings | None = None, **overrides: Any) -> dict[
         raise ConfigError(
             f"[channels] funnel_mode must be one of {', '.join(MODES)}, not {cfg['funnel_mode']!r}"
         )
-    h = cfg["horizons"]
-    if not (isinstance(h, list) and h and all(isinstance(x, int) and x > 0 for x in h)):
-        raise ConfigError(f"[channels] horizons must be a list of days (e.g. [30, 90]), not {h!r}")
     if not 0.5 <= float(cfg["confidence"]) < 1:
         raise ConfigError(f"[channels] confidence must be in [0.5, 1), not {cfg['confidence']!r}")
     cfg["funnel_steps"] = validate_steps(cfg["funnel_steps"])

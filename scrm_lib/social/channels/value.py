@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from scrm_lib.social.channels.attribution import DAY, person_orders_of
+from scrm_lib.social.channels.config import HORIZONS
 from scrm_lib.social.channels.intervals import t_interval, wilson
 from scrm_lib.social.channels.touches import channel_table
 
@@ -50,7 +51,7 @@ def person_outcomes(con: Any, acq: ir.Table, cfg: dict[str, Any], as_of_ts: int)
         "n_orders": o.count(),
         "gmv": o.net.sum(),
     }
-    for h in cfg["horizons"]:
+    for h in HORIZONS:
         aggs[f"gmv_{h}"] = o.net.sum(where=since < h * DAY)
     per = o.group_by("person_id").aggregate(**aggs)
     j = acq.left_join(per, "person_id").drop("person_id_right")
@@ -62,7 +63,7 @@ def person_outcomes(con: Any, acq: ir.Table, cfg: dict[str, Any], as_of_ts: int)
         "conv_matured": j.acquired_ts + conv <= as_of_ts,
         "converted": (j.first_ts - j.acquired_ts) <= conv,
     }
-    for h in cfg["horizons"]:
+    for h in HORIZONS:
         cols[f"matured_{h}"] = j.acquired_ts + h * DAY <= as_of_ts
         cols[f"gmv_{h}"] = j[f"gmv_{h}"].fill_null(0.0)
     j = j.mutate(**cols)
@@ -104,7 +105,7 @@ def _sums(t: ir.Table, cfg: dict[str, Any]) -> dict[str, Any]:
         "churn_risk": t.churn_probability.mean(),
         "high_risk": _n(t.risk_band == "high"),
     }
-    for h in cfg["horizons"]:
+    for h in HORIZONS:
         m, g = t[f"matured_{h}"], t[f"gmv_{h}"]
         aggs[f"gmv{h}_n"] = _n(m)
         aggs[f"gmv{h}_sum"] = g.sum(where=m)
@@ -174,7 +175,7 @@ def finish(stats: pd.DataFrame, costs: pd.DataFrame, parents: pd.DataFrame,
     df["conversion_lo"], df["conversion_hi"] = wilson(df["conv_k"], df["conv_n"], conf)
     df["repeat_rate"] = df["repeat_k"] / df["buyers"].where(df["buyers"] > 0)
     df["repeat_lo"], df["repeat_hi"] = wilson(df["repeat_k"], df["buyers"], conf)
-    for h in cfg["horizons"]:
+    for h in HORIZONS:
         m, lo, hi = t_interval(df[f"gmv{h}_n"], df[f"gmv{h}_sum"], df[f"gmv{h}_sumsq"], conf)
         df[f"gmv{h}_per_person"], df[f"gmv{h}_lo"], df[f"gmv{h}_hi"] = m, lo, hi
     df["clv_mean"], df["clv_lo"], df["clv_hi"] = t_interval(
@@ -196,9 +197,8 @@ def finish(stats: pd.DataFrame, costs: pd.DataFrame, parents: pd.DataFrame,
     df["roi_gmv"] = (df["gmv_total"] - cost) / cost
     df["roi_clv"] = (df["gmv_total"] + df["clv_sum"].fillna(0.0) - cost) / cost
     df = _with_parents(df, parents)
-    key_h = 90 if 90 in cfg["horizons"] else cfg["horizons"][0]
     df["rankable"] = df["persons"] >= cfg["min_cohort"]
-    rank_by = df[f"gmv{key_h}_per_person"].where(df["rankable"])
+    rank_by = df["gmv90_per_person"].where(df["rankable"])
     df["rank"] = rank_by.groupby([df["level"], df["cohort"]]).rank(ascending=False, method="min")
     df["rank"] = df["rank"].where(df["level"] != "total").astype("Int64")
     keep = [c for c in df.columns if not c.endswith(("_sum", "_sumsq"))]
