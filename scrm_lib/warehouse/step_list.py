@@ -1,11 +1,14 @@
 """The build steps, in the order ``scrm build`` runs them: one line per capability.
 
 A capability's step reads what the steps above it wrote (identity's
-``person_accounts`` before any per-person mart).
+``person_accounts`` before any per-person mart; ``tags`` creates ``person_tags`` for every
+later step to write to, ``tags_derived`` reads the marts written before it).
 """
 
 from scrm_lib.churn.step import STEP as churn
 from scrm_lib.identity.step import STEP as identity
+from scrm_lib.tags.step import STEP as tags
+from scrm_lib.tags.step import STEP_LATE as tags_derived
 from scrm_lib.value.step import STEP as value
 
-STEPS = [identity, value, churn]
+STEPS = [identity, tags, value, churn, tags_derived]

@@ -23,8 +23,8 @@ notes), which ``scrm status`` shows.
 
 Example
 -------
->>> [step.name for step in registered()]
-['identity', 'value', 'churn']
+>>> [step.name for step in registered()][:3]
+['identity', 'tags', 'value']
 """
 
 from __future__ import annotations
