@@ -39,6 +39,7 @@ CAPABILITIES = (
     "churn",
     "experiments",
     "segments",
+    "tags",
     "reports",
     "access",
     "labels",
