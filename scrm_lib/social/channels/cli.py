@@ -145,11 +145,13 @@ def attribution_cmd(
         emit_json(data)
         return
     a = data["acquisition"]
-    out.print(f"{person_id}: {a['channel_type']} ({data['rule']})"
-              + (f", code {a['channel_code']}" if a.get("channel_code") else "")
-              + (f", campaign {a['campaign']}" if a.get("campaign") else "")
-              + (f", staff {a['staff_id']}" if a.get("staff_id") else "")
-              + (f", at {a['touch_at']} on {a['touch_platform']}" if a.get("touch_at") else ""))  # fmt: skip
+    parts = [f"{person_id}: {a['channel_type']} ({data['rule']})"]
+    for key, word in (("channel_code", "code"), ("campaign", "campaign"), ("staff_id", "staff")):
+        if a.get(key):
+            parts.append(f"{word} {a[key]}")
+    if a.get("touch_at"):
+        parts.append(f"at {a['touch_at']} on {a['touch_platform']}")
+    out.print(", ".join(parts))
     if len(touches):
         cols = ["touch_at", "touch", "platform", "channel_type", "channel_code", "campaign",
                 "staff_id", "evidence"]  # fmt: skip
