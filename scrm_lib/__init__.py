@@ -40,6 +40,7 @@ CAPABILITIES = (
     "experiments",
     "segments",
     "tags",
+    "social.channels",
     "reports",
     "access",
     "labels",
