@@ -49,22 +49,32 @@ def _acquired(
 
 
 def compute(
-    con: Any, *, settings: Settings, since: Any = None, until: Any = None, **overrides: Any
+    con: Any,
+    *,
+    settings: Settings,
+    since: Any = None,
+    until: Any = None,
+    only: str | None = None,
+    **overrides: Any,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
-    """Every channels mart for ``con`` with ``[channels]`` settings and ``overrides``."""
+    """The channels marts for ``con`` with ``[channels]`` settings and ``overrides``.
+
+    ``only`` names one mart to compute (the others are left out).
+    """
     cfg = channels_config(settings, **overrides)
     acq, as_of = _acquired(con, cfg, settings, since, until)
-    people = to_frame(acq.execute()).rename(columns={"cohort": "acquisition_cohort"})
-    frames = {
-        "channel_acquisition": people,
-        "channel_value": channel_value_frame(con, acq, cfg, as_of),
-        "channel_staff": staff_frame(con, acq, as_of),
-        "journey_funnel": funnel_frame(
+    makers = {
+        "channel_acquisition": lambda: to_frame(acq.execute()).rename(
+            columns={"cohort": "acquisition_cohort"}
+        ),
+        "channel_value": lambda: channel_value_frame(con, acq, cfg, as_of),
+        "channel_staff": lambda: staff_frame(con, acq, as_of),
+        "journey_funnel": lambda: funnel_frame(
             con, acq, cfg["funnel_steps"], mode=cfg["funnel_mode"], cohorts=True,
             confidence=float(cfg["confidence"]),
         ),
     }  # fmt: skip
-    unknown = unknown_code_frame(con)
+    frames = {name: make() for name, make in makers.items() if only in (None, name)}
     meta = {
         "as_of": dt.datetime.fromtimestamp(as_of, dt.UTC).isoformat(),
         "rule": cfg["attribution"],
@@ -72,8 +82,9 @@ def compute(
         "min_cohort": cfg["min_cohort"],
         "funnel_mode": cfg["funnel_mode"],
         "funnel_steps": cfg["funnel_steps"],
-        "unknown_codes": unknown.to_dict("records"),
     }
+    if only is None:
+        meta["unknown_codes"] = unknown_code_frame(con).to_dict("records")
     return frames, meta
 
 
@@ -87,7 +98,7 @@ def _read_or_compute(
             if mart == "channel_acquisition" or not df.empty:
                 return df
         since, until = params.pop("since", None), params.pop("until", None)
-        frames, _ = compute(con, settings=settings, since=since, until=until, **params)
+        frames, _ = compute(con, settings=settings, since=since, until=until, only=mart, **params)
         return frames[mart]
 
 

@@ -124,9 +124,9 @@ def staff_frame(con: Any, acq: ir.Table, as_of_ts: int) -> pd.DataFrame:
               "handed_over", "received", "transfer_failed", "first_orders", "buyers",
               "responses")  # fmt: skip
     for c in counts:
-        df[c] = pd.to_numeric(df.get(c), errors="coerce").fillna(0).astype("int64")
+        df[c] = pd.to_numeric(df.get(c, 0), errors="coerce").fillna(0).astype("int64")
     for c in ("contacts_gmv", "lost_gmv", "median_response_minutes"):
-        df[c] = pd.to_numeric(df.get(c), errors="coerce").astype("float64")
+        df[c] = pd.to_numeric(df.get(c, float("nan")), errors="coerce").astype("float64")
     df[["contacts_gmv", "lost_gmv"]] = df[["contacts_gmv", "lost_gmv"]].fillna(0.0)
     return df.sort_values(["contacts_gmv", "staff_id"], ascending=[False, True]).reset_index(
         drop=True
