@@ -16,6 +16,7 @@ from scrm_lib.sample import (
 from scrm_lib.sample import (
     btyd,
     experiments,
+    journeys,
     marketing,
     miniapp,
     shops,
@@ -89,6 +90,7 @@ def generate(
     end: str = "2026-10-31",
     _douyin_max_rows: int | None = None,
     _dialects: bool = True,
+    _keep: dict | None = None,
 ) -> dict:
     """Write a realistic sample: raw exports and ground truth.
 
@@ -105,6 +107,9 @@ def generate(
     _dialects : bool
         False writes every export exactly as ``docs/raw-formats.md`` shows it
         (for tests comparing the dialects with the documented spelling).
+    _keep : dict, optional
+        Filled with the simulation's frames (persons, accounts, follows, ...)
+        for tests that check its invariants.
 
     Returns
     -------
@@ -141,13 +146,12 @@ def generate(
     files: dict[str, int] = {}
     noise: dict[str, dict] = {}
 
-    channels = marketing.make_channels(rng["channels"], persons, window)
-    people = make_persons(
-        rng["persons"], int(persons), window, channels["渠道码"].to_numpy(dtype=object)
-    )
-    accounts = A.make_accounts(rng["accounts"], people, window)
     staff = wecom.make_staff(rng["staff"], persons)
-    follows = wecom.make_follows(rng["follows"], accounts, staff, channels, window)
+    channels = marketing.make_channels(rng["channels"], persons, window, staff)
+    people = make_persons(rng["persons"], int(persons), window, channels)
+    marketing.backdate_channels(channels, people, window)
+    accounts = A.make_accounts(rng["accounts"], people, window)
+    follows = wecom.make_follows(rng["follows"], accounts, staff, channels, people, window)
     log.info("persons and accounts: %d, %d", len(people), len(accounts))
 
     _, _start_ix, count = O.orderable_accounts(accounts)
@@ -190,7 +194,7 @@ def generate(
     files.update(xiaohongshu.write(rng["xiaohongshu"], orders, accounts, window, exp_dir, noise))
     log.info("shop exports written")
 
-    sub_t = miniapp.subscribe_times(rng["miniapp"], accounts, orders)
+    sub_t = miniapp.subscribe_times(rng["miniapp"], accounts, orders, people)
     info, user_lines, user_dialect = miniapp.users(
         rng["miniapp"], accounts, people, sub_t, window, dia["miniapp_users"]
     )
@@ -205,7 +209,7 @@ def generate(
     files["miniapp_referrals.jsonl"] = miniapp.referrals_file(
         rng["referrals"], ref, accounts, window, exp_dir
     )
-    ev = miniapp.events_file(
+    ev, happened = miniapp.events_file(
         rng["events"],
         accounts,
         orders,
@@ -243,7 +247,9 @@ def generate(
     files["staff.csv"] = write_csv(staff, exp_dir / "staff.csv", "utf-8")
     log.info("WeCom files written")
 
-    files["channels.csv"] = write_csv(channels, exp_dir / "channels.csv", "utf-8")
+    files["channels.csv"] = write_csv(
+        channels[marketing.CHANNEL_COLUMNS], exp_dir / "channels.csv", "utf-8"
+    )
     touches = marketing.make_touches(rng["touches"], accounts, assignments, window)
     files["touches.csv"] = write_csv(touches, exp_dir / "touches.csv", "utf-8")
     consent = marketing.make_consent(rng["consent"], accounts, window)
@@ -277,7 +283,23 @@ def generate(
         outcomes,
         noise,
     )
+    acq = journeys.acquisition(people, accounts, follows, info, ref, channels)
+    value = journeys.channel_value(acq, orders, channels, window)
+    steps = journeys.funnel(people, accounts, follows, members, info, happened, orders, window)
+    written.update(truth.write_channels(truth_dir, window, people, acq, value, steps))
     files.update({f"truth/{k}": v for k, v in written.items()})
+    if _keep is not None:  # the simulation's own frames, for tests of its invariants
+        _keep.update(
+            persons=people,
+            accounts=accounts,
+            channels=channels,
+            follows=follows,
+            info=info,
+            referrals=ref,
+            events=happened,
+            orders=orders,
+            acquisition=acq,
+        )
     seconds = round(time.perf_counter() - t_start, 2)
     log.info("sample written to %s in %.1f s", root, seconds)
     return {

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from scrm_lib.sample import vocab
+from scrm_lib.sample.files import money
 from scrm_lib.sample.timeline import DAY, Window
 
 CHANNEL_TYPES = [
@@ -24,7 +25,28 @@ CHANNEL_NAMES = {
 }
 
 
-def make_channels(rng: np.random.Generator, n_persons: int, window: Window) -> pd.DataFrame:
+#: Campaigns that acquisition codes are grouped under (the year is put in front).
+CHANNEL_CAMPAIGNS = ["双11拉新", "618会员招募", "年货节引流", "门店开业季", "新品种草"]
+#: Codes outside any campaign, and codes whose cost nobody recorded (their ROI is unknown).
+NO_CAMPAIGN_SHARE = 0.3
+NO_COST_SHARE = 0.15
+#: Spread of the per-code value multiplier (lognormal sigma) and its bounds.
+VALUE_SIGMA = 0.8
+VALUE_BOUNDS = (0.3, 3.0)
+#: The columns of channels.csv (the frame also carries the truth column ``multiplier``).
+CHANNEL_COLUMNS = ["渠道码", "渠道名称", "渠道类型", "活动", "导购", "成本", "创建时间"]
+
+
+def make_channels(
+    rng: np.random.Generator, n_persons: int, window: Window, staff: pd.DataFrame
+) -> pd.DataFrame:
+    """The acquisition codes: channels.csv's columns plus the true ``multiplier``.
+
+    Each code has a campaign (a few campaigns of several codes each; some
+    codes none), a 活码 the staff member (导购) whose WeCom it adds customers
+    to, a cost (blank for some), and a value multiplier: the purchase rate of
+    the persons it acquires is scaled by it, so codes differ in true value.
+    """
     n = int(min(400, 30 + n_persons // 5000))
     k = rng.choice(len(CHANNEL_TYPES), size=n, p=[c[2] for c in CHANNEL_TYPES])
     rows = []
@@ -45,7 +67,33 @@ def make_channels(rng: np.random.Generator, n_persons: int, window: Window) -> p
     df = pd.DataFrame(rows, columns=["渠道码", "渠道名称", "渠道类型", "成本"])
     created = rng.integers(-180 * DAY, int(window.seconds * 0.3), n)
     df["创建时间"] = window.local_text(created)
-    return df
+
+    n_camp = len(CHANNEL_CAMPAIGNS)
+    year = window.start.year + rng.integers(0, 2, n_camp)
+    names = np.array([f"{y}{c}" for y, c in zip(year, CHANNEL_CAMPAIGNS, strict=True)])
+    campaign = names[rng.integers(0, n_camp, n)]
+    df["活动"] = np.where(rng.random(n) < NO_CAMPAIGN_SHARE, "", campaign)
+    live = df["渠道类型"].to_numpy() == "活码"
+    userid = staff["userid"].to_numpy(dtype=object)
+    df["导购"] = np.where(live, userid[rng.integers(0, len(userid), n)], "")
+    cost = (df["成本"].to_numpy() * 100).round().astype("int64")
+    df["成本"] = np.where(rng.random(n) < NO_COST_SHARE, "", money(cost).to_numpy())
+    mult = np.exp(rng.normal(0.0, VALUE_SIGMA, n))
+    df["multiplier"] = np.clip(mult, *VALUE_BOUNDS).round(4)
+    return df[[*CHANNEL_COLUMNS, "multiplier"]]
+
+
+def backdate_channels(channels: pd.DataFrame, persons: pd.DataFrame, window: Window) -> None:
+    """Move each code's 创建时间 before the first person it acquired (a day earlier)."""
+    code = persons["channel_code"].to_numpy(dtype=object)
+    used = code != ""
+    first = pd.Series(persons["t0"].to_numpy()[used]).groupby(code[used]).min()
+    created = pd.to_datetime(channels["创建时间"]).to_numpy()
+    start = np.datetime64(window.start.to_datetime64(), "s")
+    t = (created - start).astype("timedelta64[s]").astype("int64")
+    limit = first.reindex(channels["渠道码"]).to_numpy(dtype="float64") - DAY
+    t = np.where(np.isnan(limit), t, np.minimum(t, np.nan_to_num(limit)).astype("int64"))
+    channels["创建时间"] = window.local_text(t)
 
 
 def _campaign_times(window: Window) -> list[tuple[str, int]]:

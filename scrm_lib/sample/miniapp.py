@@ -33,18 +33,28 @@ PHONE_AUTH_SHARE = 0.7
 
 NEVER = O.NEVER
 
+#: Acquisition scans whose scene string the backend did not keep (and whose scan
+#: event the tracking missed): the person's code is in no export.
+LOST_SCENE = 0.08
 
-def subscribe_times(rng, accounts: pd.DataFrame, orders: pd.DataFrame) -> np.ndarray:
-    """When each WeChat account subscribed: at creation, or just before its first order."""
+
+def subscribe_times(rng, accounts: pd.DataFrame, orders: pd.DataFrame, persons) -> np.ndarray:
+    """When each WeChat account subscribed: at creation, or just before its first order.
+
+    Never before the person's ``t0`` (their acquisition), and at ``t0`` for the
+    account their acquisition opened (a code's scan or a friend's invitation).
+    """
     first = np.full(len(accounts), NEVER, dtype="int64")
     w = orders["platform"].to_numpy() == "wechat"
     np.minimum.at(first, orders["account_row"].to_numpy()[w], orders["created"].to_numpy()[w])
     before = first - rng.integers(600, 3 * DAY, len(accounts))
-    return np.where(
+    sub = np.where(
         first < NEVER,
         np.minimum(accounts["created"].to_numpy(), before),
         accounts["created"].to_numpy(),
     )
+    t0 = persons["t0"].to_numpy()[accounts["person_idx"].to_numpy()]
+    return np.where(accounts["acq"].to_numpy(dtype=bool), t0, np.maximum(sub, t0))
 
 
 def users(
@@ -58,9 +68,18 @@ def users(
     scene = np.array(vocab.SUBSCRIBE_SCENES)[
         rng.choice(7, size=n, p=[0.2, 0.15, 0.15, 0.1, 0.2, 0.1, 0.1])
     ]
+    # The acquisition scan of a code: a QR scene carrying the code, unless it was lost.
     code = a["channel_code"].to_numpy(dtype=object)
-    qr = np.isin(scene, vocab.QR_SCENES)
-    qr_code = np.where(qr & (code != ""), code, "")
+    by_code = a["acq"].to_numpy(dtype=bool) & (code != "")
+    qr_scenes = np.array(vocab.QR_SCENES)
+    scene = np.where(by_code, qr_scenes[rng.integers(0, len(qr_scenes), n)], scene)
+    lost = by_code & (rng.random(n) < LOST_SCENE)
+    # Invited friends arrive from the shared card (1007 private chat, 1008 group chat).
+    invited = a["acq"].to_numpy(dtype=bool) & (
+        persons["acquisition"].to_numpy(dtype=object)[pidx] == "referral"
+    )
+    scene = np.where(invited, np.array([1007, 1008])[rng.integers(0, 2, n)], scene)
+    qr_code = np.where(by_code & ~lost, code, "")
     has_phone = rng.random(n) < PHONE_AUTH_SHARE
     phone = np.where(
         a["test_phone"].to_numpy(),
@@ -91,7 +110,15 @@ def users(
     sub_ms = window.unix_s(sub_t[w]) * 1000
     fields["subscribe_time"] = D.json_time(window, sub_ms, d["time_unit"])
     lines = D.render_json(fields, d, D.MINIAPP_USERS)
-    info = pd.DataFrame({"account_row": w, "sub_t": sub_t[w], "qr_code": qr_code})
+    info = pd.DataFrame(
+        {
+            "account_row": w,
+            "sub_t": sub_t[w],
+            "qr_code": qr_code,
+            "scene_lost": lost,
+            "invited": invited,
+        }
+    )
     return info, lines, d
 
 
@@ -271,8 +298,10 @@ def orders_file(
 def referrals(rng, info: pd.DataFrame, window: Window) -> tuple[pd.DataFrame, np.ndarray]:
     """Invite links among mini-program users, heavy-tailed by inviter.
 
-    Accounts are taken in subscribe order; an invitee's inviter is drawn from
-    everyone who subscribed before, with Pareto weights, so a few people
+    The invitees are the accounts of the persons acquired by referral (see
+    ``info["invited"]``), invited when they subscribed. Accounts are taken in
+    subscribe order; an invitee's inviter is drawn from everyone who
+    subscribed before, with Pareto weights, so a few people
     bring in hundreds and chains run several hops deep.
     """
     order = np.argsort(info["sub_t"].to_numpy(), kind="stable")
@@ -280,7 +309,9 @@ def referrals(rng, info: pd.DataFrame, window: Window) -> tuple[pd.DataFrame, np
     role = rng.choice(3, size=n, p=[0.96, 0.03, 0.01])  # 0 member, 1 group leader, 2 distributor
     weight = (rng.pareto(1.15, n) + 1) * np.array([1.0, 6.0, 12.0])[role]
     cum = np.cumsum(weight)
-    invited = (rng.random(n) < 0.35) & (np.arange(n) > 0)
+    # The invitees are the persons acquired by referral: their subscription is the invite.
+    rng.random(n)  # the draw that picked invitees before; later draws stay where they were
+    invited = info["invited"].to_numpy(dtype=bool)[order] & (np.arange(n) > 0)
     pos = np.flatnonzero(invited)
     u = rng.random(len(pos)) * cum[pos - 1]
     inviter_pos = np.minimum(np.searchsorted(cum, u, side="right"), pos - 1)
@@ -337,6 +368,20 @@ def _ev(openid, event, page, t_ms, props) -> pd.DataFrame:
     )
 
 
+def _seen(rows, event: str, t, code=None) -> pd.DataFrame:
+    """What an account did when, for the ground truth (``channel_code`` of a scan)."""
+    n = len(rows)
+    code = np.full(n, "", dtype=object) if code is None else np.asarray(code, dtype=object)
+    return pd.DataFrame(
+        {
+            "account_row": rows,
+            "event": event,
+            "t": np.asarray(t, dtype="int64"),
+            "channel_code": code,
+        }
+    )
+
+
 def events_file(
     rng,
     accounts,
@@ -350,8 +395,13 @@ def events_file(
     out: Path,
     noise: dict,
     dialect_rng=None,
-) -> dict[str, int]:
-    """``miniapp_events_<from>_<to>.jsonl``: one file a half-year, each in its own dialect."""
+) -> tuple[dict[str, int], pd.DataFrame]:
+    """``miniapp_events_<from>_<to>.jsonl``: one file a half-year, each in its own dialect.
+
+    Returns the files written (name → lines) and, for the ground truth, when
+    each account did what: ``account_row``, ``event`` (page_view, cart_add,
+    groupbuy_join, qr_scan) and ``t``, before any duplication.
+    """
     nid = accounts["native_id"].to_numpy(dtype=object)
     span = window.seconds
     rows = info["account_row"].to_numpy()
@@ -383,6 +433,7 @@ def events_file(
         np.where(page_i == 2, '{"groupbuy_id":' + js(gb).to_numpy(dtype=object) + "}", "{}"),
     )
     parts.append(_ev(nid[rows[r]], "page_view", page, ms(t), props))
+    seen = [_seen(rows[r], "page_view", t)]
 
     # Cart adds before most orders; group-buy joins (and the page before) for group orders.
     o = w_orders
@@ -399,8 +450,10 @@ def events_file(
     parts.append(
         _ev(nid[oc["account_row"].to_numpy()], "cart_add", "pages/goods/detail", ms(t), props)
     )
+    seen.append(_seen(oc["account_row"].to_numpy(), "cart_add", t))
     g = o[o["groupbuy_id"].notna()]
     tj = np.maximum(g["created"].to_numpy() - rng.integers(10, 600, len(g)), 0)
+    seen.append(_seen(g["account_row"].to_numpy(), "groupbuy_join", tj))
     gprops = '{"groupbuy_id":' + js(g["groupbuy_id"]) + "}"
     parts.append(
         _ev(
@@ -411,18 +464,14 @@ def events_file(
             gprops,
         )
     )
+    tv = np.maximum(tj - rng.integers(5, 300, len(g)), 0)
+    seen.append(_seen(g["account_row"].to_numpy(), "page_view", tv))
     parts.append(
-        _ev(
-            nid[g["account_row"].to_numpy()],
-            "page_view",
-            "pages/groupbuy/detail",
-            ms(np.maximum(tj - rng.integers(5, 300, len(g)), 0)),
-            gprops,
-        )
+        _ev(nid[g["account_row"].to_numpy()], "page_view", "pages/groupbuy/detail", ms(tv), gprops)
     )
 
-    # QR scans: the subscribing scan, plus later scans of other codes.
-    qr = info["qr_code"].to_numpy(dtype=object) != ""
+    # QR scans: the subscribing scan (inside the window), plus later scans of other codes.
+    qr = (info["qr_code"].to_numpy(dtype=object) != "") & (info["sub_t"].to_numpy() >= 0)
     codes = channels["渠道码"].to_numpy(dtype=object)
     extra = rng.random(len(rows)) < 0.08
     scan_rows = np.concatenate([rows[qr], rows[extra]])
@@ -435,10 +484,13 @@ def events_file(
     scan_t = np.concatenate(
         [
             sub_t[qr],
+            # strictly after the subscription: never a rival of the acquisition scan
             sub_t[extra]
+            + 60
             + (rng.random(int(extra.sum())) * (stop[extra] - sub_t[extra])).astype("int64"),
         ]
     )
+    seen.append(_seen(scan_rows, "qr_scan", scan_t, scan_code))
     parts.append(
         _ev(
             nid[scan_rows],
@@ -482,4 +534,5 @@ def events_file(
             "time_order": "not sorted",
             "dialect": d,
         }
-    return written
+    happened = pd.concat(seen, ignore_index=True)
+    return written, happened

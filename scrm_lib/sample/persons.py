@@ -13,6 +13,10 @@ CATEGORIES = list(vocab.CATALOG)
 CYCLES = np.array([vocab.CATALOG[c][0] for c in CATEGORIES], dtype=float)
 
 
+#: Persons without a code who were invited by a mini-program user (the rest are organic).
+REFERRAL_SHARE = 0.35
+
+
 def _zipf_weights(n: int, s: float = 1.1) -> np.ndarray:
     w = 1.0 / np.arange(1, n + 1) ** s
     return w / w.sum()
@@ -73,13 +77,19 @@ def _phones(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def make_persons(
-    rng: np.random.Generator, n: int, window: Window, channel_codes: np.ndarray
+    rng: np.random.Generator, n: int, window: Window, channels: pd.DataFrame
 ) -> pd.DataFrame:
     """One row per simulated person, with the BTYD parameters that drive their orders.
 
     Purchase rate λ (per day) is a Gamma draw scaled by the replenishment cycle
     of the person's main category; dropout probability p after each purchase
-    is Beta(2, 7). ``t0`` (seconds into the window) is when they first appear.
+    is Beta(2, 7). For a person acquired by a code, λ is multiplied and p
+    divided by the code's value multiplier (referral and organic: 1). ``t0``
+    (seconds into the window) is when they first appear: the moment of their
+    acquisition touch. ``acquisition`` is ``code`` (a 渠道码
+    in ``channel_code``), ``referral`` (invited in the mini-program) or
+    ``organic``; ``acq_platform`` the platform whose account the touch opened
+    (``wecom`` for a 活码, ``wechat`` for the mini-program, empty when organic).
     """
     surname, given, gender = _names(rng, n)
     places = _places(rng, n)
@@ -116,10 +126,23 @@ def make_persons(
     early = rng.random(n) < 0.25
     day = np.where(early, -rng.integers(1, 366, n), day)
     t0 = day.astype("int64") * DAY + draw_second_of_day(rng, n)
+    # Not in the last hours: every account of the person is created inside the window.
+    t0 = np.minimum(t0, window.seconds - 2 * 3600)
 
     has_channel = rng.random(n) < 0.6
-    ch = channel_codes[rng.choice(len(channel_codes), size=n, p=_zipf_weights(len(channel_codes)))]
-    channel = np.where(has_channel, ch, "")
+    codes = channels["渠道码"].to_numpy(dtype=object)
+    k = rng.choice(len(codes), size=n, p=_zipf_weights(len(codes)))
+    channel = np.where(has_channel, codes[k], "")
+    referral = ~has_channel & (rng.random(n) < REFERRAL_SHARE)
+    acquisition = np.where(has_channel, "code", np.where(referral, "referral", "organic"))
+    live = channels["渠道类型"].to_numpy(dtype=object)[k] == "活码"
+    acq_platform = np.where(
+        has_channel, np.where(live, "wecom", "wechat"), np.where(referral, "wechat", "")
+    )
+    # A code's value shows in how often its persons buy and how long they stay.
+    mult = np.where(has_channel, channels["multiplier"].to_numpy(dtype=float)[k], 1.0)
+    lam = lam * mult
+    p = np.clip(p / mult, 0.01, 0.95)
 
     return pd.DataFrame(
         {
@@ -140,5 +163,7 @@ def make_persons(
             "p": p,
             "t0": t0,
             "channel_code": channel,
+            "acquisition": acquisition,
+            "acq_platform": acq_platform,
         }
     )

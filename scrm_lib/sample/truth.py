@@ -10,6 +10,7 @@ import pandas as pd
 
 from scrm_lib.sample import orders as O
 from scrm_lib.sample.files import money, write_csv
+from scrm_lib.sample.journeys import utc_iso
 from scrm_lib.sample.timeline import Window
 
 README = """# Ground truth for the scrm sample data
@@ -33,7 +34,8 @@ Same seed, same bytes.
   the base acquired earlier); `churned` and `churn_date` (the day of the
   purchase after which they dropped out — no order of theirs is created after
   that day); `home_platform` (where most of their orders go);
-  `channel_code` (acquisition channel, from channels.csv, empty = organic);
+  `channel_code` (acquisition channel, from channels.csv, empty = organic or
+  referral: see `acquisition.csv`);
   `n_accounts`, `n_orders`; `referrals_made` (invitees brought in).
 - `orders.csv` — every real order (garbage rows excluded): platform,
   order_id as ingest should key it (Tmall number without `="..."`, Douyin main
@@ -50,6 +52,41 @@ Same seed, same bytes.
   active (rates apply), converted (has an order in the outcome window).
   Conversions are allocated exactly: round(rate × n) per arm among active
   persons, so realized rates equal the true rates up to rounding.
+- `acquisition.csv` — one row per person: how and when they were acquired.
+  `person_id`; `channel_type` (活码 / 海报 / 广告 / 直播间 / 门店 for a code,
+  `referral` for a person invited in the mini-program, `organic`);
+  `channel_code` (empty for referral and organic); `campaign` and `staff_id`
+  (the code's 活动 and 导购 in channels.csv); `acquired_at` (UTC ISO 8601,
+  `…Z`; before the window start for the base acquired earlier). The
+  acquisition touch happened at `acquired_at`, which is the person's
+  `first_seen`: the WeCom add with `state` = the code (活码), the
+  mini-program subscription with `qr_scene_str` = the code and its `qr_scan`
+  event (other codes; the event only inside the window), the referral's
+  invite (referral). No other touch with a code (a later `state`, scan or
+  invite) is earlier. `visible`: an export shows that touch (False where the
+  add's `state` or the scan's scene string and event were lost; organic:
+  True, there is no touch to hide; orders' `channel_code` does not count);
+  `inviter_person_id` (referral only).
+- `channel_value.csv` — one row per code of channels.csv: `channel_code`,
+  `channel_type`, `campaign`, `staff_id`, `multiplier` (the code's TRUE value
+  multiplier: the purchase rate of the persons it acquired was scaled by
+  it; 1 for referral and organic persons), `persons` (acquired by it),
+  `persons_90d` (of those, acquired inside the window at least 90 days
+  before its end), `net_gmv_90d_per_person` (yuan: net value — amount minus
+  refund of paid and refunded orders, as in `orders.csv` — of the orders
+  the `persons_90d` created in the 90 days from acquisition, divided by
+  `persons_90d`; empty when 0), `cost` (as in channels.csv; empty = unknown,
+  so the ROI is undefined).
+- `funnel.csv` — `person_id`, `step`, `ts` (UTC ISO 8601): the first time
+  each person reached each step of the default journey, from the simulated
+  events and orders (before export noise; WeCom adds and subscriptions of
+  the base acquired earlier are before the window start): `scan_or_add`
+  (a QR scan, also a lost acquisition scan, or a WeCom add),
+  `group_or_follow` (a WeCom group join, a WeCom add or a mini-program
+  subscription), `view` (a page view or group-buy join), `cart` (cart add),
+  `first_order` (the first order paid by the window end; `ts` its creation),
+  `second_order_90d` (the next paid order, created within 90 days of the
+  first). Steps a person never reached have no row.
 - `noise.json` — per export file: exact duplicate rows and garbage rows
   injected (unparseable amount or date; they carry fresh order numbers), time
   formats, title rows, numbers-as-text, status snapshot date, and the file's
@@ -180,3 +217,41 @@ def write(
         written[name] = len(obj)
     (out / "README.md").write_text(README, encoding="utf-8")
     return written
+
+
+def write_channels(
+    out: Path,
+    window: Window,
+    persons: pd.DataFrame,
+    acq: pd.DataFrame,
+    value: pd.DataFrame,
+    steps: pd.DataFrame,
+) -> dict[str, int]:
+    """``acquisition.csv``, ``channel_value.csv`` and ``funnel.csv`` (see :data:`README`)."""
+    pid = persons["person_id"].to_numpy(dtype=object)
+    inviter = acq["inviter_idx"].to_numpy()
+    frames = {
+        "acquisition.csv": pd.DataFrame(
+            {
+                "person_id": pid[acq["person_idx"].to_numpy()],
+                "channel_type": acq["channel_type"],
+                "channel_code": acq["channel_code"],
+                "campaign": acq["campaign"],
+                "staff_id": acq["staff_id"],
+                "acquired_at": utc_iso(window, acq["t"].to_numpy()),
+                "visible": acq["visible"],
+                "inviter_person_id": np.where(inviter >= 0, pid[np.maximum(inviter, 0)], ""),
+            }
+        ),
+        "channel_value.csv": value,
+        "funnel.csv": pd.DataFrame(
+            {
+                "person_id": pid[steps["person_idx"].to_numpy()],
+                "step": steps["step"].to_numpy(),
+                "ts": utc_iso(window, steps["t"].to_numpy()),
+            }
+        ),
+    }
+    for name, df in frames.items():
+        write_csv(df, out / name, "utf-8")
+    return {name: len(df) for name, df in frames.items()}

@@ -14,6 +14,9 @@ NEVER = np.iinfo("int64").max
 # 4 group chat, 5 phone contacts, 6 WeChat contacts, 201 internal share, 202 assigned.
 ADD_WAYS = np.array([1, 2, 3, 4, 5, 6, 201, 202])
 ADD_WAY_P = np.array([0.55, 0.12, 0.1, 0.1, 0.04, 0.04, 0.03, 0.02])
+#: 活码 adds whose ``state`` did not reach the export (the customer added the staff
+#: member from a forwarded card of the code, which carries no state).
+LOST_STATE = 0.06
 
 
 def make_staff(rng: np.random.Generator, n_persons: int) -> pd.DataFrame:
@@ -40,12 +43,18 @@ def make_follows(
     accounts: pd.DataFrame,
     staff: pd.DataFrame,
     channels: pd.DataFrame,
+    persons: pd.DataFrame,
     window: Window,
 ) -> pd.DataFrame:
     """Staff–contact follow relations (one contact may be followed by two staff).
 
     ``userid`` is the current follower; ``handover_from`` the previous one when
-    the contact was transferred (离职继承 / 在职转接).
+    the contact was transferred (离职继承 / 在职转接). A person acquired by a
+    活码 was added through it at their ``t0``: that follow is the code's staff
+    member's, with ``state`` = the code, except for the :data:`LOST_STATE`
+    share whose state was not recorded (``state_lost``). Any other follow
+    with a code is a later touch: a 活码 ``state`` is only written on follows
+    made after the person's ``t0``.
     """
     wc = np.flatnonzero(accounts["platform"].to_numpy() == "wecom")
     two = rng.random(len(wc)) < 0.15
@@ -61,11 +70,21 @@ def make_follows(
     created = np.minimum(created, window.seconds - 60)
     add_way = rng.choice(ADD_WAYS, size=m, p=ADD_WAY_P)
     live = channels.loc[channels["渠道类型"] == "活码", "渠道码"].to_numpy(dtype=object)
+    other_live = live[rng.integers(0, len(live), m)]
     person_code = accounts["channel_code"].to_numpy(dtype=object)[rows]
-    own_live = np.isin(person_code, live)
+    acq = accounts["acq"].to_numpy(dtype=bool)[rows] & ~second
+    t0 = persons["t0"].to_numpy()[accounts["person_idx"].to_numpy()[rows]]
+    lost = acq & (rng.random(m) < LOST_STATE)
+    add_way = np.where(acq, 1, add_way)
     state = np.where(
-        add_way == 1, np.where(own_live, person_code, live[rng.integers(0, len(live), m)]), ""
+        acq,
+        np.where(lost, "", person_code),
+        np.where((add_way == 1) & (created > t0), other_live, ""),
     )
+    code_staff = pd.Series(channels["导购"].to_numpy(), index=channels["渠道码"].to_numpy())
+    staff_pos = pd.Series(np.arange(len(staff)), index=staff["userid"].to_numpy())
+    own = staff_pos.reindex(code_staff.reindex(person_code).to_numpy()).to_numpy()
+    st = np.where(acq & ~np.isnan(own), np.nan_to_num(own), st).astype("int64")
     transferred = rng.random(m) < 0.04
     new_staff = (st + 1 + rng.integers(0, len(staff) - 1, m)) % len(staff)
     transfer_t = created + rng.integers(7 * DAY, 200 * DAY, m)
@@ -78,6 +97,7 @@ def make_follows(
             "created": created,
             "add_way": add_way,
             "state": state,
+            "state_lost": lost,
             "userid": np.where(transferred, userid[new_staff], userid[st]),
             "handover_from": np.where(transferred, userid[st], None),
             "transfer_t": np.where(transferred, transfer_t, NEVER),
