@@ -19,8 +19,9 @@ def event(acc: str, ts: str, kind: str, **attrs: Any) -> dict:
 
 
 def account(acc: str, first_seen: str, platform: str | None = None, code: str | None = None):
-    return {"account_id": acc, "platform": platform or acc.split(":")[0],
-            "native_id": acc.split(":")[1], "first_seen": first_seen, "channel_code": code}  # fmt: skip
+    plat, native = acc.split(":")
+    return {"account_id": acc, "platform": platform or plat, "native_id": native,
+            "first_seen": first_seen, "channel_code": code}  # fmt: skip
 
 
 #: account → person (OneID's answer, written by hand)

@@ -1,4 +1,4 @@
-"""Attribution rules on a hand-made warehouse: ties, a touch after the first order, two platforms."""
+"""Attribution rules, hand-made warehouse: ties, a touch after the first order, two platforms."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Channel value on the hand-made warehouse: ROI with and without cost, windows, intervals, ranks."""
+"""Channel value, hand-made warehouse: ROI with and without cost, windows, intervals, ranks."""
 
 from __future__ import annotations
 
