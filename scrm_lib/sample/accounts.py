@@ -49,16 +49,10 @@ def name_variants(rng: np.random.Generator, surname: np.ndarray, given: np.ndarr
     return out.to_numpy(dtype=object)
 
 
-def _pick_platforms(
-    rng: np.random.Generator, n: int, forced: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Each person's platforms; ``forced`` (a platform or "") is always among them."""
+def _pick_platforms(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
     k = rng.choice(4, size=n, p=N_ACCOUNTS_P) + 1
     # Gumbel top-k: weighted sampling without replacement for every person at once.
     keys = np.log(PLATFORM_WEIGHTS)[None, :] + rng.gumbel(size=(n, len(PLATFORMS)))
-    # The platform of the acquisition touch (a 活码 adds a WeCom contact, a poster scan
-    # opens the mini-program) is where the person's first account is.
-    keys[forced[:, None] == PLATFORMS[None, :]] = np.inf
     rank = np.argsort(np.argsort(-keys, axis=1), axis=1)
     chosen = rank < k[:, None]
     person_idx, plat_idx = np.nonzero(chosen)
@@ -68,8 +62,7 @@ def _pick_platforms(
 def make_accounts(rng: np.random.Generator, persons: pd.DataFrame, window: Window) -> pd.DataFrame:
     """One row per account: platform, native id, ``account_id`` and shown identifiers."""
     n = len(persons)
-    forced = persons["acq_platform"].to_numpy(dtype=object)
-    pidx, plat_idx = _pick_platforms(rng, n, forced)
+    pidx, plat_idx = _pick_platforms(rng, n)
     m = len(pidx)
     plat = PLATFORMS[plat_idx]
     P = persons.iloc[pidx].reset_index(drop=True)
@@ -86,10 +79,9 @@ def make_accounts(rng: np.random.Generator, persons: pd.DataFrame, window: Windo
     acc["test_phone"] = test
 
     # When the account appeared: at the person's start or some weeks later.
-    later = (rng.random(m) < 0.45) & (plat != forced[pidx])
+    later = rng.random(m) < 0.45
     created = P["t0"].to_numpy() + np.where(later, rng.exponential(60 * DAY, m), 0).astype("int64")
     acc["created"] = np.minimum(created, window.seconds - 3600)
-    acc["acq"] = plat == forced[pidx]  # the account the acquisition touch opened
 
     native = np.empty(m, dtype=object)
 

@@ -14,6 +14,7 @@ from scrm_lib.sample import (
     accounts as A,
 )
 from scrm_lib.sample import (
+    acquisition,
     btyd,
     experiments,
     journeys,
@@ -59,6 +60,7 @@ _STREAMS = [
     "consent",
     "dialects",
     "xiaohongshu",
+    "acquisition",
 ]
 
 
@@ -149,8 +151,9 @@ def generate(
     staff = wecom.make_staff(rng["staff"], persons)
     channels = marketing.make_channels(rng["channels"], persons, window, staff)
     people = make_persons(rng["persons"], int(persons), window, channels)
-    marketing.backdate_channels(channels, people, window)
     accounts = A.make_accounts(rng["accounts"], people, window)
+    acquisition.settle(rng["acquisition"], people, accounts, channels)
+    marketing.backdate_channels(channels, people, window)
     follows = wecom.make_follows(rng["follows"], accounts, staff, channels, people, window)
     log.info("persons and accounts: %d, %d", len(people), len(accounts))
 

@@ -13,18 +13,14 @@ CATEGORIES = list(vocab.CATALOG)
 CYCLES = np.array([vocab.CATALOG[c][0] for c in CATEGORIES], dtype=float)
 
 
-#: Persons without a code who were invited by a mini-program user (the rest are organic).
-REFERRAL_SHARE = 0.35
-
-
-def _zipf_weights(n: int, s: float = 1.1) -> np.ndarray:
+def zipf_weights(n: int, s: float = 1.1) -> np.ndarray:
     w = 1.0 / np.arange(1, n + 1) ** s
     return w / w.sum()
 
 
 def _names(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     surnames = np.array(vocab.SURNAMES, dtype=object)
-    surname = surnames[rng.choice(len(surnames), size=n, p=_zipf_weights(len(surnames), 0.9))]
+    surname = surnames[rng.choice(len(surnames), size=n, p=zipf_weights(len(surnames), 0.9))]
     gender = rng.choice(np.array([1, 2]), size=n, p=[0.38, 0.62])  # 1 male, 2 female
     female = gender == 2
     pool_f = np.array(vocab.GIVEN_F, dtype=object)
@@ -83,13 +79,9 @@ def make_persons(
 
     Purchase rate λ (per day) is a Gamma draw scaled by the replenishment cycle
     of the person's main category; dropout probability p after each purchase
-    is Beta(2, 7). For a person acquired by a code, λ is multiplied and p
-    divided by the code's value multiplier (referral and organic: 1). ``t0``
-    (seconds into the window) is when they first appear: the moment of their
-    acquisition touch. ``acquisition`` is ``code`` (a 渠道码
-    in ``channel_code``), ``referral`` (invited in the mini-program) or
-    ``organic``; ``acq_platform`` the platform whose account the touch opened
-    (``wecom`` for a 活码, ``wechat`` for the mini-program, empty when organic).
+    is Beta(2, 7). ``t0`` (seconds into the window) is when they first appear.
+    ``channel_code`` is the code drawn for them; :func:`.acquisition.settle`
+    matches it with their accounts and applies the code's value.
     """
     surname, given, gender = _names(rng, n)
     places = _places(rng, n)
@@ -131,18 +123,8 @@ def make_persons(
 
     has_channel = rng.random(n) < 0.6
     codes = channels["渠道码"].to_numpy(dtype=object)
-    k = rng.choice(len(codes), size=n, p=_zipf_weights(len(codes)))
+    k = rng.choice(len(codes), size=n, p=zipf_weights(len(codes)))
     channel = np.where(has_channel, codes[k], "")
-    referral = ~has_channel & (rng.random(n) < REFERRAL_SHARE)
-    acquisition = np.where(has_channel, "code", np.where(referral, "referral", "organic"))
-    live = channels["渠道类型"].to_numpy(dtype=object)[k] == "活码"
-    acq_platform = np.where(
-        has_channel, np.where(live, "wecom", "wechat"), np.where(referral, "wechat", "")
-    )
-    # A code's value shows in how often its persons buy and how long they stay.
-    mult = np.where(has_channel, channels["multiplier"].to_numpy(dtype=float)[k], 1.0)
-    lam = lam * mult
-    p = np.clip(p / mult, 0.01, 0.95)
 
     return pd.DataFrame(
         {
@@ -163,7 +145,5 @@ def make_persons(
             "p": p,
             "t0": t0,
             "channel_code": channel,
-            "acquisition": acquisition,
-            "acq_platform": acq_platform,
         }
     )
