@@ -5,7 +5,8 @@ Example
 .. code-block:: bash
 
     scrm segment save vip --filter '[{"column": "rfm_segment", "op": "in", "value": ["champions"]}]'
-    scrm segment columns                  # what a filter can name
+    scrm segment columns                  # what a filter can name: columns and tags
+    scrm segment preview --filter '[{"tag": "dormant", "op": "has_tag", "value": "lost"}]'
     scrm segment list --json
     scrm segment export vip --out vip.xlsx
 """
@@ -69,22 +70,30 @@ def show_cmd(
     for key in ("name", "version", "author", "created_at", "build_id", "persons", "versions"):
         out.print(f"{key}: {info[key]}")
     for f in info["definition"]:
-        out.print(f"  {f['column']} {f['op']} {f.get('value', '')}")
+        what = f"tag {f['tag']}" if "tag" in f else f["column"]
+        out.print(f"  {what} {f['op']} {f.get('value', '')}")
 
 
 @app.command("columns")
 def columns_cmd(as_json: JsonOpt = False) -> None:
-    """The columns a filter may name (the filters the person marts declare), with their meaning."""
+    """What a filter may name: the person marts' filter columns, with their meaning, and the
+    person tags (name, source, rule, values) with the tag ops."""
     import pandas as pd
 
-    from scrm_lib.segments.definitions import OPS, filter_columns
+    from scrm_lib.segments.definitions import OPS, TAG_OPS, filter_columns, tag_filters
 
     df = pd.DataFrame(filter_columns(), columns=["column", "meaning", "mart"])
+    tags = tag_filters()
     if as_json:
-        emit_json({"columns": records(df), "ops": list(OPS)})
+        emit_json({"columns": records(df), "ops": list(OPS), "tags": tags,
+                   "tag_ops": list(TAG_OPS)})  # fmt: skip
         return
     show(df, "segment columns")
     out.print("ops: " + ", ".join(OPS))
+    shown = pd.DataFrame(tags, columns=["tag", "source", "rule", "values"])
+    shown["values"] = shown["values"].map(lambda v: ", ".join(v) if v else "")
+    show(shown, 'segment tags ({"tag": NAME, "op": "has_tag", "value": ...})')
+    out.print("tag ops: " + ", ".join(TAG_OPS))
 
 
 @app.command("preview")

@@ -10,6 +10,10 @@ mart a capability declares with ``key=("person_id",)`` and ``filters``, e.g.::
     [{"column": "rfm_segment", "op": "in", "value": ["champions", "important_keep"]},
      {"column": "risk_band", "op": "==", "value": "high"}]
 
+A filter may also name a person tag (:mod:`scrm_lib.tags`): ``{"tag": "dormant",
+"op": "has_tag"}`` keeps the persons carrying it, with ``"value"`` (one value or a
+list) only those carrying it with that value; ``not_has_tag`` keeps the others.
+
 Filters are ANDed and evaluated in the engine. Saving a segment records a
 new version with its author, the build it was evaluated on and its
 membership (person ids) in the state store, which survives rebuilds.
@@ -56,6 +60,8 @@ Op = Literal["in", "not_in", "==", "!=", ">", ">=", "<", "<=", "between", "is_nu
 OPS: tuple[str, ...] = (
     "in", "not_in", "==", "!=", ">", ">=", "<", "<=", "between", "is_null", "not_null",
 )  # fmt: skip
+#: Ops of a tag filter (``{"tag": ..., "op": "has_tag"}``): a semi or anti join on person_tags.
+TAG_OPS: tuple[str, ...] = ("has_tag", "not_has_tag")
 _NAME = re.compile(r"^[\w\-. ]{1,64}$")
 
 
@@ -93,6 +99,33 @@ def filter_columns() -> list[dict[str, str]]:
     return out
 
 
+def tag_filters(con: Any = None) -> list[dict[str, Any]]:
+    """The tags a filter may name: every declared tag, then any other tag in ``con``'s warehouse.
+
+    Rows of ``tag``, ``source``, ``rule`` and ``values`` (the known values, or ``None``).
+
+    Examples
+    --------
+    >>> [t for t in tag_filters() if t["tag"] == "dormant"][0]["values"]
+    ['dormant', 'lost']
+    """
+    from scrm_lib.tags.registry import declared_tags, warehouse_tags
+
+    out = [
+        {"tag": t.name, "source": t.source, "rule": t.rule,
+         "values": None if t.values is None else list(t.values)}
+        for t in declared_tags().values()
+    ]  # fmt: skip
+    known = {t["tag"] for t in out}
+    if con is not None:
+        out += [
+            {"tag": name, "source": None, "rule": None, "values": None}
+            for name in warehouse_tags(con)
+            if name not in known
+        ]
+    return out
+
+
 def _filter_marts() -> list[Mart]:
     """The person marts with filters, the value mart (the base table) first."""
     others = [m for m in segment_marts() if m.name != MART]
@@ -108,13 +141,17 @@ class PermissionDenied(ScrmError):
 # ---------------------------------------------------------------- definitions
 
 
-def validate_filters(filters: Any) -> list[dict[str, Any]]:
-    """Check a definition; return it normalized. Unknown columns and ops are named.
+def validate_filters(filters: Any, *, con: Any = None) -> list[dict[str, Any]]:
+    """Check a definition; return it normalized. Unknown columns, tags and ops are named.
+
+    ``con``: the warehouse the definition will run on; its tags count as known too.
 
     Examples
     --------
     >>> validate_filters([{"column": "clv", "op": ">", "value": 100}])
     [{'column': 'clv', 'op': '>', 'value': 100}]
+    >>> validate_filters([{"tag": "dormant", "op": "has_tag", "value": "lost"}])
+    [{'tag': 'dormant', 'op': 'has_tag', 'value': ['lost']}]
     """
     if isinstance(filters, str):
         try:
@@ -127,6 +164,9 @@ def validate_filters(filters: Any) -> list[dict[str, Any]]:
         raise ConfigError("a segment definition is a list of filters")
     out = []
     for i, f in enumerate(filters):
+        if isinstance(f, dict) and "tag" in f:
+            out.append(_validate_tag_filter(i, f, con))
+            continue
         if not isinstance(f, dict) or "column" not in f or "op" not in f:
             raise ConfigError(f"filter {i + 1}: needs 'column' and 'op' (and usually 'value')")
         col, op = f["column"], f["op"]
@@ -144,6 +184,39 @@ def validate_filters(filters: Any) -> list[dict[str, Any]]:
             raise ConfigError(f"filter {i + 1}: {op} needs a value")
         out.append({"column": col, "op": op, **({"value": value} if value is not None else {})})
     return out
+
+
+def _validate_tag_filter(i: int, f: dict[str, Any], con: Any) -> dict[str, Any]:
+    """A tag filter normalized: a known tag, a tag op, the values as a list (or none)."""
+    name, op, value = f.get("tag"), f.get("op"), f.get("value")
+    if op not in TAG_OPS:
+        raise ConfigError(f"filter {i + 1}: unknown tag op {op!r}; known: {', '.join(TAG_OPS)}")
+    known = [t["tag"] for t in tag_filters()]
+    if name not in known and con is not None:
+        known = [t["tag"] for t in tag_filters(con)]
+    if name not in known:
+        raise ConfigError(f"filter {i + 1}: unknown tag {name!r}; known: {', '.join(known)}")
+    if isinstance(value, str):
+        value = [value]
+    if value is not None and not (
+        isinstance(value, list) and value and all(isinstance(v, str) for v in value)
+    ):
+        raise ConfigError(f"filter {i + 1}: a tag's value is a text or a list of texts")
+    return {"tag": name, "op": op, **({"value": value} if value is not None else {})}
+
+
+def _tagged(con: Any, t: ir.Table, f: dict[str, Any]) -> ir.Table:
+    """``t`` kept to the persons carrying (``has_tag``) or not carrying the tag of ``f``."""
+    from scrm_lib.tags.registry import TABLE
+
+    if TABLE not in con.list_tables():  # built before tags: nobody carries any
+        return t.filter(ibis.literal(False)) if f["op"] == "has_tag" else t
+    pt = con.table(TABLE)
+    pt = pt.filter(pt.tag == f["tag"])
+    if "value" in f:
+        pt = pt.filter(pt.value.isin(f["value"]))
+    pt = pt.select("person_id").distinct()
+    return t.semi_join(pt, "person_id") if f["op"] == "has_tag" else t.anti_join(pt, "person_id")
 
 
 def _predicate(t: ir.Table, f: dict[str, Any]) -> ir.BooleanValue:
@@ -186,8 +259,8 @@ def _persons_table(con: Any) -> ir.Table:
 def filtered(con: Any, filters: Any) -> ir.Table:
     """The mart rows matching ``filters``, as an ibis expression."""
     t = _persons_table(con)
-    for f in validate_filters(filters):
-        t = t.filter(_predicate(t, f))
+    for f in validate_filters(filters, con=con):
+        t = _tagged(con, t, f) if "tag" in f else t.filter(_predicate(t, f))
     return t
 
 
@@ -298,8 +371,8 @@ def save_segment(
         raise PermissionDenied(f"role {role!r} may not save segments (marketer or admin may)")
     if not isinstance(name, str) or not _NAME.match(name):
         raise ConfigError(f"segment name {name!r}: 1-64 letters, digits, spaces, '-', '_', '.'")
-    definition = validate_filters(filters)
     with using(warehouse) as con:
+        definition = validate_filters(filters, con=con)
         ids = con.execute(filtered(con, definition).select("person_id"))["person_id"]
         build_id = _build_id(con)
     with _state(state_path) as st, st.transaction(step="save"):
