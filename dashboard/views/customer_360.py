@@ -5,7 +5,8 @@ import streamlit as st
 from dashboard.components import current_user, kpi_tiles, query, require_identity_tables, show_table
 from scrm_lib.errors import ScrmError
 from scrm_lib.identity import views
-from scrm_lib.labels import column_config, fmt_time, value_label
+from scrm_lib.labels import column_config, fmt_time, labelled, value_label
+from scrm_lib.tags.registry import person_tags
 
 st.title("客户360 / Customer 360")
 user = current_user()
@@ -46,6 +47,17 @@ kpi_tiles(
         "获客渠道 / Channel": str(person.get("acquisition_channel") or "-"),
     }
 )
+
+st.subheader("标签 / Tags")
+tags = query(person_tags, person_id=person_id)
+if tags.empty:
+    st.caption("没有标签 / No tags")
+else:
+    tags = tags.assign(
+        value=[value_label(t, v) if isinstance(v, str) else v
+               for t, v in zip(tags["tag"], tags["value"], strict=True)],
+    )[["tag", "value", "source", "since"]]  # fmt: skip
+    st.dataframe(labelled(tags), hide_index=True)
 
 st.subheader("账号 / Accounts")
 show_table(card["accounts"], key="c360_accounts", table="accounts")

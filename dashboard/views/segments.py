@@ -92,6 +92,17 @@ c6, c7 = st.columns(2)
 pick_risk = c6.multiselect("流失风险 / Churn risk", ["high", "medium", "low"], placeholder=choose,
                            format_func=lambda c: value_label("risk_band", c))  # fmt: skip
 warning_only = c7.checkbox("仅流失预警 / Early warning only")
+# person tags (scrm_lib.tags): carries a tag, optionally one of its values, or does not
+tag_rows = {t["tag"]: t for t in segments.tag_filters()}
+c8, c9, c10 = st.columns([2, 2, 1])
+pick_tag = c8.selectbox("标签 / Tag", list(tag_rows), index=None, placeholder=choose,
+                        format_func=lambda t: value_label("tag", t))  # fmt: skip
+tag_values = (tag_rows[pick_tag]["values"] or []) if pick_tag else []
+pick_tag_values = c9.multiselect(
+    "标签值 / Tag value", tag_values, placeholder=choose, disabled=not tag_values,
+    format_func=lambda v: value_label(pick_tag, v),
+)  # fmt: skip
+without_tag = c10.checkbox("不含此标签 / Without it", disabled=not pick_tag)
 scored = query(segments.preview, filters='[{"column": "churn_probability", "op": "not_null"}]')
 if not scored["persons"]:
     c6.caption("本次构建没有流失评分：训练模型后重新构建 / No churn scores in this build: "
@@ -109,6 +120,11 @@ if min_alive > 0:
     filters.append({"column": "p_alive", "op": ">=", "value": min_alive})
 if min_clv > 0:
     filters.append({"column": "clv", "op": ">=", "value": min_clv})
+if pick_tag:
+    op = "not_has_tag" if without_tag else "has_tag"
+    filters.append(
+        {"tag": pick_tag, "op": op, **({"value": pick_tag_values} if pick_tag_values else {})}
+    )
 definition = json.dumps(filters, ensure_ascii=False)
 try:
     p = query(segments.preview, filters=definition)
