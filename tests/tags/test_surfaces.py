@@ -71,3 +71,47 @@ def test_the_built_sample_carries_tags(built_sample):
     assert got.get(("dormant", "lost"), 0) == stages.get("lost", 0)
     assert got.get(("high_churn_risk", None), 0) == high
     assert sum(stages.values()) > 100
+
+
+def test_the_pages_filter_on_and_show_tags(built_sample, monkeypatch, tmp_path):
+    from scrm_lib.access.users import add_user
+    from tests.apptest import open_page
+
+    home, wh = built_sample["home"], built_sample["warehouse"]
+    users = tmp_path / "users.yaml"
+    add_user("mark", "demo-pass-123", role="marketer", path=users)
+    monkeypatch.setenv("SCRM_HOME", str(home))
+    monkeypatch.setenv("SCRM_USERS_FILE", str(users))
+    monkeypatch.setenv("SCRM_STATE_DB", str(tmp_path / "state.duckdb"))
+    monkeypatch.setenv("SCRM_WAREHOUSE", str(wh))
+    with duckdb.connect(str(wh), read_only=True) as c:
+        sleeping = c.sql(
+            "select count(*) from value_persons where stage in ('dormant', 'lost')"
+        ).fetchone()[0]
+        lost = c.sql("select count(*) from value_persons where stage = 'lost'").fetchone()[0]
+        everyone = c.sql("select count(*) from value_persons").fetchone()[0]
+        tagged = c.sql("select person_id from person_tags where tag = 'dormant' limit 1").fetchone()
+
+    at = open_page("views/segments.py", "mark", "marketer")
+    assert not at.exception, at.exception
+
+    def persons() -> int:
+        shown = next(m for m in at.metric if m.label.startswith("人数"))
+        return int(shown.value.replace(",", ""))
+
+    assert persons() == everyone
+    tag_box = next(s for s in at.selectbox if s.label.startswith("标签"))
+    tag_box.set_value("dormant").run()
+    assert not at.exception, at.exception
+    assert persons() == sleeping > 0
+    values = next(m for m in at.multiselect if m.label.startswith("标签值"))
+    values.set_value(["lost"]).run()
+    assert persons() == lost
+    next(c for c in at.checkbox if c.label.startswith("不含此标签")).check().run()
+    assert persons() == everyone - lost
+
+    at.switch_page("views/customer_360.py").run()
+    at.text_input(key="c360_search").input(tagged[0]).run()
+    assert not at.exception, at.exception
+    shown = [df.value for df in at.dataframe if "标签" in df.value.columns]
+    assert shown and "沉睡客户" in set(shown[0]["标签"])
