@@ -115,3 +115,15 @@ def test_the_pages_filter_on_and_show_tags(built_sample, monkeypatch, tmp_path):
     assert not at.exception, at.exception
     shown = [df.value for df in at.dataframe if "标签" in df.value.columns]
     assert shown and "沉睡客户" in set(shown[0]["标签"])
+
+
+def test_an_unknown_tag_in_a_filter_is_one_line_and_a_nonzero_exit(con, tmp_path):
+    run_derived(ctx(con))
+    con.disconnect()
+    f = json.dumps([{"tag": "vip_forever", "op": "has_tag"}])
+    proc = scrm("segment", "preview", "--filter", f, "--warehouse", str(tmp_path / "wh.duckdb"),
+                cwd=tmp_path, check=False)  # fmt: skip
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1 and "unknown tag 'vip_forever'" in lines[0]
+    assert "dormant" in lines[0]  # the known tags are listed
