@@ -78,7 +78,7 @@ def make_channels(
     df["导购"] = np.where(live, userid[rng.integers(0, len(userid), n)], "")
     cost = (df["成本"].to_numpy() * 100).round().astype("int64")
     df["成本"] = np.where(rng.random(n) < NO_COST_SHARE, "", money(cost).to_numpy())
-    mult = np.exp(rng.normal(0.0, VALUE_SIGMA, n))
+    mult = np.exp(rng.normal(-VALUE_SIGMA**2 / 2, VALUE_SIGMA, n))  # mean 1: volumes stay
     df["multiplier"] = np.clip(mult, *VALUE_BOUNDS).round(4)
     return df[[*CHANNEL_COLUMNS, "multiplier"]]
 

@@ -68,6 +68,16 @@ def users(
     scene = np.array(vocab.SUBSCRIBE_SCENES)[
         rng.choice(7, size=n, p=[0.2, 0.15, 0.15, 0.1, 0.2, 0.1, 0.1])
     ]
+    has_phone = rng.random(n) < PHONE_AUTH_SHARE
+    phone = np.where(
+        a["test_phone"].to_numpy(),
+        vocab.TEST_PHONE,
+        np.where(has_phone, a["phone"].to_numpy(), None),
+    )
+    bday = persons["birthday"].to_numpy(dtype=object)[pidx]
+    bday = np.where(pd.notna(bday) & (rng.random(n) < 0.5), bday, None)
+    gender = np.where(rng.random(n) < 0.15, 0, persons["gender"].to_numpy()[pidx])
+    # (drawn last: the draws above stay where they were)
     # The acquisition scan of a code: a QR scene carrying the code, unless it was lost.
     code = a["channel_code"].to_numpy(dtype=object)
     by_code = a["acq"].to_numpy(dtype=bool) & (code != "")
@@ -80,15 +90,6 @@ def users(
     )
     scene = np.where(invited, np.array([1007, 1008])[rng.integers(0, 2, n)], scene)
     qr_code = np.where(by_code & ~lost, code, "")
-    has_phone = rng.random(n) < PHONE_AUTH_SHARE
-    phone = np.where(
-        a["test_phone"].to_numpy(),
-        vocab.TEST_PHONE,
-        np.where(has_phone, a["phone"].to_numpy(), None),
-    )
-    bday = persons["birthday"].to_numpy(dtype=object)[pidx]
-    bday = np.where(pd.notna(bday) & (rng.random(n) < 0.5), bday, None)
-    gender = np.where(rng.random(n) < 0.15, 0, persons["gender"].to_numpy()[pidx])
     union = a["unionid"].to_numpy(dtype=object)
 
     def opt(v):  # the key is absent where there is no value

@@ -70,10 +70,15 @@ def make_follows(
     created = np.minimum(created, window.seconds - 60)
     add_way = rng.choice(ADD_WAYS, size=m, p=ADD_WAY_P)
     live = channels.loc[channels["渠道类型"] == "活码", "渠道码"].to_numpy(dtype=object)
-    other_live = live[rng.integers(0, len(live), m)]
     person_code = accounts["channel_code"].to_numpy(dtype=object)[rows]
     acq = accounts["acq"].to_numpy(dtype=bool)[rows] & ~second
     t0 = persons["t0"].to_numpy()[accounts["person_idx"].to_numpy()[rows]]
+    transferred = rng.random(m) < 0.04
+    shift = rng.integers(0, len(staff) - 1, m)
+    transfer_t = created + rng.integers(7 * DAY, 200 * DAY, m)
+    transferred &= transfer_t < window.seconds
+    # (drawn last: the draws above stay where they were)
+    other_live = live[rng.integers(0, len(live), m)]
     lost = acq & (rng.random(m) < LOST_STATE)
     add_way = np.where(acq, 1, add_way)
     state = np.where(
@@ -85,10 +90,7 @@ def make_follows(
     staff_pos = pd.Series(np.arange(len(staff)), index=staff["userid"].to_numpy())
     own = staff_pos.reindex(code_staff.reindex(person_code).to_numpy()).to_numpy()
     st = np.where(acq & ~np.isnan(own), np.nan_to_num(own), st).astype("int64")
-    transferred = rng.random(m) < 0.04
-    new_staff = (st + 1 + rng.integers(0, len(staff) - 1, m)) % len(staff)
-    transfer_t = created + rng.integers(7 * DAY, 200 * DAY, m)
-    transferred &= transfer_t < window.seconds
+    new_staff = (st + 1 + shift) % len(staff)  # a handover goes to someone else
     userid = staff["userid"].to_numpy(dtype=object)
     return pd.DataFrame(
         {
