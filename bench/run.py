@@ -5,6 +5,10 @@ Usage: ``uv run python bench/run.py [--persons 100000 1000000]``
 Each step runs as its own process (the way a user runs it), measured for
 wall time and peak memory. Results go to ``bench/results/pipeline_<N>.json``
 and the table between the bench markers in README.md.
+
+Then the channels benchmark (``bench/channels.py``: attribution, channel
+value and funnel vs plain SQL and pandas) at ``--channels-persons``; results
+in ``bench/results/channels_<N>.json``.
 """
 
 from __future__ import annotations
@@ -123,11 +127,17 @@ def update_readme(results: list[dict]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--persons", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--channels-persons", type=int, nargs="*", default=[1_000_000])
     args = parser.parse_args()
     for n in args.persons:
         print(json.dumps(run_size(n), indent=2))
     known = sorted(RESULTS.glob("pipeline_*.json"), key=lambda p: int(p.stem.split("_")[1]))
     update_readme([json.loads(p.read_text()) for p in known])
+    if args.channels_persons:
+        channels = [str(n) for n in args.channels_persons]
+        subprocess.run(
+            [PY, str(ROOT / "bench" / "channels.py"), "--persons", *channels], check=True
+        )
 
 
 if __name__ == "__main__":
