@@ -30,7 +30,7 @@ CHANNEL_CAMPAIGNS = ["双11拉新", "618会员招募", "年货节引流", "门�
 #: Codes outside any campaign, and codes whose cost nobody recorded (their ROI is unknown).
 NO_CAMPAIGN_SHARE = 0.3
 NO_COST_SHARE = 0.15
-#: Spread of the per-code value multiplier (lognormal sigma) and its bounds.
+#: Spread of the per-code value multiplier (lognormal sigma, mean 1) and its bounds.
 VALUE_SIGMA = 0.8
 VALUE_BOUNDS = (0.3, 3.0)
 #: The columns of channels.csv (the frame also carries the truth column ``multiplier``).
@@ -78,7 +78,7 @@ def make_channels(
     df["导购"] = np.where(live, userid[rng.integers(0, len(userid), n)], "")
     cost = (df["成本"].to_numpy() * 100).round().astype("int64")
     df["成本"] = np.where(rng.random(n) < NO_COST_SHARE, "", money(cost).to_numpy())
-    mult = np.exp(rng.normal(-VALUE_SIGMA**2 / 2, VALUE_SIGMA, n))  # mean 1: volumes stay
+    mult = np.exp(rng.normal(-(VALUE_SIGMA**2) / 2, VALUE_SIGMA, n))  # mean 1: volumes stay
     df["multiplier"] = np.clip(mult, *VALUE_BOUNDS).round(4)
     return df[[*CHANNEL_COLUMNS, "multiplier"]]
 
