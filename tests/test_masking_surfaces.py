@@ -279,6 +279,7 @@ PAGES = [
     "views/segments.py",
     "views/experiments.py",
     "views/churn.py",
+    "views/channels.py",
     "views/reports.py",
 ]
 
