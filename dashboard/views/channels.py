@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard.components import current_user, query, settings, show_table, status, warehouse_path
 from scrm_lib.errors import ScrmError
-from scrm_lib.labels import column_config, label, message, money, value_label
+from scrm_lib.labels import column_config, label, labelled, message, money, value_label
 from scrm_lib.segments import definitions as segments
 from scrm_lib.social.channels import analysis
 from scrm_lib.social.channels.config import RULES, channels_config
@@ -80,12 +81,16 @@ def value_table(rows: pd.DataFrame, level: str, min_cohort: int) -> pd.DataFrame
 
 
 def gmv_vs_cost(codes: pd.DataFrame) -> go.Figure | None:
-    """90-day GMV per person against cost per person, one bubble per channel code."""
+    """90-day GMV per person against cost per person, one bubble per channel code.
+
+    Costs per person run from a few yuan (a 活码) to thousands (an ad bought for a handful of
+    persons), so the cost axis is logarithmic when every cost is above zero.
+    """
     pts = codes[codes["cost_per_person"].notna() & codes["gmv90_per_person"].notna()]
     if pts.empty:
         return None
     y = pts["gmv90_per_person"]
-    top = float(max(pts["cost_per_person"].max(), pts["gmv90_hi"].max(skipna=True) or 0, 1))
+    log_x = bool((pts["cost_per_person"] > 0).all())
     fig = go.Figure(
         go.Scatter(
             x=pts["cost_per_person"],
@@ -108,21 +113,25 @@ def gmv_vs_cost(codes: pd.DataFrame) -> go.Figure | None:
                 "arrayminus": (y - pts["gmv90_lo"]).clip(lower=0).fillna(0),
                 "thickness": 1,
             },
-            customdata=list(zip(pts["persons"], pts["name"].fillna(""), strict=True)),
+            customdata=pts["persons"],
             hovertemplate=(
-                f"<b>%{{text}}</b><br>{label('persons')}: %{{customdata[0]:,}}"
+                f"<b>%{{text}}</b><br>{label('persons')}: %{{customdata:,}}"
                 f"<br>{label('cost_per_person')}: ¥%{{x:,.0f}}"
                 f"<br>{label('gmv90_per_person')}: ¥%{{y:,.0f}}<extra></extra>"
             ),
         )
     )
-    # above the diagonal, a person's first 90 days already paid back what acquiring them cost
-    fig.add_shape(type="line", x0=0, y0=0, x1=top, y1=top, line={"dash": "dot", "color": "grey"})
+    # above this line a person's first 90 days already paid back what acquiring them cost
+    low, high = float(pts["cost_per_person"].min()), float(pts["cost_per_person"].max())
+    even = np.geomspace(max(low, 1e-2), high, 50) if log_x else np.linspace(0, high, 2)
+    fig.add_trace(go.Scatter(x=even, y=even, mode="lines", hoverinfo="skip",
+                             line={"dash": "dot", "color": "grey", "width": 1}))  # fmt: skip
+    top = float(np.nanmax([pts["gmv90_hi"].max(), y.max()])) * 1.15
     fig.update_layout(
         title="90天人均GMV vs 人均成本（虚线：回本）/ 90-day GMV vs cost per person (dotted: "
         "break-even)",
-        xaxis={"title": {"text": label("cost_per_person")}, "rangemode": "tozero"},
-        yaxis={"title": {"text": label("gmv90_per_person")}, "rangemode": "tozero"},
+        xaxis={"title": {"text": label("cost_per_person")}, "type": "log" if log_x else "linear"},
+        yaxis={"title": {"text": label("gmv90_per_person")}, "range": [0, max(top, 1.0)]},
         showlegend=False,
         margin={"t": 60},
     )
@@ -250,10 +259,13 @@ else:
         "persons": steps["persons"].to_numpy(),
         "from_previous": conversion,
         "from_start": [pct(v) for v in steps["from_start"]],
-        "median_hours_from_previous": steps["median_hours_from_previous"].round(1).to_numpy(),
+        "median_hours_from_previous": [
+            "" if pd.isna(v) else f"{v:,.1f}" for v in steps["median_hours_from_previous"]
+        ],
         "worst": steps["worst"].to_numpy(),
     })  # fmt: skip
-    show_table(shown, key="journey_funnel", table="journey_funnel")
+    # counts per step: no personal data, so no unmask toggle either
+    st.dataframe(labelled(shown), hide_index=True)
 
 st.subheader("导购 / Staff")
 try:
