@@ -243,9 +243,14 @@ def _duck_type(t: object) -> str:
             "boolean": "BOOLEAN"}[name]  # fmt: skip
 
 
+def warehouse_path(persons: int, seed: int = 1, cache: Path = CACHE) -> Path:
+    """Where the warehouse for ``persons`` and ``seed`` is cached."""
+    return cache / f"channels_v{VERSION}_{persons}_{seed}.duckdb"
+
+
 def warehouse(persons: int, seed: int = 1, cache: Path = CACHE) -> Path:
     """The cached warehouse file for ``persons`` and ``seed``, generated on first use."""
-    path = cache / f"channels_v{VERSION}_{persons}_{seed}.duckdb"
+    path = warehouse_path(persons, seed, cache)
     if not path.exists():
         cache.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
