@@ -187,3 +187,18 @@ def test_unknown_codes_are_a_warning_with_their_count(env, tmp_path, monkeypatch
     warned = [w.value for w in at.warning if "不在渠道表中" in w.value]
     assert len(warned) == 1 and warned[0].startswith("1 个渠道码")
     assert code in at.dataframe[-1].value["渠道码"].tolist()
+
+
+def test_a_larger_minimum_group_size_ranks_only_the_groups_that_reach_it(env):
+    counted = sorted(n for (n,) in sql(
+        env, "select count(*) from channel_acquisition group by channel_type"
+    ))  # fmt: skip
+    floor = counted[-2]  # only the two largest channel types reach it
+    at = page()
+    at.number_input(key="ch_min_cohort").set_value(floor).run()
+    assert not at.exception, at.exception
+    shown = value_table(at)
+    ranked = shown[~shown["排名"].str.startswith("未排名")]
+    assert sorted(ranked["人数"]) == [n for n in counted if n >= floor]
+    assert sorted(ranked["排名"].astype(int)) == list(range(1, len(ranked) + 1))
+    assert shown.loc[shown["人数"] < floor, "排名"].str.contains(f"少于{floor}人").all()
