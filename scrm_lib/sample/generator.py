@@ -189,6 +189,7 @@ def generate(
     files.update(tm)
     kw = {} if _douyin_max_rows is None else {"max_rows": _douyin_max_rows}
     kw["dialect_rng"] = dia["douyin"]
+    kw["influencers"] = influencers = []
     files.update(shops.write_douyin(rng["douyin"], orders, accounts, window, exp_dir, noise, **kw))
     yz = shops.write_youzan(
         rng["youzan"], orders, accounts, window, exp_dir, noise, dialect_rng=dia["youzan"]
@@ -287,6 +288,7 @@ def generate(
         noise,
     )
     acq = journeys.acquisition(people, accounts, follows, info, ref, channels)
+    acq = journeys.with_influencer_acquisition(acq, orders, influencers[0])
     value = journeys.channel_value(acq, orders, channels, window)
     steps = journeys.funnel(people, accounts, follows, members, info, happened, orders, window)
     written.update(truth.write_channels(truth_dir, window, people, acq, value, steps))

@@ -79,6 +79,30 @@ def acquisition(
     )
 
 
+def with_influencer_acquisition(
+    acq: pd.DataFrame, orders: pd.DataFrame, influencers: pd.DataFrame
+) -> pd.DataFrame:
+    """Organic persons whose first order is a Douyin order through a 达人 within a day of
+    their acquisition came through that 达人: ``douyin_influencer``, code = the 达人ID.
+
+    ``influencers`` holds each Douyin order's 达人ID (``main`` = order number) as
+    the export shows it; an order without one (商品卡, 搜索) acquires nobody.
+    """
+    first = orders.sort_values("created", kind="stable").drop_duplicates("person_idx")
+    first = first[first["platform"] == "douyin"]
+    inf = influencers.assign(main=influencers["main"].astype(str)).set_index("main")["达人ID"]
+    code = first["order_no"].astype(str).map(inf).fillna("").to_numpy(dtype=object)
+    person = first["person_idx"].to_numpy()
+    t0 = acq["t"].to_numpy()[person]
+    hit = (code != "") & (first["created"].to_numpy() - t0 <= DAY)
+    hit &= acq["channel_type"].to_numpy()[person] == "organic"
+    out = acq.copy()
+    rows = person[hit]
+    out.loc[rows, "channel_type"] = "douyin_influencer"
+    out.loc[rows, "channel_code"] = code[hit]
+    return out
+
+
 def net_value(orders: pd.DataFrame, window: Window) -> pd.DataFrame:
     """Paid orders with their net amount in fen (refunds as of the window end taken off).
 

@@ -393,8 +393,11 @@ def write_douyin(
     noise: dict,
     max_rows: int = EXCEL_MAX_DATA_ROWS - 1,
     dialect_rng=None,
+    influencers: list | None = None,
 ) -> dict[str, int]:
     lines = douyin_lines(rng, orders, accounts, window)
+    if influencers is not None:  # the truth needs each order's 达人 (drawn here, per export)
+        influencers.append(lines[["main", "达人ID"]].drop_duplicates("main"))
     written = {}
     for k, (lo, hi) in enumerate(_douyin_files(lines, window, max_rows)):
         sel = (lines["created"] >= lo) & (lines["created"] < hi)

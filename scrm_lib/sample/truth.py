@@ -54,7 +54,10 @@ Same seed, same bytes.
   persons, so realized rates equal the true rates up to rounding.
 - `acquisition.csv` — one row per person: how and when they were acquired.
   `person_id`; `channel_type` (活码 / 海报 / 广告 / 直播间 / 门店 for a code,
-  `referral` for a person invited in the mini-program, `organic`);
+  `referral` for a person invited in the mini-program, `douyin_influencer`
+  for a person otherwise organic whose first order, within a day of their
+  acquisition, was a Douyin order through a 达人 (code = the 达人ID),
+  `organic`);
   `channel_code` (empty for referral and organic); `campaign` and `staff_id`
   (the code's 活动 and 导购 in channels.csv); `acquired_at` (UTC ISO 8601,
   `…Z`; before the window start for the base acquired earlier). The

@@ -8,14 +8,25 @@ Rules (``[channels] attribution``):
 A person who never ordered is judged on all their touches. A touch after the
 first order acquires nobody under either rule: the person was a customer
 already (a Tmall buyer who later scans a 活码 was not brought by the 活码).
+Three tolerances make the rules fit how exports record things
+(``[channels]``):
+
+- ``grace_hours`` (24): a touch logged up to this long after the first order
+  still counts (the cashier's code is scanned while paying), and an explicit
+  touch (invite, WeCom add, scan, subscription) this close to an order-borne
+  one (a Douyin 达人's order, an order with a code) wins over it;
+- ``acquisition_days`` (7; 0 = off): under first touch, only touches within
+  this many days of the person's first appearance acquire: a person seen for
+  months who then adds a 导购 was not acquired by that 活码.
+
 Ties in time go to the touch kind listed first in
 :data:`scrm_lib.social.channels.touches.TOUCHES`, then the smaller code. A
 person without an eligible touch is ``organic``.
 
-``acquired_at`` is the person's first appearance (first sighting of any
-account, first touch or first order, whichever is earliest), the same under
-both rules; it starts the conversion and GMV windows and names the monthly
-cohort (in ``settings.timezone``).
+``acquired_at`` is the person's first appearance (first own activity, else the
+first sighting of any account; or the first touch or order when earlier), the
+same under both rules; it starts the conversion and GMV windows and names the
+monthly cohort (in ``settings.timezone``).
 """
 
 from __future__ import annotations
@@ -27,7 +38,13 @@ import ibis
 import ibis.expr.types as ir
 
 from scrm_lib.config import Settings
-from scrm_lib.social.channels.touches import ORGANIC, REFERRAL, channel_table, touches
+from scrm_lib.social.channels.touches import (
+    ORDER_BORNE,
+    ORGANIC,
+    REFERRAL,
+    channel_table,
+    touches,
+)
 from scrm_lib.value._base import person_orders, value_config
 
 DAY = 86_400
@@ -41,14 +58,28 @@ def person_orders_of(con: Any) -> ir.Table:
 
 
 def _population(con: Any) -> ir.Table:
-    """Every person with the epoch of their first sighting (hub persons left out)."""
+    """Every person with the epoch of their first sighting (hub persons left out).
+
+    ``first_seen`` is the person's first own activity (an event), else the first
+    sighting of any account: an account's ``first_seen`` may be the day the brand
+    messaged it (a send log), which says nothing about when the person came.
+    """
     from scrm_lib.identity.account_hubs import unattributed_accounts
     from scrm_lib.warehouse.steps import person_map
 
     pm = person_map(con)
     acc = con.table("accounts")
     j = pm.inner_join(acc, "account_id")
-    people = j.group_by("person_id").aggregate(first_seen=j.first_seen.epoch_seconds().min())
+    people = j.group_by("person_id").aggregate(sighted=j.first_seen.epoch_seconds().min())
+    if "events" in con.list_tables():
+        e = con.table("events")
+        ej = e.inner_join(pm, e.account_id == pm.account_id)
+        acts = ej.group_by("person_id").aggregate(acted=ej.ts.epoch_seconds().min())
+        people = people.left_join(acts, "person_id").drop("person_id_right")
+        people = people.mutate(first_seen=ibis.coalesce(people.acted, people.sighted))
+    else:
+        people = people.mutate(first_seen=people.sighted)
+    people = people.select("person_id", "first_seen")
     hubs = unattributed_accounts(con)
     if hubs is not None:
         people = people.anti_join(pm.semi_join(hubs, "account_id"), "person_id")
@@ -60,24 +91,38 @@ def acquisition_expr(con: Any, cfg: dict[str, Any], utc_offset_s: int = 8 * 3600
     orders = person_orders_of(con)
     first = orders.group_by("person_id").aggregate(first_order=orders.ts.min())
     t = touches(con)
-    t = t.left_join(first, "person_id").drop("person_id_right")
-    eligible = t.filter(t.first_order.isnull() | (t.ts <= t.first_order))
-    when = eligible.ts if cfg["attribution"] == "first_touch" else ibis.desc(eligible.ts)
+    seen = t.group_by("person_id").aggregate(first_touch=t.ts.min())
+    people = _population(con)
+    base = people.left_join(first, "person_id").drop("person_id_right")
+    base = base.left_join(seen, "person_id").drop("person_id_right")
+    acquired = ibis.least(
+        base.first_seen,
+        ibis.coalesce(base.first_touch, base.first_seen),
+        ibis.coalesce(base.first_order, base.first_seen),
+    )
+    base = base.mutate(acquired=acquired).drop("first_touch")
+    t = t.inner_join(base.select("person_id", "acquired", "first_order"), "person_id")
+    grace = int(cfg["grace_hours"]) * 3600
+    ok = t.first_order.isnull() | (t.ts <= t.first_order + grace)
+    if cfg["acquisition_days"] and cfg["attribution"] == "first_touch":
+        ok = ok & (t.ts <= t.acquired + int(cfg["acquisition_days"]) * DAY)
+    eligible = t.filter(ok)
+    # an explicit touch (invite, add, scan, subscription) within the grace of an order-borne
+    # one (a 达人's order, an order with a code) wins: the order shows where a sale was made,
+    # the explicit touch where the relationship began
+    borne = eligible.touch.isin(ORDER_BORNE)
+    if cfg["attribution"] == "first_touch":
+        when = eligible.ts + ibis.ifelse(borne, grace, 0)
+    else:
+        when = ibis.desc(eligible.ts - ibis.ifelse(borne, grace, 0))
     order = [when, eligible.prio, eligible.channel_code, eligible.evidence]
     ranked = eligible.mutate(
         k=ibis.row_number().over(group_by=eligible.person_id, order_by=order),
         n_touches=eligible.count().over(group_by=eligible.person_id),
-        first_touch=eligible.ts.min().over(group_by=eligible.person_id),
     )
-    chosen = ranked.filter(ranked.k == 0).drop("k", "first_order")
-    people = _population(con)
-    j = people.left_join(chosen, "person_id").drop("person_id_right")
-    j = j.left_join(first, "person_id").drop("person_id_right")
-    acquired = ibis.least(
-        j.first_seen,
-        ibis.coalesce(j.first_touch, j.first_seen),
-        ibis.coalesce(j.first_order, j.first_seen),
-    )
+    chosen = ranked.filter(ranked.k == 0).drop("k", "first_order", "acquired")
+    j = base.left_join(chosen, "person_id").drop("person_id_right")
+    acquired = j.acquired
     ch = channel_table(con)
     if ch is not None:
         j = j.left_join(ch.select("code", "channel_name"), j.channel_code == ch.code).drop("code")

@@ -33,6 +33,12 @@ DEFAULT_STEPS: list[dict[str, Any]] = [
 CHANNELS_DEFAULTS: dict[str, Any] = {
     # first_touch: the earliest touch; last_touch: the last touch at or before the first order
     "attribution": "first_touch",
+    # a touch this many hours after the first order still counts (a cashier's code is
+    # scanned while paying, and logged after the order)
+    "grace_hours": 24,
+    # first touch: only touches within this many days of the person's first appearance
+    # acquire (0: any touch before the first order); a scan a year later acquires nobody
+    "acquisition_days": 7,
     # converted: a first order within this many days of acquisition
     "conversion_days": 30,
     # a group smaller than this is shown but never ranked
@@ -62,7 +68,13 @@ def channels_config(settings: Settings | None = None, **overrides: Any) -> dict[
             known = ", ".join(sorted(CHANNELS_DEFAULTS))
             raise ConfigError(f"[channels] {key!r} is not a setting; known: {known}")
         cfg[key] = value
-    for key in ("conversion_days", "min_cohort", "referral_inviter_min_orders"):
+    for key in (
+        "conversion_days",
+        "min_cohort",
+        "referral_inviter_min_orders",
+        "grace_hours",
+        "acquisition_days",
+    ):
         v = cfg[key]
         if isinstance(v, bool) or not isinstance(v, int) or v < 0:
             raise ConfigError(f"[channels] {key} must be a whole number ≥ 0, not {v!r}")

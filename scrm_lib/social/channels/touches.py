@@ -36,6 +36,9 @@ from scrm_lib.warehouse.steps import person_map
 #: Touch kinds in tie-break order (earlier wins when two touches share a second).
 TOUCHES = ("referral", "wecom_add", "qr_scan", "scene", "order_code", "influencer", "live")
 
+#: Touches an order carries (the others are explicit: an invite, an add, a scan).
+ORDER_BORNE = ("order_code", "influencer", "live")
+
 #: Channel types that are not rows of the ``channels`` table.
 REFERRAL, INFLUENCER, LIVE, UNKNOWN, ORGANIC = (
     "referral", "douyin_influencer", "douyin_live", "unknown_code", "organic"
@@ -78,8 +81,16 @@ def _account_touches(con: Any, tables: set[str]) -> list[ir.Table]:
         a = con.table("accounts")
         # a WeCom contact's ``state`` is the add's, and its add event says when and by whom
         a = a.filter(a.platform != "wecom")
+        when = a.first_seen
+        if "events" in tables:
+            # an account's first_seen may be the day the brand messaged it (a send log); its
+            # first own event is when the subscription with the code happened
+            e = con.table("events")
+            acts = e.group_by(acted_account=e.account_id).aggregate(acted=e.ts.min())
+            a = a.left_join(acts, a.account_id == acts.acted_account)
+            when = ibis.coalesce(a.acted, a.first_seen)
         out.append(a.select(
-            account_id=a.account_id, ts=a.first_seen, platform=a.platform,
+            account_id=a.account_id, ts=when, platform=a.platform,
             touch=ibis.literal("scene"), channel_code=_blank_to_null(a.channel_code),
             staff_id=null, inviter_account_id=null, campaign=null,
             evidence="accounts:" + a.account_id,
@@ -114,7 +125,7 @@ def _account_touches(con: Any, tables: set[str]) -> list[ir.Table]:
             account_id=r.invitee_account_id, ts=r.ts, platform=ibis.literal("wechat"),
             touch=ibis.literal("referral"), channel_code=null, staff_id=null,
             inviter_account_id=r.inviter_account_id, campaign=_blank_to_null(r.campaign),
-            evidence="referrals:" + r.inviter_account_id + ">" + r.invitee_account_id,
+            evidence="referrals:" + r.invitee_account_id,
         ))  # fmt: skip
     return out
 
