@@ -77,6 +77,11 @@ def _scrm_funnel(frames: dict[str, pd.DataFrame]) -> list[dict[str, Any]]:
     return _counts(f[f["cohort"] == "all"])
 
 
+#: The peers implement plain first touch at or before the first order: scrm runs with its
+#: tolerances off (no grace after the first order, no acquisition window) to count the same.
+PEER_RULES = {"grace_hours": 0, "acquisition_days": 0}
+
+
 def part_scrm(db: Path, clock: Clock) -> dict[str, Any]:
     from scrm_lib.config import load_settings
     from scrm_lib.engine import open_warehouse
@@ -85,7 +90,7 @@ def part_scrm(db: Path, clock: Clock) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as home:
         settings = load_settings(home)
         con = clock("open", lambda: open_warehouse(db))
-        frames, _ = clock("compute", lambda: compute(con, settings=settings))
+        frames, _ = clock("compute", lambda: compute(con, settings=settings, **PEER_RULES))
     acq = frames["channel_acquisition"]
     return {
         "funnel": _scrm_funnel(frames),
@@ -107,7 +112,7 @@ def part_scrm_parts(db: Path, clock: Clock) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as home:
         settings = load_settings(home)
     con = open_warehouse(db)
-    cfg = channels_config(settings)
+    cfg = channels_config(settings, **PEER_RULES)
     acq, as_of = clock(
         "acquisition_expr (cached)", lambda: _acquired(con, cfg, settings, None, None)
     )

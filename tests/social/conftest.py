@@ -38,6 +38,17 @@ PERSONS = {
     "wechat:j": "PJ",  # scanned a poster whose cost nobody entered
 }  # fmt: skip
 
+#: when each account was first seen (its first activity; the rest: 2026-01-01)
+FIRST_SEEN = {
+    "wechat:a": "2026-01-03T09:00:00Z", "wecom:a": "2026-01-05T10:00:00Z",
+    "tmall:a": "2026-01-10T12:00:00Z", "tmall:c": "2026-01-02T12:00:00Z",
+    "wechat:c": "2026-01-05T08:00:00Z", "wechat:e": "2026-01-06T08:00:00Z",
+    "wechat:f": "2026-02-01T08:00:00Z", "wechat:g": "2026-02-01T08:00:00Z",
+    "wechat:h": "2026-02-01T08:00:00Z", "wechat:h2": "2026-02-01T08:00:00Z",
+    "douyin:i": "2026-01-08T12:00:00Z", "wechat:j": "2026-01-07T08:00:00Z",
+    "wecom:b": "2026-01-04T08:00:00Z", "wechat:b": "2026-01-04T08:00:00Z",
+}  # fmt: skip
+
 CHANNELS = [
     {"channel_id": "HM1", "name": "导购活码1", "type": "活码", "campaign": "C1", "staff_id": "s1",
      "cost": 100.0},
@@ -47,7 +58,7 @@ CHANNELS = [
 
 
 def write_sample(con: Any) -> None:
-    put(con, "accounts", [account(a, "2026-01-01T00:00:00Z") for a in PERSONS])
+    put(con, "accounts", [account(a, FIRST_SEEN.get(a, "2026-01-01T00:00:00Z")) for a in PERSONS])
     put(con, "events", [
         event("wechat:a", "2026-01-03T09:00:00Z", "qr_scan", channel_code="AD1"),
         event("wecom:a", "2026-01-05T10:00:00Z", "wecom_add", staff="s2", state="HM1"),
