@@ -495,7 +495,7 @@ def segment_marts() -> list[Mart]:
     Examples
     --------
     >>> [m.name for m in segment_marts()]
-    ['value_persons', 'churn_scores']
+    ['value_persons', 'churn_scores', 'channel_acquisition']
     """
     return [
         m

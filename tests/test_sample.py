@@ -806,12 +806,21 @@ def test_channel_truth_files_have_their_columns(sample):
     acq = _truth(sample, "acquisition.csv")
     assert acq["person_id"].tolist() == _truth(sample, "persons.csv")["person_id"].tolist()
     kinds = set(acq["channel_type"])
-    assert kinds == {"活码", "海报", "广告", "直播间", "门店", "referral", "organic"}
+    assert kinds == {
+        "活码",
+        "海报",
+        "广告",
+        "直播间",
+        "门店",
+        "referral",
+        "douyin_influencer",
+        "organic",
+    }
     assert acq["acquired_at"].str.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ").all()
     # acquired_at is first_seen (a local date) in UTC
     local = pd.to_datetime(acq["acquired_at"]).dt.tz_convert("Asia/Shanghai").dt.strftime("%F")
     assert (local == _truth(sample, "persons.csv")["first_seen"]).all()
-    no_code = acq["channel_type"].isin(["referral", "organic"])
+    no_code = acq["channel_type"].isin(["referral", "organic"])  # a 达人 has its 达人ID
     assert (acq.loc[no_code, "channel_code"] == "").all()
     assert (acq.loc[~no_code, "channel_code"] != "").all()
     ref = acq["channel_type"] == "referral"
@@ -917,7 +926,8 @@ def test_acquisition_touch_comes_first(simulation):
     assert (touches["t"][~mine] > touches["t_acq"][~mine]).all()  # other codes strictly after
     at_t0 = touches[mine & (touches["t"] == touches["t_acq"]).to_numpy()]
     shown = set(at_t0["person_idx"])
-    acquired = acq[acq["channel_type"] != "organic"]
+    # a 达人's order acquires without a code touch (the truth's douyin_influencer)
+    acquired = acq[~acq["channel_type"].isin(["organic", "douyin_influencer"])]
     assert set(acquired.loc[acquired["visible"], "person_idx"]) <= shown
     assert not set(acquired.loc[~acquired["visible"], "person_idx"]) & shown
     # 活码 persons were added by the code's own staff member

@@ -260,7 +260,7 @@ def journey_funnel(
 
     Examples
     --------
-    >>> f = journey_funnel(mode="any")
+    >>> f = journey_funnel(mode="any")  # doctest: +SKIP
     >>> f[f.group == "all"][["step", "persons", "from_previous", "worst"]]  # doctest: +SKIP
     """
     params = {
