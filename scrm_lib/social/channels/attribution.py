@@ -90,9 +90,10 @@ def acquisition_expr(con: Any, cfg: dict[str, Any], utc_offset_s: int = 8 * 3600
     """One row per person: the attributed touch and its evidence (see the module docstring)."""
     orders = person_orders_of(con)
     first = orders.group_by("person_id").aggregate(first_order=orders.ts.min())
-    t = touches(con)
+    # each is read twice below: built once (the engine would otherwise plan it again per use)
+    t = touches(con).cache()
     seen = t.group_by("person_id").aggregate(first_touch=t.ts.min())
-    people = _population(con)
+    people = _population(con).cache()
     base = people.left_join(first, "person_id").drop("person_id_right")
     base = base.left_join(seen, "person_id").drop("person_id_right")
     acquired = ibis.least(
@@ -147,7 +148,7 @@ def acquisition_expr(con: Any, cfg: dict[str, Any], utc_offset_s: int = 8 * 3600
         cohort=local.strftime("%Y-%m"),
         first_order_ts=j.first_order,
     )
-    return _with_high_value_referral(out, orders, cfg)
+    return _with_high_value_referral(out.cache(), orders, cfg)
 
 
 def _with_high_value_referral(acq: ir.Table, orders: ir.Table, cfg: dict[str, Any]) -> ir.Table:
