@@ -110,6 +110,7 @@ def run(
     days = BIRTHDAY["days"]
     alive, gone = _alive_through(churned, churn_t, pidx, at, at + days * DAY)
     enrolled = alive | gone  # dropouts inside the outcome window are left out
+    enrolled &= acc["created"].to_numpy() <= at  # only an account that exists gets the message
     acc, at, pidx, gone = acc[enrolled], at[enrolled], pidx[enrolled], gone[enrolled]
     variant = np.where(rng.random(len(acc)) < 0.5, "B", "A")
     a_rows = pd.DataFrame(

@@ -287,7 +287,7 @@ def generate(
         outcomes,
         noise,
     )
-    acq = journeys.acquisition(people, accounts, follows, info, ref, channels)
+    acq = journeys.acquisition(people, accounts, follows, info, ref, channels, orders)
     acq = journeys.with_influencer_acquisition(acq, orders, influencers[0])
     value = journeys.channel_value(acq, orders, channels, window)
     steps = journeys.funnel(people, accounts, follows, members, info, happened, orders, window)

@@ -26,6 +26,27 @@ FUNNEL_STEPS = (
 )
 
 
+def first_exported_sighting(
+    n: int, accounts: pd.DataFrame, follows: pd.DataFrame, info: pd.DataFrame,
+    orders: pd.DataFrame,
+) -> np.ndarray:
+    """Per person, the earliest time an export shows any of their accounts (``NEVER`` if none).
+
+    The contacts file carries each WeCom add, the users file each subscription,
+    and the shop exports each order inside the window; a person's appearance
+    before all of these (an order before the window) is in no export.
+    """
+    first = np.full(n, O.NEVER, dtype="int64")
+    person_of = accounts["person_idx"].to_numpy()
+    np.minimum.at(first, person_of[follows["account_row"].to_numpy()], follows["created"].to_numpy())
+    np.minimum.at(first, person_of[info["account_row"].to_numpy()], info["sub_t"].to_numpy())
+    inside = orders["created"].to_numpy() >= 0
+    np.minimum.at(
+        first, orders["person_idx"].to_numpy()[inside], orders["created"].to_numpy()[inside]
+    )
+    return first
+
+
 def acquisition(
     persons: pd.DataFrame,
     accounts: pd.DataFrame,
@@ -33,6 +54,7 @@ def acquisition(
     info: pd.DataFrame,
     ref: pd.DataFrame,
     channels: pd.DataFrame,
+    orders: pd.DataFrame,
 ) -> pd.DataFrame:
     """One row per person: how and when they were acquired, and whether an export shows it.
 
@@ -41,7 +63,10 @@ def acquisition(
     staff member), ``t`` (seconds into the window: the person's ``t0``),
     ``visible`` and ``inviter_idx`` (-1 unless referral). A person meant to be
     invited whose account subscribed first of all has nobody to invite them
-    and counts as organic.
+    and counts as organic. An organic person is visible when an export shows
+    their first appearance (:func:`first_exported_sighting` at ``t0``): one
+    first seen before the window on a shop, say, and then through a 活码 inside
+    it looks like the 活码's to anyone reading the exports.
     """
     n = len(persons)
     code = persons["channel_code"].to_numpy(dtype=object)
@@ -62,6 +87,9 @@ def acquisition(
     hidden[person_of[follows["account_row"].to_numpy()[lost_add]]] = True
     lost_scan = info["scene_lost"].to_numpy(dtype=bool)
     hidden[person_of[info["account_row"].to_numpy()[lost_scan]]] = True
+    t0 = persons["t0"].to_numpy()
+    unseen = first_exported_sighting(n, accounts, follows, info, orders) > t0
+    hidden |= unseen & ~by_code & ~referral
 
     return pd.DataFrame(
         {
@@ -100,6 +128,8 @@ def with_influencer_acquisition(
     rows = person[hit]
     out.loc[rows, "channel_type"] = "douyin_influencer"
     out.loc[rows, "channel_code"] = code[hit]
+    # the 达人's order shows the acquisition when it is in the exports (inside the window)
+    out.loc[rows, "visible"] = first["created"].to_numpy()[hit] >= 0
     return out
 
 

@@ -107,38 +107,25 @@ def _campaign_times(window: Window) -> list[tuple[str, int]]:
 
 
 def _targets(accounts: pd.DataFrame, test_phone: str) -> pd.DataFrame:
-    """Who the marketing tool can address, by user type."""
+    """Who the marketing tool can address, by user type, and since when (``created``).
+
+    A brand reaches an account only once it exists: a WeCom contact after the add,
+    an openid after the subscription, a Youzan phone after the first order there.
+    """
     plat = accounts["platform"].to_numpy()
-    rows = []
-    w = plat == "wechat"
-    rows.append(
-        pd.DataFrame(
-            {
-                "kind": "openid",
-                "uid": accounts["native_id"].to_numpy()[w],
-                "person_idx": accounts["person_idx"].to_numpy()[w],
-            }
-        )
-    )
-    c = plat == "wecom"
-    rows.append(
-        pd.DataFrame(
-            {
-                "kind": "external_userid",
-                "uid": accounts["native_id"].to_numpy()[c],
-                "person_idx": accounts["person_idx"].to_numpy()[c],
-            }
-        )
-    )
+    idx = accounts["person_idx"].to_numpy()
+    created = accounts["created"].to_numpy()
+    native = accounts["native_id"].to_numpy()
     y = plat == "youzan"
-    phone = np.where(
-        accounts["test_phone"].to_numpy()[y], test_phone, accounts["phone"].to_numpy()[y]
-    )
-    rows.append(
-        pd.DataFrame(
-            {"kind": "phone", "uid": phone, "person_idx": accounts["person_idx"].to_numpy()[y]}
+    phone = np.where(accounts["test_phone"].to_numpy(), test_phone, accounts["phone"].to_numpy())
+    rows = [
+        pd.DataFrame({"kind": kind, "uid": uid[m], "person_idx": idx[m], "created": created[m]})
+        for kind, uid, m in (
+            ("openid", native, plat == "wechat"),
+            ("external_userid", native, plat == "wecom"),
+            ("phone", phone, y),
         )
-    )
+    ]
     return pd.concat(rows, ignore_index=True)
 
 
@@ -165,12 +152,15 @@ def _pick_channel(rng: np.random.Generator, kinds: np.ndarray) -> np.ndarray:
 
 
 def make_consent(rng: np.random.Generator, accounts: pd.DataFrame, window: Window) -> pd.DataFrame:
-    t = _targets(accounts, vocab.TEST_PHONE).drop_duplicates(["kind", "uid"])
+    t = _targets(accounts, vocab.TEST_PHONE)
+    t = t.sort_values("created", kind="stable").drop_duplicates(["kind", "uid"])
     has = rng.random(len(t)) < 0.15
-    t = t[has].reset_index(drop=True)
+    t = t[has & (t["created"].to_numpy() < window.seconds)].reset_index(drop=True)
     channel = _pick_channel(rng, t["kind"].to_numpy())
     grant = rng.random(len(t)) < 0.4
-    when = rng.integers(0, window.seconds, len(t))
+    # a consent choice is made on an account that exists
+    start = np.clip(t["created"].to_numpy(), 0, window.seconds - 1)
+    when = start + (rng.random(len(t)) * (window.seconds - start)).astype("int64")
     df = pd.DataFrame(
         {
             "用户类型": t["kind"],
@@ -196,10 +186,12 @@ def make_touches(
     rng: np.random.Generator, accounts: pd.DataFrame, assignments: pd.DataFrame, window: Window
 ) -> pd.DataFrame:
     """The send log: campaign blasts plus the birthday-experiment messages."""
-    targets = _targets(accounts, vocab.TEST_PHONE).drop_duplicates(["kind", "uid"])
+    targets = _targets(accounts, vocab.TEST_PHONE)
+    targets = targets.sort_values("created", kind="stable").drop_duplicates(["kind", "uid"])
     parts = []
     for name, t in _campaign_times(window):
-        pick = targets[rng.random(len(targets)) < 0.3]
+        # a blast reaches accounts that exist when it is sent
+        pick = targets[(rng.random(len(targets)) < 0.3) & (targets["created"].to_numpy() <= t)]
         kinds = pick["kind"].to_numpy()
         ch = _pick_channel(rng, kinds)
         parts.append(

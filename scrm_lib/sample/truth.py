@@ -68,7 +68,11 @@ Same seed, same bytes.
   invite (referral). No other touch with a code (a later `state`, scan or
   invite) is earlier. `visible`: an export shows that touch (False where the
   add's `state` or the scan's scene string and event were lost; organic:
-  True, there is no touch to hide; orders' `channel_code` does not count);
+  an export shows the person's first appearance — a WeCom add, a
+  subscription or an order inside the window at `acquired_at` — False for a
+  person first seen before the window through an order no export holds;
+  douyin_influencer: the 达人's order is inside the window; orders'
+  `channel_code` does not count);
   `inviter_person_id` (referral only).
 - `channel_value.csv` — one row per code of channels.csv: `channel_code`,
   `channel_type`, `campaign`, `staff_id`, `multiplier` (the code's TRUE value

@@ -67,9 +67,12 @@ def test_small_groups_are_not_ranked(warehouse, settings):
     ranked = t[t["rankable"]]
     assert set(ranked["key"]) == {"organic", "referral"}  # 3 and 2 persons; the rest are 1
     assert t.loc[~t["rankable"], "rank"].isna().all()
-    # organic persons old enough for 90 days: PC and PD (PH came on 02-01); PC bought 80 then
+    # organic persons with 90 observed days: PC, who bought 80 then; PH came on 02-01 (too
+    # recent) and PD on 01-01, before the warehouse's first order (01-02): what PD bought
+    # before that no export shows, so PD's windows are unobserved, not empty
     org, ref = _row(t, "channel_type", "organic"), _row(t, "channel_type", "referral")
-    assert org["gmv90_n"] == 2 and org["gmv90_per_person"] == pytest.approx(80 / 2)
+    assert org["gmv90_n"] == 1 and org["gmv90_per_person"] == pytest.approx(80.0)
+    assert org["conv_n"] == 2  # PC and PH; PD's conversion window is unobserved as well
     # the referrals came on 02-01: no 90-day GMV yet, so no rank either
     assert org["rank"] == 1 and ref["gmv90_n"] == 0 and ref["rank"] is pd.NA
 

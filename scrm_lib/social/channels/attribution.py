@@ -23,8 +23,8 @@ Ties in time go to the touch kind listed first in
 :data:`scrm_lib.social.channels.touches.TOUCHES`, then the smaller code. A
 person without an eligible touch is ``organic``.
 
-``acquired_at`` is the person's first appearance (first own activity, else the
-first sighting of any account; or the first touch or order when earlier), the
+``acquired_at`` is the person's first appearance (the first sighting of any of
+their accounts; or the first touch or order when earlier), the
 same under both rules; it starts the conversion and GMV windows and names the
 monthly cohort (in ``settings.timezone``).
 """
@@ -58,28 +58,14 @@ def person_orders_of(con: Any) -> ir.Table:
 
 
 def _population(con: Any) -> ir.Table:
-    """Every person with the epoch of their first sighting (hub persons left out).
-
-    ``first_seen`` is the person's first own activity (an event), else the first
-    sighting of any account: an account's ``first_seen`` may be the day the brand
-    messaged it (a send log), which says nothing about when the person came.
-    """
+    """Every person with the epoch of their first sighting on any account (hub persons left out)."""
     from scrm_lib.identity.account_hubs import unattributed_accounts
     from scrm_lib.warehouse.steps import person_map
 
     pm = person_map(con)
     acc = con.table("accounts")
     j = pm.inner_join(acc, "account_id")
-    people = j.group_by("person_id").aggregate(sighted=j.first_seen.epoch_seconds().min())
-    if "events" in con.list_tables():
-        e = con.table("events")
-        ej = e.inner_join(pm, e.account_id == pm.account_id)
-        acts = ej.group_by("person_id").aggregate(acted=ej.ts.epoch_seconds().min())
-        people = people.left_join(acts, "person_id").drop("person_id_right")
-        people = people.mutate(first_seen=ibis.coalesce(people.acted, people.sighted))
-    else:
-        people = people.mutate(first_seen=people.sighted)
-    people = people.select("person_id", "first_seen")
+    people = j.group_by("person_id").aggregate(first_seen=j.first_seen.epoch_seconds().min())
     hubs = unattributed_accounts(con)
     if hubs is not None:
         people = people.anti_join(pm.semi_join(hubs, "account_id"), "person_id")

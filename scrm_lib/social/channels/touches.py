@@ -81,16 +81,8 @@ def _account_touches(con: Any, tables: set[str]) -> list[ir.Table]:
         a = con.table("accounts")
         # a WeCom contact's ``state`` is the add's, and its add event says when and by whom
         a = a.filter(a.platform != "wecom")
-        when = a.first_seen
-        if "events" in tables:
-            # an account's first_seen may be the day the brand messaged it (a send log); its
-            # first own event is when the subscription with the code happened
-            e = con.table("events")
-            acts = e.group_by(acted_account=e.account_id).aggregate(acted=e.ts.min())
-            a = a.left_join(acts, a.account_id == acts.acted_account)
-            when = ibis.coalesce(a.acted, a.first_seen)
         out.append(a.select(
-            account_id=a.account_id, ts=when, platform=a.platform,
+            account_id=a.account_id, ts=a.first_seen, platform=a.platform,
             touch=ibis.literal("scene"), channel_code=_blank_to_null(a.channel_code),
             staff_id=null, inviter_account_id=null, campaign=null,
             evidence="accounts:" + a.account_id,

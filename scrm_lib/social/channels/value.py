@@ -7,7 +7,9 @@ acquired persons and per monthly acquisition cohort:
   (Wilson interval) and the median days to the first order;
 - net GMV per person over each horizon after acquisition (t interval), counted
   only for persons acquired at least that long before the as-of date (a
-  cohort from last week has no 90-day GMV yet; its ``n`` says so);
+  cohort from last week has no 90-day GMV yet; its ``n`` says so) and not
+  before the first order the warehouse holds (the exports' start: a person
+  acquired earlier has orders from before it that no export shows);
 - repeat rate of buyers (Wilson), mean CLV (t) and P(alive) from the value
   mart, churn risk from the churn scores;
 - cost (only when every code of the group has one: a missing cost leaves
@@ -43,6 +45,10 @@ ALL = "all"
 def person_outcomes(con: Any, acq: ir.Table, cfg: dict[str, Any], as_of_ts: int) -> ir.Table:
     """Per person: acquisition, orders after it, GMV per horizon, CLV, P(alive), churn risk."""
     orders = person_orders_of(con)
+    # one scalar, fetched once: the engine would otherwise rescan orders per comparison
+    start = orders.ts.min().execute()
+    observed = acq.acquired_ts >= (as_of_ts if start is None or pd.isna(start) else int(start))
+    acq = acq.mutate(observed=observed)
     o = acq.select("person_id", "acquired_ts").inner_join(orders, "person_id")
     o = o.filter((o.ts >= o.acquired_ts) & (o.ts < as_of_ts))
     since = o.ts - o.acquired_ts
@@ -60,11 +66,11 @@ def person_outcomes(con: Any, acq: ir.Table, cfg: dict[str, Any], as_of_ts: int)
         "n_orders": j.n_orders.fill_null(0),
         "gmv": j.gmv.fill_null(0.0),
         "days_to_first": (j.first_ts - j.acquired_ts) / DAY,
-        "conv_matured": j.acquired_ts + conv <= as_of_ts,
+        "conv_matured": j.observed & (j.acquired_ts + conv <= as_of_ts),
         "converted": (j.first_ts - j.acquired_ts) <= conv,
     }
     for h in HORIZONS:
-        cols[f"matured_{h}"] = j.acquired_ts + h * DAY <= as_of_ts
+        cols[f"matured_{h}"] = j.observed & (j.acquired_ts + h * DAY <= as_of_ts)
         cols[f"gmv_{h}"] = j[f"gmv_{h}"].fill_null(0.0)
     j = j.mutate(**cols)
     tables = set(con.list_tables())
