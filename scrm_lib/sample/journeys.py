@@ -27,7 +27,10 @@ FUNNEL_STEPS = (
 
 
 def first_exported_sighting(
-    n: int, accounts: pd.DataFrame, follows: pd.DataFrame, info: pd.DataFrame,
+    n: int,
+    accounts: pd.DataFrame,
+    follows: pd.DataFrame,
+    info: pd.DataFrame,
     orders: pd.DataFrame,
 ) -> np.ndarray:
     """Per person, the earliest time an export shows any of their accounts (``NEVER`` if none).
@@ -38,7 +41,9 @@ def first_exported_sighting(
     """
     first = np.full(n, O.NEVER, dtype="int64")
     person_of = accounts["person_idx"].to_numpy()
-    np.minimum.at(first, person_of[follows["account_row"].to_numpy()], follows["created"].to_numpy())
+    np.minimum.at(
+        first, person_of[follows["account_row"].to_numpy()], follows["created"].to_numpy()
+    )
     np.minimum.at(first, person_of[info["account_row"].to_numpy()], info["sub_t"].to_numpy())
     inside = orders["created"].to_numpy() >= 0
     np.minimum.at(
