@@ -268,6 +268,11 @@ PERSONAL_COLUMN_NAMES: dict[str, str] = {
     "right_id": "account",
 }
 
+#: Column names the name patterns would take for a person's but that name things the
+#: brand owns: a channel code's label (海报-门店收银台) is not a customer's name. A table
+#: that declares one of them personal still has it masked.
+NOT_PERSONAL_COLUMN_NAMES = frozenset({"channel_name"})
+
 #: How each identifier kind (``identifiers.kind``) is masked; opaque platform keys as
 #: account natives (pseudonymous unless they look like a phone or a name); ``None``
 #: is not personal on its own.
@@ -740,7 +745,7 @@ _CHANNEL_VALUE = {
     "cohort": ("string", "acquisition month (YYYY-MM), or all"),
     "channel_type": ("string", "channel type of the row (codes and campaigns: their type)"),
     "campaign": ("string", "campaign of the row"),
-    "name": ("string", "name of the channel code"),
+    "channel_name": ("string", "name of the channel code"),
     "persons": ("!int64", "persons acquired"),
     "conv_n": ("!int64", "persons acquired long enough ago to judge conversion"),
     "conv_k": ("!int64", "of them, with a first order within conversion_days"),

@@ -47,6 +47,14 @@ def test_mask_frame_masks_personal_columns_only():
     assert df.loc[0, "name"] == "张三丰"  # the input is not changed
 
 
+@pytest.mark.parametrize("table", ["channel_value", "channel_acquisition", None])
+def test_a_channel_codes_name_is_not_a_persons(table):
+    df = pd.DataFrame({"channel_name": ["门店收银台3"], "staff_name": ["王芳"]})
+    out = mask_frame(df, table=table)
+    assert out.loc[0, "channel_name"] == "门店收银台3"
+    assert out.loc[0, "staff_name"] == "王*"  # the pattern still takes a person's name
+
+
 def test_escape_formulas_quotes_every_formula_start():
     df = pd.DataFrame({"x": ['=HYPERLINK("http://x")', "+1", "-2", "@SUM(A1)", "ok", None]})
     out = escape_formulas(df)["x"].tolist()

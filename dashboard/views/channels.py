@@ -58,7 +58,7 @@ def value_table(rows: pd.DataFrame, level: str, min_cohort: int) -> pd.DataFrame
     key = LEVELS[level]
     out = pd.DataFrame({key: rows["key"].to_numpy()})
     if level == "channel_code":
-        out["name"] = rows["name"].to_numpy()
+        out["channel_name"] = rows["channel_name"].to_numpy()
     if level in ("campaign", "channel_code"):
         out["channel_type"] = rows["channel_type"].to_numpy()
     out["persons"] = rows["persons"].to_numpy()

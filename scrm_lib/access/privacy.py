@@ -39,6 +39,7 @@ from scrm_lib.errors import ConfigError
 from scrm_lib.schema import (
     IDENTIFIER_KINDS,
     NICKNAME_PLATFORMS,
+    NOT_PERSONAL_COLUMN_NAMES,
     PERSONAL_COLUMN_NAMES,
     PERSONAL_COLUMNS,
 )
@@ -225,6 +226,8 @@ def personal_columns(columns: Any, *, table: str | None = None) -> dict[str, str
     for col in columns:
         name = str(col)
         kind = declared.get(name) or PERSONAL_COLUMN_NAMES.get(name)
+        if kind is None and name in NOT_PERSONAL_COLUMN_NAMES:
+            continue
         if kind is None:
             kind = next((k for pat, k in _NAME_PATTERNS if pat.search(name)), None)
         if kind is not None:

@@ -32,9 +32,10 @@ UntilOpt = Annotated[
     str | None, typer.Option("--until", help="Persons acquired on or before YYYY-MM-DD.")
 ]
 
-_VALUE_COLS = ["level", "key", "channel_type", "name", "persons", "conversion", "conversion_lo",
-               "conversion_hi", "gmv90_n", "gmv90_per_person", "gmv90_lo", "gmv90_hi",
-               "repeat_rate", "clv_mean", "cost", "cac", "roi_gmv", "roi_clv", "rank"]  # fmt: skip
+_VALUE_COLS = ["level", "key", "channel_type", "channel_name", "persons", "conversion",
+               "conversion_lo", "conversion_hi", "gmv90_n", "gmv90_per_person", "gmv90_lo",
+               "gmv90_hi", "repeat_rate", "clv_mean", "cost", "cac", "roi_gmv", "roi_clv",
+               "rank"]  # fmt: skip
 
 
 @app.command("value")

@@ -145,7 +145,9 @@ def _parents(people: ir.Table) -> pd.DataFrame:
     return (
         p.group_by(key="channel_code")
         .aggregate(
-            channel_type=p.channel_type.min(), campaign=p.campaign.min(), name=p.channel_name.min()
+            channel_type=p.channel_type.min(),
+            campaign=p.campaign.min(),
+            channel_name=p.channel_name.min(),
         )
         .execute()
     )
@@ -231,7 +233,7 @@ def _with_parents(df: pd.DataFrame, parents: pd.DataFrame) -> pd.DataFrame:
     df["campaign"] = np.select(
         [level == "campaign", code], [key, key.map(codes["campaign"])], default=None
     )
-    df["name"] = np.where(code, key.map(codes["name"]), none)
+    df["channel_name"] = np.where(code, key.map(codes["channel_name"]), none)
     return df
 
 
