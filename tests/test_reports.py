@@ -16,6 +16,7 @@ from scrm_lib.config import load_settings
 from scrm_lib.errors import ConfigError
 from scrm_lib.reports.cli import parse_pairs, report_app
 from scrm_lib.reports.runner import (
+    SETUP_TAG,
     Parameter,
     coerce_parameters,
     ensure_kernel,
@@ -233,6 +234,8 @@ def test_good_run_writes_notebook_html_and_manifest(good_run):
     assert "rows 2 n 42" in html
     assert "CODE_ONLY_MARKER" not in html  # code hidden by default
     assert "_scrm_os" not in html  # the runner's setup cell never shows
+    setup = [c for c in executed.cells if SETUP_TAG in c.metadata.get("tags", [])]
+    assert len(setup) == 1 and setup[0].outputs == []  # nor does its value
 
 
 def test_show_code_keeps_code_but_not_the_setup_cell(project):

@@ -64,7 +64,8 @@ _SETUP_SOURCE = """\
 import os as _scrm_os
 
 _scrm_os.environ["PLOTLY_RENDERER"] = "plotly_mimetype+notebook"
-__import__("scrm_lib.access.privacy").access.privacy.mask_displayed_frames()  # as on pages
+# assigned, so that the cell shows no value on the page
+_scrm_masked = __import__("scrm_lib.access.privacy").access.privacy.mask_displayed_frames()
 """
 
 
