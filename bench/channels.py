@@ -103,7 +103,7 @@ def part_scrm_parts(db: Path, clock: Clock) -> dict[str, Any]:
     from scrm_lib.config import load_settings
     from scrm_lib.engine import open_warehouse
     from scrm_lib.social.channels.analysis import _acquired, unknown_code_frame
-    from scrm_lib.social.channels.attribution import to_frame
+    from scrm_lib.social.channels.attribution import Inputs, to_frame
     from scrm_lib.social.channels.config import channels_config
     from scrm_lib.social.channels.funnel import funnel_frame
     from scrm_lib.social.channels.staff import staff_frame
@@ -113,18 +113,19 @@ def part_scrm_parts(db: Path, clock: Clock) -> dict[str, Any]:
         settings = load_settings(home)
     con = open_warehouse(db)
     cfg = channels_config(settings, **PEER_RULES)
+    inputs = clock("inputs (orders, touches)", lambda: Inputs.of(con))
     acq, as_of = clock(
-        "acquisition_expr (cached)", lambda: _acquired(con, cfg, settings, None, None)
+        "acquisition_expr (cached)", lambda: _acquired(con, cfg, settings, None, None, inputs)
     )
     clock("channel_acquisition frame", lambda: to_frame(acq.execute()))
-    clock("channel_value_frame", lambda: channel_value_frame(con, acq, cfg, as_of))
-    clock("staff_frame", lambda: staff_frame(con, acq, as_of))
+    clock("channel_value_frame", lambda: channel_value_frame(con, acq, cfg, as_of, inputs=inputs))
+    clock("staff_frame", lambda: staff_frame(con, acq, as_of, inputs))
     clock("funnel_frame (cohorts)", lambda: funnel_frame(
         con, acq, cfg["funnel_steps"], mode=cfg["funnel_mode"], cohorts=True,
-        confidence=float(cfg["confidence"])))  # fmt: skip
+        confidence=float(cfg["confidence"]), inputs=inputs))  # fmt: skip
     f = clock("funnel_frame (no cohorts)", lambda: funnel_frame(
-        con, acq, cfg["funnel_steps"], mode=cfg["funnel_mode"]))  # fmt: skip
-    clock("unknown_code_frame", lambda: unknown_code_frame(con))
+        con, acq, cfg["funnel_steps"], mode=cfg["funnel_mode"], inputs=inputs))  # fmt: skip
+    clock("unknown_code_frame", lambda: unknown_code_frame(con, inputs.touches))
     return {"funnel": _counts(f)}
 
 

@@ -25,7 +25,7 @@ import pandas as pd
 from scrm_lib.config import Settings, load_settings
 from scrm_lib.engine import Warehouse, using
 from scrm_lib.errors import ConfigError
-from scrm_lib.social.channels.attribution import acquisition_expr, to_frame, utc_offset
+from scrm_lib.social.channels.attribution import Inputs, acquisition_expr, to_frame, utc_offset
 from scrm_lib.social.channels.config import channels_config, validate_steps
 from scrm_lib.social.channels.funnel import funnel_frame
 from scrm_lib.social.channels.staff import staff_frame
@@ -35,11 +35,16 @@ from scrm_lib.value._base import as_of_cut, parse_date, resolve_as_of
 
 
 def _acquired(
-    con: Any, cfg: dict[str, Any], settings: Settings, since: Any, until: Any
+    con: Any,
+    cfg: dict[str, Any],
+    settings: Settings,
+    since: Any,
+    until: Any,
+    inputs: Inputs | None = None,
 ) -> tuple[ir.Table, int]:
     """The acquisition expression (within the period) and the as-of epoch."""
     cut = resolve_as_of(con, None, settings.timezone)
-    acq = acquisition_expr(con, cfg, utc_offset(settings, cut.date))
+    acq = acquisition_expr(con, cfg, utc_offset(settings, cut.date), inputs)
     if since is not None:
         start = as_of_cut(parse_date(since, "since") - dt.timedelta(days=1), settings.timezone)
         acq = acq.filter(acq.acquired_ts >= start.cutoff_epoch)
@@ -62,16 +67,17 @@ def compute(
     ``only`` names one mart to compute (the others are left out).
     """
     cfg = channels_config(settings, **overrides)
-    acq, as_of = _acquired(con, cfg, settings, since, until)
+    inputs = Inputs.of(con)
+    acq, as_of = _acquired(con, cfg, settings, since, until, inputs)
     makers = {
         "channel_acquisition": lambda: to_frame(acq.execute()).rename(
             columns={"cohort": "acquisition_cohort"}
         ),
-        "channel_value": lambda: channel_value_frame(con, acq, cfg, as_of),
-        "channel_staff": lambda: staff_frame(con, acq, as_of),
+        "channel_value": lambda: channel_value_frame(con, acq, cfg, as_of, inputs=inputs),
+        "channel_staff": lambda: staff_frame(con, acq, as_of, inputs),
         "journey_funnel": lambda: funnel_frame(
             con, acq, cfg["funnel_steps"], mode=cfg["funnel_mode"], cohorts=True,
-            confidence=float(cfg["confidence"]),
+            confidence=float(cfg["confidence"]), inputs=inputs,
         ),
     }  # fmt: skip
     frames = {name: make() for name, make in makers.items() if only in (None, name)}
@@ -84,7 +90,7 @@ def compute(
         "funnel_steps": cfg["funnel_steps"],
     }
     if only is None:
-        meta["unknown_codes"] = unknown_code_frame(con).to_dict("records")
+        meta["unknown_codes"] = unknown_code_frame(con, inputs.touches).to_dict("records")
     return frames, meta
 
 
@@ -271,9 +277,12 @@ def journey_funnel(
     return (df if cohorts else df[df["cohort"] == "all"]).reset_index(drop=True)
 
 
-def unknown_code_frame(con: Any) -> pd.DataFrame:
-    """Channel codes seen on touches that ``channels`` does not list: touches and persons."""
-    t = touches(con)
+def unknown_code_frame(con: Any, touched: ir.Table | None = None) -> pd.DataFrame:
+    """Channel codes seen on touches that ``channels`` does not list: touches and persons.
+
+    ``touched``: the touches when already built (:class:`.attribution.Inputs`).
+    """
+    t = touches(con) if touched is None else touched
     t = t.filter(t.channel_type == UNKNOWN)
     g = t.group_by(channel_code=t.channel_code).aggregate(
         touches=t.count(), persons=t.person_id.nunique()

@@ -32,6 +32,7 @@ monthly cohort (in ``settings.timezone``).
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 import ibis
@@ -57,6 +58,23 @@ def person_orders_of(con: Any) -> ir.Table:
     return o.filter(o.person_id.notnull() & (o.net > 0)).select("person_id", "ts", "net")
 
 
+@dataclass(frozen=True)
+class Inputs:
+    """What several channels marts read, built once per computation.
+
+    Each is a table cached in the engine: attribution, the value mart, the staff
+    view, the funnel and the unknown-code report would otherwise plan and scan
+    the orders (with value's counting rules) and the touches again each.
+    """
+
+    orders: ir.Table
+    touches: ir.Table
+
+    @classmethod
+    def of(cls, con: Any) -> Inputs:
+        return cls(orders=person_orders_of(con).cache(), touches=touches(con).cache())
+
+
 def _population(con: Any) -> ir.Table:
     """Every person with the epoch of their first sighting on any account (hub persons left out)."""
     from scrm_lib.identity.account_hubs import unattributed_accounts
@@ -72,12 +90,14 @@ def _population(con: Any) -> ir.Table:
     return people.mutate(first_seen=people.first_seen.cast("int64"))
 
 
-def acquisition_expr(con: Any, cfg: dict[str, Any], utc_offset_s: int = 8 * 3600) -> ir.Table:
+def acquisition_expr(
+    con: Any, cfg: dict[str, Any], utc_offset_s: int = 8 * 3600, inputs: Inputs | None = None
+) -> ir.Table:
     """One row per person: the attributed touch and its evidence (see the module docstring)."""
-    orders = person_orders_of(con)
+    inputs = inputs or Inputs.of(con)
+    orders = inputs.orders
     first = orders.group_by("person_id").aggregate(first_order=orders.ts.min())
-    # each is read twice below: built once (the engine would otherwise plan it again per use)
-    t = touches(con).cache()
+    t = inputs.touches
     seen = t.group_by("person_id").aggregate(first_touch=t.ts.min())
     people = _population(con).cache()
     base = people.left_join(first, "person_id").drop("person_id_right")

@@ -27,14 +27,14 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from scrm_lib.social.channels.attribution import DAY, person_orders_of
+from scrm_lib.social.channels.attribution import DAY, Inputs, person_orders_of
 from scrm_lib.social.channels.intervals import wilson
 from scrm_lib.warehouse.steps import person_map
 
 ALL = "all"
 
 
-def occurrences(con: Any, steps: list[dict[str, Any]]) -> ir.Table:
+def occurrences(con: Any, steps: list[dict[str, Any]], inputs: Inputs | None = None) -> ir.Table:
     """``person_id, step_no, ts`` (epoch seconds) for every occurrence of every step."""
     parts = []
     pm = person_map(con)
@@ -53,7 +53,7 @@ def occurrences(con: Any, steps: list[dict[str, Any]]) -> ir.Table:
             ))  # fmt: skip
         else:
             if ranked is None:
-                o = person_orders_of(con)
+                o = inputs.orders if inputs else person_orders_of(con)
                 w = ibis.window(group_by=o.person_id, order_by=[o.ts])
                 ranked = o.mutate(n=ibis.row_number().over(w) + 1, first=o.ts.min().over(w))
             r = ranked.filter(ranked.n == step["order"])
@@ -100,12 +100,14 @@ def funnel_frame(
     by: str | None = "channel_type",
     cohorts: bool = False,
     confidence: float = 0.95,
+    inputs: Inputs | None = None,
 ) -> pd.DataFrame:
     """The funnel per group of ``acq`` column ``by`` (and everyone), one row per step."""
     n = len(steps)
-    times = step_times(occurrences(con, steps), n, mode)
+    times = step_times(occurrences(con, steps, inputs), n, mode)
     people = acq.select("person_id", "cohort", group=acq[by].cast("string") if by else ALL)
-    j = people.inner_join(times, "person_id")
+    # read by up to four groupings below: built once
+    j = people.inner_join(times, "person_id").cache()
     aggs: dict[str, Any] = {}
     for k in range(1, n + 1):
         aggs[f"n{k}"] = j[f"t{k}"].notnull().cast("int64").sum().cast("int64")

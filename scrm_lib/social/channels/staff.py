@@ -22,7 +22,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from scrm_lib.social.channels.attribution import person_orders_of
+from scrm_lib.social.channels.attribution import Inputs, person_orders_of
 from scrm_lib.warehouse.steps import person_map
 
 ADDS = ("wecom_add", "wecom_follow")
@@ -71,7 +71,9 @@ def response_times(con: Any) -> ir.Table:
     )
 
 
-def staff_frame(con: Any, acq: ir.Table, as_of_ts: int) -> pd.DataFrame:
+def staff_frame(
+    con: Any, acq: ir.Table, as_of_ts: int, inputs: Inputs | None = None
+) -> pd.DataFrame:
     """One row per staff member (see the module docstring)."""
     tables = set(con.list_tables())
     if "events" not in tables:
@@ -81,7 +83,7 @@ def staff_frame(con: Any, acq: ir.Table, as_of_ts: int) -> pd.DataFrame:
     ev = _person_events(con, types).cache()
     adds = ev.filter(ev.type.isin(ADDS) & ev.staff.notnull())
     first_add = adds.group_by(["staff", "person_id"]).aggregate(added=adds.ts.min())
-    orders = person_orders_of(con)
+    orders = inputs.orders if inputs else person_orders_of(con)
     orders = orders.filter(orders.ts < as_of_ts)
     first_order = orders.group_by("person_id").aggregate(first_order=orders.ts.min())
     j = first_add.inner_join(orders, "person_id")

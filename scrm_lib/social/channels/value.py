@@ -31,7 +31,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from scrm_lib.social.channels.attribution import DAY, person_orders_of
+from scrm_lib.social.channels.attribution import DAY, Inputs, person_orders_of
 from scrm_lib.social.channels.config import HORIZONS
 from scrm_lib.social.channels.intervals import t_interval, wilson
 from scrm_lib.social.channels.touches import channel_table
@@ -42,9 +42,11 @@ LEVELS = {"channel_type": "channel_type", "campaign": "campaign",
 ALL = "all"
 
 
-def person_outcomes(con: Any, acq: ir.Table, cfg: dict[str, Any], as_of_ts: int) -> ir.Table:
+def person_outcomes(
+    con: Any, acq: ir.Table, cfg: dict[str, Any], as_of_ts: int, inputs: Inputs | None = None
+) -> ir.Table:
     """Per person: acquisition, orders after it, GMV per horizon, CLV, P(alive), churn risk."""
-    orders = person_orders_of(con)
+    orders = inputs.orders if inputs else person_orders_of(con)
     # one scalar, fetched once: the engine would otherwise rescan orders per comparison
     start = orders.ts.min().execute()
     observed = acq.acquired_ts >= (as_of_ts if start is None or pd.isna(start) else int(start))
@@ -238,8 +240,9 @@ def _with_parents(df: pd.DataFrame, parents: pd.DataFrame) -> pd.DataFrame:
 
 
 def channel_value_frame(con: Any, acq: ir.Table, cfg: dict[str, Any], as_of_ts: int,
-                        levels: tuple[str, ...] = tuple(LEVELS)) -> pd.DataFrame:  # fmt: skip
+                        levels: tuple[str, ...] = tuple(LEVELS),
+                        inputs: Inputs | None = None) -> pd.DataFrame:  # fmt: skip
     """The channel value table for the acquisition expression ``acq``."""
-    people = person_outcomes(con, acq, cfg, as_of_ts).cache()
+    people = person_outcomes(con, acq, cfg, as_of_ts, inputs).cache()
     stats = group_stats(people, cfg, levels)
     return finish(stats, _costs(con), _parents(people), cfg)
