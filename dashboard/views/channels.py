@@ -232,8 +232,9 @@ mode = f1.radio(
 )  # fmt: skip
 try:
     funnel = query(
-        analysis.journey_funnel, mode=None if mode == cfg["funnel_mode"] else mode, **period
-    )
+        analysis.journey_funnel, mode=None if mode == cfg["funnel_mode"] else mode,
+        min_cohort=None if min_cohort == cfg["min_cohort"] else min_cohort, **period,
+    )  # fmt: skip
 except ScrmError as exc:
     st.warning(str(exc))
     funnel = pd.DataFrame(columns=["group"])

@@ -58,8 +58,15 @@ def _everyone(df):
     return part["persons"].tolist(), part.loc[part["worst"], "step"].tolist()
 
 
+def _funnel(journeys, tmp_path, mode, min_cohort=1, **kw):
+    settings = load_settings(tmp_path)
+    return journey_funnel(
+        journeys, steps=STEPS, mode=mode, min_cohort=min_cohort, settings=settings, **kw
+    )
+
+
 def test_strict_order(journeys, tmp_path):
-    df = journey_funnel(journeys, steps=STEPS, mode="strict", settings=load_settings(tmp_path))
+    df = _funnel(journeys, tmp_path, "strict")
     # p2's view came before the scan, p3 never joined, p4 never scanned
     assert _everyone(df) == ([3, 2, 1, 1], ["view"])
     join = df[(df["group"] == "all") & (df["step"] == "join")].iloc[0]
@@ -68,8 +75,16 @@ def test_strict_order(journeys, tmp_path):
 
 
 def test_any_order(journeys, tmp_path):
-    df = journey_funnel(journeys, steps=STEPS, mode="any", settings=load_settings(tmp_path))
+    df = _funnel(journeys, tmp_path, "any")
     assert _everyone(df) == ([3, 2, 2, 2], ["join"])
+
+
+@pytest.mark.parametrize(("min_cohort", "worst"), [(1, ["view"]), (3, ["join"]), (4, [])])
+def test_the_worst_step_is_one_enough_persons_came_to(journeys, tmp_path, min_cohort, worst):
+    # strict: 3 scanned, 2 joined (2/3), 1 viewed (1/2), 1 bought (1/1); the view's
+    # 1 of 2 is the lowest rate, but only 2 persons came to it
+    df = _funnel(journeys, tmp_path, "strict", min_cohort=min_cohort)
+    assert _everyone(df)[1] == worst
 
 
 def test_second_order_within_days(journeys, tmp_path):

@@ -77,7 +77,7 @@ def compute(
         "channel_staff": lambda: staff_frame(con, acq, as_of, inputs),
         "journey_funnel": lambda: funnel_frame(
             con, acq, cfg["funnel_steps"], mode=cfg["funnel_mode"], cohorts=True,
-            confidence=float(cfg["confidence"]), inputs=inputs,
+            confidence=float(cfg["confidence"]), inputs=inputs, min_size=cfg["min_cohort"],
         ),
     }  # fmt: skip
     frames = {name: make() for name, make in makers.items() if only in (None, name)}
@@ -250,6 +250,7 @@ def journey_funnel(
     mode: str | None = None,
     cohorts: bool = False,
     rule: str | None = None,
+    min_cohort: int | None = None,
     since: Any = None,
     until: Any = None,
     settings: Settings | None = None,
@@ -263,6 +264,9 @@ def journey_funnel(
         {"name": "first_order", "order": 1}]`` (default ``[channels] funnel_steps``).
     mode
         ``strict`` (each step after the one before) or ``any`` (in any order).
+    min_cohort
+        The worst step is chosen among steps at least this many persons reached the
+        step before (default ``[channels] min_cohort``).
 
     Examples
     --------
@@ -271,7 +275,8 @@ def journey_funnel(
     """
     params = {
         "funnel_steps": validate_steps(steps) if steps is not None else None,
-        "funnel_mode": mode, "attribution": rule, "since": since, "until": until,
+        "funnel_mode": mode, "attribution": rule, "min_cohort": min_cohort,
+        "since": since, "until": until,
     }  # fmt: skip
     df = _read_or_compute(warehouse, "journey_funnel", settings, params)
     return (df if cohorts else df[df["cohort"] == "all"]).reset_index(drop=True)

@@ -98,6 +98,9 @@ def funnel_cmd(
         str | None, typer.Option(help="strict (each step after the last) or any order.")
     ] = None,
     group: Annotated[str | None, typer.Option(help="One channel type (default: everyone).")] = None,
+    min_cohort: Annotated[
+        int | None, typer.Option(help="The worst step only among steps this many persons came to.")
+    ] = None,
     rule: RuleOpt = None,
     since: SinceOpt = None,
     until: UntilOpt = None,
@@ -107,7 +110,8 @@ def funnel_cmd(
     """The journey funnel: persons per step, conversion from the step before, the worst step."""
     from scrm_lib.social.channels.analysis import journey_funnel
 
-    df = journey_funnel(warehouse, mode=mode, rule=rule, since=since, until=until)
+    df = journey_funnel(warehouse, mode=mode, rule=rule, min_cohort=min_cohort, since=since,
+                        until=until)  # fmt: skip
     if as_json:
         emit_json({"steps": records(df if group is None else df[df["group"] == group])})
         return

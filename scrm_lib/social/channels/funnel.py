@@ -13,7 +13,9 @@ one journey.
 Per group (channel type, or everyone) and cohort: persons reaching each step,
 conversion from the previous step (Wilson interval) and from the first, the
 median hours from the previous step (strict order only), and the step that
-loses the most (lowest conversion from the previous step) marked ``worst``.
+loses the most (lowest conversion from the previous step) marked ``worst``,
+among the steps that at least ``min_size`` persons reached the step before (a
+step 3 persons came to says little: none of them going on is not a finding).
 The per-step times are min-aggregates and joins in the engine; only the
 per-group counts come back.
 """
@@ -101,6 +103,7 @@ def funnel_frame(
     cohorts: bool = False,
     confidence: float = 0.95,
     inputs: Inputs | None = None,
+    min_size: int = 1,
 ) -> pd.DataFrame:
     """The funnel per group of ``acq`` column ``by`` (and everyone), one row per step."""
     n = len(steps)
@@ -120,11 +123,11 @@ def funnel_frame(
                     "cohort": j.cohort if by_cohort else ibis.literal(ALL)}  # fmt: skip
             parts.append(j.group_by(**keys).aggregate(**aggs))
     wide = ibis.union(*parts).execute()
-    return _long(wide, steps, by or "all", mode, confidence)
+    return _long(wide, steps, by or "all", mode, confidence, min_size)
 
 
 def _long(wide: pd.DataFrame, steps: list[dict[str, Any]], by: str, mode: str,
-          confidence: float) -> pd.DataFrame:  # fmt: skip
+          confidence: float, min_size: int = 1) -> pd.DataFrame:  # fmt: skip
     rows = []
     for k, step in enumerate(steps, 1):
         part = wide[["group", "cohort"]].copy()
@@ -147,7 +150,7 @@ def _long(wide: pd.DataFrame, steps: list[dict[str, Any]], by: str, mode: str,
     df["from_start"] = df["persons"] / df["first"].where(df["first"] > 0)
     df.loc[df["step_no"] == 1, ["from_previous", "from_previous_lo", "from_previous_hi"]] = np.nan
     # the step that loses the most, per group and cohort
-    later = df[(df["step_no"] > 1) & df["from_previous"].notna()]
+    later = df[(df["step_no"] > 1) & df["from_previous"].notna() & (df["previous"] >= min_size)]
     worst = later.loc[later.groupby(["group", "cohort"])["from_previous"].idxmin()].index
     df["worst"] = df.index.isin(worst)
     df.insert(0, "by", by)
