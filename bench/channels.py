@@ -115,7 +115,7 @@ def part_scrm_parts(db: Path, clock: Clock) -> dict[str, Any]:
     cfg = channels_config(settings, **PEER_RULES)
     inputs = clock("inputs (orders, touches)", lambda: Inputs.of(con))
     acq, as_of = clock(
-        "acquisition_expr (cached)", lambda: _acquired(con, cfg, settings, None, None, inputs)
+        "acquisition_expr (cached)", lambda: _acquired(con, cfg, settings, (None, None), inputs)
     )
     clock("channel_acquisition frame", lambda: to_frame(acq.execute()))
     clock("channel_value_frame", lambda: channel_value_frame(con, acq, cfg, as_of, inputs=inputs))

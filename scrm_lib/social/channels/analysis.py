@@ -34,22 +34,32 @@ from scrm_lib.social.channels.value import LEVELS, channel_value_frame
 from scrm_lib.value._base import as_of_cut, parse_date, resolve_as_of
 
 
+def _period(settings: Settings, since: Any, until: Any) -> tuple[int | None, int | None]:
+    """``since`` and ``until`` (local dates, inclusive) as epochs: ``[start, end)``."""
+    start = end = None
+    if since is not None:
+        day_before = parse_date(since, "since") - dt.timedelta(days=1)
+        start = as_of_cut(day_before, settings.timezone).cutoff_epoch
+    if until is not None:
+        end = as_of_cut(until, settings.timezone).cutoff_epoch
+    return start, end
+
+
 def _acquired(
     con: Any,
     cfg: dict[str, Any],
     settings: Settings,
-    since: Any,
-    until: Any,
+    period: tuple[int | None, int | None],
     inputs: Inputs | None = None,
 ) -> tuple[ir.Table, int]:
-    """The acquisition expression (within the period) and the as-of epoch."""
+    """The acquisition expression (persons acquired in the period) and the as-of epoch."""
     cut = resolve_as_of(con, None, settings.timezone)
     acq = acquisition_expr(con, cfg, utc_offset(settings, cut.date), inputs)
-    if since is not None:
-        start = as_of_cut(parse_date(since, "since") - dt.timedelta(days=1), settings.timezone)
-        acq = acq.filter(acq.acquired_ts >= start.cutoff_epoch)
-    if until is not None:
-        acq = acq.filter(acq.acquired_ts < as_of_cut(until, settings.timezone).cutoff_epoch)
+    start, end = period
+    if start is not None:
+        acq = acq.filter(acq.acquired_ts >= start)
+    if end is not None:
+        acq = acq.filter(acq.acquired_ts < end)
     return acq.cache(), cut.cutoff_epoch
 
 
@@ -68,13 +78,14 @@ def compute(
     """
     cfg = channels_config(settings, **overrides)
     inputs = Inputs.of(con)
-    acq, as_of = _acquired(con, cfg, settings, since, until, inputs)
+    period = _period(settings, since, until)
+    acq, as_of = _acquired(con, cfg, settings, period, inputs)
     makers = {
         "channel_acquisition": lambda: to_frame(acq.execute()).rename(
             columns={"cohort": "acquisition_cohort"}
         ),
         "channel_value": lambda: channel_value_frame(con, acq, cfg, as_of, inputs=inputs),
-        "channel_staff": lambda: staff_frame(con, acq, as_of, inputs),
+        "channel_staff": lambda: staff_frame(con, acq, as_of, inputs, period),
         "journey_funnel": lambda: funnel_frame(
             con, acq, cfg["funnel_steps"], mode=cfg["funnel_mode"], cohorts=True,
             confidence=float(cfg["confidence"]), inputs=inputs, min_size=cfg["min_cohort"],

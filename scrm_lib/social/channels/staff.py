@@ -12,6 +12,11 @@ Per WeCom staff member (``userid``):
   GMV of their contacts after the add;
 - median response time in private chats: from the first customer message of
   a burst to the staff member's next reply (the WeCom archive, when loaded).
+
+With a period, each count is of what happened in it: first adds, deletions,
+handovers and answered customer messages in the period, persons acquired in
+it, first orders placed in it, and the GMV of orders placed in it by
+contacts added before them (in the period or earlier).
 """
 
 from __future__ import annotations
@@ -50,7 +55,14 @@ def _count(t: ir.Table, by: str, name: str) -> ir.Table:
     return t.group_by(staff_id=t[by]).aggregate(**{name: t.person_id.nunique()})
 
 
-def response_times(con: Any) -> ir.Table:
+def _in(t: ir.Table, ts: ir.IntegerValue, period: tuple[int | None, int | None]) -> ir.Table:
+    start, end = period
+    if start is not None:
+        t = t.filter(ts >= start)
+    return t if end is None else t.filter(ts < end)
+
+
+def response_times(con: Any, period: tuple[int | None, int | None] = (None, None)) -> ir.Table:
     """``staff_id, responses, median_response_minutes`` from private chats."""
     m = con.table("messages")
     m = m.filter((m.channel == "wecom_private") & m.staff_id.notnull())
@@ -64,7 +76,7 @@ def response_times(con: Any) -> ir.Table:
         t=ts,
     )
     start = m.filter((m.direction == "in") & (m.prev.isnull() | (m.prev == "out")))
-    start = start.filter(start.reply.notnull())
+    start = _in(start.filter(start.reply.notnull()), start.t, period)
     wait = (start.reply - start.t) / 60
     return start.group_by("staff_id").aggregate(
         responses=start.count(), median_response_minutes=wait.median()
@@ -72,20 +84,29 @@ def response_times(con: Any) -> ir.Table:
 
 
 def staff_frame(
-    con: Any, acq: ir.Table, as_of_ts: int, inputs: Inputs | None = None
+    con: Any,
+    acq: ir.Table,
+    as_of_ts: int,
+    inputs: Inputs | None = None,
+    period: tuple[int | None, int | None] = (None, None),
 ) -> pd.DataFrame:
-    """One row per staff member (see the module docstring)."""
+    """One row per staff member (see the module docstring); ``acq`` already in the period."""
     tables = set(con.list_tables())
     if "events" not in tables:
         return pd.DataFrame(columns=["staff_id"])
     types = (*ADDS, "wecom_customer_deleted_staff", "wecom_staff_deleted_customer",
              "wecom_handover", "wecom_transfer_fail")  # fmt: skip
-    ev = _person_events(con, types).cache()
-    adds = ev.filter(ev.type.isin(ADDS) & ev.staff.notnull())
+    every = _person_events(con, types).cache()
+    ev = _in(every, every.ts, period)
+    # a contact is theirs from the first add on, whenever that was; the counts below
+    # take what happened in the period
+    adds = every.filter(every.type.isin(ADDS) & every.staff.notnull())
     first_add = adds.group_by(["staff", "person_id"]).aggregate(added=adds.ts.min())
     orders = inputs.orders if inputs else person_orders_of(con)
     orders = orders.filter(orders.ts < as_of_ts)
     first_order = orders.group_by("person_id").aggregate(first_order=orders.ts.min())
+    first_order = _in(first_order, first_order.first_order, period)
+    orders = _in(orders, orders.ts, period)
     j = first_add.inner_join(orders, "person_id")
     j = j.filter(j.ts >= j.added)
     bought = j.group_by(staff_id=j.staff).aggregate(
@@ -94,17 +115,18 @@ def staff_frame(
     fo = first_add.inner_join(first_order, "person_id")
     fo = fo.filter(fo.first_order >= fo.added)
     first = fo.group_by(staff_id=fo.staff).aggregate(first_orders=fo.person_id.nunique())
-    out_ = ev.filter(ev.type.isin(("wecom_handover", "wecom_transfer_fail")))
+    out_ = every.filter(every.type.isin(("wecom_handover", "wecom_transfer_fail")))
     lost = out_.select("person_id", "ts", "type", staff_id=ibis.coalesce(out_.from_staff,
                                                                           out_.staff))  # fmt: skip
     after = lost.inner_join(orders, "person_id")
     after = after.filter(after.ts_right >= after.ts)
     lost_gmv = after.group_by("staff_id").aggregate(lost_gmv=after.net.sum())
+    added = _in(first_add, first_add.added, period)
     ho = ev.filter(ev.type == "wecom_handover")
     fail = ev.filter(ev.type == "wecom_transfer_fail")
     fail = fail.mutate(staff=ibis.coalesce(fail.from_staff, fail.staff))
     parts = [
-        _count(first_add.mutate(person_id=first_add.person_id), "staff", "contacts_added"),
+        _count(added, "staff", "contacts_added"),
         _count(acq.select("person_id", "staff_id"), "staff_id", "acquired"),
         _count(ev.filter(ev.type == "wecom_customer_deleted_staff"), "staff", "deleted_by_contact"),
         _count(ev.filter(ev.type == "wecom_staff_deleted_customer"), "staff", "deleted_by_staff"),
@@ -116,7 +138,7 @@ def staff_frame(
         lost_gmv,
     ]
     if "messages" in tables:
-        parts.append(response_times(con))
+        parts.append(response_times(con, period))
     frames = [p.execute().set_index("staff_id") for p in parts]
     df = pd.concat(frames, axis=1).rename_axis("staff_id").reset_index()
     if "staff" in tables:
