@@ -60,7 +60,7 @@ def _acquired(
         acq = acq.filter(acq.acquired_ts >= start)
     if end is not None:
         acq = acq.filter(acq.acquired_ts < end)
-    return acq.cache(), cut.cutoff_epoch
+    return (inputs.hold(acq) if inputs else acq), cut.cutoff_epoch
 
 
 def compute(
@@ -77,21 +77,23 @@ def compute(
     ``only`` names one mart to compute (the others are left out).
     """
     cfg = channels_config(settings, **overrides)
-    inputs = Inputs.of(con)
     period = _period(settings, since, until)
-    acq, as_of = _acquired(con, cfg, settings, period, inputs)
-    makers = {
-        "channel_acquisition": lambda: to_frame(acq.execute()).rename(
-            columns={"cohort": "acquisition_cohort"}
-        ),
-        "channel_value": lambda: channel_value_frame(con, acq, cfg, as_of, inputs=inputs),
-        "channel_staff": lambda: staff_frame(con, acq, as_of, inputs, period),
-        "journey_funnel": lambda: funnel_frame(
-            con, acq, cfg["funnel_steps"], mode=cfg["funnel_mode"], cohorts=True,
-            confidence=float(cfg["confidence"]), inputs=inputs, min_size=cfg["min_cohort"],
-        ),
-    }  # fmt: skip
-    frames = {name: make() for name, make in makers.items() if only in (None, name)}
+    with Inputs.of(con) as inputs:
+        acq, as_of = _acquired(con, cfg, settings, period, inputs)
+        makers = {
+            "channel_acquisition": lambda: to_frame(acq.execute()).rename(
+                columns={"cohort": "acquisition_cohort"}
+            ),
+            "channel_value": lambda: channel_value_frame(con, acq, cfg, as_of, inputs=inputs),
+            "channel_staff": lambda: staff_frame(con, acq, as_of, inputs, period),
+            "journey_funnel": lambda: funnel_frame(
+                con, acq, cfg["funnel_steps"], mode=cfg["funnel_mode"], cohorts=True,
+                confidence=float(cfg["confidence"]), inputs=inputs,
+                min_size=cfg["min_cohort"],
+            ),
+        }  # fmt: skip
+        frames = {name: make() for name, make in makers.items() if only in (None, name)}
+        unknown = unknown_code_frame(con, inputs.touches) if only is None else None
     meta = {
         "as_of": dt.datetime.fromtimestamp(as_of, dt.UTC).isoformat(),
         "rule": cfg["attribution"],
@@ -101,7 +103,7 @@ def compute(
         "funnel_steps": cfg["funnel_steps"],
     }
     if only is None:
-        meta["unknown_codes"] = unknown_code_frame(con, inputs.touches).to_dict("records")
+        meta["unknown_codes"] = unknown.to_dict("records")
     return frames, meta
 
 

@@ -32,7 +32,7 @@ monthly cohort (in ``settings.timezone``).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import ibis
@@ -60,19 +60,36 @@ def person_orders_of(con: Any) -> ir.Table:
 
 @dataclass(frozen=True)
 class Inputs:
-    """What several channels marts read, built once per computation.
+    """What several channels marts read, built once per computation; use it as a context.
 
     Each is a table cached in the engine: attribution, the value mart, the staff
     view, the funnel and the unknown-code report would otherwise plan and scan
-    the orders (with value's counting rules) and the touches again each.
+    the orders (with value's counting rules) and the touches again each. On exit
+    every table it holds is dropped while the connection is still open (left to
+    the garbage collector, the drop can come after the connection closed).
     """
 
     orders: ir.Table
     touches: ir.Table
+    held: list[ir.Table] = field(default_factory=list)
 
     @classmethod
     def of(cls, con: Any) -> Inputs:
-        return cls(orders=person_orders_of(con).cache(), touches=touches(con).cache())
+        orders, touched = person_orders_of(con).cache(), touches(con).cache()
+        return cls(orders=orders, touches=touched, held=[orders, touched])
+
+    def hold(self, table: ir.Table) -> ir.Table:
+        """``table`` cached in the engine until this context ends."""
+        cached = table.cache()
+        self.held.append(cached)
+        return cached
+
+    def __enter__(self) -> Inputs:
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        while self.held:
+            self.held.pop().release()
 
 
 def _population(con: Any) -> ir.Table:
@@ -94,12 +111,11 @@ def acquisition_expr(
     con: Any, cfg: dict[str, Any], utc_offset_s: int = 8 * 3600, inputs: Inputs | None = None
 ) -> ir.Table:
     """One row per person: the attributed touch and its evidence (see the module docstring)."""
-    inputs = inputs or Inputs.of(con)
-    orders = inputs.orders
+    orders = inputs.orders if inputs else person_orders_of(con)
     first = orders.group_by("person_id").aggregate(first_order=orders.ts.min())
-    t = inputs.touches
+    t = inputs.touches if inputs else touches(con)
     seen = t.group_by("person_id").aggregate(first_touch=t.ts.min())
-    people = _population(con).cache()
+    people = inputs.hold(_population(con)) if inputs else _population(con)
     base = people.left_join(first, "person_id").drop("person_id_right")
     base = base.left_join(seen, "person_id").drop("person_id_right")
     acquired = ibis.least(
@@ -154,7 +170,7 @@ def acquisition_expr(
         cohort=local.strftime("%Y-%m"),
         first_order_ts=j.first_order,
     )
-    return _with_high_value_referral(out.cache(), orders, cfg)
+    return _with_high_value_referral(inputs.hold(out) if inputs else out, orders, cfg)
 
 
 def _with_high_value_referral(acq: ir.Table, orders: ir.Table, cfg: dict[str, Any]) -> ir.Table:

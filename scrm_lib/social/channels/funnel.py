@@ -109,20 +109,20 @@ def funnel_frame(
     n = len(steps)
     times = step_times(occurrences(con, steps, inputs), n, mode)
     people = acq.select("person_id", "cohort", group=acq[by].cast("string") if by else ALL)
-    # read by up to four groupings below: built once
-    j = people.inner_join(times, "person_id").cache()
-    aggs: dict[str, Any] = {}
-    for k in range(1, n + 1):
-        aggs[f"n{k}"] = j[f"t{k}"].notnull().cast("int64").sum().cast("int64")
-        if k > 1 and mode == "strict":
-            aggs[f"h{k}"] = ((j[f"t{k}"] - j[f"t{k - 1}"]) / 3600).median()
-    parts = []
-    for grouped in [False, True] if by else [False]:
-        for by_cohort in [False, True] if cohorts else [False]:
-            keys = {"group": j.group if grouped else ibis.literal(ALL),
-                    "cohort": j.cohort if by_cohort else ibis.literal(ALL)}  # fmt: skip
-            parts.append(j.group_by(**keys).aggregate(**aggs))
-    wide = ibis.union(*parts).execute()
+    # read by up to four groupings below: built once (and released on the way out)
+    with people.inner_join(times, "person_id").cache() as j:
+        aggs: dict[str, Any] = {}
+        for k in range(1, n + 1):
+            aggs[f"n{k}"] = j[f"t{k}"].notnull().cast("int64").sum().cast("int64")
+            if k > 1 and mode == "strict":
+                aggs[f"h{k}"] = ((j[f"t{k}"] - j[f"t{k - 1}"]) / 3600).median()
+        parts = []
+        for grouped in [False, True] if by else [False]:
+            for by_cohort in [False, True] if cohorts else [False]:
+                keys = {"group": j.group if grouped else ibis.literal(ALL),
+                        "cohort": j.cohort if by_cohort else ibis.literal(ALL)}  # fmt: skip
+                parts.append(j.group_by(**keys).aggregate(**aggs))
+        wide = ibis.union(*parts).execute()
     return _long(wide, steps, by or "all", mode, confidence, min_size)
 
 

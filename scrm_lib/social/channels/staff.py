@@ -83,20 +83,9 @@ def response_times(con: Any, period: tuple[int | None, int | None] = (None, None
     )
 
 
-def staff_frame(
-    con: Any,
-    acq: ir.Table,
-    as_of_ts: int,
-    inputs: Inputs | None = None,
-    period: tuple[int | None, int | None] = (None, None),
-) -> pd.DataFrame:
-    """One row per staff member (see the module docstring); ``acq`` already in the period."""
-    tables = set(con.list_tables())
-    if "events" not in tables:
-        return pd.DataFrame(columns=["staff_id"])
-    types = (*ADDS, "wecom_customer_deleted_staff", "wecom_staff_deleted_customer",
-             "wecom_handover", "wecom_transfer_fail")  # fmt: skip
-    every = _person_events(con, types).cache()
+def _parts(con: Any, every: ir.Table, acq: ir.Table, as_of_ts: int, inputs: Inputs | None,
+           period: tuple[int | None, int | None]) -> list[ir.Table]:  # fmt: skip
+    """Each count of the staff table as its own ``staff_id``-keyed expression."""
     ev = _in(every, every.ts, period)
     # a contact is theirs from the first add on, whenever that was; the counts below
     # take what happened in the period
@@ -116,17 +105,16 @@ def staff_frame(
     fo = fo.filter(fo.first_order >= fo.added)
     first = fo.group_by(staff_id=fo.staff).aggregate(first_orders=fo.person_id.nunique())
     out_ = every.filter(every.type.isin(("wecom_handover", "wecom_transfer_fail")))
-    lost = out_.select("person_id", "ts", "type", staff_id=ibis.coalesce(out_.from_staff,
-                                                                          out_.staff))  # fmt: skip
+    leaver = ibis.coalesce(out_.from_staff, out_.staff)
+    lost = out_.select("person_id", "ts", "type", staff_id=leaver)
     after = lost.inner_join(orders, "person_id")
     after = after.filter(after.ts_right >= after.ts)
     lost_gmv = after.group_by("staff_id").aggregate(lost_gmv=after.net.sum())
-    added = _in(first_add, first_add.added, period)
     ho = ev.filter(ev.type == "wecom_handover")
     fail = ev.filter(ev.type == "wecom_transfer_fail")
     fail = fail.mutate(staff=ibis.coalesce(fail.from_staff, fail.staff))
     parts = [
-        _count(added, "staff", "contacts_added"),
+        _count(_in(first_add, first_add.added, period), "staff", "contacts_added"),
         _count(acq.select("person_id", "staff_id"), "staff_id", "acquired"),
         _count(ev.filter(ev.type == "wecom_customer_deleted_staff"), "staff", "deleted_by_contact"),
         _count(ev.filter(ev.type == "wecom_staff_deleted_customer"), "staff", "deleted_by_staff"),
@@ -137,9 +125,28 @@ def staff_frame(
         bought,
         lost_gmv,
     ]
-    if "messages" in tables:
+    if "messages" in con.list_tables():
         parts.append(response_times(con, period))
-    frames = [p.execute().set_index("staff_id") for p in parts]
+    return parts
+
+
+def staff_frame(
+    con: Any,
+    acq: ir.Table,
+    as_of_ts: int,
+    inputs: Inputs | None = None,
+    period: tuple[int | None, int | None] = (None, None),
+) -> pd.DataFrame:
+    """One row per staff member (see the module docstring); ``acq`` already in the period."""
+    tables = set(con.list_tables())
+    if "events" not in tables:
+        return pd.DataFrame(columns=["staff_id"])
+    types = (*ADDS, "wecom_customer_deleted_staff", "wecom_staff_deleted_customer",
+             "wecom_handover", "wecom_transfer_fail")  # fmt: skip
+    # read by most counts: built once, released on the way out while the connection is open
+    with _person_events(con, types).cache() as every:
+        parts = _parts(con, every, acq, as_of_ts, inputs, period)
+        frames = [p.execute().set_index("staff_id") for p in parts]
     df = pd.concat(frames, axis=1).rename_axis("staff_id").reset_index()
     if "staff" in tables:
         s = con.table("staff").select("staff_id", "name", "department").execute()

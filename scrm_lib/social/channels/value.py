@@ -243,6 +243,7 @@ def channel_value_frame(con: Any, acq: ir.Table, cfg: dict[str, Any], as_of_ts: 
                         levels: tuple[str, ...] = tuple(LEVELS),
                         inputs: Inputs | None = None) -> pd.DataFrame:  # fmt: skip
     """The channel value table for the acquisition expression ``acq``."""
-    people = person_outcomes(con, acq, cfg, as_of_ts, inputs).cache()
-    stats = group_stats(people, cfg, levels)
-    return finish(stats, _costs(con), _parents(people), cfg)
+    # released on the way out, while the connection is open
+    with person_outcomes(con, acq, cfg, as_of_ts, inputs).cache() as people:
+        stats = group_stats(people, cfg, levels)
+        return finish(stats, _costs(con), _parents(people), cfg)
