@@ -1,0 +1,1 @@
+"""Conversations: intent and sentiment of chat messages, person tags and service KPIs."""
