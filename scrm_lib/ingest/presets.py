@@ -63,7 +63,18 @@ from scrm_lib.errors import ConfigError, InputFileError
 from scrm_lib.ingest.units import UNITS
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "presets"
-ADAPTERS = ("tmall", "douyin", "youzan", "wechat", "wecom", "marketing", "generic", "xiaohongshu")
+ADAPTERS = (
+    "tmall",
+    "douyin",
+    "youzan",
+    "wechat",
+    "wecom",
+    "marketing",
+    "generic",
+    "xiaohongshu",
+    "comments",
+    "miniapp_service",
+)
 STATUSES = ("paid", "refunded", "cancelled", "pending")
 _SEPARATORS = re.compile(r"[\s_\-]+")
 _UNIT_SUFFIX = re.compile(
