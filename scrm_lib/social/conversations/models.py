@@ -8,10 +8,12 @@
 - ``intents``: the same kind of model over the hand-written chat training set
   ``scrm_lib/datasets/chats/train.csv``, for phrasings the dictionary lacks.
 
-A model is trained on first use and saved under ``<home>/data/models/<kind>/<id>/``
+A model is trained on first use and saved under ``<models>/<kind>/<id>/``
 (``model.joblib`` and ``card.json``: data, counts, metrics, the file's sha256);
 ``<id>`` is a hash of the training data and the recipe, so a changed corpus or
 recipe trains a new model and an unchanged one is loaded, never retrained.
+Being named by their content, models are shared by every project on the
+machine: ``<models>`` is ``$SCRM_MODELS_DIR``, else ``~/.cache/scrm/models``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ import functools
 import hashlib
 import json
 import logging
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -28,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scrm_lib.config import Settings, load_settings
+from scrm_lib.config import Settings
 from scrm_lib.social.conversations.normalize import normalize
 
 logger = logging.getLogger(__name__)
@@ -136,8 +141,12 @@ _KINDS = {"sentiment": (sentiment_corpus, "label", _train_sentiment),
 
 
 def models_dir(settings: Settings | None = None) -> Path:
-    settings = settings or load_settings()
-    return settings.home / "data" / "models"
+    """Where the tagger's models live (see the module docstring)."""
+    env = os.environ.get("SCRM_MODELS_DIR")
+    if env:
+        return Path(env)
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "scrm" / "models"
 
 
 def load_or_train(kind: str, settings: Settings | None = None) -> Trained | None:
@@ -164,10 +173,16 @@ def _load_or_train(kind: str, root: Path) -> Trained | None:
             return Trained(joblib.load(model_file), card)
         logger.warning("%s: checksum differs from its card; training again", model_file)
     trained = train(df)
-    folder.mkdir(parents=True, exist_ok=True)
-    joblib.dump(trained.model, model_file)
-    card = {**trained.card, "id": folder.name,
-            "model_sha256": hashlib.sha256(model_file.read_bytes()).hexdigest()}  # fmt: skip
-    card_file.write_text(json.dumps(card, indent=2, ensure_ascii=False), "utf-8")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    # written beside and renamed into place: two processes training at once both succeed
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}-"))
+    joblib.dump(trained.model, tmp / "model.joblib")
+    sha = hashlib.sha256((tmp / "model.joblib").read_bytes()).hexdigest()
+    card = {**trained.card, "id": folder.name, "model_sha256": sha}
+    (tmp / "card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False), "utf-8")
+    try:
+        tmp.rename(folder)
+    except OSError:  # another process put it there first: the same model
+        shutil.rmtree(tmp, ignore_errors=True)
     logger.info("%s model %s trained and saved to %s", kind, folder.name, folder)
     return Trained(trained.model, card)
