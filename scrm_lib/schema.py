@@ -816,3 +816,71 @@ _mart("journey_funnel", "channels", "one row per funnel step, group and cohort",
 }, key=("by", "group", "cohort", "step_no"))  # fmt: skip
 _mart("channels_meta", "channels", "the channels step's as-of date, rule and unknown codes",
       _META, key=("key",))  # fmt: skip
+
+# ---------------------------------------------------------------- conversations
+_mart("message_tags", "conversations", "one row per chat message: its intent and sentiment", {
+    "message_id": ("string", "message"),
+    "person_id": ("string", "the customer in the conversation (OneID)"),
+    "account_id": ("string", "the customer's account"),
+    "ts": (TS, "when it was sent"),
+    "channel": ("string", "wecom_private, wecom_group, miniapp_service, douyin_comment, …"),
+    "direction": ("string", "in (the customer wrote) or out (staff wrote)"),
+    "staff_id": ("string", "staff member in the conversation"),
+    "intent": ("string", "purchase_intent, needs_explanation, service_*, complaint, churn_risk, "
+                         "praise, other; staff for staff messages"),
+    "layer": ("string", "what decided the intent: dictionary, classifier, rule, speaker, none"),
+    "phrase": ("string", "the dictionary phrase that matched"),
+    "confidence": ("float64", "classifier probability (1 for a dictionary match)"),
+    "sentiment": ("string", "positive, neutral or negative"),
+    "sentiment_score": ("float64", "P(positive) after emoji and slang cues"),
+    "reason": ("string", "why a message was not read (empty, [图片]) or was read as sarcasm"),
+    "taxonomy_version": ("string", "version of the phrase dictionary"),
+    "intent_model": ("string", "id of the intent classifier (its model card)"),
+    "sentiment_model": ("string", "id of the sentiment model (its model card)"),
+}, key=("message_id",), personal={"account_id": "account"})  # fmt: skip
+_mart("person_conversations", "conversations", "one row per person who wrote: recent intents "
+      "and sentiment", {
+    "person_id": ("string", "person"),
+    "messages": ("!int64", "messages the person wrote"),
+    "last_message_at": (TS, "their latest message"),
+    "purchase_intent_7d": ("!int64", "purchase-intent (高意向) messages in the last 7 days"),
+    "needs_explanation_14d": ("!int64", "needs-explanation (需要讲解) messages, last 14 days"),
+    "service_30d": ("!int64", "service requests and complaints in the last 30 days"),
+    "negative_30d": ("!int64", "negative messages in the last 30 days"),
+    "negative_share": ("float64", "share of their messages that are negative"),
+    "positive_share": ("float64", "share of their messages that are positive"),
+    "last_intent": ("string", "intent of their latest message other than `other`"),
+    "last_negative_at": (TS, "their latest negative message"),
+    "last_negative_message_id": ("string", "its message id"),
+}, key=("person_id",), filters=("purchase_intent_7d", "needs_explanation_14d", "service_30d",
+                                 "negative_30d", "negative_share", "last_intent"))  # fmt: skip
+_mart("service_conversations", "conversations", "one row per private-chat conversation: "
+      "first response and resolution in business time", {
+    "conversation_id": ("string", "channel:account:start"),
+    "account_id": ("string", "the customer's account"),
+    "channel": ("string", "wecom_private, miniapp_service, douyin_dm, xhs_dm"),
+    "staff_id": ("string", "first staff member who answered (else the one written to)"),
+    "started_ts": (TS, "first customer message"),
+    "first_response_s": ("int64", "business seconds to the first answer"),
+    "resolution_s": ("int64", "business seconds to the last staff message"),
+    "customer_messages": ("int64", "customer messages"),
+    "staff_messages": ("int64", "staff messages"),
+    "answered": ("boolean", "a staff member answered"),
+}, key=("conversation_id",), personal={"account_id": "account"})  # fmt: skip
+_mart("service_kpis", "conversations", "per staff member and local week: answered share, "
+      "first response and resolution", {
+    "staff_id": ("string", "staff member"),
+    "week": ("string", "local Monday of the week (YYYY-MM-DD)"),
+    "conversations": ("int64", "conversations"),
+    "answered": ("int64", "answered conversations"),
+    "answered_share": ("float64", "answered share"),
+    "median_first_response_min": ("float64", "median business minutes to the first answer"),
+    "p90_first_response_min": ("float64", "90th percentile"),
+    "answered_within": ("int64", "answered within [conversations] answer_within_minutes"),
+    "within_share": ("float64", "share of all conversations answered within"),
+    "within_lo": ("float64", "Wilson interval, low"),
+    "within_hi": ("float64", "Wilson interval, high"),
+    "median_resolution_min": ("float64", "median business minutes to the last staff message"),
+}, key=("staff_id", "week"))  # fmt: skip
+_mart("conversations_meta", "conversations", "the conversations step's taxonomy, models and "
+      "counts", _META, key=("key",))  # fmt: skip

@@ -8,8 +8,9 @@ later step to write to, ``tags_derived`` reads the marts written before it).
 from scrm_lib.churn.step import STEP as churn
 from scrm_lib.identity.step import STEP as identity
 from scrm_lib.social.channels.step import STEP as channels
+from scrm_lib.social.conversations.step import STEP as conversations
 from scrm_lib.tags.step import STEP as tags
 from scrm_lib.tags.step import STEP_LATE as tags_derived
 from scrm_lib.value.step import STEP as value
 
-STEPS = [identity, tags, value, churn, channels, tags_derived]
+STEPS = [identity, tags, value, churn, channels, conversations, tags_derived]
