@@ -216,3 +216,30 @@ def load_settings(home: str | Path | None = None) -> Settings:
         extra=extra,
         **values,
     )
+
+
+def config_section(
+    name: str, defaults: dict[str, Any], settings: Settings | None = None, **overrides: Any
+) -> dict[str, Any]:
+    """A capability's ``[name]`` settings: ``defaults``, then ``scrm.toml``, then ``overrides``.
+
+    ``None`` overrides are skipped (an argument left out). A key ``defaults`` does not
+    have, or a section that is not a table, is a :class:`ConfigError` naming it; checking
+    the values is the capability's.
+
+    Examples
+    --------
+    >>> config_section("demo", {"days": 7}, days=14)["days"]
+    14
+    """
+    section = (settings or load_settings()).extra.get(name, {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"[{name}] in scrm.toml must be a table of settings")
+    cfg = dict(defaults)
+    for key, value in {**section, **{k: v for k, v in overrides.items() if v is not None}}.items():
+        if key not in defaults:
+            raise ConfigError(
+                f"[{name}] {key!r} is not a setting; known: {', '.join(sorted(defaults))}"
+            )
+        cfg[key] = value
+    return cfg

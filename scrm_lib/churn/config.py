@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scrm_lib.config import Settings, load_settings
+from scrm_lib.config import Settings, config_section
 from scrm_lib.errors import ConfigError, ScrmError
 
 #: Defaults of the ``[churn]`` section of ``scrm.toml``.
@@ -69,16 +69,8 @@ def churn_config(settings: Settings | None = None, **overrides: Any) -> dict[str
     'sigmoid'
     """
     cfg = dict(CHURN_DEFAULTS)
-    s = settings or load_settings()
-    section = s.extra.get("churn", {})
-    if not isinstance(section, dict):
-        raise ConfigError("[churn] in scrm.toml must be a table of settings")
-    given = {**section, **{k: v for k, v in overrides.items() if v is not None}}
+    given = config_section("churn", CHURN_DEFAULTS, settings, **overrides)
     for key, value in given.items():
-        if key not in CHURN_DEFAULTS:
-            raise ConfigError(
-                f"[churn] {key!r} is not a setting; known: {', '.join(sorted(CHURN_DEFAULTS))}"
-            )
         default = CHURN_DEFAULTS[key]
         if isinstance(default, bool) and not isinstance(value, bool):
             raise ConfigError(f"[churn] {key} must be true or false, not {value!r}")

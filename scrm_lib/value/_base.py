@@ -30,7 +30,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from scrm_lib.config import Settings, load_settings
+from scrm_lib.config import Settings, config_section, load_settings
 from scrm_lib.errors import ConfigError, ScrmError
 
 logger = logging.getLogger(__name__)
@@ -84,16 +84,9 @@ def value_config(settings: Settings | None = None, **overrides: Any) -> dict[str
     >>> value_config(r_high=4)["r_high"]
     4
     """
+    given = config_section("value", VALUE_DEFAULTS, settings, **overrides)
     cfg = dict(VALUE_DEFAULTS)
-    s = settings or load_settings()
-    section = s.extra.get("value", {})
-    if not isinstance(section, dict):
-        raise ConfigError("[value] in scrm.toml must be a table of settings")
-    for key, value in {**section, **{k: v for k, v in overrides.items() if v is not None}}.items():
-        if key not in VALUE_DEFAULTS:
-            raise ConfigError(
-                f"[value] {key!r} is not a setting; known: {', '.join(sorted(VALUE_DEFAULTS))}"
-            )
+    for key, value in given.items():
         default = VALUE_DEFAULTS[key]
         if isinstance(default, (int, float)) and not isinstance(default, bool):
             if isinstance(value, bool) or not isinstance(value, (int, float)):

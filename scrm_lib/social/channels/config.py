@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scrm_lib.config import Settings, load_settings
+from scrm_lib.config import Settings, config_section
 from scrm_lib.errors import ConfigError
 
 RULES = ("first_touch", "last_touch")
@@ -59,15 +59,7 @@ def channels_config(settings: Settings | None = None, **overrides: Any) -> dict[
     >>> channels_config(min_cohort=50)["min_cohort"]
     50
     """
-    section = (settings or load_settings()).extra.get("channels", {})
-    if not isinstance(section, dict):
-        raise ConfigError("[channels] in scrm.toml must be a table of settings")
-    cfg = dict(CHANNELS_DEFAULTS)
-    for key, value in {**section, **{k: v for k, v in overrides.items() if v is not None}}.items():
-        if key not in CHANNELS_DEFAULTS:
-            known = ", ".join(sorted(CHANNELS_DEFAULTS))
-            raise ConfigError(f"[channels] {key!r} is not a setting; known: {known}")
-        cfg[key] = value
+    cfg = config_section("channels", CHANNELS_DEFAULTS, settings, **overrides)
     for key in (
         "conversion_days",
         "min_cohort",

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scrm_lib.config import Settings, load_settings
-from scrm_lib.errors import ConfigError
+from scrm_lib.config import Settings, config_section, load_settings
 from scrm_lib.social.conversations.service import DEFAULTS as SERVICE_DEFAULTS
 
 DEFAULTS: dict[str, Any] = {
@@ -33,14 +32,6 @@ def conversations_config(settings: Settings | None = None, **overrides: Any) -> 
     10
     """
     settings = settings or load_settings()
-    section = settings.extra.get("conversations", {})
-    if not isinstance(section, dict):
-        raise ConfigError("[conversations] in scrm.toml must be a table of settings")
-    cfg = dict(DEFAULTS)
-    for key, value in {**section, **{k: v for k, v in overrides.items() if v is not None}}.items():
-        if key not in DEFAULTS:
-            known = ", ".join(sorted(DEFAULTS))
-            raise ConfigError(f"[conversations] {key!r} is not a setting; known: {known}")
-        cfg[key] = value
+    cfg = config_section("conversations", DEFAULTS, settings, **overrides)
     cfg["timezone"] = settings.timezone
     return cfg
