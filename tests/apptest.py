@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
+from typing import Any
 
 from streamlit.testing.v1 import AppTest
 
@@ -19,3 +21,43 @@ def open_page(page: str, user: str, role: str, *, timeout: float = 120) -> AppTe
     at.run()
     at.switch_page(page)
     return at.run()
+
+
+#: The page tests' users, all with this password.
+USERS = (("vera", "viewer"), ("mark", "marketer"), ("ada", "admin"))
+PASSWORD = "demo-pass-123"
+
+
+def page_home(built_sample: dict, tmp_path_factory: Any, name: str) -> dict:
+    """A home of its own for a page's tests: the sample's settings, a copy of its warehouse
+    (the tests may change it) and a viewer, a marketer and an admin."""
+    from scrm_lib.access.users import add_user
+
+    home = tmp_path_factory.mktemp(name)
+    if (built_sample["home"] / "scrm.toml").exists():
+        shutil.copy(built_sample["home"] / "scrm.toml", home / "scrm.toml")
+    wh = home / "data/warehouse/scrm.duckdb"
+    wh.parent.mkdir(parents=True)
+    shutil.copy(built_sample["warehouse"], wh)
+    users = home / "users.yaml"
+    for user, role in USERS:
+        add_user(user, PASSWORD, role=role, path=users)
+    return {"home": home, "warehouse": wh, "users": users}
+
+
+def use_home(project: dict, monkeypatch: Any) -> dict:
+    """Point the app at ``project`` (a :func:`page_home`) for one test."""
+    monkeypatch.delenv("SCRM_LANGUAGE", raising=False)
+    monkeypatch.setenv("SCRM_HOME", str(project["home"]))
+    monkeypatch.setenv("SCRM_USERS_FILE", str(project["users"]))
+    monkeypatch.setenv("SCRM_STATE_DB", str(project["home"] / "state.duckdb"))
+    monkeypatch.setenv("SCRM_WAREHOUSE", str(project["warehouse"]))
+    return project
+
+
+def sql(project: dict, query: str, *params: Any) -> list[tuple]:
+    """Rows of ``query`` on the project's warehouse (read-only)."""
+    import duckdb
+
+    with duckdb.connect(str(project["warehouse"]), read_only=True) as con:
+        return con.execute(query, list(params)).fetchall()

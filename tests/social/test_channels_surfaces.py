@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from scrm_lib.labels import money, value_label
-from tests.apptest import open_page
+from tests.apptest import open_page, page_home, sql, use_home
 
 PAGE = "views/channels.py"
 MIN_COHORT = 30  # the [channels] default: the sample's scrm.toml does not set it
@@ -22,33 +22,12 @@ MIN_COHORT = 30  # the [channels] default: the sample's scrm.toml does not set i
 @pytest.fixture(scope="module")
 def project(built_sample, tmp_path_factory):
     """The sample's home with its own copy of the warehouse and three users."""
-    from scrm_lib.access.users import add_user
-
-    home = tmp_path_factory.mktemp("channels_page")
-    if (built_sample["home"] / "scrm.toml").exists():
-        shutil.copy(built_sample["home"] / "scrm.toml", home / "scrm.toml")
-    wh = home / "data/warehouse/scrm.duckdb"
-    wh.parent.mkdir(parents=True)
-    shutil.copy(built_sample["warehouse"], wh)
-    users = home / "users.yaml"
-    for user, role in (("vera", "viewer"), ("mark", "marketer"), ("ada", "admin")):
-        add_user(user, "demo-pass-123", role=role, path=users)
-    return {"home": home, "warehouse": wh, "users": users}
+    return page_home(built_sample, tmp_path_factory, "channels_page")
 
 
 @pytest.fixture
 def env(project, monkeypatch):
-    monkeypatch.delenv("SCRM_LANGUAGE", raising=False)
-    monkeypatch.setenv("SCRM_HOME", str(project["home"]))
-    monkeypatch.setenv("SCRM_USERS_FILE", str(project["users"]))
-    monkeypatch.setenv("SCRM_STATE_DB", str(project["home"] / "state.duckdb"))
-    monkeypatch.setenv("SCRM_WAREHOUSE", str(project["warehouse"]))
-    return project
-
-
-def sql(project, query: str, *params) -> list[tuple]:
-    with duckdb.connect(str(project["warehouse"]), read_only=True) as con:
-        return con.execute(query, list(params)).fetchall()
+    return use_home(project, monkeypatch)
 
 
 def page(user: str = "mark", role: str = "marketer"):

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from scrm_lib.labels import label, value_label
-from tests.apptest import open_page
+from tests.apptest import open_page, page_home, sql, use_home
 
 PAGE = "views/conversations.py"
 PHONE = "13812345678"
@@ -28,15 +28,8 @@ def project(built_sample, tmp_path_factory):
     The newest purchase-intent message gets a phone number in its text, as customers leave
     one when they ask to be called back, so masking has something to hide.
     """
-    from scrm_lib.access.users import add_user
-
-    home = tmp_path_factory.mktemp("conversations_page")
-    if (built_sample["home"] / "scrm.toml").exists():
-        shutil.copy(built_sample["home"] / "scrm.toml", home / "scrm.toml")
-    wh = home / "data/warehouse/scrm.duckdb"
-    wh.parent.mkdir(parents=True)
-    shutil.copy(built_sample["warehouse"], wh)
-    with duckdb.connect(str(wh)) as con:
+    project = page_home(built_sample, tmp_path_factory, "conversations_page")
+    with duckdb.connect(str(project["warehouse"])) as con:
         (newest,) = con.execute(
             "select t.message_id from message_tags t "
             "join person_conversations p using (person_id) "
@@ -46,25 +39,12 @@ def project(built_sample, tmp_path_factory):
         con.execute(
             "update messages set text = text || ' 电话' || ? where message_id = ?", [PHONE, newest]
         )
-    users = home / "users.yaml"
-    for user, role in (("vera", "viewer"), ("mark", "marketer"), ("ada", "admin")):
-        add_user(user, "demo-pass-123", role=role, path=users)
-    return {"home": home, "warehouse": wh, "users": users, "phone_message": newest}
+    return {**project, "phone_message": newest}
 
 
 @pytest.fixture
 def env(project, monkeypatch):
-    monkeypatch.delenv("SCRM_LANGUAGE", raising=False)
-    monkeypatch.setenv("SCRM_HOME", str(project["home"]))
-    monkeypatch.setenv("SCRM_USERS_FILE", str(project["users"]))
-    monkeypatch.setenv("SCRM_STATE_DB", str(project["home"] / "state.duckdb"))
-    monkeypatch.setenv("SCRM_WAREHOUSE", str(project["warehouse"]))
-    return project
-
-
-def sql(project, query: str, *params) -> list[tuple]:
-    with duckdb.connect(str(project["warehouse"]), read_only=True) as con:
-        return con.execute(query, list(params)).fetchall()
+    return use_home(project, monkeypatch)
 
 
 def page(user: str = "mark", role: str = "marketer"):
