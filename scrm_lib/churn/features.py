@@ -81,6 +81,9 @@ FEATURES: dict[str, str] = {
     "msgs_in_30": "messages from the customer in the last 30 days",
     "msgs_in_90": "messages from the customer in the last 90 days",
     "msgs_out_90": "messages from staff in the last 90 days",
+    "negative_msgs_90": "negative messages from the customer in the last 90 days",
+    "leaving_msgs_90": "complaints and churn-risk messages (太贵, 退群, 投诉) in the last 90 days",
+    "buying_msgs_30": "purchase-intent messages (链接, 多少钱) in the last 30 days",
     "touches_90": "marketing messages sent in the last 90 days",
     "opens_90": "marketing messages opened or clicked in the last 90 days",
     "open_rate_90": "open rate of marketing messages in the last 90 days",
@@ -153,7 +156,21 @@ def activity_expr(con: Any, cutoff_epoch: int, cfg: dict[str, Any]) -> ir.Table:
         ts=rf.ts.epoch_seconds().cast("int64"),
         kind=ibis.literal("referral"),
     )
-    acts = ibis.union(ev, ms, tc, rf, distinct=False)
+    parts = [ev, ms, tc, rf]
+    if "message_tags" in con.list_tables():
+        # what the customer said (the conversations step's tags), as kinds of activity
+        mt = con.table("message_tags")
+        mt = mt.filter(mt.direction != "out")
+        said = ibis.cases(
+            (mt.intent.isin(("complaint", "churn_risk")), "said_leaving"),
+            (mt.intent == "purchase_intent", "said_buying"),
+            else_="said",
+        )
+        parts.append(mt.select("account_id", ts=mt.ts.epoch_seconds().cast("int64"), kind=said))
+        neg = mt.filter(mt.sentiment == "negative")
+        parts.append(neg.select("account_id", ts=neg.ts.epoch_seconds().cast("int64"),
+                                kind=ibis.literal("said_negative")))  # fmt: skip
+    acts = ibis.union(*parts, distinct=False)
     acts = acts.filter(acts.ts.notnull() & (acts.ts < cutoff_epoch))
     p = _persons(con, acts)
     return p.select("person_id", "ts", "kind")
@@ -219,6 +236,9 @@ def features_expr(
         msgs_in_30=n("msg_in", 30),
         msgs_in_90=n("msg_in", 90),
         msgs_out_90=n("msg_out", 90),
+        negative_msgs_90=n("said_negative", 90),
+        leaving_msgs_90=n("said_leaving", 90),
+        buying_msgs_30=n("said_buying", 30),
         touches_90=n(("touch", "touch_open"), 90),
         opens_90=n("touch_open", 90),
         referrals_180=n("referral", 180),
@@ -255,7 +275,8 @@ def features_expr(
         k: j[k].fill_null(zero).cast("float64")
         for k in (
             "page_views_30", "page_views_90", "cart_adds_30", "groupbuy_views_90", "shares_90",
-            "msgs_in_30", "msgs_in_90", "msgs_out_90", "touches_90", "opens_90",
+            "msgs_in_30", "msgs_in_90", "msgs_out_90", "negative_msgs_90", "leaving_msgs_90",
+            "buying_msgs_30", "touches_90", "opens_90",
             "referrals_180", "deleted_staff_90", "handovers", "group_leaves_90",
             "abandoned_carts_30",
         )
@@ -291,6 +312,9 @@ def features_expr(
         msgs_in_30=cnt["msgs_in_30"],
         msgs_in_90=cnt["msgs_in_90"],
         msgs_out_90=cnt["msgs_out_90"],
+        negative_msgs_90=cnt["negative_msgs_90"],
+        leaving_msgs_90=cnt["leaving_msgs_90"],
+        buying_msgs_30=cnt["buying_msgs_30"],
         touches_90=cnt["touches_90"],
         opens_90=cnt["opens_90"],
         open_rate_90=ibis.ifelse(

@@ -2,7 +2,8 @@
 
 A capability's step reads what the steps above it wrote (identity's
 ``person_accounts`` before any per-person mart; ``tags`` creates ``person_tags`` for every
-later step to write to, ``tags_derived`` reads the marts written before it).
+later step to write to; churn reads what ``conversations`` tagged; ``tags_derived`` reads
+the marts written before it).
 """
 
 from scrm_lib.churn.step import STEP as churn
@@ -13,4 +14,4 @@ from scrm_lib.tags.step import STEP as tags
 from scrm_lib.tags.step import STEP_LATE as tags_derived
 from scrm_lib.value.step import STEP as value
 
-STEPS = [identity, tags, value, churn, channels, conversations, tags_derived]
+STEPS = [identity, tags, value, conversations, churn, channels, tags_derived]
