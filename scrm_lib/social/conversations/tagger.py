@@ -81,13 +81,15 @@ class Tagger:
         if len(who) != len(raw):
             raise ValueError(f"{len(raw)} texts but {len(who)} speakers")
         staff = who.isin(("staff", "out", "employee", "客服", "导购")).to_numpy()
-        clean = [normalize(t) for t in raw]
-        keys = pd.DataFrame({"clean": clean, "staff": staff})
+        # each distinct message is normalized and tagged once (OpenCC is the slow part)
+        keys = pd.DataFrame({"raw": raw.map(lambda t: t if isinstance(t, str) else ""),
+                             "staff": staff})  # fmt: skip
         uniq = keys.drop_duplicates().reset_index(drop=True)
-        tagged = self._tag_unique(uniq["clean"].tolist(), uniq["staff"].to_numpy())
-        out = keys.merge(pd.concat([uniq, tagged], axis=1), on=["clean", "staff"], how="left")
+        clean = [normalize(t) for t in uniq["raw"]]
+        tagged = self._tag_unique(clean, uniq["staff"].to_numpy())
+        out = keys.merge(pd.concat([uniq, tagged], axis=1), on=["raw", "staff"], how="left")
         out.insert(0, "text", raw.to_numpy())
-        return out.drop(columns=["clean", "staff"])
+        return out.drop(columns=["raw", "staff"])
 
     def _tag_unique(self, clean: list[str], staff: np.ndarray) -> pd.DataFrame:
         n = len(clean)
