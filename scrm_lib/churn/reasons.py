@@ -81,6 +81,15 @@ SENTENCES: dict[str, Callable[[pd.Series], str]] = {
     ),
     "msgs_in_30": lambda r: f"wrote {_n(r['msgs_in_30'])} message(s) in the last 30 days",
     "msgs_in_90": lambda r: f"wrote {_n(r['msgs_in_90'])} message(s) in the last 90 days",
+    "negative_msgs_90": lambda r: (
+        f"sent {_n(r['negative_msgs_90'])} negative message(s) in the last 90 days"
+    ),
+    "leaving_msgs_90": lambda r: (
+        f"complained or spoke of leaving {_n(r['leaving_msgs_90'])} time(s) in the last 90 days"
+    ),
+    "buying_msgs_30": lambda r: (
+        f"asked to buy {_n(r['buying_msgs_30'])} time(s) in the last 30 days"
+    ),
     "opens_90": lambda r: (
         f"opened {_n(r['opens_90'])} of {_n(r['touches_90'])} marketing messages in 90 days"
     ),

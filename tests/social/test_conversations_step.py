@@ -15,6 +15,7 @@ from scrm_lib.social.conversations.analysis import high_intent_persons, message_
 from scrm_lib.social.conversations.step import run
 from scrm_lib.tags.registry import ensure_table
 from scrm_lib.warehouse.steps import StepContext
+from tests.social.conftest import account
 from tests.value.conftest import put
 
 PERSONS = {"wecom:a": "PA", "wechat:a": "PA", "wecom:b": "PB", "douyin:c": "PC"}
@@ -91,8 +92,12 @@ def test_the_library_reads_the_marts(built):
     assert march["purchase_intent"] == 2 and "staff" not in march
 
 
-def test_a_warehouse_without_messages_builds_empty_marts(tmp_path):
+@pytest.mark.parametrize("messages", [None, []], ids=["no table", "empty table"])
+def test_a_warehouse_without_messages_builds_empty_marts(tmp_path, messages):
     con = duckdb_connect()
+    if messages is not None:  # an archive with no rows in a warehouse that has accounts
+        put(con, "messages", pd.DataFrame(columns=list(MESSAGES[0])))
+        put(con, "accounts", [account("wecom:a", "2026-01-01T00:00:00Z")])
     ensure_table(con)
     counts = run(StepContext(con, load_settings(tmp_path), "b1"))
     assert counts == dict.fromkeys(counts, 0)

@@ -139,8 +139,8 @@ class Tagger:
         if len(idx):
             pos = list(self.sentiment.classes).index(1)
             score[idx] = self.sentiment.proba([clean[i] for i in idx])[:, pos]
-        up = np.array([_cues(t, cfg.get("positive", [])) for t in clean])
-        down = np.array([_cues(t, cfg.get("negative", [])) for t in clean])
+        up = np.array([_cues(t, cfg.get("positive", [])) for t in clean], dtype="int64")
+        down = np.array([_cues(t, cfg.get("negative", [])) for t in clean], dtype="int64")
         score = np.clip(score + float(cfg.get("cue_weight", 0.2)) * (up - down), 0.0, 1.0)
         lo, hi = cfg.get("neutral_band", [0.3, 0.7])
         out = np.where(score < lo, "negative", np.where(score > hi, "positive", "neutral"))
@@ -148,7 +148,8 @@ class Tagger:
         # a feeling: a cue, or a long message the review model reads as clearly one way (it
         # was trained on reviews and reads short chat lines as reviews: "扣1" as a bad one)
         qlo, qhi = cfg.get("question_band", [0.12, 0.92])
-        long_enough = np.array([len(t) >= int(cfg.get("question_min_chars", 12)) for t in clean])
+        min_chars = int(cfg.get("question_min_chars", 12))
+        long_enough = np.array([len(t) >= min_chars for t in clean], dtype=bool)
         plain = ~np.isin(intent, (*NEGATIVE_INTENTS, "praise"))
         felt = np.where(down > up, "negative", np.where(up > down, "positive", "neutral"))
         strong = np.where(score < qlo, "negative", np.where(score > qhi, "positive", "neutral"))
