@@ -500,7 +500,7 @@ def segment_marts() -> list[Mart]:
     Examples
     --------
     >>> [m.name for m in segment_marts()]
-    ['value_persons', 'churn_scores', 'channel_acquisition']
+    ['value_persons', 'churn_scores', 'channel_acquisition', 'person_conversations']
     """
     return [
         m

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 sys.path.insert(0, str(BENCH))
@@ -43,6 +44,7 @@ def test_names_of_cached_files(tmp_path: Path) -> None:
     assert conversations.messages_path(2_000, 1, tmp_path) == tmp_path / "messages_2k.parquet"
 
 
+@pytest.mark.slow  # generates a sample and runs two parts in their own processes
 def test_bench_runs_at_a_tiny_size(tmp_path: Path) -> None:
     out = tmp_path / "results"
     conversations.run(1_000, 3, ["scrm", "floor"], out, cache=tmp_path / "cache")
