@@ -40,25 +40,12 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import channels_data
-from measure import measure
+from measure import Clock, measure
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PARTS = ("scrm", "scrm_parts", "floor", "pandas", "polars")
 #: The acceptance target on 2 cores.
 TARGET = {"seconds": 30, "peak_rss_mib": 3 * 1024}
-
-
-class Clock:
-    """Named wall times of the steps of one part."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-
-    def __call__(self, name: str, fn: Any) -> Any:
-        start = time.perf_counter()
-        out = fn()
-        self.seconds[name] = round(time.perf_counter() - start, 2)
-        return out
 
 
 def _counts(df: pd.DataFrame) -> list[dict[str, Any]]:

@@ -39,7 +39,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from measure import measure
+from measure import Clock, measure
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -67,19 +67,6 @@ def sample_dir(persons: int, seed: int, cache: Path) -> Path:
 def messages_path(persons: int, seed: int, cache: Path) -> Path:
     sample = sample_dir(persons, seed, cache)
     return cache / (sample.name.replace("sample_", "messages_", 1) + ".parquet")
-
-
-class Clock:
-    """Named wall times of the steps of one part."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-
-    def __call__(self, name: str, fn: Any) -> Any:
-        start = time.perf_counter()
-        out = fn()
-        self.seconds[name] = round(time.perf_counter() - start, 2)
-        return out
 
 
 # ---------------------------------------------------------------- preparation (not timed)

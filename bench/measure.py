@@ -6,6 +6,7 @@ import os
 import subprocess
 import time
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass
@@ -25,3 +26,16 @@ def measure(cmd: list[str], *, cwd: str, env: dict | None = None, log=None) -> M
     if code != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited {code}")
     return Measurement(round(seconds, 2), round(usage.ru_maxrss / 1024, 1), code)
+
+
+class Clock:
+    """Named wall times of the steps of one part (a part's process keeps one)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def __call__(self, name: str, fn: Any) -> Any:
+        start = time.perf_counter()
+        out = fn()
+        self.seconds[name] = round(time.perf_counter() - start, 2)
+        return out

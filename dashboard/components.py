@@ -110,6 +110,19 @@ def show_table(
     return shown
 
 
+def with_interval(values: pd.Series, lo: pd.Series, hi: pd.Series, fmt) -> list[str]:
+    """``12.3% (9.8–15.1%)``: the estimate and its 95% interval; empty when there is none."""
+    out = []
+    for v, a, b in zip(values, lo, hi, strict=True):
+        if pd.isna(v):
+            out.append("")
+        elif pd.isna(a) or pd.isna(b):
+            out.append(fmt(v))
+        else:
+            out.append(f"{fmt(v)} ({fmt(a)}–{fmt(b)})")
+    return out
+
+
 def kpi_tiles(values: dict[str, object], columns: int = 4) -> None:
     """A row of metric tiles: label → value (numbers formatted with thousands separators)."""
     cols = st.columns(columns)

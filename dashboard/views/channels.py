@@ -11,7 +11,15 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard.components import current_user, query, settings, show_table, status, warehouse_path
+from dashboard.components import (
+    current_user,
+    query,
+    settings,
+    show_table,
+    status,
+    warehouse_path,
+    with_interval,
+)
 from scrm_lib.errors import ScrmError
 from scrm_lib.labels import column_config, label, labelled, message, money, value_label
 from scrm_lib.segments import definitions as segments
@@ -29,19 +37,6 @@ def pct(v: object) -> str:
 
 def yen(v: object) -> str:
     return "" if v is None or pd.isna(v) else money(v)
-
-
-def with_interval(values: pd.Series, lo: pd.Series, hi: pd.Series, fmt) -> list[str]:
-    """``12.3% (9.8–15.1%)``: the estimate and its 95% interval; empty when there is none."""
-    out = []
-    for v, a, b in zip(values, lo, hi, strict=True):
-        if pd.isna(v):
-            out.append("")
-        elif pd.isna(a) or pd.isna(b):
-            out.append(fmt(v))
-        else:
-            out.append(f"{fmt(v)} ({fmt(a)}–{fmt(b)})")
-    return out
 
 
 def ranks(rows: pd.DataFrame, min_cohort: int) -> list[str]:

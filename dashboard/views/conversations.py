@@ -9,7 +9,14 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard.components import current_user, query, show_table, status, warehouse_path
+from dashboard.components import (
+    current_user,
+    query,
+    show_table,
+    status,
+    warehouse_path,
+    with_interval,
+)
 from scrm_lib.errors import ScrmError
 from scrm_lib.labels import label, value_label
 from scrm_lib.segments import definitions as segments
@@ -128,19 +135,6 @@ def sentiment_figure(trend: pd.DataFrame, days: int = 180) -> go.Figure:
         margin={"t": 30},
     )
     return fig
-
-
-def within(rows: pd.DataFrame) -> list[str]:
-    """``82.0% (75.1–87.4%)``: the answered-in-time share with its Wilson interval."""
-    out = []
-    for v, lo, hi in zip(rows["within_share"], rows["within_lo"], rows["within_hi"], strict=True):
-        if pd.isna(v):
-            out.append("")
-        elif pd.isna(lo) or pd.isna(hi):
-            out.append(pct(v))
-        else:
-            out.append(f"{pct(v)} ({pct(lo)}–{pct(hi)})")
-    return out
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -267,7 +261,8 @@ else:
         "staff_id": rows["staff_id"].to_numpy(),
         "conversations": rows["conversations"].to_numpy(),
         "answered_share": [pct(v) for v in rows["answered_share"]],
-        "within_share": within(rows),
+        "within_share": with_interval(rows["within_share"], rows["within_lo"], rows["within_hi"],
+                                      pct),
         "median_first_response_min": rows["median_first_response_min"].round(1).to_numpy(),
         "p90_first_response_min": rows["p90_first_response_min"].round(1).to_numpy(),
         "median_resolution_min": rows["median_resolution_min"].round(1).to_numpy(),

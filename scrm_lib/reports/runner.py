@@ -566,25 +566,32 @@ def _execute(
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    try:
-        papermill.execute_notebook(
-            _prepare(source),
-            str(out_nb),
-            parameters=values,
-            kernel_name=kernel,
-            progress_bar=False,
-            log_output=False,
-            cwd=str(source.parent),
-            # a hung cell must not hang the scheduler for ever
-            execution_timeout=timeout,
-            # the kernel's start-up chatter (TCP transport warning) would land in cron mail
-            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
-        )
-    except PapermillExecutionError as exc:
-        return f"{exc.ename}: {_one_line(exc.evalue)}".rstrip(": ")
-    except Exception as exc:  # kernel died, timeout, ...: the report failed, the runner did not
-        logger.exception("report: execution of %s stopped", source.name)
-        return f"{type(exc).__name__}: {_one_line(str(exc))}".rstrip(": ")
+    for attempt in (1, 2):
+        try:
+            papermill.execute_notebook(
+                _prepare(source),
+                str(out_nb),
+                parameters=values,
+                kernel_name=kernel,
+                progress_bar=False,
+                log_output=False,
+                cwd=str(source.parent),
+                # a hung cell must not hang the scheduler for ever
+                execution_timeout=timeout,
+                # the kernel's start-up chatter (TCP transport warning) would land in cron mail
+                extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+            )
+        except PapermillExecutionError as exc:
+            return f"{exc.ename}: {_one_line(exc.evalue)}".rstrip(": ")
+        except Exception as exc:  # kernel died, timeout, ...: the report failed, the runner not
+            # kernels started side by side (run-all --jobs) may pick the same free port, and
+            # the loser dies before it answers: nothing ran yet, so starting it again is safe
+            if attempt == 1 and "before replying to kernel_info" in str(exc):
+                logger.warning("report: the kernel for %s did not start; again", source.name)
+                continue
+            logger.exception("report: execution of %s stopped", source.name)
+            return f"{type(exc).__name__}: {_one_line(str(exc))}".rstrip(": ")
+        return None
     return None
 
 

@@ -102,9 +102,10 @@ def run(ctx: Any) -> dict[str, int]:
     con = ctx.con
     cfg = conversations_config(ctx.settings)
     meta: dict[str, Any] = {}
-    if "messages" not in con.list_tables():
+    if "messages" not in con.list_tables() or con.table("messages").count().execute() == 0:
+        # nothing to read: the tagger (jieba, two models) is not even loaded
         frames = {name: pd.DataFrame() for name in MARTS}
-        meta["note"] = "no messages table: nothing to tag"
+        meta["note"] = "no messages: nothing to tag"
     else:
         tagger = Tagger.load(ctx.settings)
         frames = {"message_tags": tag_messages_of(con, tagger)}
