@@ -110,6 +110,15 @@ def show_table(
     return shown
 
 
+def query_or_empty(func: Callable, **kwargs) -> pd.DataFrame:
+    """:func:`query`, or an empty frame after a one-line warning when the warehouse can't say."""
+    try:
+        return query(func, **kwargs)
+    except ScrmError as exc:
+        st.warning(str(exc))
+        return pd.DataFrame()
+
+
 def with_interval(values: pd.Series, lo: pd.Series, hi: pd.Series, fmt) -> list[str]:
     """``12.3% (9.8–15.1%)``: the estimate and its 95% interval; empty when there is none."""
     out = []

@@ -14,6 +14,7 @@ import streamlit as st
 from dashboard.components import (
     current_user,
     query,
+    query_or_empty,
     settings,
     show_table,
     status,
@@ -264,11 +265,7 @@ else:
     st.dataframe(labelled(shown), hide_index=True)
 
 st.subheader("导购 / Staff")
-try:
-    staff = query(analysis.staff_view, **period)
-except ScrmError as exc:
-    st.warning(str(exc))
-    staff = pd.DataFrame()
+staff = query_or_empty(analysis.staff_view, **period)
 if staff.empty:
     st.caption("没有企业微信导购数据 / No WeCom staff data")
 else:

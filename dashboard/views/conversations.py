@@ -12,6 +12,7 @@ import streamlit as st
 from dashboard.components import (
     current_user,
     query,
+    query_or_empty,
     show_table,
     status,
     warehouse_path,
@@ -208,11 +209,7 @@ else:
     st.plotly_chart(intent_figure(mix), width="stretch", key="conv_intents")
 
 st.subheader("负面情绪 / Negative sentiment")
-try:
-    trend = query(analysis.sentiment_trend)
-except ScrmError as exc:
-    st.warning(str(exc))
-    trend = pd.DataFrame()
+trend = query_or_empty(analysis.sentiment_trend)
 if trend.empty:
     st.info("没有客户消息 / No customer messages")
 else:
@@ -230,11 +227,7 @@ else:
         st.caption("没有负面占比突增的日子 / No day with a jump in the negative share")
 
 st.subheader("高意向跟进 / High-intent follow-up")
-try:
-    hot = query(analysis.high_intent_persons, limit=top_n)
-except ScrmError as exc:
-    st.warning(str(exc))
-    hot = pd.DataFrame()
+hot = query_or_empty(analysis.high_intent_persons, limit=top_n)
 if hot.empty:
     st.info("近期没有高意向消息 / No purchase-intent message lately")
 else:
@@ -246,11 +239,7 @@ else:
     show_table(shown, key="conv_high_intent", table="messages", what="high-intent messages")
 
 st.subheader("客服表现 / Service by staff")
-try:
-    kpis = query(analysis.service_view)
-except ScrmError as exc:
-    st.warning(str(exc))
-    kpis = pd.DataFrame()
+kpis = query_or_empty(analysis.service_view)
 if kpis.empty:
     st.info("没有私聊会话 / No private-chat conversations")
 else:
