@@ -103,3 +103,12 @@ def test_a_warehouse_without_messages_builds_empty_marts(tmp_path, messages):
     assert counts == dict.fromkeys(counts, 0)
     assert con.table("message_tags").count().execute() == 0
     con.disconnect()
+
+
+def test_a_period_is_of_local_days(built):
+    con, _ = built
+    # m6 came at 10:00 on 03-31 Shanghai time; m3 at 10:00 on 03-30
+    last_day = message_intents(con, freq="day", since="2026-03-31")
+    assert last_day["messages"].sum() == 1 and last_day["intent"].tolist() == ["other"]
+    before = message_intents(con, freq="day", since="2026-03-30", until="2026-03-30")
+    assert before["intent"].tolist() == ["purchase_intent"]

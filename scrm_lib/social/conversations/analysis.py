@@ -97,10 +97,13 @@ def _tags(con: Any) -> Any:
 
 
 def _period(t: Any, since: Any, until: Any) -> Any:
+    """Messages of local days ``since`` to ``until`` (inclusive), in the project's time zone."""
+    tz = load_settings().timezone
     if since is not None:
-        t = t.filter(t.ts >= pd.Timestamp(since, tz="UTC"))
+        t = t.filter(t.ts >= pd.Timestamp(since).tz_localize(tz).tz_convert("UTC"))
     if until is not None:
-        t = t.filter(t.ts < pd.Timestamp(until, tz="UTC") + pd.Timedelta(days=1))
+        end = pd.Timestamp(until).tz_localize(tz) + pd.Timedelta(days=1)
+        t = t.filter(t.ts < end.tz_convert("UTC"))
     return t
 
 
