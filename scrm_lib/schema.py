@@ -177,6 +177,19 @@ TABLES: dict[str, ibis.Schema] = {
             "source_file": "string",
         }
     ),
+    # One answer to one question: a questionnaire row with both questions is two rows.
+    "surveys": ibis.schema(
+        {
+            "survey_id": "string",  # the export's answer id (序号, 评价ID), else a content hash
+            "account_id": "string",
+            "ts": TS,
+            "kind": "string",  # csat (1–5) | nps (0–10)
+            "score": "float64",
+            "staff_id": "string",  # who served the customer, when the export names them
+            "channel": "string",  # where the survey was answered (miniapp_service, wjx, …)
+            "source_file": "string",
+        }
+    ),
 }
 
 #: ``extras`` on accounts, orders and events: the source row's columns that no preset
@@ -243,6 +256,7 @@ PERSONAL_COLUMNS: dict[str, dict[str, str]] = {
     "assignments": {"unit_id": "account"},  # an account id when unit_type = account
     "consent": {"account_id": "account"},
     "staff": {"name": "name"},
+    "surveys": {"account_id": "account"},
     "rejects": {"raw_value": "text"},
     # marts and state tables: added by declare_mart (MARTS, below)
 }
@@ -313,6 +327,8 @@ KEYS: dict[str, tuple[str, ...]] = {
     "assignments": ("experiment", "unit_type", "unit_id"),
     "consent": ("account_id", "channel", "ts"),
     "staff": ("staff_id",),
+    # the same answer in two overlapping exports is one row
+    "surveys": ("account_id", "ts", "kind"),
 }
 
 REJECTS = ibis.schema(

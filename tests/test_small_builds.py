@@ -38,6 +38,8 @@ PERSONS = {
     "miniapp_orders/miniapp_orders_q2.jsonl": 3,
     "miniapp_referrals/miniapp_referrals_may.jsonl": 4,
     "miniapp_users/miniapp_users_2025.jsonl": 4,
+    # 13800138000 answered once beside an openid and once alone; three rows rejected alone
+    "survey_answers/survey_answers_may.csv": 4,
     "tmall_orders/ExportOrderList202505.csv": 4,  # tb_小梅88 ordered twice
     "touches/touches_may.csv": 4,
     "wecom_chat_archive/wecom_chat_archive_0501.jsonl": 2,  # staff is not a customer

@@ -74,6 +74,7 @@ ADAPTERS = (
     "xiaohongshu",
     "comments",
     "miniapp_service",
+    "surveys",
 )
 STATUSES = ("paid", "refunded", "cancelled", "pending")
 _SEPARATORS = re.compile(r"[\s_\-]+")

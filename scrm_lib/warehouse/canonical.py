@@ -61,6 +61,7 @@ _ACCOUNT_REFERENCES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("consent", "account_id", ("ts",)),
     ("referrals", "inviter_account_id", ("ts",)),
     ("referrals", "invitee_account_id", ("ts",)),
+    ("surveys", "account_id", ("ts",)),
     ("identifiers", "account_id", ()),
 )
 
@@ -171,7 +172,7 @@ def accounts(staged: Mapping[str, ir.Table], deduped: Mapping[str, ir.Table]) ->
     - ``platform`` / ``native_id``: the parts of ``account_id`` before / after the first ``:``;
     - ``first_seen``: the earliest of the staged ``first_seen`` hints and of the
       account's activity timestamps (orders, events, messages, touches, consent,
-      referrals on either side); ``source_file`` is the file of that sighting;
+      referrals on either side, survey answers); ``source_file`` is the file of that sighting;
     - ``display_name``: from the newest staged account row that has one;
     - ``channel_code``: the earliest non-null one, by the staged row's
       ``first_seen`` (then file order).

@@ -46,6 +46,7 @@ TIME_COLUMNS: dict[str, tuple[str, str | None, str | None]] = {
     "touches": ("ts", None, "account_id"),
     "consent": ("ts", None, "account_id"),
     "referrals": ("ts", None, "invitee_account_id"),
+    "surveys": ("ts", None, "account_id"),
     "assignments": ("ts", None, None),
 }
 

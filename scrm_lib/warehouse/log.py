@@ -103,6 +103,7 @@ _MAIN_TABLE_ORDER = (
     "messages",
     "touches",
     "referrals",
+    "surveys",
     "consent",
     "assignments",
     "channels",
