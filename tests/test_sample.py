@@ -44,6 +44,7 @@ CSV_HEADERS = {
     "touches.csv": ["活动", "渠道", "用户类型", "用户标识", "发送时间", "是否打开", "是否点击"],
     "consent.csv": ["用户类型", "用户标识", "渠道", "是否同意", "时间"],
     "experiment_assignments.csv": ["experiment", "unit_type", "unit_id", "variant", "assigned_at"],
+    "survey_answers.csv": ["评价ID", "评价时间", "客户ID", "接待人员", "满意度", "推荐意愿(0-10)"],
 }
 JSONL_KEYS = {
     "miniapp_users.jsonl": {
@@ -675,6 +676,24 @@ def test_chat_archive_has_labelled_intents(sample):
     assert any(ord(ch) > 0xFFFF for ch in text)  # emoji
     assert any(m["roomid"] for m in msgs) and any(not m["roomid"] for m in msgs)
     assert set(labels.loc[labels["intent"] == "complaint", "sentiment"]) == {"negative"}
+
+
+def test_survey_answers_rate_orders_and_name_the_customers_staff(sample):
+    ex = sample / "exports"
+    pf = parse_file(ex / "survey_answers.csv")
+    s = pf.tables["surveys"]
+    assert pf.format == "survey_answers" and set(s["kind"]) == {"csat", "nps"}
+    wide = s.pivot_table(index="survey_id", columns="kind", values="score")
+    # mostly satisfied, and those who are recommend more
+    assert 3.3 < wide["csat"].mean() < 4.6
+    assert wide[["csat", "nps"]].dropna().corr().loc["csat", "nps"] > 0.6
+    followers = {
+        (c["external_contact"]["external_userid"], f["userid"])
+        for c in _jsonl(ex / "wecom_contacts.jsonl")
+        for f in c["follow_user"]
+    }
+    pairs = set(zip(s["account_id"].str.removeprefix("wecom:"), s["staff_id"], strict=True))
+    assert pairs <= followers
 
 
 def test_referrals_are_heavy_tailed_with_chains(sample):

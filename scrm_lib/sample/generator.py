@@ -22,6 +22,7 @@ from scrm_lib.sample import (
     miniapp,
     shops,
     social,
+    surveys,
     truth,
     wecom,
     xiaohongshu,
@@ -61,6 +62,7 @@ _STREAMS = [
     "dialects",
     "xiaohongshu",
     "acquisition",
+    "surveys",
 ]
 
 
@@ -249,6 +251,9 @@ def generate(
         rng["chat"], accounts, follows, groups, members, orders, churned, churn_t, window, exp_dir
     )
     files["staff.csv"] = write_csv(staff, exp_dir / "staff.csv", "utf-8")
+    files[surveys.FILE] = surveys.answers_file(
+        rng["surveys"], accounts, follows, orders, churned, churn_t, window, exp_dir, noise
+    )
     log.info("WeCom files written")
 
     files["channels.csv"] = write_csv(
