@@ -42,6 +42,7 @@ CAPABILITIES = (
     "tags",
     "social.channels",
     "social.conversations",
+    "social.referrals",
     "reports",
     "access",
     "labels",

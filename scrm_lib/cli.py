@@ -30,6 +30,7 @@ from scrm_lib.reports.cli import report_app
 from scrm_lib.segments.cli import app as segments_app
 from scrm_lib.social.channels.cli import app as channels_app
 from scrm_lib.social.conversations.cli import app as messages_app
+from scrm_lib.social.referrals.cli import app as referrals_app
 from scrm_lib.tags.cli import app as tags_app
 from scrm_lib.value.cli import app as value_app
 
@@ -47,6 +48,7 @@ CAPABILITIES: list[tuple[str, typer.Typer]] = [
     ("tags", tags_app),
     ("channels", channels_app),
     ("messages", messages_app),
+    ("referrals", referrals_app),
 ]
 
 

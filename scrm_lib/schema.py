@@ -515,8 +515,9 @@ def segment_marts() -> list[Mart]:
 
     Examples
     --------
-    >>> [m.name for m in segment_marts()]
-    ['value_persons', 'churn_scores', 'channel_acquisition', 'person_conversations']
+    >>> [m.name for m in segment_marts()]  # doctest: +NORMALIZE_WHITESPACE
+    ['value_persons', 'churn_scores', 'channel_acquisition', 'person_conversations',
+     'referral_persons', 'koc_scores']
     """
     return [
         m
@@ -900,3 +901,128 @@ _mart("service_kpis", "conversations", "per staff member and local week: answere
 }, key=("staff_id", "week"))  # fmt: skip
 _mart("conversations_meta", "conversations", "the conversations step's taxonomy, models and "
       "counts", _META, key=("key",))  # fmt: skip
+
+# ---------------------------------------------------------------- referrals
+# (scrm_lib.social.referrals.step): the person-level referral graph, fission campaigns,
+# abuse flags and the KOC pool
+_mart("referral_edges", "referrals", "one row per referrals link, with both persons after OneID", {
+    "inviter_person_id": ("string", "the inviter (group-buy leader, distributor)"),
+    "invitee_person_id": ("string", "the person invited"),
+    "inviter_account_id": ("string", "the inviter's account"),
+    "invitee_account_id": ("string", "the invitee's account"),
+    "ts": (TS, "when the link was made"),
+    "kind": ("string", "invite, group_leader or distributor"),
+    "campaign": ("string", "fission campaign (裂变活动), or (无活动)"),
+    "self_referral": ("!boolean", "both accounts are one person: flagged, never counted"),
+}, key=("inviter_account_id", "invitee_account_id", "kind"),
+   personal={"inviter_account_id": "account", "invitee_account_id": "account"})  # fmt: skip
+_mart("referral_closure", "referrals", "one row per person and a person down their chains", {
+    "ancestor_id": ("string", "the person upstream"),
+    "descendant_id": ("string", "a person they reach along links, at any depth"),
+    "depth": ("!int64", "links on the shortest chain between them"),
+}, key=("ancestor_id", "descendant_id"))  # fmt: skip
+_mart("referral_persons", "referrals", "one row per person in the referral graph", {
+    "person_id": ("string", "person"),
+    "invited_by": ("string", "who brought them first (person)"),
+    "invited_at": (TS, "their first incoming link"),
+    "invited_kind": ("string", "its kind: invite, group_leader or distributor"),
+    "invited_campaign": ("string", "its campaign"),
+    "generation": ("int64", "depth from a root (0: nobody invited them; empty: only on a ring)"),
+    "direct_invitees": ("!int64", "persons they linked directly (any kind)"),
+    "converted_invitees": ("!int64", "of them, first order within conversion_days of the link"),
+    "invite_conversion": ("float64", "converted_invitees / direct_invitees"),
+    "downstream_persons": ("!int64", "persons down their chains at any depth, each once"),
+    "downstream_gmv": ("float64", "net GMV of the downstream persons since each was invited"),
+    "downstream_depth": ("!int64", "the deepest generation below them"),
+    "net_gmv": ("float64", "their own net GMV"),
+    "gmv_since_invited": ("float64", "their own net GMV since their first incoming link"),
+    "first_order_at": (TS, "their first counted order"),
+    "first_invite_at": (TS, "their first outgoing link"),
+    "group_leader_persons": ("!int64", "persons they brought as a group-buy leader (团长)"),
+    "group_leader_gmv": ("float64", "those persons' net GMV since the link"),
+    "distributor_persons": ("!int64", "persons they brought as a distributor (分销员)"),
+    "distributor_gmv": ("float64", "those persons' net GMV since the link"),
+    "self_referrals": ("!int64", "links to themselves after OneID (flagged, not counted)"),
+    "in_ring": ("!boolean", "they reach themselves along links"),
+    "rewards": ("string", "reward rules earned, comma-separated"),
+    "reward_cost": ("float64", "cost of the rewards earned, CNY"),
+}, key=("person_id",), filters=("direct_invitees", "converted_invitees", "downstream_persons",
+                                 "downstream_gmv", "generation"))  # fmt: skip
+_mart("referral_rewards", "referrals", "one row per reward earned: rule, inviter and campaign", {
+    "person_id": ("string", "the inviter"),
+    "rule": ("string", "the reward rule (邀请满5人)"),
+    "campaign": ("string", "the campaign it was earned in"),
+    "converted": ("!int64", "converted invitees the inviter has under the rule"),
+    "earned_at": (TS, "first order of the converted invitee that earned it"),
+    "cost": ("float64", "the rule's cost per reward, CNY"),
+}, key=("person_id", "rule", "campaign"))  # fmt: skip
+_HORIZON_RETENTION = {
+    col: spec
+    for h in (30, 90)
+    for col, spec in {
+        f"matured_{h}": ("!int64", f"acquired persons acquired at least {h} days ago"),
+        f"retained_{h}": ("!int64", f"of them, with an order within {h} days of acquisition"),
+        f"retention_{h}": ("float64", f"retained_{h} / matured_{h}"),
+        f"gmv{h}_per_person": ("float64", f"net GMV in {h} days after acquisition per person"),
+    }.items()
+}
+_mart("referral_campaigns", "referrals", "one row per fission campaign, then per acquisition "
+      "channel type for comparison", {
+    "level": ("string", "campaign or channel_type"),
+    "key": ("string", "the campaign, or the channel type (referral: all fission)"),
+    "links": ("!int64", "links in the campaign (self-referrals left out)"),
+    "participants": ("!int64", "persons who invited"),
+    "invitees": ("!int64", "persons invited"),
+    "converted": ("!int64", "invitees with a first order within conversion_days"),
+    "seeds": ("!int64", "participants nobody invited in the campaign"),
+    "generations": ("!int64", "the deepest generation below a seed"),
+    "self_referrals": ("!int64", "self-referral links (flagged, not counted)"),
+    "invites_per_participant": ("float64", "invitees / participants"),
+    "invite_conversion": ("float64", "converted / invitees"),
+    "k_factor": ("float64", "invites per participant × invite conversion"),
+    "rewards": ("!int64", "rewards earned"),
+    "reward_cost": ("float64", "their cost, CNY"),
+    "acquired": ("!int64", "persons acquired (channel_acquisition)"),
+    "cost_per_acquired": ("float64", "reward cost per person acquired"),
+    **_HORIZON_RETENTION,
+    "first_at": (TS, "first link"),
+    "last_at": (TS, "last link"),
+}, key=("level", "key"))  # fmt: skip
+_mart("referral_abuse", "referrals", "one row per abuse flag and person, with its evidence", {
+    "flag": ("string", "self_referral, ring, never_buy, shared_device, shared_address, "
+                       "shared_phone or burst"),
+    "person_id": ("string", "the inviter (or the person on a ring)"),
+    "persons": ("int64", "persons involved (invitees, ring members, invites in the burst)"),
+    "related": ("string", "related persons, comma-separated (up to 20)"),
+    "campaign": ("string", "campaign of the links"),
+    "first_at": (TS, "first link involved"),
+    "last_at": (TS, "last link involved"),
+    "kind": ("string", "the shared identifier's kind (device, address, recipient_phone, …)"),
+    "value": ("string", "the shared identifier (personal data)"),
+    "evidence": ("string", "what was seen, in words"),
+}, key=("flag", "person_id", "kind", "value"), personal={"value": "identifier"})  # fmt: skip
+_mart("koc_scores", "referrals", "one row per scored person: KOC score, parts and tier", {
+    "person_id": ("string", "person"),
+    "koc_score": ("float64", "weighted mean of the parts' scores, 0-1"),
+    "koc_tier": ("string", "核心KOC, 潜力KOC or empty"),
+    "koc_rank": ("!int64", "rank by score"),
+    "top_part": ("string", "the part that added the most"),
+    "explanation": ("string", "the parts by what they added"),
+    "direct_invitees": ("!int64", "persons they linked directly"),
+    "converted_invitees": ("!int64", "of them, converted"),
+    "invite_conversion": ("float64", "converted / direct invitees"),
+    "downstream_persons": ("!int64", "persons down their chains"),
+    "downstream_gmv": ("float64", "their net GMV since invited"),
+    "group_messages": ("!int64", "messages they wrote in WeCom groups"),
+    "shares": ("!int64", "share events"),
+    "reviews": ("!int64", "review events"),
+    "engagement": ("!int64", "group messages + shares + reviews"),
+    "sentiment": ("float64", "mean P(positive) of their group messages"),
+    **{f"s_{p}": ("float64", f"{p} part score, 0-1")
+       for p in ("downstream_gmv", "conversion", "engagement", "sentiment")},
+    **{f"c_{p}": ("float64", f"{p} part's contribution to the score")
+       for p in ("downstream_gmv", "conversion", "engagement", "sentiment")},
+    "first_invite_at": (TS, "their first outgoing link"),
+}, key=("person_id",), filters=("koc_score", "koc_tier"))  # fmt: skip
+_mart("referrals_meta", "referrals", "the referrals step's settings, KOC weights and counts",
+      _META, key=("key",))  # fmt: skip

@@ -1,0 +1,173 @@
+"""Referral abuse (刷单 / 薅羊毛): flags with the evidence for each.
+
+- ``self_referral``: inviter and invitee accounts are one person after OneID;
+- ``ring``: a person who reaches themselves along links (A → B → A), with the
+  other persons of the ring;
+- ``never_buy``: an inviter with at least ``never_buy_min_invitees`` invitees of
+  whom none ever bought;
+- ``shared_device`` / ``shared_address`` / ``shared_phone``: at least
+  ``shared_min_invitees`` invitees of one inviter hold the same device, address or
+  phone (``identifiers``, or an order's recipient phone and address) that OneID did
+  not take as one person;
+- ``burst``: at least ``burst_min_invites`` invites by one inviter within
+  ``burst_minutes``.
+
+Personal values (the shared phone or address) are in ``value``, masked by ``kind``
+on the way out like any identifier; ``evidence`` says what was seen in words.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from scrm_lib.social.referrals.graph import Graph
+
+#: Identifier kind → the flag a shared one raises.
+SHARED = {"device": "shared_device", "address": "shared_address",
+          "recipient_address": "shared_address", "phone": "shared_phone",
+          "phone_masked": "shared_phone", "recipient_phone": "shared_phone"}  # fmt: skip
+WORDS = {"device": "设备", "address": "地址", "recipient_address": "收货地址", "phone": "手机号",
+         "phone_masked": "手机号", "recipient_phone": "收货手机号"}  # fmt: skip
+FLAGS = ("self_referral", "ring", "never_buy", "shared_device", "shared_address",
+         "shared_phone", "burst")  # fmt: skip
+COLUMNS = ["flag", "person_id", "persons", "related", "campaign", "first_ts", "last_ts",
+           "kind", "value", "evidence"]  # fmt: skip
+#: Related persons listed per flag row (the count says how many there are).
+MAX_RELATED = 20
+
+
+def _related(s: pd.Series) -> str:
+    return ", ".join(sorted(set(s))[:MAX_RELATED])
+
+
+def self_referrals(g: Graph) -> pd.DataFrame:
+    e = g.edges.filter(g.edges.self_referral).execute()
+    if e.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    e["ts_s"] = pd.to_datetime(e["ts"], utc=True).astype("int64") // 10**9
+    rows = e.groupby("inviter_person_id").agg(
+        persons=("invitee_person_id", "size"),
+        first_ts=("ts_s", "min"), last_ts=("ts_s", "max"),
+        campaign=("campaign", "min"),
+    ).reset_index(names="person_id")  # fmt: skip
+    rows["related"] = rows["person_id"]
+    rows["evidence"] = [
+        f"{n} 次邀请的邀请人与被邀请人是同一人 (OneID 合并后)" for n in rows["persons"]
+    ]
+    return rows.assign(flag="self_referral", persons=1)
+
+
+def rings(g: Graph) -> pd.DataFrame:
+    r = g.reach
+    back = r.select(a="descendant_id", d="ancestor_id")
+    both = r.inner_join(back, (r.ancestor_id == back.a) & (r.descendant_id == back.d))
+    on = both.semi_join(g.rings, both.ancestor_id == g.rings.person_id).execute()
+    if on.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    rows = on.groupby("ancestor_id").agg(
+        persons=("descendant_id", "nunique"), related=("descendant_id", _related),
+        length=("depth", "max"),
+    ).reset_index(names="person_id")  # fmt: skip
+    rows["persons"] += 1
+    rows["evidence"] = [f"邀请环: {n} 人互相可达" for n in rows["persons"]]
+    return rows.assign(flag="ring")
+
+
+def never_buy(links: ir.Table, orders: ir.Table, minimum: int) -> pd.DataFrame:
+    buyers = orders.select("person_id").distinct()
+    j = links.left_join(buyers.mutate(bought=True), links.dst == buyers.person_id)
+    per = j.group_by(person_id="src").aggregate(
+        persons=j.dst.nunique(),
+        buyers=j.dst.nunique(where=j.bought.fill_null(False)),
+        first_ts=j.ts_s.min(),
+        last_ts=j.ts_s.max(),
+        related=j.dst.min(),
+    )
+    df = per.filter((per.persons >= max(minimum, 1)) & (per.buyers == 0)).execute()
+    df["evidence"] = [f"{n} 位被邀请人从未下单" for n in df["persons"]]
+    return df.assign(flag="never_buy", related=None)
+
+
+def _held(con: Any, kinds: list[str]) -> ir.Table | None:
+    """``account_id, kind, value`` of the identifiers and order recipients of ``kinds``."""
+    tables, parts = set(con.list_tables()), []
+    if "identifiers" in tables:
+        i = con.table("identifiers")
+        parts.append(i.filter(i.kind.isin(kinds)).select("account_id", "kind", "value"))
+    if "orders" in tables:
+        o = con.table("orders")
+        for col, kind in (("recipient_phone", "phone"), ("recipient_address", "address")):
+            if kind in kinds:
+                parts.append(o.select("account_id", kind=ibis.literal(f"recipient_{kind}"),
+                                      value=o[col]))  # fmt: skip
+    if not parts:
+        return None
+    u = ibis.union(*parts)
+    return u.filter(u.value.notnull() & (u.value.strip().length() > 0)).distinct()
+
+
+def shared(con: Any, links: ir.Table, kinds: list[str], minimum: int) -> pd.DataFrame:
+    from scrm_lib.warehouse.steps import person_map
+
+    held = _held(con, kinds)
+    if held is None:
+        return pd.DataFrame(columns=COLUMNS)
+    pm = person_map(con)
+    h = held.left_join(pm, "account_id")
+    # named apart from the links' own kind (invite, group_leader)
+    h = h.select(person=ibis.coalesce(h.person_id, h.account_id), id_kind=h.kind, id_value=h.value)
+    j = links.inner_join(h, links.dst == h.person)
+    g = j.group_by(person_id=j.src, kind=j.id_kind, value=j.id_value).aggregate(
+        persons=j.dst.nunique(), first_ts=j.ts_s.min(), last_ts=j.ts_s.max(),
+        campaign=j.campaign.min(),
+    )  # fmt: skip
+    df = g.filter(g.persons >= minimum).execute()
+    if df.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    df["flag"] = df["kind"].map(SHARED)
+    words = df["kind"].map(WORDS).fillna(df["kind"])
+    pairs = zip(df["persons"], words, strict=True)
+    df["evidence"] = [f"{n} 位被邀请人共用同一{w}" for n, w in pairs]
+    return df
+
+
+def bursts(links: ir.Table, minutes: int, minimum: int) -> pd.DataFrame:
+    inv = links.filter(links.kind == "invite")
+    w = ibis.window(group_by=inv.src, order_by=inv.ts_s, range=(-(minutes * 60 - 1), 0))
+    t = inv.mutate(n=inv.dst.count().over(w))
+    hit = t.filter(t.n >= minimum)
+    per = hit.group_by(person_id="src").aggregate(
+        persons=hit.n.max(), last_ts=hit.ts_s.argmax(hit.n), campaign=hit.campaign.argmax(hit.n)
+    )
+    df = per.execute()
+    if df.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    df["first_ts"] = df["last_ts"] - (minutes * 60 - 1)
+    df["evidence"] = [f"{minutes} 分钟内邀请 {n} 次" for n in df["persons"]]
+    return df.assign(flag="burst")
+
+
+def abuse_frame(con: Any, g: Graph, orders: ir.Table, cfg: dict[str, Any]) -> pd.DataFrame:
+    """Every flag row (:data:`COLUMNS`), by flag then persons involved."""
+    from scrm_lib.social.referrals.persons import epoch_to_ts
+
+    parts = [
+        self_referrals(g),
+        rings(g),
+        never_buy(g.links, orders, cfg["never_buy_min_invitees"]),
+        shared(con, g.links, cfg["identifier_kinds"], cfg["shared_min_invitees"]),
+        bursts(g.links, cfg["burst_minutes"], cfg["burst_min_invites"]),
+    ]
+    parts = [p.reindex(columns=COLUMNS) for p in parts if len(p)]
+    if not parts:
+        return pd.DataFrame(columns=COLUMNS)
+    df = pd.concat(parts, ignore_index=True)
+    df["first_at"], df["last_at"] = epoch_to_ts(df.pop("first_ts")), epoch_to_ts(df.pop("last_ts"))
+    order = df["flag"].map({f: i for i, f in enumerate(FLAGS)})
+    df = df.assign(_o=order).sort_values(["_o", "persons", "person_id"],
+                                         ascending=[True, False, True])  # fmt: skip
+    return df.drop(columns="_o").reset_index(drop=True)

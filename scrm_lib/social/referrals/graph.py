@@ -1,0 +1,129 @@
+"""The referral graph at person level: edges after OneID and their closure.
+
+Every ``referrals`` row (an invite link, a group-buy leader's member, a
+distributor's customer) becomes an edge between the two accounts' persons.
+When OneID finds both accounts are one person the edge is a self-referral: it
+is kept in ``referral_edges`` with ``self_referral`` set (the abuse report shows
+it) and left out of everything that counts.
+
+The closure (who reaches whom, at any depth, with the shortest depth) is the
+recursive statement ``referrals.closure`` run in the engine; it ends on rings,
+which merges can create (A invites B, B's other account invites A).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+#: Links without a campaign are grouped under this name.
+NO_CAMPAIGN = "(无活动)"
+#: The group of the whole graph in a closure that is not per campaign.
+WHOLE = ""
+
+
+def edges_expr(con: Any) -> ir.Table | None:
+    """Every ``referrals`` row with both persons (None when the table is missing).
+
+    An account OneID does not know is its own person, as everywhere else.
+    """
+    from scrm_lib.warehouse.steps import person_map
+
+    if "referrals" not in con.list_tables():
+        return None
+    r = con.table("referrals")
+    pm = person_map(con)
+    src = pm.select(s_acc="account_id", s_person="person_id")
+    dst = pm.select(d_acc="account_id", d_person="person_id")
+    j = r.left_join(src, r.inviter_account_id == src.s_acc)
+    j = j.left_join(dst, j.invitee_account_id == dst.d_acc)
+    inviter = ibis.coalesce(j.s_person, j.inviter_account_id)
+    invitee = ibis.coalesce(j.d_person, j.invitee_account_id)
+    campaign = ibis.cases((j.campaign.strip().length() > 0, j.campaign.strip()), else_=NO_CAMPAIGN)
+    out = j.select(
+        inviter_person_id=inviter,
+        invitee_person_id=invitee,
+        inviter_account_id=j.inviter_account_id,
+        invitee_account_id=j.invitee_account_id,
+        ts=j.ts,
+        kind=j.kind,
+        campaign=campaign,
+        self_referral=inviter == invitee,
+    )
+    return out.filter(out.inviter_account_id.notnull() & out.invitee_account_id.notnull())
+
+
+def links_of(edges: ir.Table) -> ir.Table:
+    """The edges that count (no self-referrals), as ``src, dst, ts_s, kind, campaign``."""
+    e = edges.filter(~edges.self_referral)
+    return e.select(
+        src=e.inviter_person_id,
+        dst=e.invitee_person_id,
+        ts_s=e.ts.epoch_seconds().cast("int64"),
+        kind=e.kind,
+        campaign=e.campaign,
+    )
+
+
+def closure(con: Any, links: ir.Table, *, by_campaign: bool = False) -> pa.Table:
+    """``grp, ancestor_id, descendant_id, depth``: who reaches whom, at the shortest depth.
+
+    ``grp`` is the campaign with ``by_campaign`` (a campaign's own chains), else
+    :data:`WHOLE`. A person on a ring reaches themselves (``ancestor_id ==
+    descendant_id``); callers that count downstream persons leave those rows out.
+    """
+    from scrm_lib.engine import Runner
+
+    grp = links.campaign if by_campaign else ibis.literal(WHOLE)
+    e = links.select(grp=grp, src="src", dst="dst").distinct()
+    held = e.cache()
+    try:
+        return Runner(con, label="referrals").arrow(
+            "referrals.closure", step="closure", edges=held.get_name()
+        )
+    finally:
+        held.release()
+
+
+@dataclass
+class Graph:
+    """The person edges, the counted links and the closure of one computation, cached.
+
+    Use it as a context: every cached table is dropped on exit while the connection
+    is still open.
+    """
+
+    con: Any
+    edges: ir.Table
+    links: ir.Table
+    reach: ir.Table  # the closure without a person reaching themselves
+    rings: ir.Table  # person_id of persons on a ring
+    held: list[ir.Table] = field(default_factory=list)
+    temps: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, con: Any) -> Graph | None:
+        """The graph of ``con``'s referrals; None when there are no referrals."""
+        edges = edges_expr(con)
+        if edges is None:
+            return None
+        edges = edges.cache()
+        links = links_of(edges).cache()
+        name = ibis.util.gen_name("referral_closure")
+        raw = con.create_table(name, closure(con, links), temp=True)
+        reach = raw.filter(raw.ancestor_id != raw.descendant_id).drop("grp")
+        rings = raw.filter(raw.ancestor_id == raw.descendant_id).select(person_id="ancestor_id")
+        return cls(con, edges, links, reach, rings.distinct(), [edges, links], [name])
+
+    def __enter__(self) -> Graph:
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        while self.held:
+            self.held.pop().release()
+        while self.temps:
+            self.con.drop_table(self.temps.pop(), force=True)

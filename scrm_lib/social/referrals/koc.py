@@ -1,0 +1,113 @@
+"""The KOC score (关键意见消费者): who brings buyers, and is heard well when they speak.
+
+Four parts, each in [0, 1] among the scored persons (those who brought at least
+``koc_min_invitees`` persons):
+
+- ``downstream_gmv``: percentile of the net GMV of everyone down their chains;
+- ``conversion``: percentile of their invite conversion;
+- ``engagement``: percentile of their group messages, shares and reviews;
+- ``sentiment``: the mean positive probability of what they wrote (``message_tags``);
+  0.5 (neutral) when they wrote nothing.
+
+A zero is a zero (no percentile credit for ties at nothing). The score is the
+weighted mean (``koc_weights``, reported in ``referrals_meta``); ``koc_core`` and
+``koc_potential`` cut the pool into 核心KOC and 潜力KOC; ``explanation`` lists the
+parts by what they added.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ibis
+import pandas as pd
+
+from scrm_lib.social.referrals.config import KOC_PARTS
+
+CORE, POTENTIAL = "核心KOC", "潜力KOC"
+LABELS = {"downstream_gmv": "下游GMV", "conversion": "邀请转化", "engagement": "互动",
+          "sentiment": "口碑情绪"}  # fmt: skip
+
+
+def engagement(con: Any, cfg: dict[str, Any]) -> pd.DataFrame:
+    """Per person: ``group_messages``, ``sentiment`` (mean P(positive)), ``shares``, ``reviews``."""
+    from scrm_lib.warehouse.steps import person_map
+
+    tables, parts = set(con.list_tables()), []
+    if "message_tags" in tables:
+        m = con.table("message_tags")
+        m = m.filter((m.channel == "wecom_group") & (m.direction != "out"))
+        parts.append(m.group_by("person_id").aggregate(
+            group_messages=m.count(), sentiment=m.sentiment_score.mean(),
+        ))  # fmt: skip
+    if "events" in tables:
+        e = con.table("events")
+        pm = person_map(con)
+        j = e.select("account_id", "type").left_join(pm, "account_id")
+        j = j.select(person_id=ibis.coalesce(j.person_id, j.account_id), type=j.type)
+        parts.append(j.group_by("person_id").aggregate(
+            shares=j.type.isin(cfg["share_events"]).cast("int64").sum(),
+            reviews=j.type.isin(cfg["review_events"]).cast("int64").sum(),
+        ))  # fmt: skip
+    out = pd.DataFrame(columns=["person_id"])
+    for p in parts:
+        out = out.merge(p.execute(), on="person_id", how="outer")
+    for c in ("group_messages", "shares", "reviews"):
+        out[c] = pd.to_numeric(out.get(c, pd.Series(dtype="float64"))).fillna(0).astype("int64")
+    out["sentiment"] = pd.to_numeric(out.get("sentiment", pd.Series(dtype="float64")))
+    return out
+
+
+def _pct(s: pd.Series) -> pd.Series:
+    s = s.fillna(0.0).astype("float64")
+    return s.rank(method="max", pct=True).where(s > 0, 0.0)
+
+
+def parts_frame(persons: pd.DataFrame, eng: pd.DataFrame, min_invitees: int) -> pd.DataFrame:
+    """The scored persons with their raw parts and the parts' scores (``s_<part>``)."""
+    keep = persons["direct_invitees"] >= min_invitees
+    cols = ["person_id", "direct_invitees", "converted_invitees", "invite_conversion",
+            "downstream_persons", "downstream_gmv", "first_invite_at"]  # fmt: skip
+    df = persons.loc[keep, cols].merge(eng, on="person_id", how="left")
+    if min_invitees == 0:  # everyone who engaged is a candidate too
+        df = pd.concat([df, eng[~eng["person_id"].isin(df["person_id"])]], ignore_index=True)
+    for c in ("group_messages", "shares", "reviews", "direct_invitees", "converted_invitees",
+              "downstream_persons"):  # fmt: skip
+        df[c] = pd.to_numeric(df[c]).fillna(0).astype("int64")
+    df["downstream_gmv"] = pd.to_numeric(df["downstream_gmv"]).astype("float64").fillna(0.0)
+    df["engagement"] = df["group_messages"] + df["shares"] + df["reviews"]
+    df["s_downstream_gmv"] = _pct(df["downstream_gmv"])
+    df["s_conversion"] = _pct(pd.to_numeric(df["invite_conversion"]))
+    df["s_engagement"] = _pct(df["engagement"])
+    df["s_sentiment"] = pd.to_numeric(df["sentiment"]).astype("float64").fillna(0.5)
+    return df
+
+
+def score(df: pd.DataFrame, weights: dict[str, float], core: float, potential: float
+          ) -> pd.DataFrame:  # fmt: skip
+    """Weighted score, contributions (``c_<part>``), tier, rank and the explanation."""
+    df = df.copy()
+    total = sum(weights.values())
+    for p in KOC_PARTS:
+        df[f"c_{p}"] = df[f"s_{p}"] * weights.get(p, 0.0) / total
+    df["koc_score"] = df[[f"c_{p}" for p in KOC_PARTS]].sum(axis=1)
+    df["koc_tier"] = pd.Series(
+        [CORE if s >= core else POTENTIAL if s >= potential else None for s in df["koc_score"]],
+        index=df.index,
+        dtype=object,
+    )
+    df["koc_rank"] = df["koc_score"].rank(ascending=False, method="min").astype("int64")
+    contrib = df[[f"c_{p}" for p in KOC_PARTS]].to_numpy()
+    names = [LABELS[p] for p in KOC_PARTS]
+    df["top_part"] = [KOC_PARTS[i] for i in contrib.argmax(axis=1)] if len(df) else []
+    df["explanation"] = [
+        " · ".join(f"{names[i]} {row[i]:.2f}" for i in row.argsort()[::-1] if row[i] > 0)
+        for row in contrib
+    ]
+    return df.sort_values(["koc_score", "person_id"], ascending=[False, True])
+
+
+def koc_frame(con: Any, persons: pd.DataFrame, cfg: dict[str, Any]) -> pd.DataFrame:
+    """The ``koc_scores`` rows from the ``referral_persons`` rows."""
+    parts = parts_frame(persons, engagement(con, cfg), cfg["koc_min_invitees"])
+    return score(parts, cfg["koc_weights"], cfg["koc_core"], cfg["koc_potential"])
