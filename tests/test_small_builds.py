@@ -32,13 +32,18 @@ SMALL = Path(__file__).parent / "data" / "small_exports"
 PERSONS = {
     "channels/channels_2025.csv": 0,
     "consent/consent_export.csv": 3,  # two phones and an openid
+    # 71001 twice; dy_cc by handle; no user on 蹲链接, the author's own comment, a bad time
+    "douyin_comments/douyin_comments_0510.csv": 5,
+    # dy_brand is in every chat; 张三 is a nickname, not an id; dy_u104's time is bad
+    "douyin_messages/douyin_dm_0512.csv": 3,
     "douyin_orders/douyin_orders_20250501_20250531.csv": 3,  # 王 芳 ordered twice
     "experiment_assignments/experiment_assignments_coupon.csv": 0,
     "miniapp_events/miniapp_events_may.jsonl": 3,
     "miniapp_orders/miniapp_orders_q2.jsonl": 3,
     "miniapp_referrals/miniapp_referrals_may.jsonl": 4,
+    "miniapp_service/miniapp_kf_0511.jsonl": 4,  # the mini-program (gh_…) is not a customer
     "miniapp_users/miniapp_users_2025.jsonl": 4,
-    # 13800138000 answered once beside an openid and once alone; three rows rejected alone
+    # 13800138000 answered beside an openid and alone: one; three answered only in rejected rows
     "survey_answers/survey_answers_may.csv": 4,
     "tmall_orders/ExportOrderList202505.csv": 4,  # tb_小梅88 ordered twice
     "touches/touches_may.csv": 4,
@@ -46,6 +51,8 @@ PERSONS = {
     "wecom_contacts/wecom_contacts_all.jsonl": 3,
     "wecom_events/wecom_events_may.jsonl": 2,
     "wecom_staff/staff.csv": 0,
+    "xiaohongshu_comments/xhs_comments_0601.csv": 4,  # 5f00a1 twice; the author is the brand
+    "xiaohongshu_messages/xiaohongshu_messages_0603.csv": 3,  # one per 会话ID
     "xiaohongshu_orders/xhs_orders_2025Q2.csv": 3,  # 陈静 twice; two lines of one order
     "xiaohongshu_orders/xiaohongshu_orders_20250601_20250630.csv": 3,  # 用户ID or recipient
     "youzan_orders/youzan_orders_may.csv": 3,  # 王芳 ordered twice

@@ -10,8 +10,9 @@ Format (all keys but ``name``, ``adapter`` and ``columns`` are optional)::
 
     name = "tmall_orders"          # unique; defaults to the file stem
     description = "Tmall 订单报表"
-    adapter = "tmall"              # tmall | douyin | youzan | wechat | wecom |
-                                   # marketing | generic
+    adapter = "tmall"              # tmall | douyin | youzan | xiaohongshu | wechat |
+                                   # wecom | marketing | comments | miniapp_service |
+                                   # surveys | generic
     kind = "orders"                # adapter sub-kind (wechat: users, orders, ...)
     platform = "tmall"             # account id prefix: <platform>:<native id>
     readers = ["csv"]              # csv | xlsx | jsonl (by file extension)
