@@ -1,7 +1,7 @@
 """Conversations (会话洞察): what customers say in chats and comments. The intent mix over
 time, the daily negative share with its alert days, the 高意向 persons to follow up, the
-service KPIs per staff member, a box that tags a typed message, and a segment of the
-high-intent persons."""
+service KPIs per staff member, CSAT and NPS per week where survey answers exist, a box that
+tags a typed message, and a segment of the high-intent persons."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from dashboard.components import (
     with_interval,
 )
 from scrm_lib.errors import ScrmError
-from scrm_lib.labels import label, value_label
+from scrm_lib.labels import label, labelled, value_label
 from scrm_lib.segments import definitions as segments
 from scrm_lib.social.conversations import analysis
 
@@ -71,6 +71,35 @@ def intent_figure(mix: pd.DataFrame) -> go.Figure:
         legend={"title": {"text": label("intent")}},
         margin={"t": 20},
     )
+    return fig
+
+
+def survey_figure(scores: pd.DataFrame) -> go.Figure:
+    """Mean CSAT (1–5, left axis) and NPS (−100 to 100, right axis) per week."""
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=scores["week"], y=scores["csat_mean"], name=label("csat_mean"),
+            mode="lines+markers", line={"color": SHARE_COLOUR},
+            customdata=scores["csat_responses"],
+            hovertemplate="%{x|%Y-%m-%d}: %{y:.2f} (n=%{customdata})<extra></extra>",
+        )
+    )  # fmt: skip
+    fig.add_trace(
+        go.Scatter(
+            x=scores["week"], y=scores["nps"], name=label("nps"), yaxis="y2",
+            mode="lines+markers", line={"color": "#ff7f0e"},
+            customdata=scores["nps_responses"],
+            hovertemplate="%{x|%Y-%m-%d}: %{y:.0f} (n=%{customdata})<extra></extra>",
+        )
+    )  # fmt: skip
+    fig.update_layout(
+        xaxis={"title": {"text": label("week")}},
+        yaxis={"title": {"text": label("csat_mean")}, "range": [1, 5]},
+        yaxis2={"title": {"text": label("nps")}, "range": [-100, 100], "overlaying": "y",
+                "side": "right"},
+        margin={"t": 20},
+    )  # fmt: skip
     return fig
 
 
@@ -259,6 +288,26 @@ else:
     show_table(table, key="conv_service", table="service_kpis")
     st.caption("分钟按工作时间计；括号内为95%区间 / Minutes in business hours; in brackets the "
                "95% interval")  # fmt: skip
+
+st.subheader("满意度与推荐 / CSAT and NPS")
+scores = query_or_empty(analysis.survey_view)
+if scores.empty:
+    st.caption("没有问卷评价数据 / No survey answers (a 满意度 or 推荐意愿 export)")
+else:
+    st.plotly_chart(survey_figure(scores), width="stretch", key="conv_surveys")
+    recent = scores.sort_values("week", ascending=False).head(8)
+    # weekly counts and means: no person's data, nothing to mask
+    st.dataframe(labelled(pd.DataFrame({
+        "week": recent["week"].to_numpy(),
+        "csat_responses": recent["csat_responses"].to_numpy(),
+        "csat_mean": recent["csat_mean"].round(2).to_numpy(),
+        "csat_satisfied_share": [pct(v) for v in recent["csat_satisfied_share"]],
+        "nps_responses": recent["nps_responses"].to_numpy(),
+        "nps": recent["nps"].round(0).to_numpy(),
+    })), hide_index=True, key="conv_survey_table")  # fmt: skip
+    st.caption("满意度1–5分，4–5分为满意；净推荐值=推荐者(9–10)占比−贬损者(0–6)占比 / "
+               "CSAT 1–5, 4 and 5 satisfied; NPS = promoters (9–10) less detractors (0–6), "
+               "in points")  # fmt: skip
 
 try_it()
 

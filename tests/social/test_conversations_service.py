@@ -259,3 +259,27 @@ def test_survey_scores(chats):
     second = got.loc[dt.date(2026, 1, 12)]
     assert (second.csat_responses, second.nps_responses) == (1, 0)
     assert math.isnan(second.nps)
+
+
+def test_survey_scores_of_the_hand_made_survey_export(chats):
+    """The small questionnaire export, parsed and put as canonical rows, weeks counted by hand."""
+    from pathlib import Path
+
+    from scrm_lib.ingest import parse_file
+
+    path = Path(__file__).parents[1] / "data/small_exports/survey_answers/survey_answers_may.csv"
+    put(chats, "surveys", parse_file(path).tables["surveys"])
+    got = survey_scores(chats, {"timezone": "Asia/Shanghai"}).set_index("week")
+    assert list(got.index) == [dt.date(2025, 4, 28), dt.date(2025, 5, 5), dt.date(2025, 5, 19)]
+    # 05-03 and 05-04 (a Sunday): CSAT 5, 4, 3; NPS 10, 8, 6: one of each kind of answer
+    first = got.loc[dt.date(2025, 4, 28)]
+    assert (first.csat_responses, first.csat_mean) == (3, pytest.approx(4.0))
+    assert first.csat_satisfied_share == pytest.approx(2 / 3)
+    assert (first.promoters, first.passives, first.detractors, first.nps) == (1, 1, 1, 0.0)
+    # 5分 with a 9, and ★★★★☆ without an NPS answer
+    second = got.loc[dt.date(2025, 5, 5)]
+    assert (second.csat_mean, second.csat_satisfied_share) == (4.5, 1.0)
+    assert (second.nps_responses, second.nps) == (1, 100.0)
+    # 不满意 and 3（不太可能）; the off-scale and unknown answers of 05-12/13 never arrive
+    third = got.loc[dt.date(2025, 5, 19)]
+    assert (third.csat_mean, third.csat_satisfied_share, third.nps) == (2.0, 0.0, -100.0)

@@ -150,6 +150,38 @@ def test_the_service_table_shows_each_staff_members_latest_week(env):
     assert dict(zip(shown["员工ID"], shown["会话数"], strict=True)) == counted
 
 
+# the local (Asia/Shanghai) week of each answer, its Monday
+_WEEKLY = ("select date_trunc('week', timezone('Asia/Shanghai', ts))::date as week, "
+           "count(*), avg(score), 100.0 * (count(*) filter (score >= 9) "
+           "- count(*) filter (score <= 6)) / count(*) from surveys where kind = ? "
+           "group by week order by week")  # fmt: skip
+
+
+def test_the_page_shows_csat_and_nps_per_week_from_the_survey_answers(env):
+    csat = sql(env, _WEEKLY, "csat")
+    assert len(csat) > 4, "the sample has survey answers over several weeks"
+    at = page()
+    chart(at, "conv_surveys")
+    shown = next(d.value for d in at.dataframe if "平均满意度" in d.value.columns)
+    week, n, mean, _ = csat[-1]
+    latest = shown.iloc[0]
+    assert (latest["周"], latest["满意度评价数"]) == (week, n)
+    assert latest["平均满意度"] == pytest.approx(mean, abs=0.005)
+
+
+def test_the_service_command_gives_csat_and_nps_per_week(env):
+    from typer.testing import CliRunner
+
+    from scrm_lib.cli import app
+
+    result = CliRunner().invoke(app, ["messages", "service", "--json"])
+    assert result.exit_code == 0, result.output
+    weeks = {r["week"]: r for r in json.loads(result.stdout)["surveys"]}
+    for week, n, _, nps in sql(env, _WEEKLY, "nps"):
+        assert weeks[str(week)]["nps_responses"] == n
+        assert weeks[str(week)]["nps"] == pytest.approx(nps)
+
+
 def test_the_try_it_box_tags_a_typed_message(env):
     at = page("vera", "viewer")
     at.text_input(key="conv_try").input("蹲链接").run()

@@ -20,6 +20,7 @@ __all__, __getattr__, __dir__ = public(
         "sentiment_trend": ".analysis:sentiment_trend",
         "high_intent_persons": ".analysis:high_intent_persons",
         "service_view": ".analysis:service_view",
+        "survey_view": ".analysis:survey_view",
         "evaluate_tagger": ".analysis:evaluate_tagger",
     },
 )

@@ -2,7 +2,8 @@
 
 Each takes a ``warehouse`` (a path, an open connection, or None for the
 configured one) and reads the marts the build wrote (``message_tags``,
-``person_conversations``, ``service_kpis``), except :func:`tag_messages` and
+``person_conversations``, ``service_kpis``; :func:`survey_view` the canonical
+``surveys``), except :func:`tag_messages` and
 :func:`tag_file`, which tag text given to them.
 
 Example
@@ -186,6 +187,22 @@ def service_view(warehouse: Warehouse = None) -> pd.DataFrame:
         if "service_kpis" not in con.list_tables():
             raise ConfigError("the warehouse has no service_kpis mart; run `scrm build`")
         return con.table("service_kpis").order_by(["week", "staff_id"]).execute()
+
+
+def survey_view(
+    warehouse: Warehouse = None, *, settings: Settings | None = None
+) -> pd.DataFrame:  # fmt: skip
+    """CSAT and NPS per local week from the ``surveys`` table (empty when nobody answered).
+
+    Columns as :func:`.service.survey_scores`: ``week``, response counts, ``csat_mean``,
+    ``csat_satisfied_share`` (4 and 5) and ``nps`` (promoters less detractors, in points).
+    """
+    from scrm_lib.social.conversations import service
+    from scrm_lib.social.conversations.config import conversations_config
+
+    cfg = conversations_config(settings)
+    with using(warehouse) as con:
+        return service.survey_scores(con, cfg)
 
 
 def evaluate_tagger(path: str | Path | None = None, *, settings: Settings | None = None,

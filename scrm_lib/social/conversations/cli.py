@@ -8,7 +8,7 @@ Example
     scrm messages tag chats.csv --out tagged.csv
     scrm messages intents --freq month --json
     scrm messages sentiment
-    scrm messages service
+    scrm messages service                # with CSAT and NPS per week when surveys exist
     scrm messages high-intent --limit 20
     scrm messages evaluate
 """
@@ -94,18 +94,27 @@ def sentiment_cmd(warehouse: WarehouseOpt = None, as_json: JsonOpt = False) -> N
 
 @app.command("service")
 def service_cmd(warehouse: WarehouseOpt = None, as_json: JsonOpt = False) -> None:
-    """Per staff member and week: answered share, first response and resolution minutes."""
-    from scrm_lib.social.conversations.analysis import service_view
+    """Per staff member and week: answered share, first response and resolution minutes.
+
+    With survey answers in the warehouse, CSAT and NPS per week too.
+    """
+    from scrm_lib.social.conversations.analysis import service_view, survey_view
 
     df = service_view(warehouse)
+    surveys = survey_view(warehouse)
     if as_json:
-        emit_json({"service": records(df)})
+        emit_json({"service": records(df), "surveys": records(surveys)})
         return
     cols = ["week", "staff_id", "conversations", "answered_share", "median_first_response_min",
             "within_share", "within_lo", "within_hi", "median_resolution_min"]  # fmt: skip
     show(df[cols].tail(20), "service KPIs", {"answered_share": ".0%", "within_share": ".0%",
          "within_lo": ".0%", "within_hi": ".0%", "median_first_response_min": ".1f",
          "median_resolution_min": ".1f"})  # fmt: skip
+    if len(surveys):
+        cols = ["week", "csat_responses", "csat_mean", "csat_satisfied_share", "nps_responses",
+                "nps"]  # fmt: skip
+        show(surveys[cols].tail(12), "CSAT and NPS per week",
+             {"csat_mean": ".2f", "csat_satisfied_share": ".0%", "nps": ".0f"})  # fmt: skip
 
 
 @app.command("high-intent")
