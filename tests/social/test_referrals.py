@@ -165,6 +165,7 @@ def test_a_self_referral_after_a_merge_is_flagged_not_counted(built):
     assert e.loc[e["self_referral"], "inviter_person_id"].tolist() == ["S"]
     a = referral_abuse(con, flag="self_referral")
     assert a["person_id"].tolist() == ["S"]
+    assert a["first_at"].iloc[0] == pd.Timestamp("2026-01-20T02:00:00Z")
 
 
 def test_a_ring_ends_and_every_member_is_flagged(built):
@@ -176,6 +177,8 @@ def test_a_ring_ends_and_every_member_is_flagged(built):
     ring = referral_abuse(con, flag="ring").set_index("person_id")
     assert sorted(ring.index) == ["R1", "R2", "R3"]
     assert ring.loc["R1", "persons"] == 3 and ring.loc["R1", "related"] == "R2, R3"
+    assert ring.loc["R3", "campaign"] == "环"
+    assert ring.loc["R3", "last_at"] == pd.Timestamp("2026-02-03T02:00:00Z")  # R3 → R1
 
 
 def test_bursts_shared_devices_and_invitees_who_never_buy(built):
@@ -311,3 +314,21 @@ def test_an_unknown_setting_in_scrm_toml_is_named(tmp_path):
     (tmp_path / "scrm.toml").write_text("[referrals]\nburst_window = 5\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="burst_window"):
         referrals_config(load_settings(tmp_path))
+
+
+def test_a_warehouse_without_the_marts_is_answered_on_the_spot(tmp_path):
+    con = duckdb_connect()
+    write_warehouse(con)
+    try:
+        assert (
+            referral_person("A", con, settings=load_settings(tmp_path))["person"][
+                "downstream_persons"
+            ]
+            == 5
+        )
+        nodes = referral_chain("D", 2, con, settings=load_settings(tmp_path))["nodes"]
+        assert {n["person_id"]: n["level"] for n in nodes} == {
+            "A": -2, "B": -1, "C": -1, "D": 0, "E": 1,
+        }  # fmt: skip
+    finally:
+        con.disconnect()

@@ -45,33 +45,36 @@ def _related(s: pd.Series) -> str:
 
 
 def self_referrals(g: Graph) -> pd.DataFrame:
-    e = g.edges.filter(g.edges.self_referral).execute()
-    if e.empty:
+    e = g.edges.filter(g.edges.self_referral)
+    ts = e.ts.epoch_seconds().cast("int64")
+    rows = e.group_by(person_id="inviter_person_id").aggregate(
+        links=e.count(), first_ts=ts.min(), last_ts=ts.max(), campaign=e.campaign.min()
+    ).execute()  # fmt: skip
+    if rows.empty:
         return pd.DataFrame(columns=COLUMNS)
-    e["ts_s"] = pd.to_datetime(e["ts"], utc=True).astype("int64") // 10**9
-    rows = e.groupby("inviter_person_id").agg(
-        persons=("invitee_person_id", "size"),
-        first_ts=("ts_s", "min"), last_ts=("ts_s", "max"),
-        campaign=("campaign", "min"),
-    ).reset_index(names="person_id")  # fmt: skip
-    rows["related"] = rows["person_id"]
     rows["evidence"] = [
-        f"{n} 次邀请的邀请人与被邀请人是同一人 (OneID 合并后)" for n in rows["persons"]
+        f"{n} 次邀请的邀请人与被邀请人是同一人 (OneID 合并后)" for n in rows["links"]
     ]
-    return rows.assign(flag="self_referral", persons=1)
+    return rows.assign(flag="self_referral", persons=1, related=rows["person_id"])
 
 
 def rings(g: Graph) -> pd.DataFrame:
     r = g.reach
     back = r.select(a="descendant_id", d="ancestor_id")
     both = r.inner_join(back, (r.ancestor_id == back.a) & (r.descendant_id == back.d))
-    on = both.semi_join(g.rings, both.ancestor_id == g.rings.person_id).execute()
+    on = both.semi_join(g.rings, both.ancestor_id == g.rings.person_id)
+    # the links the person made inside their ring date and name it
+    lk = g.links.inner_join(on, (g.links.src == on.ancestor_id) & (g.links.dst == on.descendant_id))
+    when = lk.group_by(person_id="src").aggregate(
+        first_ts=lk.ts_s.min(), last_ts=lk.ts_s.max(), campaign=lk.campaign.min()
+    ).execute()  # fmt: skip
+    on = on.execute()
     if on.empty:
         return pd.DataFrame(columns=COLUMNS)
     rows = on.groupby("ancestor_id").agg(
         persons=("descendant_id", "nunique"), related=("descendant_id", _related),
-        length=("depth", "max"),
     ).reset_index(names="person_id")  # fmt: skip
+    rows = rows.merge(when, on="person_id", how="left")
     rows["persons"] += 1
     rows["evidence"] = [f"邀请环: {n} 人互相可达" for n in rows["persons"]]
     return rows.assign(flag="ring")

@@ -170,7 +170,7 @@ def referral_summary(
         ).execute()
         c = t["referral_campaigns"]
         camps = c.filter(c.level == "campaign").count().execute()
-    out: dict[str, Any] = {k: _plain(v) for k, v in totals.iloc[0].items()}
+    out: dict[str, Any] = {k: _plain(v) for k, v in totals.to_dict("records")[0].items()}
     notes = {k: json.loads(v) for k, v in zip(meta["key"], meta["value"], strict=True)}
     out["campaigns"] = int(camps)
     for key in ("as_of", "links", "self_referrals", "rewards", "abuse", "koc", "koc_weights",
