@@ -3,7 +3,7 @@
 老带新: A invites B and C, B and C both invite D (a diamond), D invites E, and A
 brings F as a group-buy leader. S invites their own second account (one person
 after OneID). R1 → R2 → R3 → R1's other account: a ring. K invites five persons in
-five minutes during 双11, three of them on one device, none of them ever buys.
+five minutes during 双11 (over a month before the last order), three of them on one device, none of them ever buys.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ REFERRALS = [
     link("wechat:r1", "wechat:r2", "2026-02-01T02:00:00Z", "环"),
     link("wechat:r2", "wechat:r3", "2026-02-02T02:00:00Z", "环"),
     link("wechat:r3", "tmall:r1", "2026-02-03T02:00:00Z", "环"),
-    *[link("wechat:k", f"wechat:k{i}", f"2026-03-01T02:0{i}:00Z", "双11") for i in range(1, 6)],
+    *[link("wechat:k", f"wechat:k{i}", f"2026-02-10T02:0{i}:00Z", "双11") for i in range(1, 6)],
 ]
 
 ORDERS = [
@@ -270,6 +270,7 @@ def test_person_chain_and_summary(built):
     s = referral_summary(con)
     assert (s["links"], s["self_referrals"], s["campaigns"]) == (14, 1, 3)
     assert s["abuse"]["ring"] == 3 and counts["referral_edges"] == 15
+    assert s["invited_gmv"] == pytest.approx(100 + 60 + 50 + 200 + 80)
 
 
 @pytest.mark.parametrize("tables", [(), ("referrals",)])
@@ -332,3 +333,13 @@ def test_a_warehouse_without_the_marts_is_answered_on_the_spot(tmp_path):
         }  # fmt: skip
     finally:
         con.disconnect()
+
+
+def test_invitees_too_recent_to_have_bought_are_not_held_against_the_inviter(built):
+    from scrm_lib.social.referrals.analysis import compute
+
+    con, _, settings = built
+    # 80 days to convert: K's invites of 02-10 are not settled by the last order's day
+    frames, _ = compute(con, settings=settings, conversion_days=80)
+    flags = frames["referral_abuse"]
+    assert "never_buy" not in set(flags.loc[flags["person_id"] == "K", "flag"])

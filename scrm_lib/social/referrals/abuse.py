@@ -4,7 +4,8 @@
 - ``ring``: a person who reaches themselves along links (A → B → A), with the
   other persons of the ring;
 - ``never_buy``: an inviter with at least ``never_buy_min_invitees`` invitees of
-  whom none ever bought;
+  whom none ever bought (invitees of the last ``conversion_days`` left out: they
+  have not had the time);
 - ``shared_device`` / ``shared_address`` / ``shared_phone``: at least
   ``shared_min_invitees`` invitees of one inviter hold the same device, address or
   phone (``identifiers``, or an order's recipient phone and address) that OneID did
@@ -80,7 +81,11 @@ def rings(g: Graph) -> pd.DataFrame:
     return rows.assign(flag="ring")
 
 
-def never_buy(links: ir.Table, orders: ir.Table, minimum: int) -> pd.DataFrame:
+def never_buy(links: ir.Table, orders: ir.Table, minimum: int, settled: int | None
+              ) -> pd.DataFrame:  # fmt: skip
+    """``settled``: links before this epoch count (None: all)."""
+    if settled is not None:
+        links = links.filter(links.ts_s < settled)
     buyers = orders.select("person_id").distinct()
     j = links.left_join(buyers.mutate(bought=True), links.dst == buyers.person_id)
     per = j.group_by(person_id="src").aggregate(
@@ -154,14 +159,17 @@ def bursts(links: ir.Table, minutes: int, minimum: int) -> pd.DataFrame:
     return df.assign(flag="burst")
 
 
-def abuse_frame(con: Any, g: Graph, orders: ir.Table, cfg: dict[str, Any]) -> pd.DataFrame:
+def abuse_frame(
+    con: Any, g: Graph, orders: ir.Table, cfg: dict[str, Any], as_of: int | None = None
+) -> pd.DataFrame:
     """Every flag row (:data:`COLUMNS`), by flag then persons involved."""
-    from scrm_lib.social.referrals.persons import epoch_to_ts
+    from scrm_lib.social.referrals.persons import DAY, epoch_to_ts
 
+    settled = None if as_of is None else as_of - cfg["conversion_days"] * DAY
     parts = [
         self_referrals(g),
         rings(g),
-        never_buy(g.links, orders, cfg["never_buy_min_invitees"]),
+        never_buy(g.links, orders, cfg["never_buy_min_invitees"], settled),
         shared(con, g.links, cfg["identifier_kinds"], cfg["shared_min_invitees"]),
         bursts(g.links, cfg["burst_minutes"], cfg["burst_min_invites"]),
     ]

@@ -92,7 +92,7 @@ def compute(
                 "referral_rewards": rewards.assign(earned_at=epoch_to_ts(rewards["earned_ts"])),
                 "referral_campaigns": campaign_frame(con, g.links, conv, self_ref, rewards,
                                                      orders, as_of),
-                "referral_abuse": abuse_frame(con, g, orders, cfg),
+                "referral_abuse": abuse_frame(con, g, orders, cfg, as_of),
                 "koc_scores": koc_frame(con, persons, cfg),
             })  # fmt: skip
         finally:
@@ -164,7 +164,8 @@ def referral_summary(
             inviters=(p.direct_invitees > 0).cast("int64").sum(),
             invited=p.invited_by.notnull().cast("int64").sum(),
             converted=p.converted_invitees.sum(),
-            downstream_gmv_of_roots=p.downstream_gmv.sum(where=p.generation == 0),
+            # each invited person once, however many chains reach them
+            invited_gmv=p.gmv_since_invited.sum(where=p.invited_by.notnull()),
             max_generation=p.generation.max(),
             in_ring=p.in_ring.cast("int64").sum(),
         ).execute()
