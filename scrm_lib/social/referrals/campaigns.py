@@ -107,14 +107,14 @@ def campaign_frame(
     as_of: int | None,
 ) -> pd.DataFrame:
     """The ``referral_campaigns`` rows: campaigns first, then every channel type."""
-    from scrm_lib.social.referrals.persons import epoch_to_ts
+    from scrm_lib.social.referrals.persons import epoch_to_ts, keyed
 
     camp = campaign_expr(con, links, conv, self_ref).execute()
-    camp = camp.rename(columns={"campaign": "key"}).assign(level="campaign")
+    camp = keyed(camp.rename(columns={"campaign": "key"}).assign(level="campaign"), "key")
     if len(rewards):
         r = rewards.groupby("campaign").agg(rewards=("rule", "size"), reward_cost=("cost", "sum"))
         camp = camp.merge(r, left_on="key", right_index=True, how="left")
-    out = acquired_outcomes(con, orders, as_of)
+    out = keyed(acquired_outcomes(con, orders, as_of), "level", "key")
     df = camp.merge(out, on=["level", "key"], how="outer")
     for c in ("links", "participants", "invitees", "converted", "seeds", "generations",
               "self_referrals", "rewards", "acquired",

@@ -23,6 +23,7 @@ import ibis
 import pandas as pd
 
 from scrm_lib.social.referrals.config import KOC_PARTS
+from scrm_lib.social.referrals.persons import keyed
 
 CORE, POTENTIAL = "核心KOC", "潜力KOC"
 LABELS = {"downstream_gmv": "下游GMV", "conversion": "邀请转化", "engagement": "互动",
@@ -51,7 +52,8 @@ def engagement(con: Any, cfg: dict[str, Any]) -> pd.DataFrame:
         ))  # fmt: skip
     out = pd.DataFrame(columns=["person_id"])
     for p in parts:
-        out = out.merge(p.execute(), on="person_id", how="outer")
+        out = keyed(out, "person_id").merge(keyed(p.execute(), "person_id"), on="person_id",
+                                            how="outer")  # fmt: skip
     for c in ("group_messages", "shares", "reviews"):
         out[c] = pd.to_numeric(out.get(c, pd.Series(dtype="float64"))).fillna(0).astype("int64")
     out["sentiment"] = pd.to_numeric(out.get("sentiment", pd.Series(dtype="float64")))
@@ -68,7 +70,9 @@ def parts_frame(persons: pd.DataFrame, eng: pd.DataFrame, min_invitees: int) -> 
     keep = persons["direct_invitees"] >= min_invitees
     cols = ["person_id", "direct_invitees", "converted_invitees", "invite_conversion",
             "downstream_persons", "downstream_gmv", "first_invite_at"]  # fmt: skip
-    df = persons.loc[keep, cols].merge(eng, on="person_id", how="left")
+    df = keyed(persons.loc[keep, cols], "person_id").merge(
+        keyed(eng, "person_id"), on="person_id", how="left"
+    )
     if min_invitees == 0:  # everyone who engaged is a candidate too
         df = pd.concat([df, eng[~eng["person_id"].isin(df["person_id"])]], ignore_index=True)
     for c in ("group_messages", "shares", "reviews", "direct_invitees", "converted_invitees",

@@ -147,13 +147,18 @@ def person_frame(g: Graph, orders: ir.Table, conv: ir.Table, rewards: pd.DataFra
         per = rewards.groupby("person_id").agg(
             rewards=("rule", lambda s: ", ".join(sorted(set(s)))), reward_cost=("cost", "sum")
         )
-        df = df.merge(per, left_on="person_id", right_index=True, how="left")
+        df = keyed(df, "person_id").merge(per, left_on="person_id", right_index=True, how="left")
     else:
         df = df.assign(rewards=None, reward_cost=None)
     df["reward_cost"] = pd.to_numeric(df["reward_cost"]).astype("float64").fillna(0.0)
     for c in ("invited", "first_order", "first_invite"):
         df[f"{c}_at"] = epoch_to_ts(df.pop(f"{c}_ts"))
     return df.sort_values(["downstream_gmv", "person_id"], ascending=[False, True])
+
+
+def keyed(df: pd.DataFrame, *cols: str) -> pd.DataFrame:
+    """``df`` with its join keys as plain objects: pandas cannot join two empty Arrow columns."""
+    return df.astype({c: object for c in cols if c in df})
 
 
 def epoch_to_ts(s: pd.Series) -> pd.Series:
