@@ -266,6 +266,8 @@ def test_person_chain_and_summary(built):
     assert {(e["source"], e["target"]) for e in chain["edges"]} == {("A", "B"), ("B", "D")}
     one = referral_person("A", con)
     assert one["person"]["downstream_persons"] == 5 and one["koc"]["koc_rank"] == 1
+    ring = referral_person("R2", con)["abuse"]  # their own flag and the two naming them
+    assert sorted(f["person_id"] for f in ring) == ["R1", "R2", "R3"]
     with pytest.raises(ConfigError, match="no person"):
         referral_person("nobody", con)
     s = referral_summary(con)

@@ -196,7 +196,8 @@ def referral_person(
         get = {n: t[n].filter(t[n].person_id == person_id).execute()
                for n in ("referral_persons", "referral_rewards", "koc_scores")}  # fmt: skip
         a = t["referral_abuse"]
-        flags = a.filter((a.person_id == person_id) | a.related.contains(person_id)).execute()
+        listed = (", " + a.related.fill_null("") + ", ").contains(f", {person_id}, ")
+        flags = a.filter((a.person_id == person_id) | listed).execute()
     if get["referral_persons"].empty:
         raise ConfigError(f"no person {person_id!r} in the referral graph; see `scrm referrals`")
     return {
