@@ -132,6 +132,18 @@ REFERRALS_2 = pd.DataFrame(
         "source_file": ["referrals.csv"],
     }
 )
+SURVEYS_2 = pd.DataFrame(
+    {
+        "survey_id": ["R1", "R1"],
+        "account_id": ["wechat:oX1", "wechat:oX1"],  # a later sighting: first_seen stays
+        "ts": [ts("2024-03-01 10:00"), ts("2024-03-01 10:00")],
+        "kind": ["csat", "nps"],
+        "score": [5.0, 9.0],
+        "staff_id": ["zhangsan", "zhangsan"],
+        "channel": ["survey", "survey"],
+        "source_file": ["survey_answers.csv", "survey_answers.csv"],
+    }
+)
 IDENTIFIERS_2 = pd.DataFrame(
     {
         "account_id": ["tmall:张三", "wecom:wmABC", "youzan:13800138000"],
@@ -175,6 +187,7 @@ SAMPLE: dict[str, list[tuple[int, pd.DataFrame]]] = {
     "channels": [],
     "assignments": [],
     "staff": [],
+    "surveys": [(2, SURVEYS_2)],
 }
 
 
