@@ -3,8 +3,9 @@
 Random links between accounts (rings, diamonds, self-loops, repeated pairs of
 another kind) and a random account → person map (merges turn links into
 self-referrals and make new rings): every person's downstream persons, downstream
-GMV (each person once, their GMV since first invited), generation and direct
-invitees equal what networkx finds on the same person graph.
+GMV (each person once, their GMV since first invited), generation, direct
+invitees and whether they are on a ring equal what networkx finds on the same
+person graph.
 """
 
 from __future__ import annotations
@@ -69,9 +70,11 @@ def brute_force(person, links, orders) -> pd.DataFrame:
     rows = []
     for p in g:
         down = nx.descendants(g, p) - {p}
+        in_ring = any(p == s or p in nx.descendants(g, s) for s in g.successors(p))
         rows.append({"person_id": p, "downstream_persons": len(down),
                      "downstream_gmv": sum(gmv.get(q, 0.0) for q in down),
-                     "generation": gen.get(p), "direct_invitees": g.out_degree(p)})  # fmt: skip
+                     "generation": gen.get(p), "direct_invitees": g.out_degree(p),
+                     "in_ring": in_ring})  # fmt: skip
     return pd.DataFrame(rows).set_index("person_id").sort_index()
 
 
@@ -101,6 +104,7 @@ def test_downstream_counts_and_gmv_match_a_brute_force_count(case):
     assert list(got.index) == list(want.index)
     assert got["downstream_persons"].tolist() == want["downstream_persons"].tolist()
     assert got["direct_invitees"].tolist() == want["direct_invitees"].tolist()
+    assert got["in_ring"].tolist() == want["in_ring"].tolist()
     assert got["downstream_gmv"].to_numpy() == pytest.approx(want["downstream_gmv"].to_numpy())
     gens = [None if pd.isna(v) else int(v) for v in got["generation"]]
     assert gens == [None if pd.isna(v) else int(v) for v in want["generation"]]
