@@ -80,11 +80,12 @@ def test_the_sample_has_the_conversation_marts(env):
                                             ("ada", "admin")])  # fmt: skip
 def test_the_page_opens_for_every_role(env, user, role):
     at = page(user, role)
-    assert len(at.get("plotly_chart")) == 2
+    # intents, sentiment, and CSAT/NPS: the sample has survey answers
+    assert len(at.get("plotly_chart")) == 3
     headers = [h.value for h in at.subheader]
     for title in ("意图分布 / Intent mix", "负面情绪 / Negative sentiment",
                   "高意向跟进 / High-intent follow-up", "客服表现 / Service by staff",
-                  "试一试 / Try it"):  # fmt: skip
+                  "满意度与推荐 / CSAT and NPS", "试一试 / Try it"):  # fmt: skip
         assert title in headers
 
 
@@ -167,6 +168,17 @@ def test_the_page_shows_csat_and_nps_per_week_from_the_survey_answers(env):
     latest = shown.iloc[0]
     assert (latest["周"], latest["满意度评价数"]) == (week, n)
     assert latest["平均满意度"] == pytest.approx(mean, abs=0.005)
+
+
+def test_without_survey_answers_the_page_says_so_in_one_line(env, tmp_path, monkeypatch):
+    copy = tmp_path / "no_surveys.duckdb"
+    shutil.copy(env["warehouse"], copy)
+    with duckdb.connect(str(copy)) as con:
+        con.execute("delete from surveys")
+    monkeypatch.setenv("SCRM_WAREHOUSE", str(copy))
+    at = page()
+    assert [c.value for c in at.caption if "No survey answers" in c.value]
+    assert [c.proto.id for c in at.get("plotly_chart") if "conv_surveys" in c.proto.id] == []
 
 
 def test_the_service_command_gives_csat_and_nps_per_week(env):
