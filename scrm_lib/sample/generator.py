@@ -20,6 +20,7 @@ from scrm_lib.sample import (
     journeys,
     marketing,
     miniapp,
+    referral_plants,
     shops,
     social,
     surveys,
@@ -63,6 +64,7 @@ _STREAMS = [
     "xiaohongshu",
     "acquisition",
     "surveys",
+    "referral_plants",
 ]
 
 
@@ -204,7 +206,6 @@ def generate(
     info, user_lines, user_dialect = miniapp.users(
         rng["miniapp"], accounts, people, sub_t, window, dia["miniapp_users"]
     )
-    files["miniapp_users.jsonl"] = write_lines(user_lines, exp_dir / "miniapp_users.jsonl")
     noise["miniapp_users.jsonl"] = {"dialect": user_dialect}
     files.update(
         miniapp.orders_file(
@@ -212,15 +213,33 @@ def generate(
         )
     )
     ref, roles = miniapp.referrals(rng["referrals"], info, window)
+    # influential persons and abuse with known answers; planted rows come after the simulated
+    plants = referral_plants.plant(
+        rng["referral_plants"],
+        people,
+        accounts,
+        churned,
+        churn_t,
+        info,
+        ref,
+        roles,
+        orders,
+        window,
+        user_dialect,
+    )
+    files["miniapp_users.jsonl"] = write_lines(
+        pd.concat([user_lines, plants.user_lines], ignore_index=True),
+        exp_dir / "miniapp_users.jsonl",
+    )
     files["miniapp_referrals.jsonl"] = miniapp.referrals_file(
-        rng["referrals"], ref, accounts, window, exp_dir
+        rng["referrals"], plants.ref, plants.accounts, window, exp_dir
     )
     ev, happened = miniapp.events_file(
         rng["events"],
-        accounts,
+        plants.accounts,
         orders,
         info,
-        ref,
+        plants.ref,
         channels,
         churned,
         churn_t,
@@ -228,6 +247,7 @@ def generate(
         exp_dir,
         noise,
         dia["miniapp_events"],
+        extra_shares=plants.extra_shares,
     )
     files.update(ev)
     log.info("mini-program files written")
@@ -276,39 +296,51 @@ def generate(
         assign, exp_dir / "experiment_assignments.csv", "utf-8"
     )
 
-    role_series = pd.Series(roles, index=info["account_row"].to_numpy())
+    role_series = pd.Series(plants.roles, index=plants.info["account_row"].to_numpy())
     written = truth.write(
         truth_dir,
         window,
-        people,
-        accounts,
+        plants.persons,
+        plants.accounts,
         orders,
-        churned,
-        churn_t,
+        plants.churned,
+        plants.churn_t,
         role_series,
-        ref,
+        plants.ref,
         msg_truth,
         exp_truth,
         outcomes,
         noise,
     )
-    acq = journeys.acquisition(people, accounts, follows, info, ref, channels, orders)
+    acq = journeys.acquisition(
+        plants.persons,
+        plants.accounts,
+        follows,
+        plants.info,
+        plants.ref[plants.acquiring],
+        channels,
+        orders,
+    )
     acq = journeys.with_influencer_acquisition(acq, orders, influencers[0])
     value = journeys.channel_value(acq, orders, channels, window)
-    steps = journeys.funnel(people, accounts, follows, members, info, happened, orders, window)
-    written.update(truth.write_channels(truth_dir, window, people, acq, value, steps))
+    steps = journeys.funnel(
+        plants.persons, plants.accounts, follows, members, plants.info, happened, orders, window
+    )
+    written.update(truth.write_channels(truth_dir, window, plants.persons, acq, value, steps))
+    written.update(referral_plants.write_truth(truth_dir, plants, orders, window))
     files.update({f"truth/{k}": v for k, v in written.items()})
     if _keep is not None:  # the simulation's own frames, for tests of its invariants
         _keep.update(
-            persons=people,
-            accounts=accounts,
+            persons=plants.persons,
+            accounts=plants.accounts,
             channels=channels,
             follows=follows,
-            info=info,
-            referrals=ref,
+            info=plants.info,
+            referrals=plants.ref,
             events=happened,
             orders=orders,
             acquisition=acq,
+            plants=plants,
         )
     seconds = round(time.perf_counter() - t_start, 2)
     log.info("sample written to %s in %.1f s", root, seconds)

@@ -396,12 +396,15 @@ def events_file(
     out: Path,
     noise: dict,
     dialect_rng=None,
+    extra_shares: np.ndarray | None = None,
 ) -> tuple[dict[str, int], pd.DataFrame]:
     """``miniapp_events_<from>_<to>.jsonl``: one file a half-year, each in its own dialect.
 
-    Returns the files written (name → lines) and, for the ground truth, when
-    each account did what: ``account_row``, ``event`` (page_view, cart_add,
-    groupbuy_join, qr_scan) and ``t``, before any duplication.
+    ``extra_shares`` (per ``info`` row) adds to the mean number of shares an
+    account makes besides those before its invites. Returns the files
+    written (name → lines) and, for the ground truth, when each account did
+    what: ``account_row``, ``event`` (page_view, cart_add, groupbuy_join,
+    qr_scan) and ``t``, before any duplication.
     """
     nid = accounts["native_id"].to_numpy(dtype=object)
     span = window.seconds
@@ -513,7 +516,7 @@ def events_file(
             '{"campaign":' + js(ref["campaign"]) + "}",
         )
     )
-    k = rng.poisson(0.3, len(rows))
+    k = rng.poisson(0.3 if extra_shares is None else 0.3 + extra_shares, len(rows))
     r = np.repeat(np.arange(len(rows)), k)
     t = sub_t[r] + (rng.random(len(r)) * (stop[r] - sub_t[r])).astype("int64")
     parts.append(_ev(nid[rows[r]], "share", "pages/goods/detail", ms(t), "{}"))

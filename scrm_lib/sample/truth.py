@@ -36,12 +36,44 @@ Same seed, same bytes.
   that day); `home_platform` (where most of their orders go);
   `channel_code` (acquisition channel, from channels.csv, empty = organic or
   referral: see `acquisition.csv`);
-  `n_accounts`, `n_orders`; `referrals_made` (invitees brought in).
+  `n_accounts`, `n_orders`; `referrals_made` (invites made, planted ones
+  included). Planted fake invitees (see `referral_abuse.csv`) are persons
+  too, after the simulated ones: their nickname as name, `lambda` 0 and `p` 1
+  (they never buy), a burner phone or none, no email, birthday or category.
 - `orders.csv` — every real order (garbage rows excluded): platform,
   order_id as ingest should key it (Tmall number without `="..."`, Douyin main
   order id), account_id, person_id, created_at (local), final status as of the
   window end (paid / refunded / cancelled / pending), amount in CNY,
   refund_amount, lines.
+- `referrals.csv` — one row per person (same order as `persons.csv`), on
+  the true person graph of `miniapp_referrals.jsonl` (every invite, rings
+  included; an invite of one's own second account is no edge; planted fake
+  persons are not counted as anyone's invitees): `referral_role` (the
+  mini-program role, empty without a mini-program account),
+  `influential` (one of the few planted influential persons: early
+  customers whose invitees converted within 14 days of the invite and
+  bought well, some through invitees of theirs; their
+  `downstream_net_gmv` is clearly the highest of all persons),
+  `planted_fake` (a fake invitee's person), `direct_invites` (persons they
+  invited), `direct_net_gmv` (those invitees' net GMV, yuan: a group
+  leader's or distributor's sales through their invites),
+  `downstream_persons` and `downstream_net_gmv` (everyone reachable
+  through invites, each person counted once; net as in `orders.csv`, all
+  of the person's orders in the window).
+- `referral_abuse.csv` — one row per planted abuse case: `case_id`,
+  `kind` (`burst`: one inviter invites 6–12 fake accounts 10–60 seconds
+  apart; `fake_invitee`: one such fake account — a new
+  mini-program user named like `用户8372` who never orders, some sharing
+  a burner phone, at most 3 to a phone, each phone one person; `ring`: a
+  cycle A→B→C→A of later invites among existing customers, each invite
+  in another campaign; `self_referral`: a person's second mini-program
+  account, with their phone, invited by their first), the case's
+  invites as `inviter_account_ids` and `invitee_account_ids` (`;`-joined,
+  pairwise), `person_ids` (`;`-joined, the inviter's first) and `detail`
+  (burst size and minutes, the shared phone, a ring's campaigns). Planted
+  accounts and persons come after the simulated ones in `accounts.csv`
+  and `persons.csv`; they are in `acquisition.csv` and `funnel.csv` as
+  any other (a fake invitee's invite acquired them: `referral`).
 - `messages.csv` — chat archive labels: msgid, intent (purchase_intent,
   service, complaint, praise, chitchat; `staff` for staff turns), sentiment
   (positive / neutral / negative), direction, roomid.
@@ -161,7 +193,8 @@ def write(
             "person_id": persons["person_id"],
             "name": persons["name"],
             "gender": persons["gender"],
-            "phone": "+86" + persons["phone"],
+            # planted fake persons without a burner phone have none
+            "phone": ("+86" + persons["phone"].fillna("")).replace("+86", ""),
             "email": persons["email"],
             "birthday": persons["birthday"],
             "city": persons["city"],
