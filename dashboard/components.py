@@ -3,6 +3,7 @@ masked tables, KPI tiles and audited downloads. UI only; every number comes from
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Callable
 from importlib import import_module
@@ -43,11 +44,19 @@ def _published_version(path: Path) -> float:
 @st.cache_data(show_spinner=False, max_entries=64)
 def _cached(func_path: str, path: str, version: int, kwargs: tuple) -> object:
     module, name = func_path.split(":")
-    return getattr(import_module(module), name)(path, **dict(kwargs))
+    func = getattr(import_module(module), name)
+    params = list(inspect.signature(func).parameters)
+    if params and params[0] != "warehouse" and "warehouse" in params:
+        # the warehouse after the subject (``referral_chain(person_id, depth, warehouse)``)
+        return func(warehouse=path, **dict(kwargs))
+    return func(path, **dict(kwargs))
 
 
 def query(func: Callable, **kwargs) -> object:
     """Call a scrm_lib function as ``func(warehouse, **kwargs)``, cached per published build.
+
+    A function whose ``warehouse`` parameter comes after others (a person id first) gets
+    it by keyword: ``query(referral_chain, person_id="P…", depth=2)``.
 
     The cache key holds the published file's mtime, so the first interaction
     after a new build reads the new build; sessions never hold a connection.

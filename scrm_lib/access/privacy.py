@@ -50,7 +50,10 @@ ROLES = ("viewer", "marketer", "admin")
 PERMISSIONS: dict[str, frozenset[str]] = {
     "viewer": frozenset({"view"}),
     "marketer": frozenset({"view", "export", "save_segment"}),
-    "admin": frozenset({"view", "export", "save_segment", "unmask", "edit_identity", "audit"}),
+    # review_abuse: referral abuse flags (who gamed invites, with their shared phones and devices)
+    "admin": frozenset(
+        {"view", "export", "save_segment", "unmask", "edit_identity", "audit", "review_abuse"}
+    ),
 }
 
 # Patterns are plain strings in RE2's subset (no \s, \d or \b, which pandas runs in
