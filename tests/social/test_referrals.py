@@ -101,6 +101,7 @@ def message_tags() -> pd.DataFrame:
     df = pd.DataFrame({"message_id": ["m1", "m2", "m3"], "person_id": ["A", "A", "A"],
                        "channel": ["wecom_group", "wecom_group", "wecom_private"],
                        "direction": ["in", "in", "in"],
+                       "sentiment": ["positive", "positive", "negative"],
                        "sentiment_score": [0.9, 0.7, 0.0]})  # fmt: skip
     return MARTS["message_tags"].typed(df)
 
@@ -254,7 +255,8 @@ def test_koc_scores_explain_themselves_and_become_tags(built):
 def test_koc_weights_reweigh_the_stored_parts(built):
     con, _, _ = built
     only_sentiment = koc_scores(con, weights={"sentiment": 1.0}).set_index("person_id")
-    assert only_sentiment.loc["A", "koc_score"] == pytest.approx(0.8)
+    # two positive group messages, from two neutral ones: 0.5 + 0.5 × 2 / (2 + 2)
+    assert only_sentiment.loc["A", "koc_score"] == pytest.approx(0.75)
     assert only_sentiment.loc["B", "koc_score"] == pytest.approx(0.5)  # wrote nothing: neutral
 
 
@@ -351,3 +353,50 @@ def test_invitees_too_recent_to_have_bought_are_not_held_against_the_inviter(bui
     frames, _ = compute(con, settings=settings, conversion_days=80)
     flags = frames["referral_abuse"]
     assert "never_buy" not in set(flags.loc[flags["person_id"] == "K", "flag"])
+
+
+def test_a_small_conversion_counts_less_than_a_large_one():
+    from scrm_lib.social.referrals.koc import shrunk_conversion
+
+    rate = shrunk_conversion(pd.Series([2, 10, 0]), pd.Series([2, 11, 4]), 5.0)
+    # everyone converts 12 / 17: two of two is pulled towards it, ten of eleven less so
+    p = 12 / 17
+    assert rate.tolist() == pytest.approx([(2 + 5 * p) / 7, (10 + 5 * p) / 16, 0.0])
+    assert rate[0] < rate[1]
+
+
+def test_bad_input_is_kept_and_counted(tmp_path):
+    """A link to an account nobody knows, an account inviting itself, one pair linked twice
+    and an invite dated before the inviter was first seen."""
+    from tests.social.conftest import account
+
+    con = duckdb_connect()
+    try:
+        seen = {"wechat:p": "2026-01-01", "wechat:q": "2026-01-01", "wechat:r": "2026-01-01",
+                "wechat:l": "2026-03-01"}  # fmt: skip
+        put(con, "accounts", [account(a, f"{d}T00:00:00Z") for a, d in seen.items()])
+        put(con, "referrals", [
+            link("wechat:p", "wechat:ghost", "2026-01-05T02:00:00Z"),
+            link("wechat:q", "wechat:q", "2026-01-06T02:00:00Z"),
+            link("wechat:p", "wechat:r", "2026-01-07T02:00:00Z"),
+            link("wechat:p", "wechat:r", "2026-01-08T02:00:00Z", kind="group_leader"),
+            link("wechat:l", "wechat:r", "2026-02-01T02:00:00Z"),
+        ])  # fmt: skip
+        pm = {"wechat:p": "P", "wechat:q": "Q", "wechat:r": "R", "wechat:l": "L"}
+        _arrow(con, "person_accounts", pd.DataFrame({"account_id": list(pm),
+                                                     "person_id": list(pm.values())}))  # fmt: skip
+        ensure_table(con)
+        run(StepContext(con, load_settings(tmp_path), "b1"))
+        s = referral_summary(con)
+        assert s["input"] == {"unknown_accounts": 1, "self_referrals": 1, "duplicate_links": 1,
+                              "before_inviter_seen": 1}  # fmt: skip
+        assert (s["links"], s["self_referrals"]) == (4, 1)
+        p = _persons(con)
+        # the unknown account is its own person; R is counted once under P, first by invite
+        assert (p.loc["P", "direct_invitees"], p.loc["P", "downstream_persons"]) == (2, 2)
+        assert "wechat:ghost" in p.index and p.loc["R", "invited_by"] == "P"
+        assert (p.loc["Q", "self_referrals"], p.loc["Q", "direct_invitees"]) == (1, 0)
+        assert referral_abuse(con, flag="self_referral")["person_id"].tolist() == ["Q"]
+        assert referral_abuse(con, flag="burst").empty  # one pair twice is no burst
+    finally:
+        con.disconnect()

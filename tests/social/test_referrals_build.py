@@ -42,6 +42,9 @@ def test_cli_answers_in_json(built_sample):
     home = built_sample["home"]
     summary = json.loads(scrm("referrals", "summary", "--json", cwd=home).stdout)
     assert summary["links"] > 0 and "koc_weights" in summary
+    assert set(summary["input"]) == {"unknown_accounts", "self_referrals", "duplicate_links",
+                                     "before_inviter_seen"}  # fmt: skip
+    assert summary["input"]["self_referrals"] == summary["self_referrals"]
     camps = json.loads(scrm("referrals", "campaigns", "--level", "all", "--json", cwd=home).stdout)
     assert {r["level"] for r in camps["campaigns"]} >= {"campaign", "channel_type"}
     abuse = json.loads(scrm("referrals", "abuse", "--json", cwd=home).stdout)["abuse"]

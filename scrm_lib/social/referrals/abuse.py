@@ -1,6 +1,9 @@
 """Referral abuse (刷单 / 薅羊毛): flags with the evidence for each.
 
-- ``self_referral``: inviter and invitee accounts are one person after OneID;
+- ``self_referral``: inviter and invitee accounts are one person after OneID, or
+  (OneID kept them apart) the invitee holds a phone or device the inviter holds too
+  (their own, or an order's recipient phone): a second account of one person, most
+  likely; those links still count, the flag names the identifier;
 - ``ring``: a person who reaches themselves along links (A → B → A), with the
   other persons of the ring;
 - ``never_buy``: an inviter with at least ``never_buy_min_invitees`` invitees of
@@ -11,7 +14,11 @@
   phone (``identifiers``, or an order's recipient phone and address) that OneID did
   not take as one person;
 - ``burst``: at least ``burst_min_invites`` invites by one inviter within
-  ``burst_minutes``.
+  ``burst_minutes``; every invite inside such a window is in the burst (``related``
+  lists those invitees, ``first_at`` / ``last_at`` span them).
+
+``related`` lists the invitees a flag on an inviter is about (a burst's, those who
+never bought, those sharing the value), sorted, up to :data:`MAX_RELATED`.
 
 Personal values (the shared phone or address) are in ``value``, masked by ``kind``
 on the way out like any identifier; ``evidence`` says what was seen in words.
@@ -59,6 +66,51 @@ def self_referrals(g: Graph) -> pd.DataFrame:
     return rows.assign(flag="self_referral", persons=1, related=rows["person_id"])
 
 
+#: Identifier kinds that make an invitee look like a second account of the inviter.
+OWN_KINDS = ("phone", "device")
+
+
+def own_identifier(con: Any, links: ir.Table) -> pd.DataFrame:
+    """Links whose invitee holds a phone or device of the inviter that OneID did not join."""
+    from scrm_lib.warehouse.steps import person_map
+
+    held = _held(con, ["phone", "device", "recipient_phone"])
+    if held is None:
+        return pd.DataFrame(columns=COLUMNS)
+    pm = person_map(con)
+    h = held.left_join(pm, "account_id")
+    # an order's recipient phone is the phone
+    h = h.select(person=ibis.coalesce(h.person_id, h.account_id), id_kind=h.kind,
+                 id_value=h.value, base=h.kind.re_replace("^recipient_", ""))  # fmt: skip
+    h = h.filter(h.base.isin(OWN_KINDS))
+    mine = h.select(p_src="person", k_src="id_kind", v_src="id_value", b_src="base")
+    theirs = h.filter(h.id_kind.isin(OWN_KINDS)).select(p_dst="person", id_kind="id_kind",
+                                                        v_dst="id_value")  # fmt: skip
+    j = links.inner_join(mine, links.src == mine.p_src)
+    j = j.inner_join(theirs, (j.dst == theirs.p_dst) & (j.b_src == theirs.id_kind)
+                     & (j.v_src == theirs.v_dst))  # fmt: skip
+    g = j.group_by(person_id=j.src, kind=j.id_kind, value=j.v_dst).aggregate(
+        persons=j.dst.nunique(), first_ts=j.ts_s.min(), last_ts=j.ts_s.max(),
+        campaign=j.campaign.min(),
+    )  # fmt: skip
+    df = g.execute()
+    if df.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    listed = j.select(person_id="src", kind="id_kind", value="v_dst", dst="dst").distinct()
+    df = _with_related(df, listed.execute(), ["person_id", "kind", "value"])
+    words = df["kind"].map(WORDS).fillna(df["kind"])
+    df["evidence"] = [f"被邀请人与邀请人共用同一{w} (OneID 未合并)" for w in words]
+    return df.assign(flag="self_referral")
+
+
+def _with_related(df: pd.DataFrame, listed: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """``df`` with ``related``: the ``dst`` of ``listed`` per ``keys``, sorted, capped."""
+    if listed.empty:
+        return df.assign(related=None)
+    rel = listed.groupby(keys)["dst"].agg(_related).rename("related").reset_index()
+    return df.merge(rel, on=keys, how="left")
+
+
 def rings(g: Graph) -> pd.DataFrame:
     r = g.reach
     back = r.select(a="descendant_id", d="ancestor_id")
@@ -93,11 +145,16 @@ def never_buy(links: ir.Table, orders: ir.Table, minimum: int, settled: int | No
         buyers=j.dst.nunique(where=j.bought.fill_null(False)),
         first_ts=j.ts_s.min(),
         last_ts=j.ts_s.max(),
-        related=j.dst.min(),
     )
-    df = per.filter((per.persons >= max(minimum, 1)) & (per.buyers == 0)).execute()
+    per = per.filter((per.persons >= max(minimum, 1)) & (per.buyers == 0))
+    df = per.execute()
+    if df.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    listed = links.semi_join(per, links.src == per.person_id)
+    listed = listed.select(person_id="src", dst="dst").distinct().execute()
+    df = _with_related(df, listed, ["person_id"])
     df["evidence"] = [f"{n} 位被邀请人从未下单" for n in df["persons"]]
-    return df.assign(flag="never_buy", related=None)
+    return df.assign(flag="never_buy")
 
 
 def _held(con: Any, kinds: list[str]) -> ir.Table | None:
@@ -133,9 +190,14 @@ def shared(con: Any, links: ir.Table, kinds: list[str], minimum: int) -> pd.Data
         persons=j.dst.nunique(), first_ts=j.ts_s.min(), last_ts=j.ts_s.max(),
         campaign=j.campaign.min(),
     )  # fmt: skip
-    df = g.filter(g.persons >= minimum).execute()
+    g = g.filter(g.persons >= minimum)
+    df = g.execute()
     if df.empty:
         return pd.DataFrame(columns=COLUMNS)
+    keys = ["person_id", "kind", "value"]
+    listed = j.select(person_id="src", kind="id_kind", value="id_value", dst="dst")
+    listed = listed.semi_join(g, [listed[k] == g[k] for k in keys]).distinct().execute()
+    df = _with_related(df, listed, keys)
     df["flag"] = df["kind"].map(SHARED)
     words = df["kind"].map(WORDS).fillna(df["kind"])
     pairs = zip(df["persons"], words, strict=True)
@@ -144,19 +206,36 @@ def shared(con: Any, links: ir.Table, kinds: list[str], minimum: int) -> pd.Data
 
 
 def bursts(links: ir.Table, minutes: int, minimum: int) -> pd.DataFrame:
+    """Invites inside a window of ``minutes`` holding at least ``minimum`` of them.
+
+    An inviter's repeated invite of one account counts once (its first), so a
+    duplicated row is no burst; invites of several accounts of one person (a burner
+    phone's) count each.
+    """
     inv = links.filter(links.kind == "invite")
-    w = ibis.window(group_by=inv.src, order_by=inv.ts_s, range=(-(minutes * 60 - 1), 0))
-    t = inv.mutate(n=inv.dst.count().over(w))
-    hit = t.filter(t.n >= minimum)
-    per = hit.group_by(person_id="src").aggregate(
-        persons=hit.n.max(), last_ts=hit.ts_s.argmax(hit.n), campaign=hit.campaign.argmax(hit.n)
+    inv = inv.group_by("src", "dst_account").aggregate(
+        dst=inv.dst.min(), ts_s=inv.ts_s.min(), campaign=inv.campaign.argmin(inv.ts_s)
     )
-    df = per.execute()
-    if df.empty:
+    span = minutes * 60 - 1
+    back = ibis.window(group_by=inv.src, order_by=inv.ts_s, range=(-span, 0))
+    t = inv.mutate(n=inv.dst.count().over(back))
+    # an invite is in a burst when a full window ending within `span` after it holds it
+    ahead = ibis.window(group_by=t.src, order_by=t.ts_s, range=(0, span))
+    t = t.mutate(hit=(t.n >= minimum).cast("int64").max().over(ahead), top=t.n.max().over(
+        ibis.window(group_by=t.src)))  # fmt: skip
+    hit = t.filter(t.hit == 1).select(person_id="src", dst="dst", ts_s="ts_s",
+                                      campaign="campaign", top="top").execute()  # fmt: skip
+    if hit.empty:
         return pd.DataFrame(columns=COLUMNS)
-    df["first_ts"] = df["last_ts"] - (minutes * 60 - 1)
-    df["evidence"] = [f"{minutes} 分钟内邀请 {n} 次" for n in df["persons"]]
-    return df.assign(flag="burst")
+    df = hit.groupby("person_id").agg(
+        persons=("dst", "size"), first_ts=("ts_s", "min"), last_ts=("ts_s", "max"),
+        campaign=("campaign", "min"), related=("dst", _related), top=("top", "max"),
+    ).reset_index()  # fmt: skip
+    df["evidence"] = [
+        f"{minutes} 分钟内邀请 {top} 次 (密集邀请共 {n} 次)"
+        for top, n in zip(df["top"], df["persons"], strict=True)
+    ]
+    return df.drop(columns="top").assign(flag="burst")
 
 
 def abuse_frame(
@@ -168,6 +247,7 @@ def abuse_frame(
     settled = None if as_of is None else as_of - cfg["conversion_days"] * DAY
     parts = [
         self_referrals(g),
+        own_identifier(con, g.links),
         rings(g),
         never_buy(g.links, orders, cfg["never_buy_min_invitees"], settled),
         shared(con, g.links, cfg["identifier_kinds"], cfg["shared_min_invitees"]),

@@ -28,7 +28,7 @@ from scrm_lib.schema import MARTS as DECLARED
 from scrm_lib.social.referrals.abuse import FLAGS, abuse_frame
 from scrm_lib.social.referrals.campaigns import campaign_frame
 from scrm_lib.social.referrals.config import referrals_config
-from scrm_lib.social.referrals.graph import Graph
+from scrm_lib.social.referrals.graph import Graph, input_checks
 from scrm_lib.social.referrals.koc import CORE, POTENTIAL, koc_frame, score
 from scrm_lib.social.referrals.persons import (
     converted_links,
@@ -71,12 +71,14 @@ def compute(
         "koc_weights": cfg["koc_weights"],
         "koc_core": cfg["koc_core"],
         "koc_potential": cfg["koc_potential"],
+        "koc_conversion_prior": cfg["koc_conversion_prior"],
     }
     frames = {name: pd.DataFrame() for name in MARTS}
     graph = Graph.of(con)
     if graph is None:
         meta["note"] = "no referrals table: nothing to build"
         return frames, meta
+    meta["input"] = input_checks(con, graph.edges)
     orders = _orders(con, graph).cache()
     as_of = _as_of(con, settings)
     with graph as g:
@@ -174,8 +176,8 @@ def referral_summary(
     out: dict[str, Any] = {k: _plain(v) for k, v in totals.to_dict("records")[0].items()}
     notes = {k: json.loads(v) for k, v in zip(meta["key"], meta["value"], strict=True)}
     out["campaigns"] = int(camps)
-    for key in ("as_of", "links", "self_referrals", "rewards", "abuse", "koc", "koc_weights",
-                "reward_rules", "conversion_days", "note"):  # fmt: skip
+    for key in ("as_of", "links", "self_referrals", "input", "rewards", "abuse", "koc",
+                "koc_weights", "reward_rules", "conversion_days", "note"):  # fmt: skip
         if key in notes:
             out[key] = notes[key]
     return out

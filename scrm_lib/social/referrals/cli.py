@@ -49,6 +49,7 @@ def summary_cmd(warehouse: WarehouseOpt = None, as_json: JsonOpt = False) -> Non
                 "max_generation", "self_referrals", "in_ring", "rewards"):  # fmt: skip
         if key in data:
             out.print(f"{key}: {data[key]}")
+    out.print(f"input: {data.get('input') or {}}")
     out.print(f"abuse: {data.get('abuse') or {}}")
     out.print(f"KOC: {data.get('koc') or {}}  weights {data.get('koc_weights')}")
 

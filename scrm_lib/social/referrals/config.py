@@ -42,6 +42,8 @@ REFERRALS_DEFAULTS: dict[str, Any] = {
     "koc_weights": {"downstream_gmv": 0.4, "conversion": 0.2, "engagement": 0.2, "sentiment": 0.2},
     "koc_core": 0.8,
     "koc_potential": 0.6,
+    # the conversion part: invite conversion shrunk towards everyone's by this many invitees
+    "koc_conversion_prior": 5,
     # only persons who brought at least this many persons are ranked as KOC
     "koc_min_invitees": 1,
 }
@@ -140,6 +142,10 @@ def referrals_config(settings: Settings | None = None, **overrides: Any) -> dict
     if sum(w.values()) <= 0:
         raise ConfigError("[referrals] koc_weights must give some part a weight above 0")
     cfg["koc_weights"] = {p: float(w.get(p, 0.0)) for p in KOC_PARTS}
+    v = cfg["koc_conversion_prior"]
+    if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
+        raise ConfigError(f"[referrals] koc_conversion_prior must be a number ≥ 0, not {v!r}")
+    cfg["koc_conversion_prior"] = float(v)
     for key in ("koc_core", "koc_potential"):
         v = cfg[key]
         if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 1:

@@ -57,12 +57,60 @@ def edges_expr(con: Any) -> ir.Table | None:
     return out.filter(out.inviter_account_id.notnull() & out.invitee_account_id.notnull())
 
 
+def input_checks(con: Any, edges: ir.Table) -> dict[str, int]:
+    """What in the ``referrals`` rows looks wrong; every such row is kept, and counted here.
+
+    - ``unknown_accounts``: links with an account OneID does not know (no ``accounts``
+      row): kept, the account its own person;
+    - ``self_referrals``: links whose two accounts are one person (one account, or two
+      that OneID joined): kept in ``referral_edges``, flagged, never counted;
+    - ``duplicate_links``: links repeating a pair of persons already linked (another
+      account, kind or time): kept, each person still counted once;
+    - ``before_inviter_seen``: links made before the inviter's first appearance (the
+      earliest ``first_seen`` of their accounts). Ingest counts an invite as a sighting
+      of both accounts, so this is 0 on an ingested warehouse; it catches an
+      ``accounts`` table written by other means whose dates disagree.
+    """
+    from scrm_lib.warehouse.steps import person_map
+
+    pm = person_map(con)
+    known = pm.select(acc="account_id").distinct()
+    e = edges.mutate(
+        _known_src=edges.inviter_account_id.isin(known.acc),
+        _known_dst=edges.invitee_account_id.isin(known.acc),
+    )
+    counted = e.filter(~e.self_referral)
+    pairs = counted.select("inviter_person_id", "invitee_person_id").distinct().count()
+    out = e.aggregate(
+        links=e.count(),
+        unknown_accounts=(~(e._known_src & e._known_dst)).cast("int64").sum(),
+        self_referrals=e.self_referral.cast("int64").sum(),
+    ).execute()
+    row = {k: int(v or 0) for k, v in out.iloc[0].items()}
+    counted_n = row["links"] - row["self_referrals"]
+    res = {
+        "unknown_accounts": row["unknown_accounts"],
+        "self_referrals": row["self_referrals"],
+        "duplicate_links": counted_n - int(pairs.execute()),
+        "before_inviter_seen": 0,
+    }
+    if "accounts" in con.list_tables():
+        a = con.table("accounts")
+        seen = a.inner_join(pm, "account_id")
+        seen = seen.group_by("person_id").aggregate(first_seen=seen.first_seen.min())
+        j = edges.inner_join(seen, edges.inviter_person_id == seen.person_id)
+        res["before_inviter_seen"] = int(j.filter(j.ts < j.first_seen).count().execute())
+    return res
+
+
 def links_of(edges: ir.Table) -> ir.Table:
-    """The edges that count (no self-referrals), as ``src, dst, ts_s, kind, campaign``."""
+    """The edges that count (no self-referrals), as ``src, dst, ts_s, kind, campaign`` and
+    ``dst_account`` (the invitee's account: two accounts of one person are two invites)."""
     e = edges.filter(~edges.self_referral)
     return e.select(
         src=e.inviter_person_id,
         dst=e.invitee_person_id,
+        dst_account=e.invitee_account_id,
         ts_s=e.ts.epoch_seconds().cast("int64"),
         kind=e.kind,
         campaign=e.campaign,

@@ -4,10 +4,15 @@ Four parts, each in [0, 1] among the scored persons (those who brought at least
 ``koc_min_invitees`` persons):
 
 - ``downstream_gmv``: percentile of the net GMV of everyone down their chains;
-- ``conversion``: percentile of their invite conversion;
+- ``conversion``: percentile of their invite conversion, shrunk towards the
+  conversion of all scored persons by ``koc_conversion_prior`` invitees' worth
+  (empirical Bayes): two invitees out of two is a weaker sign than eleven of
+  eleven;
 - ``engagement``: percentile of their group messages, shares and reviews;
-- ``sentiment``: the mean positive probability of what they wrote (``message_tags``);
-  0.5 (neutral) when they wrote nothing.
+- ``sentiment``: how they speak in groups (``message_tags``), from 0 (all negative)
+  through 0.5 (neutral, or nothing written) to 1 (all positive): ``0.5 + 0.5 ×
+  (positive − negative) / (messages + SENTIMENT_PRIOR)``, so a few messages move it
+  less than many and neutral messages (questions, service) weigh neither way.
 
 A zero is a zero (no percentile credit for ties at nothing). The score is the
 weighted mean (``koc_weights``, reported in ``referrals_meta``); ``koc_core`` and
@@ -26,12 +31,15 @@ from scrm_lib.social.referrals.config import KOC_PARTS
 from scrm_lib.social.referrals.persons import keyed
 
 CORE, POTENTIAL = "核心KOC", "潜力KOC"
+#: Neutral messages the sentiment part starts from.
+SENTIMENT_PRIOR = 2
 LABELS = {"downstream_gmv": "下游GMV", "conversion": "邀请转化", "engagement": "互动",
           "sentiment": "口碑情绪"}  # fmt: skip
 
 
 def engagement(con: Any, cfg: dict[str, Any]) -> pd.DataFrame:
-    """Per person: ``group_messages``, ``sentiment`` (mean P(positive)), ``shares``, ``reviews``."""
+    """Per person: ``group_messages``, ``sentiment`` (mean P(positive)), ``positive`` and
+    ``negative`` (messages so labelled), ``shares``, ``reviews``."""
     from scrm_lib.warehouse.steps import person_map
 
     tables, parts = set(con.list_tables()), []
@@ -40,6 +48,8 @@ def engagement(con: Any, cfg: dict[str, Any]) -> pd.DataFrame:
         m = m.filter((m.channel == "wecom_group") & (m.direction != "out"))
         parts.append(m.group_by("person_id").aggregate(
             group_messages=m.count(), sentiment=m.sentiment_score.mean(),
+            positive=(m.sentiment == "positive").cast("int64").sum(),
+            negative=(m.sentiment == "negative").cast("int64").sum(),
         ))  # fmt: skip
     if "events" in tables:
         e = con.table("events")
@@ -54,7 +64,7 @@ def engagement(con: Any, cfg: dict[str, Any]) -> pd.DataFrame:
     for p in parts:
         out = keyed(out, "person_id").merge(keyed(p.execute(), "person_id"), on="person_id",
                                             how="outer")  # fmt: skip
-    for c in ("group_messages", "shares", "reviews"):
+    for c in ("group_messages", "positive", "negative", "shares", "reviews"):
         out[c] = pd.to_numeric(out.get(c, pd.Series(dtype="float64"))).fillna(0).astype("int64")
     out["sentiment"] = pd.to_numeric(out.get("sentiment", pd.Series(dtype="float64")))
     return out
@@ -65,7 +75,23 @@ def _pct(s: pd.Series) -> pd.Series:
     return s.rank(method="max", pct=True).where(s > 0, 0.0)
 
 
-def parts_frame(persons: pd.DataFrame, eng: pd.DataFrame, min_invitees: int) -> pd.DataFrame:
+def shrunk_conversion(converted: pd.Series, invitees: pd.Series, prior: float) -> pd.Series:
+    """``(converted + prior × p) / (invitees + prior)``, p the conversion of them all.
+
+    Examples
+    --------
+    >>> shrunk_conversion(pd.Series([2, 9]), pd.Series([2, 10]), 4.0).round(3).tolist()
+    [0.667, 0.786]
+    """
+    total = float(invitees.sum())
+    p = float(converted.sum()) / total if total > 0 else 0.0
+    rate = (converted + prior * p) / (invitees + prior)
+    return rate.where(invitees + prior > 0, 0.0).where(converted > 0, 0.0)
+
+
+def parts_frame(
+    persons: pd.DataFrame, eng: pd.DataFrame, min_invitees: int, conversion_prior: float = 0.0
+) -> pd.DataFrame:
     """The scored persons with their raw parts and the parts' scores (``s_<part>``)."""
     keep = persons["direct_invitees"] >= min_invitees
     cols = ["person_id", "direct_invitees", "converted_invitees", "invite_conversion",
@@ -75,15 +101,17 @@ def parts_frame(persons: pd.DataFrame, eng: pd.DataFrame, min_invitees: int) -> 
     )
     if min_invitees == 0:  # everyone who engaged is a candidate too
         df = pd.concat([df, eng[~eng["person_id"].isin(df["person_id"])]], ignore_index=True)
-    for c in ("group_messages", "shares", "reviews", "direct_invitees", "converted_invitees",
-              "downstream_persons"):  # fmt: skip
+    for c in ("group_messages", "positive", "negative", "shares", "reviews", "direct_invitees",
+              "converted_invitees", "downstream_persons"):  # fmt: skip
         df[c] = pd.to_numeric(df[c]).fillna(0).astype("int64")
     df["downstream_gmv"] = pd.to_numeric(df["downstream_gmv"]).astype("float64").fillna(0.0)
     df["engagement"] = df["group_messages"] + df["shares"] + df["reviews"]
     df["s_downstream_gmv"] = _pct(df["downstream_gmv"])
-    df["s_conversion"] = _pct(pd.to_numeric(df["invite_conversion"]))
+    rate = shrunk_conversion(df["converted_invitees"], df["direct_invitees"], conversion_prior)
+    df["s_conversion"] = _pct(rate)
     df["s_engagement"] = _pct(df["engagement"])
-    df["s_sentiment"] = pd.to_numeric(df["sentiment"]).astype("float64").fillna(0.5)
+    net = (df["positive"] - df["negative"]) / (df["group_messages"] + SENTIMENT_PRIOR)
+    df["s_sentiment"] = (0.5 + 0.5 * net).astype("float64")
     return df
 
 
@@ -113,5 +141,6 @@ def score(df: pd.DataFrame, weights: dict[str, float], core: float, potential: f
 
 def koc_frame(con: Any, persons: pd.DataFrame, cfg: dict[str, Any]) -> pd.DataFrame:
     """The ``koc_scores`` rows from the ``referral_persons`` rows."""
-    parts = parts_frame(persons, engagement(con, cfg), cfg["koc_min_invitees"])
+    parts = parts_frame(persons, engagement(con, cfg), cfg["koc_min_invitees"],
+                        cfg["koc_conversion_prior"])  # fmt: skip
     return score(parts, cfg["koc_weights"], cfg["koc_core"], cfg["koc_potential"])
