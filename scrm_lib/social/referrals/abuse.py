@@ -231,10 +231,7 @@ def bursts(links: ir.Table, minutes: int, minimum: int) -> pd.DataFrame:
         persons=("dst", "size"), first_ts=("ts_s", "min"), last_ts=("ts_s", "max"),
         campaign=("campaign", "min"), related=("dst", _related), top=("top", "max"),
     ).reset_index()  # fmt: skip
-    df["evidence"] = [
-        f"{minutes} 分钟内邀请 {top} 次 (密集邀请共 {n} 次)"
-        for top, n in zip(df["top"], df["persons"], strict=True)
-    ]
+    df["evidence"] = [f"{minutes} 分钟内邀请 {top} 次" for top in df["top"]]
     return df.drop(columns="top").assign(flag="burst")
 
 
