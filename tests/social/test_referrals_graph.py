@@ -11,6 +11,7 @@ person graph.
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import networkx as nx
 import pandas as pd
@@ -97,9 +98,33 @@ def computed(person, links, orders) -> pd.DataFrame:
     return df.set_index("person_id").sort_index()
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(graphs())
-def test_downstream_counts_and_gmv_match_a_brute_force_count(case):
+settings.register_profile(
+    "referral-graph",
+    max_examples=4,
+    deadline=None,
+    derandomize=os.environ.get("CI", "").lower() == "true",
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("referral-graph-slow", settings.get_profile("referral-graph"),
+                          max_examples=60)  # fmt: skip
+
+A, B, C, D = (f"wechat:{i}" for i in range(4))
+ONE_EACH = {A: "P0", B: "P1", C: "P2", D: "P3"}
+#: the shapes the random cases must not depend on luck to meet
+SHAPES = {
+    "ring": (ONE_EACH, [(A, B, "invite", 1), (B, C, "invite", 2), (C, A, "invite", 3),
+                        (C, D, "invite", 4)], [(D, 5, 100), (B, 0, 50)]),
+    "diamond": (ONE_EACH, [(A, B, "invite", 1), (A, C, "group_leader", 1),
+                           (B, D, "invite", 2), (C, D, "distributor", 3)], [(D, 2, 80)]),
+    "self-loop": (ONE_EACH, [(A, A, "invite", 1), (A, B, "invite", 2), (A, B, "group_leader", 3)],
+                  [(B, 9, 20)]),
+    "a merge makes a ring": ({A: "P0", B: "P1", C: "P0", D: "P2"},
+                             [(A, B, "invite", 1), (B, C, "invite", 2), (C, D, "invite", 3)],
+                             [(D, 4, 30)]),
+}  # fmt: skip
+
+
+def check(case) -> None:
     want, got = brute_force(*case), computed(*case)
     assert list(got.index) == list(want.index)
     assert got["downstream_persons"].tolist() == want["downstream_persons"].tolist()
@@ -108,3 +133,21 @@ def test_downstream_counts_and_gmv_match_a_brute_force_count(case):
     assert got["downstream_gmv"].to_numpy() == pytest.approx(want["downstream_gmv"].to_numpy())
     gens = [None if pd.isna(v) else int(v) for v in got["generation"]]
     assert gens == [None if pd.isna(v) else int(v) for v in want["generation"]]
+
+
+@pytest.mark.parametrize("shape", list(SHAPES))
+def test_rings_diamonds_and_self_loops_match_a_brute_force_count(shape):
+    check(SHAPES[shape])
+
+
+@settings(settings.get_profile("referral-graph"))
+@given(graphs())
+def test_random_graphs_match_a_brute_force_count(case):
+    check(case)
+
+
+@pytest.mark.slow
+@settings(settings.get_profile("referral-graph-slow"))
+@given(graphs())
+def test_many_random_graphs_match_a_brute_force_count(case):
+    check(case)
