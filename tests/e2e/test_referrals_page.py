@@ -21,10 +21,27 @@ MARTS = ("referral_edges", "referral_closure", "referral_persons", "referral_rew
          "referral_campaigns", "referral_abuse", "koc_scores", "referrals_meta")  # fmt: skip
 
 
+PHONE = "13812345678"
+
+
 @pytest.fixture(scope="module")
 def project(built_sample, tmp_path_factory):
-    """The sample's home with its own copy of the warehouse and three users."""
-    return page_home(built_sample, tmp_path_factory, "referrals_page")
+    """The sample's home with its own copy of the warehouse and three users.
+
+    One more abuse flag, invitees sharing a recipient phone, so masking has something to hide
+    (the small sample plants none).
+    """
+    project = page_home(built_sample, tmp_path_factory, "referrals_page")
+    with duckdb.connect(str(project["warehouse"])) as con:
+        (inviter,) = con.execute(
+            "select person_id from referral_persons order by direct_invitees desc, person_id"
+        ).fetchone()
+        con.execute(
+            "insert into referral_abuse (flag, person_id, persons, kind, value, evidence) "
+            "values ('shared_phone', ?, 3, 'recipient_phone', ?, '3 位被邀请人共用同一收货电话')",
+            [inviter, f"+86{PHONE}"],
+        )
+    return project
 
 
 @pytest.fixture
@@ -159,6 +176,16 @@ def test_an_admin_sees_every_abuse_flag_with_the_evidence_in_words(env):
     assert len(flags) == n
     assert flags[label("evidence")].str.contains(r"[\u4e00-\u9fff]").all()
     assert not set(flags[label("flag")]) & {"ring", "burst", "self_referral", "never_buy"}
+    assert "共用手机号" in set(flags[label("flag")])
+
+
+def test_a_shared_phone_is_masked_until_an_admin_unmasks_it(env):
+    at = page("ada", "admin")
+    values = table(at, "flag")[label("value")].dropna().tolist()
+    assert "138****5678" in values and not any(PHONE in v for v in values)
+    at.toggle(key="unmask_ref_abuse").set_value(True).run()
+    assert not at.exception, at.exception
+    assert any(PHONE in v for v in table(at, "flag")[label("value")].dropna())
 
 
 def test_a_viewer_cannot_save_a_segment(env):
