@@ -19,7 +19,7 @@ from dashboard.components import (
     warehouse_path,
 )
 from scrm_lib.errors import ScrmError
-from scrm_lib.labels import column_config, label, money, value_label
+from scrm_lib.labels import column_config, label, labelled, money, value_label
 from scrm_lib.segments import definitions as segments
 from scrm_lib.social.referrals import analysis
 from scrm_lib.social.referrals.koc import CORE, POTENTIAL
@@ -298,7 +298,8 @@ rows = camps[camps["level"] == "campaign"] if len(camps) else camps
 if rows.empty:
     st.info("没有裂变活动 / No fission campaigns")
 else:
-    show_table(campaign_table(rows), key="ref_campaigns", table="referral_campaigns")
+    # counts and rates per campaign: no person's data, so no unmask toggle either
+    st.dataframe(labelled(campaign_table(rows)), hide_index=True, key="ref_campaigns")
     st.caption(
         "K因子 = 人均邀请 × 邀请转化率（>1 自我增长）；留存：获客后30 / 90天内下过单的占比，"
         "只算满30 / 90天的人 / K-factor = invites per participant × invite conversion (above 1 the "
@@ -312,8 +313,8 @@ if types.empty:
     st.info("没有渠道获客数据 / No acquisition channels to compare")
 else:
     st.plotly_chart(retention_figure(types), width="stretch", key="ref_retention")
-    show_table(channel_table(types.sort_values("acquired", ascending=False)),
-               key="ref_channel_types", table="referral_campaigns")  # fmt: skip
+    st.dataframe(labelled(channel_table(types.sort_values("acquired", ascending=False))),
+                 hide_index=True, key="ref_channel_types")  # fmt: skip
     fission = types[types["key"] == "referral"]
     others = types[(types["key"] != "referral") & types["matured_90"].gt(0)]
     if len(fission) and len(others) and pd.notna(fission["retention_90"].iloc[0]):
@@ -335,4 +336,8 @@ if user.can("review_abuse"):
         st.caption(" · ".join(f"{value_label('flag', f)} {n}" for f, n in counts.items())
                    + "。共用的手机号、设备、地址按角色脱敏 / shared phones, devices and addresses "
                    "are masked unless unmasked")  # fmt: skip
+        # a flag without a shared identifier, campaign or related persons: blank, not "None"
+        text = ["related", "campaign", "kind", "value"]
+        abuse = abuse.assign(**{c: abuse[c].astype("object").where(abuse[c].notna(), "")
+                                for c in text})  # fmt: skip
         show_table(abuse, key="ref_abuse", table="referral_abuse", what="referral abuse flags")
