@@ -42,12 +42,15 @@ def _ratio(hit: int, n: int) -> float:
 
 
 def _covered(flags: pd.DataFrame, links: pd.DataFrame) -> pd.DataFrame:
-    """The links a flag on their inviter covers: listed as related, or inside its span."""
+    """The links a flag on their inviter covers: listed as related, or inside its span
+    where the list is cut short (more invitees than it lists)."""
+    from scrm_lib.social.referrals.abuse import MAX_RELATED
+
     j = links.merge(flags, left_on="inviter_person_id", right_on="person_id")
     listed = [f", {b}, " in f", {r}, " for b, r in
               zip(j["invitee_person_id"], j["related"].fillna(""), strict=True)]  # fmt: skip
     ts = j["ts"].dt.floor("s")  # the flags' spans are in whole seconds
-    within = (ts >= j["first_at"]) & (ts <= j["last_at"])
+    within = (ts >= j["first_at"]) & (ts <= j["last_at"]) & (j["persons"] > MAX_RELATED)
     return j[pd.Series(listed, index=j.index) | within]
 
 
@@ -57,7 +60,7 @@ def measure(truth_dir: Path, warehouse: Path) -> dict:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         koc = con.sql("select person_id, koc_rank, koc_tier from koc_scores").df()
         flags = con.sql(
-            "select flag, person_id, related, first_at, last_at from referral_abuse"
+            "select flag, person_id, persons, related, first_at, last_at from referral_abuse"
         ).df()
         links = con.sql(
             "select distinct inviter_person_id, invitee_person_id, ts from referral_edges "

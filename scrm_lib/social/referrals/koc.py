@@ -3,7 +3,9 @@
 Four parts, each in [0, 1] among the scored persons (those who brought at least
 ``koc_min_invitees`` persons):
 
-- ``downstream_gmv``: percentile of the net GMV of everyone down their chains;
+- ``downstream_gmv``: the net GMV of everyone down their chains on a log scale, as a
+  share of the highest (``log(1 + gmv) / log(1 + max)``): a percentile would put ten
+  times the GMV a rank or two apart;
 - ``conversion``: percentile of their invite conversion, shrunk towards the
   conversion of all scored persons by ``koc_conversion_prior`` invitees' worth
   (empirical Bayes): two invitees out of two is a weaker sign than eleven of
@@ -25,6 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 import ibis
+import numpy as np
 import pandas as pd
 
 from scrm_lib.social.referrals.config import KOC_PARTS
@@ -70,6 +73,19 @@ def engagement(con: Any, cfg: dict[str, Any]) -> pd.DataFrame:
     return out
 
 
+def _log_share(s: pd.Series) -> pd.Series:
+    """``log(1 + s) / log(1 + max)`` for s > 0, else 0.
+
+    Examples
+    --------
+    >>> _log_share(pd.Series([0.0, 9.0, 99.0])).round(2).tolist()
+    [0.0, 0.5, 1.0]
+    """
+    s = s.fillna(0.0).astype("float64").clip(lower=0.0)
+    top = float(np.log1p(s.max())) if len(s) else 0.0
+    return (np.log1p(s) / top).where(s > 0, 0.0) if top > 0 else s * 0.0
+
+
 def _pct(s: pd.Series) -> pd.Series:
     s = s.fillna(0.0).astype("float64")
     return s.rank(method="max", pct=True).where(s > 0, 0.0)
@@ -80,8 +96,10 @@ def shrunk_conversion(converted: pd.Series, invitees: pd.Series, prior: float) -
 
     Examples
     --------
-    >>> shrunk_conversion(pd.Series([2, 9]), pd.Series([2, 10]), 4.0).round(3).tolist()
-    [0.667, 0.786]
+    Two of two falls behind twenty of twenty-two:
+
+    >>> shrunk_conversion(pd.Series([2, 20, 1]), pd.Series([2, 22, 10]), 4.0).round(3).tolist()
+    [0.784, 0.873, 0.265]
     """
     total = float(invitees.sum())
     p = float(converted.sum()) / total if total > 0 else 0.0
@@ -106,7 +124,7 @@ def parts_frame(
         df[c] = pd.to_numeric(df[c]).fillna(0).astype("int64")
     df["downstream_gmv"] = pd.to_numeric(df["downstream_gmv"]).astype("float64").fillna(0.0)
     df["engagement"] = df["group_messages"] + df["shares"] + df["reviews"]
-    df["s_downstream_gmv"] = _pct(df["downstream_gmv"])
+    df["s_downstream_gmv"] = _log_share(df["downstream_gmv"])
     rate = shrunk_conversion(df["converted_invitees"], df["direct_invitees"], conversion_prior)
     df["s_conversion"] = _pct(rate)
     df["s_engagement"] = _pct(df["engagement"])
