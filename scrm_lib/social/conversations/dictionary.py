@@ -169,13 +169,24 @@ class PhraseTagger:
                 pos += len(t)
         return found
 
-    def tag(self, clean: str) -> Match | None:
-        """The dictionary's intent for one normalized customer message, or ``None``."""
+    def candidates(self, clean: str) -> list[Match]:
+        """The deciding clause's matches, one per intent, in the taxonomy's order.
+
+        The last clause with a match decides ("不是不喜欢，就是太贵了": the price).
+        """
         for clause in reversed(self.clauses(clean)):
             found = self._matches(clause)
             if found:
-                return min(found, key=lambda m: self._rank[m.intent])
-        return None
+                first: dict[str, Match] = {}
+                for m in found:
+                    first.setdefault(m.intent, m)
+                return sorted(first.values(), key=lambda m: self._rank[m.intent])
+        return []
+
+    def tag(self, clean: str) -> Match | None:
+        """The dictionary's intent for one normalized customer message, or ``None``."""
+        found = self.candidates(clean)
+        return found[0] if found else None
 
 
 @functools.cache

