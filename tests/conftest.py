@@ -48,7 +48,11 @@ def spark_session() -> Iterator[Any]:
     session.stop()
 
 
-@pytest.fixture(params=["duckdb", pytest.param("pyspark", marks=pytest.mark.spark)])
+# each unit test on Spark costs a job start per statement; the default suite keeps Spark's
+# whole-table equality tests (test_transform.py, test_build.py) and runs these under `slow`
+@pytest.fixture(
+    params=["duckdb", pytest.param("pyspark", marks=[pytest.mark.spark, pytest.mark.slow])]
+)
 def backend(request: pytest.FixtureRequest) -> Iterator[Any]:
     """An ibis backend: in-memory DuckDB, or PySpark local[2] on the shared session."""
     if request.param == "duckdb":

@@ -47,6 +47,8 @@ def test_account_ids_match_the_ground_truth(built_sample):
     assert len(stray) < 0.01 * len(built), sorted(stray)[:10]
 
 
+# a whole rebuild of the sample; tests/test_build.py checks the same on small homes by default
+@pytest.mark.slow
 def test_reingest_and_rebuild_add_nothing(built_sample):
     home = built_sample["home"]
     again = json.loads(scrm("ingest", "sample/exports", "--json", cwd=home).stdout)
