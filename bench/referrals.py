@@ -2,8 +2,8 @@
 
 A synthetic referral graph (:func:`graph`): persons invited by earlier persons,
 most invites going to the early ones (seed customers), a share of second
-invites of a person already invited (diamonds), a few later invites back up
-the chain (rings) and some self-invites; cached under ``bench/work/cache``.
+invites of a person already invited (diamonds), a few rings A → B → C → A among
+persons who invited nobody and some self-invites; cached under ``bench/work/cache``.
 Each part runs as its own process, measured for wall time and peak memory
 (:func:`measure.measure`):
 
@@ -46,7 +46,7 @@ from measure import Clock, measure
 RESULTS = Path(__file__).resolve().parent / "results"
 CACHE = Path(__file__).resolve().parent / "work" / "cache"
 #: Version of the generator: bump it when the data changes so stale caches are not read.
-VERSION = 1
+VERSION = 2
 PARTS = ("scrm", "scrm_peer_size", "networkx")
 #: Shares of the links: second invites of a person already invited, links back up a
 #: chain (rings), self-invites.
@@ -62,7 +62,8 @@ def graph(n_edges: int, seed: int = 1) -> pd.DataFrame:
     campaigns. Then diamonds, rings and self-invites as above.
     """
     rng = np.random.default_rng(seed)
-    k_d, k_r, k_s = (int(n_edges * s) for s in (DIAMONDS, RINGS, SELF))
+    k_d, k_s = int(n_edges * DIAMONDS), int(n_edges * SELF)
+    k_r = max(int(n_edges * RINGS) // 3, 1) * 3
     n_tree = n_edges - k_d - k_r - k_s
     dst = np.arange(1, n_tree + 1)
     src = np.floor(dst * rng.random(n_tree) ** 3).astype(np.int64)
@@ -70,10 +71,12 @@ def graph(n_edges: int, seed: int = 1) -> pd.DataFrame:
     # a diamond: a second inviter, earlier than the person
     d_dst = rng.integers(2, n_tree + 1, k_d)
     d_src = np.floor(d_dst * rng.random(k_d)).astype(np.int64)
-    # a ring: a person invites an ancestor of theirs (the inviter's inviter)
-    parent = np.concatenate([[0], src])
-    r_src = rng.integers(1, n_tree + 1, k_r)
-    r_dst = parent[parent[r_src]]
+    # rings A → B → C → A among persons who invited nobody (as in the sample: later
+    # invites among customers); a ring through an early person would make most of the
+    # graph reach itself, which no fission campaign shows
+    leaves = np.setdiff1d(dst, src)
+    trio = rng.choice(leaves, size=(k_r // 3, 3), replace=False)
+    r_src, r_dst = trio.ravel(), np.roll(trio, -1, axis=1).ravel()
     s_src = rng.integers(1, n_tree + 1, k_s)
     out = pd.DataFrame({
         "src": np.concatenate([src, d_src, r_src, s_src]),
