@@ -32,6 +32,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -144,10 +145,14 @@ def part_scrm(db: Path, clock: Clock) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory() as home:
         settings = load_settings(home)
-        con = clock("open", lambda: open_warehouse(db))
-        frames, meta = clock("compute", lambda: compute(con, settings=settings))
+        con = clock("open", lambda: open_warehouse(db, read_only=False))
+        frames, meta = clock(
+            "compute",
+            lambda: compute(con, settings=settings, closure_table="referral_closure"),
+        )
+        closure_rows = int(con.table("referral_closure").count().execute())
     return {
-        "rows": {k: len(v) for k, v in frames.items()},
+        "rows": {**{k: len(v) for k, v in frames.items()}, "referral_closure": closure_rows},
         "input": meta.get("input"),
         "abuse": meta.get("abuse"),
         "downstream": _downstream(frames["referral_persons"]),
@@ -235,7 +240,8 @@ def run(n_edges: int, peer_edges: int, seed: int, parts: list[str], out: Path) -
     details: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for part in parts:
-            db = big if part == "scrm" else small
+            # scrm writes the closure into the warehouse, as the build does: on a copy
+            db = Path(shutil.copy(big if part == "scrm" else small, Path(tmp) / f"{part}.duckdb"))
             result["parts"][part], details[part] = _measured(part, db, Path(tmp))
             result["parts"][part]["edges"] = n_edges if part == "scrm" else peer_edges
     if "scrm" in details:

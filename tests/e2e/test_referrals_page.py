@@ -38,7 +38,8 @@ def project(built_sample, tmp_path_factory):
         ).fetchone()
         con.execute(
             "insert into referral_abuse (flag, person_id, persons, kind, value, evidence) "
-            "values ('shared_phone', ?, 3, 'recipient_phone', ?, '3 位被邀请人共用同一收货电话')",
+            "values ('shared_phone', ?, 3, 'recipient_phone', ?,"
+            " '3 invitees share one recipient_phone')",
             [inviter, f"+86{PHONE}"],
         )
     return project

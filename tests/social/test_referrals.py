@@ -296,7 +296,9 @@ def test_an_empty_warehouse_builds_empty_marts(tmp_path, tables):
         assert list(con.table(name).columns) == list(MARTS[name].schema.names)
     meta = con.table("referrals_meta").execute().set_index("key")["value"]
     assert "note" in meta.index
-    assert referral_summary(con)["persons"] == 0
+    s = referral_summary(con)
+    assert (s["persons"], s["links"], s["inviters"], s["invited_gmv"]) == (0, 0, 0, 0)
+    assert s["max_generation"] is None  # no generation, not generation 0
     con.disconnect()
 
 

@@ -38,8 +38,6 @@ from scrm_lib.social.referrals.graph import Graph
 SHARED = {"device": "shared_device", "address": "shared_address",
           "recipient_address": "shared_address", "phone": "shared_phone",
           "phone_masked": "shared_phone", "recipient_phone": "shared_phone"}  # fmt: skip
-WORDS = {"device": "设备", "address": "地址", "recipient_address": "收货地址", "phone": "手机号",
-         "phone_masked": "手机号", "recipient_phone": "收货手机号"}  # fmt: skip
 FLAGS = ("self_referral", "ring", "never_buy", "shared_device", "shared_address",
          "shared_phone", "burst")  # fmt: skip
 COLUMNS = ["flag", "person_id", "persons", "related", "campaign", "first_ts", "last_ts",
@@ -61,7 +59,7 @@ def self_referrals(g: Graph) -> pd.DataFrame:
     if rows.empty:
         return pd.DataFrame(columns=COLUMNS)
     rows["evidence"] = [
-        f"{n} 次邀请的邀请人与被邀请人是同一人 (OneID 合并后)" for n in rows["links"]
+        f"{n} invite(s) to themselves (one person after OneID)" for n in rows["links"]
     ]
     return rows.assign(flag="self_referral", persons=1, related=rows["person_id"])
 
@@ -98,8 +96,9 @@ def own_identifier(con: Any, links: ir.Table) -> pd.DataFrame:
         return pd.DataFrame(columns=COLUMNS)
     listed = j.select(person_id="src", kind="id_kind", value="v_dst", dst="dst").distinct()
     df = _with_related(df, listed.execute(), ["person_id", "kind", "value"])
-    words = df["kind"].map(WORDS).fillna(df["kind"])
-    df["evidence"] = [f"被邀请人与邀请人共用同一{w} (OneID 未合并)" for w in words]
+    df["evidence"] = [
+        f"an invitee shares the inviter's {k} (not merged by OneID)" for k in df["kind"]
+    ]
     return df.assign(flag="self_referral")
 
 
@@ -129,7 +128,7 @@ def rings(g: Graph) -> pd.DataFrame:
     ).reset_index(names="person_id")  # fmt: skip
     rows = rows.merge(when, on="person_id", how="left")
     rows["persons"] += 1
-    rows["evidence"] = [f"邀请环: {n} 人互相可达" for n in rows["persons"]]
+    rows["evidence"] = [f"a ring: {n} persons reach each other" for n in rows["persons"]]
     return rows.assign(flag="ring")
 
 
@@ -153,7 +152,7 @@ def never_buy(links: ir.Table, orders: ir.Table, minimum: int, settled: int | No
     listed = links.semi_join(per, links.src == per.person_id)
     listed = listed.select(person_id="src", dst="dst").distinct().execute()
     df = _with_related(df, listed, ["person_id"])
-    df["evidence"] = [f"{n} 位被邀请人从未下单" for n in df["persons"]]
+    df["evidence"] = [f"{n} invitees never ordered" for n in df["persons"]]
     return df.assign(flag="never_buy")
 
 
@@ -199,9 +198,8 @@ def shared(con: Any, links: ir.Table, kinds: list[str], minimum: int) -> pd.Data
     listed = listed.semi_join(g, [listed[k] == g[k] for k in keys]).distinct().execute()
     df = _with_related(df, listed, keys)
     df["flag"] = df["kind"].map(SHARED)
-    words = df["kind"].map(WORDS).fillna(df["kind"])
-    pairs = zip(df["persons"], words, strict=True)
-    df["evidence"] = [f"{n} 位被邀请人共用同一{w}" for n, w in pairs]
+    pairs = zip(df["persons"], df["kind"], strict=True)
+    df["evidence"] = [f"{n} invitees share one {k}" for n, k in pairs]
     return df
 
 
@@ -231,7 +229,7 @@ def bursts(links: ir.Table, minutes: int, minimum: int) -> pd.DataFrame:
         persons=("dst", "size"), first_ts=("ts_s", "min"), last_ts=("ts_s", "max"),
         campaign=("campaign", "min"), related=("dst", _related), top=("top", "max"),
     ).reset_index()  # fmt: skip
-    df["evidence"] = [f"{minutes} 分钟内邀请 {top} 次" for top in df["top"]]
+    df["evidence"] = [f"{top} invites within {minutes} minutes" for top in df["top"]]
     return df.drop(columns="top").assign(flag="burst")
 
 

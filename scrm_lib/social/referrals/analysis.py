@@ -61,9 +61,14 @@ def _as_of(con: Any, settings: Settings) -> int | None:
 
 
 def compute(
-    con: Any, *, settings: Settings, **overrides: Any
+    con: Any, *, settings: Settings, closure_table: str | None = None, **overrides: Any
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
-    """The referrals marts for ``con`` with the ``[referrals]`` settings and ``overrides``."""
+    """The referrals marts for ``con`` with the ``[referrals]`` settings and ``overrides``.
+
+    With ``closure_table`` the closure is written as that table in ``con`` without
+    leaving the engine (a person and everyone down their chains is the largest mart:
+    tens of millions of rows at 10M links) and its frame is left out.
+    """
     cfg = referrals_config(settings, **overrides)
     meta: dict[str, Any] = {
         "conversion_days": cfg["conversion_days"],
@@ -76,7 +81,8 @@ def compute(
     frames = {name: pd.DataFrame() for name in MARTS}
     graph = Graph.of(con)
     if graph is None:
-        meta["note"] = "no referrals table: nothing to build"
+        meta.update(links=0, self_referrals=0, persons=0, rewards=0, abuse={}, koc={},
+                    note="no referrals table: nothing to build")  # fmt: skip
         return frames, meta
     meta["input"] = input_checks(con, graph.edges)
     orders = _orders(con, graph).cache()
@@ -87,9 +93,14 @@ def compute(
             rewards = reward_rows(conv, cfg["reward_rules"], settings.timezone)
             persons = person_frame(g, orders, conv, rewards)
             self_ref = g.edges.filter(g.edges.self_referral)
+            if closure_table is None:
+                frames["referral_closure"] = g.reach.execute()
+            else:
+                reach = g.reach.cast(DECLARED["referral_closure"].schema)
+                con.create_table(closure_table, reach, overwrite=True)
+                del frames["referral_closure"]
             frames.update({
                 "referral_edges": g.edges.execute(),
-                "referral_closure": g.reach.execute(),
                 "referral_persons": persons,
                 "referral_rewards": rewards.assign(earned_at=epoch_to_ts(rewards["earned_ts"])),
                 "referral_campaigns": campaign_frame(con, g.links, conv, self_ref, rewards,
@@ -174,6 +185,8 @@ def referral_summary(
         c = t["referral_campaigns"]
         camps = c.filter(c.level == "campaign").count().execute()
     out: dict[str, Any] = {k: _plain(v) for k, v in totals.to_dict("records")[0].items()}
+    for k in ("inviters", "invited", "converted", "invited_gmv", "in_ring"):
+        out[k] = out[k] or 0  # a sum over no persons is NULL in SQL, nothing here
     notes = {k: json.loads(v) for k, v in zip(meta["key"], meta["value"], strict=True)}
     out["campaigns"] = int(camps)
     for key in ("as_of", "links", "self_referrals", "input", "rewards", "abuse", "koc",
@@ -322,7 +335,8 @@ def referral_chain(
         down = c.filter(c.ancestor_id == person_id).select(person_id="descendant_id", level=c.depth)
         up = c.filter(c.descendant_id == person_id).select(person_id="ancestor_id", level=-c.depth)
         me = ibis.memtable({"person_id": [person_id], "level": [0]})
-        near = ibis.union(me.cast({"level": "int64"}), down, up)
+        # one type for all three: the built closure's depth is declared non-null
+        near = ibis.union(*(part.cast({"level": "int64"}) for part in (me, down, up)))
         # a person both above and below (a ring) is drawn once, nearest the person
         near = near.group_by("person_id").aggregate(level=near.level.argmin(near.level.abs()))
         p = t["referral_persons"].select("person_id", "direct_invitees", "downstream_gmv")

@@ -28,14 +28,18 @@ def run(ctx: Any) -> dict[str, int]:
     from scrm_lib.value._base import meta_frame, write_mart
 
     con = ctx.con
-    frames, meta = compute(con, settings=ctx.settings)
+    frames, meta = compute(con, settings=ctx.settings, closure_table="referral_closure")
     if "note" in meta:
         logger.warning("referrals: %s", meta["note"])
-    for name in MARTS:
-        write_mart(con, name, DECLARED[name].typed(frames[name]))
+    for name, frame in frames.items():
+        write_mart(con, name, DECLARED[name].typed(frame))
     meta["tags"] = tags.write(con, ctx.build_id)
     write_mart(con, "referrals_meta", meta_frame({**meta, "build_id": ctx.build_id}))
-    return {name: len(frames[name]) for name in MARTS}
+    return {name: len(frames[name]) if name in frames else _rows(con, name) for name in MARTS}
+
+
+def _rows(con: Any, name: str) -> int:
+    return int(con.table(name).count().execute()) if name in con.list_tables() else 0
 
 
 STEP = Step("referrals", run)
