@@ -43,6 +43,7 @@ CAPABILITIES = (
     "social.channels",
     "social.conversations",
     "social.referrals",
+    "social.automation",
     "reports",
     "access",
     "labels",

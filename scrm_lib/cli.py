@@ -28,6 +28,7 @@ from scrm_lib.experiments.cli import app as experiments_app
 from scrm_lib.identity.cli import app as identity_app
 from scrm_lib.reports.cli import report_app
 from scrm_lib.segments.cli import app as segments_app
+from scrm_lib.social.automation.cli import app as triggers_app
 from scrm_lib.social.channels.cli import app as channels_app
 from scrm_lib.social.conversations.cli import app as messages_app
 from scrm_lib.social.referrals.cli import app as referrals_app
@@ -49,6 +50,7 @@ CAPABILITIES: list[tuple[str, typer.Typer]] = [
     ("channels", channels_app),
     ("messages", messages_app),
     ("referrals", referrals_app),
+    ("triggers", triggers_app),
 ]
 
 

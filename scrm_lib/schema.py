@@ -1026,3 +1026,51 @@ _mart("koc_scores", "referrals", "one row per scored person: KOC score, parts an
 }, key=("person_id",), filters=("koc_score", "koc_tier"))  # fmt: skip
 _mart("referrals_meta", "referrals", "the referrals step's settings, KOC weights and counts",
       _META, key=("key",))  # fmt: skip
+
+# ---------------------------------------------------------------- automation
+# (scrm_lib.social.automation): rules, the outbox each run keeps, and results
+_mart("automation_rules", "automation", "one row per automation rule of the build's rules file", {
+    "rule": ("string", "rule name"),
+    "title": ("string", "what marketers call it"),
+    "kind": ("string", "marketing (capped) or service"),
+    "channels": ("string", "channels in order of preference, comma-separated"),
+    "template": ("string", "template id"),
+    "priority": ("!int64", "1 first when the cap or a quota leaves too little room"),
+    "holdout": ("float64", "share of the rule's persons kept as a hold-out"),
+    "window_days": ("!int64", "one message per person within this many days"),
+    "send_at": ("string", "local send time, due (when the condition became true) or default"),
+    "conversion_days": ("int64", "an order within this many days of the send converts"),
+    "condition": ("string", "the rule's clauses, JSON"),
+    "rules_version": ("string", "version of the rules file"),
+    "audience": ("int64", "persons the rule selects on the build's latest day"),
+}, key=("rule",))  # fmt: skip
+# kept as Parquet, one file per run date, under data/state/automation/outbox/ (see
+# scrm_lib.social.automation.outbox for why not the warehouse)
+_mart("automation_outbox", "automation", "one row per rule and person a run selected: "
+      "planned (to send or held out) or suppressed with the reason", {
+    "run_date": ("string", "the run's date (data before its local midnight)"),
+    "run_id": ("string", "the run: date, rules version and build"),
+    "row_id": ("string", "run date:rule:person"),
+    "rule": ("string", "rule name"),
+    "title": ("string", "what marketers call the rule"),
+    "kind": ("string", "marketing or service"),
+    "priority": ("!int64", "the rule's priority (1 first)"),
+    "template": ("string", "template id"),
+    "campaign": ("string", "auto:<rule>:<date>: the campaign the sending tool logs"),
+    "person_id": ("string", "person"),
+    "channel": ("string", "channel chosen (wecom_1v1, miniapp_push, sms, staff_task, …)"),
+    "platform": ("string", "platform of the account to reach"),
+    "account_id": ("string", "the account to reach"),
+    "staff_id": ("string", "the person's staff member (导购)"),
+    "arm": ("string", "send or holdout (the rule's hold-out: recorded, not sent)"),
+    "send": ("!boolean", "planned and not held out: the sending tool sends it"),
+    "status": ("string", "planned or suppressed"),
+    "reason": ("string", "why suppressed: opt_out, no_opt_in, no_account, no_staff, window, "
+                         "stale, quota, frequency_cap"),
+    "evidence": ("string", "what the condition saw, in numbers"),
+    "due_at": (TS, "when the rule wanted to send"),
+    "planned_at": (TS, "when to send, after quiet hours"),
+    "rules_version": ("string", "version of the rules file"),
+    "build_id": ("string", "the build the run read"),
+}, key=("run_date", "rule", "person_id"), personal={"account_id": "account"},
+   store="state")  # fmt: skip
