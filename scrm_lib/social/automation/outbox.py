@@ -71,7 +71,7 @@ def run_instant(day: dt.date, tz: str) -> int:
     Examples
     --------
     >>> run_instant(dt.date(2026, 12, 1), "Asia/Shanghai")
-    1764518400
+    1796054400
     """
     return int(dt.datetime.combine(day, dt.time(), ZoneInfo(tz)).timestamp())
 

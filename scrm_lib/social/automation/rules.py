@@ -11,8 +11,8 @@ trigger needs: counts within N days, time since the last order, a cart's age.
 Example
 -------
 >>> rules = load_rules()
->>> rules.version >= 1, "cart_unpaid_24h" in rules.names()
-(True, True)
+>>> rules.version, "cart_unpaid_24h" in rules.names()
+('3', True)
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import json
 import re
 import tomllib
 from dataclasses import dataclass, field
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -151,10 +152,17 @@ def _clause(where: str, c: Any, i: int, channels_ok: bool = True) -> dict[str, A
     return out
 
 
+#: The modules that declare the tags a rule may name (their steps import them late).
+_TAG_MODULES = ("scrm_lib.social.channels.tags", "scrm_lib.social.conversations.tags",
+                "scrm_lib.social.referrals.tags", "scrm_lib.tags.derived")  # fmt: skip
+
+
 def _segment_filter(where: str, c: dict[str, Any], i: int, con: Any) -> dict[str, Any]:
     """A column or tag clause, checked by the segment builder (one filter language)."""
     from scrm_lib.segments.definitions import validate_filters
 
+    for module in _TAG_MODULES:
+        import_module(module)  # their tags are known to the filter language once declared
     within = c.get("within_days")
     plain = {k: v for k, v in c.items() if k != "within_days"}
     if within is not None and "tag" not in c:

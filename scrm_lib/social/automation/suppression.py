@@ -200,10 +200,38 @@ def suppress(
     needs_account = [ch for ch, spec in cfg["channels"].items() if spec["platforms"]]
     opt_in = [ch for ch, spec in cfg["channels"].items() if spec["opt_in"]]
 
-    keep = [*ROW_COLUMNS, "_i", "planned_at", "_due", "_qstart", "_qend", "_qmax"]
-    r = ibis.memtable(_typed(rows[keep]))
-    h = ibis.memtable(_typed(hist[list(HISTORY_COLUMNS)]))
-    c = ibis.memtable(_typed(cons[list(CONSENT_COLUMNS)]))
+    from scrm_lib.engine import duckdb_connect
+
+    keep = [c for c in ROW_COLUMNS if c != "due_at"]
+    keep += ["_i", "planned_at", "_due", "_qstart", "_qend", "_qmax"]
+    con = duckdb_connect()
+    try:
+        done = _reasons(con, rows[keep], hist, cons, at=at, cfg=cfg, needs_account=needs_account,
+                        opt_in=opt_in)  # fmt: skip
+    finally:
+        con.disconnect()
+    out = rows.drop(columns=["_due", "_qstart", "_qend", "_qmax"]).merge(
+        done[["_i", "reason"]], on="_i", how="left"
+    )
+    out = out.sort_values("_i").drop(columns="_i").reset_index(drop=True)
+    out["reason"] = out["reason"].astype("string")
+    out["status"] = np.where(out["reason"].isna(), "planned", "suppressed")
+    return out
+
+
+def _reasons(
+    con: Any, rows: pd.DataFrame, hist: pd.DataFrame, cons: pd.DataFrame, *, at: int,
+    cfg: dict[str, Any], needs_account: list[str], opt_in: list[str],
+) -> pd.DataFrame:  # fmt: skip
+    """``_i, reason`` per row, computed in ``con`` in three stages (each kept as a temporary
+    table, so no stage re-plans the ones before it)."""
+
+    def keep(name: str, t: Any) -> ir.Table:
+        return con.create_table(name, t, temp=True, overwrite=True)
+
+    r = keep("_rows", _typed(rows))
+    h = keep("_hist", _typed(hist[list(HISTORY_COLUMNS)]))
+    c = keep("_consent", _typed(cons[list(CONSENT_COLUMNS)]))
     last = latest_consent(c, at)
     j = r.left_join(last, ["person_id", "channel"]).drop("person_id_right", "channel_right")
 
@@ -224,7 +252,7 @@ def suppress(
         (j.planned_at - j._due > cfg["stale_hours"] * 3600, "stale"),
     ]
     reason = ibis.cases(*checks, else_=ibis.null("string"))
-    j = j.mutate(reason=reason)
+    j = keep("_checked", j.mutate(reason=reason).drop("_dup", "granted"))
     order = ["priority", "planned_at", "rule", "_i"]
 
     # quotas: the person's messages on the channel in the local period, then this run's
@@ -238,7 +266,7 @@ def suppress(
     ranked = ranked.mutate(_nth=nth)
     ranked = ranked.mutate(_qn=ranked._qused.fill_null(0) + ranked._nth + 1)
     over = ranked.filter(ranked._qn > ranked._qmax).select("_i", _quota=ibis.literal(True))
-    j = _mark(j, over, "_quota", "quota")
+    j = keep("_quota", _mark(j, over, "_quota", "quota"))
 
     # the frequency cap: marketing only, past touches and planned rows of every rule
     span = cfg["cap_days"] * DAY
@@ -253,19 +281,4 @@ def suppress(
     mk = mk.mutate(_n=mk._seen.fill_null(0) + mk._nth + 1)
     capped = mk.filter(mk._n > cfg["cap_messages"]).select("_i", _cap=ibis.literal(True))
     j = _mark(j, capped, "_cap", "frequency_cap")
-    j = j.select("_i", "planned_at", "reason").order_by("_i")
-
-    from scrm_lib.engine import duckdb_connect
-
-    con = duckdb_connect()
-    try:
-        done = con.execute(j)
-    finally:
-        con.disconnect()
-    out = rows.drop(columns=["_due", "_qstart", "_qend", "_qmax"]).merge(
-        done[["_i", "reason"]], on="_i", how="left"
-    )
-    out = out.sort_values("_i").drop(columns="_i").reset_index(drop=True)
-    out["reason"] = out["reason"].astype("string")
-    out["status"] = np.where(out["reason"].isna(), "planned", "suppressed")
-    return out
+    return con.execute(j.select("_i", "planned_at", "reason").order_by("_i"))
