@@ -79,11 +79,14 @@ def compute(
         "koc_conversion_prior": cfg["koc_conversion_prior"],
     }
     frames = {name: pd.DataFrame() for name in MARTS}
-    graph = Graph.of(con)
-    if graph is None:
+    tables = con.list_tables()
+    if "referrals" not in tables or not con.table("referrals").count().execute():
+        # most warehouses of a brand without fission campaigns: nothing to walk
+        missing = "no referrals table" if "referrals" not in tables else "no referral rows"
         meta.update(links=0, self_referrals=0, persons=0, rewards=0, abuse={}, koc={},
-                    note="no referrals table: nothing to build")  # fmt: skip
+                    note=f"{missing}: nothing to build")  # fmt: skip
         return frames, meta
+    graph = Graph.of(con)
     meta["input"] = input_checks(con, graph.edges)
     orders = _orders(con, graph).cache()
     as_of = _as_of(con, settings)
@@ -121,8 +124,6 @@ def compute(
         "abuse": _counts(frames["referral_abuse"], "flag"),
         "koc": _counts(frames["koc_scores"], "koc_tier"),
     })  # fmt: skip
-    if not len(edges):
-        meta["note"] = "the referrals table has no rows"
     return frames, meta
 
 
