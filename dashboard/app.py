@@ -41,6 +41,7 @@ def main() -> None:
         ("views/channels.py", "渠道与旅程 Channels & funnel", "view"),
         ("views/conversations.py", "会话洞察 Conversations", "view"),
         ("views/referrals.py", "推荐与KOC Referrals & KOC", "view"),
+        ("views/automation.py", "自动化营销 Automation", "view"),
         ("views/customer_360.py", "客户360 Customer 360", "view"),
         ("views/identity.py", "统一身份 Identity", "view"),
         ("views/audit.py", "审计日志 Audit log", "audit"),

@@ -49,10 +49,12 @@ ROLES = ("viewer", "marketer", "admin")
 #: What each role may do; every check in the UI and CLI goes through :func:`can`.
 PERMISSIONS: dict[str, frozenset[str]] = {
     "viewer": frozenset({"view"}),
-    "marketer": frozenset({"view", "export", "save_segment"}),
+    # run_automation: run the automation rules for a date (keeps that date's outbox)
+    "marketer": frozenset({"view", "export", "save_segment", "run_automation"}),
     # review_abuse: referral abuse flags (who gamed invites, with their shared phones and devices)
     "admin": frozenset(
-        {"view", "export", "save_segment", "unmask", "edit_identity", "audit", "review_abuse"}
+        {"view", "export", "save_segment", "run_automation"}
+        | {"unmask", "edit_identity", "audit", "review_abuse"}
     ),
 }
 
