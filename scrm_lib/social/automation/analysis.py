@@ -26,12 +26,13 @@ def audience_sizes(con: Any, rules: RuleSet, day: dt.date, tz: str) -> dict[str,
     from scrm_lib.social.automation.conditions import Inputs, audience
     from scrm_lib.social.automation.outbox import run_instant
 
-    inp = Inputs(con, run_instant(day, tz), day)
-    parts = [audience(inp, r).select("person_id", rule=ibis.literal(r.name)) for r in rules.rules]
-    if not parts:
+    if not rules.rules:
         return {}
-    u = ibis.union(*parts)
-    df = con.execute(u.group_by("rule").aggregate(n=u.count()))
+    with Inputs(con, run_instant(day, tz), day) as inp:
+        parts = [audience(inp, r).select("person_id", rule=ibis.literal(r.name))
+                 for r in rules.rules]  # fmt: skip
+        u = ibis.union(*parts)
+        df = con.execute(u.group_by("rule").aggregate(n=u.count()))
     return {str(k): int(v) for k, v in zip(df["rule"], df["n"], strict=True)}
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import ibis
@@ -41,21 +41,45 @@ def _epoch(col: ir.TimestampValue) -> ir.IntegerValue:
 
 @dataclass
 class Inputs:
-    """The tables every rule reads, cut at ``at`` (epoch seconds, exclusive)."""
+    """The tables every rule reads, cut at ``at`` (epoch seconds, exclusive).
+
+    Use it as a context: the persons, events, orders and messages are each cut and
+    kept in the engine once (``cache``) for all the rules of a run, and dropped on
+    exit while the connection is still open.
+    """
 
     con: Any
     at: int
     day: dt.date  # the run's local date
+    _kept: dict[str, ir.Table] = field(default_factory=dict)
+    _tables: set[str] | None = None
+
+    def __enter__(self) -> Inputs:
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        while self._kept:
+            self._kept.popitem()[1].release()
+
+    def _once(self, key: str, make: Any) -> ir.Table:
+        if key not in self._kept:
+            self._kept[key] = make().cache()
+        return self._kept[key]
 
     def tables(self) -> set[str]:
-        return set(self.con.list_tables())
+        if self._tables is None:
+            self._tables = set(self.con.list_tables())
+        return self._tables
 
     def pm(self) -> ir.Table:
         from scrm_lib.warehouse.steps import person_map
 
-        return person_map(self.con)
+        return self._once("pm", lambda: person_map(self.con))
 
     def persons(self) -> ir.Table:
+        return self._once("persons", self._persons)
+
+    def _persons(self) -> ir.Table:
         """``person_id, first_seen``: persons with an account seen before ``at``."""
         acc = self.con.table("accounts")
         acc = acc.select("account_id", fs=_epoch(acc.first_seen))
@@ -64,6 +88,9 @@ class Inputs:
         return j.group_by("person_id").aggregate(first_seen=j.fs.min())
 
     def events(self) -> ir.Table:
+        return self._once("events", self._events)
+
+    def _events(self) -> ir.Table:
         if "events" not in self.tables():
             return self._none(ts="int64", type="string", attributes="string")
         e = self.con.table("events")
@@ -73,6 +100,11 @@ class Inputs:
 
     def orders(self, where: dict[str, list[str]] | None = None) -> ir.Table:
         """Counted orders (paid, or refunded in part) per person: ``person_id, ts``."""
+        if where:
+            return self._orders(where)
+        return self._once("orders", self._orders)
+
+    def _orders(self, where: dict[str, list[str]] | None = None) -> ir.Table:
         if "orders" not in self.tables():
             return self._none(ts="int64")
         o = self.con.table("orders")
@@ -93,6 +125,9 @@ class Inputs:
 
     def messages(self) -> ir.Table:
         """The persons' own messages: ``person_id, ts, intent, sentiment, staff_id``."""
+        return self._once("messages", self._messages)
+
+    def _messages(self) -> ir.Table:
         t = self.tables()
         if "message_tags" in t:
             m = self.con.table("message_tags")
@@ -109,7 +144,7 @@ class Inputs:
         return m.filter(m.ts < self.at)
 
     def _none(self, **types: str) -> ir.Table:
-        p = self.persons()
+        p = self._persons()
         p = p.filter(ibis.literal(False))
         return p.select("person_id", **{c: ibis.null(t) for c, t in types.items()})
 

@@ -283,15 +283,9 @@ def _ts(s: pd.Series) -> pd.Series:
     return pd.to_datetime(pd.to_numeric(s), unit="s", utc=True).astype("datetime64[us, UTC]")
 
 
-def plan(
-    con: Any, day: dt.date, *, cfg: dict[str, Any], rules: RuleSet, kept: pd.DataFrame
-) -> pd.DataFrame:
-    """The outbox of ``day`` on an open warehouse: every candidate row, planned or
-    suppressed (the computation :func:`run_triggers` keeps)."""
-    from scrm_lib.schema import MARTS
-
-    at = run_instant(day, cfg["timezone"])
-    inp = Inputs(con, at, day)
+def _plan(inp: Inputs, *, cfg: dict[str, Any], rules: RuleSet, kept: pd.DataFrame) -> pd.DataFrame:
+    """Candidates, reach, staff, arms and suppression of one run (see :func:`plan`)."""
+    con, at, day = inp.con, inp.at, inp.day
     cand = _candidates(inp, rules, cfg)
     cand["row_id"] = day.isoformat() + ":" + cand["rule"] + ":" + cand["person_id"].astype(str)
     cand = _reach(inp, cand, rules, cfg)
@@ -305,7 +299,19 @@ def plan(
     cand["template"] = cand["rule"].map(lambda n: by_name[n].template)
     cand["title"] = cand["rule"].map(lambda n: by_name[n].title)
     cand["arm"] = _holdout(cand, rules)
-    out = suppress(cand, _history(inp, kept), person_consent(con, inp.pm()), at=at, cfg=cfg)
+    return suppress(cand, _history(inp, kept), person_consent(con, inp.pm()), at=at, cfg=cfg)
+
+
+def plan(
+    con: Any, day: dt.date, *, cfg: dict[str, Any], rules: RuleSet, kept: pd.DataFrame
+) -> pd.DataFrame:
+    """The outbox of ``day`` on an open warehouse: every candidate row, planned or
+    suppressed (the computation :func:`run_triggers` keeps)."""
+    from scrm_lib.schema import MARTS
+
+    at = run_instant(day, cfg["timezone"])
+    with Inputs(con, at, day) as inp:
+        out = _plan(inp, cfg=cfg, rules=rules, kept=kept)
     out["send"] = (out["status"] == "planned") & (out["arm"] == "send")
     out["campaign"] = CAMPAIGN_PREFIX + out["rule"] + ":" + day.isoformat()
     out["run_date"] = day.isoformat()

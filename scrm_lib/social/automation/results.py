@@ -49,8 +49,12 @@ RESULT_COLUMNS = ["rule", "conversion_days", "units", "maturing", "send_units", 
 def unit_frame(con: Any, rows: pd.DataFrame, days: dict[str, int]) -> pd.DataFrame:
     """Per rule and arm: ``units``, ``matured``, ``converted``, ``sent``, ``opened``,
     ``clicked`` from the planned ``rows`` of the outbox (counted in the engine)."""
-    far = 2**62
-    inp = Inputs(con, far, dt.date.today())
+    with Inputs(con, 2**62, dt.date.today()) as inp:
+        return _units(inp, rows, days)
+
+
+def _units(inp: Inputs, rows: pd.DataFrame, days: dict[str, int]) -> pd.DataFrame:
+    con = inp.con
     cols = ["row_id", "rule", "arm", "person_id", "account_id", "campaign", "planned_at"]
     r = rows.loc[rows["status"] == "planned", cols].copy()
     r["p"] = (pd.to_datetime(r["planned_at"], utc=True) - pd.Timestamp(0, tz="UTC")) // (
