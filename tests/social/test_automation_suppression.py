@@ -71,8 +71,10 @@ def cases(draw):
     quotas = {}
     for ch in ("wecom_1v1", "official_account", "sms"):
         if draw(st.booleans()):
-            quotas[ch] = {"max": draw(st.integers(0, 3)), "per": draw(st.sampled_from(
-                ["day", "month"]))}  # fmt: skip
+            quotas[ch] = {"max": draw(st.integers(0, 3)),
+                          "per": draw(st.sampled_from(["day", "month"])),
+                          "kinds": draw(st.sampled_from([["marketing"], ["marketing", "service"],
+                                                         ["service"]]))}  # fmt: skip
     cfg = automation_config(
         cap_messages=draw(st.integers(0, 3)), cap_days=draw(st.integers(1, 7)),
         quiet_start=f"{q_start:02d}:{draw(st.sampled_from([0, 30])):02d}",
@@ -141,10 +143,11 @@ def check(rows, history, consent, cfg, at) -> pd.DataFrame:
         assert n <= cfg["cap_messages"], (r, n)
     # platform quotas per person, channel and local day or month
     for ch, q in cfg["quotas"].items():
-        on = planned[planned["channel"] == ch]
+        on = planned[(planned["channel"] == ch) & planned["kind"].isin(q["kinds"])]
         for r in on.itertuples():
             key = _period(int(r.planned_at), tz, q["per"])
-            h = history[(history["person_id"] == r.person_id) & (history["channel"] == ch)]
+            h = history[(history["person_id"] == r.person_id) & (history["channel"] == ch)
+                        & history["kind"].isin(q["kinds"])]  # fmt: skip
             n = sum(_period(int(t), tz, q["per"]) == key for t in h["ts"])
             n += sum(_period(int(t), tz, q["per"]) == key
                      for t in on.loc[on["person_id"] == r.person_id, "planned_at"])  # fmt: skip

@@ -65,7 +65,8 @@ AUTOMATION_DEFAULTS: dict[str, Any] = {
         "sms": {"platforms": ["phone"], "opt_in": True},
         "staff_task": {"platforms": [], "opt_in": False},
     },
-    # Platform quotas per person, channel and local period (every kind of message).
+    # Platform quotas per person, channel and local period, counting the message kinds
+    # listed (default: marketing; a 1:1 service follow-up is not a mass message).
     # - wecom_1v1: 企业微信「群发消息给客户」: a customer receives at most one mass
     #   message per day from the company (管理后台 › 客户联系 › 群发消息 help page,
     #   open.work.weixin.qq.com/help2/pc/14766 as read in 2024; the limit has changed
@@ -136,11 +137,15 @@ def _quotas(v: Any, channels: dict[str, Any]) -> dict[str, dict[str, Any]]:
             raise ConfigError(
                 f"[automation] quotas {ch}: not a channel; known: {', '.join(channels)}"
             )
-        if not isinstance(spec, dict) or set(spec) != {"max", "per"}:
-            raise ConfigError(f"[automation] quotas {ch}: needs max and per")
+        if not isinstance(spec, dict) or not {"max", "per"} <= set(spec) <= {"max", "per", "kinds"}:
+            raise ConfigError(f"[automation] quotas {ch}: needs max and per (and maybe kinds)")
         if spec["per"] not in PERIODS:
             raise ConfigError(f"[automation] quotas {ch}: per must be one of {PERIODS}")
-        out[ch] = {"max": _whole(f"quotas {ch} max", spec["max"]), "per": spec["per"]}
+        kinds = spec.get("kinds", ["marketing"])
+        if not isinstance(kinds, list) or not kinds or set(kinds) - set(KINDS):
+            raise ConfigError(f"[automation] quotas {ch}: kinds lists some of {KINDS}")
+        out[ch] = {"max": _whole(f"quotas {ch} max", spec["max"]), "per": spec["per"],
+                   "kinds": list(kinds)}  # fmt: skip
     return out
 
 
@@ -154,7 +159,7 @@ def automation_config(settings: Settings | None = None, **overrides: Any) -> dic
     --------
     >>> cfg = automation_config(quiet_start="22:00")
     >>> cfg["quiet_start_s"], cfg["quotas"]["official_account"]
-    (79200, {'max': 4, 'per': 'month'})
+    (79200, {'max': 4, 'per': 'month', 'kinds': ['marketing']})
     """
     settings = settings or load_settings()
     cfg = config_section("automation", AUTOMATION_DEFAULTS, settings, **overrides)

@@ -15,7 +15,9 @@ no_opt_in       the channel needs an explicit grant and the latest row is none
 window          the rule already planned this person within ``window_days``
 stale           quiet hours pushed the send more than ``stale_hours`` past due
 quota           the platform's quota for the person, channel and local day or
-                month is full (past touches, earlier runs, higher priorities)
+                month is full (past touches, earlier runs, higher priorities);
+                a quota counts the kinds it lists (default: marketing, as a
+                platform's mass-message limit does not count 1:1 service)
 frequency_cap   ``cap_messages`` marketing messages within ``cap_days`` already
 ==============  ===============================================================
 
@@ -192,7 +194,7 @@ def suppress(
     rows["_qend"] = np.zeros(len(rows), dtype="int64")
     rows["_qmax"] = np.full(len(rows), -1, dtype="int64")
     for ch, q in cfg["quotas"].items():
-        sel = (rows["channel"] == ch).to_numpy()
+        sel = ((rows["channel"] == ch) & rows["kind"].isin(q["kinds"])).to_numpy()
         if sel.any():
             s, e = period_bounds(rows.loc[sel, "planned_at"], tz=tz, per=q["per"])
             rows.loc[sel, "_qstart"], rows.loc[sel, "_qend"] = s.to_numpy(), e.to_numpy()
@@ -258,7 +260,10 @@ def _reasons(
     # quotas: the person's messages on the channel in the local period, then this run's
     # rows by priority
     live = j.filter(j.reason.isnull() & (j._qmax >= 0))
-    used = live.inner_join(h, [live.person_id == h.person_id, live.channel == h.channel])
+    pairs = [{"channel": ch, "kind": k} for ch, q in cfg["quotas"].items() for k in q["kinds"]]
+    hq = h.semi_join(keep("_qkinds", _typed(pd.DataFrame(pairs, columns=["channel", "kind"]))),
+                     ["channel", "kind"])  # fmt: skip
+    used = live.inner_join(hq, [live.person_id == hq.person_id, live.channel == hq.channel])
     used = used.filter((used.ts >= used._qstart) & (used.ts < used._qend))
     used = used.group_by("_i").aggregate(_qused=used.count())
     ranked = live.left_join(used, "_i").drop("_i_right")
