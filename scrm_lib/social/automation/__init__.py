@@ -18,6 +18,7 @@ __all__, __getattr__, __dir__ = public(
         "run_triggers": ".outbox:run_triggers",
         "automation_outbox": ".outbox:outbox",
         "automation_runs": ".outbox:list_runs",
+        "automation_summary": ".outbox:outbox_summary",
         "export_outbox": ".outbox:export_outbox",
         "automation_results": ".results:automation_results",
         "suppress_outbox": ".suppression:suppress",

@@ -534,3 +534,17 @@ def export_outbox(
     )  # fmt: skip
     return {"rows": len(df), "path": str(path), "format": kind, "masked": not unmask,
             "audit_id": audit_id}  # fmt: skip
+
+
+def outbox_summary(
+    date: str | dt.date | None = None, *, settings: Settings | None = None
+) -> dict[str, Any]:
+    """Counts of a kept outbox (default: the latest run): rows in, planned, to send,
+    hold-out, suppressed, per rule and per suppression reason.
+
+    Examples
+    --------
+    >>> outbox_summary("2026-12-01")["by_reason"]  # doctest: +SKIP
+    {'frequency_cap': 120, 'no_account': 2418, 'opt_out': 134, 'quota': 299}
+    """
+    return summarize(outbox(date, settings=settings))
