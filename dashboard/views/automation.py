@@ -162,14 +162,29 @@ def channels_words(channels: str, lang: str) -> str:
 # ---------------------------------------------------------------- reads (cached by state)
 
 
-def _runs_signature() -> tuple:
-    """The kept outboxes as (file, mtime): a new run or a re-run invalidates the caches."""
+def _paths() -> tuple[Path, Path]:
+    """Where runs are kept and the rules file read (``[automation]`` settings)."""
     from scrm_lib.social.automation.config import automation_config
 
-    folder = Path(automation_config(settings())["state_path"]) / "outbox"
-    if not folder.exists():
-        return ()
-    return tuple((f.name, f.stat().st_mtime_ns) for f in sorted(folder.glob("*.parquet")))
+    cfg = automation_config(settings())
+    return Path(cfg["state_path"]), Path(cfg["rules_path"])
+
+
+def _runs_signature() -> tuple:
+    """The state folder and its kept outboxes as (file, mtime): a new run, a re-run or
+    another folder invalidates the caches."""
+    state, _ = _paths()
+    folder = state / "outbox"
+    files = sorted(folder.glob("*.parquet")) if folder.exists() else []
+    return (str(state), *((f.name, f.stat().st_mtime_ns) for f in files))
+
+
+def _rules_signature() -> tuple:
+    _, rules = _paths()
+    try:
+        return (str(rules), rules.stat().st_mtime_ns)
+    except OSError:
+        return (str(rules), 0)
 
 
 def _wh_version() -> int:
@@ -180,35 +195,35 @@ def _wh_version() -> int:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def rules_table(_version: int, home: str) -> pd.DataFrame:
+def rules_table(version: int, sig: tuple) -> pd.DataFrame:
     from scrm_lib.social.automation import automation_rules
 
     return automation_rules(settings=settings())
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def runs_table(_sig: tuple, home: str) -> pd.DataFrame:
+def runs_table(sig: tuple, home: str) -> pd.DataFrame:
     from scrm_lib.social.automation import automation_runs
 
     return automation_runs(settings=settings())
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def outbox_rows(_sig: tuple, home: str, date: str) -> pd.DataFrame:
+def outbox_rows(sig: tuple, home: str, date: str) -> pd.DataFrame:
     from scrm_lib.social.automation import automation_outbox
 
     return automation_outbox(date, settings=settings())
 
 
 @st.cache_data(show_spinner="计算结果… / Measuring results…", max_entries=8)
-def results_table(_sig: tuple, _version: int, warehouse: str, home: str) -> pd.DataFrame:
+def results_table(sig: tuple, version: int, warehouse: str, home: str) -> pd.DataFrame:
     from scrm_lib.social.automation import automation_results
 
     return automation_results(warehouse, settings=settings())
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def next_day(_version: int, warehouse: str) -> dt.date | None:
+def next_day(version: int, warehouse: str) -> dt.date | None:
     """The day after the build's latest order: what the build's audiences were counted for."""
     from scrm_lib.engine import using
     from scrm_lib.social.automation.step import _next_day
@@ -356,7 +371,7 @@ st.caption(
 # ---------------------------------------------------------------- rules
 st.subheader("规则 / Rules")
 try:
-    rules = rules_table(_wh_version(), home)
+    rules = rules_table(_wh_version(), _rules_signature())
 except ScrmError as exc:
     st.error(str(exc))
     rules = pd.DataFrame()
