@@ -16,7 +16,8 @@ Example
 -------
 >>> from scrm_lib.social.automation.rules import load_rules
 >>> rule = load_rules().get("dormant_180d")
->>> audience(con, rule, at=1_767_196_800)  # doctest: +SKIP
+>>> with Inputs(con, at=1_796_054_400, day=dt.date(2026, 12, 1)) as inp:  # doctest: +SKIP
+...     audience(inp, rule).execute()
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ import pandas as pd
 
 from scrm_lib.config import Settings, load_settings
 from scrm_lib.engine import Warehouse, using
+from scrm_lib.errors import ScrmError
 from scrm_lib.social.automation.conditions import Inputs
 from scrm_lib.social.automation.config import automation_config
 from scrm_lib.social.automation.outbox import parse_date, read_runs
@@ -120,8 +121,10 @@ def _row(rule: str, days: int, g: pd.DataFrame) -> dict[str, Any]:
                    relative_uplift=c.relative, p_value=c.p_value,
                    incremental_conversions=c.absolute * ns,
                    note=c.message if c.error else None)  # fmt: skip
+    elif ns:
+        out["note"] = "no hold-out units (a hold-out share of 0, or none matured yet)"
     else:
-        out["note"] = "no hold-out units yet" if ns else "no matured units yet"
+        out["note"] = "no matured units yet"
     return out
 
 
@@ -175,7 +178,7 @@ def _conversion_days(cfg: dict[str, Any], rows: pd.DataFrame) -> dict[str, int]:
 
     try:
         rules = {r.name: r for r in load_rules(cfg["rules_path"], channels=cfg["channels"]).rules}
-    except Exception:  # a rules file broken since the runs: the setting still measures
+    except ScrmError:  # a rules file broken since the runs: the setting still measures
         rules = {}
     out = {}
     for name in rows["rule"].unique():
