@@ -108,17 +108,31 @@ def _run_file(cfg: dict[str, Any], day: dt.date) -> Path:
     return _outbox_dir(cfg) / f"{day.isoformat()}.parquet"
 
 
-def read_runs(cfg: dict[str, Any], *, exclude: dt.date | None = None) -> pd.DataFrame:
-    """Every kept outbox row (all run dates but ``exclude``), or an empty outbox."""
+def read_runs(
+    cfg: dict[str, Any],
+    *,
+    exclude: dt.date | None = None,
+    planned_only: bool = False,
+    columns: list[str] | None = None,
+) -> pd.DataFrame:
+    """Every kept outbox row (all run dates but ``exclude``), or an empty outbox.
+
+    ``planned_only`` and ``columns`` are read from the files as a filter and a
+    projection: most rows of a long history are suppressed, and a run needs only the
+    planned ones' few columns.
+    """
+    from scrm_lib.schema import MARTS
+
     folder = _outbox_dir(cfg)
     files = sorted(folder.glob("*.parquet")) if folder.exists() else []
     if exclude is not None:
         files = [f for f in files if f.stem != exclude.isoformat()]
+    empty = MARTS["automation_outbox"].typed(pd.DataFrame())
     if not files:
-        from scrm_lib.schema import MARTS
-
-        return MARTS["automation_outbox"].typed(pd.DataFrame())
-    return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+        return empty[columns] if columns else empty
+    where = [("status", "==", "planned")] if planned_only else None
+    parts = [pd.read_parquet(f, columns=columns, filters=where) for f in files]
+    return pd.concat(parts, ignore_index=True)
 
 
 def _write(path: Path, df: pd.DataFrame) -> None:
@@ -249,7 +263,11 @@ def holdout_salt(rule: str) -> str:
     return f"automation:{rule}"
 
 
-def _history(inp: Inputs, kept: pd.DataFrame) -> pd.DataFrame:
+#: What a run reads of the kept runs (their planned rows).
+HISTORY_COLUMNS = ["person_id", "channel", "kind", "rule", "status", "planned_at"]
+
+
+def _history(inp: Inputs, kept: pd.DataFrame, cfg: dict[str, Any]) -> pd.DataFrame:
     """Messages sent or planned before: touches (marketing, the outbox's own left out,
     counted through their rows) and every planned row of other runs, both arms."""
     cols = ["person_id", "channel", "kind", "rule", "ts"]
@@ -257,7 +275,10 @@ def _history(inp: Inputs, kept: pd.DataFrame) -> pd.DataFrame:
     if "touches" in inp.tables():
         t = inp.con.table("touches")
         t = t.filter(~t.campaign.fill_null("").startswith(CAMPAIGN_PREFIX))
-        t = t.filter(_epoch(t.ts) < inp.at).inner_join(inp.pm(), "account_id")
+        # quotas look back a month at most, the cap cap_days; windows read outbox rows only
+        since = inp.at - max(cfg["cap_days"], 32) * 86_400
+        t = t.filter((_epoch(t.ts) < inp.at) & (_epoch(t.ts) >= since))
+        t = t.inner_join(inp.pm(), "account_id")
         parts.append(inp.con.execute(t.select(
             "person_id", "channel", kind=ibis.literal("marketing"), rule=ibis.null("string"),
             ts=_epoch(t.ts))))  # fmt: skip
@@ -299,7 +320,7 @@ def _plan(inp: Inputs, *, cfg: dict[str, Any], rules: RuleSet, kept: pd.DataFram
     cand["template"] = cand["rule"].map(lambda n: by_name[n].template)
     cand["title"] = cand["rule"].map(lambda n: by_name[n].title)
     cand["arm"] = _holdout(cand, rules)
-    return suppress(cand, _history(inp, kept), person_consent(con, inp.pm()), at=at, cfg=cfg)
+    return suppress(cand, _history(inp, kept, cfg), person_consent(con, inp.pm()), at=at, cfg=cfg)
 
 
 def plan(
@@ -374,7 +395,7 @@ def run_triggers(
                             **overrides)  # fmt: skip
     with using(warehouse) as con:
         rules = load_rules(cfg["rules_path"], channels=cfg["channels"], con=con)
-        kept = read_runs(cfg, exclude=day)
+        kept = read_runs(cfg, exclude=day, planned_only=True, columns=HISTORY_COLUMNS)
         out = plan(con, day, cfg=cfg, rules=rules, kept=kept)
     path = _run_file(cfg, day)
     if persist:
