@@ -377,7 +377,8 @@ except ScrmError as exc:
     rules = pd.DataFrame()
 titles = dict(zip(rules["rule"], rules["title"], strict=True)) if len(rules) else {}
 if len(rules):
-    st.dataframe(labelled(rules_display(rules, lang)), hide_index=True, key="auto_rules")
+    st.dataframe(labelled(rules_display(rules, lang)), hide_index=True, key="auto_rules",
+                 height=min(35 * (len(rules) + 1) + 3, 600))  # fmt: skip
     st.caption(
         f"规则版本 / Rules version {rules['rules_version'].iloc[0]} · 每条规则按对照组比例随机留出"
         "一部分客户不发送，用来衡量增量 / each rule keeps a random hold-out, not sent, to measure "
@@ -501,8 +502,12 @@ cols = ["rule", "person_id", "channel", "platform", "account_id", "staff_id", "a
 if rows.empty:
     st.caption("没有符合条件的行 / No rows")
 else:
-    show_table(rows[cols].head(SHOWN_ROWS).reset_index(drop=True), key="auto_outbox",
-               table="automation_outbox", what=f"automation_outbox:{date}")  # fmt: skip
+    listed = rows[cols].head(SHOWN_ROWS).reset_index(drop=True)
+    # no staff member, no account, nothing suppressed: a blank cell, not "None"
+    blank = ["platform", "account_id", "staff_id", "reason"]
+    listed[blank] = listed[blank].astype("object").where(listed[blank].notna(), "")
+    show_table(listed, key="auto_outbox", table="automation_outbox",
+               what=f"automation_outbox:{date}")  # fmt: skip
     more = ""
     if len(rows) > SHOWN_ROWS:
         more = f"（显示前 {SHOWN_ROWS:,} 行）/ (first {SHOWN_ROWS:,} shown)"
@@ -555,7 +560,7 @@ else:
         st.plotly_chart(uplift_figure(per_rule, titles), width="stretch", key="auto_uplift")
     st.dataframe(labelled(results_display(res, titles)), hide_index=True, key="auto_results")
     st.caption(
-        f"所有已保存的运行（{', '.join(kept[:1] + kept[-1:])}）。每条计划行是一个样本；发送组与"
+        f"所有已保存的运行（{kept[0]} – {kept[-1]}）。每条计划行是一个样本；发送组与"
         "对照组在拦截前随机划分，拦截一视同仁；转化窗口内有订单即转化，窗口未满的样本不计（观察期"
         f"未满）。区间为95%置信区间 / Every kept run. Each planned row is a unit; arms are drawn "
         "before suppression and suppressed alike; a unit converts with an order within the "
