@@ -11,8 +11,8 @@ Each part runs as its own process, measured for wall time and peak memory
   mart: edges, closure, persons, rewards, campaigns, abuse, KOC scores), as the
   build runs it, at ``--edges`` (300,000 by default; ``--edges 1000000 10000000``
   for the issue's sizes: 1M links in 50 s at a 1.8 GiB peak; 10M in 30 minutes at
-  a 14.7 GiB peak on 2 cores shared with other jobs, most of it the marts held as
-  pandas frames on their way to the warehouse);
+  a 14.7 GiB peak on 2 cores shared with other jobs; every mart but the closure
+  still passes through a pandas frame on its way to the warehouse);
 - ``scrm_peer_size`` and ``networkx``: scrm and networkx on the first
   ``--peer-edges`` links (100,000 by default; 1,000,000 took networkx 3.4 minutes,
   walking every inviter's descendants in Python), both counting each inviter's
