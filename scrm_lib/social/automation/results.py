@@ -18,6 +18,15 @@ the row's account.
 The automation-conversion KPI is the converted share of sent units; beside it, the
 incremental conversions: the uplift times the units sent.
 
+Planting a known effect (a sample generator, a test): a person's arm for a rule is
+``assign([person_id], experiment=holdout_salt(rule), weights={"send": 1.0},
+holdout=share)`` from :mod:`scrm_lib.experiments.assignment`, where the person id is
+OneID's stable id (``P`` + a hash of the person's smallest account id on a first
+build, :mod:`scrm_lib.identity.stable_ids`), so the arm is known before scrm runs;
+raise the order rate of ``send`` persons within ``conversion_days`` after the rule's
+planned send and the measured uplift should cover it. Touches that come back carry
+the outbox row's ``campaign`` (``auto:<rule>:<run date>``) on its ``account_id``.
+
 Example
 -------
 >>> automation_results()[["rule", "conversion_send", "uplift", "uplift_lo"]]  # doctest: +SKIP
