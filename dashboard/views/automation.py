@@ -117,12 +117,13 @@ def clause_words(c: dict, zh: bool = True) -> str:
         since = f" (given{win})" if win else ""
         return f"{'has' if has else 'lacks'} tag {name}{': ' + vals if vals else ''}{since}"
     if kind == "events":
-        types = "、".join(c.get("types", [])) if zh else ", ".join(c.get("types", []))
+        types = ("、" if zh else ", ").join(str(value_label("type", t, lang))
+                                            for t in c.get("types", []))  # fmt: skip
         attrs = c.get("attrs") or {}
         where = "".join(f"（{k}含“{v}”）" if zh else f" ({k} contains '{v}')"
                         for k, v in attrs.items())  # fmt: skip
         if zh:
-            return f"{win}{types}事件{where}次数 {_compare(c['op'], c['value'], zh)}"
+            return f"{win}{types}{where}次数 {_compare(c['op'], c['value'], zh)}"
         return f"{types} events{where}{win} {_compare(c['op'], c['value'], zh)}"
     if kind == "messages":
         intent = c.get("intent", "")

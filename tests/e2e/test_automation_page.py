@@ -121,6 +121,9 @@ def test_the_page_opens_for_every_role_and_only_marketers_and_admins_run_or_expo
     assert all(h in heads for h in HEADS), heads
     rules = table(at, "condition")
     assert len(rules) >= 10 and rules[label("condition")].str.contains(r"[\u4e00-\u9fff]").all()
+    # conditions in words: no measure, event type or operator by its machine name
+    raw = r"days_since|days_until|unpaid_hours|page_view|has_tag|>=|<=|=="
+    assert not rules[label("condition")].str.contains(raw).any()
     runs = [b for b in at.button if b.key == "auto_run"]
     buttons = at.get("download_button")
     if role == "viewer":
@@ -150,7 +153,10 @@ def test_the_audiences_and_suppression_are_the_kept_outbox(env):
     reasons = table(at, "reason")
     assert reasons[label("rows")].sum() == (~planned).sum()
     assert len(at.get("plotly_chart")) >= 1
-    # reasons in words, never the machine names
+    # evidence and reasons in words, never the machine names
+    evidence = table(at, "evidence")[label("evidence")]
+    assert evidence.str.contains(r"[\u4e00-\u9fff]").all(), set(evidence)
+    assert not evidence.str.contains(r"days_since|days_to|silent_days|==").any()
     assert not set(reasons[label("reason")]) & {"opt_out", "no_account", "quota", "window"}
 
 
