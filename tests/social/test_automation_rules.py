@@ -163,3 +163,16 @@ def test_rules_need_a_version(tmp_path):
                     ' value = 0 }]\n', "utf-8")  # fmt: skip
     with pytest.raises(ConfigError, match="needs a version"):
         load_rules(path, channels=automation_config()["channels"])
+
+
+def test_a_send_pushed_too_far_by_quiet_hours_is_dropped_as_stale(tmp_path):
+    con = home()
+    try:
+        s = run_triggers(DAY_, con, settings=load_settings(tmp_path), persist=False,
+                         stale_hours=9)  # fmt: skip
+    finally:
+        con.disconnect()
+    carts = next(r for r in s["by_rule"] if r["rule"] == "cart_unpaid_24h")
+    # due 23:59 and 23:30 the evening before, sendable at 09:00: 9 h 01 and 9 h 30 late
+    assert (carts["planned"], carts["suppressed"]) == (0, 2)
+    assert s["by_reason"]["stale"] == 2
