@@ -40,7 +40,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import channels_data
-from measure import Clock, measure
+from measure import Clock, measure, run_part
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PARTS = ("scrm", "scrm_parts", "floor", "pandas", "polars")
@@ -284,16 +284,6 @@ def part_polars(db: Path, clock: Clock) -> dict[str, Any]:
     raise NotImplementedError("a polars peer is not written")
 
 
-def run_part(part: str, db: Path, report: Path) -> None:
-    """Run one part in this process and write its timings and counts to ``report``."""
-    clock = Clock()
-    start = time.perf_counter()
-    out = globals()[f"part_{part}"](db, clock)
-    out["seconds"] = clock.seconds
-    out["total_seconds"] = round(time.perf_counter() - start, 2)
-    report.write_text(json.dumps(out, default=str))
-
-
 def compare(reference: list[dict], other: list[dict]) -> dict[str, Any]:
     """Where two funnels' counts differ (and their medians by more than a second)."""
     ref = {(r["group"], r["step_no"]): r for r in reference}
@@ -405,7 +395,7 @@ def main() -> None:
     parser.add_argument("--report", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.part:
-        run_part(args.part, args.db, args.report)
+        run_part(lambda clock: globals()[f"part_{args.part}"](args.db, clock), args.report)
         return
     for n in args.persons:
         print(

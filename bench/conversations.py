@@ -39,7 +39,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from measure import Clock, measure
+from measure import Clock, measure, run_part
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -196,16 +196,6 @@ def part_snownlp(path: Path, clock: Clock, scope: str) -> dict[str, Any]:
     return {"texts": len(texts), "positive_share": round(positive / max(len(texts), 1), 4)}
 
 
-def run_part(part: str, path: Path, scope: str, report: Path) -> None:
-    """Run one part in this process and write its timings and counts to ``report``."""
-    clock = Clock()
-    start = time.perf_counter()
-    out = globals()[f"part_{part}"](path, clock, scope)
-    out["seconds"] = clock.seconds
-    out["total_seconds"] = round(time.perf_counter() - start, 2)
-    report.write_text(json.dumps(out, default=str))
-
-
 # ---------------------------------------------------------------- driver
 
 
@@ -350,7 +340,8 @@ def main() -> None:
         probe_snownlp(args.messages, args.report)
         return
     if args.part:
-        run_part(args.part, args.messages, args.scope, args.report)
+        part = globals()[f"part_{args.part}"]
+        run_part(lambda clock: part(args.messages, clock, args.scope), args.report)
         return
     result = run(args.persons, args.seed, args.parts, args.out, args.cache.resolve(),
                  args.snownlp_scope, args.repeat)  # fmt: skip

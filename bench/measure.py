@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 
@@ -39,3 +42,13 @@ class Clock:
         out = fn()
         self.seconds[name] = round(time.perf_counter() - start, 2)
         return out
+
+
+def run_part(work: Callable[[Clock], dict[str, Any]], report: Path) -> None:
+    """Run one part (``work(clock)``) in this process; its timings and counts to ``report``."""
+    clock = Clock()
+    start = time.perf_counter()
+    out = work(clock)
+    out["seconds"] = clock.seconds
+    out["total_seconds"] = round(time.perf_counter() - start, 2)
+    report.write_text(json.dumps(out, default=str))

@@ -34,7 +34,6 @@ import platform
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +42,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from measure import Clock, measure
+from measure import Clock, measure, run_part
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CACHE = Path(__file__).resolve().parent / "work" / "cache"
@@ -194,16 +193,6 @@ def part_networkx(db: Path, clock: Clock) -> dict[str, Any]:
     return {"downstream": clock("graph + descendants", walk)}
 
 
-def run_part(part: str, db: Path, report: Path) -> None:
-    """Run one part in this process and write its timings and counts to ``report``."""
-    clock = Clock()
-    start = time.perf_counter()
-    out = globals()[f"part_{part}"](db, clock)
-    out["seconds"] = clock.seconds
-    out["total_seconds"] = round(time.perf_counter() - start, 2)
-    report.write_text(json.dumps(out, default=str))
-
-
 def compare(reference: dict[str, list[int]], other: dict[str, list[int]]) -> dict[str, Any]:
     """Where two sets of downstream counts differ (first ten)."""
     keys = sorted(set(reference) | set(other))
@@ -292,7 +281,7 @@ def main() -> None:
     parser.add_argument("--report", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.part:
-        run_part(args.part, args.db, args.report)
+        run_part(lambda clock: globals()[f"part_{args.part}"](args.db, clock), args.report)
         return
     if args.warehouse:
         print(json.dumps(run_on(args.warehouse, args.out), indent=2))
