@@ -22,5 +22,6 @@ __all__, __getattr__, __dir__ = public(
         "export_outbox": ".outbox:export_outbox",
         "automation_results": ".results:automation_results",
         "suppress_outbox": ".suppression:suppress",
+        "condition_words": ".words:condition_words",
     },
 )

@@ -144,6 +144,7 @@ def automation_results(
     until: str | dt.date | None = None,
     rule: str | None = None,
     settings: Settings | None = None,
+    **overrides: Any,
 ) -> pd.DataFrame:
     """Per rule: units, sends, opens, clicks, conversion by arm and the uplift against the
     hold-out with its 95% interval; the last row (``rule = all``) is the
@@ -155,13 +156,15 @@ def automation_results(
         Run dates to include (inclusive; default: every kept run).
     rule
         One rule only.
+    overrides
+        ``[automation]`` settings (``conversion_days=14`` for the rules without their own).
 
     Examples
     --------
     >>> automation_results(since="2026-11-01")  # doctest: +SKIP
     """
     settings = settings or load_settings()
-    cfg = automation_config(settings)
+    cfg = automation_config(settings, **overrides)
     rows = read_runs(cfg)
     if since is not None:
         rows = rows[rows["run_date"] >= parse_date(since).isoformat()]

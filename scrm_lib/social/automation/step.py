@@ -22,7 +22,9 @@ from scrm_lib.warehouse.steps import Step
 logger = logging.getLogger(__name__)
 
 
-def _next_day(con: Any, tz: str) -> dt.date | None:
+def next_run_date(con: Any, tz: str) -> dt.date | None:
+    """The day after the latest order in ``con`` (local to ``tz``): the natural next run
+    date of a warehouse; None without orders."""
     from scrm_lib.value._base import ValueDataError, resolve_as_of
 
     try:
@@ -51,7 +53,7 @@ def run(ctx: Any) -> dict[str, int]:
         write_mart(con, "automation_rules", MARTS["automation_rules"].typed(pd.DataFrame()))
         return {"automation_rules": 0}
     df = rules_frame(rules)
-    day = _next_day(con, cfg["timezone"])
+    day = next_run_date(con, cfg["timezone"])
     if day is None:
         logger.warning("automation: no orders, so no latest day: audiences left empty")
     else:
