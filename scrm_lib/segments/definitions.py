@@ -138,6 +138,14 @@ class PermissionDenied(ScrmError):
     exit_code = 3
 
 
+def check_export(role: str, *, unmask: bool = False) -> None:
+    """Raise :class:`PermissionDenied` unless ``role`` may export (and unmask, if asked)."""
+    if not can(role, "export"):
+        raise PermissionDenied(f"role {role!r} may not export (marketer or admin may)")
+    if unmask and not can(role, "unmask"):
+        raise PermissionDenied(f"role {role!r} may not unmask personal data (admin only)")
+
+
 # ---------------------------------------------------------------- definitions
 
 
@@ -492,10 +500,7 @@ def export_segment(
     >>> export_segment("vip", out="vip.csv", username="mark", role="marketer")  # doctest: +SKIP
     {'rows': 340, 'path': 'vip.csv', 'masked': True, ...}
     """
-    if not can(role, "export"):
-        raise PermissionDenied(f"role {role!r} may not export (marketer or admin may)")
-    if unmask and not can(role, "unmask"):
-        raise PermissionDenied(f"role {role!r} may not unmask personal data (admin only)")
+    check_export(role, unmask=unmask)
     path = Path(out)
     kind = fmt or path.suffix.lstrip(".").lower()
     if kind not in ("csv", "xlsx"):

@@ -177,4 +177,4 @@ def test_the_triggers_commands_with_json(tmp_path, monkeypatch, capsys):
     code, out, _ = scrm(monkeypatch, capsys, "triggers", "results", "--json")
     assert code == 0 and json.loads(out)["results"][-1]["rule"] == "all"
     code, _, err = scrm(monkeypatch, capsys, "triggers", "run", "--date", "10/12/2026")
-    assert code == 2 and err.strip() == "error: run date '10/12/2026': use YYYY-MM-DD"
+    assert code == 2 and err.strip() == "error: run date '10/12/2026' is not a date (YYYY-MM-DD)"

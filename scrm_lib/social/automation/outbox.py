@@ -83,14 +83,9 @@ def _local(day: dt.date, seconds: int, tz: str) -> int:
 
 def parse_date(value: Any) -> dt.date:
     """A run date from ``YYYY-MM-DD`` text or a date; a bad one is named."""
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise ConfigError(f"run date {value!r}: use YYYY-MM-DD") from None
+    from scrm_lib.value._base import parse_date as parse
+
+    return parse(value, "run date")
 
 
 def _epoch(col: ir.TimestampValue) -> ir.IntegerValue:
@@ -528,12 +523,9 @@ def export_outbox(
     """
     from scrm_lib.access import privacy
     from scrm_lib.access.state import record_audit
-    from scrm_lib.segments.definitions import PermissionDenied
+    from scrm_lib.segments.definitions import check_export
 
-    if not privacy.can(role, "export"):
-        raise PermissionDenied(f"role {role!r} may not export (marketer or admin may)")
-    if unmask and not privacy.can(role, "unmask"):
-        raise PermissionDenied(f"role {role!r} may not unmask personal data (admin only)")
+    check_export(role, unmask=unmask)
     path = Path(out)
     kind = fmt or path.suffix.lstrip(".").lower()
     if kind not in ("csv", "xlsx", "json"):
