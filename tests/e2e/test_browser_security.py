@@ -148,6 +148,19 @@ def log_in(page, server, user: str = "mark") -> None:
     expect(page.get_by_text("数据概览 / Data overview").first).to_be_visible(timeout=30_000)
 
 
+def failures_reach(server, user: str, n: int, timeout: float = 30) -> None:
+    """Wait until the state store counts ``n`` failed logins of ``user``."""
+    from scrm_lib.access.state import read_login_failures
+
+    end = time.time() + timeout
+    while time.time() < end:
+        row = read_login_failures([("user", user)], path=server["state_db"]).get(("user", user))
+        if row and row["failures"] >= n:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{user}: {n} failed logins not recorded within {timeout:g} s")
+
+
 def fetch(url: str, cookie: str | None = None) -> int:
     request = urllib.request.Request(url, headers={"Cookie": cookie} if cookie else {})
     try:
@@ -164,9 +177,11 @@ def test_wrong_passwords_lock_the_user_until_the_lock_ends(server, page):
     # no menu (and so no "Clear cache") and no deploy button before login
     expect(page.get_by_role("button", name="Main menu")).to_have_count(0)
     expect(page.get_by_role("button", name="Deploy")).to_have_count(0)
-    for _ in range(2):
+    for n in (1, 2):
         submit_login(page, "lucy", "not-her-password")
         expect(page.get_by_text("Wrong username or password")).to_be_visible(timeout=20_000)
+        # the alert of the first try is still up after the second: wait for the count
+        failures_reach(server, "lucy", n)
     submit_login(page, "lucy", "not-her-password")
     locked = page.get_by_text("Locked for 1 minute")
     expect(locked).to_be_visible(timeout=20_000)
