@@ -1,5 +1,7 @@
 """Roles, masking and formula escaping."""
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -160,8 +162,11 @@ def test_exports_are_masked_unless_unmasked(tmp_path):
     out = write_export(df, tmp_path / "x.xlsx")
     back = pd.read_excel(out, engine="calamine", dtype=str)
     assert back.loc[0, "account_id"] == "youzan:158****1351"
-    with pytest.raises(ConfigError, match="json"):
-        write_export(df, tmp_path / "x.json")
+    records = json.loads(write_export(df, tmp_path / "x.json").read_text("utf-8"))
+    assert records[0]["account_id"] == "youzan:158****1351"
+    assert records[0]["display_name"].startswith("'=")  # escaped for a tool that opens it in Excel
+    with pytest.raises(ConfigError, match="parquet"):
+        write_export(df, tmp_path / "x.parquet")
 
 
 def test_report_notebooks_display_frames_masked():

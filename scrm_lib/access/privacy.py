@@ -331,15 +331,15 @@ def write_export(
     df: pd.DataFrame,
     path: str | Path,
     *,
-    fmt: Literal["csv", "xlsx"] | None = None,
+    fmt: Literal["csv", "xlsx", "json"] | None = None,
     unmask: bool = False,
     table: str | None = None,
 ) -> Path:
-    """Write a masked, formula-escaped CSV or XLSX file (format from the suffix); return it."""
+    """Write a masked, formula-escaped CSV, XLSX or JSON file (format from the suffix)."""
     path = Path(path)
     kind = fmt or path.suffix.lstrip(".").lower()
-    if kind not in ("csv", "xlsx"):
-        raise ConfigError(f"export format {kind!r}: use .csv or .xlsx")
+    if kind not in ("csv", "xlsx", "json"):
+        raise ConfigError(f"export format {kind!r}: use .csv, .xlsx or .json")
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as fh:
         _write(export_frame(df, unmask=unmask, table=table), fh, kind)
@@ -350,8 +350,12 @@ def _write(safe: pd.DataFrame, target: Any, fmt: str) -> None:
     if fmt == "csv":
         target.write(safe.to_csv(index=False).encode("utf-8-sig"))
         return
+    if fmt == "json":  # records, as a sending tool's API takes them
+        text = safe.to_json(orient="records", force_ascii=False, date_format="iso")
+        target.write(text.encode("utf-8"))
+        return
     if fmt != "xlsx":
-        raise ConfigError(f"export format {fmt!r}: use csv or xlsx")
+        raise ConfigError(f"export format {fmt!r}: use csv, xlsx or json")
     # Excel has no time zones: times go in as the UTC wall clock they are stored in
     zoned = [c for c in safe.columns if isinstance(safe[c].dtype, pd.DatetimeTZDtype)]
     safe = safe.assign(**{c: safe[c].dt.tz_convert("UTC").dt.tz_localize(None) for c in zoned})

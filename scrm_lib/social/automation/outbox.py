@@ -533,13 +533,7 @@ def export_outbox(
     rows = outbox(date, to_send=True, settings=settings)
     run_date = str(rows["run_date"].iloc[0]) if len(rows) else str(date)
     df = rows.assign(reason_sent=rows["evidence"])[EXPORT_COLUMNS]
-    if kind == "json":
-        safe = privacy.export_frame(df, unmask=unmask, table="automation_outbox")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(safe.to_json(orient="records", force_ascii=False, date_format="iso"),
-                        encoding="utf-8")  # fmt: skip
-    else:
-        privacy.write_export(df, path, fmt=kind, unmask=unmask, table="automation_outbox")
+    privacy.write_export(df, path, fmt=kind, unmask=unmask, table="automation_outbox")
     audit_id = record_audit(
         username, "export", f"automation_outbox:{run_date}", rows=len(df), role=role,
         detail={"format": kind, "unmasked": bool(unmask), "path": str(path)},
