@@ -23,6 +23,14 @@ def open_page(page: str, user: str, role: str, *, timeout: float = 120) -> AppTe
     return at.run()
 
 
+def open_titled(page: str, title: str, user: str = "mark", role: str = "marketer") -> AppTest:
+    """:func:`open_page`, then check the page ran without an exception and shows ``title``."""
+    at = open_page(page, user, role)
+    assert not at.exception, at.exception
+    assert title in [t.value for t in at.title]
+    return at
+
+
 #: The page tests' users, all with this password.
 USERS = (("vera", "viewer"), ("mark", "marketer"), ("ada", "admin"))
 PASSWORD = "demo-pass-123"

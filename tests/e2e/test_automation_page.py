@@ -15,7 +15,7 @@ from google.protobuf import text_format
 from streamlit.runtime.media_file_manager import MediaFileManager
 
 from scrm_lib.labels import label
-from tests.apptest import open_page, page_home, use_home
+from tests.apptest import open_titled, page_home, use_home
 
 PAGE = "views/automation.py"
 TITLE = "自动化营销 / Automation"
@@ -79,10 +79,7 @@ def downloads(monkeypatch) -> list[tuple[str, bytes]]:
 
 
 def page(user: str = "mark", role: str = "marketer"):
-    at = open_page(PAGE, user, role)
-    assert not at.exception, at.exception
-    assert TITLE in [t.value for t in at.title]
-    return at
+    return open_titled(PAGE, TITLE, user, role)
 
 
 def table(at, column: str) -> pd.DataFrame:

@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from scrm_lib.labels import label
-from tests.apptest import open_page, page_home, sql, use_home
+from tests.apptest import open_titled, page_home, sql, use_home
 
 PAGE = "views/referrals.py"
 TITLE = "推荐与KOC / Referrals & KOC"
@@ -51,10 +51,7 @@ def env(project, monkeypatch):
 
 
 def page(user: str = "mark", role: str = "marketer"):
-    at = open_page(PAGE, user, role)
-    assert not at.exception, at.exception
-    assert TITLE in [t.value for t in at.title]
-    return at
+    return open_titled(PAGE, TITLE, user, role)
 
 
 def table(at, column: str):

@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from scrm_lib.labels import money, value_label
-from tests.apptest import open_page, page_home, sql, use_home
+from tests.apptest import open_titled, page_home, sql, use_home
 
 PAGE = "views/channels.py"
 MIN_COHORT = 30  # the [channels] default: the sample's scrm.toml does not set it
@@ -31,10 +31,7 @@ def env(project, monkeypatch):
 
 
 def page(user: str = "mark", role: str = "marketer"):
-    at = open_page(PAGE, user, role)
-    assert not at.exception, at.exception
-    assert "渠道与旅程 / Channels & funnel" in [t.value for t in at.title]
-    return at
+    return open_titled(PAGE, "渠道与旅程 / Channels & funnel", user, role)
 
 
 def value_table(at):

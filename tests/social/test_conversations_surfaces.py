@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from scrm_lib.labels import label, value_label
-from tests.apptest import open_page, page_home, sql, use_home
+from tests.apptest import open_titled, page_home, sql, use_home
 
 PAGE = "views/conversations.py"
 PHONE = "13812345678"
@@ -48,10 +48,7 @@ def env(project, monkeypatch):
 
 
 def page(user: str = "mark", role: str = "marketer"):
-    at = open_page(PAGE, user, role)
-    assert not at.exception, at.exception
-    assert "会话洞察 / Conversations" in [t.value for t in at.title]
-    return at
+    return open_titled(PAGE, "会话洞察 / Conversations", user, role)
 
 
 def chart(at, key: str) -> dict:
