@@ -69,3 +69,19 @@ def sql(project: dict, query: str, *params: Any) -> list[tuple]:
 
     with duckdb.connect(str(project["warehouse"]), read_only=True) as con:
         return con.execute(query, list(params)).fetchall()
+
+
+def shown(at: AppTest) -> str:
+    """Everything a page puts on screen: tables as CSV, every other element as text."""
+    from google.protobuf import text_format
+
+    parts = [df.value.astype(str).to_csv() for df in at.dataframe]
+    stack = [at._tree]
+    while stack:
+        node = stack.pop()
+        proto = getattr(node, "proto", None)
+        if proto is not None and getattr(node, "type", "") != "arrow_data_frame":
+            parts.append(text_format.MessageToString(proto, as_utf8=True))
+        children = getattr(node, "children", {})
+        stack.extend(children.values() if isinstance(children, dict) else children)
+    return "\n".join(parts)

@@ -16,13 +16,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from google.protobuf import text_format
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
 from scrm_lib.ingest import ParsedFile
-from tests.apptest import open_page
+from tests.apptest import open_page, shown
 
 PASSWORD = "demo-pass-123"
 
@@ -246,20 +245,6 @@ def _page(page: str, user: str, role: str) -> AppTest:
     return open_page(page, user, role, timeout=60)
 
 
-def _shown(at: AppTest) -> str:
-    """Everything a page puts on screen: tables as CSV, every other element as text."""
-    parts = [df.value.astype(str).to_csv() for df in at.dataframe]
-    stack = [at._tree]
-    while stack:
-        node = stack.pop()
-        proto = getattr(node, "proto", None)
-        if proto is not None and getattr(node, "type", "") != "arrow_data_frame":
-            parts.append(text_format.MessageToString(proto, as_utf8=True))
-        children = getattr(node, "children", {})
-        stack.extend(children.values() if isinstance(children, dict) else children)
-    return "\n".join(parts)
-
-
 def _file_text(name: str, data: bytes) -> str:
     if name.endswith(".xlsx") or data[:2] == b"PK":
         sheets = pd.read_excel(io.BytesIO(data), sheet_name=None, engine="calamine", dtype=str)
@@ -294,7 +279,7 @@ def test_no_page_and_no_download_shows_personal_data(env, downloads, user, role)
             at.text_input(key="c360_search").input("1351").run()  # a phone's last digits
             assert len(at.selectbox(key="c360_person").options) >= 1
         assert not at.exception, (page, at.exception)
-        assert not _leaks(_shown(at)), (page, _leaks(_shown(at)))
+        assert not _leaks(shown(at)), (page, _leaks(shown(at)))
         assert not at.toggle, page  # no unmask below admin
         if page.endswith("segments.py"):  # the member table lists the planted accounts
             members = pd.concat([df.value for df in at.dataframe], ignore_index=True)
@@ -345,13 +330,13 @@ def test_every_declared_table_masks_what_was_planted(env):
                 got = _file_text(f"x.{fmt}", export_bytes(df, fmt=fmt, table=table))
                 assert not _leaks(got), (table, fmt, _leaks(got))
     accounts = handmade_tables()["accounts"]
-    shown = mask_frame(accounts, table="accounts").set_index("native_id", drop=False)
-    assert shown["account_id"].tolist()[:3] == [
+    masked = mask_frame(accounts, table="accounts").set_index("native_id", drop=False)
+    assert masked["account_id"].tolist()[:3] == [
         "phone:158****1351",
         "youzan:158****1351",
         "tmall:夏**…",
     ]
-    assert "wechat:oPseudo0001" in shown["account_id"].tolist()  # pseudonymous: kept
+    assert "wechat:oPseudo0001" in masked["account_id"].tolist()  # pseudonymous: kept
 
 
 def test_admin_unmask_is_audited(env, downloads):
@@ -359,7 +344,7 @@ def test_admin_unmask_is_audited(env, downloads):
 
     at = _page("views/segments.py", "ada", "admin")
     assert not at.exception
-    assert NICK not in _shown(at)
+    assert NICK not in shown(at)
     at.toggle(key="unmask_segment_buyers").set_value(True).run()
     assert not at.exception
     assert any(NICK in df.value.astype(str).to_csv() for df in at.dataframe)
@@ -380,9 +365,9 @@ def test_admin_unmask_is_audited(env, downloads):
 
     at = _page("views/customer_360.py", "ada", "admin")
     at.text_input(key="c360_search").input("1351").run()
-    assert "龚丽娟" not in _shown(at)
+    assert "龚丽娟" not in shown(at)
     at.toggle(key="unmask_c360_ids").set_value(True).run()
-    assert not at.exception and "龚丽娟" in _shown(at)
+    assert not at.exception and "龚丽娟" in shown(at)
     person = at.selectbox(key="c360_person").value
     audit = read_audit()
     assert f"customer_360 {person}" in audit[audit["action"] == "unmask"]["what"].tolist()

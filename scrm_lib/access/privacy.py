@@ -327,6 +327,13 @@ def export_bytes(
     return buf.getvalue()
 
 
+def check_format(kind: str) -> str:
+    """``kind`` when an export can be written in it; else a one-line error naming it."""
+    if kind not in ("csv", "xlsx", "json"):
+        raise ConfigError(f"export format {kind!r}: use .csv, .xlsx or .json")
+    return kind
+
+
 def write_export(
     df: pd.DataFrame,
     path: str | Path,
@@ -337,9 +344,7 @@ def write_export(
 ) -> Path:
     """Write a masked, formula-escaped CSV, XLSX or JSON file (format from the suffix)."""
     path = Path(path)
-    kind = fmt or path.suffix.lstrip(".").lower()
-    if kind not in ("csv", "xlsx", "json"):
-        raise ConfigError(f"export format {kind!r}: use .csv, .xlsx or .json")
+    kind = check_format(fmt or path.suffix.lstrip(".").lower())
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as fh:
         _write(export_frame(df, unmask=unmask, table=table), fh, kind)

@@ -11,11 +11,10 @@ import json
 
 import pandas as pd
 import pytest
-from google.protobuf import text_format
 from streamlit.runtime.media_file_manager import MediaFileManager
 
 from scrm_lib.labels import label
-from tests.apptest import open_titled, page_home, use_home
+from tests.apptest import open_titled, page_home, shown, use_home
 
 PAGE = "views/automation.py"
 TITLE = "自动化营销 / Automation"
@@ -86,20 +85,6 @@ def table(at, column: str) -> pd.DataFrame:
     found = [d.value for d in at.dataframe if label(column) in d.value.columns]
     assert found, f"no table with {label(column)}"
     return found[0]
-
-
-def shown(at) -> str:
-    """Everything on the page: tables as CSV, every other element as its text."""
-    parts = [df.value.astype(str).to_csv() for df in at.dataframe]
-    stack = [at._tree]
-    while stack:
-        node = stack.pop()
-        proto = getattr(node, "proto", None)
-        if proto is not None and getattr(node, "type", "") != "arrow_data_frame":
-            parts.append(text_format.MessageToString(proto, as_utf8=True))
-        children = getattr(node, "children", {})
-        stack.extend(children.values() if isinstance(children, dict) else children)
-    return "\n".join(parts)
 
 
 def audit(project: dict) -> pd.DataFrame:

@@ -528,8 +528,7 @@ def export_outbox(
     check_export(role, unmask=unmask)
     path = Path(out)
     kind = fmt or path.suffix.lstrip(".").lower()
-    if kind not in ("csv", "xlsx", "json"):
-        raise ConfigError(f"export format {kind!r}: use .csv, .xlsx or .json")
+    privacy.check_format(kind)
     rows = outbox(date, to_send=True, settings=settings)
     run_date = str(rows["run_date"].iloc[0]) if len(rows) else str(date)
     df = rows.assign(reason_sent=rows["evidence"])[EXPORT_COLUMNS]
