@@ -14,6 +14,10 @@ SAMPLE := data/sample
 # test workers (pytest-xdist); one module's tests stay on one worker, so its fixtures run once
 TEST_WORKERS ?= 2
 XDIST := -n $(TEST_WORKERS) --dist loadfile
+# Every step starts Python processes (the CLI, notebook kernels, the dashboard); without
+# bytecode on disk each one compiles ibis, pandas and scipy from source again (seconds
+# apiece), so bytecode is compiled at install and written for the project's own modules.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: demo test test-slow test-all install system sample ingest build reports users dashboard lab lint bench clean
 
@@ -33,7 +37,7 @@ test-all: install system
 
 install:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install -q uv
-	@$(UV) sync --frozen --all-extras --quiet
+	@$(UV) sync --frozen --all-extras --quiet --compile-bytecode
 
 system:
 	@bash scripts/setup-system.sh
