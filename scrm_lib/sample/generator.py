@@ -15,6 +15,7 @@ from scrm_lib.sample import (
 )
 from scrm_lib.sample import (
     acquisition,
+    automation_plants,
     btyd,
     experiments,
     journeys,
@@ -65,6 +66,7 @@ _STREAMS = [
     "acquisition",
     "surveys",
     "referral_plants",
+    "automation_plants",
 ]
 
 
@@ -280,9 +282,27 @@ def generate(
         channels[marketing.CHANNEL_COLUMNS], exp_dir / "channels.csv", "utf-8"
     )
     touches = marketing.make_touches(rng["touches"], accounts, assignments, window)
-    files["touches.csv"] = write_csv(touches, exp_dir / "touches.csv", "utf-8")
     consent = marketing.make_consent(rng["consent"], accounts, window)
+    # automation audiences, effects, touches and consent changes; planted rows come last
+    auto = automation_plants.plant(
+        rng["automation_plants"],
+        plants.persons,
+        plants.accounts,
+        plants.churned,
+        plants.churn_t,
+        orders,
+        happened,
+        touches,
+        consent,
+        window,
+    )
+    files.update(automation_plants.write_exports(exp_dir, auto))
+    touches = pd.concat([touches, auto.touches], ignore_index=True)
+    files["touches.csv"] = write_csv(touches, exp_dir / "touches.csv", "utf-8")
+    consent = pd.concat([consent, auto.consent], ignore_index=True)
     files["consent.csv"] = write_csv(consent, exp_dir / "consent.csv", "utf-8")
+    orders = pd.concat([orders, auto.orders], ignore_index=True)
+    happened = pd.concat([happened, auto.events], ignore_index=True)
     assign = pd.DataFrame(
         {
             "experiment": assignments["experiment"],
@@ -328,6 +348,7 @@ def generate(
     )
     written.update(truth.write_channels(truth_dir, window, plants.persons, acq, value, steps))
     written.update(referral_plants.write_truth(truth_dir, plants, orders, window))
+    written.update(automation_plants.write_truth(truth_dir, auto, plants.persons))
     files.update({f"truth/{k}": v for k, v in written.items()})
     if _keep is not None:  # the simulation's own frames, for tests of its invariants
         _keep.update(

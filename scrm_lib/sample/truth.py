@@ -126,6 +126,31 @@ Same seed, same bytes.
   `first_order` (the first order paid by the window end; `ts` its creation),
   `second_order_90d` (the next paid order, created within 90 days of the
   first). Steps a person never reached have no row.
+- `automation_effects.csv` — one row per shipped automation rule
+  (`scrm_lib/sample/automation_plants.py`): `true_effect` (the absolute
+  uplift of conversion within `conversion_days` of the run date planted for
+  the rule's `send` arm; 0 exactly for every rule without a planted audience,
+  whose units are the sample's own persons), `planted_audience`, `run_dates`
+  (`;`-joined: run `scrm triggers run --date` for each), `units_send` and
+  `units_holdout` (the units the generator knows, before suppression),
+  `natural_rate` (their conversion without the plant) and `planted_orders`.
+  The planted audiences: `groupbuy_views_no_order` (three group-buy page
+  views in the 7 days before the run, in `miniapp_events_automation.jsonl`)
+  and `cart_unpaid_24h` (a cart add 25–40 hours before it, plus the sample's
+  own unpaid carts of that age); extra orders of converted `send` units are
+  in `miniapp_orders_automation.jsonl` and in `orders.csv`; the `send` units'
+  touches (campaign `auto:<rule>:<run date>`) are the last rows of
+  `touches.csv`.
+- `automation_units.csv` — one row per unit the generator knows: `rule`,
+  `run_date`, `true_person_id`, `person_id` (OneID's stable id on a first
+  build, as the generator computes it), `arm` (scrm's salted hold-out draw),
+  `planted`, `natural_conversion`, `planted_order`, `opted_out` (withdrew
+  `wecom_1v1` consent before the run date and not granted again by then:
+  suppressed as `opt_out`).
+- `automation_consent.csv` — the planted consent changes (the last rows of
+  `consent.csv`): `person_id`, `account_id`, `channel`, `granted`, `ts`
+  (local), the `run_date` and `rule` they were planted around, and
+  `suppressed_on_run` (the opt-out is still in force on that run date).
 - `noise.json` — per export file: exact duplicate rows and garbage rows
   injected (unparseable amount or date; they carry fresh order numbers), time
   formats, title rows, numbers-as-text, status snapshot date, and the file's
