@@ -1,0 +1,46 @@
+"""Expressions whose fast form differs by engine, written once here for every caller.
+
+ibis compiles one expression for each engine; where its generic form costs
+far more than the engine's own function, the override lives here, the one
+dialect-aware place (as ibis keeps small per-dialect compiler overrides).
+
+Example
+-------
+>>> from scrm_lib.engine import duckdb_connect
+>>> con = duckdb_connect()
+>>> t = con.sql("SELECT TIMESTAMPTZ '2026-01-01 00:00:00+00' AS at")
+>>> con.execute(t.select(s=epoch_seconds(con, t.at)))["s"].tolist()
+[1767225600]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
+
+
+@ibis.udf.scalar.builtin(name="epoch")
+def _duckdb_epoch(at: dt.Timestamp(timezone="UTC")) -> dt.float64:  # type: ignore[empty-body]
+    """DuckDB's ``epoch(TIMESTAMPTZ)``: seconds since 1970 as a double."""
+
+
+def epoch_seconds(con: Any, at: ir.TimestampValue) -> ir.IntegerValue:
+    """``at`` as whole epoch seconds (``int64``, rounded to the nearest second).
+
+    ibis's generic form casts a time-zone-aware timestamp to a naive one first
+    (``epoch(CAST(at AS TIMESTAMP))``); on DuckDB that cast goes through the ICU
+    calendar row by row (a scan of 10M orders for their epoch seconds: 4.1 s
+    with the cast, 0.7 s without, on the 2-core bench machine). ``epoch`` of
+    the aware value is the same instant (the session time zone is UTC,
+    :func:`scrm_lib.engine.duckdb_connect`) without the cast.
+    Other engines keep ibis's form.
+    """
+    if getattr(con, "name", "") == "duckdb" and at.type().is_timestamp() and at.type().timezone:
+        return _duckdb_epoch(at).cast("int64")
+    return at.epoch_seconds().cast("int64")
+
+
+__all__ = ["epoch_seconds"]
