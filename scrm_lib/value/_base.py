@@ -194,27 +194,29 @@ def person_orders(con: Any, *, cfg: dict[str, Any], unattributed: bool = False) 
     from scrm_lib.identity.account_hubs import unattributed_accounts
     from scrm_lib.warehouse.steps import person_map
 
-    if "orders" not in con.list_tables():
+    tables = con.list_tables()
+    if "orders" not in tables:
         raise ValueDataError("the warehouse has no orders table; run `scrm build`")
-    o = con.table("orders")
-    o = o.filter(o.status.isin(COUNTED_STATUSES))
     hubs = unattributed_accounts(con)
-    if hubs is not None and not unattributed:
-        # orders left on an account-key hub (a counter phone) had no evidence of their
-        # buyer: nobody's purchases; OneID re-keyed every other order of the hub
-        o = o.anti_join(hubs, "account_id")
-    when = ibis.coalesce(o.paid_at, o.created_at)
-    lines = o.select(
-        "platform",
-        "order_id",
-        "account_id",
-        ts=epoch_seconds(con, when),
-        amount=o.amount.cast("float64").fill_null(0.0),
-        refund=o.refund_amount.cast("float64").fill_null(0.0),
-        whole=(o.line_id == "").fill_null(False) if "line_id" in o.columns else ibis.literal(False),
-    )
-    orders = _lines_to_orders(lines)
-    if "person_accounts" in con.list_tables():
+
+    def counted(o: ir.Table) -> ir.Table:
+        """Counted order rows as lines: ``platform, order_id, account_id, ts, amount, refund``."""
+        o = o.filter(o.status.isin(COUNTED_STATUSES))
+        if hubs is not None and not unattributed:
+            # orders left on an account-key hub (a counter phone) had no evidence of their
+            # buyer: nobody's purchases; OneID re-keyed every other order of the hub
+            o = o.anti_join(hubs, "account_id")
+        return o.select(
+            "platform",
+            "order_id",
+            "account_id",
+            ts=epoch_seconds(con, ibis.coalesce(o.paid_at, o.created_at)),
+            amount=o.amount.cast("float64").fill_null(0.0),
+            refund=o.refund_amount.cast("float64").fill_null(0.0),
+        )
+
+    orders = _orders_of_lines(con.table("orders"), counted)
+    if "person_accounts" in tables:
         pm = person_map(con)
         joined = orders.left_join(pm, orders.account_id == pm.account_id)
         person = ibis.coalesce(joined.person_id, orders.account_id)
@@ -237,22 +239,30 @@ def person_orders(con: Any, *, cfg: dict[str, Any], unattributed: bool = False) 
     )
 
 
-def _lines_to_orders(lines: ir.Table) -> ir.Table:
-    """Order rows (``platform, order_id, account_id, ts, gross, refund``) from order lines.
+def _orders_of_lines(table: ir.Table, counted: Any) -> ir.Table:
+    """Order rows (``platform, order_id, account_id, ts, gross, refund``) of the orders table.
 
-    ``(platform, order_id, line_id)`` is the orders key (:data:`scrm_lib.schema.KEYS`),
-    so a row whose ``line_id`` is ``""`` (``whole``) is the only such row of its
-    order; when its order has no other line it *is* the order and passes through.
-    Only the lines of orders that have a sub-order line (or a null ``line_id``)
-    are summed, so a warehouse of one row per order pays no group-by of every
-    order (on DuckDB that group-by took longer than the whole RFM summary's).
+    ``counted(t)`` turns rows of ``table`` into counted lines. ``(platform,
+    order_id, line_id)`` is the orders key (:data:`scrm_lib.schema.KEYS`), so a
+    row whose ``line_id`` is ``""`` is the only such row of its order: when the
+    order has no other line (or line with a null ``line_id``) it *is* the order
+    and passes through. Only the lines of the other orders are summed, so a
+    warehouse of one row per order pays no group-by of every order (on DuckDB
+    that group-by took longer than the whole RFM summary's). Each branch reads
+    ``table`` itself: a projection shared by both would be materialized first.
     """
-    lined = lines.filter(~lines.whole).select("platform", "order_id").distinct()
-    single = lines.anti_join(lined, ["platform", "order_id"]).select(
-        "platform", "order_id", "account_id", "ts", gross=lines.amount, refund=lines.refund
+    if "line_id" not in table.columns:
+        lined = table
+    else:
+        lined = table.filter((table.line_id != "").fill_null(True))
+    lined = lined.select("platform", "order_id").distinct()
+    keys = ["platform", "order_id"]
+    single = counted(table.anti_join(lined, keys))
+    single = single.select(
+        "platform", "order_id", "account_id", "ts", gross=single.amount, refund=single.refund
     )
-    parts = lines.semi_join(lined, ["platform", "order_id"])
-    summed = parts.group_by(["platform", "order_id"]).aggregate(
+    parts = counted(table.semi_join(lined, keys))
+    summed = parts.group_by(keys).aggregate(
         account_id=parts.account_id.min(),
         ts=parts.ts.min(),
         gross=parts.amount.sum(),
