@@ -81,6 +81,7 @@ lint:
 
 bench:
 	$(RUN) python bench/run.py
+	$(RUN) python bench/table.py
 
 clean:
 	rm -rf data/warehouse data/reports $(SAMPLE)

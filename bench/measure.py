@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import platform
 import subprocess
 import time
 from collections.abc import Callable
@@ -52,3 +54,36 @@ def run_part(work: Callable[[Clock], dict[str, Any]], report: Path) -> None:
     out["seconds"] = clock.seconds
     out["total_seconds"] = round(time.perf_counter() - start, 2)
     report.write_text(json.dumps(out, default=str))
+
+
+def machine(**extra: Any) -> dict[str, Any]:
+    """The machine a result was measured on: cores, RAM, CPU model, OS, Python, DuckDB.
+
+    Every results file records it (``"machine"``), and ``bench/table.py`` prints it
+    beside the numbers; ``extra`` adds notes (e.g. ``shared_with_other_jobs``).
+    """
+    import duckdb
+
+    def first(path: str, key: str) -> str | None:
+        try:
+            for line in Path(path).read_text().splitlines():
+                if line.startswith(key):
+                    return line.split(":", 1)[1].strip()
+        except OSError:
+            return None
+        return None
+
+    mem_kib = first("/proc/meminfo", "MemTotal")
+    os_name = None
+    with contextlib.suppress(OSError):
+        os_name = platform.freedesktop_os_release().get("PRETTY_NAME")
+    return {
+        "cores": os.cpu_count(),
+        "ram_gib": round(int(mem_kib.split()[0]) / 2**20, 1) if mem_kib else None,
+        "cpu": first("/proc/cpuinfo", "model name") or platform.processor() or None,
+        "os": os_name or f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "duckdb": duckdb.__version__,
+        "load_average_at_start": round(os.getloadavg()[0], 2),
+        **extra,
+    }

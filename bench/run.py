@@ -3,8 +3,8 @@
 Usage: ``uv run python bench/run.py [--persons 100000 1000000]``
 
 Each step runs as its own process (the way a user runs it), measured for
-wall time and peak memory. Results go to ``bench/results/pipeline_<N>.json``
-and the table between the bench markers in README.md.
+wall time and peak memory. Results go to ``bench/results/pipeline_<N>.json``;
+``bench/table.py`` (``make bench`` runs it last) writes README's tables from them.
 
 Then the channels benchmark (``bench/channels.py``: attribution, channel
 value and funnel vs plain SQL and pandas) at ``--channels-persons``; results
@@ -16,13 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from measure import measure
+from measure import machine, measure
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / "work"
@@ -77,7 +76,7 @@ def run_size(persons: int) -> dict:
     scrm_seconds = steps["ingest"].seconds + steps["build"].seconds
     result = {
         "persons": persons,
-        "machine": {"cores": os.cpu_count(), "python": platform.python_version()},
+        "machine": machine(),
         "export_mib": round(export_bytes / 2**20, 1),
         "rows": status.get("tables", {}),
         "steps": {k: vars(v) for k, v in steps.items()},
@@ -91,39 +90,6 @@ def run_size(persons: int) -> dict:
     return result
 
 
-def table(results: list[dict]) -> str:
-    lines = [
-        "| persons | exports | generate | ingest | build (tables) | ingest + build | peak memory "
-        "| naive pandas load (peer) | ratio to peer | build with identity + marts |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in results:
-        s = r["steps"]
-        full = s.get("build_with_steps")
-        full_text = (
-            f"{full['seconds']:.0f} s, {full['peak_rss_mib'] / 1024:.1f} GiB"
-            if full
-            else (r.get("failures") or {}).get("build_with_steps", "not measured")
-        )
-        lines.append(
-            f"| {r['persons']:,} | {r['export_mib']:,} MiB | {s['generate']['seconds']:.0f} s "
-            f"| {s['ingest']['seconds']:.0f} s | {s['build']['seconds']:.0f} s "
-            f"| {r['ingest_plus_build_seconds']:.0f} s | {r['peak_rss_mib'] / 1024:.1f} GiB "
-            f"| {s['peer_pandas_load']['seconds']:.0f} s | {r['ratio_to_peer']}× | {full_text} |"
-        )
-    return "\n".join(lines)
-
-
-def update_readme(results: list[dict]) -> None:
-    readme = ROOT / "README.md"
-    text = readme.read_text(encoding="utf-8")
-    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
-    if start in text and end in text:
-        head, rest = text.split(start, 1)
-        _, tail = rest.split(end, 1)
-        readme.write_text(f"{head}{start}\n{table(results)}\n{end}{tail}", encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--persons", type=int, nargs="+", default=[100_000, 1_000_000])
@@ -131,8 +97,6 @@ def main() -> None:
     args = parser.parse_args()
     for n in args.persons:
         print(json.dumps(run_size(n), indent=2))
-    known = sorted(RESULTS.glob("pipeline_*.json"), key=lambda p: int(p.stem.split("_")[1]))
-    update_readme([json.loads(p.read_text()) for p in known])
     if args.channels_persons:
         channels = [str(n) for n in args.channels_persons]
         subprocess.run(

@@ -1,0 +1,424 @@
+"""The README's benchmark tables, generated from ``bench/results/*.json``: never typed by hand.
+
+Every number in the generated part of README's "## Benchmarks" section (between
+``<!-- bench:start -->`` and ``<!-- bench:end -->``) is read from a results
+file, with the machine each file was measured on. A results file is matched
+to a small renderer by its name (``RENDERERS``); a file no renderer knows is
+listed, not dropped, so a new benchmark shows up until it gets its row.
+
+Usage::
+
+    .venv/bin/python bench/table.py          # rewrite README.md between the markers
+    .venv/bin/python bench/table.py --check  # exit 1 when README.md differs (a hand edit)
+
+``make bench`` runs it at the end; ``tests/test_bench_table.py`` runs ``--check``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+README = ROOT / "README.md"
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+Row = tuple[str, str, str]  # what | scrm | peers (same data, same run)
+
+
+# -- formatting -------------------------------------------------------------------------
+
+
+def s(x: float) -> str:
+    """Seconds as a reader reads them: 0.34 s, 9.0 s, 184 s, 1,783 s."""
+    if x < 1:
+        return f"{x:.2f} s"
+    if x < 10:
+        return f"{x:.1f} s"
+    return f"{x:,.0f} s"
+
+
+def gib(mib: float) -> str:
+    return f"{mib / 1024:.1f} GiB"
+
+
+def ratio(x: float) -> str:
+    return f"{x:.2f}×"
+
+
+def count(n: int) -> str:
+    return f"{n:,}"
+
+
+def size(n: int) -> str:
+    """1000000 → 1M, 10000000 → 10M, 300000 → 300k, 1071575 → 1,071,575."""
+    for unit, name in ((1_000_000, "M"), (1_000, "k")):
+        if n % unit == 0:
+            return f"{n // unit}{name}"
+    return f"{n:,}"
+
+
+def src(path: Path) -> str:
+    return f"`bench/results/{path.name}`"
+
+
+# -- the machine ------------------------------------------------------------------------
+
+
+def describe_machine(m: dict[str, Any] | None) -> str:
+    """One line for a results file's ``machine``; what an old file lacks is said to be."""
+    if not m:
+        return "machine not recorded"
+    cores = m.get("cores") or m.get("cpus")
+    parts = [f"{cores} cores" if cores else None]
+    if m.get("ram_gib"):
+        parts.append(f"{m['ram_gib']} GiB RAM")
+    parts += [m.get("cpu"), m.get("os")]
+    parts.append(f"Python {m['python']}" if m.get("python") else None)
+    parts.append(f"DuckDB {m['duckdb']}" if m.get("duckdb") else None)
+    text = ", ".join(p for p in parts if p)
+    if not all(m.get(k) for k in ("ram_gib", "cpu", "os", "duckdb")):
+        text += " (the rest of the machine not recorded)"
+    if m.get("shared_with_other_jobs"):
+        text += "; shared with other jobs"
+    return text
+
+
+def load_of(m: dict[str, Any] | None) -> str:
+    """The load average a results file recorded (start → end), or nothing."""
+    keys = ("load_average_at_start", "load_average", "load_average_at_end")
+    load = [f"{m[k]:.1f}" for k in keys if m and m.get(k) is not None]
+    return f", load {' → '.join(load)}" if load else ""
+
+
+# -- one renderer per kind of results file ----------------------------------------------
+
+
+def pipeline_row(r: dict) -> str:
+    st = r["steps"]
+    full = st.get("build_with_steps")
+    full_text = (
+        f"{full['seconds']:.0f} s, {gib(full['peak_rss_mib'])}"
+        if full
+        else (r.get("failures") or {}).get("build_with_steps", "not measured")
+    )
+    return (
+        f"| {r['persons']:,} | {r['export_mib']:,} MiB | {st['generate']['seconds']:.0f} s "
+        f"| {st['ingest']['seconds']:.0f} s | {st['build']['seconds']:.0f} s "
+        f"| {r['ingest_plus_build_seconds']:.0f} s | {gib(r['peak_rss_mib'])} "
+        f"| {st['peer_pandas_load']['seconds']:.0f} s | {r['ratio_to_peer']}× | {full_text} |"
+    )
+
+
+def pipeline_prose(r: dict) -> str:
+    """What the largest pipeline run says, every number from its file."""
+    st, rows = r["steps"], r.get("rows", {})
+    full = st.get("build_with_steps")
+    counts = ", ".join(
+        f"{count(rows[k])} {k}" for k in ("touches", "events", "orders") if k in rows
+    )
+    text = (
+        f"Target for the data foundation: 1M persons ingested and built within 5 minutes "
+        f"and 8 GiB. At {r['persons']:,} persons ({r['export_mib']:,} MiB of exports: "
+        f"{counts} rows) ingest + table build took {s(r['ingest_plus_build_seconds'])} "
+        f"with a peak of {gib(r['peak_rss_mib'])}, {ratio(r['ratio_to_peer'])} the time "
+        f"of the naive pandas peer, which normalizes nothing and peaks at "
+        f"{gib(st['peer_pandas_load']['peak_rss_mib'])}."
+    )
+    if full:
+        text += (
+            f" The whole build with the identity, value and churn steps took "
+            f"{s(full['seconds'])} within {gib(full['peak_rss_mib'])}."
+        )
+    return text
+
+
+def identity_components(path: Path, data: list[dict]) -> list[Row]:
+    out = []
+    for i, r in enumerate(data):
+        where = " (`bench/identity_components.py`)" if i == 0 else ""
+        out.append((
+            f"connected components, {size(r['edges'])} identifier edges{where}",
+            s(r["scrm_scipy_s"]),
+            f"networkx {s(r['networkx_s'])} ({r['speedup']:.0f}×)"
+            + ("" if r.get("same_components") else "; components differ"),
+        ))  # fmt: skip
+    return out
+
+
+def value_rfm(path: Path, data: dict) -> list[Row]:
+    out = []
+    for i, r in enumerate(data["rfm"]):
+        where = " (`bench/value_rfm.py`)" if i == 0 else ""
+        peers = []
+        if r.get("duckdb_floor_s"):
+            peers.append(
+                f"plain DuckDB group-by, the floor, {s(r['duckdb_floor_s'])} "
+                f"(scrm {ratio(r['scrm_to_floor'])} of it)"
+            )
+        if r.get("polars_with_read_s"):
+            peers.append(
+                f"polars {s(r['polars_with_read_s'])} with its read from the file "
+                f"(scrm {ratio(r['scrm_to_polars_with_read'])} of it), "
+                f"{s(r['polars_in_memory_s'])} in memory"
+            )
+        peers.append(f"pandas groupby {s(r['pandas_s'])} ({ratio(r['pandas_ratio'])})")
+        if r.get("lifetimes_s"):
+            peers.append(f"lifetimes {s(r['lifetimes_s'])} ({ratio(r['lifetimes_ratio'])})")
+        scrm = s(r["scrm_s"])
+        if r.get("repeat", 1) > 1:
+            scrm += f" (median of {r['repeat']})"
+        out.append((f"RFM summary, {size(r['rows'])} order rows{where}", scrm, "; ".join(peers)))
+    p = data.get("preview")
+    if p:
+        out.append((
+            f"segment preview, {size(p['persons'])} persons",
+            f"{p['median_ms']:.0f} ms (target ≤ {p['target_ms']} ms)",
+            "",
+        ))  # fmt: skip
+    return out
+
+
+def churn_score(path: Path, d: dict) -> list[Row]:
+    sc = d["score"]
+    return [(
+        f"churn scoring, {size(d['persons'])} persons (`bench/churn_score.py`)",
+        f"{s(sc['wall_s'])}, peak {gib(sc['peak_rss_mib'])}",
+        "",
+    )]  # fmt: skip
+
+
+def identity_stitch(path: Path, d: dict) -> list[Row]:
+    b, acc, t = d["build"], d["accuracy_vs_truth"], d["timings"]
+    return [(
+        f"full build with identity, value and churn steps, {size(d['persons'])} persons "
+        "(`bench/identity_stitch.py`)",
+        f"{s(b['seconds'])} (identity {s(t['step_identity'])}), peak {b['peak_rss_gib']} GiB "
+        f"(target {d['target_peak_rss_gib']:.0f} GiB); P {acc['pairwise_precision']} / "
+        f"linkable R {acc['linkable_recall']}",
+        "",
+    )]  # fmt: skip
+
+
+def identity_matching(path: Path, d: dict) -> list[Row]:
+    acc = d["accuracy_vs_truth"]
+    return [(
+        f"identity step alone, {size(d['persons'])} persons (`bench/identity_matching.py`)",
+        f"{s(d['stitch_seconds'])}, peak {d['peak_rss_gib_through_stitch']} GiB; "
+        f"P {acc['pairwise_precision']} / R {acc['pairwise_recall']}",
+        "",
+    )]  # fmt: skip
+
+
+def identity_febrl(path: Path, d: dict) -> list[Row]:
+    out = []
+    for key, label in (("with_soc_sec_id", "with"), ("without_soc_sec_id", "without")):
+        if key not in d:
+            continue
+        a, b = d[key]["scrm"], d[key]["splink_default"]
+        out.append((
+            f"record linkage, {d['data']}, {label} soc_sec_id (`bench/identity_febrl.py`)",
+            f"{s(a['seconds'])}, F1 {a['pairwise_f1']}",
+            f"Splink's default model {s(b['seconds'])}, F1 {b['pairwise_f1']}",
+        ))  # fmt: skip
+    return out
+
+
+def _parts(d: dict) -> dict:
+    return d.get("parts", {})
+
+
+def channels(path: Path, d: dict) -> list[Row]:
+    p = _parts(d)
+    sc = p["scrm"]
+    peers = []
+    if "pandas" in p and "seconds" in p["pandas"]:
+        peers.append(f"pandas {s(p['pandas']['seconds'])} ({1 / d['scrm_over_pandas']:.1f}×)")
+    if "floor" in p:
+        peers.append(f"plain DuckDB SQL, the floor, {s(p['floor']['seconds'])}")
+    if "seconds" in p.get("polars", {}):
+        peers.append(f"polars {s(p['polars']['seconds'])}")
+    return [(
+        f"channel attribution, value, staff and funnel, {size(d['persons'])} persons "
+        "(`bench/channels.py`)",
+        f"{s(sc['seconds'])}, peak {gib(sc['peak_rss_mib'])}",
+        "; ".join(peers),
+    )]  # fmt: skip
+
+
+def conversations(path: Path, d: dict) -> list[Row]:
+    p = _parts(d)
+    sc = p["scrm"]
+    peers = []
+    if d.get("snownlp_expected_all_messages_seconds"):
+        peers.append(
+            f"snownlp's scorer about {s(d['snownlp_expected_all_messages_seconds'])} "
+            "(estimated from a timed slice)"
+        )
+    return [(
+        f"tagging the {size(d['persons'])}-person sample's {count(sc['messages'])} chat "
+        "messages (`bench/conversations.py`)",
+        f"{s(sc['seconds'])}, peak {gib(sc['peak_rss_mib'])} "
+        f"(target {s(d['target']['seconds'])})",
+        "; ".join(peers),
+    )]  # fmt: skip
+
+
+def referrals(path: Path, d: dict) -> list[Row]:
+    p = _parts(d)
+    sc, nx = p["scrm"], p.get("networkx")
+    sample = "warehouse" in d
+    what = (
+        f"every referral mart on the {size(d['persons'])}-person sample's "
+        f"{count(d['edges'])} links (`bench/referrals.py --warehouse`)"
+        if sample
+        else f"every referral mart, {size(d['edges'])} links (`bench/referrals.py`)"
+    )
+    scrm = f"{s(sc['seconds'])}, peak {gib(sc['peak_rss_mib'])}"
+    peer = ""
+    if nx:
+        at = p.get("scrm_peer_size")
+        eq = d.get("networkx_vs_scrm", {})
+        same = (
+            f"; equal for all {count(eq['inviters'])} inviters"
+            if eq.get("equal")
+            else "; counts differ"
+        )
+        if at:
+            scrm += f"; at {size(at['edges'])} links {s(at['seconds'])}"
+        base = at or sc
+        peer = (
+            f"networkx, downstream counts only, {size(nx['edges'])} links, "
+            f"{s(nx['seconds'])} ({ratio(nx['seconds'] / base['seconds'])}){same}"
+        )
+    return [(what, scrm, peer)]
+
+
+def triggers(path: Path, d: dict) -> list[Row]:
+    c, t = d["counts"], d["target"]
+    return [(
+        f"`scrm triggers run`, {size(d['persons'])}-person sample (`bench/triggers.py`)",
+        f"{s(d['seconds'])}, peak {gib(d['peak_rss_mib'])} (target {s(t['seconds'])}, "
+        f"{gib(t['peak_rss_mib'])}); {count(c['rows_in'])} rows in, "
+        f"{count(c['planned'])} planned",
+        "",
+    )]  # fmt: skip
+
+
+#: (file name pattern, renderer), in the order the rows appear.
+RENDERERS: list[tuple[str, Callable[[Path, Any], list[Row]]]] = [
+    (r"identity_components", identity_components),
+    (r"identity_febrl", identity_febrl),
+    (r"identity_matching_.+", identity_matching),
+    (r"identity_stitch_.+", identity_stitch),
+    (r"value_rfm", value_rfm),
+    (r"churn_score", churn_score),
+    (r"channels_\d+", channels),
+    (r"conversations_\d+", conversations),
+    (r"referrals_\d+", referrals),
+    (r"referrals_sample_\d+", referrals),
+    (r"triggers_\d+", triggers),
+]
+
+
+def _number(path: Path) -> int:
+    found = re.findall(r"\d+", path.stem)
+    return int(found[-1]) if found else 0
+
+
+def _machine_of(data: Any) -> dict | None:
+    return data.get("machine") if isinstance(data, dict) else None
+
+
+def render(results: Path = RESULTS) -> str:
+    """The generated part of the Benchmarks section from every results file."""
+    files = sorted(results.glob("*.json"), key=lambda p: (re.sub(r"\d+", "", p.stem), _number(p)))
+    loaded = {p: json.loads(p.read_text(encoding="utf-8")) for p in files}
+    machines: dict[str, list[str]] = {}
+
+    def tag(path: Path) -> str:
+        line = describe_machine(_machine_of(loaded[path]))
+        names = machines.setdefault(line, [])
+        if path.name not in names:
+            names.append(path.name)
+        return f"m{list(machines).index(line) + 1}{load_of(_machine_of(loaded[path]))}"
+
+    pipeline = [p for p in files if re.fullmatch(r"pipeline_\d+", p.stem)]
+    lines = [
+        "| persons | exports | generate | ingest | build (tables) | ingest + build | peak memory "
+        "| naive pandas load (peer) | ratio to peer | build with identity + marts | machine |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    lines += [f"{pipeline_row(loaded[p])[:-1]}| {tag(p)} |" for p in pipeline]
+    if pipeline:
+        lines += ["", pipeline_prose(loaded[pipeline[-1]])]
+    lines += ["", "**Other benchmarks**", ""]
+    lines += ["| what | scrm | peer(s), same data, same run | machine |", "|---|---|---|---|"]
+    known = set(pipeline)
+    for pattern, renderer in RENDERERS:
+        for p in files:
+            if p in known or not re.fullmatch(pattern, p.stem):
+                continue
+            known.add(p)
+            for what, scrm, peers in renderer(p, loaded[p]):
+                lines.append(f"| {what} | {scrm} | {peers} | {tag(p)} |")
+    for p in files:
+        if p not in known:
+            lines.append(f"| {src(p)}: no renderer in `bench/table.py` yet | | | {tag(p)} |")
+    lines += [
+        "",
+        "(scrm's times include reading the warehouse file; for RFM, polars' time with its "
+        "read includes reading the four columns from the same file, while pandas and "
+        "lifetimes run on a frame already in memory.)",
+        "",
+        "Machines (each results file records its own):",
+        "",
+    ]
+    for i, (line, names) in enumerate(machines.items(), start=1):
+        lines.append(f"- m{i}: {line} ({', '.join(f'`{n}`' for n in names)})")
+    return "\n".join(lines)
+
+
+def updated(text: str, block: str) -> str:
+    if START not in text or END not in text:
+        raise SystemExit(f"README.md has no {START} … {END} markers in its Benchmarks section")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    return f"{head}{START}\n{block}\n{END}{tail}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if README.md differs")
+    parser.add_argument("--readme", type=Path, default=README)
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    text = args.readme.read_text(encoding="utf-8")
+    new = updated(text, render(args.results))
+    if args.check:
+        if new != text:
+            diff = difflib.unified_diff(
+                text.splitlines(), new.splitlines(), "README.md", "generated", lineterm=""
+            )
+            print("\n".join(diff))
+            print(
+                "README's benchmark tables differ from bench/results: "
+                "run `.venv/bin/python bench/table.py`",
+                file=sys.stderr,
+            )
+            return 1
+        return 0
+    if new != text:
+        args.readme.write_text(new, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
