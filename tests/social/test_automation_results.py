@@ -13,7 +13,7 @@ from scrm_lib.config import load_settings
 from scrm_lib.engine import duckdb_connect, register_arrow
 from scrm_lib.schema import MARTS
 from scrm_lib.social.automation.outbox import _write
-from scrm_lib.social.automation.results import automation_results
+from scrm_lib.social.automation.results import automation_results, uplift_interval
 from tests.value.conftest import order, put
 
 PLANNED = pd.Timestamp("2026-11-02 10:00", tz="Asia/Shanghai").tz_convert("UTC")
@@ -94,13 +94,26 @@ def test_counts_by_hand(results):
 
 def test_uplift_interval_and_p_value_match_statsmodels(results):
     r = results.loc["nudge"]
-    lo, hi = confint_proportions_2indep(12, 40, 3, 20, method="wald", compare="diff")
+    lo, hi = confint_proportions_2indep(12, 40, 3, 20, method="newcomb", compare="diff")
     _, p = proportions_ztest([12, 3], [40, 20])
     assert r["uplift"] == pytest.approx(0.15)
     assert (r["uplift_lo"], r["uplift_hi"]) == (pytest.approx(lo), pytest.approx(hi))
     assert r["p_value"] == pytest.approx(p)
     assert r["relative_uplift"] == pytest.approx(0.3 / 0.15 - 1)
     assert r["incremental_conversions"] == pytest.approx(0.15 * 40)
+
+
+def test_a_hold_out_without_conversions_keeps_a_score_interval():
+    """0 of 39 held out converted, 6 of 400 sent: the Wald interval takes the hold-out's
+    variance as zero and excludes 0; the score interval does not (Newcombe 1998)."""
+    lo, hi = uplift_interval(6, 400, 0, 39)
+    wald = confint_proportions_2indep(6, 400, 0, 39, method="wald", compare="diff")
+    assert wald[0] > 0
+    assert lo < 0 < hi
+    assert (lo, hi) == tuple(
+        pytest.approx(x)
+        for x in confint_proportions_2indep(6, 400, 0, 39, method="newcomb", compare="diff")
+    )
 
 
 def test_the_kpi_row_sums_every_rule(results):

@@ -10,8 +10,9 @@ counts whether or not the sending tool delivered it, so a tool that skipped send
 dilutes the uplift rather than biasing it.
 
 The engine counts units and conversions per rule and arm (sufficient statistics);
-the experiments module's two-proportion test gives the uplift, its interval and
-p-value (:func:`scrm_lib.experiments.frequentist.proportion_test`). Sends, opens and
+the uplift's interval is Newcombe's score interval (:func:`uplift_interval`: hold-outs
+are small and often convert nobody) and its p-value the experiments module's
+two-proportion test (:func:`scrm_lib.experiments.frequentist.proportion_test`). Sends, opens and
 clicks come from ``touches`` whose campaign is the row's ``auto:<rule>:<date>`` on
 the row's account.
 
@@ -126,15 +127,42 @@ def _row(rule: str, days: int, g: pd.DataFrame) -> dict[str, Any]:
     if ns and nh:
         c = proportion_test(ProportionStatistic(n=nh, sum=ch), ProportionStatistic(n=ns, sum=cs),
                             StatsConfig())  # fmt: skip
-        out.update(uplift=c.absolute, uplift_lo=c.absolute_ci[0], uplift_hi=c.absolute_ci[1],
+        lo, hi = uplift_interval(cs, ns, ch, nh)
+        uplift = cs / ns - ch / nh
+        out.update(uplift=uplift, uplift_lo=lo, uplift_hi=hi,
                    relative_uplift=c.relative, p_value=c.p_value,
-                   incremental_conversions=c.absolute * ns,
+                   incremental_conversions=uplift * ns,
                    note=c.message if c.error else None)  # fmt: skip
     elif ns:
         out["note"] = "no hold-out units (a hold-out share of 0, or none matured yet)"
     else:
         out["note"] = "no matured units yet"
     return out
+
+
+def uplift_interval(
+    conv_send: int, n_send: int, conv_hold: int, n_hold: int, alpha: float = 0.05
+) -> tuple[float, float]:
+    """The interval for send minus hold-out conversion: Newcombe's hybrid score interval
+    (statsmodels' ``confint_proportions_2indep(method="newcomb")``).
+
+    Hold-outs are small by design (5-10% of a rule's audience), and a small arm often has
+    no conversion at all; the Wald interval then takes that arm's variance as zero and is
+    too narrow. Newcombe's interval keeps its coverage there (Newcombe 1998, Stat Med 17).
+
+    Examples
+    --------
+    >>> [round(x, 4) for x in uplift_interval(56, 70, 48, 80)]  # Newcombe's example (a)
+    [0.0524, 0.3339]
+    >>> [round(x, 4) for x in uplift_interval(0, 10, 0, 20)]  # example (d): no conversions
+    [-0.1611, 0.2775]
+    """
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    lo, hi = confint_proportions_2indep(
+        conv_send, n_send, conv_hold, n_hold, method="newcomb", compare="diff", alpha=alpha
+    )
+    return float(lo), float(hi)
 
 
 def automation_results(
