@@ -12,7 +12,7 @@ Example
     scrm report run data_health -p max_examples=3
     scrm report run-all                # every report, default parameters, a few at a time
     scrm report list --json
-    scrm report run-due --schedule schedules.toml --now 2026-11-23T07:05
+    scrm report run-due --schedule schedules.toml --now 2026-11-23T07:05   # reports and outboxes
 """
 
 from __future__ import annotations
@@ -191,7 +191,8 @@ def run_due(
     notebooks: NotebooksOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Run each scheduled report whose latest cron time has not been run yet (then record it)."""
+    """Run each scheduled report and automation outbox whose latest cron time has not been
+    run yet (then record it)."""
     from scrm_lib.reports.schedule import run_due as run
 
     results = run(schedule, now=now, settings=load_settings(), notebooks_dir=notebooks)
@@ -201,14 +202,14 @@ def run_due(
     elif not results:
         out.print("nothing due")
     else:
-        table = Table("report", "scheduled for", "status", "run id", "error")
+        table = Table("job", "kind", "scheduled for", "status", "run id", "file", "error")
         for r in results:
-            table.add_row(
-                r["id"], r["scheduled_for"], r["status"], r["run_id"] or "", r["error"] or ""
-            )
+            table.add_row(r["id"], r["kind"], r["scheduled_for"], r["status"], r["run_id"] or "",
+                          r.get("path") or "", r["error"] or "")  # fmt: skip
         _print_table(table)
     for r in failed:
-        err.print(f"error: report {r['id']} failed: {r['error']}", highlight=False, markup=False)
+        err.print(f"error: {r['kind']} {r['id']} failed: {r['error']}", highlight=False,
+                  markup=False)  # fmt: skip
     if failed:
         raise typer.Exit(1)
 

@@ -22,6 +22,22 @@ The schedule file::
     cron = "0 8 * * MON"
     parameters = { week = "last_complete_week", platform = "tmall" }
 
+An ``[[automation]]`` entry runs the automation rules (:mod:`scrm_lib.social.automation`)
+for the fire time's date and writes the rows to send for the sending tool, masked as a
+marketer's export is, formula-escaped and audited (user ``scheduler``)::
+
+    [[automation]]
+    name = "daily_outbox"
+    cron = "30 6 * * *"                 # after the morning build, before quiet hours end
+    export = "xlsx"                     # csv | xlsx | json (default xlsx)
+    rules = []                          # optional: only these rules' rows; empty = every rule
+    folder = "outbox"                   # optional, from the home (default <reports_dir>/outbox)
+
+It writes ``<folder>/<date>/<name>.<export>`` and ``<name>.manifest.json`` beside it.
+The run itself is always every rule (caps and priorities are decided across rules;
+running a date again replaces its outbox); ``rules`` picks which rules' rows the file
+carries.
+
 Parameter values may be relative-date tokens, resolved at the run's
 scheduled time (in the schedule's zone): ``today``, ``yesterday``,
 ``N_days_ago``, and the ranges ``last_complete_week`` (the Monday–Sunday ISO
@@ -57,6 +73,13 @@ from scrm_lib.errors import ConfigError, ScrmError
 logger = logging.getLogger(__name__)
 
 STATE_FILE = "schedule_state.json"
+#: Where scheduled outbox exports go under ``reports_dir`` (not ``automation/``: the
+#: automation report's runs live there).
+OUTBOX_FOLDER = "outbox"
+EXPORT_FORMATS = ("csv", "xlsx", "json")
+#: Who a scheduled export is audited as, and the role it is masked for (never unmasked).
+SCHEDULER_USER, SCHEDULER_ROLE = "scheduler", "marketer"
+_ENTRY_NAME = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 _DAYS_AGO = re.compile(r"^(\d+)_days?_ago$")
 RANGES = ("last_complete_week", "last_complete_month")
 SINGLE = ("today", "yesterday")
@@ -73,12 +96,28 @@ class ScheduledReport:
 
 
 @dataclass(frozen=True)
+class ScheduledAutomation:
+    """One ``[[automation]]`` entry: run the automation rules, export the rows to send."""
+
+    name: str
+    cron: str
+    export: str = "xlsx"
+    rules: tuple[str, ...] = ()
+    folder: str | None = None
+
+    @property
+    def id(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
 class Schedule:
-    """A parsed schedule file: the cron zone and its reports."""
+    """A parsed schedule file: the cron zone, its reports and its automation entries."""
 
     timezone: str
     reports: tuple[ScheduledReport, ...]
     path: Path | None = None
+    automations: tuple[ScheduledAutomation, ...] = ()
 
 
 # --- relative dates ------------------------------------------------------------------
@@ -212,7 +251,65 @@ def load_schedule(path: str | Path, *, settings: Settings | None = None) -> Sche
         if any(r.id == rid for r in reports):
             raise ConfigError(f"{where}: id {rid!r} used twice; give one entry an `id`")
         reports.append(ScheduledReport(rid, name, cron, dict(params)))
-    return Schedule(tz, tuple(reports), file)
+    automations = _automation_entries(data.get("automation", []), file, settings)
+    return Schedule(tz, tuple(reports), file, automations)
+
+
+def _automation_entries(
+    entries: Any, file: Path, settings: Settings | None
+) -> tuple[ScheduledAutomation, ...]:
+    """The ``[[automation]]`` entries, each checked; a bad one is one line naming it."""
+    from croniter import croniter
+
+    if not isinstance(entries, list):
+        raise ConfigError(f"{file}: write each automation entry as an [[automation]] table")
+    out: list[ScheduledAutomation] = []
+    for i, entry in enumerate(entries, start=1):
+        where = f"{file}: automation #{i}"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where}: write it as an [[automation]] table")
+        name = entry.get("name")
+        if not isinstance(name, str) or not _ENTRY_NAME.match(name):
+            raise ConfigError(f"{where}: name {name!r}: letters, digits, _ or - (it names a file)")
+        where = f"{where} ({name})"
+        unknown = set(entry) - {"name", "cron", "export", "rules", "folder"}
+        if unknown:
+            raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+        cron = entry.get("cron")
+        if not isinstance(cron, str) or not croniter.is_valid(cron):
+            raise ConfigError(f"{where}: cron {cron!r} is not a valid cron expression")
+        export = entry.get("export", "xlsx")
+        if export not in EXPORT_FORMATS:
+            raise ConfigError(f"{where}: export {export!r}: use {', '.join(EXPORT_FORMATS)}")
+        rules = entry.get("rules", [])
+        if not isinstance(rules, list) or not all(isinstance(r, str) for r in rules):
+            raise ConfigError(f"{where}: rules must be a list of rule names")
+        folder = entry.get("folder")
+        if folder is not None and (not isinstance(folder, str) or not folder.strip()):
+            raise ConfigError(f"{where}: folder must be a path")
+        if any(a.name == name for a in out):
+            raise ConfigError(f"{where}: name {name!r} used twice")
+        if rules:
+            path, known = _rule_names(settings)
+            if missing := [r for r in rules if r not in known]:
+                raise ConfigError(f"{where}: unknown rule(s) {', '.join(missing)} (not in {path})")
+        out.append(ScheduledAutomation(name, cron, export, tuple(rules), folder))
+    return tuple(out)
+
+
+def _rule_names(settings: Settings | None) -> tuple[Path, set[str]]:
+    """The configured rules file and the names of its rules (read, not checked: a rule's
+    clauses are checked against the warehouse when the entry runs)."""
+    from scrm_lib.social.automation.config import automation_config
+
+    path = Path(automation_config(settings or load_settings())["rules_path"])
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the automation rules ({exc})") from None
+    rules = data.get("rule", [])
+    rules = rules if isinstance(rules, list) else []
+    return path, {r.get("name") for r in rules if isinstance(r, dict)}
 
 
 def last_fire(cron: str, now: dt.datetime) -> dt.datetime:
@@ -266,12 +363,13 @@ def state_path(settings: Settings | None = None) -> Path:
 def read_state(path: Path) -> dict[str, Any]:
     """The state file's content (empty when there is none yet)."""
     if not path.exists():
-        return {"reports": {}}
+        return {"reports": {}, "automation": {}}
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ScrmError(f"{path}: unreadable schedule state ({exc}); fix or delete it") from None
     data.setdefault("reports", {})
+    data.setdefault("automation", {})
     return data
 
 
@@ -329,14 +427,138 @@ def due_reports(
     >>> [(r.id, t.isoformat()) for r, t in due_reports(s, {"reports": {}}, now)]
     [('r', '2026-11-23T07:00:00+00:00')]
     """
-    local = now.astimezone(_zone(schedule.timezone, "schedule"))
+    return _due(schedule.reports, state.get("reports", {}), schedule.timezone, now)
+
+
+def due_automations(
+    schedule: Schedule, state: dict[str, Any], now: dt.datetime
+) -> list[tuple[ScheduledAutomation, dt.datetime]]:
+    """Automation entries due at ``now``: the same rule as :func:`due_reports`, kept apart
+    in the state file (``automation``), so an entry and a report may share a name.
+
+    Examples
+    --------
+    >>> s = Schedule("Asia/Shanghai", (), automations=(ScheduledAutomation("o", "30 6 * * *"),))
+    >>> now = dt.datetime(2026, 12, 10, 7, tzinfo=ZoneInfo("Asia/Shanghai"))
+    >>> [(a.id, t.isoformat()) for a, t in due_automations(s, {}, now)]
+    [('o', '2026-12-10T06:30:00+08:00')]
+    """
+    return _due(schedule.automations, state.get("automation", {}), schedule.timezone, now)
+
+
+def _due(entries: Any, seen_by_id: dict[str, Any], tz: str, now: dt.datetime) -> list[Any]:
+    local = now.astimezone(_zone(tz, "schedule"))
     out = []
-    for report in schedule.reports:
-        fire = last_fire(report.cron, local)
-        seen = state.get("reports", {}).get(report.id, {}).get("last_fire")
+    for entry in entries:
+        fire = last_fire(entry.cron, local)
+        seen = seen_by_id.get(entry.id, {}).get("last_fire")
         if seen is None or fire > dt.datetime.fromisoformat(seen):
-            out.append((report, fire))
+            out.append((entry, fire))
     return out
+
+
+# --- automation entries --------------------------------------------------------------
+
+
+def export_folder(entry: ScheduledAutomation, settings: Settings) -> Path:
+    """Where an entry's files go (a date folder below): its ``folder``, relative to the
+    home, else ``<reports_dir>/outbox``."""
+    if entry.folder is None:
+        return settings.reports_dir / OUTBOX_FOLDER
+    folder = Path(entry.folder).expanduser()
+    return folder if folder.is_absolute() else settings.home / folder
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else ""
+    return text if isinstance(exc, ScrmError) else f"{type(exc).__name__}: {text}".rstrip(": ")
+
+
+def _counts(summary: dict[str, Any], rules: tuple[str, ...]) -> dict[str, int]:
+    keys = ("planned", "to_send", "holdout", "suppressed")
+    if not rules:
+        return {k: int(summary[k]) for k in keys}
+    parts = [r for r in summary["by_rule"] if r["rule"] in rules]
+    return {k: sum(int(r[k]) for r in parts) for k in keys}
+
+
+def run_automation(
+    entry: ScheduledAutomation,
+    fire: dt.datetime,
+    *,
+    settings: Settings | None = None,
+    warehouse: Any = None,
+    runs: dict[dt.date, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Run the automation rules for ``fire``'s date and export its rows to send; never raises.
+
+    The export is the library's (:func:`scrm_lib.social.automation.outbox.export_outbox`):
+    rows to send only, masked for the ``marketer`` role, formula-escaped, audited as
+    user ``scheduler``. A manifest (the returned dict) is written beside the file as
+    ``<name>.manifest.json``.
+
+    Parameters
+    ----------
+    entry
+        From :func:`load_schedule`.
+    fire
+        The fire time; its date (in the schedule's zone) is the run date.
+    warehouse
+        A path or an open connection; default: the configured warehouse.
+    runs
+        Run summaries by date, shared by the entries of one ``run_due`` call so a date
+        runs once however many entries export it.
+
+    Returns
+    -------
+    dict
+        ``id, kind, scheduled_for, run_date, rules, format, run_id, status, error, path,
+        rows`` (exported), ``planned, to_send, holdout, suppressed`` (of the entry's
+        rules), ``masked, audit_id, user, role, duration_s``.
+    """
+    import time
+
+    from scrm_lib.social.automation.outbox import export_outbox, run_triggers
+
+    cfg = settings or load_settings()
+    runs = {} if runs is None else runs
+    day = fire.date()
+    folder = export_folder(entry, cfg) / day.isoformat()
+    started = time.perf_counter()
+    result: dict[str, Any] = {
+        "id": entry.id, "kind": "automation", "scheduled_for": fire.isoformat(),
+        "run_date": day.isoformat(), "rules": list(entry.rules), "format": entry.export,
+        "run_id": None, "status": "failed", "error": None, "path": None, "rows": None,
+        "planned": None, "to_send": None, "holdout": None, "suppressed": None,
+        "masked": True, "audit_id": None, "user": SCHEDULER_USER, "role": SCHEDULER_ROLE,
+        "duration_s": None,
+    }  # fmt: skip
+    try:
+        if day not in runs:
+            wh = cfg.warehouse if warehouse is None else warehouse
+            runs[day] = run_triggers(day, wh, settings=cfg)
+        summary = runs[day]
+        info = export_outbox(
+            day, out=folder / f"{entry.name}.{entry.export}", username=SCHEDULER_USER,
+            role=SCHEDULER_ROLE, fmt=entry.export, rules=entry.rules, settings=cfg,  # type: ignore[arg-type]
+        )  # fmt: skip
+        result.update(
+            run_id=summary["run_id"], status="ok", path=info["path"], rows=info["rows"],
+            masked=info["masked"], audit_id=info["audit_id"], **_counts(summary, entry.rules),
+        )  # fmt: skip
+    except Exception as exc:  # one entry's failure is recorded; the others still run
+        result["error"] = _one_line(exc)
+        if not isinstance(exc, ScrmError):
+            logger.exception("run-due: automation %s failed", entry.id)
+    result["duration_s"] = round(time.perf_counter() - started, 3)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        manifest = folder / f"{entry.name}.manifest.json"
+        manifest.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
+    except OSError as exc:
+        logger.warning("run-due: no manifest for automation %s (%s)", entry.id, exc)
+    return result
 
 
 Runner = Callable[..., dict[str, Any]]
@@ -349,12 +571,16 @@ def run_due(
     settings: Settings | None = None,
     notebooks_dir: str | Path | None = None,
     runner: Runner | None = None,
+    warehouse: Any = None,
 ) -> list[dict[str, Any]]:
-    """Run every due report once and record it in ``<reports_dir>/schedule_state.json``.
+    """Run every due automation entry and report once and record it in
+    ``<reports_dir>/schedule_state.json``.
 
     A run counts when it was attempted: a failed report waits for its next
     fire time rather than being retried on every call (run it by hand with
-    ``scrm report run`` once fixed).
+    ``scrm report run`` once fixed; an automation entry with ``scrm triggers run``
+    and ``scrm triggers outbox --export``). Automation entries run first: the
+    sends wait on them, and they take seconds where a report takes minutes.
 
     Parameters
     ----------
@@ -368,12 +594,16 @@ def run_due(
         Where the notebooks are.
     runner
         Runs one report (default :func:`scrm_lib.reports.runner.run_report`); tests inject one.
+    warehouse
+        What automation entries read (a path or an open connection); default: the
+        configured warehouse.
 
     Returns
     -------
     list of dict
-        One per report run: ``id, report, scheduled_for, parameters, run_id,
-        status, error``.
+        One per run. A report: ``id, kind`` ("report"), ``report, scheduled_for,
+        parameters, run_id, status, error``; an automation entry: the manifest of
+        :func:`run_automation` (``kind`` "automation").
 
     Examples
     --------
@@ -390,11 +620,23 @@ def run_due(
     results = []
     with _lock(path.with_suffix(".lock")):
         state = read_state(path)
+        runs: dict[dt.date, dict[str, Any]] = {}
+        for entry, fire in due_automations(schedule, state, clock):
+            logger.info("run-due: automation %s for %s", entry.id, fire.isoformat())
+            result = run_automation(entry, fire, settings=cfg, warehouse=warehouse, runs=runs)
+            state["automation"][entry.id] = {
+                "last_fire": fire.isoformat(),
+                "attempted_at": clock.isoformat(),
+                **{k: result[k] for k in ("run_date", "run_id", "status", "error", "path")},
+            }
+            _write_state(path, state)
+            results.append(result)
         for report, fire in due_reports(schedule, state, clock):
             params = resolve_parameters(report.parameters, fire.date())
             logger.info("run-due: %s for %s", report.id, fire.isoformat())
             result = {
                 "id": report.id,
+                "kind": "report",
                 "report": report.name,
                 "scheduled_for": fire.isoformat(),
                 "parameters": params,

@@ -10,12 +10,8 @@ Example
     scrm triggers outbox --date 2026-12-01 --export outbox.csv --user mark --role marketer
     scrm triggers results --since 2026-11-01 --json
 
-A daily cron entry (the report scheduler runs notebooks, not commands; ``%`` is
-escaped for crontab)::
-
-    30 0 * * *  cd /srv/scrm && D=$(TZ=Asia/Shanghai date +\\%F) &&
-                scrm triggers run --date $D &&
-                scrm triggers outbox --date $D --export out/$D.csv --user cron
+Daily, an ``[[automation]]`` entry in ``schedules.toml`` does the run and the export
+(``scrm report run-due``, see :mod:`scrm_lib.reports.schedule`).
 """
 
 from __future__ import annotations

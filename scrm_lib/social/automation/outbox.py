@@ -502,14 +502,16 @@ def export_outbox(
     role: str,
     fmt: Literal["csv", "xlsx", "json"] | None = None,
     unmask: bool = False,
+    rules: list[str] | tuple[str, ...] | None = None,
     settings: Settings | None = None,
 ) -> dict[str, Any]:
     """Write the rows to send of a kept outbox as CSV, XLSX or JSON: masked, formula-safe,
     audited.
 
-    Only rows to send (planned, not held out) go out. Accounts are masked as everywhere
-    (opaque WeCom and WeChat ids pass, so the sending tool can address them; a phone
-    account is masked unless an admin unmasks, audited as such).
+    Only rows to send (planned, not held out) go out; ``rules`` keeps those of some
+    rules only (a team's share of the outbox; empty or None: every rule). Accounts are
+    masked as everywhere (opaque WeCom and WeChat ids pass, so the sending tool can
+    address them; a phone account is masked unless an admin unmasks, audited as such).
 
     Raises
     ------
@@ -531,11 +533,14 @@ def export_outbox(
     privacy.check_format(kind)
     rows = outbox(date, to_send=True, settings=settings)
     run_date = str(rows["run_date"].iloc[0]) if len(rows) else str(date)
+    if rules:
+        rows = rows[rows["rule"].isin(list(rules))]
     df = rows.assign(reason_sent=rows["evidence"])[EXPORT_COLUMNS]
     privacy.write_export(df, path, fmt=kind, unmask=unmask, table="automation_outbox")
+    detail = {"format": kind, "unmasked": bool(unmask), "path": str(path)}
     audit_id = record_audit(
         username, "export", f"automation_outbox:{run_date}", rows=len(df), role=role,
-        detail={"format": kind, "unmasked": bool(unmask), "path": str(path)},
+        detail=detail | ({"rules": sorted(rules)} if rules else {}),
         path=settings.state_db if settings is not None else None,
     )  # fmt: skip
     return {"rows": len(df), "path": str(path), "format": kind, "masked": not unmask,
