@@ -22,7 +22,7 @@ from rich.table import Table
 
 from scrm_lib.churn.cli import app as churn_app
 from scrm_lib.cli_common import JsonOpt, WarehouseOpt, emit_json, err, out
-from scrm_lib.config import Settings, load_settings
+from scrm_lib.config import Settings, check_master, load_settings, normalize_engine
 from scrm_lib.errors import ScrmError
 from scrm_lib.experiments.cli import app as experiments_app
 from scrm_lib.identity.cli import app as identity_app
@@ -222,7 +222,16 @@ def _suggest_preset(path: Path, out_path: Path | None, as_json: bool, cfg: Setti
 def build(
     raw: RawOpt = None,
     warehouse: WarehouseOpt = None,
-    engine: Annotated[str | None, typer.Option(help="duckdb (default) or pyspark.")] = None,
+    engine: Annotated[
+        str | None, typer.Option(help="duckdb (default) or spark (alias pyspark).")
+    ] = None,
+    master: Annotated[
+        str | None,
+        typer.Option(
+            help="Spark master for --engine spark: local[N] (default local[2]) or a "
+            "cluster's URL, e.g. spark://HOST:7077."
+        ),
+    ] = None,
     steps: Annotated[
         str | None,
         typer.Option(help="Build steps after the tables, comma-separated (default all; 'none')."),
@@ -240,7 +249,14 @@ def build(
     """Build the warehouse from the raw area and publish it atomically."""
     from scrm_lib.warehouse.build import build as run
 
-    cfg = settings(raw_dir=raw, warehouse=warehouse, engine=engine)
+    cfg = settings(
+        raw_dir=raw,
+        warehouse=warehouse,
+        engine=None if engine is None else normalize_engine(engine),
+        spark_master=None if master is None else check_master(master),
+    )
+    if master is not None and cfg.engine != "pyspark":
+        raise ScrmError(f"--master {master} is for the Spark engine: add --engine spark")
     if train_churn:
         churn = {**cfg.extra.get("churn", {}), "train_in_build": True}
         cfg = cfg.with_overrides(extra={**cfg.extra, "churn": churn})

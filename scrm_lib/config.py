@@ -8,6 +8,18 @@ that holds ``scrm.toml`` or is an scrm source checkout (its
 in ``notebooks/`` finds the same warehouse as ``scrm`` run at the top;
 else the current directory (:func:`find_home`).
 
+The engine is ``engine = "duckdb"`` (or ``"pyspark"``, alias ``"spark"``), or
+an ``[engine]`` table that also says where Spark runs::
+
+    [engine]
+    name = "spark"
+    master = "spark://10.0.0.5:7077"   # default local[2]
+    executor_memory = "4g"             # default: Spark's (1g)
+    warehouse_path = "hdfs:///scrm"    # default data/warehouse/spark
+
+(environment: ``SCRM_ENGINE``, ``SCRM_SPARK_MASTER``,
+``SCRM_SPARK_EXECUTOR_MEMORY``, ``SCRM_SPARK_WAREHOUSE_PATH``).
+
 Sections of ``scrm.toml`` that are not settings fields land in
 ``Settings.extra`` and are read, validated and documented by the module
 they configure: ``[identity]`` (:mod:`scrm_lib.identity.config`),
@@ -28,6 +40,7 @@ Example
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -36,6 +49,55 @@ from typing import Any
 from scrm_lib.errors import ConfigError
 
 ENGINES = ("duckdb", "pyspark")
+#: Other names accepted for an engine (config and CLI): ``spark`` is ``pyspark``.
+ENGINE_ALIASES = {"spark": "pyspark"}
+#: Keys of the ``[engine]`` table in ``scrm.toml`` -> the settings field each sets.
+ENGINE_KEYS = {
+    "name": "engine",
+    "master": "spark_master",
+    "executor_memory": "spark_executor_memory",
+    "warehouse_path": "spark_warehouse_path",
+}
+
+_MASTER = re.compile(
+    r"local(\[(\*|[1-9]\d*)(,\s*[1-9]\d*)?\])?"
+    r"|local-cluster\[\d+,\s*\d+,\s*\d+\]"
+    r"|spark://[\w.-]+(:\d+)?(,[\w.-]+(:\d+)?)*"
+    r"|yarn|k8s://\S+"
+)
+_MEMORY = re.compile(r"[1-9]\d*([kmgtp]b?)?", re.IGNORECASE)
+_URL = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://\S+")
+
+
+def normalize_engine(name: str) -> str:
+    """The engine's canonical name (``spark`` -> ``pyspark``); ConfigError when unknown.
+
+    Examples
+    --------
+    >>> normalize_engine("spark")
+    'pyspark'
+    """
+    engine = ENGINE_ALIASES.get(name, name) if isinstance(name, str) else name
+    if engine not in ENGINES:
+        known = ", ".join([*ENGINES, *ENGINE_ALIASES])
+        raise ConfigError(f"engine {name!r} is not one of {known}")
+    return engine
+
+
+def check_master(url: str) -> str:
+    """A Spark master URL as given; ConfigError when it is not one.
+
+    Examples
+    --------
+    >>> check_master("spark://10.0.0.5:7077")
+    'spark://10.0.0.5:7077'
+    """
+    if not isinstance(url, str) or not _MASTER.fullmatch(url.strip()):
+        raise ConfigError(
+            f"engine master {url!r} is not a Spark master URL "
+            "(local[N], local[*], spark://HOST:PORT, yarn, k8s://URL)"
+        )
+    return url.strip()
 
 
 @dataclass(frozen=True)
@@ -49,6 +111,17 @@ class Settings:
     state_db: Path
     users_file: Path
     engine: str = "duckdb"
+    #: Spark engine (``[engine]`` in scrm.toml): the master URL a build's
+    #: session connects to (``local[2]``: this machine; ``spark://HOST:PORT``:
+    #: a standalone cluster), and the memory of each executor (Spark's
+    #: default, 1g, when None).
+    spark_master: str = "local[2]"
+    spark_executor_memory: str | None = None
+    #: Where a Spark build writes its Parquet tables: a folder every executor
+    #: can read (local disk on one machine; ``hdfs://`` / ``s3a://`` URLs on a
+    #: cluster), kept as given when a URL, else made absolute. Parsed and
+    #: checked here; the Spark build's Parquet warehouse (issue 21) uses it.
+    spark_warehouse_path: str = ""
     timezone: str = "Asia/Shanghai"
     # DuckDB spills to disk past this, so a large build degrades instead of being killed
     duckdb_memory_limit: str = "6GB"
@@ -169,16 +242,15 @@ def load_settings(home: str | Path | None = None) -> Settings:
             data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{toml_path}: not valid TOML ({exc})") from None
-        known = {f.name for f in fields(Settings)}
+        known = {f.name for f in fields(Settings)} - set(ENGINE_KEYS.values()) | {"engine"}
         for key, value in data.items():
             (values if key in known else extra)[key] = value
+        values.update(_engine_table(values.pop("engine", "duckdb"), toml_path))
     for f in fields(Settings):
         env = os.environ.get(f"SCRM_{f.name.upper()}")
         if env is not None and f.name not in ("home", "extra"):
             values[f.name] = env
-    engine = values.get("engine", "duckdb")
-    if engine not in ENGINES:
-        raise ConfigError(f"engine {engine!r} is not one of {', '.join(ENGINES)}")
+    values.update(_spark_values(values, root))
 
     try:
         values["workers"] = int(values.get("workers", 0))
@@ -216,6 +288,47 @@ def load_settings(home: str | Path | None = None) -> Settings:
         extra=extra,
         **values,
     )
+
+
+def _engine_table(engine: Any, toml_path: Path) -> dict[str, Any]:
+    """``engine = "NAME"`` or an ``[engine]`` table (name, master, executor_memory,
+    warehouse_path) -> settings fields."""
+    if not isinstance(engine, dict):
+        return {"engine": engine}
+    out = {}
+    for key, value in engine.items():
+        if key not in ENGINE_KEYS:
+            raise ConfigError(
+                f"{toml_path}: [engine] {key!r} is not a setting; known: {', '.join(ENGINE_KEYS)}"
+            )
+        out[ENGINE_KEYS[key]] = value
+    return out
+
+
+def _spark_values(values: dict[str, Any], root: Path) -> dict[str, Any]:
+    """The engine name and the Spark settings, checked (one-line ConfigErrors)."""
+    out: dict[str, Any] = {"engine": normalize_engine(values.get("engine", "duckdb"))}
+    out["spark_master"] = check_master(values.get("spark_master", "local[2]"))
+    memory = values.get("spark_executor_memory")
+    if memory is not None:
+        if not isinstance(memory, str) or not _MEMORY.fullmatch(memory.strip()):
+            raise ConfigError(
+                f"engine executor_memory {memory!r} is not a Spark memory size (e.g. 512m, 4g)"
+            )
+        out["spark_executor_memory"] = memory.strip().lower()
+    where = values.get("spark_warehouse_path", "data/warehouse/spark")
+    if not isinstance(where, str) or not where.strip():
+        raise ConfigError(
+            f"engine warehouse_path {where!r} must be a folder or a URL (hdfs://, s3a://, ...)"
+        )
+    where = where.strip()
+    if "://" in where and not _URL.fullmatch(where):
+        raise ConfigError(f"engine warehouse_path {where!r} is not a URL (scheme://path)")
+    if "://" not in where:
+        p = Path(where).expanduser()
+        where = str((p if p.is_absolute() else root / p).resolve())
+    out["spark_warehouse_path"] = where
+    return out
 
 
 def config_section(

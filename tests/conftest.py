@@ -3,6 +3,10 @@
 ``backend`` is parametrized over ``duckdb`` and ``pyspark``; the Spark case
 carries the ``spark`` marker (deselect with ``-m "not spark"``) and is
 skipped, with the reason, only when PySpark or Java is missing.
+
+Spark runs in two places: ``local[2]`` inside the test process, and a
+standalone cluster (a master and two workers on 127.0.0.1, :mod:`tests.spark_cluster`)
+whose executors are other processes. ``spark_target`` is parametrized over both.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import itertools
 import os
 import shutil
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import ibis
@@ -35,17 +40,162 @@ def spark_unavailable() -> str | None:
     return None
 
 
+LOCAL_MASTER = "local[2]"
+
+#: Executors on the test cluster: small, one core each, and quick to start (the
+#: client compiler only; the test data is tiny).
+CLUSTER_CONF = {
+    "spark.executor.cores": "1",
+    "spark.executor.memory": "512m",
+    "spark.executor.extraJavaOptions": "-Duser.timezone=UTC -XX:+UseSerialGC "
+    "-XX:TieredStopAtLevel=1",
+}
+
+
+class SparkSessions:
+    """The one Spark session of this test process, moved between masters on demand.
+
+    PySpark allows one active SparkContext per Python process, and
+    ``SparkSession.builder.getOrCreate()`` hands back the running session
+    whatever master it is asked for. So the sessions are not separate
+    session-scoped fixtures (the second would silently be the first): this
+    object owns the process's session and, asked for another master, stops the
+    running one before starting the next. The JVM stays up, so a switch costs
+    about a second, not the JVM's start. Tests that compare masters use the
+    parametrized ``spark_target``, whose session-scoped parameter makes pytest
+    run every local test first and every cluster test after, so a test process
+    switches once.
+    """
+
+    def __init__(self) -> None:
+        self.session: Any = None
+
+    def get(self, master: str, conf: dict[str, str] | None = None) -> Any:
+        """The running session when its master is ``master``; else a new one on ``master``."""
+        from pyspark import SparkContext
+
+        from scrm_lib.engine import spark_session as start
+
+        running = SparkContext._active_spark_context
+        if running is not None and running.master == master and self.session is not None:
+            return self.session
+        self.stop()
+        if SparkContext._active_spark_context is not None:  # started outside this object
+            SparkContext._active_spark_context.stop()
+        self.session = start(app_name="scrm-tests", master=master, shuffle_partitions=1, conf=conf)
+        return self.session
+
+    def stop(self) -> None:
+        if self.session is not None:
+            self.session.stop()
+            self.session = None
+
+
 @pytest.fixture(scope="session")
-def spark_session() -> Iterator[Any]:
-    """One local Spark session for the whole run (start-up costs ~8 s)."""
+def spark_sessions() -> Iterator[SparkSessions]:
+    """The process's :class:`SparkSessions`; skipped when PySpark or Java is missing."""
     reason = spark_unavailable()
     if reason:
         pytest.skip(reason)
-    from scrm_lib.engine import spark_session as start
+    sessions = SparkSessions()
+    yield sessions
+    sessions.stop()
 
-    session = start(app_name="scrm-tests", master="local[2]", shuffle_partitions=1)
-    yield session
-    session.stop()
+
+@pytest.fixture
+def spark_session(spark_sessions: SparkSessions) -> Any:
+    """The local Spark session (``local[2]``), started once per run (~8 s on a quiet machine).
+
+    Function-scoped over the session-scoped :class:`SparkSessions`, so a test
+    never holds a session that a cluster test has stopped.
+    """
+    return spark_sessions.get(LOCAL_MASTER)
+
+
+@pytest.fixture(scope="session")
+def spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A standalone Spark cluster (master and two workers of 1 core, 1g) for the whole run.
+
+    Started when a test first asks for it, stopped (every daemon and executor)
+    at the end of the run, also when tests fail; its logs are in the run's
+    temporary folder (``spark-cluster*/logs``).
+    """
+    reason = spark_unavailable()
+    if reason:
+        pytest.skip(reason)
+    from tests.spark_cluster import StandaloneCluster
+
+    cluster = StandaloneCluster(tmp_path_factory.mktemp("spark-cluster"), workers=2)
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def spark_cluster_session(spark_sessions: SparkSessions, spark_cluster: Any) -> Any:
+    """A Spark session whose master is the standalone cluster, with both executors up.
+
+    The cluster is session-scoped (started once); the session is the process's
+    one (:class:`SparkSessions`), handed out per test for the reason given there.
+    """
+    from tests.spark_cluster import wait_for_executors
+
+    session = spark_sessions.get(spark_cluster.master_url, CLUSTER_CONF)
+    wait_for_executors(session, spark_cluster.workers)
+    return session
+
+
+@dataclass(frozen=True)
+class SparkTarget:
+    """Where a parity test runs Spark: ``local`` (local[2]) or ``cluster`` (standalone)."""
+
+    name: str
+    session: Any
+    cluster: Any = None
+
+    @property
+    def master(self) -> str:
+        return self.session.sparkContext.master
+
+    def check_distributed(self) -> None:
+        """On the cluster: tasks ran in both workers' executors, processes other than this
+        one (each worker's process group holds the executors it started)."""
+        if self.cluster is None:
+            return
+        from tests.spark_cluster import executor_count, task_processes
+
+        assert executor_count(self.session) >= 2
+        ran = task_processes(self.session)
+        executors = {jvm for _, jvm, _ in ran}
+        assert len(executors) >= 2 and os.getpid() not in {pid for pid, _, _ in ran}, ran
+        # every executor JVM was started by one of the cluster's workers, and both worked
+        assert {group for _, _, group in ran} == set(self.cluster.pids()[1:]), ran
+
+
+@pytest.fixture(scope="session", params=["local", "cluster"])
+def spark_target_name(request: pytest.FixtureRequest) -> str:
+    # session-scoped, so pytest groups the tests by it: local ones first, then the cluster
+    return request.param
+
+
+@pytest.fixture
+def spark_target(
+    spark_target_name: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> SparkTarget:
+    """A Spark session on ``local[2]``, then (a second run of the test) on the standalone
+    cluster; ``SCRM_SPARK_MASTER`` names it, so a build in the test runs there too."""
+    if spark_target_name == "local":
+        target = SparkTarget("local", request.getfixturevalue("spark_session"))
+    else:
+        target = SparkTarget(
+            "cluster",
+            request.getfixturevalue("spark_cluster_session"),
+            request.getfixturevalue("spark_cluster"),
+        )
+    monkeypatch.setenv("SCRM_SPARK_MASTER", target.master)
+    return target
 
 
 # each unit test on Spark costs a job start per statement; the default suite keeps Spark's

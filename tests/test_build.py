@@ -432,11 +432,14 @@ def test_killed_build_leaves_old_warehouse_and_next_build_cleans_up(
 
 
 @pytest.mark.spark
-def test_build_on_spark_matches_duckdb(raw: Path, tmp_path: Path, spark_session: Any) -> None:
+def test_build_on_spark_matches_duckdb(raw: Path, tmp_path: Path, spark_target: Any) -> None:
+    """On local[2] and on the standalone cluster: the build's settings name the master
+    (``SCRM_SPARK_MASTER``), and the transform runs there."""
     on_duck = build(raw_dir=raw, warehouse=tmp_path / "duck.duckdb", parse=fake_parse)
     on_spark = build(
         raw_dir=raw, warehouse=tmp_path / "spark.duckdb", parse=fake_parse, engine="pyspark"
     )
+    assert spark_target.session.sparkContext.master == spark_target.master
     assert on_spark.engine == "pyspark"
     assert on_spark.tables == on_duck.tables
     assert on_spark.duplicates == on_duck.duplicates
@@ -445,3 +448,4 @@ def test_build_on_spark_matches_duckdb(raw: Path, tmp_path: Path, spark_session:
     for name in left:
         pd.testing.assert_frame_equal(left[name], right[name], obj=name)
     assert status(tmp_path / "spark.duckdb")["last_build"]["engine"] == "pyspark"
+    spark_target.check_distributed()

@@ -340,11 +340,12 @@ def test_rejects_unknown_table_and_missing_columns(backend: Any) -> None:
 
 
 @pytest.mark.spark
-def test_duckdb_and_spark_give_identical_tables(spark_session: Any) -> None:
+def test_duckdb_and_spark_give_identical_tables(spark_target: Any) -> None:
+    """On local[2] and on the standalone cluster (whose executors are other processes)."""
     from scrm_lib.engine import duckdb_connect, spark_backend
 
     duck = duckdb_connect()
-    spark = spark_backend(spark_session)
+    spark = spark_backend(spark_target.session)
     try:
         on_duck = canonical_tables(staged_on(duck))
         on_spark = canonical_tables(staged_on(spark))
@@ -359,6 +360,7 @@ def test_duckdb_and_spark_give_identical_tables(spark_session: Any) -> None:
         assert rows(duck, on_duck.superseded, key) == rows(spark, on_spark.superseded, key)
         # the comparison is not vacuous
         assert len(rows(duck, on_duck.tables["accounts"], ("account_id",))) == 8
+        spark_target.check_distributed()
     finally:
         duck.disconnect()
 
@@ -419,10 +421,11 @@ def _marts(con: Any, settings: Any, cutoff: str) -> dict[str, pd.DataFrame]:
 
 @pytest.mark.spark
 def test_duckdb_and_spark_give_identical_value_and_churn_marts(
-    spark_session: Any, tmp_path: Any
+    spark_target: Any, tmp_path: Any
 ) -> None:
     """From the same canonical tables, the value and churn marts are the same rows on both
-    engines: one set of ibis expressions runs on each, and one trained model scores both."""
+    engines: one set of ibis expressions runs on each, and one trained model scores both;
+    Spark on local[2] and on the standalone cluster."""
     import datetime as dt
 
     from scrm_lib.churn.backtest import labelled
@@ -435,6 +438,7 @@ def test_duckdb_and_spark_give_identical_value_and_churn_marts(
     settings = load_settings(tmp_path)
     tables = _mart_inputs()
     duck = duckdb_connect()
+    spark_session = spark_target.session
     spark = spark_backend(spark_session)
     before = {t.name for t in spark_session.catalog.listTables() if t.isTemporary}
     # on a few hundred rows, compiling whole-stage code costs more than it saves
@@ -467,6 +471,7 @@ def test_duckdb_and_spark_give_identical_value_and_churn_marts(
         scores = on_duck["churn_scores"]
         assert scores["churn_probability"].nunique() > 10 and scores["reasons"].notna().any()
         assert on_duck["value_persons"]["clv"].notna().sum() >= 100
+        spark_target.check_distributed()
     finally:
         duck.disconnect()
         spark_session.conf.set("spark.sql.codegen.wholeStage", codegen)

@@ -22,17 +22,26 @@ def spark_session(
     app_name: str = "scrm",
     master: str = "local[2]",
     shuffle_partitions: int = 1,
+    executor_memory: str | None = None,
     conf: dict[str, str] | None = None,
 ) -> Any:
-    """Start (or reuse) a local Spark session set up the way scrm expects.
+    """Start (or reuse) a Spark session set up the way scrm expects.
 
     UTC session time zone (so timestamps mean the same on both engines), UI
     off, Arrow transfers on, and few shuffle partitions (local data is small).
+    One Spark session runs per Python process: a running one is reused when
+    its master is ``master``, and refused (:class:`WarehouseError`) when it is
+    another, rather than silently running on the wrong cluster.
 
     Parameters
     ----------
-    app_name, master
+    app_name
         Passed to the session builder.
+    master
+        ``local[N]`` (this machine, N threads) or a cluster's URL, e.g.
+        ``spark://HOST:7077`` for a standalone cluster.
+    executor_memory
+        ``spark.executor.memory`` (e.g. ``4g``); Spark's default when None.
     shuffle_partitions
         ``spark.sql.shuffle.partitions``.
     conf
@@ -43,7 +52,8 @@ def spark_session(
     ImportError
         PySpark is not installed (``install with: uv sync --extra spark``).
     WarehouseError
-        Spark could not start (usually: no Java).
+        Spark could not start (usually: no Java), or a session on another
+        master runs in this process.
 
     Examples
     --------
@@ -51,9 +61,17 @@ def spark_session(
     >>> con = spark_backend(spark)  # doctest: +SKIP
     """
     try:
+        from pyspark import SparkContext
         from pyspark.sql import SparkSession
     except ImportError as exc:
         raise ImportError(f"the Spark engine needs PySpark; {SPARK_INSTALL_HINT}") from exc
+    running = SparkContext._active_spark_context
+    if running is not None and running.master != master:
+        # getOrCreate would hand back the running session whatever master it was asked for
+        raise WarehouseError(
+            f"a Spark session on {running.master} already runs in this process; "
+            f"stop it (spark.stop()) before using master {master}"
+        )
     # Without this Spark warns that the hostname resolves to a loopback address.
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     settings = {
@@ -68,6 +86,7 @@ def spark_session(
         "spark.driver.memory": os.environ.get("SCRM_SPARK_DRIVER_MEMORY", "2g"),
         "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
         "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+        **({"spark.executor.memory": executor_memory} if executor_memory else {}),
         **(conf or {}),
     }
     builder = SparkSession.builder.appName(app_name).master(master)

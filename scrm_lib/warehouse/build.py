@@ -42,9 +42,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from scrm_lib.config import ENGINES, Settings, load_settings
+from scrm_lib.config import Settings, check_master, load_settings, normalize_engine
 from scrm_lib.engine import Runner, duckdb_connect
-from scrm_lib.errors import ConfigError, ScrmError
+from scrm_lib.errors import ScrmError
 from scrm_lib.ingest.cache import check_cache_dir
 from scrm_lib.warehouse import log, publish, stage
 from scrm_lib.warehouse.canonical import FILE_SEQ, materialize
@@ -151,7 +151,7 @@ def build(
     settings: Settings | None = None,
     parse: Parse | None = None,
     progress: Progress | None = None,
-    engine: Literal["duckdb", "pyspark"] | None = None,
+    engine: Literal["duckdb", "pyspark", "spark"] | None = None,
     steps: Sequence[str] | None = None,
 ) -> BuildResult:
     """Build the warehouse from every file in ``raw_dir`` and publish it atomically.
@@ -174,8 +174,9 @@ def build(
         as the build moves on; e.g. a rich progress bar's description.
     engine
         Where the transformations run; default: ``settings.engine``. With
-        ``"pyspark"`` the staged rows go to Spark and the results come back
-        to the DuckDB file.
+        ``"pyspark"`` (or ``"spark"``) the staged rows go to a Spark session on
+        ``settings.spark_master`` (``local[2]``, or a cluster's URL) and the
+        results come back to the DuckDB file.
     steps
         Which registered build steps (:mod:`scrm_lib.warehouse.step_list`: identity,
         value, ...) run after the canonical tables; default all, ``[]`` none.
@@ -203,9 +204,8 @@ def build(
     raw = Path(raw_dir if raw_dir is not None else settings.raw_dir).expanduser().resolve()
     target = Path(warehouse if warehouse is not None else settings.warehouse)
     target = target.expanduser().resolve()
-    engine = engine or settings.engine  # type: ignore[assignment]
-    if engine not in ENGINES:
-        raise ConfigError(f"engine {engine!r} is not one of {', '.join(ENGINES)}")
+    engine = normalize_engine(engine or settings.engine)  # type: ignore[assignment]
+    master = check_master(settings.spark_master)
 
     files = list_raw_files(raw)
     if not files:
@@ -250,7 +250,12 @@ def build(
             report(f"transform on {engine}")
             exchange = building.with_name(building.name + ".spark")
             tables, superseded = materialize(
-                runner, stage.staged_tables(runner), engine=engine, exchange=exchange
+                runner,
+                stage.staged_tables(runner),
+                engine=engine,
+                exchange=exchange,
+                master=master,
+                executor_memory=settings.spark_executor_memory,
             )
             # identity and the person marts, on the file being built: published together
             run_steps(

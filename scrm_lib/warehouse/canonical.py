@@ -330,7 +330,13 @@ def canonical_tables(staged: Mapping[str, ir.Table]) -> Transformed:
 
 
 def materialize(
-    runner: Runner, staged: Mapping[str, ir.Table], *, engine: str, exchange: Path
+    runner: Runner,
+    staged: Mapping[str, ir.Table],
+    *,
+    engine: str,
+    exchange: Path,
+    master: str = "local[2]",
+    executor_memory: str | None = None,
 ) -> tuple[dict[str, int], pd.DataFrame]:
     """Write the canonical tables of ``staged`` on ``runner``'s connection; return their
     row counts and the per-file superseded counts (:attr:`Transformed.superseded`).
@@ -343,10 +349,13 @@ def materialize(
     staged
         Canonical table name -> stage table on that connection.
     engine
-        ``duckdb``: the transform runs there; ``pyspark``: on a local Spark
+        ``duckdb``: the transform runs there; ``pyspark``: on a Spark
         session, with Parquet files under ``exchange`` carrying the rows.
     exchange
-        A folder for the Parquet files of a Spark run (the caller removes it).
+        A folder for the Parquet files of a Spark run (the caller removes it);
+        on a cluster every executor must see it (one machine: any local folder).
+    master, executor_memory
+        Where the Spark session runs (:func:`scrm_lib.engine.spark_session`).
 
     Examples
     --------
@@ -355,7 +364,9 @@ def materialize(
     48213
     """
     if engine == "pyspark":
-        return _materialize_on_spark(runner, staged, exchange=exchange)
+        return _materialize_on_spark(
+            runner, staged, exchange=exchange, master=master, executor_memory=executor_memory
+        )
     out = canonical_tables(staged)
     counts = {}
     for name, expr in out.tables.items():
@@ -366,7 +377,12 @@ def materialize(
 
 
 def _materialize_on_spark(
-    runner: Runner, staged: Mapping[str, ir.Table], *, exchange: Path
+    runner: Runner,
+    staged: Mapping[str, ir.Table],
+    *,
+    exchange: Path,
+    master: str,
+    executor_memory: str | None,
 ) -> tuple[dict[str, int], pd.DataFrame]:
     """Run the same transform on Spark; Parquet files carry the rows both ways.
 
@@ -377,7 +393,7 @@ def _materialize_on_spark(
 
     con = runner.con
     with runner.step("spark start"):
-        spark_con = spark_backend(spark_session())
+        spark_con = spark_backend(spark_session(master=master, executor_memory=executor_memory))
     spark = Runner(spark_con, label=runner.label)
     on_spark = {}
     (exchange / "in").mkdir(parents=True, exist_ok=True)
