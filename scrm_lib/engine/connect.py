@@ -13,12 +13,12 @@ Example
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import ibis
 import ibis.expr.types as ir
 
 from scrm_lib.engine.runner import first_line as _first_line
@@ -122,10 +122,52 @@ def duckdb_connect(path: str | Path = ":memory:", *, read_only: bool = False) ->
     >>> con.sql("SELECT 1 AS x").execute()["x"].tolist()
     [1]
     """
-    con = ibis.duckdb.connect(str(path), read_only=read_only)
+    con = _backend_class()().connect(str(path), read_only=read_only)
     # Timestamps come back in UTC whatever the machine's zone is.
     con.raw_sql("SET TimeZone = 'UTC'")
     return con
+
+
+@functools.cache
+def _backend_class() -> type:
+    """ibis's DuckDB backend with a result conversion that keeps numbers numbers.
+
+    ibis's ``execute`` turns every column that holds a null into a Python list
+    (``to_pylist``) before pandas sees it: a number column with a few nulls (the
+    first purchase of a person who never bought) becomes millions of Python
+    objects, then a float column again. Here a number column with some nulls
+    goes straight from Arrow to a float column with NaN, the very frame ibis
+    ends with (pandas makes float64 of ints and None), without the objects
+    (the RFM summary of 2.3M persons, 7,735 of them with no purchase: 0.9-1.3 s
+    through Python lists, 0.1 s this way). Everything else converts as ibis
+    converts it.
+    """
+    import pandas as pd
+    import pyarrow.types as pat
+    import pyarrow_hotfix  # noqa: F401  (as ibis's execute: safe Arrow extension types)
+    from ibis.backends.duckdb import Backend
+    from ibis.backends.duckdb.converter import DuckDBPandasData
+
+    def column(col: Any) -> Any:
+        numeric = pat.is_integer(col.type) or pat.is_floating(col.type)
+        if numeric and 0 < col.null_count < len(col):
+            return col.to_pandas()
+        if pat.is_nested(col.type) or pat.is_dictionary(col.type) or col.null_count:
+            return col.to_pylist()
+        return col.to_pandas()
+
+    class WarehouseBackend(Backend):
+        def execute(self, expr: ir.Expr, /, *, params: Any = None, limit: Any = None,
+                    **kwargs: Any) -> Any:  # fmt: skip
+            rel = self._to_duckdb_relation(expr, params=params, limit=limit, **kwargs)
+            table = rel.to_arrow_table()
+            df = pd.DataFrame(
+                {n: column(c) for n, c in zip(table.column_names, table.columns, strict=True)}
+            )
+            df = DuckDBPandasData.convert_table(df, expr.as_table().schema())
+            return expr.__pandas_result__(df)
+
+    return WarehouseBackend
 
 
 def list_tables(con: Any) -> list[str]:
