@@ -215,7 +215,7 @@ def person_orders(con: Any, *, cfg: dict[str, Any], unattributed: bool = False) 
             refund=o.refund_amount.cast("float64").fill_null(0.0),
         )
 
-    orders = _orders_of_lines(con.table("orders"), counted)
+    orders = _orders_of_lines(con, con.table("orders"), counted)
     if "person_accounts" in tables:
         pm = person_map(con)
         joined = orders.left_join(pm, orders.account_id == pm.account_id)
@@ -239,7 +239,7 @@ def person_orders(con: Any, *, cfg: dict[str, Any], unattributed: bool = False) 
     )
 
 
-def _orders_of_lines(table: ir.Table, counted: Any) -> ir.Table:
+def _orders_of_lines(con: Any, table: ir.Table, counted: Any) -> ir.Table:
     """Order rows (``platform, order_id, account_id, ts, gross, refund``) of the orders table.
 
     ``counted(t)`` turns rows of ``table`` into counted lines. ``(platform,
@@ -250,11 +250,18 @@ def _orders_of_lines(table: ir.Table, counted: Any) -> ir.Table:
     warehouse of one row per order pays no group-by of every order (on DuckDB
     that group-by took longer than the whole RFM summary's). Each branch reads
     ``table`` itself: a projection shared by both would be materialized first.
+    On DuckDB, a table with no sub-order line at all (asked first: one scan of
+    ``line_id``) needs neither branch: its rows are its orders.
     """
     if "line_id" not in table.columns:
         lined = table
     else:
         lined = table.filter((table.line_id != "").fill_null(True))
+        if getattr(con, "name", "") == "duckdb" and not con.execute(lined.limit(1).count()):
+            rows = counted(table)
+            return rows.select(
+                "platform", "order_id", "account_id", "ts", gross=rows.amount, refund=rows.refund
+            )
     lined = lined.select("platform", "order_id").distinct()
     keys = ["platform", "order_id"]
     single = counted(table.anti_join(lined, keys))
