@@ -28,7 +28,6 @@ import argparse
 import importlib.util
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -40,7 +39,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import channels_data
-from measure import Clock, measure, run_part
+from measure import Clock, machine, measure, run_part
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PARTS = ("scrm", "scrm_parts", "floor", "pandas", "polars")
@@ -312,11 +311,7 @@ def run(persons: int, seed: int, parts: list[str], out: Path, repeat: int = 1) -
     result: dict[str, Any] = {
         "persons": persons,
         "seed": seed,
-        "machine": {
-            "cores": os.cpu_count(),
-            "python": platform.python_version(),
-            "load_average_at_start": os.getloadavg()[0],
-        },
+        "machine": machine(),
         "target": TARGET,
         "warehouse_mib": round(db.stat().st_size / 2**20, 1),
         "rows": _rows(db),

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -33,7 +32,7 @@ import duckdb
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from bench.measure import measure  # noqa: E402
+from bench.measure import machine, measure  # noqa: E402
 
 SQL = """
 SELECT setseed(0.42);
@@ -187,7 +186,7 @@ def main() -> None:
         "benchmark": "churn_score",
         "persons": args.persons,
         "rows": rows,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": machine(),
         "generate_s": gen_s,
         "train": {
             "persons": args.train_persons,

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -39,7 +38,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from measure import Clock, measure, run_part
+from measure import Clock, machine, measure, run_part
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -218,11 +217,7 @@ def run(persons: int, seed: int, parts: list[str], out: Path, cache: Path = CACH
         "persons": persons,
         "repeat": repeat,
         "seed": seed,
-        "machine": {
-            "cores": os.cpu_count(),
-            "python": platform.python_version(),
-            "load_average_at_start": os.getloadavg()[0],
-        },
+        "machine": machine(),
         "target": TARGET,
     }
     with tempfile.TemporaryDirectory() as tmp:

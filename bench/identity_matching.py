@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import shutil
 import sys
@@ -30,6 +28,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+from measure import machine
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -182,11 +181,7 @@ def main() -> None:
             "persons": args.persons,
             "what": "identity stage only (account-key hubs, deterministic, Splink) on a "
             "warehouse built with `scrm build --steps none` from `scrm generate`",
-            "machine": {
-                "cores": os.cpu_count(),
-                "python": platform.python_version(),
-                "shared_with_other_jobs": True,
-            },
+            "machine": machine(shared_with_other_jobs=True),
             "config": {
                 k: getattr(cfg, k) for k in ("hub_limit", "hub_platform_limit", "threshold")
             },

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import duckdb
 import psutil
+from measure import machine
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -105,7 +105,7 @@ def main() -> None:
     measured = run_build(args.home.resolve(), args.kill_gib)
     out = {
         "persons": args.persons,
-        "machine": {"cores": os.cpu_count(), "python": platform.python_version()},
+        "machine": machine(),
         "build": measured,
         "target_peak_rss_gib": 8.0,
         "within_target": measured["returncode"] == 0 and measured["peak_rss_gib"] < 8.0,

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -42,7 +41,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from measure import Clock, measure, run_part
+from measure import Clock, machine, measure, run_part
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CACHE = Path(__file__).resolve().parent / "work" / "cache"
@@ -235,11 +234,7 @@ def _run(big: Path, small: Path, head: dict[str, Any], parts: list[str], path: P
     n_edges, peer_edges = head["edges"], head["peer_edges"]
     result: dict[str, Any] = {
         **head,
-        "machine": {
-            "cores": os.cpu_count(),
-            "python": platform.python_version(),
-            "load_average_at_start": os.getloadavg()[0],
-        },
+        "machine": machine(),
         "parts": {},
     }
     details: dict[str, dict[str, Any]] = {}

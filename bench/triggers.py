@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 from pathlib import Path
@@ -30,7 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from measure import measure
+from measure import machine, measure
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -69,11 +68,7 @@ def run(home: Path, date: str | None, out: Path) -> dict[str, Any]:
     result = {
         "persons": persons,
         "run_date": day,
-        "machine": {
-            "cores": os.cpu_count(),
-            "python": platform.python_version(),
-            "load_average": os.getloadavg()[0],
-        },
+        "machine": machine(),
         "target": TARGET,
         "seconds": m.seconds,
         "peak_rss_mib": m.peak_rss_mib,
