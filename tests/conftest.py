@@ -42,9 +42,15 @@ def spark_unavailable() -> str | None:
 
 LOCAL_MASTER = "local[2]"
 
-#: Executors on the test cluster: small, one core each, and quick to start (the
-#: client compiler only; the test data is tiny).
+#: The test cluster: two workers of 2 cores and 1g each. Two cores (of a 2-core
+#: machine) so that two test processes (pytest-xdist) can each hold one 1-core
+#: executor on every worker at once.
+CLUSTER_SIZE = {"workers": 2, "cores": 2, "memory": "1g"}
+
+#: An application on the test cluster: one 1-core executor per worker (two in all),
+#: small and quick to start (the client compiler only; the test data is tiny).
 CLUSTER_CONF = {
+    "spark.cores.max": "2",
     "spark.executor.cores": "1",
     "spark.executor.memory": "512m",
     "spark.executor.extraJavaOptions": "-Duser.timezone=UTC -XX:+UseSerialGC "
@@ -112,25 +118,47 @@ def spark_session(spark_sessions: SparkSessions) -> Any:
     return spark_sessions.get(LOCAL_MASTER)
 
 
+#: Under the run's base temporary folder: the cluster the xdist workers share.
+SHARED_CLUSTER = "spark-cluster"
+
+
 @pytest.fixture(scope="session")
 def spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """A standalone Spark cluster (master and two workers of 1 core, 1g) for the whole run.
+    """A standalone Spark cluster (a master and two workers, :data:`CLUSTER_SIZE`) for the run.
 
-    Started when a test first asks for it, stopped (every daemon and executor)
-    at the end of the run, also when tests fail; its logs are in the run's
-    temporary folder (``spark-cluster*/logs``).
+    Started when a test first asks for it (about 10 s on a quiet 2-core
+    machine), stopped with every daemon and executor at the end of the run,
+    also when tests fail; its logs are in the run's temporary folder
+    (``spark-cluster*/logs``). Under pytest-xdist the workers share one
+    cluster (the first to ask starts it, under a file lock) and the
+    controller stops it when the run ends (:func:`pytest_sessionfinish`).
     """
     reason = spark_unavailable()
     if reason:
         pytest.skip(reason)
-    from tests.spark_cluster import StandaloneCluster
+    from tests.spark_cluster import StandaloneCluster, shared_cluster
 
-    cluster = StandaloneCluster(tmp_path_factory.mktemp("spark-cluster"), workers=2)
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = tmp_path_factory.getbasetemp().parent / SHARED_CLUSTER
+        yield shared_cluster(root, **CLUSTER_SIZE)
+        return
+    cluster = StandaloneCluster(tmp_path_factory.mktemp(SHARED_CLUSTER), **CLUSTER_SIZE)
     cluster.start()
     try:
         yield cluster
     finally:
         cluster.stop()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """In the xdist controller, after every worker is done: stop the shared cluster."""
+    if hasattr(session.config, "workerinput"):
+        return  # a worker: others may still use the cluster
+    base = getattr(getattr(session.config, "_tmp_path_factory", None), "_basetemp", None)
+    if base is not None and (base / SHARED_CLUSTER).is_dir():
+        from tests.spark_cluster import stop_shared
+
+        stop_shared(base / SHARED_CLUSTER)
 
 
 @pytest.fixture

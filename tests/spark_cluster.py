@@ -79,7 +79,8 @@ class StandaloneCluster:
         self.python = python or sys.executable
         self.port = 0
         self.ui_port = 0
-        self.procs: list[subprocess.Popen] = []
+        self.procs: list[subprocess.Popen] = []  # the daemons this process started
+        self.daemon_pids: list[int] = []  # master first, then the workers
         self.startup_seconds = 0.0
 
     @property
@@ -118,6 +119,7 @@ class StandaloneCluster:
         finally:
             log.close()
         self.procs.append(proc)
+        self.daemon_pids.append(proc.pid)
         return proc
 
     def state(self) -> dict[str, Any]:
@@ -209,30 +211,109 @@ class StandaloneCluster:
 
     def pids(self) -> list[int]:
         """The daemons' process ids (their process groups hold the executors)."""
-        return [p.pid for p in self.procs]
+        return list(self.daemon_pids)
 
     def stop(self, timeout: float = 15.0) -> None:
-        """Stop every daemon and what it started (TERM, then KILL); safe to call twice."""
+        """Stop every daemon and what it started (TERM, then KILL); safe to call twice.
+
+        Works from any process: one that only attached (:meth:`attach`) kills the
+        same process groups, each daemon having started its own."""
         # workers first, so the master does not try to reschedule their executors
-        procs = list(reversed(self.procs))
-        for proc in procs:
+        groups = list(reversed(self.daemon_pids))
+        for group in groups:
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGTERM)
+                os.killpg(group, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        for proc in procs:
+        for proc in self.procs:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            # the group, not the pid: an executor outlives its worker's TERM otherwise
+        while any(_running(pid) for pid in groups) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        # the group, not the pid: an executor outlives its worker's TERM otherwise
+        for group in groups:
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
+                os.killpg(group, signal.SIGKILL)
+        for proc in self.procs:
             proc.wait()
         self.procs.clear()
+        self.daemon_pids.clear()
+
+    def to_state(self) -> dict[str, Any]:
+        """What another process needs to use and stop this cluster (:meth:`attach`)."""
+        return {
+            "root": str(self.root),
+            "port": self.port,
+            "ui_port": self.ui_port,
+            "workers": self.workers,
+            "cores": self.cores,
+            "memory": self.memory,
+            "daemon_pids": self.daemon_pids,
+            "startup_seconds": self.startup_seconds,
+        }
+
+    @classmethod
+    def attach(cls, state: dict[str, Any]) -> StandaloneCluster:
+        """The cluster another process started and described with :meth:`to_state`."""
+        cluster = cls(state["root"], workers=state["workers"], cores=state["cores"])
+        cluster.memory = state["memory"]
+        cluster.port, cluster.ui_port = state["port"], state["ui_port"]
+        cluster.daemon_pids = list(state["daemon_pids"])
+        cluster.startup_seconds = state["startup_seconds"]
+        return cluster
 
     def __enter__(self) -> StandaloneCluster:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _running(pid: int) -> bool:
+    """A process that exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+#: In a shared folder: the cluster's description (:meth:`StandaloneCluster.to_state`).
+STATE_FILE = "cluster.json"
+
+
+def shared_cluster(root: str | Path, **options: Any) -> StandaloneCluster:
+    """The cluster described in ``root/cluster.json`` when it still answers; else a new one,
+    started by this process and described there for the others.
+
+    Test processes (pytest-xdist workers) that ask at once take a lock on
+    ``root/lock``, so they share one cluster; :func:`stop_shared` stops it.
+    """
+    import fcntl
+
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        state = root / STATE_FILE
+        if state.exists():
+            cluster = StandaloneCluster.attach(json.loads(state.read_text(encoding="utf-8")))
+            if cluster.alive_workers() >= cluster.workers:
+                return cluster
+            cluster.stop()  # a cluster that lost a worker: start afresh
+        cluster = StandaloneCluster(root, **options).start()
+        state.write_text(json.dumps(cluster.to_state()), encoding="utf-8")
+        return cluster
+
+
+def stop_shared(root: str | Path) -> StandaloneCluster | None:
+    """Stop the cluster :func:`shared_cluster` started under ``root``, if any; return it."""
+    state = Path(root) / STATE_FILE
+    if not state.exists():
+        return None
+    cluster = StandaloneCluster.attach(json.loads(state.read_text(encoding="utf-8")))
+    cluster.stop()
+    state.unlink()
+    return cluster
 
 
 def task_processes(session: Any, tasks: int = 8) -> set[tuple[int, int, int]]:

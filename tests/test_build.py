@@ -449,3 +449,79 @@ def test_build_on_spark_matches_duckdb(raw: Path, tmp_path: Path, spark_target: 
         pd.testing.assert_frame_equal(left[name], right[name], obj=name)
     assert status(tmp_path / "spark.duckdb")["last_build"]["engine"] == "pyspark"
     spark_target.check_distributed()
+
+
+# --- the CLI's engine options -----------------------------------------------------------------
+
+SMALL_ORDERS = Path(__file__).parent / "data" / "small_exports" / "youzan_orders"
+
+
+def _scrm(home: Path, *args: str) -> Any:
+    from typer.testing import CliRunner
+
+    from scrm_lib.cli import app
+
+    return CliRunner().invoke(app, list(args), env={"SCRM_HOME": str(home)})
+
+
+@pytest.fixture
+def small_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project home whose raw area holds one hand-made Youzan order export (4 orders)."""
+    for name in ("ENGINE", "SPARK_MASTER", "SPARK_EXECUTOR_MEMORY", "SPARK_WAREHOUSE_PATH"):
+        monkeypatch.delenv(f"SCRM_{name}", raising=False)
+    home = tmp_path / "home"
+    (home / "data" / "raw").mkdir(parents=True)
+    import shutil
+
+    shutil.copytree(SMALL_ORDERS, home / "data" / "raw" / "youzan_orders")
+    return home
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--engine", "oracle"], "engine 'oracle' is not one of duckdb, pyspark, spark"),
+        (["--engine", "spark", "--master", "spark//x"], "master 'spark//x' is not a Spark master"),
+        (["--master", "local[1]"], "--master local[1] is for the Spark engine: add --engine spark"),
+    ],
+)
+def test_cli_engine_options_are_checked_before_the_build(
+    small_home: Path, args: list[str], message: str
+) -> None:
+    res = _scrm(small_home, "build", "--steps", "none", *args)
+    assert isinstance(res.exception, ScrmError), repr(res.exception)
+    assert message in str(res.exception) and "\n" not in str(res.exception)
+    assert not (small_home / "data" / "warehouse").exists()
+
+
+@pytest.mark.spark
+def test_cli_builds_on_the_standalone_cluster_named_by_master(
+    small_home: Path, spark_cluster_session: Any, spark_cluster: Any
+) -> None:
+    """``scrm build --engine spark --master spark://...`` runs the transform on that cluster
+    (a session on any other master is refused) and publishes what DuckDB publishes."""
+    duck, spark = small_home / "duck.duckdb", small_home / "spark.duckdb"
+    res = _scrm(small_home, "build", "--steps", "none", "--json", "--warehouse", str(duck))
+    assert res.exit_code == 0, res.output + repr(res.exception)
+    on_duck = json.loads(res.output)
+    url = spark_cluster.master_url
+    args = ["--engine", "spark", "--master", url, "--warehouse", str(spark)]
+    res = _scrm(small_home, "build", "--steps", "none", "--json", *args)
+    assert res.exit_code == 0, res.output + repr(res.exception)
+    on_spark = json.loads(res.output)
+    assert on_spark["engine"] == "pyspark"
+    assert on_spark["tables"] == on_duck["tables"] and on_spark["tables"]["orders"] == 4
+    left, right = canonical_contents(duck), canonical_contents(spark)
+    for name in left:
+        pd.testing.assert_frame_equal(left[name], right[name], obj=name)
+    assert spark_cluster_session.sparkContext.master == url
+
+
+@pytest.mark.spark
+def test_cli_master_reaches_the_session(small_home: Path, spark_session: Any) -> None:
+    """One Spark session per process: a build for another master says so instead of
+    silently running on the one that runs (proof that --master gets to the session)."""
+    res = _scrm(small_home, "build", "--steps", "none", "--engine", "spark", "--master", "local[1]")
+    assert isinstance(res.exception, WarehouseError), repr(res.exception)
+    message = str(res.exception)
+    assert "a Spark session on local[2] already runs" in message and "master local[1]" in message

@@ -88,3 +88,74 @@ def test_missing_warehouse_names_the_path_and_how_to_set_it(tmp_path, monkeypatc
     message = str(err.value)
     assert str(tmp_path / "data/warehouse/scrm.duckdb") in message
     assert "SCRM_HOME" in message and "scrm.toml" in message
+
+
+# --- the engine and where Spark runs ----------------------------------------------------------
+
+
+def _toml(home: Path, text: str) -> Path:
+    (home / "scrm.toml").write_text(text, encoding="utf-8")
+    return home
+
+
+@pytest.fixture
+def no_engine_env(monkeypatch):
+    for name in ("ENGINE", "SPARK_MASTER", "SPARK_EXECUTOR_MEMORY", "SPARK_WAREHOUSE_PATH"):
+        monkeypatch.delenv(f"SCRM_{name}", raising=False)
+
+
+def test_engine_defaults_run_spark_on_this_machine(tmp_path, no_engine_env):
+    s = load_settings(tmp_path)
+    assert (s.engine, s.spark_master, s.spark_executor_memory) == ("duckdb", "local[2]", None)
+    assert s.spark_warehouse_path == str(tmp_path / "data/warehouse/spark")
+
+
+def test_spark_is_an_alias_of_pyspark(tmp_path, no_engine_env, monkeypatch):
+    assert load_settings(_toml(tmp_path, 'engine = "spark"\n')).engine == "pyspark"
+    monkeypatch.setenv("SCRM_ENGINE", "spark")
+    assert load_settings(tmp_path).engine == "pyspark"
+
+
+def test_engine_table_sets_master_memory_and_warehouse_path(tmp_path, no_engine_env):
+    home = _toml(
+        tmp_path,
+        '[engine]\nname = "spark"\nmaster = "spark://10.0.0.5:7077"\n'
+        'executor_memory = "4G"\nwarehouse_path = "hdfs://nn:8020/scrm/warehouse"\n',
+    )
+    s = load_settings(home)
+    assert s.engine == "pyspark"
+    assert s.spark_master == "spark://10.0.0.5:7077"
+    assert s.spark_executor_memory == "4g"
+    assert s.spark_warehouse_path == "hdfs://nn:8020/scrm/warehouse"  # a URL stays as given
+    # a folder is made absolute against the home; the table without a name keeps DuckDB
+    s = load_settings(_toml(tmp_path, '[engine]\nwarehouse_path = "lake"\nmaster = "local[*]"\n'))
+    assert (s.engine, s.spark_master) == ("duckdb", "local[*]")
+    assert s.spark_warehouse_path == str(tmp_path / "lake")
+
+
+def test_environment_names_the_master(tmp_path, no_engine_env, monkeypatch):
+    _toml(tmp_path, '[engine]\nmaster = "local[1]"\n')
+    monkeypatch.setenv("SCRM_SPARK_MASTER", "spark://127.0.0.1:7077")
+    assert load_settings(tmp_path).spark_master == "spark://127.0.0.1:7077"
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ('engine = "oracle"\n', "engine 'oracle' is not one of duckdb, pyspark, spark"),
+        ('[engine]\nname = "hive"\n', "engine 'hive' is not one of"),
+        ('[engine]\nmaster = "spark//10.0.0.5"\n', "master 'spark//10.0.0.5' is not a Spark"),
+        ('[engine]\nmaster = "local[0]"\n', "master 'local[0]' is not a Spark master URL"),
+        ("[engine]\nmaster = 7077\n", "master 7077 is not a Spark master URL"),
+        ('[engine]\nexecutor_memory = "lots"\n', "executor_memory 'lots' is not a Spark memory"),
+        ('[engine]\nexecutor_memory = "0g"\n', "executor_memory '0g'"),
+        ('[engine]\nwarehouse_path = ""\n', "warehouse_path '' must be a folder or a URL"),
+        ('[engine]\nwarehouse_path = "s3a:// x"\n', "warehouse_path 's3a:// x' is not a URL"),
+        ('[engine]\nmemory = "4g"\n', "[engine] 'memory' is not a setting; known: name, master"),
+    ],
+)
+def test_bad_engine_settings_are_one_line_errors(tmp_path, no_engine_env, toml, message):
+    with pytest.raises(ConfigError) as exc:
+        load_settings(_toml(tmp_path, toml))
+    assert message in str(exc.value)
+    assert "\n" not in str(exc.value)
