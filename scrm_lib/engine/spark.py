@@ -72,8 +72,10 @@ def spark_session(
             f"a Spark session on {running.master} already runs in this process; "
             f"stop it (spark.stop()) before using master {master}"
         )
-    # Without this Spark warns that the hostname resolves to a loopback address.
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    if on_this_machine(master):
+        # Without this Spark warns that the hostname resolves to a loopback address.
+        # Not for a cluster on other machines: its executors must reach the driver.
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     settings = {
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": str(shuffle_partitions),
@@ -102,6 +104,25 @@ def spark_session(
     session.sparkContext.setLogLevel("ERROR")
     logger.debug("Spark session ready in %.1f s", time.perf_counter() - start)
     return session
+
+
+def on_this_machine(master: str) -> bool:
+    """Whether ``master`` runs Spark on this machine only (local mode, or a standalone
+    cluster whose every master is on the loopback address).
+
+    Examples
+    --------
+    >>> on_this_machine("local[2]"), on_this_machine("spark://127.0.0.1:7077")
+    (True, True)
+    >>> on_this_machine("spark://10.0.0.5:7077")
+    False
+    """
+    if master.startswith("local"):
+        return True
+    if not master.startswith("spark://"):
+        return False
+    hosts = [h.rsplit(":", 1)[0] for h in master.removeprefix("spark://").split(",")]
+    return all(h in ("127.0.0.1", "localhost") for h in hosts)
 
 
 def spark_backend(session: Any) -> Any:
