@@ -494,7 +494,10 @@ def test_cli_engine_options_are_checked_before_the_build(
     assert not (small_home / "data" / "warehouse").exists()
 
 
+# ~20 s more on the cluster for what test_build_on_spark_matches_duckdb[cluster] shows; the
+# flag's way to the session is shown cheaply by test_cli_master_reaches_the_session
 @pytest.mark.spark
+@pytest.mark.slow
 def test_cli_builds_on_the_standalone_cluster_named_by_master(
     small_home: Path, spark_cluster_session: Any, spark_cluster: Any
 ) -> None:
