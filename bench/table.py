@@ -153,20 +153,28 @@ def identity_components(path: Path, data: list[dict]) -> list[Row]:
     return out
 
 
+def _of(r: dict, key: str) -> str:
+    """scrm's time over a peer's, and its CPU time over the peer's when recorded."""
+    text = f"scrm {ratio(r[key])} of it"
+    return text + (f", CPU {ratio(r[key + '_cpu'])}" if key + "_cpu" in r else "")
+
+
 def value_rfm(path: Path, data: dict) -> list[Row]:
     out = []
     for i, r in enumerate(data["rfm"]):
         where = " (`bench/value_rfm.py`)" if i == 0 else ""
         peers = []
+        cpu = r.get("cpu_s", {})
+
         if r.get("duckdb_floor_s"):
             peers.append(
                 f"plain DuckDB group-by, the floor, {s(r['duckdb_floor_s'])} "
-                f"(scrm {ratio(r['scrm_to_floor'])} of it)"
+                f"({_of(r, 'scrm_to_floor')})"
             )
         if r.get("polars_with_read_s"):
             peers.append(
                 f"polars {s(r['polars_with_read_s'])} with its read from the file "
-                f"(scrm {ratio(r['scrm_to_polars_with_read'])} of it), "
+                f"({_of(r, 'scrm_to_polars_with_read')}), "
                 f"{s(r['polars_in_memory_s'])} in memory"
             )
         peers.append(f"pandas groupby {s(r['pandas_s'])} ({ratio(r['pandas_ratio'])})")
@@ -174,7 +182,8 @@ def value_rfm(path: Path, data: dict) -> list[Row]:
             peers.append(f"lifetimes {s(r['lifetimes_s'])} ({ratio(r['lifetimes_ratio'])})")
         scrm = s(r["scrm_s"])
         if r.get("repeat", 1) > 1:
-            scrm += f" (median of {r['repeat']})"
+            scrm += f" (median of {r['repeat']}"
+            scrm += f"; CPU {s(cpu['scrm'])})" if "scrm" in cpu else ")"
         out.append((f"RFM summary, {size(r['rows'])} order rows{where}", scrm, "; ".join(peers)))
     p = data.get("preview")
     if p:
@@ -376,7 +385,8 @@ def render(results: Path = RESULTS) -> str:
         "",
         "(scrm's times include reading the warehouse file; for RFM, polars' time with its "
         "read includes reading the four columns from the same file, while pandas and "
-        "lifetimes run on a frame already in memory.)",
+        "lifetimes run on a frame already in memory. CPU is the process's CPU time, every "
+        "thread included: on a shared machine it moves less than wall time.)",
         "",
         "Machines (each results file records its own):",
         "",
