@@ -208,6 +208,16 @@ def spark_target_name(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
+#: For a parity test whose cluster run adds little to the build's own (test_build.py):
+#: local[2] in the default suite, the cluster with the slow tests (the default suite's
+#: 8-minute budget; each cluster case costs about a minute on two busy cores).
+CLUSTER_WITH_SLOW = pytest.mark.parametrize(
+    "spark_target_name",
+    ["local", pytest.param("cluster", marks=pytest.mark.slow)],
+    scope="session",
+)
+
+
 @pytest.fixture
 def spark_target(
     spark_target_name: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch

@@ -13,7 +13,7 @@ import pytest
 
 from scrm_lib.schema import KEYS, TABLES
 from scrm_lib.warehouse.canonical import canonical_tables, dedupe, superseded_counts
-from tests.conftest import stage_on
+from tests.conftest import CLUSTER_WITH_SLOW, stage_on
 
 UTC = dt.UTC
 
@@ -340,6 +340,7 @@ def test_rejects_unknown_table_and_missing_columns(backend: Any) -> None:
 
 
 @pytest.mark.spark
+@CLUSTER_WITH_SLOW
 def test_duckdb_and_spark_give_identical_tables(spark_target: Any) -> None:
     """On local[2] and on the standalone cluster (whose executors are other processes)."""
     from scrm_lib.engine import duckdb_connect, spark_backend
@@ -420,6 +421,7 @@ def _marts(con: Any, settings: Any, cutoff: str) -> dict[str, pd.DataFrame]:
 
 
 @pytest.mark.spark
+@CLUSTER_WITH_SLOW
 def test_duckdb_and_spark_give_identical_value_and_churn_marts(
     spark_target: Any, tmp_path: Any
 ) -> None:
