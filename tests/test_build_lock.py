@@ -96,7 +96,14 @@ def _names(folder: Path) -> list[str]:
 
 @pytest.mark.parametrize(
     ("stage", "workers"),
-    [("parse 2/", 1), ("parse 2/", 2), ("transform", 1), ("publish", 1)],
+    # the default suite kills a build in a parse worker and while publishing (its first
+    # and last stages); parsing in-process and transforming run with the slow tests
+    [
+        pytest.param("parse 2/", 1, marks=pytest.mark.slow),
+        ("parse 2/", 2),
+        pytest.param("transform", 1, marks=pytest.mark.slow),
+        ("publish", 1),
+    ],
     ids=["parsing", "parsing-in-worker-processes", "transforming", "publishing"],
 )
 def test_killed_build_is_recovered_by_the_next(

@@ -196,6 +196,8 @@ def test_bad_arguments_raise_config_error(tmp_path, args, match):
 # ---------------------------------------------------------------- determinism
 
 
+# generates two samples: the generator's own property, run with the slow tests
+@pytest.mark.slow
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
     generate(300, seed=7, out=tmp_path / "a")
     generate(300, seed=7, out=tmp_path / "b")
@@ -439,6 +441,8 @@ def _canonical(root: Path) -> tuple[pd.DataFrame, set[str], pd.DataFrame]:
     return o[[*cols, "created"]].sort_values(key).reset_index(drop=True), accounts, ev
 
 
+# generates two samples: the generator's own property, run with the slow tests
+@pytest.mark.slow
 def test_dialects_keep_the_canonical_values(tmp_path):
     """The same seed with and without dialects: the same orders, amounts, statuses and accounts."""
     generate(300, seed=3, out=tmp_path / "plain", _dialects=False)
