@@ -507,8 +507,9 @@ def _read_jsonl(path: Path) -> RawTable:
             table = None
         if table is not None and _has_timestamps(table.schema):
             # pyarrow turns ISO 8601 text into naive UTC timestamps, dropping whether
-            # the text had an offset (a naive one is local time): keep the text instead
-            table = None
+            # the text had an offset (a naive one is local time): read those fields
+            # again as text, with the schema found, instead of one json.loads a line
+            table = _reread_as_text(data, table.schema)
         if table is not None:
             flat = table
             while any(pa.types.is_struct(f.type) for f in flat.schema):
@@ -518,6 +519,35 @@ def _read_jsonl(path: Path) -> RawTable:
             header = list(dict.fromkeys([*table.column_names, *df.columns]))
             return RawTable("jsonl", header, _jsonl_frame(df), lines, "utf-8", arrow=table)
     return _read_jsonl_python(path, data)
+
+
+def _as_text_type(t: pa.DataType) -> pa.DataType:
+    """``t`` with every timestamp, date and time (also nested) as text."""
+    if pa.types.is_timestamp(t) or pa.types.is_date(t) or pa.types.is_time(t):
+        return pa.string()
+    if pa.types.is_struct(t):
+        return pa.struct([f.with_type(_as_text_type(f.type)) for f in t])
+    if pa.types.is_list(t):
+        return pa.list_(t.value_field.with_type(_as_text_type(t.value_type)))
+    if pa.types.is_large_list(t):
+        return pa.large_list(t.value_field.with_type(_as_text_type(t.value_type)))
+    return t
+
+
+def _reread_as_text(data: bytes, schema: pa.Schema) -> pa.Table | None:
+    """The JSON lines again, with the fields pyarrow took for timestamps read as their text."""
+    text_schema = pa.schema([f.with_type(_as_text_type(f.type)) for f in schema])
+    try:
+        table = pajson.read_json(
+            io.BytesIO(data),
+            read_options=pajson.ReadOptions(block_size=1 << 24),
+            parse_options=pajson.ParseOptions(
+                explicit_schema=text_schema, unexpected_field_behavior="infer"
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return None if _has_timestamps(table.schema) else table
 
 
 def _has_timestamps(schema: pa.Schema) -> bool:
