@@ -321,6 +321,46 @@ def triggers(path: Path, d: dict) -> list[Row]:
     )]  # fmt: skip
 
 
+def _mb_s(x: float) -> str:
+    return f"{x:,.1f} MB/s" if x < 100 else f"{x:,.0f} MB/s"
+
+
+def ingest_throughput(path: Path, d: dict) -> list[Row]:
+    names = {"csv": "CSV", "jsonl": "JSON lines", "xlsx": "XLSX"}
+    readers = {"csv": "read_csv", "jsonl": "read_json", "xlsx": "read_excel"}
+    target = d.get("target", {})
+    out = []
+    for kind, r in d["formats"].items():
+        what = (
+            f"`scrm ingest` of the {size(d['persons'])}-person sample's {names.get(kind, kind)} "
+            f"({r['bytes'] / 1e6:,.0f} MB, {r['files']} files)"
+        )
+        if not out:
+            what += " (`bench/ingest_throughput.py`)"
+        scrm = f"{_mb_s(r['scrm_mb_s'])} ({s(r['scrm_seconds'])})"
+        peers = []
+        fl = r.get("floor")
+        if fl:
+            engine = fl["engine"]
+            text = (
+                f"{engine}, the floor, {_mb_s(fl['mb_s'])} (scrm "
+                f"{ratio(r['scrm_over_floor'])} its time"
+            )
+            if kind in target.get("formats", []):
+                text += f", target ≤ {ratio(target['scrm_over_floor_max'])}"
+            text += ")"
+            if r.get("without_floor"):
+                text += f"; no floor for {', '.join(r['without_floor'])}"
+            peers.append(text)
+        if r.get("pandas"):
+            peers.append(
+                f"pandas {readers.get(kind, '')} {_mb_s(r['pandas']['mb_s'])} "
+                f"(scrm {ratio(r['scrm_over_pandas'])})"
+            )
+        out.append((what, scrm, "; ".join(peers)))
+    return out
+
+
 #: (file name pattern, renderer), in the order the rows appear.
 RENDERERS: list[tuple[str, Callable[[Path, Any], list[Row]]]] = [
     (r"identity_components", identity_components),
@@ -334,6 +374,7 @@ RENDERERS: list[tuple[str, Callable[[Path, Any], list[Row]]]] = [
     (r"referrals_\d+", referrals),
     (r"referrals_sample_\d+", referrals),
     (r"triggers_\d+", triggers),
+    (r"ingest_throughput_\d+", ingest_throughput),
 ]
 
 
