@@ -69,6 +69,30 @@ ORDER BY a.account_id
 {% endif %}
 {%- endmacro %}
 
+-- Splitting name blocks (matching.name_blocks): a key shared by more than `bound`
+-- records gets the city appended, then the birthday; a block still over `bound` (or a
+-- record lacking the field to split on) has no key. `big`: the record was split.
+{% macro split_name_key(base, bound) -%}
+(WITH k0 AS (
+    SELECT _row, {{ base }} AS k, city, birthday FROM r
+), c0 AS (
+    SELECT *, CASE WHEN k IS NOT NULL THEN count(*) OVER (PARTITION BY k) END AS n FROM k0
+), k1 AS (
+    SELECT _row, n > {{ bound }} AS over1,
+        CASE WHEN n > {{ bound }} THEN k || '|' || city ELSE k END AS k, birthday FROM c0
+), c1 AS (
+    SELECT *, CASE WHEN k IS NOT NULL THEN count(*) OVER (PARTITION BY k) END AS n FROM k1
+), k2 AS (
+    SELECT _row, over1, n > {{ bound }} AS over2,
+        CASE WHEN n > {{ bound }} THEN k || '|' || birthday ELSE k END AS k FROM c1
+), c2 AS (
+    SELECT *, CASE WHEN k IS NOT NULL THEN count(*) OVER (PARTITION BY k) END AS n FROM k2
+)
+SELECT _row, CASE WHEN n <= {{ bound }} THEN k END AS k,
+    coalesce(over1, false) OR coalesce(over2, false) AS big
+FROM c2)
+{%- endmacro %}
+
 -- name: mphone_counts
 -- Accounts per visible-digit phone value and platform, and the prefix (138): what
 -- masked_hubs compares with chance.
@@ -140,3 +164,90 @@ SELECT pooled.pid AS unique_id, coalesce(plats.plats, pooled.platform) AS platfo
     CASE WHEN name IS NULL THEN nick_given END AS nick_given
 FROM pooled LEFT JOIN plats USING (pid)
 ORDER BY unique_id
+
+-- name: block_odd_addresses
+-- Records whose address holds a character that Python's re takes for a digit or a space
+-- (or that NFKC makes one): $chars, a class of them; matching.address_key's own path.
+SELECT _row FROM _identity_block_input WHERE regexp_matches(address, $chars)
+
+-- name: block_columns
+-- The blocking keys and derived columns of matching._with_blocks, from the records in
+-- _identity_block_input (_row, name, name_py, city, birthday, address, … as text) and
+-- the few addresses whose digits or spaces are not ASCII (_identity_addr_py: _row,
+-- addr_key, addr_text, computed in Python). `keys`: blocking key → (parts, bound); the
+-- keys are counted in one long narrow table (a window per key over the wide records
+-- took seconds each).
+WITH base AS MATERIALIZED (
+    SELECT *, string_split(name_py, ' ') AS words FROM _identity_block_input
+),
+r AS MATERIALIZED (
+    SELECT b.*,
+        nullif(b.words[1], '') AS name_first,
+        nullif(b.words[-1], '') AS name_last,
+        array_to_string(b.words[1:2], ' ') AS name_prefix,
+{% if address %}
+        CASE WHEN p._row IS NOT NULL THEN p.addr_key
+            ELSE nullif(array_to_string(regexp_extract_all(b.address, '[0-9]+'), '|'), '')
+        END AS addr_key,
+        CASE WHEN p._row IS NOT NULL THEN p.addr_text
+            ELSE nullif(regexp_replace(b.address, '[0-9\t\n\v\f\r \x{1c}-\x{1f}]+', '', 'g'), '')
+        END AS addr_text
+{% else %}
+        NULL::VARCHAR AS addr_key, NULL::VARCHAR AS addr_text
+{% endif %}
+    FROM base b
+{% if address %}
+    LEFT JOIN _identity_addr_py p USING (_row)
+{% endif %}
+),
+{% if names %}
+nb AS {{ split_name_key("name_py", name_bound) }},
+pb AS {{ split_name_key("name_prefix", name_bound) }},
+{% endif %}
+{% if keys %}
+long AS MATERIALIZED (
+{% for key, spec in keys.items() %}
+    SELECT _row, '{{ key }}' AS key, {{ spec[1] }} AS cap,
+        {% for p in spec[0] %}{{ p }}{% if not loop.last %} || '|' || {% endif %}{% endfor %} AS k
+    FROM r
+    {% if not loop.last %}UNION ALL{% endif %}
+{% endfor %}
+),
+wide AS (
+    SELECT _row,
+{% for key in keys %}
+        any_value(k) FILTER (WHERE key = '{{ key }}') AS {{ key }},
+{% endfor %}
+    FROM long JOIN (
+        SELECT key, k FROM long WHERE k IS NOT NULL
+        GROUP BY key, k HAVING count(*) BETWEEN 2 AND any_value(cap)
+    ) USING (key, k)
+    GROUP BY _row
+),
+{% endif %}
+out AS (
+    SELECT r._row,
+{% if names %}
+        CASE WHEN regexp_full_match(r.name, '[\x{4e00}-\x{9fff}]{2,4}') THEN nullif(
+            CASE WHEN list_contains($compound, left(r.name, 2)) AND length(r.name) >= 3
+                THEN substr(r.name, 3) ELSE substr(r.name, 2) END, '')
+        END AS name_given,
+        nb.k AS name_block, pb.k AS name_prefix_block,
+        nb.big AND nb.k IS NULL AS name_left_out, pb.big AND pb.k IS NULL AS prefix_left_out,
+        array_to_string(list_sort(r.words), ' ') AS name_sorted,
+{% endif %}
+{% if address %}
+        r.addr_key, r.addr_text,
+{% endif %}
+{% for key in keys %}
+        wide.{{ key }},
+{% endfor %}
+    FROM r
+{% if names %}
+    JOIN nb USING (_row) JOIN pb USING (_row)
+{% endif %}
+{% if keys %}
+    LEFT JOIN wide USING (_row)
+{% endif %}
+)
+SELECT * FROM out ORDER BY _row
