@@ -59,10 +59,10 @@ def masked_use(db: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 def breakdown(db, truth: pd.DataFrame, clusters: pd.DataFrame, edges: pd.DataFrame, cfg) -> dict:
     """Directly linkable true pairs by shared clue kinds, joined or missed, and why missed."""
-    from scrm_lib.identity.evaluate import _CLUES_SQL
+    from scrm_lib.identity._engine import runner
     from scrm_lib.identity.matching import to_pinyin
 
-    clues = db.execute(_CLUES_SQL).df()
+    clues = runner(db).df("identity.clues")
     names = db.execute(
         "SELECT account_id, value FROM identifiers WHERE kind IN ('name', 'nickname')"
     ).df()
