@@ -218,6 +218,16 @@ CLUSTER_WITH_SLOW = pytest.mark.parametrize(
 )
 
 
+#: For the build parity test: the standalone cluster in the default suite (executors in
+#: other processes, the stronger check; the transform parity tests cover local[2] there),
+#: local[2] with the slow tests.
+LOCAL_WITH_SLOW = pytest.mark.parametrize(
+    "spark_target_name",
+    [pytest.param("local", marks=pytest.mark.slow), "cluster"],
+    scope="session",
+)
+
+
 @pytest.fixture
 def spark_target(
     spark_target_name: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch

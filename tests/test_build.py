@@ -24,6 +24,7 @@ from scrm_lib.errors import InputFileError, ScrmError, WarehouseError
 from scrm_lib.ingest import ParsedFile
 from scrm_lib.schema import TABLES, conform
 from scrm_lib.warehouse.build import build, list_raw_files, status
+from tests.conftest import LOCAL_WITH_SLOW
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = "order_id,buyer,paid_at,amount,status\n"
@@ -432,6 +433,7 @@ def test_killed_build_leaves_old_warehouse_and_next_build_cleans_up(
 
 
 @pytest.mark.spark
+@LOCAL_WITH_SLOW
 def test_build_on_spark_matches_duckdb(raw: Path, tmp_path: Path, spark_target: Any) -> None:
     """On local[2] and on the standalone cluster: the build's settings name the master
     (``SCRM_SPARK_MASTER``), and the transform runs there."""
