@@ -27,6 +27,11 @@ def _duckdb_epoch(at: dt.Timestamp(timezone="UTC")) -> dt.float64:  # type: igno
     """DuckDB's ``epoch(TIMESTAMPTZ)``: seconds since 1970 as a double."""
 
 
+def on_duckdb(con: Any) -> bool:
+    """Whether the ibis backend ``con`` is DuckDB (where an engine-specific form pays)."""
+    return getattr(con, "name", "") == "duckdb"
+
+
 def epoch_seconds(con: Any, at: ir.TimestampValue) -> ir.IntegerValue:
     """``at`` as whole epoch seconds (``int64``, rounded to the nearest second).
 
@@ -38,9 +43,9 @@ def epoch_seconds(con: Any, at: ir.TimestampValue) -> ir.IntegerValue:
     :func:`scrm_lib.engine.duckdb_connect`) without the cast.
     Other engines keep ibis's form.
     """
-    if getattr(con, "name", "") == "duckdb" and at.type().is_timestamp() and at.type().timezone:
+    if on_duckdb(con) and at.type().is_timestamp() and at.type().timezone:
         return _duckdb_epoch(at).cast("int64")
     return at.epoch_seconds().cast("int64")
 
 
-__all__ = ["epoch_seconds"]
+__all__ = ["epoch_seconds", "on_duckdb"]

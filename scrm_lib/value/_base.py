@@ -31,7 +31,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from scrm_lib.config import Settings, config_section, load_settings
-from scrm_lib.engine.exprs import epoch_seconds
+from scrm_lib.engine.exprs import epoch_seconds, on_duckdb
 from scrm_lib.errors import ConfigError, ScrmError
 
 logger = logging.getLogger(__name__)
@@ -277,7 +277,7 @@ def _orders_of_lines(con: Any, table: ir.Table, counted: Any) -> ir.Table:
         lined = table
     else:
         lined = table.filter((table.line_id != "").fill_null(True))
-        if getattr(con, "name", "") == "duckdb" and not con.execute(lined.limit(1).count()):
+        if on_duckdb(con) and not con.execute(lined.limit(1).count()):
             rows = counted(table)
             return rows.select("platform", "order_id", "account_id", "ts", "net", gross=rows.amount)
     lined = lined.select("platform", "order_id").distinct()
