@@ -78,13 +78,17 @@ def _pa_normalize(s: pd.Series, form: str) -> pd.Series:
     if s.empty:
         return s
     arr = pa.array(s, type=pa.large_string(), from_pandas=True)
+    # ASCII text is already in every normal form; ids, phones and numbers mostly are.
+    if pc.all(pc.string_is_ascii(arr)).as_py() is not False:
+        return _from_arrow(arr, s.index)
     return _from_arrow(pc.utf8_normalize(arr, form=form), s.index)
 
 
-def _from_arrow(out: pa.Array, index: pd.Index) -> pd.Series:
+def _from_arrow(out: pa.Array | pa.ChunkedArray, index: pd.Index) -> pd.Series:
     # By position: ``out.to_pandas()`` is a Series on 0..n-1, which ``index=``
     # would realign by label (NA wherever the caller's index is not 0..n-1).
-    return pd.Series(out.to_numpy(zero_copy_only=False), index=index, dtype="str")
+    # ``pd.array`` wraps the Arrow buffers; going through numpy objects copies every string.
+    return pd.Series(pd.array(out, dtype="str"), index=index)
 
 
 def _re_replace(s: pd.Series, pattern: str, repl: str = "") -> pd.Series:
@@ -337,8 +341,11 @@ def parse_bools(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     if pd.api.types.is_bool_dtype(s.dtype):
         return s.astype("boolean"), pd.Series(False, index=s.index)
     st = halfwidth(s).str.lower()
-    mapping = {**dict.fromkeys(TRUE_WORDS, True), **dict.fromkeys(FALSE_WORDS, False)}
-    out = st.map(mapping).astype("boolean")
+    arr = pa.array(st, type=pa.large_string(), from_pandas=True)
+    yes = pc.is_in(arr, value_set=pa.array(TRUE_WORDS, pa.large_string()))
+    no = pc.is_in(arr, value_set=pa.array(FALSE_WORDS, pa.large_string()))
+    yes, no = yes.to_numpy(zero_copy_only=False), no.to_numpy(zero_copy_only=False)
+    out = pd.Series(pd.arrays.BooleanArray(yes, ~(yes | no)), index=s.index)
     return out, st.notna() & out.isna()
 
 
