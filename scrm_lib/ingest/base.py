@@ -422,13 +422,13 @@ def accounts_frame(
     """Account hint rows (one per input row; merged per account in ``finish``)."""
     return pd.DataFrame(
         {
-            ROW: rows.to_numpy(),
-            "account_id": account_id.to_numpy(),
-            "platform": platform if isinstance(platform, str) else platform.to_numpy(),
-            "native_id": native_id.to_numpy(),
-            "display_name": None if display_name is None else display_name.to_numpy(),
-            "first_seen": None if first_seen is None else first_seen.to_numpy(),
-            "channel_code": None if channel_code is None else channel_code.to_numpy(),
+            ROW: _by_position(rows),
+            "account_id": _by_position(account_id),
+            "platform": _by_position(platform),
+            "native_id": _by_position(native_id),
+            "display_name": _by_position(display_name),
+            "first_seen": _by_position(first_seen),
+            "channel_code": _by_position(channel_code),
         }
     )
 
@@ -439,12 +439,21 @@ def identifiers_frame(
     """Identifier rows; empty values are dropped in ``finish``."""
     return pd.DataFrame(
         {
-            ROW: rows.to_numpy(),
-            "account_id": account_id.to_numpy(),
-            "kind": kind if isinstance(kind, str) else kind.to_numpy(),
-            "value": value.to_numpy(),
+            ROW: _by_position(rows),
+            "account_id": _by_position(account_id),
+            "kind": _by_position(kind),
+            "value": _by_position(value),
         }
     )
+
+
+def _by_position(values: Any) -> Any:
+    """A column's values without its index: the pandas array itself, not a numpy copy.
+
+    ``Series.to_numpy()`` turns Arrow-backed text into one Python object per
+    cell, which the frame then converts back; ``.array`` keeps the buffers.
+    """
+    return values.array if isinstance(values, pd.Series) else values
 
 
 def phone_identifiers(rows: pd.Series, account_id: pd.Series, phones: pd.DataFrame) -> pd.DataFrame:
