@@ -21,7 +21,7 @@ Example
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -305,6 +305,7 @@ def _fast_cast(values: Any, target: pa.DataType) -> pa.ListArray | None:
 def _python_check(pylist: list, item: pa.DataType, name: str) -> tuple[pa.ListArray, list]:
     # Row by row on purpose: this runs only when Arrow could not give the column
     # one type, i.e. some record is malformed, and each must be named with its reason.
+    conform = _converter(item, name)
     clean: list = []
     problems: list = []
     for pos, value in enumerate(pylist):
@@ -316,7 +317,7 @@ def _python_check(pylist: list, item: pa.DataType, name: str) -> tuple[pa.ListAr
             clean.append(None)
             continue
         found: list = []
-        items = [_conform(v, item, name, found) for v in value]
+        items = [conform(v, found) for v in value]
         if found:
             problems.extend((pos, col, reason, raw) for col, reason, raw in found)
             clean.append(None)
@@ -327,46 +328,84 @@ def _python_check(pylist: list, item: pa.DataType, name: str) -> tuple[pa.ListAr
 
 def _conform(value: Any, typ: pa.DataType, path: str, found: list) -> Any:
     """``value`` shaped to ``typ`` (numbers as text, digit strings as integers); misfits noted."""
-    if value is None:
-        return None
+    return _converter(typ, path)(value, found)
+
+
+def _converter(typ: pa.DataType, path: str) -> Callable[[Any, list], Any]:
+    """A function shaping one value to ``typ`` (see :func:`_conform`), misfits noted in ``found``.
+
+    The type is inspected once here rather than for every value: a file that
+    takes this path has a list per record and a struct per item.
+    """
     if pa.types.is_struct(typ):
-        if not isinstance(value, dict):
-            found.append((path, "not an object", _raw(value)))
-            return None
-        return {f.name: _conform(value.get(f.name), f.type, f"{path}.{f.name}", found) for f in typ}
+        fields = [(f.name, _converter(f.type, f"{path}.{f.name}")) for f in typ]
+
+        def struct(value: Any, found: list) -> Any:
+            if value is None:
+                return None
+            if not isinstance(value, dict):
+                found.append((path, "not an object", _raw(value)))
+                return None
+            get = value.get
+            return {k: conv(get(k), found) for k, conv in fields}
+
+        return struct
     if pa.types.is_list(typ):
-        if not isinstance(value, list):
-            found.append((path, "not a list", _raw(value)))
-            return None
-        return [_conform(v, typ.value_type, path, found) for v in value]
+        each = _converter(typ.value_type, path)
+
+        def listed(value: Any, found: list) -> Any:
+            if value is None:
+                return None
+            if not isinstance(value, list):
+                found.append((path, "not a list", _raw(value)))
+                return None
+            return [each(v, found) for v in value]
+
+        return listed
     if pa.types.is_integer(typ):
-        if isinstance(value, bool):
+
+        def integer(value: Any, found: list) -> Any:
+            if value is None:
+                return None
+            if isinstance(value, bool):
+                found.append((path, "not a whole number", _raw(value)))
+                return None
+            if isinstance(value, int):
+                return value
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+                return int(value.strip())
             found.append((path, "not a whole number", _raw(value)))
             return None
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            return int(value.strip())
-        found.append((path, "not a whole number", _raw(value)))
-        return None
+
+        return integer
     if pa.types.is_floating(typ):
-        if not isinstance(value, bool) and isinstance(value, int | float | str):
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        found.append((path, "not a number", _raw(value)))
-        return None
+
+        def floating(value: Any, found: list) -> Any:
+            if value is None:
+                return None
+            if not isinstance(value, bool) and isinstance(value, int | float | str):
+                try:
+                    return float(value)
+                except ValueError:
+                    pass
+            found.append((path, "not a number", _raw(value)))
+            return None
+
+        return floating
     if pa.types.is_string(typ):
-        if isinstance(value, str):
-            return value
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return _raw(value)
-        found.append((path, "not text", _raw(value)))
-        return None
-    return value
+
+        def text(value: Any, found: list) -> Any:
+            if value is None or isinstance(value, str):
+                return value
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                return _raw(value)
+            found.append((path, "not text", _raw(value)))
+            return None
+
+        return text
+    return lambda value, found: value
 
 
 def _missing_required(
