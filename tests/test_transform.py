@@ -396,21 +396,18 @@ def _load_marts_input(con: Any, tables: dict[str, pd.DataFrame]) -> None:
 
 
 def _marts(con: Any, settings: Any, cutoff: str) -> dict[str, pd.DataFrame]:
-    """Every value and churn mart of ``con``, computed by the library's own functions."""
+    """Every value and churn mart of ``con``, computed by the library's own functions.
+
+    ``value_persons`` joins the expressions that ``rfm()``, ``layers()`` and
+    ``stages()`` run alone, so those are not run a second time (each query costs
+    Spark seconds); the features are compared whole, as scoring sees only some.
+    """
     from scrm_lib.churn import scoring
     from scrm_lib.churn.features import feature_frame
     from scrm_lib.value import persons
-    from scrm_lib.value.layers import layers
-    from scrm_lib.value.lifecycle import stages
-    from scrm_lib.value.rfm import rfm
     from scrm_lib.warehouse.steps import StepContext
 
-    out = {
-        "rfm": rfm(con, settings=settings),
-        "layers": layers(con, settings=settings),
-        "stages": stages(con, settings=settings),
-        "churn_features": feature_frame(con, cutoff=cutoff, settings=settings),
-    }
+    out = {"churn_features": feature_frame(con, cutoff=cutoff, settings=settings)}
     # the build steps, as the build runs them: value first, churn reads its CLV
     ctx = StepContext(con=con, settings=settings, build_id="parity")
     assert persons.run(ctx)["value_persons"] > 0
