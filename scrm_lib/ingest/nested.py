@@ -137,6 +137,30 @@ def to_json(values: list[Any]) -> list[str | None]:
     return [None if v is None else dumps(_clean(v)) for v in values]
 
 
+def frame_to_json(frame: pd.DataFrame, keys: pd.DataFrame | None = None) -> list[str | None]:
+    """:func:`to_json` of each row of ``frame`` as a dict, rendered once per distinct row.
+
+    Event attributes repeat a few shapes (staff, state, add way), so most rows
+    share their JSON with an earlier one. ``keys``: hashable columns that
+    identify a row's content when ``frame`` holds lists (e.g. the tags joined
+    as text beside the tag lists); default ``frame`` itself. Rows are grouped
+    by equality, so a column must hold one kind of value (``1``, ``1.0`` and
+    ``True`` are one key but three JSON texts).
+
+    Example
+    -------
+    >>> frame_to_json(pd.DataFrame({"a": ["x", "x", "y"], "b": [1, 1, None]}, dtype=object))
+    ['{"a":"x","b":1}', '{"a":"x","b":1}', '{"a":"y"}']
+    """
+    if frame.empty:
+        return []
+    keys = frame if keys is None else keys
+    codes = keys.groupby(list(keys.columns), dropna=False, sort=False).ngroup().to_numpy()
+    first = pd.Series(np.arange(len(codes))).groupby(codes, sort=True).first().to_numpy()
+    rendered = to_json(frame.iloc[first].to_dict("records"))
+    return list(np.asarray(rendered, dtype=object)[codes])
+
+
 # ---------------------------------------------------------------- typed, checked lists
 
 

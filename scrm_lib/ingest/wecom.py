@@ -55,7 +55,7 @@ import pyarrow.compute as pc
 from scrm_lib.ingest import base
 from scrm_lib.ingest import normalize as nz
 from scrm_lib.ingest.names import clean_person_name
-from scrm_lib.ingest.nested import explode_list, list_field, summarize_list, to_json
+from scrm_lib.ingest.nested import explode_list, frame_to_json, list_field, summarize_list
 from scrm_lib.ingest.wechat import event_ids
 
 EXTERNAL_PREFIXES = ("wm", "wo")
@@ -176,8 +176,10 @@ def _contacts(ctx: base.Context) -> dict[str, Any]:
                     "tags": tag_names.str.split("; ").to_numpy(dtype=object),
                 }
             )
+            same = attrs_src.drop(columns="tags").assign(tags=tag_names.to_numpy(dtype=object))
             attrs = pd.Series(
-                to_json(attrs_src.replace({np.nan: None}).to_dict("records")), dtype="str"
+                frame_to_json(attrs_src.replace({np.nan: None}), same.replace({np.nan: None})),
+                dtype="str",
             )
             created = created.reset_index(drop=True)
             events.append(
@@ -248,7 +250,7 @@ def _events(ctx: base.Context) -> dict[str, Any]:
         }
     ).replace({np.nan: None})
     c = is_contact.to_numpy()
-    contact_attrs = pd.Series(to_json(contact_fields[c].to_dict("records")), dtype="str")
+    contact_attrs = pd.Series(frame_to_json(contact_fields[c]), dtype="str")
     c_rows = rows[c].reset_index(drop=True)
     c_acc = base.prefixed("wecom", ext[c]).reset_index(drop=True)
     c_ts = ts[c].reset_index(drop=True)
@@ -305,7 +307,7 @@ def _events(ctx: base.Context) -> dict[str, Any]:
                     "account_id": g_acc,
                     "ts": ts.to_numpy()[pos],
                     "type": kinds,
-                    "attributes": to_json(attrs_src.to_dict("records")),
+                    "attributes": frame_to_json(attrs_src),
                 }
             )
         )
