@@ -72,10 +72,39 @@ def to_pinyin(names: pd.Series) -> pd.Series:
 @functools.lru_cache(maxsize=1 << 20)
 def _pinyin_of(name: str) -> str:
     """One name's pinyin, remembered: the identity step converts the names of the
-    persons' records and again of their accounts (minutes at a million persons)."""
+    persons' records and again of their accounts (minutes at a million persons).
+
+    pypinyin reads a word of its phrase dictionary as a whole (曾经: céng jīng) and any
+    other character alone; most names hold no such word, and their characters' readings
+    are looked up once each (pypinyin spends ~0.1 ms a name converting styles: a minute
+    at a million persons). A name with a phrase in it, or a character without a reading
+    of its own, takes pypinyin's whole path.
+    """
     from pypinyin import Style, lazy_pinyin
 
+    if _plain_han(name):
+        return " ".join(_char_pinyin(c) for c in name)
     return " ".join(lazy_pinyin(name, style=Style.NORMAL)).lower()
+
+
+def _plain_han(name: str) -> bool:
+    """Whether pypinyin reads ``name`` character by character: Han characters with a
+    reading each, and no substring of two or more in its phrase dictionary."""
+    from pypinyin.constants import PHRASES_DICT, RE_HANS
+
+    if not RE_HANS.fullmatch(name) or not all(_char_pinyin(c) for c in name):
+        return False
+    n = len(name)
+    return not any(name[i:j] in PHRASES_DICT for i in range(n) for j in range(i + 2, n + 1))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _char_pinyin(char: str) -> str:
+    """The toneless reading of one Han character ("" without one of its own)."""
+    from pypinyin import Style, lazy_pinyin
+
+    out = lazy_pinyin(char, style=Style.NORMAL)
+    return out[0].lower() if len(out) == 1 and out[0].isascii() and out[0].isalpha() else ""
 
 
 #: Visible last digits of a masked phone (138****5678): the values one prefix can show.
@@ -112,7 +141,7 @@ def masked_hubs(con: Any, cfg: IdentityConfig) -> pd.DataFrame:
     pandas.DataFrame
         ``m, n_accounts, most_on_one_platform, limit_one_platform, limit_all``: one
         row per hub value; also kept as the temporary table ``_mphone_hubs`` (``m``)
-        for :func:`account_records`.
+        for :class:`RecordSource`.
 
     Examples
     --------
@@ -142,6 +171,51 @@ def masked_hubs(con: Any, cfg: IdentityConfig) -> pd.DataFrame:
     return db.df("identity_matching.mphone_hub_rows")
 
 
+class RecordSource:
+    """The probabilistic stage's records of one warehouse, read from it once.
+
+    The records of the accounts are kept as a temporary table; the records of
+    deterministic components are pooled from it, in the engine, for each round. The
+    masked hubs (:func:`masked_hubs`) that the records leave out are found once too,
+    or taken from the caller who already found them (the build reports them).
+
+    Parameters
+    ----------
+    con
+        DuckDB connection (or ibis DuckDB backend) with ``accounts`` and ``identifiers``.
+    cfg
+        Hub limits for masked phones.
+    hubs
+        The rows :func:`masked_hubs` returned on this connection, if already found.
+
+    Examples
+    --------
+    >>> src = RecordSource(con, cfg)  # doctest: +SKIP
+    >>> src.accounts()  # one record per account  # doctest: +SKIP
+    >>> src.components(labels)  # one per deterministic component  # doctest: +SKIP
+    """
+
+    def __init__(self, con: Any, cfg: IdentityConfig, *, hubs: pd.DataFrame | None = None):
+        self.db = runner(con)
+        self.hubs = masked_hubs(self.db, cfg) if hubs is None else hubs
+        self.db.query("identity_matching.keep_account_records")
+
+    def accounts(self) -> pd.DataFrame:
+        """One record per account with a name, a name-like nickname or a masked phone."""
+        return _with_pinyin(self.db.df("identity_matching.account_records"))
+
+    def components(self, component: pd.Series) -> pd.DataFrame:
+        """One record per component: its accounts' fields pooled (see :func:`account_records`)."""
+        comp = pd.DataFrame({"account_id": component.index, "component": component.to_numpy()})
+        with registered(self.db, "_identity_components", comp):
+            return _with_pinyin(self.db.df("identity_matching.component_records"))
+
+
+def _with_pinyin(df: pd.DataFrame) -> pd.DataFrame:
+    df["name_py"] = to_pinyin(df["name"])
+    return df
+
+
 def account_records(
     con: Any, cfg: IdentityConfig, component: pd.Series | None = None
 ) -> pd.DataFrame:
@@ -159,18 +233,13 @@ def account_records(
         record whose ``unique_id`` is the component label (its smallest account
         id): a mini-program account's city and its WeCom twin's phone then meet
         a Tmall buyer's masked phone and city together.
+
+    See Also
+    --------
+    RecordSource : the same records, read once for both uses.
     """
-    db = runner(con)
-    masked_hubs(db, cfg)
-    if component is None:
-        df = db.df("identity_matching.account_records")
-    else:
-        # pooled in the engine (pandas' groupby over a million string rows took minutes)
-        comp = pd.DataFrame({"account_id": component.index, "component": component.to_numpy()})
-        with registered(db, "_identity_components", comp):
-            df = db.df("identity_matching.component_records")
-    df["name_py"] = to_pinyin(df["name"])
-    return df
+    src = RecordSource(con, cfg)
+    return src.accounts() if component is None else src.components(component)
 
 
 def name_blocks(records: pd.DataFrame, max_block: int) -> pd.Series:
@@ -353,10 +422,10 @@ def given_name(name: pd.Series) -> pd.Series:
     return out.astype(object).where(han & out.notna() & out.ne(""), None)
 
 
-def _settings(columns: list[str], link_type: str = "dedupe_only") -> Any:
+def _settings(columns: list[str], link_type: str = "dedupe_only", *, rules: bool = True) -> Any:
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
-    from splink import SettingsCreator, block_on
+    from splink import SettingsCreator
 
     comparisons = []
     if "name" in columns:
@@ -467,14 +536,21 @@ def _settings(columns: list[str], link_type: str = "dedupe_only") -> Any:
                 output_column_name="platform",
             )
         )
-    rules = [block_on(k) for k in _block_columns(columns)]
     return SettingsCreator(
         link_type=link_type,
         comparisons=comparisons,
-        blocking_rules_to_generate_predictions=rules,
+        # training blocks on its own rules: the prediction's are set when it predicts
+        blocking_rules_to_generate_predictions=_prediction_rules(columns) if rules else [],
         retain_intermediate_calculation_columns=False,
         retain_matching_columns=True,
     )
+
+
+def _prediction_rules(columns: list[str]) -> list[dict[str, Any]]:
+    """Splink's blocking rules for prediction: one per key of :func:`_block_columns`."""
+    from splink import block_on
+
+    return [block_on(k).create_blocking_rule_dict("duckdb") for k in _block_columns(columns)]
 
 
 def _block_columns(columns: list[str]) -> list[str]:
@@ -530,7 +606,7 @@ def train_model(
         return None
     # a column that is null everywhere has no parameters to estimate: leave it out
     cols = [c for c in FEATURES if c in records.columns and records[c].notna().any()]
-    df = _with_blocks(records, cols, cfg)
+    df = _with_blocks(records, cols, cfg, keys=False)
     labelled = 0
     if labels is not None:
         lab = records["unique_id"].map(labels)
@@ -538,7 +614,7 @@ def train_model(
         df["identity_label"] = lab.where(size > 1)
         k = size[size > 1].groupby(lab[size > 1]).first()
         labelled = int((k * (k - 1) // 2).sum())
-    with _splink(df, _settings(cols), cfg.splink_memory_limit) as linker:
+    with _splink(df, _settings(cols, rules=False), cfg.splink_memory_limit) as linker:
         lam = _lambda_rules(cols)
         if lam:
             linker.training.estimate_probability_two_random_records_match(
@@ -641,8 +717,14 @@ def _em_sample(records: pd.DataFrame, most: int) -> pd.Series:
     return pd.Series(bucket < 1_000_000 * most / n, index=records.index)
 
 
-def _with_blocks(records: pd.DataFrame, cols: list[str], cfg: IdentityConfig) -> pd.DataFrame:
+def _with_blocks(
+    records: pd.DataFrame, cols: list[str], cfg: IdentityConfig, *, keys: bool = True
+) -> pd.DataFrame:
     """The columns Splink gets: the model's features plus the blocking keys.
+
+    Training compares pairs its own rules find (:func:`train_model`), never the
+    prediction's: with ``keys=False`` only the columns the comparisons read are made
+    (the keys are most of the work: 40 s of the training records at a million persons).
 
     The keys are computed in a scratch DuckDB (``identity_matching.block_columns``):
     the same values as :func:`name_blocks`, :func:`name_prefix`, :func:`name_tokens`,
@@ -661,8 +743,8 @@ def _with_blocks(records: pd.DataFrame, cols: list[str], cfg: IdentityConfig) ->
         df["name_nick"] = pd.Series(nick, index=records.index).fillna(0).astype(int)
         given = records["nick_given"] if "nick_given" in records.columns else None
         df["nick_given"] = pd.Series(given, index=records.index, dtype=object)
-    keys: dict[str, tuple[tuple[str, ...], int]] = {}
-    for key in _block_columns(cols):
+    bounds: dict[str, tuple[tuple[str, ...], int]] = {}
+    for key in _block_columns(cols) if keys else ():
         if key in BLOCK_KEYS:
             fields = BLOCK_KEYS[key]
             # one syllable of a name is shared far more widely than a whole name: a tenth
@@ -670,12 +752,13 @@ def _with_blocks(records: pd.DataFrame, cols: list[str], cfg: IdentityConfig) ->
             # pairs at the full bound, 1.2 million at a tenth)
             token = {"name_first", "name_last"} & set(fields)
             cap = max(2, cfg.max_block // TOKEN_BLOCK_DIVISOR) if token else cfg.max_block
-            keys[key] = (fields, cap)
+            bounds[key] = (fields, cap)
     name_bound = max(2, cfg.max_block // NAME_BLOCK_DIVISOR)
     out = _block_frame(
         records,
-        keys,
+        bounds,
         name="name" in cols,
+        name_keys=keys,
         address="address" in cols,
         name_bound=name_bound,
         compound=sorted(COMPOUND_SURNAMES),
@@ -683,15 +766,16 @@ def _with_blocks(records: pd.DataFrame, cols: list[str], cfg: IdentityConfig) ->
     )
     if "name" in cols:
         df["name_given"] = out["name_given"]
+        df["name_sorted"] = out["name_sorted"]
+    if "name" in cols and keys:
         df["name_block"] = out["name_block"]
         df["name_prefix_block"] = out["name_prefix_block"]
-        df["name_sorted"] = out["name_sorted"]
         for col in ("name_left_out", "prefix_left_out"):
             _warn_left_out(records["name_py"][out[col].fillna(False).astype(bool)], name_bound)
     if "address" in cols:
         df["addr_key"] = out["addr_key"]
         df["addr_text"] = out["addr_text"]
-    for key in keys:
+    for key in bounds:
         df[key] = out[key]
     return df
 
@@ -750,6 +834,7 @@ def _block_frame(
     keys: dict[str, tuple[tuple[str, ...], int]],
     *,
     name: bool,
+    name_keys: bool = True,
     address: bool,
     name_bound: int,
     compound: list[str],
@@ -800,6 +885,7 @@ def _block_frame(
             {"compound": compound} if name else None,
             keys=keys,
             names=name,
+            name_keys=name and name_keys,
             address=address,
             name_bound=name_bound,
         )
@@ -881,6 +967,7 @@ def probabilistic_edges(
         return pd.DataFrame(columns=out_cols)
     df = _with_blocks(records, model["columns"], cfg)
     settings = address_mismatch_floor(model["splink"])
+    settings["blocking_rules_to_generate_predictions"] = _prediction_rules(model["columns"])
     with _splink(df, settings, cfg.splink_memory_limit) as linker:
         pred = linker.inference.predict(
             threshold_match_probability=cfg.threshold

@@ -159,7 +159,8 @@ def stitch(
     from scrm_lib.identity.matching import masked_hubs
 
     masked = hubs["kind"].isin(["phone_masked", "alipay_masked"])
-    chance = ~hubs["value"].isin(masked_hubs(db, cfg)["m"])
+    mphone_hubs = masked_hubs(db, cfg)
+    chance = ~hubs["value"].isin(mphone_hubs["m"])
     hubs = hubs[~(masked & chance)].reset_index(drop=True)
     hubs["hub_limit"] = cfg.hub_limit
     hubs["scope"] = "identifier"
@@ -191,18 +192,19 @@ def stitch(
     frames = [det]
     report = StageReport(mode="off", reason="[identity] probabilistic = false")
     if cfg.probabilistic:
-        from scrm_lib.identity.matching import account_records
+        from scrm_lib.identity.matching import RecordSource
 
+        source = RecordSource(db, cfg, hubs=mphone_hubs)
         # small data cannot train a model: the stage checks that first and then trains,
         # uses fixed priors or skips (with the reason); deterministic persons stand
         stage = ProbabilisticStage(cfg)
         for round_no in range(1, cfg.rounds + 1):
             used = pd.concat([f.loc[f["used"], ["a", "b"]] for f in frames])
             comp = cluster_accounts(accounts, used)
-            records = account_records(db, cfg, comp)
+            records = source.components(comp)
             if round_no == 1:
                 # trained per account, m from the pairs the deterministic stage joined
-                stage.fit(account_records(db, cfg), labels=comp)
+                stage.fit(source.accounts(), labels=comp)
             # later rounds score the merged persons with the same model: a WeCom
             # name joined to a Tmall masked phone now meets the mini-program's phone
             prob = stage.edges(records)

@@ -382,3 +382,21 @@ def test_a_nickname_that_is_a_given_name_is_kept_for_matching(tmp_path):
         "wechat:o4": "欣怡",
     }
     assert given_name(rec["name"]).to_dict()["tmall:t1"] == "芳"
+
+
+def test_pinyin_by_character_reads_as_pypinyin_does():
+    from pypinyin import Style, lazy_pinyin
+
+    from scrm_lib.identity.matching import _pinyin_of, _plain_han
+
+    # plain names, a traditional form, a polyphonic surname alone (曾 reads ceng) and in
+    # a phrase pypinyin knows (曾经: ceng jing; 单于: chan yu), names with a phrase inside
+    # (王国强), a character without a reading of its own, Latin letters, a mix
+    names = ["张伟", "張偉", "欧阳娜娜", "曾", "曾经", "单于", "王国强", "陈红红", "〇芳",
+             "Amy Wang", "王Amy", "李 娜"]  # fmt: skip
+    for name in names:
+        assert _pinyin_of(name) == " ".join(lazy_pinyin(name, style=Style.NORMAL)).lower(), name
+    # the shortcut is taken where it can be, and only there
+    assert [_plain_han(n) for n in ("张伟", "欧阳娜娜", "王国强", "单于", "王Amy")] == [
+        True, True, False, False, False
+    ]  # fmt: skip

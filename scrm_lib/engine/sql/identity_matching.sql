@@ -14,7 +14,7 @@ masks AS (
 {%- endmacro %}
 
 -- One record per account with a name, a name-like nickname or a masked phone.
-{% macro records(ordered) -%}
+{% macro records() -%}
 WITH {{ masks_cte() }},
 mphone AS (
     SELECT account_id, min(m) AS mphone FROM masks
@@ -49,7 +49,9 @@ one AS (
         min(regexp_replace(value, '\s+', '', 'g')) FILTER (WHERE kind = 'address') AS address,
         min(value) FILTER (WHERE kind = 'birthday') AS birthday,
         min(lower(value)) FILTER (WHERE kind = 'email') AS email
-    FROM identifiers GROUP BY account_id
+    -- only the kinds read here: the aggregate's expressions ran on every identifier
+    FROM identifiers WHERE kind IN ('name', 'city', 'address', 'birthday', 'email')
+    GROUP BY account_id
 )
 SELECT a.account_id AS unique_id, split_part(a.account_id, ':', 1) AS platform,
     coalesce(one.name, nick.nick_name) AS name,
@@ -64,9 +66,6 @@ LEFT JOIN mphone USING (account_id)
 LEFT JOIN nick USING (account_id)
 LEFT JOIN given USING (account_id)
 WHERE one.name IS NOT NULL OR mphone.mphone IS NOT NULL OR nick.nick_name IS NOT NULL
-{% if ordered %}
-ORDER BY a.account_id
-{% endif %}
 {%- endmacro %}
 
 -- Splitting name blocks (matching.name_blocks): a key shared by more than `bound`
@@ -126,14 +125,18 @@ ORDER BY v.n_accounts DESC, v.m
 -- name: mphone_hub_rows
 SELECT * FROM _mphone_hubs
 
+-- name: keep_account_records
+-- The records of every account, kept for the statements below (read once a build).
+CREATE OR REPLACE TEMP TABLE _identity_account_records AS {{ records() }}
+
 -- name: account_records
-{{ records(true) }}
+SELECT * FROM _identity_account_records ORDER BY unique_id
 
 -- name: component_records
 -- One record per component (_identity_components: account_id, component): each
 -- field's value on its smallest account that has one; platform lists the platforms of
 -- all its accounts (SMS contact points are not accounts).
-WITH r AS ({{ records(false) }}),
+WITH r AS (SELECT * FROM _identity_account_records),
 keyed AS (
     SELECT coalesce(c.component, r.unique_id) AS pid, r.* FROM r
     LEFT JOIN _identity_components c ON c.account_id = r.unique_id
@@ -200,7 +203,7 @@ r AS MATERIALIZED (
     LEFT JOIN _identity_addr_py p USING (_row)
 {% endif %}
 ),
-{% if names %}
+{% if name_keys %}
 nb AS {{ split_name_key("name_py", name_bound) }},
 pb AS {{ split_name_key("name_prefix", name_bound) }},
 {% endif %}
@@ -232,9 +235,11 @@ out AS (
             CASE WHEN list_contains($compound, left(r.name, 2)) AND length(r.name) >= 3
                 THEN substr(r.name, 3) ELSE substr(r.name, 2) END, '')
         END AS name_given,
+        array_to_string(list_sort(r.words), ' ') AS name_sorted,
+{% endif %}
+{% if name_keys %}
         nb.k AS name_block, pb.k AS name_prefix_block,
         nb.big AND nb.k IS NULL AS name_left_out, pb.big AND pb.k IS NULL AS prefix_left_out,
-        array_to_string(list_sort(r.words), ' ') AS name_sorted,
 {% endif %}
 {% if address %}
         r.addr_key, r.addr_text,
@@ -243,7 +248,7 @@ out AS (
         wide.{{ key }},
 {% endfor %}
     FROM r
-{% if names %}
+{% if name_keys %}
     JOIN nb USING (_row) JOIN pb USING (_row)
 {% endif %}
 {% if keys %}
