@@ -246,16 +246,21 @@ def build(
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Build the warehouse from the raw area and publish it atomically."""
+    """Build the warehouse from the raw area and publish it atomically.
+
+    With --engine spark the canonical tables are made on Spark and the build
+    publishes a Parquet warehouse folder ([engine] warehouse_path, default
+    data/warehouse/spark); the later steps still run on DuckDB.
+    """
     from scrm_lib.warehouse.build import build as run
 
+    chosen = None if engine is None else normalize_engine(engine)
     cfg = settings(
         raw_dir=raw,
         warehouse=warehouse,
-        engine=None if engine is None else normalize_engine(engine),
         spark_master=None if master is None else check_master(master),
     )
-    if master is not None and cfg.engine != "pyspark":
+    if master is not None and (chosen or cfg.engine) != "pyspark":
         raise ScrmError(f"--master {master} is for the Spark engine: add --engine spark")
     if train_churn:
         churn = {**cfg.extra.get("churn", {}), "train_in_build": True}
@@ -264,16 +269,27 @@ def build(
     with progress:
         result = run(
             raw_dir=cfg.raw_dir,
-            warehouse=cfg.warehouse,
+            # unset: the build picks the engine's warehouse (a file, or the Spark folder)
+            warehouse=None if warehouse is None else cfg.warehouse,
             settings=cfg,
+            engine=chosen,
             progress=lambda msg: progress.update(task, description=str(msg)),
             steps=None if steps is None else [s for s in steps.split(",") if s not in ("", "none")],
         )
     data = result.to_dict() if hasattr(result, "to_dict") else dict(vars(result))
     if as_json:
         emit_json(data)
-    else:
-        out.print(f"published build {data.get('build_id')} to {cfg.warehouse}")
+        return
+    where = data.get("warehouse")
+    version = f" (version {data['version']})" if data.get("version") else ""
+    out.print(f"published build {data.get('build_id')} to {where}{version}", highlight=False)
+    if where is not None and Path(where) != cfg.warehouse:
+        err.print(
+            f"note: readers open {cfg.warehouse}; to read this build, pass --warehouse {where} "
+            'or set the engine in scrm.toml ([engine] name = "spark")',
+            highlight=False,
+            markup=False,
+        )
 
 
 @core.command()

@@ -20,6 +20,11 @@ an ``[engine]`` table that also says where Spark runs::
 (environment: ``SCRM_ENGINE``, ``SCRM_SPARK_MASTER``,
 ``SCRM_SPARK_EXECUTOR_MEMORY``, ``SCRM_SPARK_WAREHOUSE_PATH``).
 
+``warehouse`` is what readers (CLI, notebooks, dashboard) open. With the
+Spark engine it defaults to the ``warehouse_path`` folder, the one a Spark
+build publishes, so readers follow the engine without a second setting; a
+``warehouse`` set explicitly wins, for builds and readers alike.
+
 Sections of ``scrm.toml`` that are not settings fields land in
 ``Settings.extra`` and are read, validated and documented by the module
 they configure: ``[identity]`` (:mod:`scrm_lib.identity.config`),
@@ -117,10 +122,11 @@ class Settings:
     #: default, 1g, when None).
     spark_master: str = "local[2]"
     spark_executor_memory: str | None = None
-    #: Where a Spark build writes its Parquet tables: a folder every executor
-    #: can read (local disk on one machine; ``hdfs://`` / ``s3a://`` URLs on a
-    #: cluster), kept as given when a URL, else made absolute. Parsed and
-    #: checked here; the Spark build's Parquet warehouse (issue 21) uses it.
+    #: Where a Spark build publishes its Parquet warehouse folder: a folder every
+    #: executor can read (local disk on one machine; a shared mount on a
+    #: cluster), kept as given when a URL, else made absolute. ``hdfs://`` and
+    #: ``s3a://`` URLs parse but are refused by the build until publishing there
+    #: is supported (:func:`warehouse_folder`).
     spark_warehouse_path: str = ""
     timezone: str = "Asia/Shanghai"
     # DuckDB spills to disk past this, so a large build degrades instead of being killed
@@ -228,7 +234,6 @@ def load_settings(home: str | Path | None = None) -> Settings:
     root = Path(home).expanduser().resolve() if home is not None else _home()
     values: dict[str, Any] = {
         "raw_dir": "data/raw",
-        "warehouse": "data/warehouse/scrm.duckdb",
         "reports_dir": "data/reports",
         # user-authored state (audit, overrides, segments) survives rebuilds: kept apart
         "state_db": "data/state/scrm_state.duckdb",
@@ -246,11 +251,19 @@ def load_settings(home: str | Path | None = None) -> Settings:
         for key, value in data.items():
             (values if key in known else extra)[key] = value
         values.update(_engine_table(values.pop("engine", "duckdb"), toml_path))
+    explicit_warehouse = "warehouse" in values
+    values.setdefault("warehouse", "data/warehouse/scrm.duckdb")
     for f in fields(Settings):
         env = os.environ.get(f"SCRM_{f.name.upper()}")
         if env is not None and f.name not in ("home", "extra"):
             values[f.name] = env
+            explicit_warehouse |= f.name == "warehouse"
     values.update(_spark_values(values, root))
+    if values["engine"] == "pyspark" and not explicit_warehouse:
+        # readers open what a Spark build publishes; a URL is not readable here yet
+        folder = _local_path(values["spark_warehouse_path"])
+        if folder is not None:
+            values["warehouse"] = str(folder)
 
     try:
         values["workers"] = int(values.get("workers", 0))
@@ -329,6 +342,40 @@ def _spark_values(values: dict[str, Any], root: Path) -> dict[str, Any]:
         where = str((p if p.is_absolute() else root / p).resolve())
     out["spark_warehouse_path"] = where
     return out
+
+
+def _local_path(where: str) -> Path | None:
+    """A local folder as a path (``file://`` URLs too); None for another scheme."""
+    if "://" not in where:
+        return Path(where)
+    scheme, _, rest = where.partition("://")
+    if scheme.lower() == "file":
+        return Path("/" + rest.lstrip("/"))
+    return None
+
+
+def warehouse_folder(where: str | Path) -> Path:
+    """The local folder a Spark build publishes to; ConfigError for a URL it cannot publish to.
+
+    Publishing needs an atomic swap of the ``CURRENT`` pointer, which scrm does
+    with a POSIX rename on a local (or mounted) folder. HDFS (an atomic Hadoop
+    ``rename``) and object stores (a conditional put, or a table format's
+    commit) would each need their own swap, and DuckDB readers their own
+    filesystem; until then such a URL is refused before the build starts.
+
+    Examples
+    --------
+    >>> warehouse_folder("file:///srv/scrm")
+    PosixPath('/srv/scrm')
+    """
+    folder = _local_path(str(where))
+    if folder is None:
+        scheme = str(where).partition("://")[0]
+        raise ConfigError(
+            f"engine warehouse_path {where}: publishing to {scheme}:// is not supported yet; "
+            "use a local or mounted folder (or file://)"
+        )
+    return folder.expanduser().resolve()
 
 
 def config_section(

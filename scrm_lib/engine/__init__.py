@@ -15,7 +15,9 @@ from scrm_lib.engine.connect import (
     read_only_duckdb,
     register_arrow,
     using,
+    version_info,
 )
+from scrm_lib.engine.folder import is_published
 from scrm_lib.engine.queries import render, sql
 from scrm_lib.engine.runner import Runner
 from scrm_lib.engine.spark import SPARK_INSTALL_HINT, spark_backend, spark_session
@@ -25,6 +27,7 @@ __all__ = [
     "Runner",
     "Warehouse",
     "duckdb_connect",
+    "is_published",
     "list_tables",
     "open_warehouse",
     "read_only_duckdb",
@@ -34,4 +37,5 @@ __all__ = [
     "spark_session",
     "sql",
     "using",
+    "version_info",
 ]

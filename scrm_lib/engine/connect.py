@@ -1,7 +1,9 @@
 """Connections, opened in one place: the published warehouse, a build's file, memory.
 
-Readers (dashboard, notebooks) open the published DuckDB file read-only;
-a build opens its own file read-write; errors name the file.
+Readers (dashboard, notebooks) open the published warehouse read-only: a
+DuckDB file, or a Spark build's Parquet folder (:mod:`.folder`), whose
+current version they see as views on an in-memory DuckDB; a build opens its
+own file read-write; errors name the file or folder.
 
 Example
 -------
@@ -21,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import ibis.expr.types as ir
 
+from scrm_lib.engine.folder import attach_version, current_version
 from scrm_lib.engine.runner import first_line as _first_line
 from scrm_lib.errors import WarehouseError
 
@@ -52,11 +55,15 @@ def open_warehouse(path: str | Path | None = None, *, read_only: bool = True) ->
     Parameters
     ----------
     path
-        The DuckDB file; default: ``warehouse`` from the settings
-        (``data/warehouse/scrm.duckdb``).
+        The DuckDB file, or the folder a Spark build publishes (its ``CURRENT``
+        version is resolved once, and its tables are views over that version's
+        Parquet files); default: ``warehouse`` from the settings
+        (``data/warehouse/scrm.duckdb``; with the Spark engine the
+        ``[engine] warehouse_path`` folder).
     read_only
         Readers (dashboard, notebooks) open read-only, which lets many
-        processes read while a build prepares the next file.
+        processes read while a build prepares the next file. A folder is
+        read-only to readers whatever this says: only a build writes it.
 
     Returns
     -------
@@ -66,7 +73,9 @@ def open_warehouse(path: str | Path | None = None, *, read_only: bool = True) ->
     Raises
     ------
     WarehouseError
-        No file at ``path`` (when read-only) or the file is not a DuckDB database.
+        No file at ``path`` (when read-only) or the file is not a DuckDB database;
+        a folder without a published version, or whose ``CURRENT`` names a
+        missing version.
 
     Examples
     --------
@@ -74,6 +83,10 @@ def open_warehouse(path: str | Path | None = None, *, read_only: bool = True) ->
     >>> con.table("builds").order_by("started_at").execute()  # doctest: +SKIP
     """
     target = _resolve(path)
+    if target.is_dir():
+        if not read_only:
+            raise WarehouseError(f"{target}: a Spark warehouse folder is written by builds only")
+        return _open_folder(target)
     if read_only and not target.exists():
         raise WarehouseError(f"no warehouse at {target}; {home_hint()}")
     if not read_only:
@@ -91,7 +104,8 @@ def read_only_duckdb(path: str | Path | None = None) -> Iterator[Any]:
     """A plain DuckDB connection to the published warehouse, read-only, closed on exit.
 
     For readers that run SQL on the published file (data-health queries,
-    the previous build's ids); errors name the file.
+    the previous build's ids); errors name the file. A warehouse folder gives an
+    in-memory connection with its current version's tables as views.
 
     Examples
     --------
@@ -101,6 +115,19 @@ def read_only_duckdb(path: str | Path | None = None) -> Iterator[Any]:
     import duckdb
 
     target = _resolve(path)
+    if target.is_dir():
+        version = current_version(target)
+        con = duckdb.connect()
+        try:
+            attach_version(con, version)
+        except BaseException:
+            con.close()
+            raise
+        try:
+            yield con
+        finally:
+            con.close()
+        return
     if not target.exists():
         raise WarehouseError(f"no warehouse at {target}; {home_hint()}")
     try:
@@ -111,6 +138,32 @@ def read_only_duckdb(path: str | Path | None = None) -> Iterator[Any]:
         yield con
     finally:
         con.close()
+
+
+def _open_folder(folder: Path) -> DuckDBBackend:
+    """The current version of a warehouse folder as views on an in-memory DuckDB."""
+    version = current_version(folder)
+    con = duckdb_connect()
+    try:
+        attach_version(con, version)
+    except BaseException:
+        con.disconnect()
+        raise
+    # status and the dashboard say which version they read; a file has none
+    con.scrm_version = version.info()
+    logger.debug("opened warehouse folder %s, version %s", folder, version.id)
+    return con
+
+
+def version_info(con: Any) -> dict[str, Any] | None:
+    """Storage, version, engine and master of a folder warehouse's connection; None for a file.
+
+    Examples
+    --------
+    >>> version_info(duckdb_connect()) is None
+    True
+    """
+    return getattr(con, "scrm_version", None)
 
 
 def duckdb_connect(path: str | Path = ":memory:", *, read_only: bool = False) -> DuckDBBackend:
@@ -182,7 +235,7 @@ def list_tables(con: Any) -> list[str]:
     return sorted(n for n in con.list_tables() if not n.startswith("ibis_"))
 
 
-#: What every public function takes as ``warehouse``: a path to a warehouse file,
+#: What every public function takes as ``warehouse``: a path to a warehouse file or folder,
 #: ``None`` or ``""`` for the configured one, or an open ibis connection.
 Warehouse = str | Path | Any
 

@@ -11,6 +11,19 @@ the published warehouse as it was, and the next build removes its leftovers
 (the ``.building-*`` files and the lock file a killed build could not
 remove; the lock itself is an ``flock``, which the OS drops with the process).
 
+With the Spark engine the build publishes a warehouse folder instead
+(``[engine] warehouse_path``; layout in :mod:`scrm_lib.engine.folder`). What
+runs where today: parsing and staging run on DuckDB on the driver; the
+canonical transform runs on Spark, whose executors write the canonical tables
+as Parquet into ``<folder>/versions/<build_id>/``; the build steps (identity,
+value, churn, ...) still run on DuckDB on the driver, reading those Parquet
+files through views, and their marts, ``rejects`` and the build log are written
+as Parquet into the same version folder. When every table and the manifest
+are written and fsynced, ``<folder>/CURRENT`` is switched to the new version
+with one ``os.replace``; a build that dies leaves the previous version
+published, and the next build removes the dead one's folder. The build log's
+``runs`` column says where each part ran.
+
 A file that cannot be read (no preset matches it, a required column is
 missing, its bytes do not decode) is refused, not fatal: the other files
 are built and published, and the refusal (file, sha256, reason, time) is
@@ -42,9 +55,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from scrm_lib.config import Settings, check_master, load_settings, normalize_engine
-from scrm_lib.engine import Runner, duckdb_connect
-from scrm_lib.errors import ScrmError
+from scrm_lib.config import (
+    Settings,
+    check_master,
+    load_settings,
+    normalize_engine,
+    warehouse_folder,
+)
+from scrm_lib.engine import Runner, duckdb_connect, is_published
+from scrm_lib.engine.folder import version_path
+from scrm_lib.errors import ConfigError, ScrmError
 from scrm_lib.ingest.cache import check_cache_dir
 from scrm_lib.warehouse import log, publish, stage
 from scrm_lib.warehouse.canonical import FILE_SEQ, materialize
@@ -69,7 +89,7 @@ class BuildResult:
     build_id
         The id recorded in ``builds`` and carried by everything read from this build.
     warehouse
-        The published DuckDB file.
+        The published DuckDB file, or the warehouse folder of a Spark build.
     engine
         ``duckdb`` or ``pyspark`` (where the transformations ran).
     files, rows_in, accepted, rejected, duplicates
@@ -77,6 +97,8 @@ class BuildResult:
     refused
         Files that could not be read: ``file``, ``sha256``, ``reason``,
         ``refused_at`` (ISO text) each.
+    master, version
+        A Spark build's master and the version it published (None on DuckDB).
     tables
         Canonical table -> row count.
     timings
@@ -94,6 +116,8 @@ class BuildResult:
     tables: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     refused: list[dict[str, Any]] = field(default_factory=list)
+    master: str | None = None
+    version: str | None = None
 
     @property
     def seconds(self) -> float:
@@ -115,6 +139,8 @@ class BuildResult:
             "timings": dict(self.timings),
             "seconds": self.seconds,
             "refused": [dict(r) for r in self.refused],
+            "master": self.master,
+            "version": self.version,
         }
 
 
@@ -163,7 +189,10 @@ def build(
         after an ingest preset is read with that preset, any other file is
         detected. Default: ``settings.raw_dir``.
     warehouse
-        The DuckDB file to publish. Default: ``settings.warehouse``.
+        The DuckDB file to publish, or with the Spark engine the warehouse folder.
+        Default: ``settings.warehouse`` (what readers open) when ``engine`` is the
+        configured one; a Spark build asked for on a DuckDB configuration
+        publishes to ``settings.spark_warehouse_path``.
     settings
         Settings; default: :func:`scrm_lib.config.load_settings`.
     parse
@@ -175,8 +204,10 @@ def build(
     engine
         Where the transformations run; default: ``settings.engine``. With
         ``"pyspark"`` (or ``"spark"``) the staged rows go to a Spark session on
-        ``settings.spark_master`` (``local[2]``, or a cluster's URL) and the
-        results come back to the DuckDB file.
+        ``settings.spark_master`` (``local[2]``, or a cluster's URL), whose
+        executors write the canonical tables as Parquet into a new version of
+        the warehouse folder; the steps after them run on DuckDB and write
+        their marts there too; the folder's ``CURRENT`` then names the version.
     steps
         Which registered build steps (:mod:`scrm_lib.warehouse.step_list`: identity,
         value, ...) run after the canonical tables; default all, ``[]`` none.
@@ -189,7 +220,8 @@ def build(
     Raises
     ------
     ScrmError
-        No input files; another build holds the lock; every file was refused.
+        No input files; another build holds the lock; every file was refused;
+        a Spark build to a DuckDB file or a URL it cannot publish to (ConfigError).
     WarehouseError
         A query failed; nothing is published.
 
@@ -202,10 +234,10 @@ def build(
     started = time.perf_counter()
     settings = settings or load_settings()
     raw = Path(raw_dir if raw_dir is not None else settings.raw_dir).expanduser().resolve()
-    target = Path(warehouse if warehouse is not None else settings.warehouse)
-    target = target.expanduser().resolve()
     engine = normalize_engine(engine or settings.engine)  # type: ignore[assignment]
+    target = _target(warehouse, settings, engine)
     master = check_master(settings.spark_master)
+    on_spark = engine == "pyspark"
 
     files = list_raw_files(raw)
     if not files:
@@ -216,14 +248,32 @@ def build(
     target.parent.mkdir(parents=True, exist_ok=True)
     started_at = dt.datetime.now(dt.UTC)
     build_id = started_at.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
-    building = target.with_name(f"{target.name}.building-{build_id}")
+    # A Spark build keeps everything it writes in its version folder, inside the
+    # warehouse folder, which every executor can read: the staged rows on their way
+    # to Spark, its work files (a local DuckDB file, fine while the folder is local),
+    # the tables. A build that dies leaves one folder, which the next build removes.
+    version = version_path(target, build_id) if on_spark else None
+    if version is not None:
+        building = version / "_build" / "scrm.duckdb"
+    else:
+        building = target.with_name(f"{target.name}.building-{build_id}")
     stage_path = building.with_name(building.name + ".stage")
+    exchange = building.with_name(building.name + ".spark")
     report = progress or (lambda message: None)
+    runs = _runs(engine, master, target, version)
+    previous = None
 
     with publish.build_lock(target, build_id):
-        publish.remove_leftovers(target)
+        if version is not None:
+            previous = publish.prepare_folder(target)
+            building.parent.mkdir(parents=True)
+        else:
+            publish.remove_leftovers(target)
         logger.info("build %s: %d file(s) from %s -> %s", build_id, len(files), raw, target)
+        for part, where in runs.items():
+            logger.info("build %s: %s runs on %s", build_id, part, where)
         con = None
+        published = False
         try:
             con = duckdb_connect(building)
             runner = Runner(con, label=f"build {build_id}")
@@ -248,22 +298,23 @@ def build(
                     f"{refused[0]['file']}: {refused[0]['reason']})"
                 )
             report(f"transform on {engine}")
-            exchange = building.with_name(building.name + ".spark")
-            tables, superseded = materialize(
+            tables, superseded, written = materialize(
                 runner,
                 stage.staged_tables(runner),
                 engine=engine,
                 exchange=exchange,
                 master=master,
                 executor_memory=settings.spark_executor_memory,
+                version=version,
             )
             # identity and the person marts, on the file being built: published together
+            # (on Spark too, for now: they read the canonical tables Spark wrote)
             run_steps(
                 StepContext(
                     con=con,
                     settings=settings,
                     build_id=build_id,
-                    previous_warehouse=target if target.exists() else None,
+                    previous_warehouse=target if is_published(target) else None,
                     timings=runner.timings,
                 ),
                 progress=report,
@@ -285,22 +336,48 @@ def build(
                 inputs=inputs,
                 duplicates=dup,
                 refused=refused,
+                master=master if on_spark else None,
+                runs=runs,
             )
             stage.detach(runner)
-            publish.checkpoint(runner)
-            con.disconnect()
-            con = None
-            publish.publish(building, target)
+            if version is not None:
+                manifest = publish.write_version(
+                    runner,
+                    version,
+                    written=written,
+                    info={
+                        "version": build_id,
+                        "previous": previous,
+                        "engine": engine,
+                        "master": master,
+                        "runs": runs,
+                        "created_at": finished_at.isoformat(timespec="seconds"),
+                    },
+                )
+                con.disconnect()
+                con = None
+                publish.remove_build_files(building.parent)
+                publish.publish_version(target, manifest)
+                published = True
+            else:
+                publish.checkpoint(runner)
+                con.disconnect()
+                con = None
+                publish.publish(building, target)
         except BaseException:
             if con is not None:
                 with contextlib.suppress(Exception):
                     con.disconnect()
-            publish.remove_build_files(building)
+            if not published:
+                publish.remove_build_files(version if version is not None else building)
             raise
         finally:
             publish.remove_build_files(stage_path)
-            publish.remove_build_files(building.with_name(building.name + ".spark"))
+            publish.remove_build_files(exchange)
             publish.remove_build_files(building.with_name(building.name + ".spill"))
+        if version is not None:
+            # the version this one replaced stays: readers may still hold it
+            publish.remove_old_versions(target, build_id)
 
     timings = dict(runner.timings)
     timings["total"] = round(time.perf_counter() - started, 4)
@@ -316,9 +393,55 @@ def build(
         tables=tables,
         timings=timings,
         refused=[{**r, "refused_at": r["refused_at"].isoformat()} for r in refused],
+        master=master if on_spark else None,
+        version=build_id if on_spark else None,
     )
     logger.info("build %s published in %.1f s", build_id, result.seconds)
     return result
+
+
+def _target(warehouse: str | Path | None, settings: Settings, engine: str) -> Path:
+    """Where the build publishes: ``warehouse`` if given; else the configured warehouse
+    (what readers open) when the build runs on the configured engine; else that
+    engine's own: the Spark warehouse folder (``[engine] warehouse_path``)."""
+    if engine == "pyspark":
+        if warehouse is not None:
+            target = warehouse_folder(str(warehouse))
+        else:
+            folder = warehouse_folder(settings.spark_warehouse_path)
+            target = settings.warehouse if settings.engine == "pyspark" else folder
+        target = target.expanduser().resolve()
+        if target.is_file() or target.suffix == ".duckdb":
+            raise ConfigError(
+                f"{target}: a Spark build publishes a warehouse folder, not a DuckDB file; "
+                "pass a folder (or set [engine] warehouse_path)"
+            )
+        return target
+    target = Path(warehouse if warehouse is not None else settings.warehouse)
+    target = target.expanduser().resolve()
+    if target.is_dir():
+        raise ConfigError(
+            f"{target} is a warehouse folder (the Spark engine's); a DuckDB build publishes "
+            "a file: pass --warehouse FILE, or build with --engine spark"
+        )
+    return target
+
+
+def _runs(engine: str, master: str, target: Path, version: Path | None) -> dict[str, str]:
+    """Where each part of the build runs and is written, for the build log and the manifest."""
+    if version is None:
+        return {
+            "stage": "duckdb",
+            "canonical": "duckdb",
+            "steps": "duckdb",
+            "storage": f"duckdb file {target}",
+        }
+    return {
+        "stage": "duckdb on the driver (parsed files to Parquet for Spark)",
+        "canonical": f"spark {master} (executors write Parquet)",
+        "steps": "duckdb on the driver, over the version's Parquet (marts written as Parquet)",
+        "storage": f"parquet folder {version}",
+    }
 
 
 def _ingest(parse: Parse | None) -> tuple[Parse, set[str]]:

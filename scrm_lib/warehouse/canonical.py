@@ -4,8 +4,8 @@ The transform functions take and return ibis expressions and nothing else,
 so the same code compiles to DuckDB (the embedded default) and to Spark (when
 the data outgrows one machine). There is no engine-specific SQL and no
 Python loop over rows. :func:`materialize` then runs them where the build
-says: on the build's DuckDB file, or on Spark with Parquet files carrying the
-rows there and back.
+says: on the build's DuckDB file, or on Spark, whose executors write the
+canonical tables as Parquet into the version folder the build publishes.
 
 A *stage table* holds the canonical columns of one table (``scrm_lib.schema
 .TABLES``) for all input files, plus two bookkeeping columns:
@@ -328,6 +328,22 @@ def canonical_tables(staged: Mapping[str, ir.Table]) -> Transformed:
 
 # --- where the transform runs ---------------------------------------------------------
 
+#: How a Spark build partitions the canonical tables it writes: the event-like tables,
+#: by the month of their time (hidden column ``ts_month``, ``YYYY-MM`` in UTC; no time:
+#: ``__HIVE_DEFAULT_PARTITION__``). They are the large ones, grow by time, and are read
+#: by time windows (churn's lookbacks, KPI series, "the last 90 days"): a month's files
+#: then hold a narrow time range, so Spark and DuckDB skip the others from the Parquet
+#: statistics, and a month's data can later be rewritten alone. A month, not a day: a
+#: day would make thousands of small files a year. The other tables are small
+#: (channels, staff) or are read whole by key (accounts, identifiers): no partitions.
+PARTITION_TIME: dict[str, tuple[str, ...]] = {
+    "orders": ("paid_at", "created_at"),  # a pending order has no paid_at yet
+    "events": ("ts",),
+    "messages": ("ts",),
+    "touches": ("ts",),
+}
+PARTITION_COLUMN = "ts_month"
+
 
 def materialize(
     runner: Runner,
@@ -337,35 +353,48 @@ def materialize(
     exchange: Path,
     master: str = "local[2]",
     executor_memory: str | None = None,
-) -> tuple[dict[str, int], pd.DataFrame]:
-    """Write the canonical tables of ``staged`` on ``runner``'s connection; return their
-    row counts and the per-file superseded counts (:attr:`Transformed.superseded`).
+    version: Path | None = None,
+) -> tuple[dict[str, int], pd.DataFrame, dict[str, tuple[str, ...]]]:
+    """Make the canonical tables of ``staged``; return their row counts, the per-file
+    superseded counts (:attr:`Transformed.superseded`) and the partition columns of the
+    tables written as Parquet (empty on DuckDB).
 
     Parameters
     ----------
     runner
         The runner on the build's DuckDB file, which holds the stage tables
-        and receives the canonical ones.
+        and, after this, the canonical ones (tables, or views over Spark's files).
     staged
         Canonical table name -> stage table on that connection.
     engine
-        ``duckdb``: the transform runs there; ``pyspark``: on a Spark
-        session, with Parquet files under ``exchange`` carrying the rows.
+        ``duckdb``: the transform runs there and writes tables into the file;
+        ``pyspark``: on a Spark session, whose executors write the tables as
+        Parquet into ``version``; the file gets views over them.
     exchange
-        A folder for the Parquet files of a Spark run (the caller removes it);
-        on a cluster every executor must see it (one machine: any local folder).
+        A folder for the staged rows on their way to Spark (the caller removes
+        it); on a cluster every executor must see it, so it lies in the
+        warehouse folder.
     master, executor_memory
         Where the Spark session runs (:func:`scrm_lib.engine.spark_session`).
+    version
+        The version folder a Spark build publishes (:mod:`scrm_lib.engine.folder`).
 
     Examples
     --------
-    >>> counts, _ = materialize(runner, staged, engine="duckdb", exchange=tmp)  # doctest: +SKIP
+    >>> counts, _, _ = materialize(runner, staged, engine="duckdb", exchange=tmp)  # doctest: +SKIP
     >>> counts["orders"]  # doctest: +SKIP
     48213
     """
     if engine == "pyspark":
+        if version is None:
+            raise ValueError("a Spark build writes into a version folder: pass version")
         return _materialize_on_spark(
-            runner, staged, exchange=exchange, master=master, executor_memory=executor_memory
+            runner,
+            staged,
+            exchange=exchange,
+            version=version,
+            master=master,
+            executor_memory=executor_memory,
         )
     out = canonical_tables(staged)
     counts = {}
@@ -373,7 +402,23 @@ def materialize(
         t = runner.create_table(name, expr, step="transform")
         counts[name] = int(runner.execute(t.count(), step="count", table=name))
     superseded = runner.execute(out.superseded, step="transform", table="duplicates")
-    return counts, superseded
+    return counts, superseded, {}
+
+
+def partitioned(expr: ir.Table, table: str) -> tuple[ir.Table, tuple[str, ...]]:
+    """``expr`` with its partition column (:data:`PARTITION_TIME`) added, and that column's name.
+
+    Examples
+    --------
+    >>> t, by = partitioned(orders, "orders")  # doctest: +SKIP
+    >>> by
+    ('ts_month',)
+    """
+    columns = PARTITION_TIME.get(table)
+    if not columns:
+        return expr, ()
+    when = expr[columns[0]] if len(columns) == 1 else ibis.coalesce(*(expr[c] for c in columns))
+    return expr.mutate(**{PARTITION_COLUMN: when.strftime("%Y-%m")}), (PARTITION_COLUMN,)
 
 
 def _materialize_on_spark(
@@ -381,15 +426,18 @@ def _materialize_on_spark(
     staged: Mapping[str, ir.Table],
     *,
     exchange: Path,
+    version: Path,
     master: str,
     executor_memory: str | None,
-) -> tuple[dict[str, int], pd.DataFrame]:
-    """Run the same transform on Spark; Parquet files carry the rows both ways.
+) -> tuple[dict[str, int], pd.DataFrame, dict[str, tuple[str, ...]]]:
+    """Run the same transform on Spark; its executors write the canonical tables into
+    ``version``, and the build's DuckDB file reads them there through views.
 
-    Going through files rather than the driver keeps memory flat: Spark
-    reads and writes Parquet in parallel, DuckDB reads it natively.
+    The staged rows reach Spark as Parquet files rather than through the driver,
+    so memory stays flat; nothing comes back but counts.
     """
     from scrm_lib.engine import Runner, spark_backend, spark_session
+    from scrm_lib.engine.folder import attach_parquet, data_files, duckdb_columns
 
     con = runner.con
     with runner.step("spark start"):
@@ -404,23 +452,29 @@ def _materialize_on_spark(
         with spark.step("to spark", table=name):
             on_spark[name] = spark_con.read_parquet(str(path), table_name=f"scrm_stage_{name}")
     out = canonical_tables(on_spark)
-    counts = {}
+    partitions: dict[str, tuple[str, ...]] = {}
+    files: dict[str, list[str]] = {}
     for name, expr in out.tables.items():
-        path = exchange / "out" / name
+        data, by = partitioned(expr, name)
+        partitions[name] = by
         with spark.step("transform", table=name):
-            spark_con.to_parquet(expr, path)
-        parts = [str(p) for p in sorted(path.glob("*.parquet"))]
-        with runner.step("write", table=name):
-            if parts:
-                data = con.read_parquet(parts).cast(TABLES[name])
-                t = con.create_table(name, data, overwrite=True)
-            else:  # Spark may write no part file for an empty result
-                t = con.create_table(name, schema=TABLES[name], overwrite=True)
-        counts[name] = int(runner.execute(t.count(), step="count", table=name))
+            spark_con.to_parquet(data, str(version / name), partitionBy=list(by) or None)
+        files[name] = [p.relative_to(version).as_posix() for p in data_files(version / name)]
+    with runner.step("read spark's files"):
+        attach_parquet(
+            con.con,
+            version,
+            {n: (duckdb_columns(TABLES[n]), files[n]) for n in out.tables},
+            label=runner.label,
+        )
+    counts = {
+        name: int(runner.execute(con.table(name).count(), step="count", table=name))
+        for name in out.tables
+    }
     superseded = spark.execute(out.superseded, step="transform", table="duplicates")
     for step, seconds in spark.timings.items():
         runner.timings[step] = round(runner.timings.get(step, 0.0) + seconds, 4)
-    return counts, superseded
+    return counts, superseded, partitions
 
 
 def _winners(stage: ir.Table, table: str) -> ir.Table:
@@ -446,12 +500,15 @@ def _canonical(t: ir.Table, table: str) -> ir.Table:
 
 __all__ = [
     "FILE_SEQ",
+    "PARTITION_COLUMN",
+    "PARTITION_TIME",
     "ROW",
     "Transformed",
     "accounts",
     "canonical_tables",
     "dedupe",
     "materialize",
+    "partitioned",
     "ranked",
     "superseded_counts",
 ]

@@ -30,7 +30,7 @@ import ibis
 import pandas as pd
 
 from scrm_lib.config import load_settings
-from scrm_lib.engine import Runner, list_tables, open_warehouse, using
+from scrm_lib.engine import Runner, is_published, list_tables, open_warehouse, using, version_info
 from scrm_lib.errors import WarehouseError
 from scrm_lib.schema import TABLES, TS
 from scrm_lib.warehouse.canonical import FILE_SEQ
@@ -53,6 +53,8 @@ BUILDS = ibis.schema(
         "raw_dir": "string",
         "files": "int64",  # files read
         "refused": "int64",  # files refused (in build_refused)
+        "master": "string",  # the Spark master the transform ran on (null: DuckDB)
+        "runs": "string",  # JSON: part of the build -> where it ran and where it was written
     }
 )
 
@@ -266,7 +268,11 @@ def status(
     Returns
     -------
     dict
-        ``warehouse``, ``last_build`` (id, times, version, engine, timings),
+        ``warehouse``, ``storage`` (``duckdb``: one file; ``parquet``: a Spark
+        build's folder), ``engine`` and ``master`` (where the last build's
+        transform ran), ``version`` (a folder's current version, else null),
+        ``runs`` (part of the build -> where it ran),
+        ``last_build`` (id, times, version, engine, timings),
         ``builds`` (how many are recorded), ``tables`` (name -> rows),
         ``inputs`` (per file of the last build: rows in, accepted, rejected,
         duplicates), ``refused`` (files that could not be read: ``file``,
@@ -290,6 +296,7 @@ def status(
     ('20261125T200102-3fa9c1', 48213)
     """
     with using(warehouse) as con:
+        folder = version_info(con)
         log = BuildLog(con, label="status")
         if "builds" not in log.tables:
             raise WarehouseError(f"{_target(warehouse)}: not a scrm warehouse (no builds table)")
@@ -298,6 +305,8 @@ def status(
         last_build = _records(last)[0] if len(last) else None
         if last_build is not None and last_build.get("timings"):
             last_build["timings"] = json.loads(last_build["timings"])
+        if last_build is not None and last_build.get("runs"):
+            last_build["runs"] = json.loads(last_build["runs"])
         build_id = last_build["build_id"] if last_build is not None else None
         counts = {
             name: int(log.runner.execute(con.table(name).count(), step="count", table=name))
@@ -323,8 +332,15 @@ def status(
         state_db = load_settings().state_db
     if state_db is not None:
         refused += _ingest_refusals(Path(state_db))
+    # a folder's manifest says where its version was made; a file's last build row does
+    made = folder or last_build or {}
     return {
         "warehouse": str(_target(warehouse)),
+        "storage": made.get("storage", "duckdb"),
+        "engine": made.get("engine"),
+        "master": made.get("master"),
+        "version": made.get("version") if folder else None,
+        "runs": made.get("runs") or {},
         "last_build": last_build,
         "builds": n_builds,
         "tables": counts,
@@ -407,8 +423,14 @@ def write_log(
     inputs: list[dict[str, Any]],
     duplicates: dict[int, tuple[int, dict[str, int]]],
     refused: list[dict[str, Any]],
+    master: str | None = None,
+    runs: dict[str, str] | None = None,
 ) -> None:
-    """Write ``builds``, ``build_inputs``, ``build_refused``: the old rows, then this build's."""
+    """Write ``builds``, ``build_inputs``, ``build_refused``: the old rows, then this build's.
+
+    ``master`` is the Spark master of a Spark build; ``runs`` says, per part of the
+    build (stage, canonical, steps, storage), where it ran or was written.
+    """
     old_builds, old_inputs, old_refused = _previous_log(target)
     row = {
         "build_id": build_id,
@@ -421,6 +443,8 @@ def write_log(
         "raw_dir": str(raw),
         "files": len(inputs),
         "refused": len(refused),
+        "master": master,
+        "runs": json.dumps(runs or {}, sort_keys=True),
     }
     builds = pd.concat([old_builds, pd.DataFrame([row])], ignore_index=True)
     runner.create_table("builds", ibis.memtable(_aligned(builds, BUILDS)), step="log")
@@ -451,7 +475,7 @@ def write_log(
 def write_steps(con: Any, rows: list[dict[str, Any]], *, previous: Path | None) -> None:
     """Write ``build_steps``: the ``previous`` (published) warehouse's rows, then ``rows``."""
     frames = []
-    if previous is not None and Path(previous).exists():
+    if previous is not None and is_published(previous):
         try:
             with using(previous) as old:
                 frames.append(BuildLog(old).all_steps())
@@ -470,7 +494,7 @@ def write_steps(con: Any, rows: list[dict[str, Any]], *, previous: Path | None) 
 def _previous_log(target: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The ``builds``, ``build_inputs`` and ``build_refused`` rows of the published warehouse."""
     empty = tuple(pd.DataFrame(columns=schema.names) for _, schema in _LOG_TABLES)
-    if not target.exists():
+    if not is_published(target):
         return empty  # type: ignore[return-value]
     try:
         con = open_warehouse(target, read_only=True)

@@ -1,11 +1,23 @@
 """Publishing a build: the build lock, a dead build's leftovers, fsync and one atomic rename.
 
-Readers see the old build or the new one, never half of one: the build
-writes ``<warehouse>.building-<build_id>`` and only a finished, fsynced file
-replaces the published one, with one ``os.replace``. Builds of one
+Readers see the old build or the new one, never half of one. A DuckDB
+build writes ``<warehouse>.building-<build_id>`` and only a finished,
+fsynced file replaces the published one, with one ``os.replace``. A Spark
+build writes a new version folder, ``<folder>/versions/<build_id>/``
+(layout: :mod:`scrm_lib.engine.folder`), and only when every table and the
+manifest are written and fsynced replaces the small pointer file
+``<folder>/CURRENT`` the same way (:func:`publish_version`). Builds of one
 warehouse take turns through an ``flock`` on ``<warehouse>.lock``, which the
 OS drops with the process, so a killed build never blocks the next one;
 the next build removes what the killed one left.
+
+Only local folders (or ``file://`` URLs) are published today: the pointer
+swap relies on a POSIX rename. An object store (``s3a://``) has no atomic
+rename; publishing there would write the version with Spark as here and
+switch the pointer with a conditional put (``If-None-Match``) or through a
+table format's commit protocol (Delta, Iceberg); HDFS has an atomic
+``rename`` (``FileSystem.rename`` over the pointer, through Hadoop's API).
+The build refuses such a ``warehouse_path`` (:func:`scrm_lib.config.warehouse_folder`).
 
 Example
 -------
@@ -28,7 +40,17 @@ from pathlib import Path
 from typing import Any
 
 from scrm_lib.engine import Runner
-from scrm_lib.errors import ScrmError
+from scrm_lib.engine.folder import (
+    FORMAT,
+    MANIFEST,
+    POINTER,
+    VERSIONS,
+    data_files,
+    read_manifest,
+    read_pointer,
+    version_path,
+)
+from scrm_lib.errors import ScrmError, WarehouseError
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +107,120 @@ def remove_leftovers(target: Path) -> None:
     for leftover in target.parent.glob(f"{target.name}.building-*"):
         logger.info("removing leftover %s from an interrupted build", leftover.name)
         _remove(leftover)
+
+
+# --- a warehouse folder (the Spark engine) ----------------------------------------------
+
+
+def prepare_folder(folder: Path) -> str | None:
+    """Make ``folder`` ready for a build and return its current version id (None: none yet).
+
+    Call under the build lock: every version folder but the current one and
+    the one it replaced is a killed build's leftover or an old version, and
+    goes; so does a pointer file a killed build did not finish writing.
+    """
+    (folder / VERSIONS).mkdir(parents=True, exist_ok=True)
+    try:
+        current = read_pointer(folder)
+    except WarehouseError as exc:
+        # the next publish repairs the pointer; nothing is removed on a guess until then
+        logger.warning("%s; its versions are kept until a build publishes", exc)
+        return None
+    remove_old_versions(folder, current)
+    return current
+
+
+def remove_old_versions(folder: Path, current: str | None) -> None:
+    """Remove every version folder but ``current`` and the one it replaced (readers may
+    still hold that one), and unfinished pointer files. Call under the build lock."""
+    keep = set()
+    if current is not None:
+        keep.add(current)
+        try:
+            previous = read_manifest(folder, current).get("previous")
+        except WarehouseError as exc:
+            logger.warning("%s; keeping every version", exc)
+            return
+        if previous:
+            keep.add(str(previous))
+    for entry in sorted((folder / VERSIONS).iterdir()):
+        if entry.name not in keep:
+            logger.info("removing %s (an old version or an interrupted build's)", entry)
+            _remove(entry)
+    for leftover in folder.glob(f"{POINTER}.tmp-*"):
+        _remove(leftover)
+
+
+def write_version(
+    runner: Runner, version: Path, *, written: dict[str, tuple[str, ...]], info: dict[str, Any]
+) -> dict[str, Any]:
+    """Write the build's other tables into ``version`` and return its manifest (not yet saved).
+
+    Parameters
+    ----------
+    runner
+        The build's DuckDB connection: every table and view of its main schema
+        is published. Those in ``written`` are views over the files already in
+        ``version`` (the canonical tables Spark wrote); every other one (marts,
+        ``rejects``, the build log) is written here as Parquet by DuckDB.
+    written
+        Table -> its partition columns, for the tables already in ``version``.
+    info
+        Extra manifest entries: ``version``, ``previous``, ``engine``, ``master``, ``runs``.
+    """
+    tables: dict[str, Any] = {}
+    for (name,) in runner.rows("build.published_relations", step="publish"):
+        folder = version / name
+        if name not in written:
+            runner.query(
+                "build.copy_parquet", step="publish", table=name, relation=name, path=str(folder)
+            )
+        columns = runner.rows("build.describe", step="publish", table=name, relation=name)
+        rows = runner.scalar("build.count", step="publish", table=name, relation=name)
+        tables[name] = {
+            "columns": [[c[0], c[1]] for c in columns],
+            "rows": int(rows),
+            "files": [p.relative_to(version).as_posix() for p in data_files(folder)],
+            "partition_by": list(written.get(name, ())),
+            "written_by": "spark" if name in written else "duckdb",
+        }
+    return {"format": FORMAT, **info, "tables": tables}
+
+
+def publish_version(folder: Path, manifest: dict[str, Any]) -> None:
+    """Save the manifest, make the version durable, then switch ``CURRENT`` to it.
+
+    The version's files and folders are fsynced before the pointer names them, so
+    a crash after the switch finds every file the pointer promises. Old versions
+    stay; :func:`remove_old_versions` removes them.
+    """
+    version_id = str(manifest["version"])
+    version = version_path(folder, version_id)
+    _write_durably(version / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False))
+    _fsync_tree(version)
+    _write_durably(folder / POINTER, version_id + "\n")
+
+
+def _write_durably(path: Path, text: str) -> None:
+    """Write ``path`` whole or not at all: a temporary file, fsync, one rename, fsync the folder."""
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _fsync_tree(root: Path) -> None:
+    # Spark's and DuckDB's writers close their files without fsync
+    for path in sorted(root.rglob("*"), reverse=True):
+        if path.is_file():
+            _fsync(path)
+        elif path.is_dir():
+            _fsync_dir(path)
+    _fsync_dir(root)
+    _fsync_dir(root.parent)
 
 
 @contextlib.contextmanager
@@ -162,4 +298,14 @@ def _lock_holder(handle: Any) -> str:
     return f"pid {info['pid']}, build {info.get('build_id')}, since {info.get('started')}"
 
 
-__all__ = ["build_lock", "checkpoint", "publish", "remove_build_files", "remove_leftovers"]
+__all__ = [
+    "build_lock",
+    "checkpoint",
+    "prepare_folder",
+    "publish",
+    "publish_version",
+    "remove_build_files",
+    "remove_leftovers",
+    "remove_old_versions",
+    "write_version",
+]

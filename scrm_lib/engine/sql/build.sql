@@ -42,3 +42,23 @@ DELETE FROM {{ db }}.main.stage_{{ into }} WHERE {{ file_seq }} = $seq
 
 -- name: checkpoint
 CHECKPOINT
+
+-- name: published_relations
+-- What a build publishes: the tables and views of the build's own file (not the
+-- attached stage, not temporary ones, not ibis' in-memory frames).
+SELECT table_name FROM information_schema.tables
+WHERE table_catalog = current_database() AND table_schema = 'main'
+  AND table_name NOT LIKE 'ibis\_%' ESCAPE '\'
+ORDER BY table_name
+
+-- name: describe
+DESCRIBE {{ quoted([relation]) }}
+
+-- name: count
+SELECT count(*) FROM {{ quoted([relation]) }}
+
+-- name: copy_parquet
+-- One table into a folder of Parquet files; big ones split so that Spark reads them
+-- in parallel. COPY takes no parameters: the path is quoted here, once.
+COPY (SELECT * FROM {{ quoted([relation]) }}) TO {{ literal(path) }}
+(FORMAT parquet, FILE_SIZE_BYTES '512MB')
