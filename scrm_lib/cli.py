@@ -389,6 +389,14 @@ def audit(
 def _print_status(data: dict) -> None:
     last = data.get("last_build") or {}
     out.print(f"[bold]warehouse[/bold] {data.get('warehouse')}  build {last.get('build_id')}")
+    if data.get("storage") == "parquet":
+        out.print(
+            f"parquet folder, version {data.get('version')}; engine {data.get('engine')} "
+            f"on {data.get('master')}",
+            highlight=False,
+        )
+    for part, where in (data.get("runs") or {}).items():
+        out.print(f"  {part}: {where}", highlight=False, markup=False)
     for title, key, cols in (
         ("tables", "tables", None),
         ("input files", "inputs", FILE_COLUMNS),
