@@ -939,7 +939,11 @@ class _splink:
 
 
 def probabilistic_edges(
-    records: pd.DataFrame, cfg: IdentityConfig, model: dict[str, Any] | None = None
+    records: pd.DataFrame,
+    cfg: IdentityConfig,
+    model: dict[str, Any] | None = None,
+    *,
+    stats: dict[str, int] | None = None,
 ) -> pd.DataFrame:
     """Pairs whose Splink match probability is at or above ``cfg.threshold``.
 
@@ -951,6 +955,9 @@ def probabilistic_edges(
         Threshold, u-sampling size and seed.
     model
         A model from :func:`train_model` (default: trained on ``records``).
+    stats
+        When given, ``candidate_pairs`` is set in it: the pairs Splink scored (each
+        pair once, whatever keys it shares).
 
     Returns
     -------
@@ -969,6 +976,10 @@ def probabilistic_edges(
     settings = address_mismatch_floor(model["splink"])
     settings["blocking_rules_to_generate_predictions"] = _prediction_rules(model["columns"])
     with _splink(df, settings, cfg.splink_memory_limit) as linker:
+        # the pairs Splink scores, counted where it keeps them: predict reuses the table
+        blocked = linker.inference.compute_blocked_pairs_for_predict()
+        if stats is not None:
+            stats["candidate_pairs"] = blocked.as_duckdbpyrelation().count("*").fetchone()[0]
         pred = linker.inference.predict(
             threshold_match_probability=cfg.threshold
         ).as_pandas_dataframe()

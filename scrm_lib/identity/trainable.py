@@ -122,7 +122,8 @@ class StageReport:
     records
         Records compared (accounts with a name, masked phone or nickname).
     candidate_pairs
-        Pairs sharing a blocking key (name pinyin or prefix, masked phone, address).
+        Pairs Splink scored: each pair sharing any prediction blocking key, once (0
+        until it predicts; summed over the rounds).
     lambda_pairs
         Pairs sharing a name and a masked phone.
     em_pairs
@@ -227,6 +228,24 @@ def _labelled_pairs(records: pd.DataFrame, labels: pd.Series | None) -> int:
     return int((k * (k - 1) // 2).sum())
 
 
+def _share_a_clue(records: pd.DataFrame) -> bool:
+    """Whether two records share a name's pinyin or its first two syllables, visible phone
+    digits or an address: without that, no prediction key can pair them.
+
+    Examples
+    --------
+    >>> r = pd.DataFrame({"name_py": ["chen wei yu", "chen wei", "li na"], "mphone": [None] * 3})
+    >>> _share_a_clue(r), _share_a_clue(r.tail(2))
+    (True, False)
+    """
+    from scrm_lib.identity.matching import name_prefix
+
+    cols = [c for c in ("name_py", "mphone", "address") if c in records.columns]
+    if any(records[c].dropna().duplicated().any() for c in cols):
+        return True
+    return "name_py" in cols and bool(name_prefix(records["name_py"]).dropna().duplicated().any())
+
+
 def plan(
     records: pd.DataFrame, labels: pd.Series | None = None
 ) -> tuple[StageReport, pd.DataFrame]:
@@ -251,11 +270,9 @@ def plan(
     >>> r = pd.DataFrame({"unique_id": ["a", "b", "c"], "name": ["王芳", "王芳", "李娜"],
     ...                   "name_py": ["wang fang", "wang fang", "li na"]})
     >>> report, _ = plan(r)
-    >>> report.mode, report.candidate_pairs  # a-b share the name and its prefix: counted per key
-    ('priors', 2)
+    >>> report.mode, report.reason
+    ('priors', '3 records: fewer than 300 to train on')
     """
-    from scrm_lib.identity.matching import name_prefix
-
     rep = StageReport(records=len(records))
     kept, rep.left_out = usable_columns(records)
     rep.columns = [c for c in kept.columns if c not in ("unique_id", "name_py", "name_nick")]
@@ -263,13 +280,7 @@ def plan(
     if len(records) < 2:
         rep.reason = f"{len(records)} record{'s' * (len(records) != 1)}: nothing to compare"
         return rep, kept
-    # the keys the prediction blocks on, at their widest (a name block is split further
-    # only when it is big, which a small shop's never is)
-    rep.candidate_pairs = sum(pairs_sharing(records, c) for c in ("name_py", "mphone", "address"))
-    if "name_py" in records.columns:
-        prefix = pd.DataFrame({"p": name_prefix(records["name_py"])})
-        rep.candidate_pairs += pairs_sharing(prefix, "p")
-    if rep.candidate_pairs == 0:
+    if not _share_a_clue(records):
         rep.reason = (
             f"{len(records)} records, no two share a name, visible phone digits or an "
             "address: nothing to score"
@@ -458,7 +469,10 @@ class ProbabilisticStage:
         if self.model is None or len(records) < 2:
             return empty
         try:
-            return probabilistic_edges(records, self.cfg, self.model)
+            stats: dict[str, int] = {}
+            edges = probabilistic_edges(records, self.cfg, self.model, stats=stats)
+            self.report.candidate_pairs += stats.get("candidate_pairs", 0)
+            return edges
         except _splink_errors() as exc:
             rep = self.report
             note = f"prediction with the {rep.mode} model failed: {_brief(exc)}"

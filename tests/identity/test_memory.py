@@ -132,3 +132,27 @@ def test_steps_lower_the_warehouse_cap_and_restore_it():
                 build_id="t",
             )
         )
+
+
+def test_candidate_pairs_count_each_scored_pair_once():
+    from scrm_lib.identity.config import IdentityConfig
+    from scrm_lib.identity.matching import to_pinyin
+    from scrm_lib.identity.trainable import ProbabilisticStage
+
+    # a-b share a name, a city and a masked phone (several keys), c-d a masked phone
+    # only; e shares a city with a and b, which no key blocks on alone
+    r = pd.DataFrame(
+        {
+            "unique_id": list("abcde"),
+            "name": ["王芳", "王芳", "李娜", "赵敏", "张伟"],
+            "mphone": ["138****0001", "138****0001", "139****0002", "139****0002", None],
+            "city": ["上海市", "上海市", "北京市", "杭州市", "上海市"],
+            "platform": ["tmall", "wecom", "tmall", "douyin", "tmall"],
+        }
+    )
+    r["name_py"] = to_pinyin(r["name"])
+    stage = ProbabilisticStage(IdentityConfig())
+    stage.fit(r)
+    assert stage.report.candidate_pairs == 0  # nothing scored yet
+    stage.edges(r)
+    assert stage.report.candidate_pairs == 2
