@@ -6,6 +6,7 @@ CSV of orders, so these tests pin the warehouse layer and nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -429,28 +430,161 @@ def test_killed_build_leaves_old_warehouse_and_next_build_cleans_up(
         con.disconnect()
 
 
-# --- the Spark engine -------------------------------------------------------------------------
+# --- the Spark engine: a Parquet warehouse folder ---------------------------------------------
+
+
+def _orders_per_account(ctx: Any) -> dict[str, int]:
+    """A later build step's mart, made on DuckDB from the canonical tables (on Spark
+    builds: views over the Parquet files Spark wrote)."""
+    o = ctx.con.table("orders")
+    mart = o.group_by("account_id").aggregate(orders=o.count(), amount=o.amount.sum())
+    t = ctx.con.create_table("orders_per_account", mart, overwrite=True)
+    return {"orders_per_account": int(t.count().execute())}
+
+
+#: Build-log columns that differ between two builds of the same files by nature.
+PER_BUILD = {"build_id", "started_at", "finished_at", "timings", "engine", "master", "runs",
+             "raw_dir", "seconds", "storage"}  # fmt: skip
+
+
+def warehouse_contents(path: Path) -> dict[str, pd.DataFrame]:
+    """Every table a reader sees, sorted, without the columns that name the build."""
+    con = open_warehouse(path)
+    try:
+        out = {}
+        for name in list_tables(con):
+            df = con.table(name).execute()
+            df = df.drop(columns=[c for c in df.columns if c in PER_BUILD])
+            out[name] = df.sort_values(list(df.columns)).reset_index(drop=True)
+        return out
+    finally:
+        con.disconnect()
 
 
 @pytest.mark.spark
 @LOCAL_WITH_SLOW
-def test_build_on_spark_matches_duckdb(raw: Path, tmp_path: Path, spark_target: Any) -> None:
-    """On local[2] and on the standalone cluster: the build's settings name the master
-    (``SCRM_SPARK_MASTER``), and the transform runs there."""
+def test_build_on_spark_publishes_a_folder_that_reads_as_the_duckdb_build(
+    raw: Path, tmp_path: Path, spark_target: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On local[2] and on the standalone cluster (``SCRM_SPARK_MASTER`` names it): Spark's
+    executors write the canonical tables into a new version of the warehouse folder, a
+    later step's mart, ``rejects`` and the build log follow, CURRENT names the version,
+    and every reader sees what the DuckDB build of the same files publishes."""
+    from scrm_lib.warehouse.steps import Step
+
+    monkeypatch.setattr("scrm_lib.warehouse.steps.STEPS", [Step("demo", _orders_per_account)])
     on_duck = build(raw_dir=raw, warehouse=tmp_path / "duck.duckdb", parse=fake_parse)
-    on_spark = build(
-        raw_dir=raw, warehouse=tmp_path / "spark.duckdb", parse=fake_parse, engine="pyspark"
-    )
+    lake = tmp_path / "lake"
+    on_spark = build(raw_dir=raw, warehouse=lake, parse=fake_parse, engine="pyspark")
     assert spark_target.session.sparkContext.master == spark_target.master
-    assert on_spark.engine == "pyspark"
+    assert (on_spark.engine, on_spark.master) == ("pyspark", spark_target.master)
     assert on_spark.tables == on_duck.tables
     assert on_spark.duplicates == on_duck.duplicates
-    left = canonical_contents(tmp_path / "duck.duckdb")
-    right = canonical_contents(tmp_path / "spark.duckdb")
+
+    # one complete version, named by the pointer; the build's work files are gone
+    version = lake / "versions" / on_spark.build_id
+    assert (lake / "CURRENT").read_text() == on_spark.build_id + "\n" == on_spark.version + "\n"
+    assert sorted(p.name for p in lake.iterdir()) == ["CURRENT", "versions"]
+    assert [p.name for p in (lake / "versions").iterdir()] == [on_spark.build_id]
+    assert not (version / "_build").exists()
+    manifest = json.loads((version / "_manifest.json").read_text())
+    assert manifest["tables"]["orders"]["written_by"] == "spark"
+    assert manifest["tables"]["orders_per_account"]["written_by"] == "duckdb"
+    # orders by month of payment: the three orders fall in January 2024
+    assert [f.split("/")[1] for f in manifest["tables"]["orders"]["files"]] == ["ts_month=2024-01"]
+    # the executors wrote into the warehouse folder, nowhere else (the lock is gone too)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["duck.duckdb", "lake", "raw"]
+
+    left, right = warehouse_contents(tmp_path / "duck.duckdb"), warehouse_contents(lake)
+    assert sorted(left) == sorted(right)
+    assert {"orders", "rejects", "builds", "build_steps", "orders_per_account"} <= set(right)
     for name in left:
         pd.testing.assert_frame_equal(left[name], right[name], obj=name)
-    assert status(tmp_path / "spark.duckdb")["last_build"]["engine"] == "pyspark"
+
+    s = status(lake)
+    assert (s["storage"], s["engine"], s["master"]) == ("parquet", "pyspark", spark_target.master)
+    assert s["version"] == s["last_build"]["build_id"] == on_spark.build_id
+    assert s["runs"]["canonical"].startswith(f"spark {spark_target.master}")
+    assert s["runs"]["steps"].startswith("duckdb")
+    assert s["last_build"]["runs"] == s["runs"]
+    res = _scrm(tmp_path, "status", "--json", "--warehouse", str(lake))
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["version"] == on_spark.build_id
+
+    # a path any Spark cluster can read: Spark reads the table back, partitions and all
+    back = spark_target.session.read.parquet(str(version / "orders"))
+    assert back.count() == 3 and "ts_month" in back.columns
     spark_target.check_distributed()
+
+
+KILLED_SPARK_BUILD = """
+import os, sys, time
+from pathlib import Path
+import scrm_lib.warehouse.canonical as canonical
+import scrm_lib.warehouse.steps as steps
+from scrm_lib.warehouse.build import build
+from tests.test_build import fake_parse
+raw, lake, marker = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+steps.STEPS = []
+partitioned, tables = canonical.partitioned, []
+def slow(expr, table):
+    tables.append(table)
+    if len(tables) == 3:  # Spark has written two tables into the new version
+        marker.write_text(str(os.getpid()))
+        time.sleep(300)
+    return partitioned(expr, table)
+canonical.partitioned = slow
+build(raw_dir=raw, warehouse=lake, parse=fake_parse, engine="pyspark")
+"""
+
+
+@pytest.mark.spark
+def test_a_spark_build_killed_half_way_leaves_the_previous_version_published(
+    raw: Path, tmp_path: Path, spark_session: Any
+) -> None:
+    """SIGKILL while Spark writes the canonical tables: CURRENT and the previous version are
+    untouched and readable, and the next build removes the dead one's folder."""
+    lake = tmp_path / "lake"
+    old = build(raw_dir=raw, warehouse=lake, parse=fake_parse, engine="pyspark")
+    marker = tmp_path / "writing"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SCRM_SPARK_MASTER": "local[1]"}
+    # its own process group: the JVM it starts dies with it
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_SPARK_BUILD, str(raw), str(lake), str(marker)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.time() + 300
+        while not marker.exists():
+            assert proc.poll() is None, proc.communicate()[1][-2000:]
+            assert time.time() < deadline, "the build never reached its third table"
+            time.sleep(0.1)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+    assert proc.returncode == -signal.SIGKILL
+
+    dead = [p for p in (lake / "versions").iterdir() if p.name != old.build_id]
+    assert len(dead) == 1, "the killed build left no version folder?"
+    assert list((dead[0] / "accounts").glob("part-*.parquet")), "Spark wrote no table yet?"
+    assert not (dead[0] / "_manifest.json").exists()
+    assert (lake / "CURRENT").read_text() == old.build_id + "\n"
+    s = status(lake)
+    assert s["version"] == s["last_build"]["build_id"] == old.build_id
+    assert s["tables"]["orders"] == 3
+
+    new = build(raw_dir=raw, warehouse=lake, parse=fake_parse, engine="pyspark")
+    assert sorted(p.name for p in (lake / "versions").iterdir()) == [old.build_id, new.build_id]
+    assert sorted(p.name for p in lake.iterdir()) == ["CURRENT", "versions"]
+    con = open_warehouse(lake)
+    try:
+        assert sorted(con.table("builds").execute()["build_id"]) == [old.build_id, new.build_id]
+    finally:
+        con.disconnect()
 
 
 # --- the CLI's engine options -----------------------------------------------------------------
@@ -504,8 +638,9 @@ def test_cli_builds_on_the_standalone_cluster_named_by_master(
     small_home: Path, spark_cluster_session: Any, spark_cluster: Any
 ) -> None:
     """``scrm build --engine spark --master spark://...`` runs the transform on that cluster
-    (a session on any other master is refused) and publishes what DuckDB publishes."""
-    duck, spark = small_home / "duck.duckdb", small_home / "spark.duckdb"
+    (a session on any other master is refused) and publishes, as a Parquet warehouse
+    folder, what DuckDB publishes."""
+    duck, spark = small_home / "duck.duckdb", small_home / "lake"
     res = _scrm(small_home, "build", "--steps", "none", "--json", "--warehouse", str(duck))
     assert res.exit_code == 0, res.output + repr(res.exception)
     on_duck = json.loads(res.output)
@@ -516,6 +651,7 @@ def test_cli_builds_on_the_standalone_cluster_named_by_master(
     on_spark = json.loads(res.output)
     assert on_spark["engine"] == "pyspark"
     assert on_spark["tables"] == on_duck["tables"] and on_spark["tables"]["orders"] == 4
+    assert on_spark["version"] == (spark / "CURRENT").read_text().strip()
     left, right = canonical_contents(duck), canonical_contents(spark)
     for name in left:
         pd.testing.assert_frame_equal(left[name], right[name], obj=name)

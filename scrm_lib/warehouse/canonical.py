@@ -411,7 +411,7 @@ def partitioned(expr: ir.Table, table: str) -> tuple[ir.Table, tuple[str, ...]]:
     Examples
     --------
     >>> t, by = partitioned(orders, "orders")  # doctest: +SKIP
-    >>> by
+    >>> by  # doctest: +SKIP
     ('ts_month',)
     """
     columns = PARTITION_TIME.get(table)
