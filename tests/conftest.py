@@ -11,9 +11,11 @@ whose executors are other processes. ``spark_target`` is parametrized over both.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import shutil
+import signal
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -150,8 +152,39 @@ def spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         cluster.stop()
 
 
+#: Fixtures that copy the shared built sample (:func:`tests.sample_project.sample_home`).
+SAMPLE_FIXTURES = frozenset({"built_sample", "ab_sample"})
+_warming: list[Any] = []
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The files that need the built sample run last, while it is built beside the others.
+
+    Every worker sorts the same way (xdist requires one order), and with
+    ``--dist loadfile`` files are handed out in this order: the workers first run
+    the files that need no sample while one background process builds it
+    (:func:`tests.sample_project.start_warming`), instead of one worker building
+    it while the other waits on the cache's lock.
+    """
+    needs = {item.path for item in items if SAMPLE_FIXTURES & set(item.fixturenames)}
+    if not needs:
+        return
+    items.sort(key=lambda item: item.path in needs)  # stable: each file keeps its order
+    if os.environ.get("PYTEST_XDIST_WORKER", "gw0") == "gw0" and not config.option.collectonly:
+        from tests.sample_project import start_warming
+
+        if (proc := start_warming()) is not None:
+            _warming.append(proc)
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """In the xdist controller, after every worker is done: stop the shared cluster."""
+    """Stop a sample build nobody waited for; in the xdist controller, after every
+    worker is done, stop the shared cluster."""
+    for proc in _warming:
+        if proc.poll() is None:  # killed mid-build: the next run starts the sample again
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
     if hasattr(session.config, "workerinput"):
         return  # a worker: others may still use the cluster
     base = getattr(getattr(session.config, "_tmp_path_factory", None), "_basetemp", None)

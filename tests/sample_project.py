@@ -95,22 +95,36 @@ def _prune(root: Path, keep: str, older_than_s: float = 3600) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def cached_home(name: str, recipe: Callable[[Path], dict], dest: Path, *, key: str = "") -> dict:
+def _cache_off() -> bool:
+    return os.environ.get(CACHE_ENV, "").lower() in {"off", "0", "false", "no"}
+
+
+def _cache_folder(name: str, key: str) -> tuple[Path, Path]:
+    """The cached home's folder for this code version, and its version folder."""
+    setting = os.environ.get(CACHE_ENV, "")
+    root = Path(setting) if setting else ROOT / ".pytest_cache" / "scrm-samples"
+    tag = hashlib.sha256(f"{name}\0{key}".encode()).hexdigest()[:8]
+    return root / code_version() / f"{name}-{tag}", root
+
+
+def cached_home(
+    name: str, recipe: Callable[[Path], dict], dest: Path | None, *, key: str = ""
+) -> dict:
     """A project home made by ``recipe(home) -> facts`` (facts: JSON), copied to ``dest``.
 
     ``key`` names the recipe's inputs (persons, seed, flags), so a changed
     recipe never reuses an old home. Returns the facts the recipe returned
-    when it ran (on this machine, possibly in an earlier session).
+    when it ran (on this machine, possibly in an earlier session). With
+    ``dest`` None the home is only made (and cached), not copied.
     """
-    setting = os.environ.get(CACHE_ENV, "")
-    if setting.lower() in {"off", "0", "false", "no"}:
+    if _cache_off():
+        if dest is None:
+            return {}
         facts = recipe(dest)
         return json.loads(json.dumps(facts))
-    root = Path(setting) if setting else ROOT / ".pytest_cache" / "scrm-samples"
+    folder, root = _cache_folder(name, key)
     version = code_version()
-    tag = hashlib.sha256(f"{name}\0{key}".encode()).hexdigest()[:8]
-    folder = root / version / f"{name}-{tag}"
-    with _locked(root / version / f"{name}-{tag}.lock"):
+    with _locked(folder.with_name(folder.name + ".lock")):
         os.utime(root / version)
         if not (folder / "facts.json").exists():
             _prune(root, keep=version)
@@ -121,7 +135,8 @@ def cached_home(name: str, recipe: Callable[[Path], dict], dest: Path, *, key: s
             (work / "facts.json").write_text(json.dumps(facts), encoding="utf-8")
             shutil.rmtree(folder, ignore_errors=True)
             work.rename(folder)
-        shutil.copytree(folder / "home", dest, symlinks=True)
+        if dest is not None:
+            shutil.copytree(folder / "home", dest, symlinks=True)
     return json.loads((folder / "facts.json").read_text(encoding="utf-8"))
 
 
@@ -147,10 +162,41 @@ def sample_home(
     """This session's own copy of a built sample (made once per code version, see above)."""
     home = tmp_path_factory.mktemp(label) / "home"
     recipe = _build_sample(persons, seed, train_churn=train_churn)
-    facts = cached_home("sample", recipe, home, key=f"{persons}/{seed}/{train_churn}")
+    facts = cached_home("sample", recipe, home, key=_sample_key(persons, seed, train_churn))
     return {
         "home": home,
         "warehouse": home / "data/warehouse/scrm.duckdb",
         "truth": home / "sample/truth",
         **facts,
     }
+
+
+def _sample_key(persons: int, seed: int, train_churn: bool) -> str:
+    return f"{persons}/{seed}/{train_churn}"
+
+
+def start_warming(persons: int = PERSONS, seed: int = SEED) -> subprocess.Popen | None:
+    """Build the shared sample in a process of its own while the suite runs other tests.
+
+    The sample's tests are scheduled last (``tests/conftest.py``), so by the time
+    the first of them waits on the cache's lock the sample is built or nearly so,
+    instead of a test worker building it while the other workers wait. None when
+    the sample is cached already or the cache is off.
+    """
+    folder, _ = _cache_folder("sample", _sample_key(persons, seed, True))
+    if _cache_off() or (folder / "facts.json").exists():
+        return None
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); from tests.sample_project import warm; "
+        "warm(int(sys.argv[2]), int(sys.argv[3]))"
+    )
+    return subprocess.Popen(
+        [sys.executable, "-c", code, str(ROOT), str(persons), str(seed)],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+
+
+def warm(persons: int, seed: int) -> None:
+    """Make the shared sample's cached home (the body of :func:`start_warming`'s process)."""
+    recipe = _build_sample(persons, seed, train_churn=True)
+    cached_home("sample", recipe, None, key=_sample_key(persons, seed, True))
