@@ -95,12 +95,12 @@ class IdentityConfig:
         city block holds about 10⁷ pairs, so Splink need not sample records again
         (``em_max_pairs``), which would break up the matches.
     max_block
-        Largest block any blocking key compares whole. The name blocks (a name's
-        pinyin, its first two syllables) are bounded at a tenth of it
-        (:data:`.matching.NAME_BLOCK_DIVISOR`): a bigger one (a common name: 张伟) is
-        split by city, then by birthday; one still bigger is left out of name blocking
-        and reported in the log (among a hundred records sharing a name's sound, the
-        name alone is no one's unique best match). Every other key
+        Largest block any blocking key compares whole. The name block (a name's
+        pinyin) is bounded at a hundredth of it (:data:`.matching.NAME_BLOCK_DIVISOR`),
+        and so are the keys on one syllable of a name: a bigger one (a common name:
+        张伟) is split by city, then by birthday; one still bigger is left out of name
+        blocking (among records sharing a common name's sound, the name alone is no
+        one's unique best match). Every other key
         (:data:`.matching.BLOCK_KEYS`: masked phone, address, name + birthday,
         name + address numbers, surname + birthday, address numbers + city, …)
         drops its blocks above this size, so a common name's pairs still meet on

@@ -321,8 +321,12 @@ BLOCK_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
-#: A blocking key on one name syllable is bounded at ``max_block`` divided by this.
-TOKEN_BLOCK_DIVISOR = 10
+#: A blocking key on one name syllable is bounded at ``max_block`` divided by this: a
+#: surname with a city is shared by hundreds at a million persons, and a pair that shares
+#: only that (a mistyped given name) is a match only with more evidence, which the other
+#: keys block on. Small shops and Febrl keep their blocks whole (Febrl without its key
+#: links the same 5,761 pairs at 10 and at 100).
+TOKEN_BLOCK_DIVISOR = 100
 
 
 def address_key(address: pd.Series) -> pd.Series:
@@ -562,7 +566,7 @@ def _block_columns(columns: list[str]) -> list[str]:
         have.add("addr_key")
     out = [k for k, parts in BLOCK_KEYS.items() if set(parts) <= have]
     if "name" in columns:
-        out[1:1] = ["name_block", "name_prefix_block"]
+        out[1:1] = ["name_block"]
     return out
 
 
@@ -727,7 +731,7 @@ def _with_blocks(
     (the keys are most of the work: 40 s of the training records at a million persons).
 
     The keys are computed in a scratch DuckDB (``identity_matching.block_columns``):
-    the same values as :func:`name_blocks`, :func:`name_prefix`, :func:`name_tokens`,
+    the same values as :func:`name_blocks`, :func:`name_tokens`,
     :func:`given_name`, :func:`address_key` and :func:`bounded_key` give, which took
     minutes in pandas at a million records. The name blocks are bounded at
     ``max_block // NAME_BLOCK_DIVISOR`` (see there), the keys on one name syllable at
@@ -769,9 +773,7 @@ def _with_blocks(
         df["name_sorted"] = out["name_sorted"]
     if "name" in cols and keys:
         df["name_block"] = out["name_block"]
-        df["name_prefix_block"] = out["name_prefix_block"]
-        for col in ("name_left_out", "prefix_left_out"):
-            _warn_left_out(records["name_py"][out[col].fillna(False).astype(bool)], name_bound)
+        _log_left_out(records["name_py"][out["name_left_out"].fillna(False).astype(bool)])
     if "address" in cols:
         df["addr_key"] = out["addr_key"]
         df["addr_text"] = out["addr_text"]
@@ -780,26 +782,26 @@ def _with_blocks(
     return df
 
 
-#: The name blocks (the whole pinyin, its first two syllables) are bounded at
-#: ``max_block`` divided by this, split by city and birthday above it. Within a block of
-#: a hundred records sharing a name's sound a pair agreeing on the name alone is no
-#: one's unique best match (:func:`exclusive`), so its matches must share something
-#: rarer that another key blocks on (masked phone, address, name + city, name +
-#: birthday, …): at a million persons every pair the stage linked at the full bound
-#: (293,640) was also a candidate of another key, while the two name blocks held 205
-#: million of the 213 million candidate pairs.
-NAME_BLOCK_DIVISOR = 10
+#: The name block (the whole pinyin) is bounded at ``max_block`` divided by this, split
+#: by city and birthday above it: it pairs the holders of a rare name. A pair agreeing
+#: on a common name alone is no one's unique best match (:func:`exclusive`), and the
+#: evidence that makes a match of it (a masked phone, an address, a birthday, a city) is
+#: a key of its own (:data:`BLOCK_KEYS`). At a million persons every one of the 293,640
+#: pairs the stage scored above the threshold shared such a key, while the name blocks
+#: bounded at a tenth (the whole pinyin and its first two syllables) held 27 of the 34.6
+#: million candidate pairs; at a hundredth the name block holds 1.4 million. Febrl
+#: without its key links the same 5,761 pairs either way.
+NAME_BLOCK_DIVISOR = 100
 
 
-def _warn_left_out(names: pd.Series, bound: int) -> None:
+def _log_left_out(names: pd.Series) -> None:
     if names.empty:
         return
     top = names.value_counts().head(5)
-    logger.warning(
-        "identity: %d records with a common name are left out of name blocking "
-        "(block > %d even by city and birthday; most common: %s)",
+    logger.info(
+        "identity: %d records with a common name are compared through their other keys, "
+        "not their name block (most common: %s)",
         len(names),
-        bound,
         ", ".join(f"{k} ({v})" for k, v in top.items()),
     )
 
@@ -891,19 +893,6 @@ def _block_frame(
         )
     out.index = records.index
     return out.astype(object).where(out.notna(), None)
-
-
-def name_prefix(name_py: pd.Series) -> pd.Series:
-    """The first two syllables of each pinyin name (nulls stay null).
-
-    Examples
-    --------
-    >>> name_prefix(pd.Series(["chen wei yu", "chen wei", None])).tolist()
-    ['chen wei', 'chen wei', None]
-    """
-    s = name_py.astype("string")
-    out = s.str.split(" ").str.slice(0, 2).str.join(" ")
-    return out.astype(object).where(s.notna(), None)
 
 
 class _splink:

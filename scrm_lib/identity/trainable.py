@@ -229,21 +229,17 @@ def _labelled_pairs(records: pd.DataFrame, labels: pd.Series | None) -> int:
 
 
 def _share_a_clue(records: pd.DataFrame) -> bool:
-    """Whether two records share a name's pinyin or its first two syllables, visible phone
-    digits or an address: without that, no prediction key can pair them.
+    """Whether two records share a name's pinyin, visible phone digits or an address:
+    every prediction key holds one of them.
 
     Examples
     --------
-    >>> r = pd.DataFrame({"name_py": ["chen wei yu", "chen wei", "li na"], "mphone": [None] * 3})
+    >>> r = pd.DataFrame({"name_py": ["li na", "chen wei", "li na"], "mphone": [None] * 3})
     >>> _share_a_clue(r), _share_a_clue(r.tail(2))
     (True, False)
     """
-    from scrm_lib.identity.matching import name_prefix
-
     cols = [c for c in ("name_py", "mphone", "address") if c in records.columns]
-    if any(records[c].dropna().duplicated().any() for c in cols):
-        return True
-    return "name_py" in cols and bool(name_prefix(records["name_py"]).dropna().duplicated().any())
+    return any(records[c].dropna().duplicated().any() for c in cols)
 
 
 def plan(

@@ -59,15 +59,9 @@ def test_prediction_blocks_on_the_bounded_key():
     sql = [r["blocking_rule"] for r in settings["blocking_rules_to_generate_predictions"]]
     # every rule is one precomputed key whose blocks are bounded (matching.bounded_key,
     # name_blocks): never a raw column such as the city or a name of thousands
-    assert sql[:3] == [
-        'l."blk_mphone" = r."blk_mphone"',
-        'l."name_block" = r."name_block"',
-        'l."name_prefix_block" = r."name_prefix_block"',
-    ]
+    assert sql[:2] == ['l."blk_mphone" = r."blk_mphone"', 'l."name_block" = r."name_block"']
     assert 'l."blk_name_city" = r."blk_name_city"' in sql
-    assert all(
-        rule.startswith(('l."blk_', 'l."name_block"', 'l."name_prefix_block"')) for rule in sql
-    )
+    assert all(rule.startswith(('l."blk_', 'l."name_block"')) for rule in sql)
 
 
 def test_splink_database_is_memory_capped():

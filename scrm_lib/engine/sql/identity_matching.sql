@@ -187,7 +187,6 @@ r AS MATERIALIZED (
     SELECT b.*,
         nullif(b.words[1], '') AS name_first,
         nullif(b.words[-1], '') AS name_last,
-        array_to_string(b.words[1:2], ' ') AS name_prefix,
 {% if address %}
         CASE WHEN p._row IS NOT NULL THEN p.addr_key
             ELSE nullif(array_to_string(regexp_extract_all(b.address, '[0-9]+'), '|'), '')
@@ -205,7 +204,6 @@ r AS MATERIALIZED (
 ),
 {% if name_keys %}
 nb AS {{ split_name_key("name_py", name_bound) }},
-pb AS {{ split_name_key("name_prefix", name_bound) }},
 {% endif %}
 {% if keys %}
 long AS MATERIALIZED (
@@ -238,8 +236,7 @@ out AS (
         array_to_string(list_sort(r.words), ' ') AS name_sorted,
 {% endif %}
 {% if name_keys %}
-        nb.k AS name_block, pb.k AS name_prefix_block,
-        nb.big AND nb.k IS NULL AS name_left_out, pb.big AND pb.k IS NULL AS prefix_left_out,
+        nb.k AS name_block, nb.big AND nb.k IS NULL AS name_left_out,
 {% endif %}
 {% if address %}
         r.addr_key, r.addr_text,
@@ -249,7 +246,7 @@ out AS (
 {% endfor %}
     FROM r
 {% if name_keys %}
-    JOIN nb USING (_row) JOIN pb USING (_row)
+    JOIN nb USING (_row)
 {% endif %}
 {% if keys %}
     LEFT JOIN wide USING (_row)
