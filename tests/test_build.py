@@ -659,6 +659,40 @@ def test_cli_builds_on_the_standalone_cluster_named_by_master(
 
 
 @pytest.mark.spark
+@pytest.mark.slow
+def test_every_step_on_a_spark_build_reads_and_publishes_what_duckdb_does(
+    small_home: Path, spark_session: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The registered steps (identity, value, churn, ...) run on DuckDB over the Parquet
+    Spark wrote; every table of the folder, marts included, equals the DuckDB build's, and
+    the data-health readers give the same answers on both."""
+    from scrm_lib.warehouse import health
+
+    monkeypatch.setattr("scrm_lib.warehouse.steps.STEPS", None)  # the registered ones
+    duck, lake = small_home / "duck.duckdb", small_home / "lake"
+    runs = {}
+    for engine, where in (("duckdb", duck), ("spark", lake)):
+        res = _scrm(small_home, "build", "--json", "--engine", engine, "--warehouse", str(where))
+        assert res.exit_code == 0, res.output + repr(res.exception)
+        runs[engine] = json.loads(res.output)["build_id"]
+
+    def contents(path: Path, build_id: str) -> dict[str, pd.DataFrame]:
+        # the *_meta marts carry their build's id among their (JSON text) values
+        def unnamed(value: Any) -> Any:
+            return value.replace(build_id, "<build>") if isinstance(value, str) else value
+
+        return {name: df.map(unnamed) for name, df in warehouse_contents(path).items()}
+
+    left, right = contents(duck, runs["duckdb"]), contents(lake, runs["spark"])
+    assert sorted(left) == sorted(right) and len(left) > 40
+    for name in left:
+        pd.testing.assert_frame_equal(left[name], right[name], obj=name)
+    # (not freshness: it measures the data's age from each build's own finish)
+    for reader in (health.coverage, health.inputs, health.rejects_by_reason):
+        pd.testing.assert_frame_equal(reader(duck), reader(lake), obj=reader.__name__)
+
+
+@pytest.mark.spark
 def test_cli_master_reaches_the_session(small_home: Path, spark_session: Any) -> None:
     """One Spark session per process: a build for another master says so instead of
     silently running on the one that runs (proof that --master gets to the session)."""
