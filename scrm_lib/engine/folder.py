@@ -246,7 +246,8 @@ def attach_parquet(
             step="open",
             table=name,
             view=name,
-            columns=list(columns),
+            columns=[c for c, _ in columns],
+            types=[t for _, t in columns],
             files=[str(Path(root) / f) for f in files],
         )
 

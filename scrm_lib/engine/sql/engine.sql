@@ -16,13 +16,14 @@ ORDER BY table_name
 
 -- name: parquet_view
 -- A table of a Parquet warehouse folder (engine/folder.py): its files as the manifest
--- lists them, each column cast to the recorded type (a same-type cast costs nothing);
+-- lists them, each column cast to its recorded type (`types`, in the order of
+-- `columns`; a same-type cast costs nothing);
 -- no files: an empty view of the same columns. Views take no parameters: paths are
 -- quoted here, once. Partition folders (ts_month=...) are layout, not columns.
 CREATE OR REPLACE VIEW {{ ident(view) }} AS
 SELECT
-{% for column, type in columns %}
-  CAST({% if files %}{{ ident(column) }}{% else %}NULL{% endif %} AS {{ type }}) AS {{ ident(column) }}{{ "," if not loop.last }}
+{% for column in columns %}
+  CAST({% if files %}{{ ident(column) }}{% else %}NULL{% endif %} AS {{ types[loop.index0] }}) AS {{ ident(column) }}{{ "," if not loop.last }}
 {% endfor %}
 {% if files %}
 FROM read_parquet([{% for f in files %}{{ literal(f) }}{{ ", " if not loop.last }}{% endfor %}], hive_partitioning = false)
