@@ -7,11 +7,14 @@ Usage::
         --exports bench/work/sample1m/sample/exports                  # reuse existing exports
 
 The sample's exports (``scrm generate --persons N --seed 1``, or ``--exports``)
-are grouped by preset, kind (CSV, JSON lines, XLSX) and encoding (the
+are grouped by kind (CSV, JSON lines, XLSX) and encoding, as a user ingests
+a folder in one command (``--by preset`` splits each kind by preset too; the
 preset, header row and encoding come from scrm's own detection). For each
 group, in the same run, each as its own process measured by
 ``bench/measure.py`` (wall time, peak memory, Python start-up included for
-all of them):
+all of them; per preset, a 2 MB group pays scrm's start-up of about a second
+as often as there are presets, so the fixed start-up of each tool is measured
+apart too, ``startup_seconds``):
 
 - **scrm**: ``scrm ingest --dry-run --json FILES`` in a fresh project home,
   so the parse cache is cold: detection, decoding, normalization, rejects,
@@ -111,18 +114,35 @@ def _encoding(head: bytes, hint: str | None) -> str:
     return "unknown"
 
 
-def groups_of(files: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Files grouped by (preset, kind, UTF-8 or not): one measurement of each tool per group."""
+def groups_of(files: list[dict[str, Any]], by: str = "kind") -> list[dict[str, Any]]:
+    """Files grouped by (kind, UTF-8 or not), and by preset too with ``by="preset"``:
+    one measurement of each tool per group."""
     groups: dict[tuple, dict[str, Any]] = {}
     for f in files:
         utf8 = f["kind"] != "csv" or f["encoding"] in ("utf-8", "utf-8-sig")
         enc = "utf-8" if utf8 else f["encoding"]
-        key = (f["preset"], f["kind"], enc)
+        preset = f["preset"] if by == "preset" else "all"
         g = groups.setdefault(
-            key, {"preset": f["preset"], "kind": f["kind"], "encoding": enc, "files": []}
+            (preset, f["kind"], enc),
+            {"preset": preset, "kind": f["kind"], "encoding": enc, "files": []},
         )
         g["files"].append(f)
     return sorted(groups.values(), key=lambda g: (KINDS.index(g["kind"]), g["preset"]))
+
+
+def startup(log, runs: int = 3) -> dict[str, float]:
+    """Seconds to start each tool's process and import it, reading nothing (the median of
+    ``runs``): a fixed cost per process, apart from throughput."""
+    programs = {
+        "scrm": "import scrm_lib.cli",
+        "duckdb": "import duckdb",
+        "pandas": "import pandas",
+    }
+    return {
+        name: sorted(measure([PY, "-c", code], cwd=str(ROOT), log=log).seconds
+                     for _ in range(runs))[runs // 2]
+        for name, code in programs.items()
+    }  # fmt: skip
 
 
 # ------------------------------------------------------------------ the readers (own processes)
@@ -331,6 +351,8 @@ def run(
     exports: Path | None = None,
     results: Path = RESULTS,
     work: Path = WORK,
+    by: str = "kind",
+    startup_runs: int = 3,
 ) -> dict[str, Any]:
     from_sample = exports is None
     exports = sample_exports(persons, work) if exports is None else exports
@@ -345,9 +367,10 @@ def run(
                 while fh.read(1 << 24):
                     pass
         with (tmp / "bench.log").open("w") as log:
-            for g in groups_of(files):
+            for g in groups_of(files, by):
                 groups.append(measure_group(g, tmp, log))
                 print(json.dumps({k: v for k, v in groups[-1].items()}), flush=True)
+            started_up = startup(log, startup_runs)
     started["load_average_at_end"] = round(os.getloadavg()[0], 2)
     result = {
         "persons": persons,
@@ -356,6 +379,8 @@ def run(
         "machine": started,
         "export_mb": round(sum(f["bytes"] for f in files) / 1e6, 1),
         "target": TARGET,
+        "grouped_by": by,
+        "startup_seconds": started_up,
         "formats": per_format(groups),
         "groups": groups,
     }
@@ -373,13 +398,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--work", type=Path, default=WORK)
     parser.add_argument(
+        "--by", choices=("kind", "preset"), default="kind",
+        help="one process per format (as `scrm ingest FOLDER`), or per preset and format",
+    )  # fmt: skip
+    parser.add_argument(
         "--part", nargs=3, metavar=("READER", "SPEC", "REPORT"), help=argparse.SUPPRESS
     )
     args = parser.parse_args(argv)
     if args.part:
         part_main(args.part[0], Path(args.part[1]), Path(args.part[2]))
         return
-    out = run(args.persons, args.exports, args.results, args.work)
+    out = run(args.persons, args.exports, args.results, args.work, args.by)
     print(json.dumps(out["formats"], indent=2))
 
 

@@ -336,7 +336,15 @@ def ingest_throughput(path: Path, d: dict) -> list[Row]:
             f"({r['bytes'] / 1e6:,.0f} MB, {r['files']} files)"
         )
         if not out:
-            what += " (`bench/ingest_throughput.py`)"
+            what += " (`bench/ingest_throughput.py`"
+            if d.get("grouped_by") == "kind":
+                what += ", one process per format and encoding"
+            elif d.get("grouped_by") == "preset":
+                what += ", one process per preset, format and encoding"
+            up = d.get("startup_seconds")
+            if up:
+                what += f"; start-up alone: scrm {s(up['scrm'])}, DuckDB {s(up['duckdb'])}"
+            what += ")"
         scrm = f"{_mb_s(r['scrm_mb_s'])} ({s(r['scrm_seconds'])})"
         peers = []
         fl = r.get("floor")

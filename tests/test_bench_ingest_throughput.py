@@ -37,7 +37,10 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_a_run_writes_mb_s_per_format_beside_the_floor(exports: Path, tmp_path: Path) -> None:
-    out = it.run(PERSONS, exports, results=tmp_path / "results", work=tmp_path)
+    out = it.run(
+        PERSONS, exports, results=tmp_path / "results", work=tmp_path, by="preset",
+        startup_runs=1,
+    )  # fmt: skip
     saved = json.loads((tmp_path / "results" / f"ingest_throughput_{PERSONS}.json").read_text())
     assert saved == json.loads(json.dumps(out))
     assert saved["persons"] == PERSONS and saved["machine"]["cores"]
@@ -69,6 +72,18 @@ def test_a_run_writes_mb_s_per_format_beside_the_floor(exports: Path, tmp_path: 
         assert row["floor"]["seconds"] > 0 and row["pandas"]["seconds"] > 0
         assert isinstance(row["within_target"], bool)
     assert "within_target" not in saved["formats"]["xlsx"]
+    assert set(saved["startup_seconds"]) == {"scrm", "duckdb", "pandas"}
+    assert all(v > 0 for v in saved["startup_seconds"].values())
+
+
+def test_by_kind_one_group_per_format_and_encoding(exports: Path) -> None:
+    """As a user ingests a folder: every UTF-8 CSV in one process, GBK apart."""
+    files = it.describe_files(exports)
+    kinds = {(g["kind"], g["encoding"]): len(g["files"]) for g in it.groups_of(files, "kind")}
+    assert kinds == {("csv", "utf-8"): 1, ("csv", "gbk"): 1, ("jsonl", "utf-8"): 1,
+                     ("xlsx", "utf-8"): 1}  # fmt: skip
+    by_preset = it.groups_of([*files, {**files[0], "preset": "other"}], "preset")
+    assert len(by_preset) == len(it.groups_of([*files, {**files[0], "preset": "other"}])) + 1
 
 
 def test_the_readme_renderer_reads_the_results(exports: Path, tmp_path: Path) -> None:
