@@ -195,6 +195,33 @@ def value_rfm(path: Path, data: dict) -> list[Row]:
     return out
 
 
+def scale_marts(path: Path, d: dict) -> list[Row]:
+    out = []
+    for i, z in enumerate(d["sizes"]):
+        where = " (`bench/scale_marts.py`)" if i == 0 else ""
+        sec = z["seconds"]
+        out.append((
+            f"value mart (`value_persons`, CLV fit included), {size(z['orders'])} orders, "
+            f"{size(z['persons'])} buyers{where}",
+            f"{s(sec['value_persons'])}, peak {gib(z['peak_rss_mib'])}",
+            f"its RFM summary {s(sec['rfm_summary'])}; "
+            f"plain DuckDB group-by {s(sec['duckdb_floor'])}",
+        ))  # fmt: skip
+    g = d.get("growth", {})
+    if g.get("value_persons") and g.get("peak_rss_mib"):
+        between = "; ".join(
+            f"{size(b['from'])}→{size(b['to'])}: ^{b['value_persons']:.2f}"
+            for b in g.get("between_sizes", [])
+        )
+        out.append((
+            "growth with orders (fit `seconds ≈ a·orders^b`)",
+            f"time ^{g['value_persons']['b']:.2f}, memory ^{g['peak_rss_mib']['b']:.2f}",
+            f"between sizes {between}; projected to {size(d['projected_to_orders'])} orders: "
+            f"{s(g['value_persons']['at_100m'])}, {gib(g['peak_rss_mib']['at_100m'])}",
+        ))  # fmt: skip
+    return out
+
+
 def churn_score(path: Path, d: dict) -> list[Row]:
     sc = d["score"]
     return [(
@@ -376,6 +403,7 @@ RENDERERS: list[tuple[str, Callable[[Path, Any], list[Row]]]] = [
     (r"identity_matching_.+", identity_matching),
     (r"identity_stitch_.+", identity_stitch),
     (r"value_rfm", value_rfm),
+    (r"scale_marts", scale_marts),
     (r"churn_score", churn_score),
     (r"channels_\d+", channels),
     (r"conversations_\d+", conversations),
