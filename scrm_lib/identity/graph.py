@@ -88,6 +88,7 @@ def deterministic_edges(
     *,
     skip_accounts: Sequence[str] = (),
     hub_values: pd.DataFrame | None = None,
+    hub_kinds: Sequence[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Edges from shared strong identifiers, and the hub identifiers left out.
 
@@ -105,6 +106,10 @@ def deterministic_edges(
         ``kind, value`` pairs that are hubs whatever their counts: the keys of
         account-key hubs (a counter phone typed for many buyers on Youzan links
         no two WeCom contacts either). Reported when two or more accounts hold one.
+    hub_kinds
+        The kinds checked for hubs besides the linking ones (None: every kind). The
+        build reports the linking kinds and the masked ones only: counting every
+        name, address and nickname as well was half the stage's work.
 
     Returns
     -------
@@ -112,9 +117,9 @@ def deterministic_edges(
         ``a, b, kind, value``: one star edge per account sharing a value.
     hubs : pandas.DataFrame
         ``kind, value, n_accounts``: values shared by more than ``cfg.hub_limit``
-        accounts (every kind is checked, linking or not: a hub masked phone is
-        also kept out of the probabilistic stage), and linking values held by
-        more than ``cfg.hub_platform_limit`` accounts of one platform.
+        accounts (the kinds of ``hub_kinds`` too, linking or not: a hub masked
+        phone is also kept out of the probabilistic stage), and linking values
+        held by more than ``cfg.hub_platform_limit`` accounts of one platform.
     """
     run = runner(con)
     kinds = list(cfg.link_kinds)
@@ -124,7 +129,12 @@ def deterministic_edges(
         if hub_values is not None and len(hub_values)
         else pd.DataFrame({"kind": pd.Series(dtype=str), "value": pd.Series(dtype=str)})
     )
-    run.query("identity.id_groups", {"skip": skip})
+    checked = None if hub_kinds is None else sorted({*kinds, *hub_kinds})
+    run.query(
+        "identity.id_groups",
+        {"skip": skip, **({"kinds": checked} if checked is not None else {})},
+        only_kinds=checked is not None,
+    )
     with registered(run, "_id_forced_hubs", forced):
         limits = {
             "hub_limit": cfg.hub_limit,

@@ -853,11 +853,10 @@ def _block_frame(
     frame = pd.DataFrame({"_row": range(len(records))})
     for col in text:
         s = records[col] if col in records.columns else pd.Series(None, index=records.index)
-        s = s.astype("string")
-        frame[col] = s.astype(object).where(s.notna(), None).to_numpy()
+        frame[col] = s.astype("str").where(s.notna(), None).array
     with scratch_duckdb(memory_limit) as con:
         db = Runner(con, label="identity")
-        con.register("_identity_block_input", frame)
+        con.register("_identity_block_input", _arrow(frame))
         odd = pd.DataFrame(
             {
                 "_row": pd.Series(dtype="int64"),
@@ -892,7 +891,21 @@ def _block_frame(
             name_bound=name_bound,
         )
     out.index = records.index
-    return out.astype(object).where(out.notna(), None)
+    return out
+
+
+def _arrow(df: pd.DataFrame) -> Any:
+    """``df`` as an Arrow table: DuckDB scans it in place, where every query over a
+    registered pandas frame converted its text columns again (Splink reads its input
+    once a training pass)."""
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    for i, f in enumerate(table.schema):
+        # a column null everywhere has no type: text, as the comparisons read it
+        if pa.types.is_null(f.type):
+            table = table.set_column(i, f.name, table.column(i).cast(pa.string()))
+    return table
 
 
 class _splink:
@@ -914,7 +927,7 @@ class _splink:
         # Splink warns about untrainable levels (a field seen on one platform only): expected
         self.stack.callback(log.setLevel, log.level)
         log.setLevel(logging.ERROR)
-        self.sdf = splink_db_api(self.db).register(self.df, table_name="identity_records")
+        self.sdf = splink_db_api(self.db).register(_arrow(self.df), table_name="identity_records")
         return self.relink(self.settings)
 
     def relink(self, settings: Any) -> Any:

@@ -147,6 +147,7 @@ def stitch(
         cfg,
         skip_accounts=key_hubs["account_id"].tolist(),
         hub_values=key_hubs.reindex(columns=["kind", "value"]),
+        hub_kinds=_HUB_ALSO,
     )
     hubs = hubs[hubs["kind"].isin([*cfg.link_kinds, *_HUB_ALSO])]
     # a masked Alipay e-mail (y***@126.com) is a first letter and a domain: shared by

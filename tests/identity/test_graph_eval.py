@@ -400,3 +400,27 @@ def test_pinyin_by_character_reads_as_pypinyin_does():
     assert [_plain_han(n) for n in ("张伟", "欧阳娜娜", "王国强", "单于", "王Amy")] == [
         True, True, False, False, False
     ]  # fmt: skip
+
+
+def test_hub_kinds_report_the_same_hubs_of_those_kinds(tmp_path):
+    import duckdb
+
+    from scrm_lib.identity.graph import deterministic_edges
+
+    from .conftest import make_warehouse
+
+    accounts = [f"tmall:t{i}" for i in range(25)] + ["wecom:w1", "youzan:y1"]
+    ids = [(a, "phone_masked", "138****8000") for a in accounts[:25]]  # the test phone
+    ids += [(a, "name", "王芳") for a in accounts[:22]]  # a common name: no hub to report
+    ids += [("wecom:w1", "phone", "+8613912345678"), ("youzan:y1", "phone", "+8613912345678")]
+    path = make_warehouse(tmp_path / "w.duckdb", accounts, ids)
+    db = duckdb.connect(str(path))
+    cfg = identity_config({})
+    every, all_hubs = deterministic_edges(db, cfg)
+    edges, hubs = deterministic_edges(db, cfg, hub_kinds=["phone_masked"])
+    db.close()
+    assert sorted(all_hubs["kind"]) == ["name", "phone_masked"]
+    assert hubs[["kind", "value", "n_accounts"]].values.tolist() == [
+        ["phone_masked", "138****8000", 25]
+    ]
+    assert edges.equals(every) and len(edges) == 1

@@ -19,13 +19,18 @@ SELECT account_id, person_id FROM person_accounts
 -- name: id_groups
 -- Per shared identifier value: accounts holding it (leaving out the skipped ones,
 -- account-key hubs), the most on one platform and its smallest account (the anchor).
+-- `only_kinds`: just the kinds in $kinds (the rest are neither linked nor reported).
+-- (account_id, kind, value) is the table's key: count(*) counts accounts.
 CREATE OR REPLACE TEMP TABLE _id_groups AS
 WITH per_platform AS (
     SELECT kind, value, split_part(account_id, ':', 1) AS platform,
-        count(DISTINCT account_id) AS n, min(account_id) AS anchor
+        count(*) AS n, min(account_id) AS anchor
     FROM identifiers
     WHERE value IS NOT NULL AND value <> ''
-      AND NOT list_contains($skip::VARCHAR[], account_id)
+      AND account_id NOT IN (SELECT unnest($skip::VARCHAR[]))
+{% if only_kinds %}
+      AND kind IN (SELECT unnest($kinds::VARCHAR[]))
+{% endif %}
     GROUP BY ALL
 )
 SELECT kind, value, sum(n)::BIGINT AS n_accounts, min(anchor) AS anchor,
