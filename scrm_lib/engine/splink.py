@@ -55,6 +55,7 @@ def registered(con: Any, name: str, frame: pd.DataFrame) -> Iterator[str]:
         The view name the block's statements read.
     frame
         A pandas frame; DuckDB reads it in place (no copy), Spark as a temporary view.
+        On DuckDB an Arrow table too (read without converting its text each scan).
 
     Yields
     ------
@@ -64,6 +65,8 @@ def registered(con: Any, name: str, frame: pd.DataFrame) -> Iterator[str]:
     con = _engine(con)
     if _is_spark(con):
         session = con._session
+        if hasattr(frame, "to_pandas"):  # an Arrow table
+            frame = frame.to_pandas()
         session.createDataFrame(frame).createOrReplaceTempView(name)
         try:
             yield name

@@ -207,7 +207,7 @@ class RecordSource:
     def components(self, component: pd.Series) -> pd.DataFrame:
         """One record per component: its accounts' fields pooled (see :func:`account_records`)."""
         comp = pd.DataFrame({"account_id": component.index, "component": component.to_numpy()})
-        with registered(self.db, "_identity_components", comp):
+        with registered(self.db, "_identity_components", _arrow(comp)):
             return _with_pinyin(self.db.df("identity_matching.component_records"))
 
 
