@@ -225,6 +225,8 @@ long AS MATERIALIZED (
     SELECT _row, '{{ key }}' AS key, {{ spec[1] }} AS cap,
         {% for p in spec[0] %}{{ p }}{% if not loop.last %} || '|' || {% endif %}{% endfor %} AS k
     FROM r
+    -- a record lacking a part has no key: most records lack a birthday or an address
+    WHERE {% for p in spec[0] %}{{ p }} IS NOT NULL{% if not loop.last %} AND {% endif %}{% endfor +%}
     {% if not loop.last %}UNION ALL{% endif %}
 {% endfor %}
 ),
@@ -234,7 +236,7 @@ wide AS (
         any_value(k) FILTER (WHERE key = '{{ key }}') AS {{ key }},
 {% endfor %}
     FROM long JOIN (
-        SELECT key, k FROM long WHERE k IS NOT NULL
+        SELECT key, k FROM long
         GROUP BY key, k HAVING count(*) BETWEEN 2 AND any_value(cap)
     ) USING (key, k)
     GROUP BY _row
