@@ -538,6 +538,10 @@ build(raw_dir=raw, warehouse=lake, parse=fake_parse, engine="pyspark")
 """
 
 
+# A Spark JVM of its own in a subprocess, killed, then a second build: about a minute on an
+# idle 2-core machine. The pointer, cleanup and dead-folder rules it relies on are in the
+# default suite without Spark (tests/test_warehouse_folder.py).
+@pytest.mark.slow
 @pytest.mark.spark
 def test_a_spark_build_killed_half_way_leaves_the_previous_version_published(
     raw: Path, tmp_path: Path, spark_session: Any
