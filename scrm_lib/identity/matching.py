@@ -896,8 +896,7 @@ def _block_frame(
 
 def _arrow(df: pd.DataFrame) -> Any:
     """``df`` as an Arrow table: DuckDB scans it in place, where every query over a
-    registered pandas frame converted its text columns again (Splink reads its input
-    once a training pass)."""
+    registered pandas frame converted its text columns again."""
     import pyarrow as pa
 
     table = pa.Table.from_pandas(df, preserve_index=False)
@@ -927,7 +926,9 @@ class _splink:
         # Splink warns about untrainable levels (a field seen on one platform only): expected
         self.stack.callback(log.setLevel, log.level)
         log.setLevel(logging.ERROR)
-        self.sdf = splink_db_api(self.db).register(_arrow(self.df), table_name="identity_records")
+        # a pandas frame, not Arrow: over an Arrow table the 1M prediction ran out of its
+        # 2 GB (DuckDB could not spill what it read from it)
+        self.sdf = splink_db_api(self.db).register(self.df, table_name="identity_records")
         return self.relink(self.settings)
 
     def relink(self, settings: Any) -> Any:
