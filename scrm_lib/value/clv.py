@@ -166,6 +166,68 @@ def bgnbd_loglik(params: ArrayLike, x: ArrayLike, tx: ArrayLike, T: ArrayLike) -
     return a1 + a2 + np.logaddexp(a3, a4)
 
 
+def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values and each row's index into them."""
+    return np.unique(values, return_inverse=True)
+
+
+class _BgnbdLoglik:
+    """The per-row BG/NBD log-likelihood of fixed data, for many parameter vectors.
+
+    The optimizer evaluates the likelihood about a thousand times on the same
+    rows. Its gamma functions depend on the row only through ``x`` (a few
+    dozen repeat counts), and its logs only through ``t_x`` or ``T`` (whole
+    days): each is computed per distinct value and gathered, leaving one
+    ``logaddexp`` per row (about 3× faster at 200k rows than
+    :func:`bgnbd_loglik`, which it equals to rounding; see the tests).
+    """
+
+    def __init__(self, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> None:
+        (self.xu, self.xi), (self.txu, self.txi), (self.Tu, self.Ti) = (
+            _codes(x), _codes(tx), _codes(T)
+        )  # fmt: skip
+        self.x = x
+
+    def __call__(self, params: ArrayLike) -> np.ndarray:
+        r, alpha, a, b = (float(v) for v in params)
+        xu = self.xu
+        per_x = (
+            special.gammaln(r + xu) - special.gammaln(r) + r * np.log(alpha)
+            + special.gammaln(a + b) + special.gammaln(b + xu) - special.gammaln(b)
+            - special.gammaln(a + b + xu)
+        )  # fmt: skip
+        rx = r + xu
+        with np.errstate(divide="ignore", invalid="ignore"):
+            drop = np.where(xu > 0, np.log(a) - np.log(np.maximum(b + xu - 1, 1e-300)), -np.inf)
+        xi = self.xi
+        rxi = rx[xi]
+        a3 = -rxi * np.log(alpha + self.Tu)[self.Ti]
+        a4 = drop[xi] - rxi * np.log(alpha + self.txu)[self.txi]
+        return per_x[xi] + np.logaddexp(a3, a4)
+
+
+class _GammaGammaLoglik:
+    """The per-row Gamma-Gamma log-likelihood of fixed data, for many parameter vectors.
+
+    As :class:`_BgnbdLoglik`: the gamma functions per distinct ``x``, the logs
+    of the data once, one log per row and evaluation.
+    """
+
+    def __init__(self, x: np.ndarray, m: np.ndarray) -> None:
+        self.xu, self.xi = _codes(x)
+        self.x, self.mx = x, m * x
+        self.log_m, self.x_log_x = np.log(m), x * np.log(x)
+
+    def __call__(self, params: ArrayLike) -> np.ndarray:
+        p, q, g = (float(v) for v in params)
+        per_x = special.gammaln(p * self.xu + q) - special.gammaln(p * self.xu)
+        px = p * self.x
+        return (
+            per_x[self.xi] - special.gammaln(q) + q * np.log(g) + (px - 1) * self.log_m
+            + p * self.x_log_x - (px + q) * np.log(g + self.mx)
+        )  # fmt: skip
+
+
 def _fit(negll, start: np.ndarray) -> optimize.OptimizeResult:
     # Positive parameters: optimize their logs; Nelder-Mead first (robust from a poor
     # start), then L-BFGS-B to polish.
@@ -216,11 +278,12 @@ def fit_bgnbd(
     ux, utx, uT = rows.T
 
     n = float(len(x))
+    loglik = _BgnbdLoglik(ux, utx / scale, uT / scale)
 
     def negll(logp: np.ndarray) -> float:
         # per person, so the optimizer's absolute tolerances mean the same at any size
         p = np.exp(logp)
-        value = -(weight * bgnbd_loglik(p, ux, utx / scale, uT / scale)).sum()
+        value = -(weight * loglik(p)).sum()
         return float((value + penalizer * (p**2).sum()) / n) if np.isfinite(value) else 1e300
 
     res = _fit(negll, np.array([1.0, 1.0, 1.0, 1.0]))
@@ -298,9 +361,10 @@ def fit_gamma_gamma(frequency: ArrayLike, monetary: ArrayLike) -> GammaGamma:
     if (m <= 0).any():
         raise ValueError("monetary values must be above 0 for Gamma-Gamma")
     scale = float(np.mean(m))
+    loglik = _GammaGammaLoglik(x, m / scale)
 
     def negll(logp: np.ndarray) -> float:
-        value = -gamma_gamma_loglik(np.exp(logp), x, m / scale).mean()  # per person, as BG/NBD
+        value = -loglik(np.exp(logp)).mean()  # per person, as BG/NBD
         return float(value) if np.isfinite(value) else 1e300
 
     res = _fit(negll, np.array([1.0, 1.0, 1.0]))
