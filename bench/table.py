@@ -244,12 +244,20 @@ def identity_stitch(path: Path, d: dict) -> list[Row]:
 
 
 def identity_matching(path: Path, d: dict) -> list[Row]:
-    acc = d["accuracy_vs_truth"]
+    acc, b = d["accuracy_vs_truth"], d.get("before", {})
+    pairs = f", {d['candidate_pairs'] / 1e6:.2f}M pairs scored" if "candidate_pairs" in d else ""
+    before = ""
+    if "stitch_seconds" in b:
+        ba = b.get("accuracy_vs_truth", {})
+        before = (
+            f"before: {s(b['stitch_seconds'])}, peak {b['peak_rss_gib_through_stitch']} GiB; "
+            f"P {ba.get('pairwise_precision')} / R {ba.get('pairwise_recall')}"
+        )
     return [(
         f"identity step alone, {size(d['persons'])} persons (`bench/identity_matching.py`)",
         f"{s(d['stitch_seconds'])}, peak {d['peak_rss_gib_through_stitch']} GiB; "
-        f"P {acc['pairwise_precision']} / R {acc['pairwise_recall']}",
-        "",
+        f"P {acc['pairwise_precision']} / R {acc['pairwise_recall']}{pairs}",
+        before,
     )]  # fmt: skip
 
 
