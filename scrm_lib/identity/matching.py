@@ -618,7 +618,7 @@ def train_model(
         df["identity_label"] = lab.where(size > 1)
         k = size[size > 1].groupby(lab[size > 1]).first()
         labelled = int((k * (k - 1) // 2).sum())
-    with _splink(df, _settings(cols, rules=False), cfg.splink_memory_limit) as linker:
+    with _splink(df, _settings(cols, rules=False), cfg.splink_memory_limit, arrow=True) as linker:
         lam = _lambda_rules(cols)
         if lam:
             linker.training.estimate_probability_two_random_records_match(
@@ -634,7 +634,7 @@ def train_model(
     # of their name, so the sample keeps its matches together (a sample of records
     # would keep a pair only with the square of the rate, and EM then lost the matches)
     sample = df[_em_sample(records, cfg.train_max_records)]
-    ctx = _splink(sample.reset_index(drop=True), model, cfg.splink_memory_limit)
+    ctx = _splink(sample.reset_index(drop=True), model, cfg.splink_memory_limit, arrow=True)
     with ctx as linker:
         for rule in ("city", "name_py"):
             if rule not in cols:
@@ -910,8 +910,11 @@ def _arrow(df: pd.DataFrame) -> Any:
 class _splink:
     """A Splink DuckDB linker over a private database, memory-capped, Splink's chatter muted."""
 
-    def __init__(self, df: pd.DataFrame, settings: Any, memory_limit: str = "2GB") -> None:
+    def __init__(
+        self, df: pd.DataFrame, settings: Any, memory_limit: str = "2GB", *, arrow: bool = False
+    ) -> None:
         self.df, self.settings, self.memory_limit = df, settings, memory_limit
+        self.arrow = arrow
 
     def __enter__(self) -> Any:
         self.stack = contextlib.ExitStack()
@@ -926,9 +929,11 @@ class _splink:
         # Splink warns about untrainable levels (a field seen on one platform only): expected
         self.stack.callback(log.setLevel, log.level)
         log.setLevel(logging.ERROR)
-        # a pandas frame, not Arrow: over an Arrow table the 1M prediction ran out of its
-        # 2 GB (DuckDB could not spill what it read from it)
-        self.sdf = splink_db_api(self.db).register(self.df, table_name="identity_records")
+        # training scans its records once a pass: as Arrow, DuckDB reads them in place (over
+        # pandas each scan converted the text again, on one core). The prediction keeps the
+        # pandas frame: over an Arrow table the 1M prediction ran out of its 2 GB
+        records = _arrow(self.df) if self.arrow else self.df
+        self.sdf = splink_db_api(self.db).register(records, table_name="identity_records")
         return self.relink(self.settings)
 
     def relink(self, settings: Any) -> Any:
