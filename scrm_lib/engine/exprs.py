@@ -48,4 +48,14 @@ def epoch_seconds(con: Any, at: ir.TimestampValue) -> ir.IntegerValue:
     return at.epoch_seconds().cast("int64")
 
 
-__all__ = ["epoch_seconds", "on_duckdb"]
+def backend_of(expr: ir.Expr) -> Any:
+    """The backend an expression's tables are bound to (for the engine-specific forms above
+    in functions that take only an expression); None for an unbound one."""
+    # ibis keeps this lookup private; it is used here only, so a rename breaks one place
+    try:
+        return expr._find_backend(use_default=False)
+    except Exception:  # an unbound or multi-backend expression: the generic forms
+        return None
+
+
+__all__ = ["backend_of", "epoch_seconds", "on_duckdb"]

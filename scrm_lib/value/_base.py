@@ -182,10 +182,13 @@ def resolve_as_of(con: Any, as_of: Any, timezone: str) -> AsOf:
 
 
 def person_orders(con: Any, *, cfg: dict[str, Any], unattributed: bool = False) -> ir.Table:
-    """One row per counted order and person: ``person_id, platform, order_id, ts, net, gross``.
+    """One row per counted order and person: ``person_id, platform, order_id, ts, ordered_at,
+    net, gross``.
 
     ``ts`` is epoch seconds (engine-neutral arithmetic on both DuckDB and
-    Spark). Orders of accounts unknown to the person map keep their account
+    Spark); ``ordered_at`` the same instant as a timestamp, for a filter or a
+    min/max that needs no conversion of every row (convert the aggregate).
+    Orders of accounts unknown to the person map keep their account
     as the person rather than disappear; orders left on an account-key hub
     (:func:`scrm_lib.identity.account_hubs.unattributed_accounts`) are nobody's:
     left out, or with ``unattributed=True`` kept with a null ``person_id``, for
@@ -206,11 +209,13 @@ def person_orders(con: Any, *, cfg: dict[str, Any], unattributed: bool = False) 
             # orders left on an account-key hub (a counter phone) had no evidence of their
             # buyer: nobody's purchases; OneID re-keyed every other order of the hub
             o = o.anti_join(hubs, "account_id")
+        ordered_at = ibis.coalesce(o.paid_at, o.created_at)
         return o.select(
             "platform",
             "order_id",
             "account_id",
-            ts=epoch_seconds(con, ibis.coalesce(o.paid_at, o.created_at)),
+            ts=epoch_seconds(con, ordered_at),
+            ordered_at=ordered_at,
             amount=o.amount.cast("float64").fill_null(0.0),
             refund=o.refund_amount.cast("float64").fill_null(0.0),
             net=_net(o.amount, o.refund_amount),
@@ -235,6 +240,7 @@ def person_orders(con: Any, *, cfg: dict[str, Any], unattributed: bool = False) 
         order_id=orders.order_id,
         account_id=orders.account_id,
         ts=orders.ts,
+        ordered_at=orders.ordered_at,
         gross=orders.gross,
         net=orders.net,
     )
@@ -259,8 +265,13 @@ def _net(amount: ir.Value, refund: ir.Value) -> ir.FloatingValue:
     return (gross - refund.cast("float64").fill_null(0.0)).round(2)
 
 
+#: The columns of an order row, in order (:func:`_orders_of_lines`).
+ORDER_ROW = ("platform", "order_id", "account_id", "ts", "ordered_at", "net", "gross")
+
+
 def _orders_of_lines(con: Any, table: ir.Table, counted: Any) -> ir.Table:
-    """Order rows (``platform, order_id, account_id, ts, net, gross``) of the orders table.
+    """Order rows (``platform, order_id, account_id, ts, ordered_at, net, gross``) of the
+    orders table.
 
     ``counted(t)`` turns rows of ``table`` into counted lines. ``(platform,
     order_id, line_id)`` is the orders key (:data:`scrm_lib.schema.KEYS`), so a
@@ -279,22 +290,22 @@ def _orders_of_lines(con: Any, table: ir.Table, counted: Any) -> ir.Table:
         lined = table.filter((table.line_id != "").fill_null(True))
         if on_duckdb(con) and not con.execute(lined.limit(1).count()):
             rows = counted(table)
-            return rows.select("platform", "order_id", "account_id", "ts", "net", gross=rows.amount)
+            return rows.select(*ORDER_ROW[:-1], gross=rows.amount)
     lined = lined.select("platform", "order_id").distinct()
     keys = ["platform", "order_id"]
     single = counted(table.anti_join(lined, keys))
-    single = single.select("platform", "order_id", "account_id", "ts", "net", gross=single.amount)
+    single = single.select(*ORDER_ROW[:-1], gross=single.amount)
     parts = counted(table.semi_join(lined, keys))
     summed = parts.group_by(keys).aggregate(
         account_id=parts.account_id.min(),
         ts=parts.ts.min(),
+        ordered_at=parts.ordered_at.min(),
         gross=parts.amount.sum(),
         refund=parts.refund.sum(),
     )
     summed = summed.select(
-        "platform", "order_id", "account_id", "ts", net=(summed.gross - summed.refund).round(2),
-        gross=summed.gross,
-    )  # fmt: skip
+        *ORDER_ROW[:-2], net=(summed.gross - summed.refund).round(2), gross=summed.gross
+    )
     return single.union(summed, distinct=False)
 
 

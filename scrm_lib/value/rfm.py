@@ -44,6 +44,7 @@ import pandas as pd
 
 from scrm_lib.config import Settings, load_settings
 from scrm_lib.engine import Warehouse, using
+from scrm_lib.engine.exprs import backend_of, epoch_seconds
 from scrm_lib.value._base import (
     SECONDS_PER_DAY,
     AsOf,
@@ -125,23 +126,29 @@ def _quintile(rank: ir.IntegerValue, n: ir.IntegerValue) -> ir.IntegerValue:
 
 
 def rfm_summary_expr(orders: ir.Table, as_of: AsOf) -> ir.Table:
-    """Per-person recency / frequency / monetary from :func:`person_orders`, as an expression."""
-    o = orders.filter(orders.ts < as_of.cutoff_epoch)
+    """Per-person recency / frequency / monetary from :func:`person_orders`, as an expression.
+
+    The filter and the min/max read the order's timestamp and only the aggregates
+    become epoch seconds: converting every row first cost a sixth of the summary
+    on 10M orders (the engine computed it for the filter and again for the rest).
+    """
+    con = backend_of(orders)
+    o = orders.filter(orders.ordered_at < as_of.cutoff)
     bought = o.net > 0
     per = o.group_by("person_id").aggregate(
-        first_ts=o.ts.min(where=bought),
-        last_ts=o.ts.max(where=bought),
-        last_any=o.ts.max(),
+        first_at=o.ordered_at.min(where=bought),
+        last_at=o.ordered_at.max(where=bought),
+        last_any=o.ordered_at.max(),
         # a filtered count, not a sum of 0/1 casts: the engine's hash aggregate
         # keeps a counter instead of casting and adding every row (7% of the summary)
         frequency=o.count(where=bought),
         monetary=o.net.sum().round(2),
     )
-    last = ibis.coalesce(per.last_ts, per.last_any)
+    last = epoch_seconds(con, ibis.coalesce(per.last_at, per.last_any))
     return per.select(
         "person_id",
-        "first_ts",
-        "last_ts",
+        first_ts=epoch_seconds(con, per.first_at),
+        last_ts=epoch_seconds(con, per.last_at),
         recency_days=((as_of.cutoff_epoch - last) // SECONDS_PER_DAY).cast("int64"),
         frequency=per.frequency,
         monetary=per.monetary,
