@@ -22,7 +22,13 @@ from rich.table import Table
 
 from scrm_lib.churn.cli import app as churn_app
 from scrm_lib.cli_common import JsonOpt, WarehouseOpt, emit_json, err, out
-from scrm_lib.config import Settings, check_master, load_settings, normalize_engine
+from scrm_lib.config import (
+    Settings,
+    check_master,
+    check_memory,
+    load_settings,
+    normalize_engine,
+)
 from scrm_lib.errors import ScrmError
 from scrm_lib.experiments.cli import app as experiments_app
 from scrm_lib.identity.cli import app as identity_app
@@ -232,6 +238,10 @@ def build(
             "cluster's URL, e.g. spark://HOST:7077."
         ),
     ] = None,
+    executor_memory: Annotated[
+        str | None,
+        typer.Option(help="Memory per Spark executor for --engine spark, e.g. 4g."),
+    ] = None,
     steps: Annotated[
         str | None,
         typer.Option(help="Build steps after the tables, comma-separated (default all; 'none')."),
@@ -259,9 +269,14 @@ def build(
         raw_dir=raw,
         warehouse=warehouse,
         spark_master=None if master is None else check_master(master),
+        spark_executor_memory=None
+        if executor_memory is None
+        else check_memory(executor_memory, "--executor-memory"),
     )
-    if master is not None and (chosen or cfg.engine) != "pyspark":
-        raise ScrmError(f"--master {master} is for the Spark engine: add --engine spark")
+    spark_only = {"--master": master, "--executor-memory": executor_memory}
+    for flag, given in spark_only.items():
+        if given is not None and (chosen or cfg.engine) != "pyspark":
+            raise ScrmError(f"{flag} {given} is for the Spark engine: add --engine spark")
     if train_churn:
         churn = {**cfg.extra.get("churn", {}), "train_in_build": True}
         cfg = cfg.with_overrides(extra={**cfg.extra, "churn": churn})

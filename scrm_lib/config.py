@@ -105,6 +105,19 @@ def check_master(url: str) -> str:
     return url.strip()
 
 
+def check_memory(size: str, what: str = "engine executor_memory") -> str:
+    """A Spark memory size (``512m``, ``4g``), lower-cased; ConfigError when it is not one.
+
+    Examples
+    --------
+    >>> check_memory(" 4G ")
+    '4g'
+    """
+    if not isinstance(size, str) or not _MEMORY.fullmatch(size.strip()):
+        raise ConfigError(f"{what} {size!r} is not a Spark memory size (e.g. 512m, 4g)")
+    return size.strip().lower()
+
+
 @dataclass(frozen=True)
 class Settings:
     """Resolved settings; paths are absolute."""
@@ -324,11 +337,7 @@ def _spark_values(values: dict[str, Any], root: Path) -> dict[str, Any]:
     out["spark_master"] = check_master(values.get("spark_master", "local[2]"))
     memory = values.get("spark_executor_memory")
     if memory is not None:
-        if not isinstance(memory, str) or not _MEMORY.fullmatch(memory.strip()):
-            raise ConfigError(
-                f"engine executor_memory {memory!r} is not a Spark memory size (e.g. 512m, 4g)"
-            )
-        out["spark_executor_memory"] = memory.strip().lower()
+        out["spark_executor_memory"] = check_memory(memory)
     where = values.get("spark_warehouse_path", "data/warehouse/spark")
     if not isinstance(where, str) or not where.strip():
         raise ConfigError(

@@ -623,6 +623,11 @@ def small_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (["--engine", "oracle"], "engine 'oracle' is not one of duckdb, pyspark, spark"),
         (["--engine", "spark", "--master", "spark//x"], "master 'spark//x' is not a Spark master"),
         (["--master", "local[1]"], "--master local[1] is for the Spark engine: add --engine spark"),
+        (["--executor-memory", "4g"], "--executor-memory 4g is for the Spark engine: add --engine"),
+        (
+            ["--engine", "spark", "--executor-memory", "lots"],
+            "--executor-memory 'lots' is not a Spark memory size (e.g. 512m, 4g)",
+        ),
     ],
 )
 def test_cli_engine_options_are_checked_before_the_build(
@@ -704,3 +709,20 @@ def test_cli_master_reaches_the_session(small_home: Path, spark_session: Any) ->
     assert isinstance(res.exception, WarehouseError), repr(res.exception)
     message = str(res.exception)
     assert "a Spark session on local[2] already runs" in message and "master local[1]" in message
+
+
+def test_cli_executor_memory_reaches_the_spark_session(small_home: Path, monkeypatch) -> None:
+    """``--executor-memory`` travels to the session the build starts (caught before Spark)."""
+    import scrm_lib.engine as engine
+
+    asked: dict[str, Any] = {}
+
+    def fake_session(**kwargs: Any) -> Any:
+        asked.update(kwargs)
+        raise WarehouseError("no Spark here")
+
+    monkeypatch.setattr(engine, "spark_session", fake_session)
+    args = ("--engine", "spark", "--master", "local[1]", "--executor-memory", "3G")
+    res = _scrm(small_home, "build", "--steps", "none", *args)
+    assert isinstance(res.exception, WarehouseError), repr(res.exception)
+    assert asked == {"master": "local[1]", "executor_memory": "3g"}
