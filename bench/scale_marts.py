@@ -31,6 +31,7 @@ import argparse
 import itertools
 import json
 import math
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -140,7 +141,7 @@ def run(rows: list[int], results: Path = RESULTS, work: Path = WORK) -> dict[str
             sizes.append({"orders": n, "peak_rss_mib": m.peak_rss_mib, **inside})
             print(json.dumps(sizes[-1]), flush=True)
             path.unlink()
-    started["load_average_at_end"] = machine()["load_average_at_start"]
+    started["load_average_at_end"] = round(os.getloadavg()[0], 2)
     xs = [s["orders"] for s in sizes]
     growth = {
         step: fit(xs, [s["seconds"][step] for s in sizes])

@@ -99,12 +99,12 @@ def _cache_off() -> bool:
     return os.environ.get(CACHE_ENV, "").lower() in {"off", "0", "false", "no"}
 
 
-def _cache_folder(name: str, key: str) -> tuple[Path, Path]:
-    """The cached home's folder for this code version, and its version folder."""
+def _cache_folder(name: str, key: str) -> Path:
+    """The cached home's folder, in the folder of this code version (its parent)."""
     setting = os.environ.get(CACHE_ENV, "")
     root = Path(setting) if setting else ROOT / ".pytest_cache" / "scrm-samples"
     tag = hashlib.sha256(f"{name}\0{key}".encode()).hexdigest()[:8]
-    return root / code_version() / f"{name}-{tag}", root
+    return root / code_version() / f"{name}-{tag}"
 
 
 def cached_home(
@@ -122,12 +122,12 @@ def cached_home(
             return {}
         facts = recipe(dest)
         return json.loads(json.dumps(facts))
-    folder, root = _cache_folder(name, key)
-    version = code_version()
+    folder = _cache_folder(name, key)
+    version = folder.parent
     with _locked(folder.with_name(folder.name + ".lock")):
-        os.utime(root / version)
+        os.utime(version)
         if not (folder / "facts.json").exists():
-            _prune(root, keep=version)
+            _prune(version.parent, keep=version.name)
             work = folder.with_name(folder.name + ".partial")
             shutil.rmtree(work, ignore_errors=True)
             work.mkdir(parents=True)
@@ -183,7 +183,7 @@ def start_warming(persons: int = PERSONS, seed: int = SEED) -> subprocess.Popen 
     instead of a test worker building it while the other workers wait. None when
     the sample is cached already or the cache is off.
     """
-    folder, _ = _cache_folder("sample", _sample_key(persons, seed, True))
+    folder = _cache_folder("sample", _sample_key(persons, seed, True))
     if _cache_off() or (folder / "facts.json").exists():
         return None
     code = (

@@ -186,7 +186,6 @@ class _BgnbdLoglik:
         (self.xu, self.xi), (self.txu, self.txi), (self.Tu, self.Ti) = (
             _codes(x), _codes(tx), _codes(T)
         )  # fmt: skip
-        self.x = x
 
     def __call__(self, params: ArrayLike) -> np.ndarray:
         r, alpha, a, b = (float(v) for v in params)
