@@ -811,24 +811,33 @@ def _unicode_digits_or_spaces() -> str:
     """A regular-expression class of the non-ASCII characters that Python's ``re`` takes
     for a digit or a space, or that become one under NFKC (full-width ３, circled ①,
     the ideographic space): addresses holding one take :func:`address_key`'s own path."""
+    import unicodedata
+
+    from scrm_lib.identity._unicode_classes import DIGITS_OR_SPACES
+
+    ranges = DIGITS_OR_SPACES.get(unicodedata.unidata_version) or digit_or_space_ranges()
+    return "[" + "".join(f"\\x{{{a:x}}}-\\x{{{b:x}}}" for a, b in ranges) + "]"
+
+
+def digit_or_space_ranges() -> tuple[tuple[int, int], ...]:
+    """Closed code point ranges of :func:`_unicode_digits_or_spaces`, by testing every
+    code point (about a second; stored per Unicode version in ``_unicode_classes``)."""
     import re
     import sys
     import unicodedata
 
     hit = re.compile(r"[\d\s]")
-    cps = [
-        cp
-        for cp in range(0x80, sys.maxunicode + 1)
-        if not 0xD800 <= cp <= 0xDFFF
-        and (hit.match(chr(cp)) or hit.search(unicodedata.normalize("NFKC", chr(cp))))
-    ]
     ranges: list[list[int]] = []
-    for cp in cps:
+    for cp in range(0x80, sys.maxunicode + 1):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        if not (hit.match(chr(cp)) or hit.search(unicodedata.normalize("NFKC", chr(cp)))):
+            continue
         if ranges and ranges[-1][1] == cp - 1:
             ranges[-1][1] = cp
         else:
             ranges.append([cp, cp])
-    return "[" + "".join(f"\\x{{{a:x}}}-\\x{{{b:x}}}" for a, b in ranges) + "]"
+    return tuple((a, b) for a, b in ranges)
 
 
 def _block_frame(
