@@ -25,7 +25,7 @@ from scrm_lib.errors import InputFileError, ScrmError, WarehouseError
 from scrm_lib.ingest import ParsedFile
 from scrm_lib.schema import TABLES, conform
 from scrm_lib.warehouse.build import build, list_raw_files, status
-from tests.conftest import LOCAL_WITH_SLOW
+from tests.conftest import CLUSTER_WITH_SLOW, LOCAL_WITH_SLOW
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = "order_id,buyer,paid_at,amount,status\n"
@@ -726,3 +726,103 @@ def test_cli_executor_memory_reaches_the_spark_session(small_home: Path, monkeyp
     res = _scrm(small_home, "build", "--steps", "none", *args)
     assert isinstance(res.exception, WarehouseError), repr(res.exception)
     assert asked == {"master": "local[1]", "executor_memory": "3g"}
+
+
+# --- build steps on Spark ---------------------------------------------------------------------
+
+
+def _synthetic_parse(path: Path, *, preset: str | None = None, settings: Any = None) -> ParsedFile:
+    """One file standing for every export: the canonical tables of 150 persons, two accounts
+    each (tests/test_transform.py's value and churn inputs)."""
+    from tests.test_transform import _mart_inputs
+
+    tables = {n: conform(df, n) for n, df in _mart_inputs().items() if n in TABLES}
+    for df in tables.values():
+        df["source_file"] = path.name
+    return ParsedFile(
+        path=path, format="synthetic", platform="tmall",
+        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        rows_in=max(len(df) for df in tables.values()), tables=tables,
+    )  # fmt: skip
+
+
+def _synthetic_identity(ctx: Any) -> dict[str, int]:
+    """Identity's marts as the identity step writes them, on DuckDB: tmall:i and wechat:i
+    are person Pi; tmall:7 is a counter phone (an account-key hub)."""
+    from tests.test_transform import _mart_inputs
+
+    tables = _mart_inputs()
+    for name in ("person_accounts", "identity_hubs"):
+        ctx.con.create_table(name, tables[name], overwrite=True)
+    return {"person_accounts": len(tables["person_accounts"])}
+
+
+@pytest.mark.spark
+@CLUSTER_WITH_SLOW
+def test_value_and_churn_steps_run_on_spark_and_publish_what_duckdb_does(
+    tmp_path: Path, spark_target: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a Spark build the value and churn steps run on Spark, reading identity's marts
+    (written by DuckDB) and each other's (churn reads value's CLV); their marts are written
+    into the version by Spark, and the derived tags DuckDB makes from them afterwards are
+    the DuckDB build's. Local[2] here; the standalone cluster with the slow tests."""
+    import datetime as dt
+
+    from scrm_lib.churn.backtest import labelled
+    from scrm_lib.churn.config import churn_config
+    from scrm_lib.churn.model import fit_model, save_model
+    from scrm_lib.churn.step import STEP as churn
+    from scrm_lib.config import load_settings
+    from scrm_lib.engine import duckdb_connect
+    from scrm_lib.tags.step import STEP as tags
+    from scrm_lib.tags.step import STEP_LATE as tags_derived
+    from scrm_lib.value.step import STEP as value
+    from scrm_lib.warehouse.steps import Step
+    from tests.test_transform import _load_marts_input, _mart_inputs
+
+    settings = load_settings(tmp_path / "home")
+    # one model scores both builds (trained on the same rows, as scrm churn train would)
+    duck = duckdb_connect()
+    try:
+        _load_marts_input(duck, _mart_inputs())
+        cfg = churn_config(settings, max_iter=30, calibration="sigmoid")
+        train = pd.concat([labelled(duck, dt.date(2025, m, 1), settings=settings, cfg=cfg)
+                           for m in (8, 10)])  # fmt: skip
+        save_model(fit_model(train, train["churned"], groups=train["person_id"], cfg=cfg),
+                   {"kind": "churn"}, settings=settings)  # fmt: skip
+    finally:
+        duck.disconnect()
+    identity = Step("identity", _synthetic_identity)
+    steps = [identity, tags, value, churn, tags_derived]
+    monkeypatch.setattr("scrm_lib.warehouse.steps.STEPS", steps)
+    raw = tmp_path / "raw"
+    write(raw / "all.csv", ["0,x,2025-01-01T00:00:00Z,1,paid"], mtime=1_700_000_000)
+    kw: dict[str, Any] = {"raw_dir": raw, "parse": _synthetic_parse, "settings": settings}
+    on_duck = build(warehouse=tmp_path / "duck.duckdb", **kw)
+    lake = tmp_path / "lake"
+    on_spark = build(warehouse=lake, engine="pyspark", **kw)
+
+    manifest = json.loads((lake / "versions" / on_spark.build_id / "_manifest.json").read_text())
+    written_by = {name: t["written_by"] for name, t in manifest["tables"].items()}
+    for name in ("value_persons", "value_meta", "churn_scores", "churn_meta", "orders"):
+        assert written_by[name] == "spark", name
+    for name in ("person_accounts", "identity_hubs", "person_tags", "build_steps"):
+        assert written_by[name] == "duckdb", name
+    runs = status(lake)["runs"]["steps"]
+    assert "duckdb on the driver" in runs and runs.endswith(": value, churn")
+    assert "identity, tags, tags_derived" in runs
+
+    left, right = warehouse_contents(tmp_path / "duck.duckdb"), warehouse_contents(lake)
+    for name in ("value_persons", "value_meta", "churn_scores", "churn_meta", "person_tags"):
+        a, b = (
+            df.map(lambda v, i=i: v.replace(i, "<build>") if isinstance(v, str) else v)
+            for df, i in ((left[name], on_duck.build_id), (right[name], on_spark.build_id))
+        )
+        pd.testing.assert_frame_equal(a, b, check_dtype=False, rtol=1e-9, atol=1e-9, obj=name)
+    # not vacuous: CLV fitted, persons scored, tags derived from the value mart
+    persons = left["value_persons"]
+    assert len(persons) >= 100 and persons["clv"].notna().sum() >= 100
+    assert "P7" not in set(persons["person_id"])
+    assert left["churn_scores"]["churn_probability"].nunique() > 10
+    assert {"lifecycle_stage", "dormant"} <= set(left["person_tags"]["tag"])
+    spark_target.check_distributed()

@@ -3,4 +3,4 @@
 from scrm_lib.churn.scoring import run
 from scrm_lib.warehouse.steps import Step
 
-STEP = Step("churn", run)
+STEP = Step("churn", run, engines=("duckdb", "pyspark"))

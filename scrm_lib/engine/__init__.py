@@ -20,7 +20,7 @@ from scrm_lib.engine.connect import (
 from scrm_lib.engine.folder import is_published
 from scrm_lib.engine.queries import render, sql
 from scrm_lib.engine.runner import Runner
-from scrm_lib.engine.spark import SPARK_INSTALL_HINT, spark_backend, spark_session
+from scrm_lib.engine.spark import SPARK_INSTALL_HINT, spark_backend, spark_session, step_session
 
 __all__ = [
     "SPARK_INSTALL_HINT",
@@ -36,6 +36,7 @@ __all__ = [
     "spark_backend",
     "spark_session",
     "sql",
+    "step_session",
     "using",
     "version_info",
 ]

@@ -3,4 +3,4 @@
 from scrm_lib.value.persons import run
 from scrm_lib.warehouse.steps import Step
 
-STEP = Step("value", run)
+STEP = Step("value", run, engines=("duckdb", "pyspark"))

@@ -15,10 +15,13 @@ With the Spark engine the build publishes a warehouse folder instead
 (``[engine] warehouse_path``; layout in :mod:`scrm_lib.engine.folder`). What
 runs where today: parsing and staging run on DuckDB on the driver; the
 canonical transform runs on Spark, whose executors write the canonical tables
-as Parquet into ``<folder>/versions/<build_id>/``; the build steps (identity,
-value, churn, ...) still run on DuckDB on the driver, reading those Parquet
-files through views, and their marts, ``rejects`` and the build log are written
-as Parquet into the same version folder. When every table and the manifest
+as Parquet into ``<folder>/versions/<build_id>/``; the build steps whose code
+runs on Spark (``Step.engines``: value, churn) run there too and their marts are
+written into the version by the executors; the other steps (identity, tags,
+conversations, ...) run on DuckDB on the driver, reading the Parquet files
+through views, and their marts, ``rejects`` and the build log are written as
+Parquet into the same version folder by DuckDB (:mod:`scrm_lib.engine.bridge`
+hands the tables between the two). When every table and the manifest
 are written and fsynced, ``<folder>/CURRENT`` is switched to the new version
 with one ``os.replace``; a build that dies leaves the previous version
 published, and the next build removes the dead one's folder. The build log's
@@ -63,13 +66,14 @@ from scrm_lib.config import (
     warehouse_folder,
 )
 from scrm_lib.engine import Runner, duckdb_connect, is_published
+from scrm_lib.engine.bridge import SparkBridge
 from scrm_lib.engine.folder import version_path
 from scrm_lib.errors import ConfigError, ScrmError
 from scrm_lib.ingest.cache import check_cache_dir
 from scrm_lib.warehouse import log, publish, stage
 from scrm_lib.warehouse.canonical import FILE_SEQ, materialize
 from scrm_lib.warehouse.log import BUILD_INPUTS, BUILD_REFUSED, BUILDS, status
-from scrm_lib.warehouse.steps import StepContext, run_steps
+from scrm_lib.warehouse.steps import StepContext, chosen_steps, placement, run_steps
 
 if TYPE_CHECKING:
     from scrm_lib.ingest import ParsedFile
@@ -260,7 +264,8 @@ def build(
     stage_path = building.with_name(building.name + ".stage")
     exchange = building.with_name(building.name + ".spark")
     report = progress or (lambda message: None)
-    runs = _runs(engine, master, target, version)
+    where = placement(chosen_steps(steps), spark=on_spark)
+    runs = _runs(engine, master, target, version, where)
     previous = None
 
     with publish.build_lock(target, build_id):
@@ -273,6 +278,7 @@ def build(
         for part, where in runs.items():
             logger.info("build %s: %s runs on %s", build_id, part, where)
         con = None
+        bridge = None
         published = False
         try:
             con = duckdb_connect(building)
@@ -307,19 +313,37 @@ def build(
                 executor_memory=settings.spark_executor_memory,
                 version=version,
             )
-            # identity and the person marts, on the file being built: published together
-            # (on Spark too, for now: they read the canonical tables Spark wrote)
-            run_steps(
-                StepContext(
-                    con=con,
-                    settings=settings,
-                    build_id=build_id,
-                    previous_warehouse=target if is_published(target) else None,
-                    timings=runner.timings,
-                ),
-                progress=report,
-                only=steps,
-            )
+            # identity and the person marts, on the file being built (a Spark build's steps
+            # that can run on Spark run there): published together
+            if version is not None:
+                bridge = SparkBridge(
+                    con,
+                    version,
+                    written=written,
+                    exchange=exchange / "steps",
+                    master=master,
+                    executor_memory=settings.spark_executor_memory,
+                    label=runner.label,
+                )
+            try:
+                run_steps(
+                    StepContext(
+                        con=con,
+                        settings=settings,
+                        build_id=build_id,
+                        previous_warehouse=target if is_published(target) else None,
+                        timings=runner.timings,
+                        spark=bridge,
+                    ),
+                    progress=report,
+                    only=steps,
+                )
+            finally:
+                if bridge is not None:
+                    bridge.close()
+                    for step, seconds in bridge.timings.items():
+                        key = f"spark {step}"
+                        runner.timings[key] = round(runner.timings.get(key, 0.0) + seconds, 4)
             report("publish")
 
             dup = log.duplicates(superseded, inputs)
@@ -427,8 +451,11 @@ def _target(warehouse: str | Path | None, settings: Settings, engine: str) -> Pa
     return target
 
 
-def _runs(engine: str, master: str, target: Path, version: Path | None) -> dict[str, str]:
-    """Where each part of the build runs and is written, for the build log and the manifest."""
+def _runs(
+    engine: str, master: str, target: Path, version: Path | None, where: dict[str, str]
+) -> dict[str, str]:
+    """Where each part of the build runs and is written, for the build log and the manifest
+    (``where``: step -> engine, :func:`scrm_lib.warehouse.steps.placement`)."""
     if version is None:
         return {
             "stage": "duckdb",
@@ -436,10 +463,21 @@ def _runs(engine: str, master: str, target: Path, version: Path | None) -> dict[
             "steps": "duckdb",
             "storage": f"duckdb file {target}",
         }
+    on_duck = [name for name, e in where.items() if e == "duckdb"]
+    on_spark = [name for name, e in where.items() if e == "pyspark"]
+    parts = []
+    if on_duck or not on_spark:
+        names = f": {', '.join(on_duck)}" if on_spark else ""
+        parts.append(
+            f"duckdb on the driver, over the version's Parquet (marts written as Parquet){names}"
+        )
+    if on_spark:
+        spark_names = ", ".join(on_spark)
+        parts.append(f"spark {master} (executors write the marts as Parquet): {spark_names}")
     return {
         "stage": "duckdb on the driver (parsed files to Parquet for Spark)",
         "canonical": f"spark {master} (executors write Parquet)",
-        "steps": "duckdb on the driver, over the version's Parquet (marts written as Parquet)",
+        "steps": "; ".join(parts),
         "storage": f"parquet folder {version}",
     }
 

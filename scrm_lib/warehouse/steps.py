@@ -8,6 +8,11 @@ tables it wrote. Each capability declares its :class:`Step` in its own
 ``step`` module and :mod:`scrm_lib.warehouse.step_list` lists them in order
 (one line each); this module imports no capability, so it stays light.
 
+On a Spark build, a step whose ``engines`` include ``pyspark`` runs on the build's
+Spark session (its context's ``con`` is an ibis PySpark backend); the others run
+on the build's DuckDB file. Each sees the tables the steps before it wrote,
+whichever engine wrote them (:mod:`scrm_lib.engine.bridge`).
+
 Contract between steps (what later steps and readers may rely on):
 
 - ``person_accounts(account_id, person_id)``: every account's person, written
@@ -33,7 +38,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,12 +55,25 @@ logger = logging.getLogger(__name__)
 STEPS: list[Step] | None = None
 
 
+#: The engines a step can run on: DuckDB (every step) and Spark, through ibis' PySpark backend.
+ENGINES = ("duckdb", "pyspark")
+
+
 @dataclass(frozen=True)
 class Step:
-    """A build step: its name (``scrm build --steps``) and the function that runs it."""
+    """A build step: its name (``scrm build --steps``), the function that runs it, and the
+    engines its code runs on unchanged (``("duckdb", "pyspark")``: engine-neutral ibis,
+    checked equal on both; a Spark build then runs it on Spark)."""
 
     name: str
     run: Callable[[StepContext], dict[str, int] | None]
+    engines: tuple[str, ...] = ("duckdb",)
+
+    def __post_init__(self) -> None:
+        if "duckdb" not in self.engines or set(self.engines) - set(ENGINES):
+            raise ValueError(
+                f"step {self.name}: engines {self.engines!r} must hold duckdb, and may hold pyspark"
+            )
 
 
 def registered() -> list[Step]:
@@ -76,6 +94,28 @@ class StepContext:
     build_id: str
     previous_warehouse: Path | None = None  # the published warehouse this build replaces
     timings: dict[str, float] = field(default_factory=dict)
+    # a Spark build's Spark side (scrm_lib.engine.bridge.SparkBridge): the steps that can
+    # run on Spark get a context whose con is its backend
+    spark: Any = None
+
+
+def placement(steps: Sequence[Step], *, spark: bool) -> dict[str, str]:
+    """Step name -> the engine it runs on in a build (on Spark or not).
+
+    >>> placement([Step("a", print), Step("b", print, ("duckdb", "pyspark"))], spark=True)
+    {'a': 'duckdb', 'b': 'pyspark'}
+    """
+    return {s.name: "pyspark" if spark and "pyspark" in s.engines else "duckdb" for s in steps}
+
+
+def chosen_steps(only: Sequence[str] | None = None) -> list[Step]:
+    """The registered steps a build runs (``only``: just these), in order."""
+    steps = registered()
+    known = [s.name for s in steps]
+    unknown = sorted(set(only or ()) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown build step {unknown[0]!r}; steps: {', '.join(known)}")
+    return [s for s in steps if only is None or s.name in only]
 
 
 def run_steps(
@@ -84,13 +124,9 @@ def run_steps(
     """Run the registered steps in order (``only``: just these); return their row counts."""
     import time
 
-    steps = registered()
-    known = [s.name for s in steps]
-    unknown = sorted(set(only or ()) - set(known))
-    if unknown:
-        raise ConfigError(f"unknown build step {unknown[0]!r}; steps: {', '.join(known)}")
     counts: dict[str, dict[str, int]] = {}
-    chosen = [s for s in steps if only is None or s.name in only]
+    chosen = chosen_steps(only)
+    where = placement(chosen, spark=ctx.spark is not None)
     restore = _cap_engine(ctx) if chosen else None
     log: list[dict[str, Any]] = []
     try:
@@ -100,10 +136,14 @@ def run_steps(
                 progress(f"step {name}")
             started = time.perf_counter()
             with _StepNotes() as notes:
-                counts[name] = step.run(ctx) or {}
+                if where[name] == "pyspark":
+                    with ctx.spark.running(name) as con:
+                        counts[name] = step.run(replace(ctx, con=con)) or {}
+                else:
+                    counts[name] = step.run(ctx) or {}
             seconds = round(time.perf_counter() - started, 4)
             ctx.timings[f"step_{name}"] = seconds
-            logger.info("build step %s: %s", name, counts[name])
+            logger.info("build step %s on %s: %s", name, where[name], counts[name])
             log.append(
                 {
                     "build_id": ctx.build_id,
