@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -207,3 +208,16 @@ def test_parallel_parse_error_is_one_line_naming_the_file(exports, home, tmp_pat
     assert [r.status for r in results] == ["added", "error"]
     assert results[1].error.startswith(f"{bad}: ")
     assert "\n" not in results[1].error
+
+
+def test_small_inputs_parse_in_this_process_unless_workers_are_asked_for(tmp_path, monkeypatch):
+    """Spawned workers cost about a second each to start: a brand's first few files are
+    parsed in the build's own process, unless ``workers`` asks for processes."""
+    from scrm_lib.ingest.cache import AUTO_PARALLEL_BYTES, worker_count
+
+    monkeypatch.delenv("SCRM_WORKERS")  # the suite parses in-process
+    auto, two = load_settings(tmp_path), load_settings(tmp_path).with_overrides(workers=2)
+    assert worker_count(auto, 5, size=AUTO_PARALLEL_BYTES - 1) == 1
+    assert worker_count(auto, 5, size=AUTO_PARALLEL_BYTES) == max(1, min(5, os.cpu_count()))
+    assert worker_count(two, 5, size=10) == 2
+    assert worker_count(two, 1, size=10) == 1

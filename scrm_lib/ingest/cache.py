@@ -373,9 +373,23 @@ def parse_one(
     return entry
 
 
-def worker_count(settings: Any, files: int) -> int:
-    """Processes to use for ``files`` files: ``settings.workers`` (0: one per core)."""
-    wanted = int(getattr(settings, "workers", 0) or 0) or (os.cpu_count() or 1)
+#: Below this many bytes of input, ``workers = 0`` (automatic) parses in this process: a
+#: spawned worker spends about a second importing pandas, pyarrow and the adapters, while
+#: the adapters read 10–25 MB/s, so two workers only pay off from about 20 MB.
+AUTO_PARALLEL_BYTES = 16 * 2**20
+
+
+def worker_count(settings: Any, files: int, size: int | None = None) -> int:
+    """Processes to use for ``files`` files of ``size`` bytes in all: ``settings.workers``
+    when set, else one per core, or one when the files are too small to pay for workers.
+
+    >>> worker_count(None, 3, size=1000)
+    1
+    """
+    asked = int(getattr(settings, "workers", 0) or 0)
+    if not asked and size is not None and size < AUTO_PARALLEL_BYTES:
+        return 1
+    wanted = asked or (os.cpu_count() or 1)
     return max(1, min(wanted, files))
 
 
@@ -398,13 +412,15 @@ def parse_files(
 ) -> Iterator[Entry | Failure]:
     """Parse ``jobs``, yielding an Entry or a Failure per job in the jobs' order.
 
-    With more than one worker the files are parsed in processes (largest
+    With more than one worker (by default: one per core once the files hold
+    :data:`AUTO_PARALLEL_BYTES`) the files are parsed in processes (largest
     first, so the long ones start early) while the caller consumes results
     in order. A parse function that cannot be sent to a process (a closure)
     runs here. ``keep`` keeps the frames of files parsed in this process.
     """
-    n = workers if workers is not None else worker_count(settings, len(jobs))
-    n = max(1, min(n, len(jobs)))
+    if workers is None:
+        workers = worker_count(settings, len(jobs), sum(_size(j.path) for j in jobs))
+    n = max(1, min(workers, len(jobs)))
     if n == 1 or (parse is not None and not _picklable(parse)):
         for job in jobs:
             yield parse_one(job, parse=parse, settings=settings, cache_dir=cache_dir, keep=keep)
