@@ -109,8 +109,12 @@ def pipeline_row(r: dict) -> str:
         if full
         else (r.get("failures") or {}).get("build_with_steps", "not measured")
     )
+    if r.get("ratio_with_steps_to_peer") is not None:
+        full_text += f"; with ingest {r['ratio_with_steps_to_peer']}× the peer"
+    generate = st.get("generate")
+    made = f"{generate['seconds']:.0f} s" if generate else "reused"
     return (
-        f"| {r['persons']:,} | {r['export_mib']:,} MiB | {st['generate']['seconds']:.0f} s "
+        f"| {r['persons']:,} | {r['export_mib']:,} MiB | {made} "
         f"| {st['ingest']['seconds']:.0f} s | {st['build']['seconds']:.0f} s "
         f"| {r['ingest_plus_build_seconds']:.0f} s | {gib(r['peak_rss_mib'])} "
         f"| {st['peer_pandas_load']['seconds']:.0f} s | {r['ratio_to_peer']}× | {full_text} |"
