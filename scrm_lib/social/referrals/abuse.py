@@ -88,15 +88,16 @@ def own_identifier(con: Any, links: ir.Table) -> pd.DataFrame:
     j = links.inner_join(mine, links.src == mine.p_src)
     j = j.inner_join(theirs, (j.dst == theirs.p_dst) & (j.b_src == theirs.id_kind)
                      & (j.v_src == theirs.v_dst))  # fmt: skip
-    g = j.group_by(person_id=j.src, kind=j.id_kind, value=j.v_dst).aggregate(
-        persons=j.dst.nunique(), first_ts=j.ts_s.min(), last_ts=j.ts_s.max(),
-        campaign=j.campaign.min(),
-    )  # fmt: skip
-    df = g.execute()
-    if df.empty:
-        return pd.DataFrame(columns=COLUMNS)
-    listed = j.select(person_id="src", kind="id_kind", value="v_dst", dst="dst").distinct()
-    df = _with_related(df, listed.execute(), ["person_id", "kind", "value"])
+    with j.cache() as j:  # read twice: the flags, then who is in each
+        g = j.group_by(person_id=j.src, kind=j.id_kind, value=j.v_dst).aggregate(
+            persons=j.dst.nunique(), first_ts=j.ts_s.min(), last_ts=j.ts_s.max(),
+            campaign=j.campaign.min(),
+        )  # fmt: skip
+        df = g.execute()
+        if df.empty:
+            return pd.DataFrame(columns=COLUMNS)
+        listed = j.select(person_id="src", kind="id_kind", value="v_dst", dst="dst").distinct()
+        df = _with_related(df, listed.execute(), ["person_id", "kind", "value"])
     df["evidence"] = [
         f"an invitee shares the inviter's {k} (not merged by OneID)" for k in df["kind"]
     ]
@@ -203,17 +204,18 @@ def shared(con: Any, links: ir.Table, kinds: list[str], minimum: int) -> pd.Data
     # named apart from the links' own kind (invite, group_leader)
     h = h.select(person=ibis.coalesce(h.person_id, h.account_id), id_kind=h.kind, id_value=h.value)
     j = links.inner_join(h, links.dst == h.person)
-    g = j.group_by(person_id=j.src, kind=j.id_kind, value=j.id_value).aggregate(
-        persons=j.dst.nunique(), first_ts=j.ts_s.min(), last_ts=j.ts_s.max(),
-        campaign=j.campaign.min(),
-    )  # fmt: skip
-    g = g.filter(g.persons >= minimum)
-    df = g.execute()
-    if df.empty:
-        return pd.DataFrame(columns=COLUMNS)
     keys = ["person_id", "kind", "value"]
-    listed = j.select(person_id="src", kind="id_kind", value="id_value", dst="dst")
-    listed = listed.semi_join(g, [listed[k] == g[k] for k in keys]).distinct().execute()
+    with j.cache() as j:  # read twice: the flags, then who is in each
+        g = j.group_by(person_id=j.src, kind=j.id_kind, value=j.id_value).aggregate(
+            persons=j.dst.nunique(), first_ts=j.ts_s.min(), last_ts=j.ts_s.max(),
+            campaign=j.campaign.min(),
+        )  # fmt: skip
+        g = g.filter(g.persons >= minimum)
+        df = g.execute()
+        if df.empty:
+            return pd.DataFrame(columns=COLUMNS)
+        listed = j.select(person_id="src", kind="id_kind", value="id_value", dst="dst")
+        listed = listed.semi_join(g, [listed[k] == g[k] for k in keys]).distinct().execute()
     df = _with_related(df, listed, keys)
     df["flag"] = df["kind"].map(SHARED)
     pairs = zip(df["persons"], df["kind"], strict=True)

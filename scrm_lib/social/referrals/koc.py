@@ -56,8 +56,12 @@ def engagement(con: Any, cfg: dict[str, Any]) -> pd.DataFrame:
         ))  # fmt: skip
     if "events" in tables:
         e = con.table("events")
+        # a share or a review is engagement, a page view is not: only those events count,
+        # so only they are joined to their persons (a small share of every event)
+        kinds = [*cfg["share_events"], *cfg["review_events"]]
+        e = e.filter(e.type.isin(kinds)).select("account_id", "type")
         pm = person_map(con)
-        j = e.select("account_id", "type").left_join(pm, "account_id")
+        j = e.left_join(pm, "account_id")
         j = j.select(person_id=ibis.coalesce(j.person_id, j.account_id), type=j.type)
         parts.append(j.group_by("person_id").aggregate(
             shares=j.type.isin(cfg["share_events"]).cast("int64").sum(),
