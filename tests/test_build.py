@@ -800,7 +800,15 @@ def test_value_and_churn_steps_run_on_spark_and_publish_what_duckdb_does(
     kw: dict[str, Any] = {"raw_dir": raw, "parse": _synthetic_parse, "settings": settings}
     on_duck = build(warehouse=tmp_path / "duck.duckdb", **kw)
     lake = tmp_path / "lake"
-    on_spark = build(warehouse=lake, engine="pyspark", **kw)
+    # on a few hundred rows, compiling whole-stage code costs more than it saves; the
+    # steps' session takes its settings from the build's
+    session = spark_target.session
+    codegen = session.conf.get("spark.sql.codegen.wholeStage")
+    session.conf.set("spark.sql.codegen.wholeStage", "false")
+    try:
+        on_spark = build(warehouse=lake, engine="pyspark", **kw)
+    finally:
+        session.conf.set("spark.sql.codegen.wholeStage", codegen)
 
     manifest = json.loads((lake / "versions" / on_spark.build_id / "_manifest.json").read_text())
     written_by = {name: t["written_by"] for name, t in manifest["tables"].items()}

@@ -106,29 +106,20 @@ def spark_session(
     return session
 
 
-#: Session settings a step session keeps from its parent (what :func:`spark_session` sets
-#: per session; ``newSession`` starts from the context's, which a reused context may lack).
-_SESSION_SETTINGS = (
-    "spark.sql.session.timeZone",
-    "spark.sql.shuffle.partitions",
-    "spark.sql.execution.arrow.pyspark.enabled",
-    "spark.sql.parquet.outputTimestampType",
-)
-
-
 def step_session(session: Any) -> Any:
     """A session of its own on ``session``'s executors: its own temporary views, the same
-    settings (:data:`_SESSION_SETTINGS`), so a build's tables neither meet nor outlive
-    another's in the same process.
+    SQL settings (time zone, shuffle partitions, ...), so a build's tables neither meet
+    nor outlive another's in the same process.
 
     Examples
     --------
     >>> con = spark_backend(step_session(spark_session()))  # doctest: +SKIP
     """
     child = session.newSession()
-    for key in _SESSION_SETTINGS:
-        value = session.conf.get(key, None)
-        if value is not None:
+    # newSession starts from the context's settings: those set on the session since
+    # (a reused session's, a caller's) would be lost
+    for key, value in session.conf.getAll.items():
+        if key.startswith("spark.sql.") and session.conf.isModifiable(key):
             child.conf.set(key, value)
     return child
 

@@ -2,7 +2,9 @@
 
 The engine computes each person's sufficient statistics (repeat purchase
 days ``x``, the age of the last one ``t_x``, the age of the person ``T`` and
-the mean value of repeat purchases); numpy/scipy fit the models on those.
+the mean value of repeat purchases) and groups them: the models are fitted by
+numpy/scipy on the driver from the distinct ``(x, t_x, T)`` (and ``(x, m̄)``)
+with their counts (:func:`fit_statistics`), never from a row per person.
 Purchases on the same local day are one purchase, as in the papers.
 
 - BG/NBD (Fader, Hardie & Lee 2005a): purchases while alive are Poisson with
@@ -240,7 +242,12 @@ def _fit(negll, start: np.ndarray) -> optimize.OptimizeResult:
 
 
 def fit_bgnbd(
-    frequency: ArrayLike, recency: ArrayLike, T: ArrayLike, *, penalizer: float = 0.0
+    frequency: ArrayLike,
+    recency: ArrayLike,
+    T: ArrayLike,
+    *,
+    penalizer: float = 0.0,
+    weights: ArrayLike | None = None,
 ) -> BetaGeo:
     """Fit BG/NBD by maximum likelihood.
 
@@ -254,6 +261,10 @@ def fit_bgnbd(
         Age at the end of observation, same unit.
     penalizer
         L2 penalty on the parameters (0: plain maximum likelihood).
+    weights
+        Customers per row (default one each): rows of distinct ``(x, t_x, T)`` with
+        their counts, as the engine groups them (:func:`fit_statistics`), fit as the
+        customers themselves would.
 
     Returns
     -------
@@ -265,7 +276,7 @@ def fit_bgnbd(
     >>> fit_bgnbd(s.frequency, s.recency, s["T"]).params()  # doctest: +SKIP
     {'r': 0.243, 'alpha': 4.414, 'a': 0.793, 'b': 2.426}
     """
-    x, tx, T = _arrays(frequency, recency, T)
+    x, tx, T, w = _arrays(frequency, recency, T, *_weights(weights, frequency))
     _check_rft(x, tx, T)
     if penalizer < 0:
         raise ValueError(f"penalizer must be 0 or more, not {penalizer!r}")
@@ -273,10 +284,11 @@ def fit_bgnbd(
     # (x, t_x, T) is a sufficient statistic and, in whole days, repeats a lot (everyone
     # without a repeat purchase who arrived on one day): the likelihood is a sum over
     # persons, so each distinct row is evaluated once and weighted by its count
-    rows, weight = np.unique(np.column_stack([x, tx, T]), axis=0, return_counts=True)
+    rows, where = np.unique(np.column_stack([x, tx, T]), axis=0, return_inverse=True)
+    weight = np.bincount(where.ravel(), weights=w)
     ux, utx, uT = rows.T
 
-    n = float(len(x))
+    n = float(weight.sum())
     loglik = _BgnbdLoglik(ux, utx / scale, uT / scale)
 
     def negll(logp: np.ndarray) -> float:
@@ -289,7 +301,17 @@ def fit_bgnbd(
     r, alpha, a, b = np.exp(res.x)
     alpha *= scale
     ll = float((weight * bgnbd_loglik([r, alpha, a, b], ux, utx, uT)).sum())
-    return BetaGeo(float(r), float(alpha), float(a), float(b), ll, len(x))
+    return BetaGeo(float(r), float(alpha), float(a), float(b), ll, round(n))
+
+
+def _weights(weights: ArrayLike | None, like: ArrayLike) -> list[np.ndarray]:
+    """``[weights]`` as checked floats (one per row by default), for :func:`_arrays`."""
+    if weights is None:
+        return [np.ones(len(np.asarray(like)))]
+    w = np.asarray(weights, dtype="float64")
+    if (w <= 0).any():
+        raise ValueError("weights count customers: each must be above 0")
+    return [w]
 
 
 # ---------------------------------------------------------------- Gamma-Gamma
@@ -337,7 +359,9 @@ def gamma_gamma_loglik(params: ArrayLike, x: ArrayLike, mbar: ArrayLike) -> np.n
     )
 
 
-def fit_gamma_gamma(frequency: ArrayLike, monetary: ArrayLike) -> GammaGamma:
+def fit_gamma_gamma(
+    frequency: ArrayLike, monetary: ArrayLike, *, weights: ArrayLike | None = None
+) -> GammaGamma:
     """Fit Gamma-Gamma on customers with at least one repeat purchase.
 
     Parameters
@@ -346,31 +370,36 @@ def fit_gamma_gamma(frequency: ArrayLike, monetary: ArrayLike) -> GammaGamma:
         Repeat purchases ``x`` (only customers with ``x > 0`` may be passed).
     monetary
         Mean value of those repeat purchases (strictly positive).
+    weights
+        Customers per row (default one each), as for :func:`fit_bgnbd`.
 
     Examples
     --------
     >>> fit_gamma_gamma([1, 2, 3, 1], [20.0, 35.0, 50.0, 12.0]).p > 0  # doctest: +SKIP
     True
     """
-    x, m = _arrays(frequency, monetary)
-    if len(x) < 2:
+    x, m, w = _arrays(frequency, monetary, *_weights(weights, frequency))
+    if w.sum() < 2:
         raise ValueDataError("Gamma-Gamma needs at least two customers with repeat purchases")
     if (x <= 0).any():
         raise ValueError("Gamma-Gamma is fitted on customers with repeat purchases only (x > 0)")
     if (m <= 0).any():
         raise ValueError("monetary values must be above 0 for Gamma-Gamma")
-    scale = float(np.mean(m))
+    n = float(w.sum())
+    weighted = weights is not None
+    scale = float(np.average(m, weights=w if weighted else None))
     loglik = _GammaGammaLoglik(x, m / scale)
 
     def negll(logp: np.ndarray) -> float:
-        value = -loglik(np.exp(logp)).mean()  # per person, as BG/NBD
+        ll = loglik(np.exp(logp))
+        value = -((w * ll).sum() / n if weighted else ll.mean())  # per person, as BG/NBD
         return float(value) if np.isfinite(value) else 1e300
 
     res = _fit(negll, np.array([1.0, 1.0, 1.0]))
     p, q, g = np.exp(res.x)
     g *= scale
-    ll = float(gamma_gamma_loglik([p, q, g], x, m).sum())
-    return GammaGamma(float(p), float(q), float(g), ll, len(x))
+    ll = float((w * gamma_gamma_loglik([p, q, g], x, m)).sum())
+    return GammaGamma(float(p), float(q), float(g), ll, round(n))
 
 
 # ---------------------------------------------------------------- from the warehouse
@@ -429,11 +458,45 @@ def summary(
     >>> summary("data/warehouse/scrm.duckdb").head()  # doctest: +SKIP
     """
     with using(warehouse) as con:
-        settings, _, cut, orders, excluded = prepare(con, as_of, settings, overrides)
-        expr = rft_expr(orders, cut, _utc_offset(settings, cut.date)).order_by("person_id")
-        df = con.execute(expr)
-    df.attrs.update(as_of=cut.date.isoformat(), excluded_orders=excluded)
+        expr, attrs = _summary_expr(con, as_of, settings, overrides)
+        df = con.execute(expr.order_by("person_id"))
+    df.attrs.update(attrs)
     return df
+
+
+def _summary_expr(
+    con: Any, as_of: Any, settings: Settings | None, overrides: dict[str, Any]
+) -> tuple[ir.Table, dict[str, Any]]:
+    """:func:`rft_expr` of ``con``'s counted orders, and the frame's ``attrs``."""
+    settings, _, cut, orders, excluded = prepare(con, as_of, settings, overrides)
+    expr = rft_expr(orders, cut, _utc_offset(settings, cut.date))
+    return expr, {"as_of": cut.date.isoformat(), "excluded_orders": excluded}
+
+
+#: Columns of :func:`fit_statistics`' frames: the model inputs and how many persons share them.
+BGNBD_STATISTICS = ("frequency", "recency", "T")
+GAMMA_GAMMA_STATISTICS = ("frequency", "monetary")
+
+
+def fit_statistics(con: Any, rft: ir.Table) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The models' inputs as the engine groups them: distinct ``frequency, recency, T`` with
+    ``persons`` (BG/NBD), and distinct ``frequency, monetary`` of the repeat buyers with
+    ``persons`` (Gamma-Gamma), each sorted by its columns.
+
+    A few thousand rows whatever the number of persons (whole days, a few dozen repeat
+    counts), so only these reach the driver for the fit. Sorted as :func:`fit_bgnbd` sorts
+    its rows, so the fit adds the same terms in the same order as on one row per person.
+
+    Examples
+    --------
+    >>> rows, spends = fit_statistics(con, rft_expr(orders, cut, 8 * 3600))  # doctest: +SKIP
+    """
+    repeat = rft.filter(rft.frequency > 0)
+    out = []
+    for t, keys in ((rft, BGNBD_STATISTICS), (repeat, GAMMA_GAMMA_STATISTICS)):
+        grouped = t.group_by(list(keys)).aggregate(persons=t.count())
+        out.append(con.execute(grouped.order_by(list(keys))))
+    return out[0], out[1]
 
 
 #: Fewest customers BG/NBD is fitted on. Its four parameters from a shop's first
@@ -445,7 +508,7 @@ MIN_CLV_CUSTOMERS = 30
 MIN_CLV_REPEATERS = 5
 
 
-def check_fittable(frequency: ArrayLike) -> None:
+def check_fittable(frequency: ArrayLike, weights: ArrayLike | None = None) -> None:
     """Refuse (with the counts) data too small for BG/NBD, before any fit.
 
     Raises
@@ -462,15 +525,17 @@ def check_fittable(frequency: ArrayLike) -> None:
     scrm_lib.value._base.ValueDataError: CLV needs at least 30 customers to fit BG/NBD (3 here)
     """
     x = np.asarray(frequency, dtype=float)
-    if len(x) < MIN_CLV_CUSTOMERS:
+    w = np.ones(len(x)) if weights is None else np.asarray(weights, dtype=float)
+    n = round(float(w.sum()))
+    if n < MIN_CLV_CUSTOMERS:
         raise ValueDataError(
-            f"CLV needs at least {MIN_CLV_CUSTOMERS} customers to fit BG/NBD ({len(x)} here)"
+            f"CLV needs at least {MIN_CLV_CUSTOMERS} customers to fit BG/NBD ({n} here)"
         )
-    repeat = int((x > 0).sum())
+    repeat = round(float(w[x > 0].sum()))
     if repeat < MIN_CLV_REPEATERS:
         raise ValueDataError(
             f"CLV needs at least {MIN_CLV_REPEATERS} customers with a repeat purchase "
-            f"to fit BG/NBD ({repeat} of {len(x)} here)"
+            f"to fit BG/NBD ({repeat} of {n} here)"
         )
 
 
@@ -514,18 +579,29 @@ def clv(
     horizon = cfg["clv_horizon_days"] if horizon_days is None else horizon_days
     if not isinstance(horizon, int) or horizon <= 0:
         raise ValueError(f"horizon_days must be a whole number of days above 0, not {horizon!r}")
-    df = summary(warehouse, as_of=as_of, settings=settings, **overrides)
-    if df.empty:
-        raise ValueDataError("no person has a purchase before the reference date")
+    with using(warehouse) as con:
+        expr, attrs = _summary_expr(con, as_of, settings, overrides)
+        # the fit's statistics and the scored rows read the persons' statistics once
+        rft = expr.cache()
+        try:
+            rows, spends = fit_statistics(con, rft)
+            if rows.empty:
+                raise ValueDataError("no person has a purchase before the reference date")
+            check_fittable(rows["frequency"], rows["persons"])
+            bg = fit_bgnbd(*(rows[c] for c in BGNBD_STATISTICS), weights=rows["persons"])
+            gg = None
+            if spends["persons"].sum() >= 2:
+                gg = fit_gamma_gamma(*(spends[c] for c in GAMMA_GAMMA_STATISTICS),
+                                     weights=spends["persons"])  # fmt: skip
+            # the scores are per person: the one per-person read
+            df = con.execute(rft.order_by("person_id"))
+        finally:
+            rft.release()
+    df.attrs.update(attrs)
     x, tx, T = (df[c].to_numpy(float) for c in ("frequency", "recency", "T"))
-    check_fittable(x)
-    bg = fit_bgnbd(x, tx, T)
-    repeat = x > 0
-    if repeat.sum() >= 2:
-        gg = fit_gamma_gamma(x[repeat], df["monetary"].to_numpy(float)[repeat])
+    if gg is not None:
         spend = gg.expected_spend(x, df["monetary"].to_numpy(float))
     else:
-        gg = None
         spend = (df["first_value"].to_numpy(float)).copy()
     # no repeat purchase yet: the model's population mean spend (or the first order's value)
     expected = bg.expected_purchases(horizon, x, tx, T)

@@ -113,6 +113,36 @@ def test_gamma_gamma_reproduces_the_published_fit(cdnow_warehouse, tmp_path):
     assert C.GammaGamma(**GG).expected_spend(0, 0.0) == pytest.approx(6.25 * 15.44 / 2.74)
 
 
+def test_the_fits_from_the_engines_grouped_statistics_are_the_per_person_fits(
+    cdnow_warehouse, tmp_path
+):
+    """The engine groups the persons' statistics (distinct rows with counts) and only those
+    reach the driver: the same BG/NBD fit to the last bit, the same Gamma-Gamma fit, as on
+    one row per customer; clv() fits from them."""
+    from scrm_lib.config import load_settings
+
+    settings = load_settings(tmp_path)
+    s = C.summary(cdnow_warehouse, as_of="1997-09-30", settings=settings)
+    expr, _ = C._summary_expr(cdnow_warehouse, "1997-09-30", settings, {})
+    rows, spends = C.fit_statistics(cdnow_warehouse, expr)
+    # independently grouped by pandas from the per-person rows
+    by_pandas = s.groupby(["frequency", "recency", "T"]).size().reset_index(name="persons")
+    pd.testing.assert_frame_equal(rows, by_pandas, check_dtype=False)
+    assert len(rows) < len(s) / 2 and rows["persons"].sum() == len(s)
+    assert spends["persons"].sum() == 946
+
+    per_person = C.fit_bgnbd(s["frequency"], s["recency"], s["T"])
+    grouped = C.fit_bgnbd(rows["frequency"], rows["recency"], rows["T"], weights=rows["persons"])
+    assert grouped == per_person and grouped.n == len(s)
+    rep = s[s["frequency"] > 0]
+    gg = C.fit_gamma_gamma(spends["frequency"], spends["monetary"], weights=spends["persons"])
+    within(gg.params(), C.fit_gamma_gamma(rep["frequency"], rep["monetary"]).params(), rel=1e-5)
+    within(gg.params(), GG)
+    out = C.clv(cdnow_warehouse, as_of="1997-09-30", settings=settings)
+    assert out.attrs["bgnbd"] == per_person.params() | {"loglik": per_person.loglik, "n": 2349}
+    assert out.attrs["gamma_gamma"]["n"] == 946
+
+
 def test_against_lifetimes_as_a_second_implementation(cdnow_summary):
     lifetimes = pytest.importorskip("lifetimes")
     s = cdnow_summary
