@@ -107,7 +107,9 @@ def funnel_frame(
 ) -> pd.DataFrame:
     """The funnel per group of ``acq`` column ``by`` (and everyone), one row per step."""
     n = len(steps)
-    times = step_times(occurrences(con, steps, inputs), n, mode)
+    occ = occurrences(con, steps, inputs)
+    # every step reads it again (strict order joins step k to step k-1): scanned once
+    times = step_times(inputs.hold(occ) if inputs else occ, n, mode)
     people = acq.select("person_id", "cohort", group=acq[by].cast("string") if by else ALL)
     # read by up to four groupings below: built once (and released on the way out)
     with people.inner_join(times, "person_id").cache() as j:
