@@ -417,8 +417,11 @@ def _marts(con: Any, settings: Any, cutoff: str) -> dict[str, pd.DataFrame]:
     return out
 
 
+# the default suite runs these marts on Spark through a whole build, on the same inputs
+# (tests/test_build.py::test_value_and_churn_steps_run_on_spark_and_publish_what_duckdb_does);
+# this one also compares the churn features whole, and runs on the cluster
 @pytest.mark.spark
-@CLUSTER_WITH_SLOW
+@pytest.mark.slow
 def test_duckdb_and_spark_give_identical_value_and_churn_marts(
     spark_target: Any, tmp_path: Any
 ) -> None:

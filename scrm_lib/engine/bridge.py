@@ -87,7 +87,17 @@ class SparkBridge:
         self._con: Any = None
         self._read: set[str] = set()  # Spark-written tables Spark already reads from files
         self._round = 0
-        self.timings: dict[str, float] = {}
+        self._to_spark = Runner(duck, label=f"{label}: to spark")
+        self._spark: Runner | None = None
+
+    @property
+    def timings(self) -> dict[str, float]:
+        """Seconds spent handing tables over: DuckDB's copies (``to spark``), Spark's
+        reads and writes."""
+        out = dict(self._to_spark.timings)
+        for key, seconds in (self._spark.timings if self._spark else {}).items():
+            out[key] = round(out.get(key, 0.0) + seconds, 4)
+        return out
 
     @property
     def con(self) -> Any:
@@ -97,21 +107,19 @@ class SparkBridge:
 
             session = spark_session(master=self.master, executor_memory=self.executor_memory)
             self._con = spark_backend(step_session(session))
+            self._spark = Runner(self._con, label=f"{self.label}: steps on spark")
         return self._con
 
     @contextlib.contextmanager
     def running(self, step: str) -> Iterator[Any]:
         """Run a step on Spark: share DuckDB's tables, yield the backend, take its marts."""
         spark = self.con
-        runner = Runner(spark, label=f"{self.label}: {step} on spark")
-        self._share(spark, runner)
+        self._share(spark)
         before = set(spark.list_tables())
         yield spark
         made = sorted(n for n in set(spark.list_tables()) - before if not n.startswith("ibis_"))
         for name in made:
-            self._take(spark, runner, name)
-        for key, seconds in runner.timings.items():
-            self.timings[key] = round(self.timings.get(key, 0.0) + seconds, 4)
+            self._take(spark, name)
 
     def close(self) -> None:
         """Drop the steps' session's views (the session goes; the executors stay)."""
@@ -122,10 +130,10 @@ class SparkBridge:
                     catalog.dropTempView(table.name)
             self._con = None
 
-    def _share(self, spark: Any, runner: Runner) -> None:
+    def _share(self, spark: Any) -> None:
         """Make every table a Spark step may read visible on ``spark`` under its own name."""
         self._round += 1
-        duck = Runner(self.duck, label=f"{self.label}: to spark")
+        duck, runner = self._to_spark, self._spark
         for name in list_tables(self.duck):
             if name in self._read or name in self._before:
                 continue
@@ -151,8 +159,9 @@ class SparkBridge:
             return []
         return [str(p) for p in data_files(self.version / name)]
 
-    def _take(self, spark: Any, runner: Runner, name: str) -> None:
+    def _take(self, spark: Any, name: str) -> None:
         """Write a Spark step's table into the version, by Spark; read it from there on."""
+        runner = self._spark
         table = spark.table(name)
         folder = self.version / name
         with runner.step("write", table=name):
