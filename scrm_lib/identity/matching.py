@@ -610,15 +610,15 @@ def train_model(
         return None
     # a column that is null everywhere has no parameters to estimate: leave it out
     cols = [c for c in FEATURES if c in records.columns and records[c].notna().any()]
-    df = _with_blocks(records, cols, cfg, keys=False)
     labelled = 0
     if labels is not None:
         lab = records["unique_id"].map(labels)
         size = lab.map(lab.value_counts())
-        df["identity_label"] = lab.where(size > 1)
+        records = records.assign(identity_label=lab.where(size > 1))
         k = size[size > 1].groupby(lab[size > 1]).first()
         labelled = int((k * (k - 1) // 2).sum())
-    with _splink(df, _settings(cols, rules=False), cfg.splink_memory_limit, arrow=True) as linker:
+    df = _SplinkInput(records, cols, cfg, keys=False)
+    with _splink(df, _settings(cols, rules=False), cfg.splink_memory_limit) as linker:
         lam = _lambda_rules(cols)
         if lam:
             linker.training.estimate_probability_two_random_records_match(
@@ -633,8 +633,8 @@ def train_model(
     # EM on a sample of whole name groups: a person's accounts mostly share the pinyin
     # of their name, so the sample keeps its matches together (a sample of records
     # would keep a pair only with the square of the rate, and EM then lost the matches)
-    sample = df[_em_sample(records, cfg.train_max_records)]
-    ctx = _splink(sample.reset_index(drop=True), model, cfg.splink_memory_limit, arrow=True)
+    sample = records[_em_sample(records, cfg.train_max_records)].reset_index(drop=True)
+    ctx = _splink(_SplinkInput(sample, cols, cfg, keys=False), model, cfg.splink_memory_limit)
     with ctx as linker:
         for rule in ("city", "name_py"):
             if rule not in cols:
@@ -721,65 +721,142 @@ def _em_sample(records: pd.DataFrame, most: int) -> pd.Series:
     return pd.Series(bucket < 1_000_000 * most / n, index=records.index)
 
 
-def _with_blocks(
-    records: pd.DataFrame, cols: list[str], cfg: IdentityConfig, *, keys: bool = True
-) -> pd.DataFrame:
-    """The columns Splink gets: the model's features plus the blocking keys.
+class _SplinkInput:
+    """The records Splink reads and the pairs it scores, made in its own connection.
 
     Training compares pairs its own rules find (:func:`train_model`), never the
-    prediction's: with ``keys=False`` only the columns the comparisons read are made
-    (the keys are most of the work: 40 s of the training records at a million persons).
+    prediction's: with ``keys=False`` only the records are made, keyed by their own
+    ids (Splink samples u by them). With ``keys=True`` (the prediction) Splink's
+    ``unique_id`` is the record's row number and the candidate pairs are made too
+    (``identity_pairs``, registered for Splink to score): the same pairs as a blocking
+    rule per key of :func:`_block_columns` gave, each once, joined on integers.
 
-    The keys are computed in a scratch DuckDB (``identity_matching.block_columns``):
-    the same values as :func:`name_blocks`, :func:`name_tokens`,
-    :func:`given_name`, :func:`address_key` and :func:`bounded_key` give, which took
-    minutes in pandas at a million records. The name blocks are bounded at
-    ``max_block // NAME_BLOCK_DIVISOR`` (see there), the keys on one name syllable at
-    ``max_block // TOKEN_BLOCK_DIVISOR``, every other key at ``max_block``.
+    Everything is computed in the engine (``identity_matching.splink_records``,
+    ``name_blocks``, ``candidate_pairs``) from the records as Arrow: the same values as
+    :func:`name_blocks`, :func:`name_tokens`, :func:`given_name`, :func:`address_key`
+    and :func:`bounded_key` give, which took minutes in pandas at a million records,
+    and no pandas frame of the keys is made (their conversions were a third of the
+    prediction's time). The name blocks are bounded at ``max_block //
+    NAME_BLOCK_DIVISOR`` (see there), the keys on one name syllable at ``max_block //
+    TOKEN_BLOCK_DIVISOR``, every other key at ``max_block``.
+
+    Parameters
+    ----------
+    records
+        ``unique_id`` plus the features of ``cols`` (and ``name_nick``, ``nick_given``,
+        ``identity_label`` or ``source_dataset`` when present).
+    cols
+        The features Splink compares.
+    cfg
+        ``max_block`` and the memory cap.
+    keys
+        Make the candidate pairs (the prediction) or not (training).
     """
-    from scrm_lib.ingest.names import COMPOUND_SURNAMES
 
-    df = records.reindex(columns=["unique_id", *cols])
-    if "source_dataset" in records.columns:
-        df["source_dataset"] = records["source_dataset"]
-    if "name" in cols:
-        nick = records["name_nick"] if "name_nick" in records.columns else 0
-        df["name_nick"] = pd.Series(nick, index=records.index).fillna(0).astype(int)
-        given = records["nick_given"] if "nick_given" in records.columns else None
-        df["nick_given"] = pd.Series(given, index=records.index, dtype=object)
-    bounds: dict[str, tuple[tuple[str, ...], int]] = {}
-    for key in _block_columns(cols) if keys else ():
-        if key in BLOCK_KEYS:
-            fields = BLOCK_KEYS[key]
-            # one syllable of a name is shared far more widely than a whole name: a tenth
-            # of the bound (at a million persons sun|宁波市 blocks alone held 240 million
-            # pairs at the full bound, 1.2 million at a tenth)
-            token = {"name_first", "name_last"} & set(fields)
-            cap = max(2, cfg.max_block // TOKEN_BLOCK_DIVISOR) if token else cfg.max_block
-            bounds[key] = (fields, cap)
-    name_bound = max(2, cfg.max_block // NAME_BLOCK_DIVISOR)
-    out = _block_frame(
-        records,
-        bounds,
-        name="name" in cols,
-        name_keys=keys,
-        address="address" in cols,
-        name_bound=name_bound,
-        compound=sorted(COMPOUND_SURNAMES),
-        memory_limit=cfg.splink_memory_limit,
-    )
-    if "name" in cols:
-        df["name_given"] = out["name_given"]
-        df["name_sorted"] = out["name_sorted"]
-    if "name" in cols and keys:
-        df["name_block"] = out["name_block"]
-        _log_left_out(records["name_py"][out["name_left_out"].fillna(False).astype(bool)])
-    if "address" in cols:
-        df["addr_key"] = out["addr_key"]
-        df["addr_text"] = out["addr_text"]
-    for key in bounds:
-        df[key] = out[key]
-    return df
+    def __init__(
+        self, records: pd.DataFrame, cols: list[str], cfg: IdentityConfig, *, keys: bool = True
+    ) -> None:
+        import numpy as np
+        import pyarrow as pa
+
+        self.keys, self.cols = keys, cols
+        self.ids = records["unique_id"].astype(str).to_numpy()
+        columns = ["unique_id", *cols]
+        columns += [c for c in ("source_dataset", "identity_label") if c in records.columns]
+        frame = {"_row": np.arange(len(records))}
+        frame |= {c: _text(records[c]) for c in columns}
+        if "name" in cols:
+            nick = records["name_nick"] if "name_nick" in records.columns else 0
+            frame["name_nick"] = pd.Series(nick, index=records.index).fillna(0).astype(int).array
+            given = records["nick_given"] if "nick_given" in records.columns else None
+            frame["nick_given"] = _text(pd.Series(given, index=records.index, dtype=object))
+            columns += ["name_nick", "nick_given"]
+        self.bounds: dict[str, tuple[tuple[str, ...], int, int]] = {}
+        rules = _block_columns(cols) if keys else []
+        for key in rules:
+            if key in BLOCK_KEYS:
+                fields = BLOCK_KEYS[key]
+                # one syllable of a name is shared far more widely than a whole name: a
+                # hundredth of the bound (at a million persons sun|宁波市 blocks alone
+                # held 240 million pairs at the full bound, 1.2 million at a tenth)
+                token = {"name_first", "name_last"} & set(fields)
+                cap = max(2, cfg.max_block // TOKEN_BLOCK_DIVISOR) if token else cfg.max_block
+                self.bounds[key] = (fields, cap, rules.index(key))
+        self.name_key = rules.index("name_block") if "name_block" in rules else None
+        # what the keys are made of, null where the records lack it
+        self.parts = ["name", "name_py", "city", "birthday", "address"]
+        self.parts += sorted(
+            {p for fields, _, _ in self.bounds.values() for p in fields}
+            - {*self.parts, "name_first", "name_last", "addr_key"}
+        )
+        for c in self.parts:
+            if c not in frame:
+                frame[c] = _text(records[c]) if c in records.columns else [None] * len(records)
+        ints = {"_row", "name_nick"}
+        self.frame = pa.table(
+            {c: pa.array(v, pa.int64() if c in ints else pa.string()) for c, v in frame.items()}
+        )
+        self.columns = columns[1:]
+        self.address = "address" in cols
+        self.name_bound = max(2, cfg.max_block // NAME_BLOCK_DIVISOR)
+
+    def __call__(self, con: Any) -> str:
+        """Make ``identity_records`` (and ``identity_pairs``) on ``con``; the records' name."""
+        from scrm_lib.engine import Runner
+        from scrm_lib.ingest.names import COMPOUND_SURNAMES
+
+        db = Runner(con, label="identity")
+        con.register("_identity_block_input", self.frame)
+        con.register("_identity_addr_py", self._odd_addresses(db))
+        names = "name" in self.cols
+        db.query(
+            "identity_matching.splink_records",
+            {"compound": sorted(COMPOUND_SURNAMES)} if names else None,
+            columns=self.columns,
+            names=names,
+            address=self.address,
+            row_ids=self.keys,
+        )
+        if self.keys:
+            if self.name_key is not None:
+                db.query("identity_matching.name_blocks", name_bound=self.name_bound)
+                _log_left_out(db.rows("identity_matching.name_left_out"))
+            db.query(
+                "identity_matching.candidate_pairs",
+                keys=self.bounds,
+                name_key=self.name_key,
+                name_bound=self.name_bound,
+                parts=[p for p in self.parts if p != "name"],
+                address=self.address,
+            )
+        con.unregister("_identity_addr_py")
+        con.unregister("_identity_block_input")
+        return "identity_records"
+
+    def _odd_addresses(self, db: Any) -> pd.DataFrame:
+        """Key and text of the addresses whose digits or spaces are not ASCII (by Python's
+        ``re``, as :func:`address_key` reads them), by row."""
+        import numpy as np
+
+        rows = np.array([], dtype="int64")
+        if self.address:
+            rows = db.df(
+                "identity_matching.block_odd_addresses", {"chars": _unicode_digits_or_spaces()}
+            )["_row"].to_numpy()
+        raw = pd.Series(self.frame.column("address").take(rows).to_pylist(), dtype="string")
+        txt = raw.str.replace(r"[\d\s]+", "", regex=True)
+        return pd.DataFrame(
+            {
+                "_row": pd.Series(rows, dtype="int64"),
+                "addr_key": address_key(raw).to_numpy(),
+                "addr_text": txt.astype(object).where(txt.notna() & txt.ne(""), None).to_numpy(),
+            }
+        )
+
+
+def _text(s: pd.Series) -> Any:
+    """A column as text (nulls kept), as the keys and comparisons read it."""
+    return s.astype("str").where(s.notna(), None).array
 
 
 #: The name block (the whole pinyin) is bounded at ``max_block`` divided by this, split
@@ -794,15 +871,15 @@ def _with_blocks(
 NAME_BLOCK_DIVISOR = 100
 
 
-def _log_left_out(names: pd.Series) -> None:
-    if names.empty:
+def _log_left_out(rows: list[tuple[str, int]]) -> None:
+    """Log the records of common names that no name block holds (``name, n`` rows)."""
+    if not rows:
         return
-    top = names.value_counts().head(5)
     logger.info(
         "identity: %d records with a common name are compared through their other keys, "
         "not their name block (most common: %s)",
-        len(names),
-        ", ".join(f"{k} ({v})" for k, v in top.items()),
+        sum(n for _, n in rows),
+        ", ".join(f"{k} ({v})" for k, v in rows[:5]),
     )
 
 
@@ -840,69 +917,6 @@ def digit_or_space_ranges() -> tuple[tuple[int, int], ...]:
     return tuple((a, b) for a, b in ranges)
 
 
-def _block_frame(
-    records: pd.DataFrame,
-    keys: dict[str, tuple[tuple[str, ...], int]],
-    *,
-    name: bool,
-    name_keys: bool = True,
-    address: bool,
-    name_bound: int,
-    compound: list[str],
-    memory_limit: str | None = None,
-) -> pd.DataFrame:
-    """Run ``identity_matching.block_columns`` on ``records`` in a scratch DuckDB."""
-    from scrm_lib.engine import Runner
-
-    text = ["name", "name_py", "city", "birthday", "address"]
-    text += sorted(
-        {p for fields, _ in keys.values() for p in fields}
-        - {*text, "name_first", "name_last", "addr_key"}
-    )
-    frame = pd.DataFrame({"_row": range(len(records))})
-    for col in text:
-        s = records[col] if col in records.columns else pd.Series(None, index=records.index)
-        frame[col] = s.astype("str").where(s.notna(), None).array
-    with scratch_duckdb(memory_limit) as con:
-        db = Runner(con, label="identity")
-        con.register("_identity_block_input", _arrow(frame))
-        odd = pd.DataFrame(
-            {
-                "_row": pd.Series(dtype="int64"),
-                "addr_key": pd.Series(dtype=object),
-                "addr_text": pd.Series(dtype=object),
-            }
-        )
-        if address:
-            rows = db.df(
-                "identity_matching.block_odd_addresses", {"chars": _unicode_digits_or_spaces()}
-            )["_row"].to_numpy()
-            if len(rows):
-                raw = records["address"].iloc[rows].reset_index(drop=True)
-                txt = raw.astype("string").str.replace(r"[\d\s]+", "", regex=True)
-                odd = pd.DataFrame(
-                    {
-                        "_row": rows,
-                        "addr_key": address_key(raw).to_numpy(),
-                        "addr_text": txt.astype(object)
-                        .where(txt.notna() & txt.ne(""), None)
-                        .to_numpy(),
-                    }
-                )
-        con.register("_identity_addr_py", odd)
-        out = db.df(
-            "identity_matching.block_columns",
-            {"compound": compound} if name else None,
-            keys=keys,
-            names=name,
-            name_keys=name and name_keys,
-            address=address,
-            name_bound=name_bound,
-        )
-    out.index = records.index
-    return out
-
-
 def _arrow(df: pd.DataFrame) -> Any:
     """``df`` as an Arrow table: DuckDB scans it in place, where every query over a
     registered pandas frame converted its text columns again."""
@@ -917,13 +931,14 @@ def _arrow(df: pd.DataFrame) -> Any:
 
 
 class _splink:
-    """A Splink DuckDB linker over a private database, memory-capped, Splink's chatter muted."""
+    """A Splink DuckDB linker over a private database, memory-capped, Splink's chatter muted.
 
-    def __init__(
-        self, df: pd.DataFrame, settings: Any, memory_limit: str = "2GB", *, arrow: bool = False
-    ) -> None:
-        self.df, self.settings, self.memory_limit = df, settings, memory_limit
-        self.arrow = arrow
+    ``records``: a :class:`_SplinkInput` made in the database (the identity stage), or a
+    frame Splink registers as it is.
+    """
+
+    def __init__(self, records: Any, settings: Any, memory_limit: str = "2GB") -> None:
+        self.records, self.settings, self.memory_limit = records, settings, memory_limit
 
     def __enter__(self) -> Any:
         self.stack = contextlib.ExitStack()
@@ -938,11 +953,13 @@ class _splink:
         # Splink warns about untrainable levels (a field seen on one platform only): expected
         self.stack.callback(log.setLevel, log.level)
         log.setLevel(logging.ERROR)
-        # training scans its records once a pass: as Arrow, DuckDB reads them in place (over
-        # pandas each scan converted the text again, on one core). The prediction keeps the
-        # pandas frame: over an Arrow table the 1M prediction ran out of its 2 GB
-        records = _arrow(self.df) if self.arrow else self.df
-        self.sdf = splink_db_api(self.db).register(records, table_name="identity_records")
+        self.api = splink_db_api(self.db)
+        made = isinstance(self.records, _SplinkInput)
+        # a table of the database: scanned natively by every pass, and spilled under the
+        # cap (over pandas each scan converted the text again, on one core; over Arrow the
+        # 1M prediction ran out of its 2 GB)
+        records = self.records(self.db) if made else self.records
+        self.sdf = self.api.register(records, table_name="identity_records_input")
         return self.relink(self.settings)
 
     def relink(self, settings: Any) -> Any:
@@ -989,34 +1006,34 @@ def probabilistic_edges(
         model = train_model(records, cfg)
     if model is None or len(records) < 2:
         return pd.DataFrame(columns=out_cols)
-    df = _with_blocks(records, model["columns"], cfg)
+    source = _SplinkInput(records, model["columns"], cfg)
     settings = address_mismatch_floor(model["splink"])
-    settings["blocking_rules_to_generate_predictions"] = _prediction_rules(model["columns"])
-    with _splink(df, settings, cfg.splink_memory_limit) as linker:
-        # the pairs Splink scores, counted where it keeps them: predict reuses the table
-        blocked = linker.inference.compute_blocked_pairs_for_predict()
+    # the pairs are made with the records (_SplinkInput), not by Splink's rules
+    settings["blocking_rules_to_generate_predictions"] = []
+    ctx = _splink(source, settings, cfg.splink_memory_limit)
+    with ctx as linker:
+        pairs = ctx.api.register("identity_pairs")
+        linker.table_management.register_blocked_pairs_for_predict(pairs)
         if stats is not None:
-            stats["candidate_pairs"] = blocked.as_duckdbpyrelation().count("*").fetchone()[0]
-        pred = linker.inference.predict(
-            threshold_match_probability=cfg.threshold
-        ).as_pandas_dataframe()
+            stats["candidate_pairs"] = pairs.as_duckdbpyrelation().count("*").fetchone()[0]
+        pred = linker.inference.predict(threshold_match_probability=cfg.threshold)
+        pred = pred.as_pandas_dataframe()
     if pred.empty:
         return pd.DataFrame(columns=out_cols)
-    # the engine returns pairs in no set order: fix one, so the ledger is reproducible
-    pred = pred.sort_values(["unique_id_l", "unique_id_r"], ignore_index=True)
     gamma = [c for c in pred.columns if c.startswith("gamma_")]
     shown = pred[gamma].rename(columns=lambda c: c.removeprefix("gamma_"))
-    compared = shown.to_dict(orient="records")
-
     out = pd.DataFrame(
         {
-            "a": pred["unique_id_l"].astype(str),
-            "b": pred["unique_id_r"].astype(str),
+            # Splink's ids are the records' row numbers
+            "a": source.ids[pred["unique_id_l"].to_numpy()],
+            "b": source.ids[pred["unique_id_r"].to_numpy()],
             "match_probability": pred["match_probability"].astype(float),
             "match_weight": pred["match_weight"].astype(float),
-            "compared": [json.dumps(c) for c in compared],
+            "compared": [json.dumps(c) for c in shown.to_dict(orient="records")],
         }
     )
+    # the engine returns pairs in no set order: fix one, so the ledger is reproducible
+    out = out.sort_values(["a", "b"], ignore_index=True)
     if cfg.one_per_platform and "platform" in records.columns:
         out["ambiguous"] = ~exclusive(out, records.set_index("unique_id")["platform"])
     else:

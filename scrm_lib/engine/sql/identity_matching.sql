@@ -187,42 +187,88 @@ ORDER BY unique_id
 -- (or that NFKC makes one): $chars, a class of them; matching.address_key's own path.
 SELECT _row FROM _identity_block_input WHERE regexp_matches(address, $chars)
 
--- name: block_columns
--- The blocking keys and derived columns of matching._with_blocks, from the records in
--- _identity_block_input (_row, name, name_py, city, birthday, address, … as text) and
--- the few addresses whose digits or spaces are not ASCII (_identity_addr_py: _row,
--- addr_key, addr_text, computed in Python). `keys`: blocking key → (parts, bound); the
--- keys are counted in one long narrow table (a window per key over the wide records
--- took seconds each).
-WITH base AS MATERIALIZED (
-    SELECT *, string_split(name_py, ' ') AS words FROM _identity_block_input
-),
-r AS MATERIALIZED (
-    SELECT b.*,
-        nullif(b.words[1], '') AS name_first,
-        nullif(b.words[-1], '') AS name_last,
-{% if address %}
-        CASE WHEN p._row IS NOT NULL THEN p.addr_key
-            ELSE nullif(array_to_string(regexp_extract_all(b.address, '[0-9]+'), '|'), '')
-        END AS addr_key,
-        CASE WHEN p._row IS NOT NULL THEN p.addr_text
-            ELSE nullif(regexp_replace(b.address, '[0-9\t\n\v\f\r \x{1c}-\x{1f}]+', '', 'g'), '')
-        END AS addr_text
+-- name: splink_records
+-- The records Splink compares (matching._SplinkInput), made in its own connection from
+-- _identity_block_input (_row, unique_id, the features as text, …): the `columns` it
+-- names and what the comparisons derive: the given name, the name's words sorted, an
+-- address's numbers and its text without them (_identity_addr_py: the few addresses
+-- whose digits or spaces are not ASCII, computed in Python). `row_ids`: Splink's
+-- unique_id is the input's _row (the prediction joins its pairs on integers) and
+-- _ord the rank of the record's own id (the pairs' order); else the record's own id
+-- (training samples by it).
+CREATE OR REPLACE TABLE identity_records AS
+SELECT
+{% if row_ids %}
+    b._row AS unique_id, row_number() OVER (ORDER BY b.unique_id) AS _ord,
 {% else %}
-        NULL::VARCHAR AS addr_key, NULL::VARCHAR AS addr_text
+    b.unique_id,
 {% endif %}
-    FROM base b
+{% for c in columns %}
+    b."{{ c }}",
+{% endfor %}
+{% if names %}
+    CASE WHEN regexp_full_match(b.name, '[\x{4e00}-\x{9fff}]{2,4}') THEN nullif(
+        CASE WHEN list_contains($compound, left(b.name, 2)) AND length(b.name) >= 3
+            THEN substr(b.name, 3) ELSE substr(b.name, 2) END, '')
+    END AS name_given,
+    array_to_string(list_sort(string_split(b.name_py, ' ')), ' ') AS name_sorted,
+{% endif %}
 {% if address %}
-    LEFT JOIN _identity_addr_py p USING (_row)
+    CASE WHEN p._row IS NOT NULL THEN p.addr_key
+        ELSE nullif(array_to_string(regexp_extract_all(b.address, '[0-9]+'), '|'), '')
+    END AS addr_key,
+    CASE WHEN p._row IS NOT NULL THEN p.addr_text
+        ELSE nullif(regexp_replace(b.address, '[0-9\t\n\v\f\r \x{1c}-\x{1f}]+', '', 'g'), '')
+    END AS addr_text,
 {% endif %}
+FROM _identity_block_input b
+{% if address %}
+LEFT JOIN _identity_addr_py p USING (_row)
+{% endif %}
+
+-- name: name_blocks
+-- The name block of each record (matching.name_blocks) beside identity_records (made
+-- with row_ids): `big` marks a record whose common name was split.
+CREATE OR REPLACE TEMP TABLE _identity_name_blocks AS
+WITH r AS (SELECT _row, name_py, city, birthday FROM _identity_block_input)
+SELECT * FROM {{ split_name_key("name_py", name_bound) }}
+
+-- name: name_left_out
+-- Records of a common name that no name block holds, per name (for the log).
+SELECT b.name_py, count(*) AS n
+FROM _identity_name_blocks nb JOIN _identity_block_input b USING (_row)
+WHERE nb.big AND nb.k IS NULL
+GROUP BY 1 ORDER BY n DESC, 1
+
+-- name: candidate_pairs
+-- The pairs Splink scores (join_key_l < join_key_r by the records' own ids): every two
+-- records sharing a blocking key whose block holds 2 to its bound records, each pair
+-- once (match_key: the first key in rule order it shares). `keys`: blocking key → (parts,
+-- bound, rule number); `name_key`: the rule number of the name block, if any. The keys
+-- are counted in one long narrow table.
+CREATE OR REPLACE TABLE identity_pairs AS
+WITH r AS MATERIALIZED (
+    SELECT s.unique_id AS _row, s._ord,
+{% for c in parts %}
+        b."{{ c }}",
+{% endfor %}
+        nullif(string_split(b.name_py, ' ')[1], '') AS name_first,
+        nullif(string_split(b.name_py, ' ')[-1], '') AS name_last,
+{% if address %}
+        s.addr_key
+{% else %}
+        NULL::VARCHAR AS addr_key
+{% endif %}
+    FROM identity_records s JOIN _identity_block_input b ON b._row = s.unique_id
 ),
-{% if name_keys %}
-nb AS {{ split_name_key("name_py", name_bound) }},
+long AS (
+{% if name_key is not none %}
+    SELECT r._row, r._ord, {{ name_key }} AS key, {{ name_bound }} AS cap, nb.k
+    FROM _identity_name_blocks nb JOIN r USING (_row) WHERE nb.k IS NOT NULL
+    UNION ALL
 {% endif %}
-{% if keys %}
-long AS MATERIALIZED (
 {% for key, spec in keys.items() %}
-    SELECT _row, '{{ key }}' AS key, {{ spec[1] }} AS cap,
+    SELECT _row, _ord, {{ spec[2] }} AS key, {{ spec[1] }} AS cap,
         {% for p in spec[0] %}{{ p }}{% if not loop.last %} || '|' || {% endif %}{% endfor %} AS k
     FROM r
     -- a record lacking a part has no key: most records lack a birthday or an address
@@ -230,42 +276,12 @@ long AS MATERIALIZED (
     {% if not loop.last %}UNION ALL{% endif %}
 {% endfor %}
 ),
-wide AS (
-    SELECT _row,
-{% for key in keys %}
-        any_value(k) FILTER (WHERE key = '{{ key }}') AS {{ key }},
-{% endfor %}
-    FROM long JOIN (
+kept AS MATERIALIZED (
+    SELECT long._row, long._ord, long.key, long.k FROM long JOIN (
         SELECT key, k FROM long
         GROUP BY key, k HAVING count(*) BETWEEN 2 AND any_value(cap)
     ) USING (key, k)
-    GROUP BY _row
-),
-{% endif %}
-out AS (
-    SELECT r._row,
-{% if names %}
-        CASE WHEN regexp_full_match(r.name, '[\x{4e00}-\x{9fff}]{2,4}') THEN nullif(
-            CASE WHEN list_contains($compound, left(r.name, 2)) AND length(r.name) >= 3
-                THEN substr(r.name, 3) ELSE substr(r.name, 2) END, '')
-        END AS name_given,
-        array_to_string(list_sort(r.words), ' ') AS name_sorted,
-{% endif %}
-{% if name_keys %}
-        nb.k AS name_block, nb.big AND nb.k IS NULL AS name_left_out,
-{% endif %}
-{% if address %}
-        r.addr_key, r.addr_text,
-{% endif %}
-{% for key in keys %}
-        wide.{{ key }},
-{% endfor %}
-    FROM r
-{% if name_keys %}
-    JOIN nb USING (_row)
-{% endif %}
-{% if keys %}
-    LEFT JOIN wide USING (_row)
-{% endif %}
 )
-SELECT * FROM out ORDER BY _row
+SELECT min(a.key)::VARCHAR AS match_key, a._row AS join_key_l, b._row AS join_key_r
+FROM kept a JOIN kept b ON a.key = b.key AND a.k = b.k AND a._ord < b._ord
+GROUP BY a._row, b._row
