@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from scrm_lib.engine import list_tables, open_warehouse
+from scrm_lib.engine import duckdb_connect, list_tables, open_warehouse
 from scrm_lib.errors import InputFileError, ScrmError, WarehouseError
 from scrm_lib.ingest import ParsedFile
 from scrm_lib.schema import TABLES, conform
@@ -834,3 +834,50 @@ def test_value_and_churn_steps_run_on_spark_and_publish_what_duckdb_does(
     assert left["churn_scores"]["churn_probability"].nunique() > 10
     assert {"lifecycle_stage", "dormant"} <= set(left["person_tags"]["tag"])
     spark_target.check_distributed()
+
+
+def test_a_spark_build_gives_the_steps_that_run_on_spark_its_spark_side(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without Spark: a step declaring pyspark gets the Spark side's connection, inside its
+    hand-over; the others get the build's DuckDB file; the build log says which ran where."""
+    from scrm_lib.warehouse.build import _runs
+    from scrm_lib.warehouse.steps import Step, StepContext, placement, run_steps
+
+    seen: list[tuple[str, Any]] = []
+
+    class FakeSide:
+        con = object()
+
+        @contextlib.contextmanager
+        def running(self, step: str) -> Any:
+            seen.append(("share", step))
+            yield self.con
+            seen.append(("take", step))
+
+    def record(name: str) -> Any:
+        return lambda ctx: seen.append((name, ctx.con)) or {}
+
+    steps = [
+        Step("identity", record("identity")),
+        Step("value", record("value"), engines=("duckdb", "pyspark")),
+        Step("tags_derived", record("tags_derived")),
+    ]
+    monkeypatch.setattr("scrm_lib.warehouse.steps.STEPS", steps)
+    duck, side = duckdb_connect(), FakeSide()
+    try:
+        run_steps(StepContext(con=duck, settings=None, build_id="b", spark=side))
+    finally:
+        duck.disconnect()
+    assert seen == [("identity", duck), ("share", "value"), ("value", side.con),
+                    ("take", "value"), ("tags_derived", duck)]  # fmt: skip
+    where = placement(steps, spark=True)
+    assert where == {"identity": "duckdb", "value": "pyspark", "tags_derived": "duckdb"}
+    assert set(placement(steps, spark=False).values()) == {"duckdb"}
+    runs = _runs("pyspark", "local[2]", tmp_path, tmp_path / "v", where)["steps"]
+    assert runs == (
+        "duckdb on the driver, over the version's Parquet (marts written as Parquet): "
+        "identity, tags_derived; spark local[2] (executors write the marts as Parquet): value"
+    )
+    with pytest.raises(ValueError, match="must hold duckdb"):
+        Step("x", record("x"), engines=("pyspark",))

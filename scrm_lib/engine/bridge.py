@@ -92,7 +92,7 @@ class SparkBridge:
 
     @property
     def timings(self) -> dict[str, float]:
-        """Seconds spent handing tables over: DuckDB's copies (``to spark``), Spark's
+        """Seconds spent handing tables over: DuckDB's copies (``copy``), Spark's
         reads and writes."""
         out = dict(self._to_spark.timings)
         for key, seconds in (self._spark.timings if self._spark else {}).items():
@@ -144,7 +144,7 @@ class SparkBridge:
                 path = self.exchange / str(self._round) / f"{name}.parquet"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 duck.query(
-                    "build.copy_parquet", step="to spark", table=name, relation=name, path=str(path)
+                    "build.copy_parquet", step="copy", table=name, relation=name, path=str(path)
                 )
                 files = [str(path)] if path.is_file() else [str(p) for p in data_files(path)]
             else:

@@ -264,8 +264,8 @@ def build(
     stage_path = building.with_name(building.name + ".stage")
     exchange = building.with_name(building.name + ".spark")
     report = progress or (lambda message: None)
-    where = placement(chosen_steps(steps), spark=on_spark)
-    runs = _runs(engine, master, target, version, where)
+    placed = placement(chosen_steps(steps), spark=on_spark)
+    runs = _runs(engine, master, target, version, placed)
     previous = None
 
     with publish.build_lock(target, build_id):
