@@ -4,7 +4,8 @@ Connections are opened here (:mod:`.connect`), every query runs through
 :class:`Runner` (timing, DEBUG logging, errors naming the step and table),
 and the SQL that ibis cannot say lives in named query files under ``sql/``,
 written once in DuckDB's dialect and translated for Spark by sqlglot
-(:mod:`.queries`).
+(:mod:`.queries`). A Spark build's steps on Spark and on DuckDB see each other's
+tables through :mod:`.bridge`.
 """
 
 from scrm_lib.engine.connect import (
