@@ -327,12 +327,13 @@ class Context:
                     for i, k in enumerate(keys)
                 }
             )
-        elif self.raw.arrow is not None:
+        elif self.raw.arrow is not None and not self.raw.mixed.keys() & set(keys):
             table = self.raw.arrow.select(keys).rename_columns([f"c{i}" for i in range(len(keys))])
         else:
             from scrm_lib.ingest.nested import to_json
 
-            recs = [{k: r.get(k) for k in keys} for r in self.raw.records or []]
+            values = [self.raw.pylist(k) for k in keys]
+            recs = [dict(zip(keys, row, strict=True)) for row in zip(*values, strict=True)]
             rendered = [None if j == "{}" else j for j in to_json(recs)]
             return pd.Series(rendered, index=self.index, dtype="str")
         return _json_objects(table, keys, self.index)

@@ -413,10 +413,11 @@ def parse_files(
     """Parse ``jobs``, yielding an Entry or a Failure per job in the jobs' order.
 
     With more than one worker (by default: one per core once the files hold
-    :data:`AUTO_PARALLEL_BYTES`) the files are parsed in processes (largest
-    first, so the long ones start early) while the caller consumes results
-    in order. A parse function that cannot be sent to a process (a closure)
-    runs here. ``keep`` keeps the frames of files parsed in this process.
+    :data:`AUTO_PARALLEL_BYTES`) this process and ``workers - 1`` spawned ones
+    parse the files (this one the largest first, the others the smallest
+    first), then the caller consumes results in order. A parse function that
+    cannot be sent to a process (a closure) runs here. ``keep`` keeps the
+    frames of files parsed in this process when there is a single worker.
     """
     if workers is None:
         workers = worker_count(settings, len(jobs), sum(_size(j.path) for j in jobs))
@@ -429,23 +430,27 @@ def parse_files(
 
     # spawn: the caller may hold DuckDB threads, which fork would copy mid-flight.
     ctx = mp.get_context("spawn")
-    order = sorted(range(len(jobs)), key=lambda i: -_size(jobs[i].path))
+    # This process is one of the n: it has paid its imports, which a worker pays again
+    # (about a second). The workers take the files smallest first and this process the
+    # largest first, until they meet: the largest file starts at once, here.
+    order = sorted(range(len(jobs)), key=lambda i: _size(jobs[i].path))
+    one = functools.partial(
+        parse_one, parse=parse, settings=settings, cache_dir=cache_dir, keep=cache_dir is None
+    )
     with ProcessPoolExecutor(
-        max_workers=n, mp_context=ctx, initializer=_exit_with_parent, initargs=(os.getpid(),)
+        max_workers=n - 1, mp_context=ctx, initializer=_exit_with_parent, initargs=(os.getpid(),)
     ) as pool:
         futures: dict[int, Future] = {}
         try:
             for i in order:
-                futures[i] = pool.submit(
-                    parse_one,
-                    jobs[i],
-                    parse=parse,
-                    settings=settings,
-                    cache_dir=cache_dir,
-                    keep=cache_dir is None,
-                )
+                futures[i] = pool.submit(one, jobs[i])
+            here = {}
+            for i in reversed(order):
+                if not futures[i].cancel():  # a worker has it: every smaller one too
+                    break
+                here[i] = one(jobs[i])
             for i in range(len(jobs)):
-                yield futures[i].result()
+                yield here[i] if i in here else futures[i].result()
         finally:
             for f in futures.values():
                 f.cancel()

@@ -24,6 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from scrm_lib.ingest.read import clean_cells
 from scrm_lib.ingest.units import unix_units
 
 # Mainland mobile ranges that libphonenumber treats as valid (checked by a
@@ -66,18 +67,21 @@ def text(s: pd.Series) -> pd.Series:
     >>> text(pd.Series([1, None, " a "])).tolist()
     ['1', nan, 'a']
     """
+    return pd.Series(pd.array(_text_cells(s), dtype="str"), index=s.index, name=s.name)
+
+
+def _text_cells(s: pd.Series) -> pa.ChunkedArray:
+    """:func:`text` as Arrow text."""
     if not (pd.api.types.is_string_dtype(s.dtype) and s.dtype != object):
         missing = s.isna()
         s = s.astype("string").astype("str").mask(missing)
-    s = s.str.strip()
-    return s.mask(s == "")
+    return clean_cells(s.array, unwrap=False)
 
 
 def _pa_normalize(s: pd.Series, form: str) -> pd.Series:
-    s = text(s)
     if s.empty:
-        return s
-    arr = pa.array(s, type=pa.large_string(), from_pandas=True)
+        return text(s)
+    arr = _text_cells(s)
     # ASCII text is already in every normal form; ids, phones and numbers mostly are.
     if pc.all(pc.string_is_ascii(arr)).as_py() is not False:
         return _from_arrow(arr, s.index)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
@@ -53,13 +54,33 @@ class FileCheck:
         return asdict(self)
 
 
+#: sha256 by file identity (device, inode, size, modification and change times).
+_SHA256: dict[tuple[int, ...], str] = {}
+
+
 def sha256_of(path: Path) -> str:
-    """The sha256 of a file's bytes, read in chunks."""
+    """The sha256 of a file's bytes, read in chunks.
+
+    Remembered for the process while the file's identity is unchanged: the
+    parse cache's key and the parsed file each ask for it (a second read of
+    a 50 MB export).
+    """
+    before = _identity(path)
+    if before in _SHA256:
+        return _SHA256[before]
     h = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
-    return h.hexdigest()
+    digest = h.hexdigest()
+    if _identity(path) == before:  # not written to while it was read
+        _SHA256[before] = digest
+    return digest
+
+
+def _identity(path: Path) -> tuple[int, ...]:
+    st = os.stat(path)
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def iter_input_files(paths: Iterable[str | Path]) -> Iterator[Path]:

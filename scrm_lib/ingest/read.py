@@ -37,6 +37,7 @@ import csv
 import datetime as _dt
 import io
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 
@@ -81,6 +83,9 @@ class RawTable:
     bad_rows: list[tuple[int, str, str]] = field(default_factory=list)
     arrow: pa.Table | None = None
     records: list[dict] | None = None
+    # JSON lines: top-level fields of several scalar types, as Python values (``arrow``
+    # holds them null where the type is not the usual one)
+    mixed: dict[str, list] = field(default_factory=dict)
 
     @property
     def rows_in(self) -> int:
@@ -88,6 +93,8 @@ class RawTable:
 
     def pylist(self, column: str) -> list:
         """Python values of a (possibly nested) top-level JSON field, one per row."""
+        if column in self.mixed:
+            return self.mixed[column]
         if self.records is not None:
             return [r.get(column) if isinstance(r, dict) else None for r in self.records]
         if self.arrow is not None and column in self.arrow.column_names:
@@ -268,20 +275,34 @@ def _dedupe(names: Sequence[str]) -> list[str]:
     return out
 
 
-def clean_frame(df: pd.DataFrame) -> pd.DataFrame:
+def clean_frame(df: pd.DataFrame, unwrap: bool = True) -> pd.DataFrame:
     """Strip cells, turn empty cells into NA and unwrap ``="..."`` (column-wise, vectorized)."""
     out = {}
     for name in df.columns:
         s = df[name]
         if pd.api.types.is_string_dtype(s.dtype) and s.dtype != object:
-            s = s.str.strip()
-            wrapped = s.str.startswith('="', na=False) & s.str.endswith('"', na=False)
-            wrapped &= s.str.len() >= 3
-            if wrapped.any():
-                s = s.mask(wrapped, s.str.slice(2, -1))
-            s = s.mask(s == "")
+            s = pd.Series(pd.array(clean_cells(s.array, unwrap), dtype="str"), index=df.index)
         out[name] = s
     return pd.DataFrame(out, index=df.index)
+
+
+def clean_cells(values: pa.ChunkedArray | pd.api.extensions.ExtensionArray, unwrap: bool = True):
+    """Text cells stripped, empty ones null, ``="..."`` unwrapped (``unwrap``), in Arrow.
+
+    Arrow kernels straight on the buffers: the same kernels through pandas'
+    string methods pay a boolean mask's round trip through numpy each.
+    """
+    arr = values if isinstance(values, pa.ChunkedArray) else values.__arrow_array__()
+    arr = pc.utf8_trim_whitespace(arr)
+    if unwrap:
+        wrapped = pc.and_(pc.starts_with(arr, '="'), pc.ends_with(arr, '"'))
+        wrapped = pc.and_(wrapped, pc.greater_equal(pc.utf8_length(arr), 3))
+        if pc.any(wrapped).as_py():
+            arr = pc.if_else(wrapped, pc.utf8_slice_codeunits(arr, 2, -1), arr)
+    empty = pc.equal(arr, "")
+    if pc.any(empty).as_py():
+        arr = pc.if_else(empty, pa.scalar(None, arr.type), arr)
+    return arr
 
 
 def _utf8_bytes(data: bytes, hint: str | None) -> bytes | None:
@@ -378,9 +399,8 @@ def _read_csv_text(
             text = utf8.decode("utf-8")
         return _read_csv_python(path, text, enc, header_row, delim, header, title)
     del utf8, text
+    table = pa.table([clean_cells(c) for c in table.columns], names=names)
     df = table.to_pandas()
-    df.columns = names
-    df = clean_frame(df)
     lines = np.arange(header_row + 2, header_row + 2 + len(df), dtype=np.int64)
     return RawTable("csv", header, df, lines, enc, title or None)
 
@@ -499,12 +519,7 @@ def _read_jsonl(path: Path) -> RawTable:
     # pyarrow skips blank lines, which would shift record numbers off the file's lines.
     body = data.rstrip(b"\r\n")
     if b"\n\n" not in body and b"\n\r\n" not in body and not body.startswith((b"\n", b"\r")):
-        try:
-            table = pajson.read_json(
-                io.BytesIO(data), read_options=pajson.ReadOptions(block_size=1 << 24)
-            )
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            table = None
+        table, data, mixed = _arrow_jsonl(data)
         if table is not None and _has_timestamps(table.schema):
             # pyarrow turns ISO 8601 text into naive UTC timestamps, dropping whether
             # the text had an offset (a naive one is local time): read those fields
@@ -515,10 +530,113 @@ def _read_jsonl(path: Path) -> RawTable:
             while any(pa.types.is_struct(f.type) for f in flat.schema):
                 flat = flat.flatten()
             df = flat.to_pandas(types_mapper=_nullable_types)
+            for name, values in mixed.items():
+                df[name] = pd.Series(values, index=df.index, dtype=object)
             lines = np.arange(1, len(df) + 1, dtype=np.int64)
             header = list(dict.fromkeys([*table.column_names, *df.columns]))
-            return RawTable("jsonl", header, _jsonl_frame(df), lines, "utf-8", arrow=table)
+            df = clean_frame(df, unwrap=False)
+            return RawTable("jsonl", header, df, lines, "utf-8", arrow=table, mixed=mixed)
     return _read_jsonl_python(path, data)
+
+
+#: pyarrow's complaint about a top-level field whose JSON type changes between lines.
+_TYPE_CHANGE = re.compile(r"Column\(/([^/()]+)\) changed from")
+
+
+def _arrow_jsonl(data: bytes) -> tuple[pa.Table | None, bytes, dict[str, list]]:
+    """JSON lines read by pyarrow, with the fields whose scalar type varies by line apart.
+
+    A field that is a number in most lines and text in a few (``"total_fee":
+    "N/A"``) stops pyarrow's reader. Those few lines (found by the field's key
+    in the bytes, then parsed) are read again with that field null, and the
+    field's values are kept as the Python values the line-by-line reader would
+    have (``mixed``): the rest of the file stays columnar. Returns the table,
+    the bytes it read and ``mixed``; or None, ``data`` and {} when pyarrow
+    cannot read the file even so (a nested or non-scalar conflict, a bad line).
+    """
+    read = data
+    odd_by_field: dict[str, dict[int, object]] = {}
+    for _ in range(8):
+        try:
+            table = pajson.read_json(
+                io.BytesIO(read), read_options=pajson.ReadOptions(block_size=1 << 24)
+            )
+        except pa.ArrowNotImplementedError:
+            break
+        except pa.ArrowInvalid as exc:
+            found = _TYPE_CHANGE.search(str(exc))
+            name = found[1].replace("~1", "/").replace("~0", "~") if found else None
+            odd = None if name is None or name in odd_by_field else _odd_values(read, name)
+            if odd is None:
+                break
+            lines = read.split(b"\n")
+            for i, (rec, _) in odd.items():
+                lines[i] = json.dumps({**rec, name: None}, ensure_ascii=False).encode()
+            read = b"\n".join(lines)
+            odd_by_field[name] = {i: v for i, (_, v) in odd.items()}
+            continue
+        mixed = {}
+        for name, odd in odd_by_field.items():
+            column = table.column(name)
+            # only these types give back the Python value each line had (a double
+            # column holds 3 written as 3.0; a timestamp column holds text)
+            if not (pa.types.is_int64(column.type) or pa.types.is_boolean(column.type)
+                    or pa.types.is_string(column.type)):  # fmt: skip
+                return None, data, {}
+            values = column.to_pylist()
+            for i, v in odd.items():
+                values[i] = v
+            mixed[name] = values
+        return table, read, mixed
+    return None, data, {}
+
+
+def _odd_values(data: bytes, name: str) -> dict[int, tuple[dict, object]] | None:
+    """The lines whose top-level ``name`` is not of the field's usual JSON type: line
+    index to (the parsed line, its value); None when one is an object or a list."""
+    key = re.escape(json.dumps(name, ensure_ascii=False).encode())
+    hits = [(m.start(), m[1]) for m in re.finditer(key + rb"\s*:\s*(.)", data)]
+    kinds = [_KINDS.get(first[:1], "number") for _, first in hits]
+    counted = [k for k in kinds if k != "null"]
+    if not counted:
+        return None
+    usual = max(set(counted), key=counted.count)
+    newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("\n"))
+    starts = np.concatenate([[0], newlines + 1])
+    # a nested field of that name matches too: the parsed line decides
+    candidates = sorted({
+        int(np.searchsorted(newlines, at)) for (at, _), k in zip(hits, kinds, strict=True)
+        if k not in (usual, "null")
+    })  # fmt: skip
+    odd = {}
+    for i in candidates:
+        end = newlines[i] if i < len(newlines) else len(data)
+        try:
+            rec = json.loads(data[starts[i] : end])
+        except ValueError:
+            return None
+        value = rec.get(name) if isinstance(rec, dict) else None
+        if value is None:
+            continue
+        kind = _kind(value)
+        if kind is None:
+            return None
+        if kind != usual:
+            odd[i] = (rec, value)
+    return odd
+
+
+#: The JSON type of a value by its first byte (anything else starts a number).
+_KINDS = {b'"': "text", b"t": "bool", b"f": "bool", b"n": "null", b"{": "nested", b"[": "nested"}
+
+
+def _kind(value: object) -> str | None:
+    """The JSON type pyarrow keeps apart (None for an object or a list)."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    return "text" if isinstance(value, str) else None
 
 
 def _as_text_type(t: pa.DataType) -> pa.DataType:
@@ -572,16 +690,6 @@ def _nullable_types(t: pa.DataType):
     return None
 
 
-def _jsonl_frame(df: pd.DataFrame) -> pd.DataFrame:
-    out = {}
-    for name in df.columns:
-        s = df[name]
-        if pd.api.types.is_string_dtype(s.dtype) and s.dtype != object:
-            s = s.str.strip().mask(lambda x: x == "")
-        out[name] = s
-    return pd.DataFrame(out, index=df.index)
-
-
 def _read_jsonl_python(path: Path, data: bytes) -> RawTable:
     records: list[dict] = []
     lines: list[int] = []
@@ -602,7 +710,7 @@ def _read_jsonl_python(path: Path, data: bytes) -> RawTable:
     if not records and not bad:
         raise InputFileError(path, "empty file")
     df = pd.json_normalize(records) if records else pd.DataFrame()
-    df = _jsonl_frame(df)
+    df = clean_frame(df, unwrap=False)
     top = dict.fromkeys(k for r in records for k in r)
     return RawTable(
         "jsonl",
