@@ -250,6 +250,8 @@ def identity_stitch(path: Path, d: dict) -> list[Row]:
 def identity_matching(path: Path, d: dict) -> list[Row]:
     acc, b = d["accuracy_vs_truth"], d.get("before", {})
     pairs = f", {d['candidate_pairs'] / 1e6:.2f}M pairs scored" if "candidate_pairs" in d else ""
+    # on a shared machine the wall time follows the other jobs: the CPU time beside it
+    cpu = f" (CPU {s(d['stitch_cpu_seconds'])})" if "stitch_cpu_seconds" in d else ""
     before = ""
     if "stitch_seconds" in b:
         ba = b.get("accuracy_vs_truth", {})
@@ -257,9 +259,15 @@ def identity_matching(path: Path, d: dict) -> list[Row]:
             f"before: {s(b['stitch_seconds'])}, peak {b['peak_rss_gib_through_stitch']} GiB; "
             f"P {ba.get('pairwise_precision')} / R {ba.get('pairwise_recall')}"
         )
+        if "same_load_run" in b:
+            r = b["same_load_run"]
+            before += (
+                f"; in the same hour {s(r['stitch_seconds'])} (CPU {s(r['stitch_cpu_seconds'])}), "
+                f"load {r['load_average']}"
+            )
     return [(
         f"identity step alone, {size(d['persons'])} persons (`bench/identity_matching.py`)",
-        f"{s(d['stitch_seconds'])}, peak {d['peak_rss_gib_through_stitch']} GiB; "
+        f"{s(d['stitch_seconds'])}{cpu}, peak {d['peak_rss_gib_through_stitch']} GiB; "
         f"P {acc['pairwise_precision']} / R {acc['pairwise_recall']}{pairs}",
         before,
     )]  # fmt: skip
