@@ -9,7 +9,7 @@
   ``scrm_lib/datasets/chats/train.csv``, for phrasings the dictionary lacks.
 
 A model is trained on first use and saved under ``<models>/<kind>/<id>/``
-(``model.joblib`` and ``card.json``: data, counts, metrics, the file's sha256);
+(``model.pkl`` and ``card.json``: data, counts, metrics, the file's sha256);
 ``<id>`` is a hash of the training data and the recipe, so a changed corpus or
 recipe trains a new model and an unchanged one is loaded, never retrained.
 Being named by their content, models are shared by every project on the
@@ -118,14 +118,16 @@ def intent_corpus() -> pd.DataFrame:
 
 
 def _data_id(files: list[Path]) -> str:
-    """The model's id: its training files' bytes, the recipe and the normalizer's OpenCC.
+    """The model's id: its training files' bytes, the recipe, the normalizer's OpenCC and
+    the model file's format.
 
     Read from the files, not the prepared corpus, so that loading a trained model does
     not prepare the corpus again.
     """
     from importlib.metadata import version
 
-    h = hashlib.sha256(f"{RECIPE}|opencc {version('opencc')}".encode())
+    # the file's format too: a folder saved in another format is never read
+    h = hashlib.sha256(f"{RECIPE}|opencc {version('opencc')}|{MODEL_FILE}".encode())
     for f in files:
         h.update(f.read_bytes())
     return h.hexdigest()[:12]
@@ -180,27 +182,35 @@ def load_or_train(kind: str, settings: Settings | None = None) -> Trained | None
     return _load_or_train(kind, models_dir(settings))
 
 
+#: The model's file. Plain pickle, not joblib: joblib reads with Python's pure-Python
+#: unpickler, which took 8 s over the vectorizer's 180,000-term vocabulary (a dict) where
+#: the C unpickler takes 1 s, and every process that tags (a build, a notebook, the
+#: dashboard) loads it. The file is only read after its sha256 matched the card's.
+MODEL_FILE = "model.pkl"
+
+
 @functools.cache
 def _load_or_train(kind: str, root: Path) -> Trained | None:
-    import joblib
+    import pickle
 
     sources, corpus, train = _KINDS[kind]
     files = sources()
     if not files:
         return None
     folder = root / kind / _data_id(files)
-    model_file, card_file = folder / "model.joblib", folder / "card.json"
+    model_file, card_file = folder / MODEL_FILE, folder / "card.json"
     if model_file.exists() and card_file.exists():
         card = json.loads(card_file.read_text("utf-8"))
-        if hashlib.sha256(model_file.read_bytes()).hexdigest() == card.get("model_sha256"):
-            return Trained(joblib.load(model_file), card)
+        data = model_file.read_bytes()
+        if hashlib.sha256(data).hexdigest() == card.get("model_sha256"):
+            return Trained(pickle.loads(data), card)
         logger.warning("%s: checksum differs from its card; training again", model_file)
     trained = train(corpus())
     folder.parent.mkdir(parents=True, exist_ok=True)
     # written beside and renamed into place: two processes training at once both succeed
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}-"))
-    joblib.dump(trained.model, tmp / "model.joblib")
-    sha = hashlib.sha256((tmp / "model.joblib").read_bytes()).hexdigest()
+    (tmp / MODEL_FILE).write_bytes(pickle.dumps(trained.model, protocol=5))
+    sha = hashlib.sha256((tmp / MODEL_FILE).read_bytes()).hexdigest()
     card = {**trained.card, "id": folder.name, "model_sha256": sha}
     (tmp / "card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False), "utf-8")
     try:
