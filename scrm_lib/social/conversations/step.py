@@ -26,21 +26,37 @@ MARTS = ("message_tags", "person_conversations", "service_conversations", "servi
 DAY = 86_400
 
 
-def tag_messages_of(con: Any, tagger: Any) -> pd.DataFrame:
-    """Every message of ``con`` tagged: the ``message_tags`` columns."""
+def tag_messages_of(con: Any, tagger: Any) -> ir.Table:
+    """Every message of ``con`` tagged: the ``message_tags`` columns, as an engine table.
+
+    A message's tags depend only on its text and on who wrote it, and a brand's
+    chats repeat themselves (2,335 distinct texts in 1.75 million messages): only
+    the distinct pairs come to Python for the tagger, and the engine joins their
+    tags back to the messages and their persons.
+    """
+    from scrm_lib.schema import MARTS as DECLARED
     from scrm_lib.warehouse.steps import person_map
 
     m = con.table("messages")
-    m = m.select("message_id", "account_id", "ts", "channel", "direction", "staff_id", "text")
-    df = m.execute()
-    speaker = np.where(df["direction"].astype(str).eq("out"), "staff", "customer")
-    tags = tagger.tag(df["text"].tolist(), speaker).drop(columns=["text"])
-    frame = pd.concat([df.drop(columns=["text"]), tags], axis=1)
+    # what the tagger reads: a missing text is an empty one; only "out" is staff
+    m = m.mutate(_raw=m.text.fill_null(""), _staff=(m.direction == "out").fill_null(False))
+    keys = con.execute(m.select("_raw", "_staff").distinct())
+    speaker = np.where(keys["_staff"].to_numpy(dtype=bool), "staff", "customer")
+    tags = tagger.tag(keys["_raw"].tolist(), speaker).drop(columns=["text"])
+    tags = ibis.memtable(pd.concat([keys, tags], axis=1))
+    j = m.inner_join(tags, ["_raw", "_staff"])
     pm = person_map(con)
-    t = ibis.memtable(frame)
-    j = t.left_join(pm, t.account_id == pm.account_id)
-    out = j.mutate(person_id=ibis.coalesce(j.person_id, j.account_id)).drop("account_id_right")
-    return out.execute()
+    j = j.left_join(pm, j.account_id == pm.account_id)
+    j = j.mutate(person_id=ibis.coalesce(j.person_id, j.account_id))
+    schema = DECLARED["message_tags"].schema
+    return j.select(*[j[c].cast(schema[c]).name(c) for c in schema.names])
+
+
+def _counts(t: ir.Table, column: str) -> dict[str, int]:
+    """``value → rows`` of ``column``, sorted by value (nulls left out)."""
+    f = t.filter(t[column].notnull())
+    c = f.group_by(column).aggregate(n=f.count()).execute()
+    return {str(k): int(v) for k, v in sorted(zip(c[column], c["n"], strict=True))}
 
 
 def person_rows(tags: ir.Table, cfg: dict[str, Any]) -> ir.Table:
@@ -102,37 +118,36 @@ def run(ctx: Any) -> dict[str, int]:
     con = ctx.con
     cfg = conversations_config(ctx.settings)
     meta: dict[str, Any] = {}
+    tagged = 0
     if "messages" not in con.list_tables() or con.table("messages").count().execute() == 0:
         # nothing to read: the tagger (jieba, two models) is not even loaded
         frames = {name: pd.DataFrame() for name in MARTS}
         meta["note"] = "no messages: nothing to tag"
     else:
         tagger = Tagger.load(ctx.settings)
-        frames = {"message_tags": tag_messages_of(con, tagger)}
-        write_mart(con, "message_tags", DECLARED["message_tags"].typed(frames["message_tags"]))
-        tags = con.table("message_tags")
-        frames["person_conversations"] = person_rows(tags, cfg).execute()
+        tags = con.create_table("message_tags", tag_messages_of(con, tagger), overwrite=True)
+        tagged = int(tags.count().execute())
+        frames = {"person_conversations": person_rows(tags, cfg).execute()}
         frames["service_conversations"] = service.conversations(con, cfg).execute()
         kpis = service.service_kpis(con, cfg)
         frames["service_kpis"] = kpis.assign(week=kpis["week"].astype(str))
         daily = daily_sentiment(tags, service.utc_offset_s(cfg))
         alerts = service.negative_share_alert(daily, cfg)
-        mt = frames["message_tags"]
         meta.update({
             "taxonomy_version": tagger.taxonomy.version,
             "sentiment_model": tagger.sentiment.card,
             "intent_model": tagger.intents.card if tagger.intents else None,
-            "intents": mt["intent"].value_counts().sort_index().to_dict(),
-            "layers": mt["layer"].value_counts().sort_index().to_dict(),
-            "sentiment": mt["sentiment"].value_counts().sort_index().to_dict(),
+            "intents": _counts(tags, "intent"),
+            "layers": _counts(tags, "layer"),
+            "sentiment": _counts(tags, "sentiment"),
             "alerts": [str(d) for d in alerts.loc[alerts["alert"], "day"]],
         })  # fmt: skip
     for name in MARTS:
-        if name != "message_tags" or frames[name].empty:
+        if name in frames:
             write_mart(con, name, DECLARED[name].typed(frames[name]))
     meta["tags"] = conv_tags.write(con, ctx.build_id)
     write_mart(con, "conversations_meta", meta_frame({**meta, "build_id": ctx.build_id}))
-    return {name: len(frames[name]) for name in MARTS}
+    return {name: tagged if name == "message_tags" else len(frames[name]) for name in MARTS}
 
 
 STEP = Step("conversations", run)
