@@ -408,7 +408,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.part:
         part_main(args.part[0], Path(args.part[1]), Path(args.part[2]))
         return
-    out = run(args.persons, args.exports, args.results, args.work, args.by)
+    # scrm runs in a scratch folder: a relative path must not change meaning there
+    exports = args.exports.resolve() if args.exports else None
+    out = run(args.persons, exports, args.results, args.work, args.by)
     print(json.dumps(out["formats"], indent=2))
 
 
