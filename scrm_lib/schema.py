@@ -410,6 +410,9 @@ class Mart:
         Column → personal-data kind (:data:`PERSONAL_KINDS`), masked on the way out.
     store
         ``warehouse`` (rebuilt every build) or ``state`` (the state store).
+    parts
+        Written by several steps, each replacing its own table ``<name>__<writer>``;
+        the mart is their union (:mod:`scrm_lib.warehouse.parts`).
 
     Examples
     --------
@@ -429,6 +432,7 @@ class Mart:
     filters: tuple[str, ...] = ()
     personal: Mapping[str, str] = field(default_factory=dict)
     store: Store = "warehouse"
+    parts: bool = False
 
     def __post_init__(self) -> None:
         names = set(self.schema.names)
@@ -541,6 +545,7 @@ def _mart(
     filters: tuple[str, ...] = (),
     personal: dict[str, str] | None = None,
     store: Store = "warehouse",
+    parts: bool = False,
 ) -> Mart:
     """Declare a mart from ``{column: (type, meaning)}``."""
     return declare_mart(
@@ -552,6 +557,7 @@ def _mart(
             filters=filters,
             personal=personal or {},
             store=store,
+            parts=parts,
         )
     )  # fmt: skip
 
@@ -720,7 +726,7 @@ _mart("person_tags", "tags", "one row per person, tag and value: who carries whi
     "rule_version": ("string", "version of the rule"),
     "since": (TS, "since when the person carries it"),
     "build_id": ("string", "the build that wrote it"),
-}, key=("person_id", "tag", "value"))  # fmt: skip
+}, key=("person_id", "tag", "value"), parts=True)  # fmt: skip
 
 # channels (scrm_lib.social.channels.step): acquisition, channel value, staff, the journey
 _mart("channel_acquisition", "channels", "one row per person: the channel that acquired them", {

@@ -284,6 +284,23 @@ def register_arrow(con: Any, name: str, data: pa.Table) -> ir.Table:
     return con.create_table(name, data, overwrite=True)
 
 
+def materialize(con: Any, name: str, expr: ir.Table) -> ir.Table:
+    """Make ``expr`` table ``name`` (replacing it), on either engine, without a Spark catalog.
+
+    DuckDB computes it into a table of the warehouse being built. Spark keeps a
+    temporary view: a build's Spark step hands it to the build's bridge, whose
+    executors write it into the version (:mod:`scrm_lib.engine.bridge`); a managed
+    Spark table would land in a stray ``spark-warehouse/`` folder instead.
+
+    Examples
+    --------
+    >>> materialize(con, "person_tags__value", rows)  # doctest: +SKIP
+    """
+    if con.name == "pyspark":
+        return con.create_view(name, expr, overwrite=True)
+    return con.create_table(name, expr, overwrite=True)
+
+
 #: Tables of the state store, made on every open (``CREATE TABLE IF NOT EXISTS``).
 STATE_TABLES = ("state.create_audit", "state.create_refused_files", "state.create_login_failures")
 

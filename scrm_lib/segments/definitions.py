@@ -215,11 +215,11 @@ def _validate_tag_filter(i: int, f: dict[str, Any], con: Any) -> dict[str, Any]:
 
 def _tagged(con: Any, t: ir.Table, f: dict[str, Any]) -> ir.Table:
     """``t`` kept to the persons carrying (``has_tag``) or not carrying the tag of ``f``."""
-    from scrm_lib.tags.registry import TABLE
+    from scrm_lib.tags.registry import tags_table
 
-    if TABLE not in con.list_tables():  # built before tags: nobody carries any
+    pt = tags_table(con)
+    if pt is None:  # built before tags: nobody carries any
         return t.filter(ibis.literal(False)) if f["op"] == "has_tag" else t
-    pt = con.table(TABLE)
     pt = pt.filter(pt.tag == f["tag"])
     if "value" in f:
         pt = pt.filter(pt.value.isin(f["value"]))

@@ -7,7 +7,10 @@ version. Its build step then writes the persons who carry them with
 :func:`write_tags`, which fills in the rule, its version and the build from the
 declaration and replaces everything that capability wrote before, so a rerun
 of a step leaves one copy. All tags live in ``person_tags`` (person, tag,
-value, source, rule, rule version, since, build); segments filter on them
+value, source, rule, rule version, since, build), a mart kept in parts: each
+source writes its own table whole, on DuckDB or Spark alike, and readers see
+their union (:mod:`scrm_lib.warehouse.parts`; :func:`tags_table` while a
+build runs). Segments filter on them
 (``{"tag": "dormant", "op": "has_tag"}``), and ``scrm tags``, the Segments page
 and Customer 360 show them.
 
@@ -152,17 +155,19 @@ def declared_tags() -> dict[str, Tag]:
 # ---------------------------------------------------------------- writing
 
 
-def ensure_table(con: Any) -> None:
-    """Create the empty, typed ``person_tags`` in ``con``'s warehouse when it is missing."""
-    from scrm_lib.engine import Runner
+def tags_table(con: Any) -> ir.Table | None:
+    """``person_tags`` on ``con``: published, or the parts the build's steps wrote so far;
+    None in a warehouse built before tags (nobody carries any)."""
+    from scrm_lib.warehouse.parts import parts_table
 
-    if TABLE not in con.list_tables():
-        mart = MARTS[TABLE]
-        Runner(con, label="tags").create_table(TABLE, None, schema=mart.schema, step="create")
+    return parts_table(con, TABLE)
 
 
 def write_tags(con: Any, source: str, rows: ir.Table | pd.DataFrame, *, build_id: str) -> int:
     """Replace the tags ``source`` wrote in ``person_tags`` with ``rows``; return rows written.
+
+    The rows become ``source``'s part of the mart (``person_tags__<source>``), written
+    whole: the same on DuckDB and on a Spark build's Spark session.
 
     Parameters
     ----------
@@ -192,7 +197,8 @@ def write_tags(con: Any, source: str, rows: ir.Table | pd.DataFrame, *, build_id
     import ibis
     import ibis.expr.types as ir
 
-    from scrm_lib.engine import Runner
+    from scrm_lib.engine import Runner, materialize
+    from scrm_lib.warehouse.parts import part_name
 
     mart = MARTS[TABLE]
     if not isinstance(rows, ir.Table):
@@ -228,12 +234,10 @@ def write_tags(con: Any, source: str, rows: ir.Table | pd.DataFrame, *, build_id
             for c, t in mart.schema.items()
         ]
     )
-    ensure_table(con)
-    with runner.transaction(step="replace"):
-        runner.query("tags.delete_source", {"source": source}, step="delete", table=TABLE)
-        runner.insert(TABLE, out, step="insert")
-    t = con.table(TABLE)
-    return int(runner.execute(t.filter(t.source == source).count(), step="count", table=TABLE))
+    part = part_name(TABLE, source)
+    with runner.step("write", table=part):
+        written = materialize(con, part, out)
+    return int(runner.execute(written.count(), step="count", table=part))
 
 
 def _check(source: str, pairs: pd.DataFrame) -> None:
@@ -277,9 +281,9 @@ def person_tags(
 
     mart = MARTS[TABLE]
     with using(warehouse) as con:
-        if TABLE not in con.list_tables():
+        t = tags_table(con)
+        if t is None:
             return mart.typed(_empty())
-        t = con.table(TABLE)
         if person_id is not None:
             t = t.filter(t.person_id == str(person_id))
         if tag is not None:
@@ -305,8 +309,8 @@ def tag_summary(warehouse: Warehouse = None) -> pd.DataFrame:
     columns = ["tag", "value", "source", "rule", "rule_version", "persons", "person_share"]
     with using(warehouse) as con:
         tables = set(con.list_tables())
-        if TABLE in tables:
-            t = con.table(TABLE)
+        t = tags_table(con)
+        if t is not None:
             counts = con.execute(
                 t.group_by("tag", "value", "source", "rule", "rule_version").aggregate(
                     persons=t.person_id.nunique()
@@ -336,9 +340,9 @@ def tag_summary(warehouse: Warehouse = None) -> pd.DataFrame:
 
 def warehouse_tags(con: Any) -> list[str]:
     """The tag names present in ``con``'s ``person_tags`` (none when it has no such table)."""
-    if TABLE not in con.list_tables():
+    t = tags_table(con)
+    if t is None:
         return []
-    t = con.table(TABLE)
     return sorted(con.execute(t.select("tag").distinct())["tag"].dropna().tolist())
 
 

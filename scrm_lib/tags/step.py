@@ -1,9 +1,12 @@
 """The tags build steps (listed in :mod:`scrm_lib.warehouse.step_list`).
 
-``tags`` runs right after identity and creates the empty, typed ``person_tags``,
-so every later step may write its tags (:func:`scrm_lib.tags.registry.write_tags`).
-``tags_derived`` runs last and writes the derived tags
+``tags`` runs right after identity: it holds the place where the tag steps
+begin, and writes nothing, since each source writes its own part of
+``person_tags`` (:func:`scrm_lib.tags.registry.write_tags`) and the build
+assembles them after the last step (:mod:`scrm_lib.warehouse.parts`).
+``tags_derived`` runs late and writes the derived tags
 (:mod:`scrm_lib.tags.derived`): each source's producers, unioned, in one write.
+Both run on either engine: a source's part is written whole, never changed in place.
 """
 
 from __future__ import annotations
@@ -11,19 +14,19 @@ from __future__ import annotations
 from typing import Any
 
 import scrm_lib.tags.derived  # noqa: F401  (declares the derived tags and their producers)
-from scrm_lib.tags.registry import PRODUCERS, TABLE, ensure_table, write_tags
+from scrm_lib.tags.registry import PRODUCERS, TABLE, write_tags
 from scrm_lib.warehouse.steps import Step
+
+BOTH = ("duckdb", "pyspark")
 
 
 def run(ctx: Any) -> dict[str, int]:
-    """Create the empty ``person_tags`` in the warehouse being built."""
-    ensure_table(ctx.con)
+    """Nothing to create: ``person_tags`` is assembled from the sources' parts."""
     return {TABLE: 0}
 
 
 def run_derived(ctx: Any) -> dict[str, int]:
     """Write every derived tag from the marts the steps before wrote; rows written."""
-    ensure_table(ctx.con)
     written = 0
     for source, producers in PRODUCERS.items():
         parts = [rows for fn in producers if (rows := fn(ctx.con)) is not None]
@@ -34,5 +37,5 @@ def run_derived(ctx: Any) -> dict[str, int]:
     return {TABLE: written}
 
 
-STEP = Step("tags", run)
-STEP_LATE = Step("tags_derived", run_derived)
+STEP = Step("tags", run, engines=BOTH)
+STEP_LATE = Step("tags_derived", run_derived, engines=BOTH)

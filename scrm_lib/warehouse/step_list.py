@@ -1,10 +1,11 @@
 """The build steps, in the order ``scrm build`` runs them: one line per capability.
 
 A capability's step reads what the steps above it wrote (identity's
-``person_accounts`` before any per-person mart; ``tags`` creates ``person_tags`` for every
-later step to write to; churn reads what ``conversations`` tagged; ``referrals`` reads
-channels' acquisition and the message tags; ``tags_derived`` reads the marts written
-before it; ``automation`` last, its rules read the tags and marts of them all).
+``person_accounts`` before any per-person mart; each step writes its own part
+of ``person_tags``, read by the later ones; churn reads what ``conversations``
+tagged; ``referrals`` reads channels' acquisition and the message tags;
+``tags_derived`` reads the marts written before it; ``automation`` last, its
+rules read the tags and marts of them all).
 """
 
 from scrm_lib.churn.step import STEP as churn

@@ -18,6 +18,8 @@ Contract between steps (what later steps and readers may rely on):
 - ``person_accounts(account_id, person_id)``: every account's person, written
   by the identity step. Until it exists, per-person code falls back to one
   person per account (:func:`person_map` does that fallback in one place).
+- a mart declared in parts (``person_tags``): each step replaces only its own
+  part; the parts become the mart after the last step (:mod:`.parts`).
 
 A step never takes the build down on data it cannot use (a first export of
 thirty orders, no events, one churn class): it checks first, skips or
@@ -159,7 +161,10 @@ def run_steps(
                 _free_memory()
         if chosen:
             from scrm_lib.warehouse.log import write_steps
+            from scrm_lib.warehouse.parts import assemble
 
+            # the marts written in parts, by steps on either engine, become one relation
+            assemble(ctx.con)
             write_steps(ctx.con, log, previous=ctx.previous_warehouse)
     finally:
         if restore is not None:

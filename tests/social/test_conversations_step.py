@@ -13,7 +13,7 @@ from scrm_lib.config import load_settings
 from scrm_lib.engine import duckdb_connect, register_arrow
 from scrm_lib.social.conversations.analysis import high_intent_persons, message_intents
 from scrm_lib.social.conversations.step import run
-from scrm_lib.tags.registry import ensure_table
+from scrm_lib.tags.registry import tags_table
 from scrm_lib.warehouse.steps import StepContext
 from tests.social.conftest import account
 from tests.value.conftest import put
@@ -45,7 +45,6 @@ def built(tmp_path):
     put(con, "messages", MESSAGES)
     pm = pd.DataFrame({"account_id": list(PERSONS), "person_id": list(PERSONS.values())})
     register_arrow(con, "person_accounts", pa.Table.from_pandas(pm, preserve_index=False))
-    ensure_table(con)
     counts = run(StepContext(con, load_settings(tmp_path), "b1"))
     yield con, counts
     con.disconnect()
@@ -76,7 +75,7 @@ def test_person_windows_count_back_from_the_latest_message(built):
 
 def test_tags_are_written_through_the_registry(built):
     con, _ = built
-    tags = con.table("person_tags").execute()
+    tags = tags_table(con).execute()
     got = set(zip(tags["person_id"], tags["tag"], strict=True))
     assert got == {("PA", "high_intent"), ("PB", "needs_explanation"),
                    ("PB", "negative_sentiment"), ("PB", "service_issue")}  # fmt: skip
@@ -98,7 +97,6 @@ def test_a_warehouse_without_messages_builds_empty_marts(tmp_path, messages):
     if messages is not None:  # an archive with no rows in a warehouse that has accounts
         put(con, "messages", pd.DataFrame(columns=list(MESSAGES[0])))
         put(con, "accounts", [account("wecom:a", "2026-01-01T00:00:00Z")])
-    ensure_table(con)
     counts = run(StepContext(con, load_settings(tmp_path), "b1"))
     assert counts == dict.fromkeys(counts, 0)
     assert con.table("message_tags").count().execute() == 0

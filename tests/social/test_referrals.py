@@ -27,7 +27,8 @@ from scrm_lib.social.referrals.analysis import (
 )
 from scrm_lib.social.referrals.config import referrals_config
 from scrm_lib.social.referrals.step import run
-from scrm_lib.tags.registry import ensure_table
+from scrm_lib.tags.registry import tags_table
+from scrm_lib.warehouse.parts import assemble
 from scrm_lib.warehouse.steps import StepContext
 from tests.value.conftest import order, put
 
@@ -133,7 +134,6 @@ def built(tmp_path_factory):
     settings = load_settings(home)
     con = duckdb_connect()
     write_warehouse(con)
-    ensure_table(con)
     counts = run(StepContext(con, settings, "b1"))
     yield con, counts, settings
     con.disconnect()
@@ -243,7 +243,7 @@ def test_koc_scores_explain_themselves_and_become_tags(built):
     parts = k[[c for c in k.columns if c.startswith("c_")]].sum(axis=1)
     assert parts.to_numpy() == pytest.approx(k["koc_score"].to_numpy())
     assert k.loc["A", "explanation"].startswith("下游GMV")
-    tags = con.table("person_tags").execute()
+    tags = tags_table(con).execute()
     mine = tags[tags["source"] == "referrals"]
     pool = k[k["koc_tier"].notna()]
     assert set(zip(mine["person_id"], mine["value"], strict=True)) == set(
@@ -289,8 +289,8 @@ def test_an_empty_warehouse_builds_empty_marts(tmp_path, tables):
     if tables == "all":  # the marts of the steps before, written empty
         _arrow(con, "channel_acquisition", MARTS["channel_acquisition"].typed(pd.DataFrame()))
         _arrow(con, "message_tags", MARTS["message_tags"].typed(pd.DataFrame()))
-    ensure_table(con)
     counts = run(StepContext(con, load_settings(tmp_path), "b1"))
+    assemble(con)
     assert set(counts.values()) == {0}
     for name in counts:
         assert list(con.table(name).columns) == list(MARTS[name].schema.names)
@@ -387,7 +387,6 @@ def test_bad_input_is_kept_and_counted(tmp_path):
         pm = {"wechat:p": "P", "wechat:q": "Q", "wechat:r": "R", "wechat:l": "L"}
         _arrow(con, "person_accounts", pd.DataFrame({"account_id": list(pm),
                                                      "person_id": list(pm.values())}))  # fmt: skip
-        ensure_table(con)
         run(StepContext(con, load_settings(tmp_path), "b1"))
         s = referral_summary(con)
         assert s["input"] == {"unknown_accounts": 1, "self_referrals": 1, "duplicate_links": 1,

@@ -71,10 +71,9 @@ def tags(monkeypatch):
 
 @pytest.fixture
 def con(tmp_path: Path, tags):
-    """A read-write warehouse file with the hand-made marts and an empty person_tags."""
+    """A read-write warehouse file with the hand-made marts and no tags yet."""
     c = duckdb_connect(tmp_path / "wh.duckdb")
     write_marts(c)
-    registry.ensure_table(c)
     yield c
     c.disconnect()
 

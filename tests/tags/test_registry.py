@@ -7,7 +7,15 @@ import pytest
 
 from scrm_lib.errors import ConfigError
 from scrm_lib.schema import MARTS
-from scrm_lib.tags.registry import Tag, declare_tag, person_tags, tag_summary, write_tags
+from scrm_lib.tags.registry import (
+    Tag,
+    declare_tag,
+    person_tags,
+    tag_summary,
+    tags_table,
+    write_tags,
+)
+from scrm_lib.warehouse.parts import assemble
 from tests.tags.conftest import since
 
 
@@ -21,11 +29,15 @@ def rows(*items: tuple[str, str, str | None, str]) -> pd.DataFrame:
 
 
 def table(con) -> pd.DataFrame:
-    df = con.execute(con.table("person_tags"))
+    df = con.execute(tags_table(con))
     return df.sort_values(["person_id", "tag", "value"]).reset_index(drop=True)
 
 
 def test_the_table_is_the_declared_mart(con):
+    assert tags_table(con) is None
+    write_tags(con, "toy", rows(("P1", "toy_vip", None, "2026-01-01")), build_id="B1")
+    assert tags_table(con).columns == tuple(MARTS["person_tags"].schema.names)
+    assert assemble(con) == ["person_tags"]
     assert con.table("person_tags").columns == tuple(MARTS["person_tags"].schema.names)
     assert MARTS["person_tags"].owner == "tags"
     assert MARTS["person_tags"].key == ("person_id", "tag", "value")

@@ -267,11 +267,11 @@ def _leap(y: int) -> bool:
 
 def _tagged(inp: Inputs, t: ir.Table, c: dict[str, Any]) -> ir.Table:
     """``t`` kept to persons holding the tag before ``at`` (since within ``within_days``)."""
-    from scrm_lib.tags.registry import TABLE
+    from scrm_lib.tags.registry import tags_table
 
-    if TABLE not in inp.tables():
+    pt = tags_table(inp.con)
+    if pt is None:
         return t.filter(ibis.literal(False)) if c["op"] == "has_tag" else t
-    pt = inp.con.table(TABLE)
     pt = pt.filter(pt.tag == c["tag"])
     if "value" in c:
         pt = pt.filter(pt.value.isin(c["value"]))
