@@ -71,8 +71,8 @@ def to_pinyin(names: pd.Series) -> pd.Series:
 
 @functools.lru_cache(maxsize=1 << 20)
 def _pinyin_of(name: str) -> str:
-    """One name's pinyin, remembered: the identity step converts the names of the
-    persons' records and again of their accounts (minutes at a million persons).
+    """One name's pinyin, remembered: the evaluation and :mod:`.records` read names the
+    build has read.
 
     pypinyin reads a word of its phrase dictionary as a whole (曾经: céng jīng) and any
     other character alone; most names hold no such word, and their characters' readings
@@ -80,22 +80,35 @@ def _pinyin_of(name: str) -> str:
     at a million persons). A name with a phrase in it, or a character without a reading
     of its own, takes pypinyin's whole path.
     """
-    from pypinyin import Style, lazy_pinyin
-
     if _plain_han(name):
         return " ".join(_char_pinyin(c) for c in name)
-    return " ".join(lazy_pinyin(name, style=Style.NORMAL)).lower()
+    py = _pypinyin()
+    return " ".join(py.lazy_pinyin(name, style=py.Style.NORMAL)).lower()
 
 
 def _plain_han(name: str) -> bool:
     """Whether pypinyin reads ``name`` character by character: Han characters with a
     reading each, and no substring of two or more in its phrase dictionary."""
-    from pypinyin.constants import PHRASES_DICT, RE_HANS
-
-    if not RE_HANS.fullmatch(name) or not all(_char_pinyin(c) for c in name):
+    py = _pypinyin()
+    if not py.RE_HANS.fullmatch(name) or not all(_char_pinyin(c) for c in name):
         return False
     n = len(name)
-    return not any(name[i:j] in PHRASES_DICT for i in range(n) for j in range(i + 2, n + 1))
+    phrases = py.PHRASES_DICT
+    return not any(name[i:j] in phrases for i in range(n) for j in range(i + 2, n + 1))
+
+
+@functools.cache
+def _pypinyin() -> Any:
+    """pypinyin's reader and dictionaries, imported on first use (an import statement per
+    name ran the import machinery a hundred thousand times a build)."""
+    from types import SimpleNamespace
+
+    from pypinyin import Style, lazy_pinyin
+    from pypinyin.constants import PHRASES_DICT, RE_HANS
+
+    return SimpleNamespace(
+        Style=Style, lazy_pinyin=lazy_pinyin, PHRASES_DICT=PHRASES_DICT, RE_HANS=RE_HANS
+    )
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -141,7 +154,8 @@ def masked_hubs(con: Any, cfg: IdentityConfig) -> pd.DataFrame:
     pandas.DataFrame
         ``m, n_accounts, most_on_one_platform, limit_one_platform, limit_all``: one
         row per hub value; also kept as the temporary table ``_mphone_hubs`` (``m``)
-        for :class:`RecordSource`.
+        for :class:`RecordSource`, with every account's visible digits
+        (``_identity_masks``).
 
     Examples
     --------
@@ -151,6 +165,7 @@ def masked_hubs(con: Any, cfg: IdentityConfig) -> pd.DataFrame:
     from scipy.stats import poisson
 
     db = runner(con)
+    db.query("identity_matching.keep_masks")
     db.query("identity_matching.mphone_counts")
     per = db.df("identity_matching.mphone_prefixes")
     tests = max(int(per["k"].sum()), 1)
@@ -177,7 +192,9 @@ class RecordSource:
     The records of the accounts are kept as a temporary table; the records of
     deterministic components are pooled from it, in the engine, for each round. The
     masked hubs (:func:`masked_hubs`) that the records leave out are found once too,
-    or taken from the caller who already found them (the build reports them).
+    or taken from the caller who already found them (the build reports them). Each
+    record carries its name's pinyin and what Splink's comparisons derive
+    (:data:`DERIVED_NAME`, :data:`DERIVED_ADDRESS`), pooled with the fields they come from.
 
     Parameters
     ----------
@@ -196,24 +213,48 @@ class RecordSource:
     """
 
     def __init__(self, con: Any, cfg: IdentityConfig, *, hubs: pd.DataFrame | None = None):
+        from scrm_lib.ingest.names import COMPOUND_SURNAMES
+
         self.db = runner(con)
         self.hubs = masked_hubs(self.db, cfg) if hubs is None else hubs
         self.db.query("identity_matching.keep_account_records")
+        # pypinyin reads each distinct name once; the engine joins the readings back, and
+        # the components pool them with their names (converting the records' names per
+        # row, twice a build, cost more than reading them)
+        names = self.db.arrow("identity_matching.record_names").column("name")
+        odd = self.db.df(
+            "identity_matching.odd_record_addresses", {"chars": _unicode_digits_or_spaces()}
+        )
+        odd = pd.concat([odd[["unique_id"]], _odd_address_fields(odd["address"])], axis=1)
+        with (
+            registered(self.db, "_identity_name_py", _pinyin_table(names)),
+            registered(self.db, "_identity_addr_py", odd),
+        ):
+            # what Splink's comparisons derive, once per account: _SplinkInput derived it
+            # for the training records, their sample and the components again
+            self.db.query(
+                "identity_matching.add_derived_fields", {"compound": sorted(COMPOUND_SURNAMES)}
+            )
 
     def accounts(self) -> pd.DataFrame:
         """One record per account with a name, a name-like nickname or a masked phone."""
-        return _with_pinyin(self.db.df("identity_matching.account_records"))
+        # through Arrow: DuckDB's pandas result makes Python strings, which pandas then
+        # converts to its Arrow-backed text again
+        return self.db.arrow("identity_matching.account_records").to_pandas()
 
     def components(self, component: pd.Series) -> pd.DataFrame:
         """One record per component: its accounts' fields pooled (see :func:`account_records`)."""
         comp = pd.DataFrame({"account_id": component.index, "component": component.to_numpy()})
         with registered(self.db, "_identity_components", _arrow(comp)):
-            return _with_pinyin(self.db.df("identity_matching.component_records"))
+            return self.db.arrow("identity_matching.component_records").to_pandas()
 
 
-def _with_pinyin(df: pd.DataFrame) -> pd.DataFrame:
-    df["name_py"] = to_pinyin(df["name"])
-    return df
+def _pinyin_table(names: Any) -> Any:
+    """``name, name_py`` for each of ``names`` (distinct, not null): an Arrow table."""
+    import pyarrow as pa
+
+    readings = [_pinyin_of(n) for n in names.to_pylist()]
+    return pa.table({"name": names, "name_py": pa.array(readings, pa.string())})
 
 
 def account_records(
@@ -744,7 +785,8 @@ class _SplinkInput:
     ----------
     records
         ``unique_id`` plus the features of ``cols`` (and ``name_nick``, ``nick_given``,
-        ``identity_label`` or ``source_dataset`` when present).
+        ``identity_label`` or ``source_dataset`` when present; the fields of
+        :data:`DERIVED_NAME` or :data:`DERIVED_ADDRESS`, when present, are taken as they are).
     cols
         The features Splink compares.
     cfg
@@ -771,6 +813,16 @@ class _SplinkInput:
             given = records["nick_given"] if "nick_given" in records.columns else None
             frame["nick_given"] = _text(pd.Series(given, index=records.index, dtype=object))
             columns += ["name_nick", "nick_given"]
+        # the identity step's records carry what the comparisons derive (RecordSource):
+        # "given", passed through; other records (Febrl, link_records) derive it here
+        have = set(records.columns)
+        self.derived = {
+            "names": ("name" in cols) and ("given" if have >= DERIVED_NAME else True),
+            "address": ("address" in cols) and ("given" if have >= DERIVED_ADDRESS else True),
+        }
+        for part, fields in (("names", DERIVED_NAME), ("address", DERIVED_ADDRESS)):
+            if self.derived[part] == "given":
+                frame |= {c: _text(records[c]) for c in sorted(fields)}
         self.bounds: dict[str, tuple[tuple[str, ...], int, int]] = {}
         rules = _block_columns(cols) if keys else []
         for key in rules:
@@ -808,13 +860,13 @@ class _SplinkInput:
         db = Runner(con, label="identity")
         con.register("_identity_block_input", self.frame)
         con.register("_identity_addr_py", self._odd_addresses(db))
-        names = "name" in self.cols
+        names = self.derived["names"]
         db.query(
             "identity_matching.splink_records",
-            {"compound": sorted(COMPOUND_SURNAMES)} if names else None,
+            {"compound": sorted(COMPOUND_SURNAMES)} if names is True else None,
             columns=self.columns,
             names=names,
-            address=self.address,
+            address=self.derived["address"],
             row_ids=self.keys,
         )
         if self.keys:
@@ -839,24 +891,37 @@ class _SplinkInput:
         import numpy as np
 
         rows = np.array([], dtype="int64")
-        if self.address:
+        if self.derived["address"] is True:
             rows = db.df(
                 "identity_matching.block_odd_addresses", {"chars": _unicode_digits_or_spaces()}
             )["_row"].to_numpy()
         raw = pd.Series(self.frame.column("address").take(rows).to_pylist(), dtype="string")
-        txt = raw.str.replace(r"[\d\s]+", "", regex=True)
-        return pd.DataFrame(
-            {
-                "_row": pd.Series(rows, dtype="int64"),
-                "addr_key": address_key(raw).to_numpy(),
-                "addr_text": txt.astype(object).where(txt.notna() & txt.ne(""), None).to_numpy(),
-            }
-        )
+        rows = pd.DataFrame({"_row": pd.Series(rows, dtype="int64")})
+        return pd.concat([rows, _odd_address_fields(raw)], axis=1)
+
+
+def _odd_address_fields(raw: pd.Series) -> pd.DataFrame:
+    """``addr_key, addr_text`` of addresses whose digits or spaces are not ASCII, by
+    Python's ``re`` as :func:`address_key` reads them (the engine's classes are ASCII)."""
+    raw = raw.astype("string").reset_index(drop=True)
+    txt = raw.str.replace(r"[\d\s]+", "", regex=True)
+    return pd.DataFrame(
+        {
+            "addr_key": address_key(raw).to_numpy(),
+            "addr_text": txt.astype(object).where(txt.notna() & txt.ne(""), None).to_numpy(),
+        }
+    )
 
 
 def _text(s: pd.Series) -> Any:
     """A column as text (nulls kept), as the keys and comparisons read it."""
     return s.astype("str").where(s.notna(), None).array
+
+
+#: What Splink's comparisons derive from a record's name and address (see
+#: ``identity_matching.splink_records``); records that carry them are not derived again.
+DERIVED_NAME = frozenset({"name_given", "name_sorted"})
+DERIVED_ADDRESS = frozenset({"addr_key", "addr_text"})
 
 
 #: The name block (the whole pinyin) is bounded at ``max_block`` divided by this, split

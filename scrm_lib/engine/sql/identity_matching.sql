@@ -1,23 +1,10 @@
 -- The probabilistic stage's records (scrm_lib.identity.matching): one Splink record
 -- per account or per deterministic component, and the masked phones left out as hubs.
 
--- Every phone as its visible digits (138****5678), masked or full, per account.
-{% macro masks_cte() -%}
-masks AS (
-    SELECT account_id, value AS m FROM identifiers
-    WHERE kind IN ('phone_masked', 'alipay_masked')
-      AND regexp_full_match(value, '1[0-9]{2}\*{4}[0-9]{4}')
-    UNION ALL
-    SELECT account_id, substr(value, 4, 3) || '****' || substr(value, 11, 4) FROM identifiers
-    WHERE kind IN ('phone', 'recipient_phone') AND regexp_full_match(value, '\+861[0-9]{10}')
-)
-{%- endmacro %}
-
 -- One record per account with a name, a name-like nickname or a masked phone.
 {% macro records() -%}
-WITH {{ masks_cte() }},
-mphone AS (
-    SELECT account_id, min(m) AS mphone FROM masks
+WITH mphone AS (
+    SELECT account_id, min(m) AS mphone FROM _identity_masks
     WHERE m NOT IN (SELECT m FROM _mphone_hubs) GROUP BY account_id
 ),
 -- surnames seen in typed names: a WeChat nickname of two or three Han characters
@@ -68,6 +55,28 @@ LEFT JOIN given USING (account_id)
 WHERE one.name IS NOT NULL OR mphone.mphone IS NOT NULL OR nick.nick_name IS NOT NULL
 {%- endmacro %}
 
+-- What the comparisons derive from a name (the given name: matching.given_name, with
+-- $compound the compound surnames) and from its pinyin (the words sorted).
+{% macro name_fields(name, name_py) -%}
+    CASE WHEN regexp_full_match({{ name }}, '[\x{4e00}-\x{9fff}]{2,4}') THEN nullif(
+        CASE WHEN list_contains($compound, left({{ name }}, 2)) AND length({{ name }}) >= 3
+            THEN substr({{ name }}, 3) ELSE substr({{ name }}, 2) END, '')
+    END AS name_given,
+    array_to_string(list_sort(string_split({{ name_py }}, ' ')), ' ') AS name_sorted,
+{%- endmacro %}
+
+-- An address's numbers and its text without them (matching.address_key); `odd`: the
+-- joined row of the few addresses whose digits or spaces are not ASCII, computed in
+-- Python (`odd_key` null where there is none).
+{% macro address_fields(address, odd, odd_key) -%}
+    CASE WHEN {{ odd_key }} IS NOT NULL THEN {{ odd }}.addr_key
+        ELSE nullif(array_to_string(regexp_extract_all({{ address }}, '[0-9]+'), '|'), '')
+    END AS addr_key,
+    CASE WHEN {{ odd_key }} IS NOT NULL THEN {{ odd }}.addr_text
+        ELSE nullif(regexp_replace({{ address }}, '[0-9\t\n\v\f\r \x{1c}-\x{1f}]+', '', 'g'), '')
+    END AS addr_text,
+{%- endmacro %}
+
 -- Splitting name blocks (matching.name_blocks): a key shared by more than `bound`
 -- records gets the city appended, then the birthday; a block still over `bound` (or a
 -- record lacking the field to split on) has no key. `big`: the record was split.
@@ -92,14 +101,24 @@ SELECT _row, CASE WHEN n <= {{ bound }} THEN k END AS k,
 FROM c2)
 {%- endmacro %}
 
+-- name: keep_masks
+-- Every phone as its visible digits (138****5678), masked or full, per account: read by
+-- masked_hubs and by the records (kept: two scans of the identifiers each).
+CREATE OR REPLACE TEMP TABLE _identity_masks AS
+SELECT account_id, value AS m FROM identifiers
+WHERE kind IN ('phone_masked', 'alipay_masked')
+  AND regexp_full_match(value, '1[0-9]{2}\*{4}[0-9]{4}')
+UNION ALL
+SELECT account_id, substr(value, 4, 3) || '****' || substr(value, 11, 4) FROM identifiers
+WHERE kind IN ('phone', 'recipient_phone') AND regexp_full_match(value, '\+861[0-9]{10}')
+
 -- name: mphone_counts
 -- Accounts per visible-digit phone value and platform, and the prefix (138): what
 -- masked_hubs compares with chance.
 CREATE OR REPLACE TEMP TABLE _mphone_counts AS
-WITH {{ masks_cte() }}
 SELECT m, left(m, 3) AS prefix, split_part(account_id, ':', 1) AS platform,
     count(DISTINCT account_id) AS n
-FROM masks GROUP BY ALL
+FROM _identity_masks GROUP BY ALL
 
 -- name: mphone_prefixes
 SELECT prefix, platform, sum(n)::DOUBLE AS total, count(*) AS k
@@ -128,6 +147,25 @@ SELECT * FROM _mphone_hubs
 -- name: keep_account_records
 -- The records of every account, kept for the statements below (read once a build).
 CREATE OR REPLACE TEMP TABLE _identity_account_records AS {{ records() }}
+
+-- name: record_names
+SELECT DISTINCT name FROM _identity_account_records WHERE name IS NOT NULL
+
+-- name: odd_record_addresses
+SELECT unique_id, address FROM _identity_account_records WHERE regexp_matches(address, $chars)
+
+-- name: add_derived_fields
+-- The records with each name's pinyin (_identity_name_py: name, name_py, computed by the
+-- caller for the names of record_names) and what the comparisons derive from the name
+-- and the address (_identity_addr_py: unique_id, addr_key, addr_text of the rows of
+-- odd_record_addresses), once per account: the components pool them with their fields.
+CREATE OR REPLACE TEMP TABLE _identity_account_records AS
+SELECT r.*, p.name_py,
+    {{ name_fields("r.name", "p.name_py") }}
+    {{ address_fields("r.address", "a", "a.unique_id") }}
+FROM _identity_account_records r
+LEFT JOIN _identity_name_py p USING (name)
+LEFT JOIN _identity_addr_py a ON a.unique_id = r.unique_id
 
 -- name: account_records
 SELECT * FROM _identity_account_records ORDER BY unique_id
@@ -158,12 +196,17 @@ pooled AS (
     SELECT pid,
         arg_min(platform, unique_id) AS platform,
         -- a typed name wins over a name-like nickname of the same person
-        arg_min(name, name_nick::VARCHAR || unique_id) FILTER (WHERE name IS NOT NULL) AS name,
-        arg_min(name_nick, name_nick::VARCHAR || unique_id) FILTER (WHERE name IS NOT NULL)
-            AS name_nick,
+        arg_min(
+            {'name': name, 'name_nick': name_nick, 'name_py': name_py,
+             'name_given': name_given, 'name_sorted': name_sorted},
+            name_nick::VARCHAR || unique_id
+        ) FILTER (WHERE name IS NOT NULL) AS nm,
         arg_min(mphone, unique_id) FILTER (WHERE mphone IS NOT NULL) AS mphone,
         arg_min(city, unique_id) FILTER (WHERE city IS NOT NULL) AS city,
-        arg_min(address, unique_id) FILTER (WHERE address IS NOT NULL) AS address,
+        -- the derived fields follow their name and address (a struct: arg_min skips a null
+        -- argument, and a name's given name or an address's numbers may be null)
+        arg_min({'address': address, 'addr_key': addr_key, 'addr_text': addr_text}, unique_id)
+            FILTER (WHERE address IS NOT NULL) AS ad,
         arg_min(birthday, unique_id) FILTER (WHERE birthday IS NOT NULL) AS birthday,
         arg_min(email, unique_id) FILTER (WHERE email IS NOT NULL) AS email,
         arg_min(nick_given, unique_id) FILTER (WHERE nick_given IS NOT NULL) AS nick_given
@@ -171,13 +214,15 @@ pooled AS (
 )
 SELECT * FROM (
     SELECT pooled.pid AS unique_id, coalesce(plats.plats, pooled.platform) AS platform,
-        name, name_nick, mphone, city, address, birthday, email,
+        nm.name, nm.name_nick, mphone, city, ad.address, birthday, email,
         -- a person with a typed name is compared by it
-        CASE WHEN name IS NULL THEN nick_given END AS nick_given
+        CASE WHEN nm.name IS NULL THEN nick_given END AS nick_given, nm.name_py, nm.name_given,
+        nm.name_sorted, ad.addr_key, ad.addr_text
     FROM pooled LEFT JOIN plats USING (pid)
     UNION ALL
     SELECT pid, platform, name, CASE WHEN name IS NOT NULL THEN name_nick END, mphone, city,
-        address, birthday, email, nick_given
+        address, birthday, email, nick_given, name_py, name_given, name_sorted, addr_key,
+        addr_text
     FROM keyed WHERE n = 1
 )
 ORDER BY unique_id
@@ -192,7 +237,8 @@ SELECT _row FROM _identity_block_input WHERE regexp_matches(address, $chars)
 -- _identity_block_input (_row, unique_id, the features as text, …): the `columns` it
 -- names and what the comparisons derive: the given name, the name's words sorted, an
 -- address's numbers and its text without them (_identity_addr_py: the few addresses
--- whose digits or spaces are not ASCII, computed in Python). `row_ids`: Splink's
+-- whose digits or spaces are not ASCII, computed in Python); `names` or `address` is
+-- "given" when the input carries those fields already (RecordSource). `row_ids`: Splink's
 -- unique_id is the input's _row (the prediction joins its pairs on integers) and
 -- _ord the rank of the record's own id (the pairs' order); else the record's own id
 -- (training samples by it).
@@ -206,23 +252,18 @@ SELECT
 {% for c in columns %}
     b."{{ c }}",
 {% endfor %}
-{% if names %}
-    CASE WHEN regexp_full_match(b.name, '[\x{4e00}-\x{9fff}]{2,4}') THEN nullif(
-        CASE WHEN list_contains($compound, left(b.name, 2)) AND length(b.name) >= 3
-            THEN substr(b.name, 3) ELSE substr(b.name, 2) END, '')
-    END AS name_given,
-    array_to_string(list_sort(string_split(b.name_py, ' ')), ' ') AS name_sorted,
+{% if names == "given" %}
+    b.name_given, b.name_sorted,
+{% elif names %}
+    {{ name_fields("b.name", "b.name_py") }}
 {% endif %}
-{% if address %}
-    CASE WHEN p._row IS NOT NULL THEN p.addr_key
-        ELSE nullif(array_to_string(regexp_extract_all(b.address, '[0-9]+'), '|'), '')
-    END AS addr_key,
-    CASE WHEN p._row IS NOT NULL THEN p.addr_text
-        ELSE nullif(regexp_replace(b.address, '[0-9\t\n\v\f\r \x{1c}-\x{1f}]+', '', 'g'), '')
-    END AS addr_text,
+{% if address == "given" %}
+    b.addr_key, b.addr_text,
+{% elif address %}
+    {{ address_fields("b.address", "p", "p._row") }}
 {% endif %}
 FROM _identity_block_input b
-{% if address %}
+{% if address and address != "given" %}
 LEFT JOIN _identity_addr_py p USING (_row)
 {% endif %}
 
