@@ -4,7 +4,6 @@ masked tables, KPI tiles and audited downloads. UI only; every number comes from
 from __future__ import annotations
 
 import inspect
-import os
 from collections.abc import Callable
 from importlib import import_module
 from pathlib import Path
@@ -17,6 +16,7 @@ from dashboard.auth import current_user
 from scrm_lib import load_settings
 from scrm_lib.access.privacy import export_bytes, mask_frame
 from scrm_lib.access.state import record_audit
+from scrm_lib.engine import published_version
 from scrm_lib.errors import ScrmError
 from scrm_lib.labels import fmt_time, labelled, message, timezone
 from scrm_lib.warehouse.build import status as warehouse_status
@@ -33,16 +33,8 @@ def warehouse_path() -> Path:
     return settings().warehouse
 
 
-def _published_version(path: Path) -> float:
-    """The published file's mtime: a new build (atomic rename) invalidates the caches."""
-    try:
-        return os.stat(path).st_mtime_ns
-    except FileNotFoundError:
-        return 0
-
-
 @st.cache_data(show_spinner=False, max_entries=64)
-def _cached(func_path: str, path: str, version: int, kwargs: tuple) -> object:
+def _cached(func_path: str, path: str, version: str, kwargs: tuple) -> object:
     module, name = func_path.split(":")
     func = getattr(import_module(module), name)
     params = list(inspect.signature(func).parameters)
@@ -58,12 +50,13 @@ def query(func: Callable, **kwargs) -> object:
     A function whose ``warehouse`` parameter comes after others (a person id first) gets
     it by keyword: ``query(referral_chain, person_id="P…", depth=2)``.
 
-    The cache key holds the published file's mtime, so the first interaction
-    after a new build reads the new build; sessions never hold a connection.
+    The cache key holds the published build (a file's mtime, a folder's ``CURRENT``),
+    so the first interaction after a new build reads the new build; sessions never hold
+    a connection.
     """
     path = warehouse_path()
     key = f"{func.__module__}:{func.__name__}"
-    return _cached(key, str(path), _published_version(path), tuple(sorted(kwargs.items())))
+    return _cached(key, str(path), published_version(path), tuple(sorted(kwargs.items())))
 
 
 def status() -> dict | None:

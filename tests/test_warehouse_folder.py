@@ -108,6 +108,29 @@ def test_a_reader_keeps_its_version_while_a_build_publishes(tmp_path: Path) -> N
         held.disconnect()
 
 
+def test_caches_keyed_by_the_published_version_see_each_new_build(tmp_path: Path) -> None:
+    """The dashboard's caches are keyed by what a reader would open: the version CURRENT
+    names (a folder), the file's modification time (a DuckDB file)."""
+    import os
+
+    from scrm_lib.engine import published_version
+
+    folder = tmp_path / "lake"
+    assert published_version(folder) == ""
+    publish_version(folder, V1, 3, None)
+    first = published_version(folder)
+    publish_version(folder, V2, 5, V1)
+    assert first == f"version {V1}" and published_version(folder) == f"version {V2}"
+
+    file = tmp_path / "scrm.duckdb"
+    assert published_version(file) == ""
+    file.write_bytes(b"")
+    os.utime(file, ns=(1, 1_000))
+    before = published_version(file)
+    os.utime(file, ns=(1, 2_000))
+    assert before != published_version(file) != ""
+
+
 def test_cleanup_keeps_the_current_and_previous_versions_only(tmp_path: Path) -> None:
     folder = tmp_path / "lake"
     publish_version(folder, V1, 1, None)

@@ -23,6 +23,7 @@ from dashboard.components import (
     with_interval,
 )
 from scrm_lib.access.state import record_audit
+from scrm_lib.engine import published_version
 from scrm_lib.errors import ScrmError
 from scrm_lib.labels import label, labelled, language, reason, value_label
 from scrm_lib.social.automation.words import channels_words, condition_words
@@ -73,15 +74,8 @@ def _rules_signature() -> tuple:
         return (str(rules), 0)
 
 
-def _wh_version() -> int:
-    try:
-        return warehouse_path().stat().st_mtime_ns
-    except OSError:
-        return 0
-
-
 @st.cache_data(show_spinner=False, max_entries=8)
-def rules_table(version: int, sig: tuple) -> pd.DataFrame:
+def rules_table(version: str, sig: tuple) -> pd.DataFrame:
     from scrm_lib.social.automation import automation_rules
 
     return automation_rules(settings=settings())
@@ -102,14 +96,14 @@ def outbox_rows(sig: tuple, home: str, date: str) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner="计算结果… / Measuring results…", max_entries=8)
-def results_table(sig: tuple, version: int, warehouse: str, home: str) -> pd.DataFrame:
+def results_table(sig: tuple, version: str, warehouse: str, home: str) -> pd.DataFrame:
     from scrm_lib.social.automation import automation_results
 
     return automation_results(warehouse, settings=settings())
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def next_day(version: int, warehouse: str) -> dt.date | None:
+def next_day(version: str, warehouse: str) -> dt.date | None:
     """The day after the build's latest order: what the build's audiences were counted for."""
     from scrm_lib.engine import using
     from scrm_lib.social.automation.step import next_run_date
@@ -257,7 +251,7 @@ st.caption(
 # ---------------------------------------------------------------- rules
 st.subheader("规则 / Rules")
 try:
-    rules = rules_table(_wh_version(), _rules_signature())
+    rules = rules_table(published_version(warehouse_path()), _rules_signature())
 except ScrmError as exc:
     st.error(str(exc))
     rules = pd.DataFrame()
@@ -281,8 +275,9 @@ except ScrmError as exc:
     st.warning(str(exc))
     runs = pd.DataFrame()
 kept = runs["run_date"].tolist() if len(runs) else []
+wh = warehouse_path()
 default = (dt.date.fromisoformat(kept[-1]) if kept
-           else next_day(_wh_version(), str(warehouse_path())) or dt.date.today())  # fmt: skip
+           else next_day(published_version(wh), str(wh)) or dt.date.today())  # fmt: skip
 day = st.date_input("运行日期 / Run date", value=default, key="auto_date")
 date = (day if isinstance(day, dt.date) else default).isoformat()
 
@@ -424,7 +419,7 @@ else:
 # ---------------------------------------------------------------- results
 st.subheader("效果 / Results against the hold-out")
 try:
-    res = results_table(sig, _wh_version(), str(warehouse_path()), home)
+    res = results_table(sig, published_version(warehouse_path()), str(warehouse_path()), home)
 except ScrmError as exc:
     st.warning(str(exc))
     res = pd.DataFrame()

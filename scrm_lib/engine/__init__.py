@@ -19,7 +19,7 @@ from scrm_lib.engine.connect import (
     using,
     version_info,
 )
-from scrm_lib.engine.folder import is_published
+from scrm_lib.engine.folder import is_published, published_version
 from scrm_lib.engine.queries import render, sql
 from scrm_lib.engine.runner import Runner
 from scrm_lib.engine.spark import SPARK_INSTALL_HINT, spark_backend, spark_session, step_session
@@ -33,6 +33,7 @@ __all__ = [
     "list_tables",
     "materialize",
     "open_warehouse",
+    "published_version",
     "read_only_duckdb",
     "register_arrow",
     "render",

@@ -117,6 +117,25 @@ def is_published(path: str | Path) -> bool:
     return (p / POINTER).is_file() if p.is_dir() else p.is_file()
 
 
+def published_version(path: str | Path) -> str:
+    """What identifies the build a reader of ``path`` sees now, for caches keyed by it:
+    a folder's ``CURRENT`` (the version it names), a file's modification time; ``""``
+    when nothing is published. Never raises: a cache key is no place for an error.
+
+    Examples
+    --------
+    >>> published_version("/no/such/scrm.duckdb")
+    ''
+    """
+    p = Path(path)
+    try:
+        if p.is_dir():
+            return "version " + (p / POINTER).read_text(encoding="utf-8").strip()
+        return f"mtime {p.stat().st_mtime_ns}"
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
 def read_pointer(folder: Path) -> str | None:
     """The version id ``CURRENT`` names; ``None`` when there is no pointer (nothing published).
 
@@ -279,6 +298,7 @@ __all__ = [
     "duckdb_columns",
     "is_folder_warehouse",
     "is_published",
+    "published_version",
     "read_manifest",
     "read_pointer",
     "version_path",
