@@ -260,7 +260,8 @@ def build(
 
     With --engine spark the canonical tables are made on Spark and the build
     publishes a Parquet warehouse folder ([engine] warehouse_path, default
-    data/warehouse/spark); the later steps still run on DuckDB.
+    data/warehouse/spark); the steps that run on Spark (`scrm status` lists them
+    under runs) run there too, the others on DuckDB on this machine.
     """
     from scrm_lib.warehouse.build import build as run
 
