@@ -255,8 +255,13 @@ def identity_matching(path: Path, d: dict) -> list[Row]:
     before = ""
     if "stitch_seconds" in b:
         ba = b.get("accuracy_vs_truth", {})
+        b_cpu = f" (CPU {s(b['stitch_cpu_seconds'])})" if "stitch_cpu_seconds" in b else ""
+        # CPU seconds too grow with the load on a shared machine: the load beside them
+        b_load = b.get("machine", {}).get("load_average_at_start")
+        b_cpu += f" at load {b_load}" if b_cpu and b_load is not None else ""
         before = (
-            f"before: {s(b['stitch_seconds'])}, peak {b['peak_rss_gib_through_stitch']} GiB; "
+            f"before: {s(b['stitch_seconds'])}{b_cpu}, "
+            f"peak {b['peak_rss_gib_through_stitch']} GiB; "
             f"P {ba.get('pairwise_precision')} / R {ba.get('pairwise_recall')}"
         )
         if "same_load_run" in b:
