@@ -30,6 +30,7 @@ PY = sys.executable
 
 
 def run_size(persons: int, exports: Path | None = None) -> dict:
+    load_at_start = os.getloadavg()[0]
     home = WORK / str(persons)
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
@@ -83,7 +84,10 @@ def run_size(persons: int, exports: Path | None = None) -> dict:
     whole = steps.get("build_with_steps")
     result = {
         "persons": persons,
-        "machine": machine(),
+        # other jobs on the machine slow every step: the load is part of the result
+        "machine": machine(
+            load_average_at_start=load_at_start, load_average_at_end=os.getloadavg()[0]
+        ),
         "export_mib": round(export_bytes / 2**20, 1),
         "rows": status.get("tables", {}),
         "steps": {k: vars(v) for k, v in steps.items()},
