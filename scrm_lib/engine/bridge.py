@@ -182,13 +182,29 @@ class SparkBridge:
         attach_parquet(
             self.duck.con,
             self.version,
-            {name: (duckdb_columns(table.schema()), [p.relative_to(self.version).as_posix()
-                                                     for p in files])},
+            {name: (duckdb_columns(_instants(table.schema(), schema)),
+                    [p.relative_to(self.version).as_posix() for p in files])},
             label=self.label,
         )  # fmt: skip
         self.written[name] = ()
         self._read.add(name)
         logger.info("%s: %s written by spark (%d file(s))", self.label, name, len(files))
+
+
+def _instants(schema: Any, spark_schema: Any) -> Any:
+    """``schema`` (ibis, of a Spark table) with Spark's ``TIMESTAMP`` columns as UTC instants.
+
+    Spark's ``TIMESTAMP`` is an instant, written to Parquet as one (adjusted to UTC), but
+    ibis reads its type without a zone, so DuckDB would see a naive time where the DuckDB
+    build of the same mart has a ``TIMESTAMPTZ``. ``TIMESTAMP_NTZ`` stays naive.
+    """
+    import ibis
+    import ibis.expr.datatypes as dt
+
+    instants = {f.name for f in spark_schema.fields if f.dataType.typeName() == "timestamp"}
+    return ibis.schema(
+        {c: dt.Timestamp(timezone="UTC") if c in instants else t for c, t in schema.items()}
+    )
 
 
 __all__ = ["SparkBridge"]
