@@ -27,6 +27,24 @@ def _duckdb_epoch(at: dt.Timestamp(timezone="UTC")) -> dt.float64:  # type: igno
     """DuckDB's ``epoch(TIMESTAMPTZ)``: seconds since 1970 as a double."""
 
 
+@ibis.udf.scalar.builtin(name="get_json_object")
+def _spark_json_object(text: str, path: str) -> str:  # type: ignore[empty-body]
+    """Spark's ``get_json_object(text, '$.key')``."""
+
+
+def json_text(con: Any, text: ir.StringValue, key: str) -> ir.StringValue:
+    """The text under ``key`` of the JSON object in ``text`` (null when absent).
+
+    On Spark ibis's form is a Python UDF that the backend registers only for the
+    expressions it executes itself, so a cached or viewed table that holds it
+    fails to resolve (and would ship every row to Python); Spark's own
+    ``get_json_object`` reads it in the JVM.
+    """
+    if getattr(con, "name", "") == "pyspark":
+        return _spark_json_object(text, f"$.{key}")
+    return text.cast("json")[key].str
+
+
 def on_duckdb(con: Any) -> bool:
     """Whether the ibis backend ``con`` is DuckDB (where an engine-specific form pays)."""
     return getattr(con, "name", "") == "duckdb"
@@ -58,4 +76,4 @@ def backend_of(expr: ir.Expr) -> Any:
         return None
 
 
-__all__ = ["backend_of", "epoch_seconds", "on_duckdb"]
+__all__ = ["backend_of", "epoch_seconds", "json_text", "on_duckdb"]

@@ -27,6 +27,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from scrm_lib.engine.exprs import json_text
 from scrm_lib.social.channels.attribution import Inputs, person_orders_of
 from scrm_lib.warehouse.steps import person_map
 
@@ -37,9 +38,11 @@ def _person_events(con: Any, types: tuple[str, ...]) -> ir.Table:
     """``person_id, ts, type, staff, from_staff`` of WeCom contact events of ``types``."""
     e = con.table("events")
     e = e.filter(e.type.isin(types))
-    a = e.attributes.cast("json")
     pm = person_map(con)
-    j = e.mutate(staff=a["staff"].str, from_staff=a["from_staff"].str)
+    j = e.mutate(
+        staff=json_text(con, e.attributes, "staff"),
+        from_staff=json_text(con, e.attributes, "from_staff"),
+    )
     j = j.left_join(pm, j.account_id == pm.account_id)
     return j.select(
         person_id=ibis.coalesce(j.person_id, j.account_id),

@@ -31,6 +31,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
+from scrm_lib.engine.exprs import json_text
 from scrm_lib.warehouse.steps import person_map
 
 #: Touch kinds in tie-break order (earlier wins when two touches share a second).
@@ -62,18 +63,19 @@ def _account_touches(con: Any, tables: set[str]) -> list[ir.Table]:
     if "events" in tables:
         e = con.table("events")
         adds = e.filter(e.type.isin(("wecom_add", "wecom_follow")))
-        a_attrs = adds.attributes.cast("json")
         out.append(adds.select(
             account_id=adds.account_id, ts=adds.ts, platform=ibis.literal("wecom"),
-            touch=ibis.literal("wecom_add"), channel_code=_blank_to_null(a_attrs["state"].str),
-            staff_id=_blank_to_null(a_attrs["staff"].str), inviter_account_id=null,
+            touch=ibis.literal("wecom_add"),
+            channel_code=_blank_to_null(json_text(con, adds.attributes, "state")),
+            staff_id=_blank_to_null(json_text(con, adds.attributes, "staff")),
+            inviter_account_id=null,
             campaign=null, evidence="events:" + adds.event_id,
         ))  # fmt: skip
         scans = e.filter(e.type == "qr_scan")
-        s_attrs = scans.attributes.cast("json")
         out.append(scans.select(
             account_id=scans.account_id, ts=scans.ts, platform=ibis.literal("wechat"),
-            touch=ibis.literal("qr_scan"), channel_code=_blank_to_null(s_attrs["channel_code"].str),
+            touch=ibis.literal("qr_scan"), channel_code=_blank_to_null(
+                json_text(con, scans.attributes, "channel_code")),
             staff_id=null, inviter_account_id=null, campaign=null,
             evidence="events:" + scans.event_id,
         ))  # fmt: skip

@@ -101,7 +101,8 @@ def _sums(t: ir.Table, cfg: dict[str, Any]) -> dict[str, Any]:
         "persons": t.count(),
         "conv_n": _n(t.conv_matured),
         "conv_k": _n(t.conv_matured & t.converted.fill_null(False)),
-        "median_days_to_first_order": t.days_to_first.median(where=buyer),
+        # not median(where=): ibis filters the fraction too on Spark, which needs a constant
+        "median_days_to_first_order": ibis.ifelse(buyer, t.days_to_first, None).median(),
         "buyers": _n(buyer),
         "repeat_k": _n(t.n_orders >= 2),
         "gmv_total": t.gmv.sum(),
