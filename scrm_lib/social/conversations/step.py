@@ -150,4 +150,4 @@ def run(ctx: Any) -> dict[str, int]:
     return {name: tagged if name == "message_tags" else len(frames[name]) for name in MARTS}
 
 
-STEP = Step("conversations", run)
+STEP = Step("conversations", run, engines=("duckdb", "pyspark"))

@@ -42,4 +42,4 @@ def _rows(con: Any, name: str) -> int:
     return int(con.table(name).count().execute()) if name in con.list_tables() else 0
 
 
-STEP = Step("referrals", run)
+STEP = Step("referrals", run, engines=("duckdb", "pyspark"))
