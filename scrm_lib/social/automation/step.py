@@ -63,4 +63,4 @@ def run(ctx: Any) -> dict[str, int]:
     return {"automation_rules": len(df)}
 
 
-STEP = Step("automation", run)
+STEP = Step("automation", run, engines=("duckdb", "pyspark"))
