@@ -102,9 +102,10 @@ def test_every_named_statement_reads_in_duckdb_and_translates_to_spark():
     for name in queries.names():
         template = queries._template(name)
         blanks = dict.fromkeys(_undeclared(template.environment, name), "x")
-        # a parameter the statement loops over as a mapping (key -> (parts, bound)) gets one
+        # a parameter the statement loops over as a mapping (key -> (parts, bound, rule
+        # number)) gets one
         source = _source(name)
-        blanks |= {v: {"x": (["x"], 2)} for v in blanks if f"{v}.items()" in source}
+        blanks |= {v: {"x": (["x"], 2, 1)} for v in blanks if f"{v}.items()" in source}
         text = queries.sql(name, **blanks)
         sqlglot.parse(text, read="duckdb")
         assert queries.render(name, dialect="spark", **blanks), name
