@@ -138,9 +138,20 @@ def pipeline_prose(r: dict) -> str:
     )
     if full:
         text += (
-            f" The whole build with the identity, value and churn steps took "
-            f"{s(full['seconds'])} within {gib(full['peak_rss_mib'])}."
+            f" The whole build with every build step took "
+            f"{s(full['seconds'])} within {gib(full['peak_rss_mib'])}"
         )
+        steps = r.get("build_step_seconds") or {}
+        if steps:
+            top = sorted(steps.items(), key=lambda kv: -kv[1])[:6]
+            text += " (" + ", ".join(f"{k} {s(v)}" for k, v in top) + ")"
+        if r.get("ratio_with_steps_to_peer") is not None:
+            text += (
+                f"; from exports to that published warehouse, "
+                f"{s(r['ingest_plus_build_with_steps_seconds'])}, "
+                f"{ratio(r['ratio_with_steps_to_peer'])} the time of the peer"
+            )
+        text += "."
     return text
 
 
