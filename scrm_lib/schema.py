@@ -464,7 +464,23 @@ class Mart:
         out = pd.DataFrame(
             {c: df[c] if c in df else pd.Series(index=df.index) for c in self.schema.names}
         )
+        for c, t in self.schema.items():
+            # Spark hands timestamps back without a zone; its session runs in UTC, so
+            # they are UTC instants (DuckDB's come with the zone already)
+            if t.is_timestamp() and t.timezone and _naive_datetimes(out[c]):
+                out[c] = out[c].dt.tz_localize("UTC")
         return out.astype(self.dtypes)
+
+
+def _naive_datetimes(s: pd.Series) -> bool:
+    """Whether ``s`` holds datetimes without a time zone.
+
+    >>> _naive_datetimes(pd.Series(pd.to_datetime(["2025-01-01"])))
+    True
+    >>> _naive_datetimes(pd.Series(pd.to_datetime(["2025-01-01"], utc=True)))
+    False
+    """
+    return pd.api.types.is_datetime64_dtype(s.dtype) and getattr(s.dtype, "tz", None) is None
 
 
 def _pandas_dtype(t: dt.DataType) -> str:
