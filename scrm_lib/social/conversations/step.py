@@ -108,6 +108,7 @@ def daily_sentiment(tags: ir.Table, utc_offset_s: int) -> pd.DataFrame:
 
 def run(ctx: Any) -> dict[str, int]:
     """Build step: tag messages, person mart, service marts, tags and notes."""
+    from scrm_lib.engine import materialize
     from scrm_lib.schema import MARTS as DECLARED
     from scrm_lib.social.conversations import service
     from scrm_lib.social.conversations import tags as conv_tags
@@ -125,7 +126,7 @@ def run(ctx: Any) -> dict[str, int]:
         meta["note"] = "no messages: nothing to tag"
     else:
         tagger = Tagger.load(ctx.settings)
-        tags = con.create_table("message_tags", tag_messages_of(con, tagger), overwrite=True)
+        tags = materialize(con, "message_tags", tag_messages_of(con, tagger))
         tagged = int(tags.count().execute())
         frames = {"person_conversations": person_rows(tags, cfg).execute()}
         frames["service_conversations"] = service.conversations(con, cfg).execute()
