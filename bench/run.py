@@ -100,30 +100,16 @@ def run_size(persons: int, exports: Path | None = None) -> dict:
         "ratio_with_steps_to_peer": (
             round((steps["ingest"].seconds + whole.seconds) / peer, 2) if whole else None
         ),
-        "build_step_seconds": _step_seconds(home, env),
+        # seconds per step of the last build (its log): where the build goes
+        "build_step_seconds": {
+            st["step"]: st["seconds"] for st in status.get("steps") or [] if "step" in st
+        },
         "peak_rss_mib": max(v.peak_rss_mib for k, v in steps.items() if k in ("ingest", "build")),
         "failures": failures,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"pipeline_{persons}.json").write_text(json.dumps(result, indent=2) + "\n")
     return result
-
-
-def _step_seconds(home: Path, env: dict[str, str]) -> dict[str, float]:
-    """Seconds per build step of the last build (its log), to see where the build goes."""
-    out = subprocess.run(
-        [PY, "-m", "scrm_lib.cli", "status", "--json"],
-        cwd=home,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    try:
-        steps = json.loads(out.stdout).get("steps") or []
-    except json.JSONDecodeError:
-        return {}
-    return {s["step"]: s["seconds"] for s in steps if isinstance(s, dict) and "step" in s}
 
 
 def main() -> None:
