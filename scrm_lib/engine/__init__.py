@@ -5,7 +5,8 @@ Connections are opened here (:mod:`.connect`), every query runs through
 and the SQL that ibis cannot say lives in named query files under ``sql/``,
 written once in DuckDB's dialect and translated for Spark by sqlglot
 (:mod:`.queries`). A Spark build's steps on Spark and on DuckDB see each other's
-tables through :mod:`.bridge`.
+tables through :mod:`.bridge`. An iterative computation holds its rounds' tables
+in a :class:`Scratch`, by each engine's own means.
 """
 
 from scrm_lib.engine.connect import (
@@ -22,11 +23,13 @@ from scrm_lib.engine.connect import (
 from scrm_lib.engine.folder import is_published, published_version
 from scrm_lib.engine.queries import render, sql
 from scrm_lib.engine.runner import Runner
+from scrm_lib.engine.scratch import Scratch
 from scrm_lib.engine.spark import SPARK_INSTALL_HINT, spark_backend, spark_session, step_session
 
 __all__ = [
     "SPARK_INSTALL_HINT",
     "Runner",
+    "Scratch",
     "Warehouse",
     "duckdb_connect",
     "is_published",

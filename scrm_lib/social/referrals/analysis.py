@@ -100,7 +100,7 @@ def compute(
                 frames["referral_closure"] = g.reach.execute()
             else:
                 reach = g.reach.cast(DECLARED["referral_closure"].schema)
-                con.create_table(closure_table, reach, overwrite=True)
+                g.scratch.materialize(closure_table, reach)
                 del frames["referral_closure"]
             frames.update({
                 "referral_edges": g.edges.execute(),

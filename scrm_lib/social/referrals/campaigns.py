@@ -22,9 +22,10 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from scrm_lib.engine import Scratch
 from scrm_lib.social.channels.touches import REFERRAL
 from scrm_lib.social.referrals.config import HORIZONS
-from scrm_lib.social.referrals.graph import NO_CAMPAIGN, closure, table_name
+from scrm_lib.social.referrals.graph import NO_CAMPAIGN, closure
 from scrm_lib.social.referrals.persons import DAY
 
 
@@ -41,14 +42,12 @@ def campaign_expr(con: Any, links: ir.Table, conv: ir.Table, self_ref: ir.Table)
     inv = links.select("campaign", p="src").distinct()
     seeds = inv.anti_join(links.select("campaign", p="dst"), ["campaign", "p"])
     per_seed = seeds.group_by("campaign").aggregate(seeds=seeds.count())
-    reach = closure(con, links, by_campaign=True)
-    try:
+    with Scratch(con, "referral_closure") as scratch:
+        reach = closure(scratch, links, by_campaign=True)
         r = reach.filter(reach.ancestor_id != reach.descendant_id)
         chains = r.semi_join(seeds, (r.grp == seeds.campaign) & (r.ancestor_id == seeds.p))
         gens = chains.group_by(campaign="grp").aggregate(generations=chains.depth.max())
         gens = ibis.memtable(gens.to_pyarrow())  # one row per campaign: the closure can go
-    finally:
-        con.drop_table(table_name(reach), force=True)
     selfs = self_ref.group_by("campaign").aggregate(self_referrals=self_ref.count())
     out = stats
     for part in (per_seed, gens):

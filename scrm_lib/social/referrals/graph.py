@@ -19,6 +19,8 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
+from scrm_lib.engine import Scratch
+
 #: Links without a campaign are grouped under this name.
 NO_CAMPAIGN = "(无活动)"
 #: The group of the whole graph in a closure that is not per campaign.
@@ -116,13 +118,14 @@ def links_of(edges: ir.Table) -> ir.Table:
     )
 
 
-def closure(con: Any, links: ir.Table, *, by_campaign: bool = False) -> ir.Table:
+def closure(scratch: Scratch, links: ir.Table, *, by_campaign: bool = False) -> ir.Table:
     """``grp, ancestor_id, descendant_id, depth``: who reaches whom, at the shortest depth.
 
-    A temporary table in ``con`` that the caller drops (``con.drop_table(table_name(t))``).
-    ``grp`` is the campaign with ``by_campaign`` (a campaign's own chains), else
-    :data:`WHOLE`. A person on a ring reaches themselves (``ancestor_id ==
-    descendant_id``); callers that count downstream persons leave those rows out.
+    The generations' union, each held in ``scratch`` (:class:`scrm_lib.engine.Scratch`,
+    on either engine) until the scratch is closed. ``grp`` is the campaign with
+    ``by_campaign`` (a campaign's own chains), else :data:`WHOLE`. A person on a ring
+    reaches themselves (``ancestor_id == descendant_id``); callers that count
+    downstream persons leave those rows out.
 
     Breadth first, one engine statement per generation, so the depth kept is the
     shortest. A recursive statement that checks every new pair against all pairs
@@ -131,40 +134,45 @@ def closure(con: Any, links: ir.Table, *, by_campaign: bool = False) -> ir.Table
     inviters. A person with one inviter is reached from an ancestor along one chain
     only, so their pair is new whenever the inviter's pair was. A pair of a person
     with themselves (a ring) is kept and never extended, which ends every ring.
+
+    Each generation is held apart and the closure is their union, not one table
+    appended to: Spark cannot append to a held table, and a copy of the whole
+    closure into one would double its peak.
     """
     grp = links.campaign if by_campaign else ibis.literal(WHOLE)
     keys = ["grp", "ancestor_id", "descendant_id"]
-    with _Temps(con) as temps:
-        e = temps.hold(links.select(grp=grp, src="src", dst="dst").distinct())
-        multi = e.group_by(["grp", "dst"]).aggregate(n=e.count())
-        multi = temps.hold(multi.filter(multi.n > 1).drop("n"))
-        one = ibis.literal(1, "int64")
-        out = temps.hold(e.select("grp", ancestor_id=e.src, descendant_id=e.dst, depth=one))
-        seen = temps.hold(_ending_at(out, multi))
-        frontier, depth = out, 1
-        while True:
-            depth += 1
-            f = frontier.filter(frontier.ancestor_id != frontier.descendant_id)
-            j = f.join(e, (f.grp == e.grp) & (f.descendant_id == e.src))
-            step = j.select(
-                grp=f.grp, ancestor_id=f.ancestor_id, descendant_id=e.dst,
-                depth=ibis.literal(depth, "int64"),
-            ).distinct()  # fmt: skip
-            fresh = _ending_at(step, multi).anti_join(seen, keys)
-            single = step.anti_join(multi, [step.grp == multi.grp, step.descendant_id == multi.dst])
-            new = temps.hold(single.union(fresh))
-            if frontier is not out:
-                temps.drop(frontier)
-            if not new.count().execute():
-                return temps.keep(out)
-            con.insert(table_name(out), new)
-            con.insert(table_name(seen), _ending_at(new, multi))
-            frontier = new
-
-
-def table_name(t: ir.Table) -> str:
-    """The bare name of a table in the connection (a temporary one's is ``temp.main.name``)."""
-    return t.get_name().rsplit(".", 1)[-1]
+    hold = scratch.hold
+    e = hold(links.select(grp=grp, src="src", dst="dst").distinct())
+    multi = e.group_by(["grp", "dst"]).aggregate(n=e.count())
+    multi = hold(multi.filter(multi.n > 1).drop("n"))
+    one = ibis.literal(1, "int64")
+    frontier = hold(e.select("grp", ancestor_id=e.src, descendant_id=e.dst, depth=one))
+    generations = [frontier]
+    seen = hold(_ending_at(frontier, multi))
+    depth = 1
+    while True:
+        depth += 1
+        f = frontier.filter(frontier.ancestor_id != frontier.descendant_id)
+        j = f.join(e, (f.grp == e.grp) & (f.descendant_id == e.src))
+        step = j.select(
+            grp=f.grp, ancestor_id=f.ancestor_id, descendant_id=e.dst,
+            depth=ibis.literal(depth, "int64"),
+        ).distinct()  # fmt: skip
+        fresh = _ending_at(step, multi).anti_join(seen, keys)
+        single = step.anti_join(multi, [step.grp == multi.grp, step.descendant_id == multi.dst])
+        new = hold(single.union(fresh))
+        if not new.count().execute():
+            scratch.drop(new)
+            break
+        generations.append(new)
+        # the pairs seen so far, copied with the new ones: a union of every round's
+        # would make each round's statement longer than the last
+        grown = hold(seen.union(_ending_at(new, multi)))
+        scratch.drop(seen)
+        seen, frontier = grown, new
+    for t in (e, multi, seen):
+        scratch.drop(t)
+    return ibis.union(*generations) if len(generations) > 1 else generations[0]
 
 
 def _ending_at(pairs: ir.Table, persons: ir.Table) -> ir.Table:
@@ -172,40 +180,12 @@ def _ending_at(pairs: ir.Table, persons: ir.Table) -> ir.Table:
     return pairs.semi_join(persons, [pairs.grp == persons.grp, pairs.descendant_id == persons.dst])
 
 
-class _Temps:
-    """The temporary tables of one computation: all dropped on exit but those kept."""
-
-    def __init__(self, con: Any) -> None:
-        self.con = con
-        self.names: list[str] = []
-
-    def hold(self, expr: ir.Table) -> ir.Table:
-        name = ibis.util.gen_name("referral_closure")
-        self.names.append(name)
-        return self.con.create_table(name, expr, temp=True)
-
-    def drop(self, t: ir.Table) -> None:
-        self.names.remove(table_name(t))
-        self.con.drop_table(table_name(t), force=True)
-
-    def keep(self, t: ir.Table) -> ir.Table:
-        self.names.remove(table_name(t))
-        return t
-
-    def __enter__(self) -> _Temps:
-        return self
-
-    def __exit__(self, *_: Any) -> None:
-        while self.names:
-            self.con.drop_table(self.names.pop(), force=True)
-
-
 @dataclass
 class Graph:
     """The person edges, the counted links and the closure of one computation, cached.
 
-    Use it as a context: every cached table is dropped on exit while the connection
-    is still open.
+    Use it as a context: every cached table and the closure are dropped on exit while
+    the connection is still open.
     """
 
     con: Any
@@ -213,8 +193,8 @@ class Graph:
     links: ir.Table
     reach: ir.Table  # the closure without a person reaching themselves
     rings: ir.Table  # person_id of persons on a ring
+    scratch: Scratch  # holds the closure
     held: list[ir.Table] = field(default_factory=list)
-    temps: list[str] = field(default_factory=list)
 
     @classmethod
     def of(cls, con: Any) -> Graph | None:
@@ -224,11 +204,17 @@ class Graph:
             return None
         edges = edges.cache()
         links = links_of(edges).cache()
-        raw = closure(con, links)
-        name = table_name(raw)
+        scratch = Scratch(con, "referral_closure")
+        try:
+            raw = closure(scratch, links)
+        except BaseException:
+            scratch.close()
+            links.release()
+            edges.release()
+            raise
         reach = raw.filter(raw.ancestor_id != raw.descendant_id).drop("grp")
         rings = raw.filter(raw.ancestor_id == raw.descendant_id).select(person_id="ancestor_id")
-        return cls(con, edges, links, reach, rings.distinct(), [edges, links], [name])
+        return cls(con, edges, links, reach, rings.distinct(), scratch, [edges, links])
 
     def __enter__(self) -> Graph:
         return self
@@ -236,5 +222,4 @@ class Graph:
     def __exit__(self, *_: Any) -> None:
         while self.held:
             self.held.pop().release()
-        while self.temps:
-            self.con.drop_table(self.temps.pop(), force=True)
+        self.scratch.close()
