@@ -97,9 +97,138 @@ def render(name: str, *, dialect: str = "duckdb", **fragments: Any) -> str:
     text = sql(name, **fragments)
     if dialect == "duckdb":
         return text
+    return ";\n".join(translate(text, dialect))
+
+
+def translate(text: str, dialect: str) -> list[str]:
+    """DuckDB statements in another engine's dialect: sqlglot's translation, and for Spark
+    the few DuckDB functions it passes through unchanged (:func:`_for_spark`).
+
+    >>> translate("SELECT regexp_full_match(v, '[a-z]+'), list_value(1, 2)[-1]", "spark")
+    ["SELECT v RLIKE '^(?:[a-z]+)$', ELEMENT_AT(ARRAY(1, 2), -1)"]
+    """
     import sqlglot
 
-    return ";\n".join(sqlglot.transpile(text, read="duckdb", write=dialect))
+    trees = sqlglot.parse(text, read="duckdb")
+    if dialect == "spark":
+        trees = [_for_spark(t) for t in trees if t is not None]
+    return [t.sql(dialect=dialect) for t in trees if t is not None]
+
+
+def _for_spark(tree: Any) -> Any:
+    """A DuckDB statement's tree with what sqlglot would pass to Spark unchanged rewritten:
+
+    - ``regexp_full_match(x, 'p')``: ``x RLIKE '^(?:p)$'`` (RLIKE finds, like
+      ``regexp_matches``);
+    - ``\\p{Han}`` in a pattern: Java's name of the script, ``\\p{IsHan}``;
+    - ``list[-1]`` (from the end): ``element_at(list, -1)`` (a Spark index counts from 0
+      and never from the end);
+    - ``WITH x AS MATERIALIZED``: a plain CTE (Spark decides what to keep);
+    - ``string_agg(DISTINCT x, sep ORDER BY x)``: :func:`_distinct_sorted_list`;
+    - ``list_has_any(a, b)``: ``arrays_overlap(a, b)`` (sqlglot writes DuckDB's ``&&``);
+    - ``jaro_winkler_similarity(a, b)``: ``jaro_winkler(a, b)``, the UDF of Splink's jar.
+    """
+    from sqlglot import exp
+
+    def fix(node: Any) -> Any:
+        if isinstance(node, exp.RegexpFullMatch):
+            value, pattern = node.this, node.expression
+            if isinstance(pattern, exp.Literal):
+                pattern = exp.Literal.string(f"^(?:{pattern.this})$")
+            else:
+                pattern = exp.Concat(
+                    expressions=[exp.Literal.string("^(?:"), pattern, exp.Literal.string(")$")]
+                )
+            return exp.RegexpLike(this=value, expression=pattern)
+        if isinstance(node, exp.Bracket) and len(node.expressions) == 1:
+            index = node.expressions[0]
+            # sqlglot keeps a DuckDB index counted from 0 (list[-1] is read as -2)
+            if isinstance(index, exp.Neg) and isinstance(index.this, exp.Literal):
+                last = exp.Literal.number(1 - int(index.this.this))
+                return exp.Anonymous(this="element_at", expressions=[node.this, last])
+        if isinstance(node, exp.CTE) and node.args.get("materialized") is not None:
+            node.set("materialized", None)
+        if isinstance(node, exp.GroupConcat):
+            return _distinct_sorted_list(node) or node
+        if isinstance(node, exp.ArrayOverlaps):
+            return exp.Anonymous(this="arrays_overlap", expressions=[node.this, node.expression])
+        if isinstance(node, exp.JarowinklerSimilarity):
+            # Spark has none: the one Splink's jar registers (splink.similarity_jar)
+            return exp.Anonymous(this="jaro_winkler", expressions=[node.this, node.expression])
+        return node
+
+    def han(node: Any) -> Any:
+        if isinstance(node, exp.Literal) and node.is_string and "\\p{Han}" in node.this:
+            return exp.Literal.string(node.this.replace("\\p{Han}", "\\p{IsHan}"))
+        return node
+
+    return tree.transform(han).transform(fix)
+
+
+def _distinct_sorted_list(node: Any) -> Any:
+    """``string_agg(DISTINCT x, sep ORDER BY x)`` as ``array_join(array_sort(collect_set(x)),
+    sep)``, or None for another ``string_agg``: Spark 4.0 fails to plan a ``LISTAGG(DISTINCT
+    ...)`` beside another DISTINCT aggregate of the same SELECT (a ClassCastException)."""
+    from sqlglot import exp
+
+    order = node.this
+    if not isinstance(order, exp.Order) or not isinstance(order.this, exp.Distinct):
+        return None
+    values = order.this.expressions
+    keys = order.expressions
+    if len(values) != 1 or len(keys) != 1 or keys[0].args.get("desc"):
+        return None
+    if keys[0].this != values[0]:
+        return None
+    separator = node.args.get("separator") or exp.Literal.string(",")
+    collected = exp.Anonymous(this="collect_set", expressions=[values[0].copy()])
+    ordered = exp.Anonymous(this="array_sort", expressions=[collected])
+    return exp.Anonymous(this="array_join", expressions=[ordered, separator.copy()])
+
+
+def condition(text: str, dialect: str) -> str:
+    """A DuckDB boolean expression (a Splink comparison level's ``sql_condition``) in
+    ``dialect``; Splink's ``ELSE`` level stays as it is.
+
+    >>> condition('jaro_winkler_similarity("city_l", "city_r") >= 0.9', "spark")
+    'JARO_WINKLER(`city_l`, `city_r`) >= 0.9'
+    """
+    import sqlglot
+
+    if dialect == "duckdb" or text.strip().upper() == "ELSE":
+        return text
+    tree = sqlglot.parse_one(text, read="duckdb")
+    if dialect == "spark":
+        tree = _for_spark(tree)
+    return tree.sql(dialect=dialect)
+
+
+def spark_statement(name: str, **fragments: Any) -> tuple[str, str | None, str]:
+    """Statement ``name`` for a Spark session that keeps a build's tables as temporary views.
+
+    DuckDB's ``CREATE [OR REPLACE] [TEMP] TABLE t AS q`` becomes ``("create", "t",
+    q in Spark SQL)``: the caller keeps the result of ``q`` as the view ``t`` (Spark SQL
+    cannot replace a view with a query that reads it, as these statements do). ``DROP
+    TABLE [IF EXISTS] t`` becomes ``("drop", "t", "")``; any other statement ``("run",
+    None, its Spark SQL)``.
+
+    >>> spark_statement("identity.keep_frame", target="t", frame="f")
+    ('create', 't', 'SELECT * FROM f')
+    """
+    import sqlglot
+    from sqlglot import exp
+
+    text = sql(name, **fragments)
+    tree = sqlglot.parse_one(text, read="duckdb")
+    if isinstance(tree, exp.Create) and tree.kind == "TABLE" and tree.expression is not None:
+        query = tree.expression
+        # a CTE list written before the statement belongs to its query
+        if tree.args.get("with") is not None:
+            query.set("with", tree.args["with"])
+        return "create", tree.this.name, _for_spark(query).sql(dialect="spark")
+    if isinstance(tree, exp.Drop) and tree.kind in ("TABLE", "VIEW"):
+        return "drop", tree.this.name, ""
+    return "run", None, ";\n".join(translate(text, "spark"))
 
 
 def dialect_of(con: Any) -> str:
@@ -108,4 +237,13 @@ def dialect_of(con: Any) -> str:
     return {"pyspark": "spark"}.get(name, "duckdb" if "duckdb" in type(con).__module__ else name)
 
 
-__all__ = ["SQL_DIR", "dialect_of", "names", "render", "sql"]
+__all__ = [
+    "SQL_DIR",
+    "condition",
+    "dialect_of",
+    "names",
+    "render",
+    "spark_statement",
+    "sql",
+    "translate",
+]

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import ibis.expr.types as ir
 
-from scrm_lib.engine.queries import dialect_of, render
+from scrm_lib.engine.queries import dialect_of, render, spark_statement
 from scrm_lib.errors import ScrmError, WarehouseError
 
 if TYPE_CHECKING:
@@ -122,11 +122,39 @@ class Runner:
         ``params`` are bound by the engine (``$name`` in the file); ``fragments``
         fill the template (identifiers, optional clauses).
         """
+        if self.engine == "pyspark":
+            return self._spark_query(name, params, step=step, table=table, **fragments)
         text = render(name, dialect=dialect_of(self.con), **fragments)
         with self.step(step or name, table=table, sql=text):
-            if self.engine == "pyspark":
-                return self.con._session.sql(text, args=params or None)
             return _duckdb(self.con).execute(text, params or None)
+
+    def _spark_query(
+        self,
+        name: str,
+        params: dict[str, Any] | None,
+        *,
+        step: str | None,
+        table: str | None,
+        **fragments: Any,
+    ) -> Any:
+        """The named statement on Spark, whose tables are the session's temporary views.
+
+        A statement that makes a table (``CREATE [TEMP] TABLE t AS ...``) computes its
+        rows now and keeps them as the view ``t`` (checkpointed: the statements after it
+        read it, and some replace it with a query that reads it); ``DROP TABLE t`` drops
+        the view. Any other statement returns its DataFrame.
+        """
+        action, target, text = spark_statement(name, **fragments)
+        session = self.con._session
+        with self.step(step or name, table=table or target, sql=text):
+            if action == "drop":
+                session.catalog.dropTempView(target)
+                return None
+            frame = session.sql(text, args=params or None)
+            if action == "create":
+                frame = frame.localCheckpoint()
+                frame.createOrReplaceTempView(target)
+            return frame
 
     def df(self, name: str, params: dict[str, Any] | None = None, **kw: Any) -> pd.DataFrame:
         """The named query's result as a pandas frame."""
@@ -146,8 +174,9 @@ class Runner:
         return found[0][0] if found else None
 
     def arrow(self, name: str, params: dict[str, Any] | None = None, **kw: Any) -> pa.Table:
-        """The named query's result as a pyarrow table (DuckDB)."""
-        return self.query(name, params, **kw).to_arrow_table()
+        """The named query's result as a pyarrow table."""
+        result = self.query(name, params, **kw)
+        return result.toArrow() if self.engine == "pyspark" else result.to_arrow_table()
 
     def tables(self, *, step: str = "tables") -> set[str]:
         """Names of the tables and views the connection sees (temporary ones too)."""

@@ -10,6 +10,7 @@ from typing import Any
 import ibis
 
 from scrm_lib.engine.runner import first_line as _first_line
+from scrm_lib.engine.splink import similarity_jar
 from scrm_lib.errors import WarehouseError
 
 logger = logging.getLogger(__name__)
@@ -89,6 +90,8 @@ def spark_session(
         "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
         "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
         **({"spark.executor.memory": executor_memory} if executor_memory else {}),
+        # Splink's comparison functions on Spark (identity's matching), from its package
+        **({"spark.jars": jar} if (jar := similarity_jar()) else {}),
         **(conf or {}),
     }
     builder = SparkSession.builder.appName(app_name).master(master)

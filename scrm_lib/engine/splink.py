@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scrm_lib.engine.runner import Runner
@@ -65,9 +66,7 @@ def registered(con: Any, name: str, frame: pd.DataFrame) -> Iterator[str]:
     con = _engine(con)
     if _is_spark(con):
         session = con._session
-        if hasattr(frame, "to_pandas"):  # an Arrow table
-            frame = frame.to_pandas()
-        session.createDataFrame(frame).createOrReplaceTempView(name)
+        session.createDataFrame(_typed_arrow(frame)).createOrReplaceTempView(name)
         try:
             yield name
         finally:
@@ -79,6 +78,21 @@ def registered(con: Any, name: str, frame: pd.DataFrame) -> Iterator[str]:
         yield name
     finally:
         db.unregister(name)
+
+
+def _typed_arrow(frame: Any) -> Any:
+    """A pandas frame (or Arrow table) as Arrow with a type in every column: Spark takes its
+    schema from it, also when it has no rows; a column null everywhere is text."""
+    import pyarrow as pa
+
+    if not isinstance(frame, pa.Table):
+        frame = pa.Table.from_pandas(frame, preserve_index=False)
+    table = frame
+    for i, f in enumerate(table.schema):
+        # pandas' Arrow-backed text is large_string, which Spark's schema inference refuses
+        if pa.types.is_null(f.type) or pa.types.is_large_string(f.type):
+            table = table.set_column(i, f.name, table.column(i).cast(pa.string()))
+    return table
 
 
 @contextlib.contextmanager
@@ -121,6 +135,67 @@ def scratch_duckdb(
         yield db
 
 
+@contextlib.contextmanager
+def scratch_spark(con: Any) -> Iterator[Any]:
+    """An ibis backend on a session of its own beside ``con``'s (same executors and SQL
+    settings, its own temporary views), whose views are dropped on exit: Splink's tables
+    on Spark, as :func:`scratch_duckdb` holds them on DuckDB, never meet the step's (a
+    Spark step's views are published as its marts)."""
+    from scrm_lib.engine.spark import spark_backend, step_session
+
+    session = step_session(_engine(con)._session)
+    try:
+        yield spark_backend(session)
+    finally:
+        for table in session.catalog.listTables():
+            if table.isTemporary:
+                session.catalog.dropTempView(table.name)
+
+
+def similarity_jar() -> str | None:
+    """The jar of Spark functions Splink's comparisons call on Spark (``jaro_winkler``,
+    ``jaccard``, ``damerau_levenshtein``), as Splink ships it for Spark 4; None without
+    Splink. The Spark session loads it at start (:func:`scrm_lib.engine.spark_session`)."""
+    import importlib.util
+
+    found = importlib.util.find_spec("splink")
+    if found is None or found.origin is None:
+        return None
+    jar = Path(found.origin).parent / "internals/files/spark_jars" / SIMILARITY_JAR
+    return str(jar) if jar.is_file() else None
+
+
+#: Splink's jar for Spark 4 (pyspark 4.0): in the installed package, nothing downloaded.
+SIMILARITY_JAR = "scala-udf-similarity-0.2.1_spark4.x.jar"
+
+
+def splink_settings(settings: Any, con: Any) -> Any:
+    """Splink settings written for DuckDB (a ``SettingsCreator`` or a saved model) for the
+    engine of ``con``: as they are on DuckDB; on Spark a model whose comparison levels'
+    SQL is Spark's (:func:`scrm_lib.engine.queries.condition`), which Splink then runs
+    as it is. A model already in Spark's dialect (saved by a Spark linker) is returned.
+    """
+    import copy
+
+    from scrm_lib.engine.queries import condition
+
+    if not _is_spark(_engine(con)):
+        return settings
+    if not isinstance(settings, dict):
+        settings = settings.get_settings("duckdb").as_dict()
+    if settings.get("sql_dialect") == "spark":
+        return settings
+    out = copy.deepcopy(settings)
+    out["sql_dialect"] = "spark"
+    for comparison in out.get("comparisons", []):
+        for level in comparison.get("comparison_levels", []):
+            level["sql_condition"] = condition(level["sql_condition"], "spark")
+    for rule in out.get("blocking_rules_to_generate_predictions", []):
+        rule["blocking_rule"] = condition(rule["blocking_rule"], "spark")
+        rule["sql_dialect"] = "spark"
+    return out
+
+
 def splink_db_api(con: Any) -> Any:
     """Splink's database API over ``con``: ``SparkAPI`` on a Spark backend, else ``DuckDBAPI``.
 
@@ -140,10 +215,19 @@ def splink_db_api(con: Any) -> Any:
     if _is_spark(con):
         from splink import SparkAPI
 
-        return SparkAPI(spark_session=con._session)
+        # persist, not Splink's checkpoint to a folder: a build sets no checkpoint folder,
+        # and its Spark session's working tables live as long as the step (scratch_spark)
+        return SparkAPI(spark_session=con._session, break_lineage_method="persist")
     from splink import DuckDBAPI
 
     return DuckDBAPI(connection=_duckdb(con))
 
 
-__all__ = ["registered", "scratch_duckdb", "splink_db_api"]
+__all__ = [
+    "registered",
+    "scratch_duckdb",
+    "scratch_spark",
+    "similarity_jar",
+    "splink_db_api",
+    "splink_settings",
+]

@@ -46,7 +46,13 @@ from typing import Any
 
 import pandas as pd
 
-from scrm_lib.engine.splink import registered, scratch_duckdb, splink_db_api
+from scrm_lib.engine.splink import (
+    registered,
+    scratch_duckdb,
+    scratch_spark,
+    splink_db_api,
+    splink_settings,
+)
 from scrm_lib.identity._engine import runner
 from scrm_lib.identity.config import IdentityConfig
 
@@ -572,8 +578,8 @@ def _settings(columns: list[str], link_type: str = "dedupe_only", *, rules: bool
                 comparison_levels=[
                     cll.NullLevel("platform"),
                     cll.CustomLevel(
-                        "len(list_intersect(string_split(platform_l, ','), "
-                        "string_split(platform_r, ','))) > 0",
+                        "list_has_any(string_split(platform_l, ','), "
+                        "string_split(platform_r, ','))",
                         label_for_charts="share a platform",
                     ),
                     cll.ElseLevel(),
@@ -617,7 +623,11 @@ MIN_LABELLED_PAIRS = 200
 
 
 def train_model(
-    records: pd.DataFrame, cfg: IdentityConfig, labels: pd.Series | None = None
+    records: pd.DataFrame,
+    cfg: IdentityConfig,
+    labels: pd.Series | None = None,
+    *,
+    on: Any = None,
 ) -> dict[str, Any] | None:
     """Estimate the Fellegi–Sunter model on the records (λ, u by sampling, m by labels or EM).
 
@@ -638,6 +648,9 @@ def train_model(
         u-sampling size and seed.
     labels
         Component label per ``unique_id`` (accounts sharing a label are matches).
+    on
+        The warehouse's engine (see :class:`_splink`): Splink trains on Spark beside a
+        Spark warehouse, else in a private DuckDB.
 
     Returns
     -------
@@ -659,7 +672,7 @@ def train_model(
         k = size[size > 1].groupby(lab[size > 1]).first()
         labelled = int((k * (k - 1) // 2).sum())
     df = _SplinkInput(records, cols, cfg, keys=False)
-    with _splink(df, _settings(cols, rules=False), cfg.splink_memory_limit) as linker:
+    with _splink(df, _settings(cols, rules=False), cfg.splink_memory_limit, on=on) as linker:
         lam = _lambda_rules(cols)
         if lam:
             linker.training.estimate_probability_two_random_records_match(
@@ -675,7 +688,8 @@ def train_model(
     # of their name, so the sample keeps its matches together (a sample of records
     # would keep a pair only with the square of the rate, and EM then lost the matches)
     sample = records[_em_sample(records, cfg.train_max_records)].reset_index(drop=True)
-    ctx = _splink(_SplinkInput(sample, cols, cfg, keys=False), model, cfg.splink_memory_limit)
+    em = _SplinkInput(sample, cols, cfg, keys=False)
+    ctx = _splink(em, model, cfg.splink_memory_limit, on=on)
     with ctx as linker:
         for rule in ("city", "name_py"):
             if rule not in cols:
@@ -855,11 +869,18 @@ class _SplinkInput:
     def __call__(self, con: Any) -> str:
         """Make ``identity_records`` (and ``identity_pairs``) on ``con``; the records' name."""
         from scrm_lib.engine import Runner
-        from scrm_lib.ingest.names import COMPOUND_SURNAMES
 
         db = Runner(con, label="identity")
-        con.register("_identity_block_input", self.frame)
-        con.register("_identity_addr_py", self._odd_addresses(db))
+        with (
+            registered(db, "_identity_block_input", self.frame),
+            registered(db, "_identity_addr_py", self._odd_addresses(db)),
+        ):
+            self._make(db)
+        return "identity_records"
+
+    def _make(self, db: Any) -> None:
+        from scrm_lib.ingest.names import COMPOUND_SURNAMES
+
         names = self.derived["names"]
         db.query(
             "identity_matching.splink_records",
@@ -881,9 +902,6 @@ class _SplinkInput:
                 parts=[p for p in self.parts if p != "name"],
                 address=self.address,
             )
-        con.unregister("_identity_addr_py")
-        con.unregister("_identity_block_input")
-        return "identity_records"
 
     def _odd_addresses(self, db: Any) -> pd.DataFrame:
         """Key and text of the addresses whose digits or spaces are not ASCII (by Python's
@@ -996,14 +1014,20 @@ def _arrow(df: pd.DataFrame) -> Any:
 
 
 class _splink:
-    """A Splink DuckDB linker over a private database, memory-capped, Splink's chatter muted.
+    """A Splink linker over a private database, Splink's chatter muted.
 
     ``records``: a :class:`_SplinkInput` made in the database (the identity stage), or a
-    frame Splink registers as it is.
+    frame Splink registers as it is. ``on``: the warehouse's engine. On Spark the linker
+    is Splink's Spark one, on a session of its own beside the warehouse's
+    (:func:`~scrm_lib.engine.splink.scratch_spark`), the settings' SQL in Spark's dialect;
+    else a DuckDB one over a private in-memory database capped at ``memory_limit``.
     """
 
-    def __init__(self, records: Any, settings: Any, memory_limit: str = "2GB") -> None:
+    def __init__(
+        self, records: Any, settings: Any, memory_limit: str = "2GB", *, on: Any = None
+    ) -> None:
         self.records, self.settings, self.memory_limit = records, settings, memory_limit
+        self.on = on
 
     def __enter__(self) -> Any:
         self.stack = contextlib.ExitStack()
@@ -1011,9 +1035,13 @@ class _splink:
         # cap it and let it spill to a private directory
         self.spill = tempfile.TemporaryDirectory(prefix="scrm-splink-")
         self.stack.callback(self.spill.cleanup)
-        self.db = self.stack.enter_context(
-            scratch_duckdb(self.memory_limit, temp_directory=self.spill.name)
-        )
+        if self.on is not None and runner(self.on).engine == "pyspark":
+            self.db = self.stack.enter_context(scratch_spark(self.on))
+        else:
+            self.db = self.stack.enter_context(
+                scratch_duckdb(self.memory_limit, temp_directory=self.spill.name)
+            )
+        self.run = runner(self.db)
         log = logging.getLogger("splink")
         # Splink warns about untrainable levels (a field seen on one platform only): expected
         self.stack.callback(log.setLevel, log.level)
@@ -1031,7 +1059,7 @@ class _splink:
         """A fresh linker over the same registered records, from ``settings`` (or a model)."""
         from splink import Linker
 
-        return Linker(self.sdf, settings, log_level=None)
+        return Linker(self.sdf, splink_settings(settings, self.db), log_level=None)
 
     def __exit__(self, *exc: object) -> None:
         self.stack.close()
@@ -1043,6 +1071,7 @@ def probabilistic_edges(
     model: dict[str, Any] | None = None,
     *,
     stats: dict[str, int] | None = None,
+    on: Any = None,
 ) -> pd.DataFrame:
     """Pairs whose Splink match probability is at or above ``cfg.threshold``.
 
@@ -1057,6 +1086,8 @@ def probabilistic_edges(
     stats
         When given, ``candidate_pairs`` is set in it: the pairs Splink scored (each
         pair once, whatever keys it shares).
+    on
+        The warehouse's engine: Splink predicts on Spark beside a Spark warehouse.
 
     Returns
     -------
@@ -1068,19 +1099,19 @@ def probabilistic_edges(
     """
     out_cols = ["a", "b", "match_probability", "match_weight", "compared", "ambiguous"]
     if model is None:
-        model = train_model(records, cfg)
+        model = train_model(records, cfg, on=on)
     if model is None or len(records) < 2:
         return pd.DataFrame(columns=out_cols)
     source = _SplinkInput(records, model["columns"], cfg)
     settings = address_mismatch_floor(model["splink"])
     # the pairs are made with the records (_SplinkInput), not by Splink's rules
     settings["blocking_rules_to_generate_predictions"] = []
-    ctx = _splink(source, settings, cfg.splink_memory_limit)
+    ctx = _splink(source, settings, cfg.splink_memory_limit, on=on)
     with ctx as linker:
         pairs = ctx.api.register("identity_pairs")
         linker.table_management.register_blocked_pairs_for_predict(pairs)
         if stats is not None:
-            stats["candidate_pairs"] = pairs.as_duckdbpyrelation().count("*").fetchone()[0]
+            stats["candidate_pairs"] = ctx.run.scalar("identity_matching.count_pairs")
         pred = linker.inference.predict(threshold_match_probability=cfg.threshold)
         pred = pred.as_pandas_dataframe()
     if pred.empty:

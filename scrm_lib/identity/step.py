@@ -71,6 +71,14 @@ STAGE_COLUMNS = [
     "columns",
     "details",
 ]
+#: The working tables the step makes on the warehouse's connection (graph, matching).
+SCRATCH = (
+    "_id_groups",
+    "_identity_masks",
+    "_mphone_counts",
+    "_mphone_hubs",
+    "_identity_account_records",
+)
 #: Kinds checked for hubs besides the linking kinds: masked values that feed matching.
 _HUB_ALSO = ("phone_masked", "alipay_masked", "recipient_phone", "device")
 #: Columns of ``identity_hubs`` (an identifier hub leaves the account-key ones empty).
@@ -198,7 +206,7 @@ def stitch(
         source = RecordSource(db, cfg, hubs=mphone_hubs)
         # small data cannot train a model: the stage checks that first and then trains,
         # uses fixed priors or skips (with the reason); deterministic persons stand
-        stage = ProbabilisticStage(cfg)
+        stage = ProbabilisticStage(cfg, on=db)
         for round_no in range(1, cfg.rounds + 1):
             used = pd.concat([f.loc[f["used"], ["a", "b"]] for f in frames])
             comp = cluster_accounts(accounts, used)
@@ -332,9 +340,11 @@ def run(ctx: Any) -> dict[str, int]:
         ),
     }
     counts["persons"] = build_persons(db)
+    for name in SCRATCH:
+        db.query("identity.drop_scratch", scratch=name)
     return counts
 
 
-STEP = Step("identity", run)
+STEP = Step("identity", run, engines=("duckdb", "pyspark"))
 
 __all__ = ["NEVER_ALONE", "STEP", "run", "stitch"]

@@ -409,6 +409,9 @@ class ProbabilisticStage:
     ----------
     cfg
         Identity configuration.
+    on
+        The warehouse's engine: Splink trains and predicts there on Spark
+        (:class:`.matching._splink`), in a private DuckDB otherwise.
 
     Examples
     --------
@@ -419,8 +422,9 @@ class ProbabilisticStage:
     'trained'
     """
 
-    def __init__(self, cfg: IdentityConfig) -> None:
+    def __init__(self, cfg: IdentityConfig, *, on: Any = None) -> None:
         self.cfg = cfg
+        self.on = on
         self.model: dict[str, Any] | None = None
         self.report = StageReport()
         self._kept = pd.DataFrame()
@@ -433,7 +437,7 @@ class ProbabilisticStage:
         rep = self.report
         if rep.mode == "trained":
             try:
-                trained = train_model(kept, self.cfg, labels=labels)
+                trained = train_model(kept, self.cfg, labels=labels, on=self.on)
             except _splink_errors() as exc:
                 trained = None
                 rep.notes.append(f"training failed: {_brief(exc)}")
@@ -466,7 +470,7 @@ class ProbabilisticStage:
             return empty
         try:
             stats: dict[str, int] = {}
-            edges = probabilistic_edges(records, self.cfg, self.model, stats=stats)
+            edges = probabilistic_edges(records, self.cfg, self.model, stats=stats, on=self.on)
             self.report.candidate_pairs += stats.get("candidate_pairs", 0)
             return edges
         except _splink_errors() as exc:

@@ -10,6 +10,11 @@ CREATE OR REPLACE TEMP TABLE {{ target }} AS SELECT * FROM {{ frame }}
 -- A registered frame written as a warehouse table (replacing it).
 CREATE OR REPLACE TABLE {{ target }} AS SELECT * FROM {{ frame }}
 
+-- name: drop_scratch
+-- A working table of the step, dropped when the marts are written (a Spark step's
+-- session would otherwise publish its temporary views as marts).
+DROP TABLE IF EXISTS {{ scratch }}
+
 -- name: account_ids
 SELECT account_id FROM accounts ORDER BY account_id
 

@@ -164,7 +164,8 @@ SELECT r.*, p.name_py,
     {{ name_fields("r.name", "p.name_py") }}
     {{ address_fields("r.address", "a", "a.unique_id") }}
 FROM _identity_account_records r
-LEFT JOIN _identity_name_py p USING (name)
+-- ON, not USING: Spark would put the key first in r.* (the records' column order)
+LEFT JOIN _identity_name_py p ON p.name = r.name
 LEFT JOIN _identity_addr_py a ON a.unique_id = r.unique_id
 
 -- name: account_records
@@ -326,3 +327,6 @@ kept AS MATERIALIZED (
 SELECT min(a.key)::VARCHAR AS match_key, a._row AS join_key_l, b._row AS join_key_r
 FROM kept a JOIN kept b ON a.key = b.key AND a.k = b.k AND a._ord < b._ord
 GROUP BY a._row, b._row
+
+-- name: count_pairs
+SELECT count(*) FROM identity_pairs

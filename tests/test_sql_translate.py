@@ -1,0 +1,100 @@
+"""The named statements' Spark form: what sqlglot passes through unchanged is rewritten
+(scrm_lib.engine.queries._for_spark), and a statement that makes a table is split into the
+table's name and its query (spark_statement), as the Spark runner keeps tables as views."""
+
+from __future__ import annotations
+
+import pytest
+
+from scrm_lib.engine import queries
+from scrm_lib.engine.queries import spark_statement, translate
+
+
+def spark(text: str) -> str:
+    (out,) = translate(text, "spark")
+    return out
+
+
+def test_a_full_regexp_match_is_an_anchored_rlike():
+    assert spark("SELECT regexp_full_match(v, '1[0-9]{2}') FROM t") == (
+        "SELECT v RLIKE '^(?:1[0-9]{2})$' FROM t"
+    )
+    # a pattern that is not a literal is anchored around its value
+    assert spark("SELECT regexp_full_match(v, p) FROM t") == (
+        "SELECT v RLIKE CONCAT('^(?:', p, ')$') FROM t"
+    )
+
+
+def test_the_han_script_takes_its_java_name():
+    assert spark(r"SELECT regexp_replace(v, '[^\p{Han}]', '', 'g') FROM t") == (
+        r"SELECT REGEXP_REPLACE(v, '[^\\p{IsHan}]', '') FROM t"
+    )
+
+
+def test_list_indexes_count_from_one_and_from_the_end():
+    assert spark("SELECT x[1], x[-1], x[-2] FROM t") == (
+        "SELECT x[0], ELEMENT_AT(x, -1), ELEMENT_AT(x, -2) FROM t"
+    )
+
+
+def test_a_materialized_cte_is_a_plain_one():
+    assert spark("WITH r AS MATERIALIZED (SELECT 1 AS a) SELECT a FROM r") == (
+        "WITH r AS (SELECT 1 AS a) SELECT a FROM r"
+    )
+
+
+def test_a_distinct_sorted_string_agg_is_a_sorted_set():
+    assert spark("SELECT string_agg(DISTINCT p, ',' ORDER BY p) FROM t GROUP BY k") == (
+        "SELECT ARRAY_JOIN(ARRAY_SORT(COLLECT_SET(p)), ',') FROM t GROUP BY k"
+    )
+    # ordered by something else, or descending, or not distinct: Spark's LISTAGG
+    for text in (
+        "SELECT string_agg(DISTINCT p, ',' ORDER BY q) FROM t",
+        "SELECT string_agg(DISTINCT p, ',' ORDER BY p DESC) FROM t",
+        "SELECT string_agg(p, ',' ORDER BY p) FROM t",
+    ):
+        assert spark(text).startswith("SELECT LISTAGG("), text
+
+
+def test_duckdb_gets_the_statement_as_written():
+    assert queries.render("identity.account_ids") == queries.sql("identity.account_ids")
+    assert "regexp_full_match" in queries.render("identity.clues")
+    assert "RLIKE" in queries.render("identity.clues", dialect="spark")
+
+
+def test_a_statement_making_a_table_is_its_name_and_query():
+    action, name, text = spark_statement("identity.keep_frame", target="_kept", frame="_frame")
+    assert (action, name, text) == ("create", "_kept", "SELECT * FROM _frame")
+    # a CTE list belongs to the query; parameters are Spark's named markers
+    action, name, text = spark_statement("identity.id_groups", only_kinds=True)
+    assert (action, name) == ("create", "_id_groups")
+    assert text.startswith("WITH per_platform AS (SELECT kind, value, SPLIT_PART(account_id")
+    assert "CAST(:skip AS ARRAY<STRING>)" in text and "CAST(:kinds AS ARRAY<STRING>)" in text
+    assert "CREATE" not in text.upper()
+
+
+def test_drop_and_other_statements():
+    assert spark_statement("identity.drop_scratch", scratch="_id_groups") == (
+        "drop",
+        "_id_groups",
+        "",
+    )
+    action, name, text = spark_statement("identity.account_ids")
+    assert (action, name, text) == (
+        "run",
+        None,
+        "SELECT account_id FROM accounts ORDER BY account_id NULLS LAST",
+    )
+
+
+@pytest.mark.parametrize("name", [n for n in queries.names() if n.startswith("identity")])
+def test_every_identity_statement_has_a_spark_form(name):
+    """Each identity statement translates (the Spark identity step runs every one)."""
+    from tests.test_engine_boundary import _source, _undeclared
+
+    template = queries._template(name)
+    blanks = dict.fromkeys(_undeclared(template.environment, name), "x")
+    blanks |= {v: {"x": (["x"], 2, 1)} for v in blanks if f"{v}.items()" in _source(name)}
+    action, _, text = spark_statement(name, **blanks)
+    assert action == "drop" or text, name
+    assert "regexp_full_match" not in text.lower() and "MATERIALIZED" not in text.upper()
