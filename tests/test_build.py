@@ -751,7 +751,9 @@ def _synthetic_parse(path: Path, *, preset: str | None = None, settings: Any = N
     each (tests/test_transform.py's value and churn inputs)."""
     from tests.test_transform import _mart_inputs
 
-    tables = {n: conform(df, n) for n, df in _mart_inputs().items() if n in TABLES}
+    inputs = _mart_inputs()
+    inputs["referrals"] = pd.concat([inputs["referrals"], _referral_chains()], ignore_index=True)
+    tables = {n: conform(df, n) for n, df in inputs.items() if n in TABLES}
     for df in tables.values():
         df["source_file"] = path.name
     return ParsedFile(
@@ -759,6 +761,24 @@ def _synthetic_parse(path: Path, *, preset: str | None = None, settings: Any = N
         sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
         rows_in=max(len(df) for df in tables.values()), tables=tables,
     )  # fmt: skip
+
+
+def _referral_chains() -> pd.DataFrame:
+    """Links beside the inputs' one-level invites (person Pi invites a new account), so the
+    closure walks generations: a chain four deep whose end invites its start (a ring), a
+    person invited twice, a campaign's own chain, a self-referral (tmall:2 and wechat:2 are
+    P2)."""
+    links = [
+        ("wechat:new0", "wechat:new1", None), ("wechat:new1", "wechat:new2", None),
+        ("wechat:new2", "wechat:new3", None), ("wechat:new3", "wechat:new0", None),
+        ("wechat:5", "wechat:new2", None), ("wechat:1", "wechat:new7", "裂变A"),
+        ("wechat:new7", "wechat:new8", "裂变A"), ("wechat:new8", "wechat:new9", "裂变A"),
+        ("tmall:2", "wechat:2", "裂变A"),
+    ]  # fmt: skip
+    ts = pd.Timestamp("2025-06-01", tz="UTC") + pd.to_timedelta(range(len(links)), unit="D")
+    return pd.DataFrame({"inviter_account_id": [s for s, _, _ in links],
+                         "invitee_account_id": [d for _, d, _ in links], "ts": ts,
+                         "kind": "invite", "campaign": [c for _, _, c in links]})  # fmt: skip
 
 
 def _synthetic_identity(ctx: Any) -> dict[str, int]:
@@ -777,11 +797,12 @@ def _synthetic_identity(ctx: Any) -> dict[str, int]:
 def test_value_and_churn_steps_run_on_spark_and_publish_what_duckdb_does(
     tmp_path: Path, spark_target: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """On a Spark build the value, churn and tag steps run on Spark, reading identity's marts
-    (written by DuckDB) and each other's (churn reads value's CLV, the derived tags both);
-    their marts and the derived tags' parts of person_tags are written into the version by
-    Spark, and every one of them, person_tags assembled from its parts too, is the DuckDB
-    build's. Local[2] here; the standalone cluster with the slow tests."""
+    """On a Spark build the value, churn, referrals and tag steps run on Spark, reading
+    identity's marts (written by DuckDB) and each other's (churn reads value's CLV, the
+    derived tags all three); their marts and the derived tags' parts of person_tags are
+    written into the version by Spark, and every one of them, person_tags assembled from its
+    parts too, is the DuckDB build's. Local[2] here; the standalone cluster with the slow
+    tests."""
     import datetime as dt
 
     from scrm_lib.churn.backtest import labelled
@@ -790,6 +811,8 @@ def test_value_and_churn_steps_run_on_spark_and_publish_what_duckdb_does(
     from scrm_lib.churn.step import STEP as churn
     from scrm_lib.config import load_settings
     from scrm_lib.engine import duckdb_connect
+    from scrm_lib.social.referrals.step import MARTS as referral_marts
+    from scrm_lib.social.referrals.step import STEP as referrals
     from scrm_lib.tags.step import STEP as tags
     from scrm_lib.tags.step import STEP_LATE as tags_derived
     from scrm_lib.value.step import STEP as value
@@ -809,7 +832,7 @@ def test_value_and_churn_steps_run_on_spark_and_publish_what_duckdb_does(
     finally:
         duck.disconnect()
     identity = Step("identity", _synthetic_identity)
-    steps = [identity, tags, value, churn, tags_derived]
+    steps = [identity, tags, value, churn, referrals, tags_derived]
     monkeypatch.setattr("scrm_lib.warehouse.steps.STEPS", steps)
     raw = tmp_path / "raw"
     write(raw / "all.csv", ["0,x,2025-01-01T00:00:00Z,1,paid"], mtime=1_700_000_000)
@@ -829,13 +852,14 @@ def test_value_and_churn_steps_run_on_spark_and_publish_what_duckdb_does(
     manifest = json.loads((lake / "versions" / on_spark.build_id / "_manifest.json").read_text())
     written_by = {name: t["written_by"] for name, t in manifest["tables"].items()}
     spark_marts = ("value_persons", "value_meta", "churn_scores", "churn_meta",
-                   "person_tags__value", "person_tags__churn")  # fmt: skip
+                   "person_tags__value", "person_tags__churn", *referral_marts,
+                   "referrals_meta", "person_tags__referrals")  # fmt: skip
     for name in (*spark_marts, "orders"):
         assert written_by[name] == "spark", name
     for name in ("person_accounts", "identity_hubs", "person_tags", "build_steps"):
         assert written_by[name] == "duckdb", name
     runs = status(lake)["runs"]["steps"]
-    assert runs.endswith(": tags, value, churn, tags_derived")
+    assert runs.endswith(": tags, value, churn, referrals, tags_derived")
     assert (
         "duckdb on the driver, over the version's Parquet (marts written as Parquet): identity;"
         in runs
@@ -854,6 +878,15 @@ def test_value_and_churn_steps_run_on_spark_and_publish_what_duckdb_does(
     assert "P7" not in set(persons["person_id"])
     assert left["churn_scores"]["churn_probability"].nunique() > 10
     assert {"lifecycle_stage", "dormant"} <= set(left["person_tags"]["tag"])
+    # the closure walked the chains: four deep, round the ring, and a campaign's own
+    closure = left["referral_closure"]
+    assert closure["depth"].max() >= 4
+    ring = closure[closure["ancestor_id"] == "wechat:new0"]
+    assert set(ring["descendant_id"]) >= {"wechat:new1", "wechat:new2", "wechat:new3"}
+    persons = left["referral_persons"].set_index("person_id")
+    assert persons.loc["wechat:new0", "in_ring"] and persons.loc["P1", "downstream_persons"] >= 3
+    campaigns = left["referral_campaigns"].set_index("key")
+    assert campaigns.loc["裂变A", "generations"] == 3
     spark_target.check_distributed()
 
 

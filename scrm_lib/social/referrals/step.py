@@ -42,7 +42,4 @@ def _rows(con: Any, name: str) -> int:
     return int(con.table(name).count().execute()) if name in con.list_tables() else 0
 
 
-# DuckDB only for now: the invite graph's closure grows one generation at a time in
-# temporary tables, which ibis' PySpark backend cannot make (a Spark build of a sample
-# with referrals stopped there); a Spark build runs this step on the driver's DuckDB.
-STEP = Step("referrals", run, engines=("duckdb",))
+STEP = Step("referrals", run, engines=("duckdb", "pyspark"))
