@@ -77,7 +77,8 @@ class Scratch:
         DuckDB copies the rows into the table; the held tables go on exit as usual.
         Spark's table is a view (its step's hand-over has the executors write it): the
         held tables it reads stay in the session, so the view can be read after the
-        scratch is closed; they go with the session's temporary views.
+        scratch is closed; they go with the session's temporary views (Spark's cleaner
+        drops the blocks of a checkpoint nothing refers to any more).
         """
         if self.on_spark:
             for op in expr.op().find(ops.DatabaseTable):
