@@ -221,3 +221,34 @@ def test_small_inputs_parse_in_this_process_unless_workers_are_asked_for(tmp_pat
     assert worker_count(auto, 5, size=AUTO_PARALLEL_BYTES) == max(1, min(5, os.cpu_count()))
     assert worker_count(two, 5, size=10) == 2
     assert worker_count(two, 1, size=10) == 1
+
+
+def test_cached_and_freshly_parsed_files_are_deduplicated_together(exports, home):
+    """One file staged from the cache, a later one parsed during the build: the later
+    file's rows win their keys, and the earlier file's lost rows are its duplicates."""
+    s = load_settings()
+    add_files([exports / "consent.csv"], raw_dir=s.raw_dir, settings=s)
+    rows = (exports / "consent.csv").read_text(encoding="utf-8").splitlines()
+    header, first = rows[0], rows[1:4]
+    # the same three consents (same account, channel and time) answered the other way,
+    # in a later export with its columns in another order
+    later = ["时间,渠道,用户类型,用户标识,是否同意"]
+    for line in first:
+        kind, user, channel, agreed, ts = line.split(",")
+        later.append(",".join([ts, channel, kind, user, "否" if agreed == "是" else "是"]))
+    assert header == "用户类型,用户标识,渠道,是否同意,时间"
+    path = s.raw_dir / "consent_later.csv"
+    path.write_text("\n".join(later) + "\n", encoding="utf-8")
+    os.utime(path, ns=(2_000_000_000 * 10**9, 2_000_000_000 * 10**9))
+
+    counting = Counting()
+    result = build(settings=s, parse=counting, steps=NO_STEPS)
+    assert counting.calls == ["consent_later.csv"]  # the first came from the cache
+    assert result.duplicates == 3
+    with duckdb.connect(str(s.warehouse), read_only=True) as con:
+        got = con.sql(
+            "SELECT account_id, granted FROM consent WHERE source_file LIKE '%consent_later%'"
+        ).fetchall()
+    assert len(got) == 3
+    flipped = {line.split(",")[1]: line.split(",")[3] == "否" for line in first}
+    assert {a.split(":", 1)[1]: g for a, g in got} == flipped

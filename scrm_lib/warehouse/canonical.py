@@ -85,30 +85,6 @@ class Transformed:
     superseded: ir.Table
 
 
-def ranked(stage: ir.Table, keys: tuple[str, ...]) -> ir.Table:
-    """Number the rows of each key group, newest first (``_rank`` 0 is the winner).
-
-    Parameters
-    ----------
-    stage
-        A stage table with ``_file_seq`` and ``_row``.
-    keys
-        The columns that identify a row.
-
-    Returns
-    -------
-    ir.Table
-        ``stage`` plus an int column ``_rank``.
-
-    Examples
-    --------
-    >>> r = ranked(stage_orders, ("platform", "order_id", "line_id"))  # doctest: +SKIP
-    >>> r.filter(r._rank == 0)  # doctest: +SKIP
-    """
-    window = ibis.window(group_by=list(keys), order_by=[ibis.desc(FILE_SEQ), ibis.desc(ROW)])
-    return stage.mutate(**{_RANK: ibis.row_number().over(window)})
-
-
 def dedupe(stage: ir.Table, table: str) -> ir.Table:
     """Keep one row per key of ``table``: the one from the newest file, then the latest row.
 
@@ -131,13 +107,18 @@ def dedupe(stage: ir.Table, table: str) -> ir.Table:
     return _canonical(_winners(stage, table), table)
 
 
-def superseded_counts(staged: Mapping[str, ir.Table]) -> ir.Table:
+def superseded_counts(
+    staged: Mapping[str, ir.Table], won: Mapping[str, ir.Table] | None = None
+) -> ir.Table:
     """Count, per source file and table, the staged rows that lost to a row with the same key.
 
     Parameters
     ----------
     staged
         Canonical table name -> stage table.
+    won
+        Winners already found (:func:`winners`, or tables made from them), with
+        ``_file_seq``; those of the other stage tables are found here.
 
     Returns
     -------
@@ -150,13 +131,18 @@ def superseded_counts(staged: Mapping[str, ir.Table]) -> ir.Table:
        _file_seq   table  duplicates
     0          0  orders           3
     """
+    found = dict(won or {})
     parts = []
     for name, stage in staged.items():
-        r = ranked(stage, KEYS[name])
+        # a file's staged rows minus those that won: no second ranking of every row
+        n_in = stage.group_by(FILE_SEQ).aggregate(_in=ibis._.count())
+        kept = found[name] if name in found else _winners(stage, name)
+        n_won = kept.group_by(FILE_SEQ).aggregate(_won=ibis._.count())
+        joined = n_in.left_join(n_won, FILE_SEQ).select(
+            n_in[FILE_SEQ], duplicates=n_in._in - n_won._won.fill_null(0)
+        )
         parts.append(
-            r.filter(r[_RANK] > 0)
-            .group_by(FILE_SEQ)
-            .aggregate(duplicates=ibis._.count())
+            joined.filter(joined.duplicates > 0)
             .mutate(table=ibis.literal(name, "string"))
             .select(FILE_SEQ, "table", "duplicates")
         )
@@ -309,6 +295,11 @@ def canonical_tables(staged: Mapping[str, ir.Table]) -> Transformed:
     >>> sorted(out.tables)  # doctest: +SKIP
     ['accounts', 'orders']
     """
+    _check_stage(staged)
+    return from_winners(staged, winners(staged))
+
+
+def _check_stage(staged: Mapping[str, ir.Table]) -> None:
     unknown = sorted(set(staged) - set(TABLES))
     if unknown:
         raise ValueError(f"not a canonical table: {', '.join(unknown)}")
@@ -316,13 +307,29 @@ def canonical_tables(staged: Mapping[str, ir.Table]) -> Transformed:
         missing = [c for c in (*TABLES[name].names, FILE_SEQ, ROW) if c not in stage.columns]
         if missing:
             raise ValueError(f"stage table {name!r} lacks column(s): {', '.join(missing)}")
-    # Winners keep _file_seq/_row so that accounts can break ties by file order.
-    won = {name: _winners(stage, name) for name, stage in staged.items() if name != "accounts"}
+
+
+def winners(staged: Mapping[str, ir.Table]) -> dict[str, ir.Table]:
+    """The rows that win their key in each stage table but ``accounts`` (whose rows all
+    count, see :func:`accounts`): the canonical columns plus ``_file_seq`` and ``_row``,
+    which :func:`accounts` reads to break ties by file order.
+
+    Examples
+    --------
+    >>> won = winners({"orders": stage_orders})  # doctest: +SKIP
+    """
+    return {name: _winners(stage, name) for name, stage in staged.items() if name != "accounts"}
+
+
+def from_winners(staged: Mapping[str, ir.Table], won: Mapping[str, ir.Table]) -> Transformed:
+    """:func:`canonical_tables` from the winners already found (:func:`winners`, or tables
+    made from them, so that the canonical tables, ``accounts`` and the superseded counts
+    read them instead of finding them again)."""
     tables = {name: _canonical(t, name) for name, t in won.items()}
     tables["accounts"] = accounts(staged, won)
     return Transformed(
         tables={name: tables[name] for name in TABLES if name in tables},
-        superseded=superseded_counts(staged),
+        superseded=superseded_counts(staged, won),
     )
 
 
@@ -396,12 +403,26 @@ def materialize(
             master=master,
             executor_memory=executor_memory,
         )
-    out = canonical_tables(staged)
-    counts = {}
-    for name, expr in out.tables.items():
-        t = runner.create_table(name, expr, step="transform")
-        counts[name] = int(runner.execute(t.count(), step="count", table=name))
+    # Each table's winners are found once and kept with their file positions: accounts
+    # and the superseded counts read them there, then the positions are dropped (a
+    # dropped column costs nothing in DuckDB; a copy without it would cost the table).
+    _check_stage(staged)
+    kept = {}
+    for name, expr in winners(staged).items():
+        kept[name] = runner.create_table(
+            name, expr.select(*TABLES[name].names, FILE_SEQ, ROW), step="transform"
+        )
+    out = from_winners(staged, kept)
+    runner.create_table("accounts", out.tables["accounts"], step="transform")
     superseded = runner.execute(out.superseded, step="transform", table="duplicates")
+    counts = {}
+    for name in out.tables:
+        if name in kept:
+            for column in (FILE_SEQ, ROW):
+                runner.query(
+                    "build.drop_column", step="transform", table=name, target=name, column=column
+                )
+        counts[name] = int(runner.execute(runner.con.table(name).count(), step="count", table=name))
     return counts, superseded, {}
 
 
@@ -483,8 +504,18 @@ def _materialize_on_spark(
 
 
 def _winners(stage: ir.Table, table: str) -> ir.Table:
-    r = ranked(stage, KEYS[table])
-    return r.filter(r[_RANK] == 0).drop(_RANK)
+    # The winner is the row with the highest (file, row) position of its key: a grouped
+    # max and a semi-join on the position, not a window over whole rows (which sorts
+    # every column of every row; twice as slow on DuckDB, more on wide tables). The
+    # same rows as a row_number() window newest first: positions are unique in a stage table.
+    position = _position(stage)
+    best = stage.group_by(list(KEYS[table])).aggregate(_best=position.max())._best
+    return stage.filter(position.isin(best))
+
+
+def _position(stage: ir.Table) -> ir.Value:
+    # _row counts rows within one file (< 2**32): file then row in one int64
+    return stage[FILE_SEQ].cast("int64") * (1 << 32) + stage[ROW].cast("int64")
 
 
 def _bookkeeping(t: ir.Table, column: str) -> ir.Value:
@@ -512,8 +543,9 @@ __all__ = [
     "accounts",
     "canonical_tables",
     "dedupe",
+    "from_winners",
     "materialize",
     "partitioned",
-    "ranked",
     "superseded_counts",
+    "winners",
 ]

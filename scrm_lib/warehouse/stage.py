@@ -1,10 +1,13 @@
 """Staging: every parsed file's rows into the stage tables, its rejected rows into ``rejects``.
 
-The stage tables (``stage_<table>``: the canonical columns plus ``_file_seq``
-and ``_row``, see :mod:`scrm_lib.warehouse.canonical`) live in a separate
-DuckDB file attached to the build's file as ``stage``, thrown away after the
-build. A file from the parse cache goes in straight from its Parquet files
-(DuckDB reads them, no pandas round trip); any other from its parsed frames.
+The staged rows of a table (the canonical columns plus ``_file_seq`` and ``_row``,
+see :mod:`scrm_lib.warehouse.canonical`) are read where they lie: a file from the
+parse cache stays in its Parquet files, which the transform reads directly (copying
+them into a table first cost as much as the transform's own reading of them); a file
+parsed without the cache goes in from its frames into the stage table
+``stage_<table>``. That table and the list of cache files live in a separate DuckDB
+file attached to the build's file as ``stage``, thrown away after the build;
+:func:`staged_tables` puts both together.
 A file that cannot be read is refused (a row for ``build_refused``), not
 fatal; a file whose counts do not reconcile (rows in = accepted + rejected)
 stops the build.
@@ -26,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import ibis
 
-from scrm_lib.engine import Runner
+from scrm_lib.engine import Runner, sql
 from scrm_lib.errors import InputFileError, ScrmError, WarehouseError
 from scrm_lib.ingest.cache import Entry, Failure, Job, discard, parse_files, parse_one
 from scrm_lib.schema import REJECTS, TABLES, conform
@@ -56,6 +59,7 @@ def prepare(runner: Runner, *, stage_path: Path, spill: Path, memory_limit: str)
     runner.query("build.temp_directory", {"path": spill.as_posix()}, step="setup")
     runner.query("build.any_row_order", step="setup")
     runner.query("build.attach_stage", step="setup", path=str(stage_path), db=STAGE_DB)
+    runner.query("build.cached_files", step="setup", db=STAGE_DB)
     for name in TABLES:
         with runner.step("stage", table=name):
             runner.con.create_table(
@@ -70,8 +74,29 @@ def detach(runner: Runner) -> None:
 
 
 def staged_tables(runner: Runner) -> dict[str, ibis.Table]:
-    """Canonical table name -> its stage table."""
-    return {name: runner.con.table(f"stage_{name}", database=(STAGE_DB, "main")) for name in TABLES}
+    """Canonical table name -> its staged rows: the stage table's (files staged from
+    frames) and those of every cache file staged for it."""
+    cached: dict[str, list[tuple[int, str]]] = {}
+    for name, seq, path in runner.rows("build.staged_cached_files", step="stage", db=STAGE_DB):
+        cached.setdefault(name, []).append((int(seq), path))
+    out = {}
+    for name in TABLES:
+        framed = runner.con.table(f"stage_{name}", database=(STAGE_DB, "main"))
+        parts = [framed]
+        for seq, path in cached.get(name, []):
+            text = sql(
+                "build.cached_rows",
+                path=path,
+                seq=seq,
+                columns=TABLES[name].names,
+                file_seq=FILE_SEQ,
+                row=ROW,
+            )
+            # one file's columns in the stage table's types (an all-empty column may have
+            # none; the engine's types, e.g. its timestamps' precision, as the table has them)
+            parts.append(runner.con.sql(text).cast(framed.schema()))
+        out[name] = parts[0] if len(parts) == 1 else ibis.union(*parts, distinct=False)
+    return out
 
 
 def stage_schema(table: str) -> ibis.Schema:
@@ -134,18 +159,8 @@ def stage_entry(
         try:
             return _stage_parquet(runner, entry, seq=seq, rel=rel)
         except WarehouseError as exc:
-            # A cache entry damaged after it was checked: drop what went in, parse afresh.
+            # A cache entry damaged after it was checked: parse the file afresh.
             logger.warning("%s: parse cache entry unreadable, parsing again (%s)", rel, exc)
-            for name in entry.tables:
-                runner.query(
-                    "build.unstage_file",
-                    {"seq": seq},
-                    step="stage",
-                    table=name,
-                    into=name,
-                    db=STAGE_DB,
-                    file_seq=FILE_SEQ,
-                )
             discard(entry.folder)
             fresh = parse_one(
                 Job(entry.path, entry.format),
@@ -168,21 +183,15 @@ def _check_counts(rel: str, rows_in: int, accepted: int, rejected: int) -> None:
 
 
 def _stage_parquet(runner: Runner, entry: Entry, *, seq: int, rel: str) -> dict[str, Any]:
-    """Insert a cached file's tables and rejects straight from Parquet (no pandas round trip)."""
+    """Stage a cached file's tables where they lie (:func:`staged_tables` reads them), its
+    rejects into ``rejects``. Every file is read first: a damaged one raises
+    :class:`WarehouseError` before anything of the entry is staged."""
     _check_counts(rel, entry.rows_in, entry.accepted, entry.rejected)
     for name in entry.tables:
         if name not in TABLES:
             raise ScrmError(f"{rel}: ingest returned unknown table {name!r}")
         runner.query(
-            "build.stage_parquet",
-            {"seq": seq, "path": str(entry.table_path(name))},
-            step="stage",
-            table=name,
-            into=name,
-            db=STAGE_DB,
-            columns=TABLES[name].names,
-            file_seq=FILE_SEQ,
-            row=ROW,
+            "build.parquet_rows", {"path": str(entry.table_path(name))}, step="stage", table=name
         )
     rejects = entry.rejects_path
     if rejects is not None:
@@ -192,6 +201,14 @@ def _stage_parquet(runner: Runner, entry: Entry, *, seq: int, rel: str) -> dict[
             step="stage",
             table="rejects",
             columns=REJECTS.names,
+        )
+    for name in entry.tables:
+        runner.query(
+            "build.stage_cached_file",
+            {"table": name, "seq": seq, "path": str(entry.table_path(name))},
+            step="stage",
+            table=name,
+            db=STAGE_DB,
         )
     return {
         FILE_SEQ: seq,

@@ -24,11 +24,28 @@ ATTACH {{ literal(path) }} AS {{ db }}
 -- name: detach_stage
 DETACH {{ db }}
 
--- name: stage_parquet
--- file_row_number: the row's position in the file's table, as _row is for frames.
-INSERT INTO {{ db }}.main.stage_{{ into }} ({{ quoted(columns) }}, {{ file_seq }}, {{ row }})
-SELECT {{ quoted(columns) }}, $seq, file_row_number
-FROM read_parquet($path, file_row_number = true)
+-- name: cached_files
+-- The parse-cache entries a build reads its rows from (see stage_cached_file).
+CREATE TABLE {{ db }}.main.stage_cached ("table" VARCHAR, seq BIGINT, path VARCHAR)
+
+-- name: stage_cached_file
+INSERT INTO {{ db }}.main.stage_cached VALUES ($table, $seq, $path)
+
+-- name: staged_cached_files
+SELECT "table", seq, path FROM {{ db }}.main.stage_cached ORDER BY seq, "table"
+
+-- name: parquet_rows
+-- Reads the file's footer: a truncated or foreign file fails here, before the build
+-- depends on it.
+SELECT count(*) FROM read_parquet($path)
+
+-- name: cached_rows
+-- A cache entry's table as stage rows, read where it lies. file_row_number: the row's
+-- position in the file's table, as _row is for frames. read_parquet takes no
+-- parameters in a view: the path is quoted here, once.
+SELECT {{ quoted(columns) }}, CAST({{ seq }} AS BIGINT) AS {{ file_seq }},
+  CAST(file_row_number AS BIGINT) AS {{ row }}
+FROM read_parquet({{ literal(path) }}, file_row_number = true)
 
 -- name: stage_rejects_parquet
 -- A reject without a file is the staged file's.
@@ -37,8 +54,8 @@ SELECT {% for c in columns %}{% if c == "file" %}coalesce("file", $file){% else 
 
 FROM read_parquet($path)
 
--- name: unstage_file
-DELETE FROM {{ db }}.main.stage_{{ into }} WHERE {{ file_seq }} = $seq
+-- name: drop_column
+ALTER TABLE {{ target }} DROP COLUMN "{{ column }}"
 
 -- name: checkpoint
 CHECKPOINT
