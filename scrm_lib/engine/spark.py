@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from typing import Any
 
@@ -77,6 +78,11 @@ def spark_session(
         # Without this Spark warns that the hostname resolves to a loopback address.
         # Not for a cluster on other machines: its executors must reach the driver.
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    # The executors' Python (parsing, a step's pandas functions) is this one, which has
+    # scrm and its packages (PySpark's default is whatever python3 is on the PATH); a
+    # cluster whose machines keep it elsewhere sets PYSPARK_PYTHON. PySpark reads it
+    # from the environment when the context starts.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     settings = {
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": str(shuffle_partitions),

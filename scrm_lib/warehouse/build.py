@@ -289,6 +289,8 @@ def build(
                 spill=building.with_name(building.name + ".spill"),
                 memory_limit=settings.duckdb_memory_limit,
             )
+            if on_spark and parse is None:
+                _parse_on_spark(runner, files, presets, settings=settings, master=master)
             inputs, refused = stage.stage_files(
                 runner,
                 files,
@@ -480,6 +482,21 @@ def _runs(
         "steps": "; ".join(parts),
         "storage": f"parquet folder {version}",
     }
+
+
+def _parse_on_spark(
+    runner: Runner, files: list[Path], presets: set[str], *, settings: Settings, master: str
+) -> None:
+    """A Spark build's files parsed on its executors into the parse cache (the build
+    then stages them from there); a build given its own parse function parses here."""
+    from scrm_lib.engine import spark_session
+    from scrm_lib.ingest.executors import parse_on_executors
+
+    with runner.step("spark start"):
+        session = spark_session(master=master, executor_memory=settings.spark_executor_memory)
+    with runner.step("parse on spark"):
+        n = parse_on_executors(stage.parse_jobs(files, presets), settings=settings, session=session)
+    logger.info("%s: %d file(s) parsed on Spark's executors", runner.label, n)
 
 
 def _ingest(parse: Parse | None) -> tuple[Parse, set[str]]:

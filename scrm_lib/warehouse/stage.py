@@ -128,8 +128,9 @@ def stage_files(
     """
     inputs: list[dict[str, Any]] = []
     refused: list[dict[str, Any]] = []
-    jobs = [Job(p, p.parent.name if p.parent.name in presets else None) for p in files]
-    parsed_files = parse_files(jobs, parse=parse, settings=settings, cache_dir=settings.cache_dir)
+    parsed_files = parse_files(
+        parse_jobs(files, presets), parse=parse, settings=settings, cache_dir=settings.cache_dir
+    )
     with contextlib.closing(parsed_files):
         for seq, path in enumerate(files):
             rel = path.relative_to(raw).as_posix()
@@ -143,6 +144,11 @@ def stage_files(
                 stage_entry(runner, entry, seq=seq, rel=rel, parse=parse, settings=settings)
             )
     return inputs, refused
+
+
+def parse_jobs(files: Sequence[Path], presets: set[str]) -> list[Job]:
+    """The files as parse jobs: one in a folder named after a preset is read with it."""
+    return [Job(p, p.parent.name if p.parent.name in presets else None) for p in files]
 
 
 def stage_entry(
@@ -250,6 +256,7 @@ def _stage_file(runner: Runner, parsed: ParsedFile, *, seq: int, rel: str) -> di
 __all__ = [
     "STAGE_DB",
     "detach",
+    "parse_jobs",
     "prepare",
     "stage_entry",
     "stage_files",
