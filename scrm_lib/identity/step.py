@@ -285,7 +285,16 @@ def _previous_ids(path: Path | None) -> pd.DataFrame | None:
         return None
 
 
+#: Types of the mart columns that are not text, for the frames that have no rows.
+_NOT_TEXT = {"match_probability": "float64", "used": "bool", "n_accounts": "int64"}
+
+
 def _write(db: Runner, name: str, df: pd.DataFrame) -> int:
+    # a column without a value has no type in pandas (object): DuckDB stored it as an
+    # INTEGER, Spark as text; text on both, the few other columns as they are typed
+    # when the frame has rows
+    empty = [c for c in df.columns if df[c].dtype == object and df[c].isna().all()]
+    df = df.astype({c: _NOT_TEXT.get(c, "string") for c in empty})
     with registered(db, "_identity_frame", df) as frame:
         db.query("identity.write_frame", table=name, target=name, frame=frame)
     return len(df)
