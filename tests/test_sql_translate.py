@@ -98,3 +98,50 @@ def test_every_identity_statement_has_a_spark_form(name):
     action, _, text = spark_statement(name, **blanks)
     assert action == "drop" or text, name
     assert "regexp_full_match" not in text.lower() and "MATERIALIZED" not in text.upper()
+
+
+def test_splink_conditions_in_sparks_dialect():
+    from scrm_lib.engine.queries import condition
+
+    assert condition("ELSE", "spark") == "ELSE"
+    assert condition('jaro_winkler_similarity("a_l", "a_r") >= 0.9', "spark") == (
+        "JARO_WINKLER(`a_l`, `a_r`) >= 0.9"
+    )
+    assert condition("list_has_any(string_split(p_l, ','), string_split(p_r, ','))", "spark") == (
+        r"ARRAYS_OVERLAP(SPLIT(p_l, CONCAT('\\Q', ',', '\\E')), "
+        r"SPLIT(p_r, CONCAT('\\Q', ',', '\\E')))"
+    )
+    text = 'damerau_levenshtein("b_l", "b_r") <= 1'
+    assert condition(text, "duckdb") == text
+
+
+class _Spark:
+    name = "pyspark"
+
+
+def test_the_identity_model_reads_on_spark():
+    """Every comparison level of the full model is Spark SQL, the model says so, and a model
+    already for Spark (saved by a Spark linker) is left as it is."""
+    import sqlglot
+
+    from scrm_lib.engine.splink import splink_settings
+    from scrm_lib.identity.matching import FEATURES, _settings
+    from scrm_lib.identity.trainable import prior_model
+
+    model = prior_model(FEATURES)["splink"]
+    assert splink_settings(model, object()) is model  # DuckDB: as it is
+    spark = splink_settings(model, _Spark())
+    assert model["sql_dialect"] == "duckdb" and spark["sql_dialect"] == "spark"
+    levels = [lv["sql_condition"] for c in spark["comparisons"] for lv in c["comparison_levels"]]
+    assert len(levels) > 20
+    for text in levels:
+        if text != "ELSE":
+            sqlglot.parse_one(text, read="spark")
+        lowered = text.lower()
+        assert "jaro_winkler_similarity" not in lowered and "list_has_any" not in lowered
+    assert any(t.startswith("JARO_WINKLER(`name_py_l`") for t in levels)
+    assert any("ARRAYS_OVERLAP(" in t for t in levels)
+    assert splink_settings(spark, _Spark()) is spark
+    # training starts from the settings object, not a saved model
+    fresh = splink_settings(_settings(list(FEATURES), rules=False), _Spark())
+    assert fresh["sql_dialect"] == "spark"
