@@ -89,7 +89,7 @@ def detect(con: Any, cfg: IdentityConfig) -> pd.DataFrame:
     Parameters
     ----------
     con
-        DuckDB connection (or ibis DuckDB backend) with ``orders``, ``identifiers``
+        The warehouse's engine (DuckDB or Spark) with ``orders``, ``identifiers``
         and ``accounts``.
     cfg
         ``account_hub_limit`` (distinct recipient names, phones or addresses,

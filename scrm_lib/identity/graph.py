@@ -99,7 +99,7 @@ def deterministic_edges(
     Parameters
     ----------
     con
-        DuckDB connection (or ibis DuckDB backend) holding ``identifiers``.
+        The warehouse's engine (DuckDB or Spark) holding ``identifiers``.
     cfg
         Which kinds link, and the hub limit.
     skip_accounts

@@ -151,7 +151,7 @@ def masked_hubs(con: Any, cfg: IdentityConfig) -> pd.DataFrame:
     Parameters
     ----------
     con
-        DuckDB connection (or ibis DuckDB backend) with ``identifiers``.
+        The warehouse's engine (DuckDB or Spark) with ``identifiers``.
     cfg
         ``hub_limit`` and ``hub_platform_limit``: the least limits.
 
@@ -205,7 +205,7 @@ class RecordSource:
     Parameters
     ----------
     con
-        DuckDB connection (or ibis DuckDB backend) with ``accounts`` and ``identifiers``.
+        The warehouse's engine (DuckDB or Spark) with ``accounts`` and ``identifiers``.
     cfg
         Hub limits for masked phones.
     hubs
@@ -271,7 +271,7 @@ def account_records(
     Parameters
     ----------
     con
-        DuckDB connection (or ibis DuckDB backend) with ``accounts`` and ``identifiers``.
+        The warehouse's engine (DuckDB or Spark) with ``accounts`` and ``identifiers``.
     cfg
         Hub limits for masked phones (:func:`masked_hubs`).
     component

@@ -124,7 +124,7 @@ def stitch(
     Parameters
     ----------
     con
-        DuckDB connection (or ibis DuckDB backend) with ``accounts`` and ``identifiers``.
+        The warehouse's engine (DuckDB or Spark) with ``accounts`` and ``identifiers``.
     cfg
         Identity configuration.
     overrides
