@@ -145,3 +145,29 @@ def test_the_identity_model_reads_on_spark():
     # training starts from the settings object, not a saved model
     fresh = splink_settings(_settings(list(FEATURES), rules=False), _Spark())
     assert fresh["sql_dialect"] == "spark"
+
+
+def test_a_kept_table_outlives_its_frame_and_is_dropped_with_the_scratch(backend):
+    """The runner's table statements on either engine: on Spark a created table is a
+    checkpointed view that outlives the frame it was read from, replaced by a statement
+    reading it, and dropped as a DuckDB table is."""
+    import pandas as pd
+
+    from scrm_lib.engine import Runner
+    from scrm_lib.engine.splink import registered
+
+    run = Runner(backend, label="t")
+    # pandas' Arrow-backed text (large_string on Arrow) and a column without a value
+    frame = pd.DataFrame(
+        {"account_id": pd.Series(["b", "a"], dtype="string"), "note": [None, None]}
+    )
+    with registered(run, "_frame", frame):
+        run.query("identity.keep_frame", target="_kept", frame="_frame")
+    assert "_frame" not in run.tables() and "_kept" in run.tables()
+    assert sorted(backend.table("_kept").to_pandas()["account_id"]) == ["a", "b"]
+    with registered(run, "_more", frame.assign(account_id=["c", "d"])):
+        run.query("identity.keep_frame", target="_kept", frame="_more")
+    assert sorted(backend.table("_kept").to_pandas()["account_id"]) == ["c", "d"]
+    run.query("identity.drop_scratch", scratch="_kept")
+    run.query("identity.drop_scratch", scratch="_kept")  # gone already: nothing to do
+    assert "_kept" not in run.tables()

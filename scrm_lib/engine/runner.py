@@ -180,6 +180,10 @@ class Runner:
 
     def tables(self, *, step: str = "tables") -> set[str]:
         """Names of the tables and views the connection sees (temporary ones too)."""
+        if self.engine == "pyspark":
+            # Spark SQL has no information_schema of its session's temporary views
+            with self.step(step):
+                return {t.name for t in self.con._session.catalog.listTables()}
         return {r[0] for r in self.rows("engine.tables", step=step)}
 
     @contextlib.contextmanager
