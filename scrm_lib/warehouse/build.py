@@ -1,8 +1,9 @@
 """Build the warehouse from the raw exports and publish it atomically.
 
-A build parses every raw file, stages the rows in a new DuckDB file next to
-the target (``<warehouse>.building-<build_id>``, with the staged rows in an
-attached ``.stage`` file that is thrown away), runs the transformations of
+A build parses every raw file (through the parse cache) and stages its rows
+for a new DuckDB file next to the target (``<warehouse>.building-<build_id>``;
+a cached file's Parquet is read where it lies, other rows go into an attached
+``.stage`` file that is thrown away), runs the transformations of
 :mod:`scrm_lib.warehouse.canonical` on DuckDB or Spark, writes the canonical tables,
 ``rejects`` and the build log (``builds``, ``build_inputs``), and only then
 replaces the published file with one ``os.replace``. Readers therefore see
@@ -13,13 +14,15 @@ remove; the lock itself is an ``flock``, which the OS drops with the process).
 
 With the Spark engine the build publishes a warehouse folder instead
 (``[engine] warehouse_path``; layout in :mod:`scrm_lib.engine.folder`). What
-runs where today: parsing and staging run on DuckDB on the driver; the
-canonical transform runs on Spark, whose executors write the canonical tables
+runs where today: the files not yet in the parse cache are parsed into it on
+Spark's executors (:mod:`scrm_lib.ingest.executors`) and staged on the driver;
+the canonical transform runs on Spark, whose executors write the canonical tables
 as Parquet into ``<folder>/versions/<build_id>/``; the build steps whose code
-runs on Spark (``Step.engines``: value, churn) run there too and their marts are
-written into the version by the executors; the other steps (identity, tags,
-conversations, ...) run on DuckDB on the driver, reading the Parquet files
-through views, and their marts, ``rejects`` and the build log are written as
+runs on Spark (``Step.engines``: every step today, OneID's matching with Splink's
+Spark backend) run there too and their marts are written into the version by
+the executors; what is still computed on the driver (OneID's connected
+components, the marts a step builds as pandas frames) reads the Parquet files
+through views, and such marts, ``rejects`` and the build log are written as
 Parquet into the same version folder by DuckDB (:mod:`scrm_lib.engine.bridge`
 hands the tables between the two). When every table and the manifest
 are written and fsynced, ``<folder>/CURRENT`` is switched to the new version
