@@ -14,7 +14,7 @@ that fails there is parsed again by the driver, which reports it as usual.
 Example
 -------
 >>> done = parse_on_executors(jobs, settings=settings, session=spark)  # doctest: +SKIP
->>> done  # files parsed on the executors
+>>> done  # files parsed on the executors  # doctest: +SKIP
 12
 """
 
