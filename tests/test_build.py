@@ -794,15 +794,18 @@ def _synthetic_identity(ctx: Any) -> dict[str, int]:
 
 @pytest.mark.spark
 @CLUSTER_WITH_SLOW
+# the referrals step's closure costs a Spark job per generation (most of this test's time
+# on Spark): with the slow tests
+@pytest.mark.parametrize("with_referrals", [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_value_and_churn_steps_run_on_spark_and_publish_what_duckdb_does(
-    tmp_path: Path, spark_target: Any, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, spark_target: Any, monkeypatch: pytest.MonkeyPatch, with_referrals: bool
 ) -> None:
     """On a Spark build the value, churn, referrals and tag steps run on Spark, reading
     identity's marts (written by DuckDB) and each other's (churn reads value's CLV, the
     derived tags all three); their marts and the derived tags' parts of person_tags are
     written into the version by Spark, and every one of them, person_tags assembled from its
-    parts too, is the DuckDB build's. Local[2] here; the standalone cluster with the slow
-    tests."""
+    parts too, is the DuckDB build's. Local[2] without referrals here; the standalone
+    cluster and the referrals step with the slow tests."""
     import datetime as dt
 
     from scrm_lib.churn.backtest import labelled
@@ -832,7 +835,7 @@ def test_value_and_churn_steps_run_on_spark_and_publish_what_duckdb_does(
     finally:
         duck.disconnect()
     identity = Step("identity", _synthetic_identity)
-    steps = [identity, tags, value, churn, referrals, tags_derived]
+    steps = [identity, tags, value, churn, *([referrals] if with_referrals else []), tags_derived]
     monkeypatch.setattr("scrm_lib.warehouse.steps.STEPS", steps)
     raw = tmp_path / "raw"
     write(raw / "all.csv", ["0,x,2025-01-01T00:00:00Z,1,paid"], mtime=1_700_000_000)
@@ -852,14 +855,16 @@ def test_value_and_churn_steps_run_on_spark_and_publish_what_duckdb_does(
     manifest = json.loads((lake / "versions" / on_spark.build_id / "_manifest.json").read_text())
     written_by = {name: t["written_by"] for name, t in manifest["tables"].items()}
     spark_marts = ("value_persons", "value_meta", "churn_scores", "churn_meta",
-                   "person_tags__value", "person_tags__churn", *referral_marts,
-                   "referrals_meta", "person_tags__referrals")  # fmt: skip
+                   "person_tags__value", "person_tags__churn")  # fmt: skip
+    if with_referrals:
+        spark_marts = (*spark_marts, *referral_marts, "referrals_meta", "person_tags__referrals")
     for name in (*spark_marts, "orders"):
         assert written_by[name] == "spark", name
     for name in ("person_accounts", "identity_hubs", "person_tags", "build_steps"):
         assert written_by[name] == "duckdb", name
     runs = status(lake)["runs"]["steps"]
-    assert runs.endswith(": tags, value, churn, referrals, tags_derived")
+    on_spark_steps = "tags, value, churn, " + ("referrals, " if with_referrals else "")
+    assert runs.endswith(f": {on_spark_steps}tags_derived")
     assert (
         "duckdb on the driver, over the version's Parquet (marts written as Parquet): identity;"
         in runs
@@ -878,6 +883,9 @@ def test_value_and_churn_steps_run_on_spark_and_publish_what_duckdb_does(
     assert "P7" not in set(persons["person_id"])
     assert left["churn_scores"]["churn_probability"].nunique() > 10
     assert {"lifecycle_stage", "dormant"} <= set(left["person_tags"]["tag"])
+    spark_target.check_distributed()
+    if not with_referrals:
+        return
     # the closure walked the chains: four deep, round the ring, and a campaign's own
     closure = left["referral_closure"]
     assert closure["depth"].max() >= 4
@@ -887,7 +895,6 @@ def test_value_and_churn_steps_run_on_spark_and_publish_what_duckdb_does(
     assert persons.loc["wechat:new0", "in_ring"] and persons.loc["P1", "downstream_persons"] >= 3
     campaigns = left["referral_campaigns"].set_index("key")
     assert campaigns.loc["裂变A", "generations"] == 3
-    spark_target.check_distributed()
 
 
 def test_a_spark_build_gives_the_steps_that_run_on_spark_its_spark_side(
