@@ -156,6 +156,11 @@ class Runner:
                 frame.createOrReplaceTempView(target)
             return frame
 
+    def relation(self, name: str, **fragments: Any) -> ir.Table:
+        """The named SELECT as an ibis table: nothing runs until an expression over it
+        does (its ``$`` parameters, if any, must be filled in as fragments)."""
+        return self.con.sql(render(name, dialect=dialect_of(self.con), **fragments))
+
     def df(self, name: str, params: dict[str, Any] | None = None, **kw: Any) -> pd.DataFrame:
         """The named query's result as a pandas frame."""
         result = self.query(name, params, **kw)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import ibis
 
-from scrm_lib.engine import Runner, sql
+from scrm_lib.engine import Runner
 from scrm_lib.errors import InputFileError, ScrmError, WarehouseError
 from scrm_lib.ingest.cache import Entry, Failure, Job, discard, parse_files, parse_one
 from scrm_lib.schema import REJECTS, TABLES, conform
@@ -84,7 +84,7 @@ def staged_tables(runner: Runner) -> dict[str, ibis.Table]:
         framed = runner.con.table(f"stage_{name}", database=(STAGE_DB, "main"))
         parts = [framed]
         for seq, path in cached.get(name, []):
-            text = sql(
+            rows = runner.relation(
                 "build.cached_rows",
                 path=path,
                 seq=seq,
@@ -94,7 +94,7 @@ def staged_tables(runner: Runner) -> dict[str, ibis.Table]:
             )
             # one file's columns in the stage table's types (an all-empty column may have
             # none; the engine's types, e.g. its timestamps' precision, as the table has them)
-            parts.append(runner.con.sql(text).cast(framed.schema()))
+            parts.append(rows.cast(framed.schema()))
         out[name] = parts[0] if len(parts) == 1 else ibis.union(*parts, distinct=False)
     return out
 
