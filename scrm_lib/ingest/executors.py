@@ -25,25 +25,25 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from scrm_lib.ingest.cache import Entry, Job, cache_key, lookup, parse_one, sha256_of
+from scrm_lib.ingest.cache import Entry, Job, parse_one
 
 logger = logging.getLogger(__name__)
 
-#: What each task reports back: the file and, when it could not be parsed, why.
-RESULT_SCHEMA = "path string, problem string"
+#: What each task reports back: the file, whether it was parsed there (not found in
+#: the cache) and, when it could not be parsed, why.
+RESULT_SCHEMA = "path string, parsed boolean, problem string"
 
 
 def parse_on_executors(jobs: Sequence[Job], *, settings: Any, session: Any) -> int:
     """Parse the files of ``jobs`` that are not in ``settings.cache_dir`` yet on the
-    executors of Spark session ``session``; return how many were parsed there."""
-    cache_dir = settings.cache_dir
-    if cache_dir is None:
+    executors of Spark session ``session``; return how many were parsed there.
+
+    Each task looks its file up in the cache first: the executors hash the files, in
+    parallel, rather than the driver once here and again when it stages them.
+    """
+    if settings.cache_dir is None:
         return 0
-    todo = [
-        (str(job.path), job.preset)
-        for job in jobs
-        if job.preset is not None and not _cached(job, cache_dir, settings)
-    ]
+    todo = [(str(job.path), job.preset) for job in jobs if job.preset is not None]
     if not todo:
         return 0
     frame = session.createDataFrame(todo, "path string, preset string")
@@ -54,16 +54,7 @@ def parse_on_executors(jobs: Sequence[Job], *, settings: Any, session: Any) -> i
     for row in results:
         if row.problem:
             logger.info("%s: not parsed on an executor (%s)", row.path, row.problem)
-    return sum(1 for row in results if not row.problem)
-
-
-def _cached(job: Job, cache_dir: Path, settings: Any) -> bool:
-    try:
-        sha = sha256_of(job.path)
-    except OSError:
-        return True  # unreadable: the driver reports it
-    key = cache_key(sha, Path(job.path).name, str(job.preset), settings)
-    return lookup(cache_dir, key, Path(job.path), sha) is not None
+    return sum(1 for row in results if row.parsed)
 
 
 def _parse_batches(settings: Any) -> Any:
@@ -72,7 +63,7 @@ def _parse_batches(settings: Any) -> Any:
         import pandas as pd
 
         for batch in batches:
-            problems = []
+            problems, parsed = [], []
             for path, preset in zip(batch["path"], batch["preset"], strict=True):
                 entry = parse_one(
                     Job(Path(path), preset),
@@ -83,7 +74,8 @@ def _parse_batches(settings: Any) -> Any:
                 )
                 stored = isinstance(entry, Entry) and entry.folder is not None
                 problems.append(None if stored else getattr(entry, "message", "not stored"))
-            yield pd.DataFrame({"path": list(batch["path"]), "problem": problems})
+                parsed.append(stored and not entry.cached)
+            yield pd.DataFrame({"path": list(batch["path"]), "parsed": parsed, "problem": problems})
 
     return parse
 
