@@ -476,15 +476,25 @@ def _materialize_on_spark(
             con.to_parquet(t, path)
         with spark.step("to spark", table=name):
             on_spark[name] = spark_con.read_parquet(str(path), table_name=f"scrm_stage_{name}")
-    out = canonical_tables(on_spark)
+    _check_stage(on_spark)
+    # Each table's winners are found once, as on DuckDB: kept on the executors (memory,
+    # spilling to disk) when the table is written, then read there by accounts and the
+    # superseded counts, which would otherwise each find them again (shuffles included)
+    kept = {name: expr.cache() for name, expr in winners(on_spark).items()}
+    out = from_winners(on_spark, kept)
     partitions: dict[str, tuple[str, ...]] = {}
     files: dict[str, list[str]] = {}
-    for name, expr in out.tables.items():
-        data, by = partitioned(expr, name)
-        partitions[name] = by
-        with spark.step("transform", table=name):
-            spark_con.to_parquet(data, str(version / name), partitionBy=list(by) or None)
-        files[name] = [p.relative_to(version).as_posix() for p in data_files(version / name)]
+    try:
+        for name, expr in out.tables.items():
+            data, by = partitioned(expr, name)
+            partitions[name] = by
+            with spark.step("transform", table=name):
+                spark_con.to_parquet(data, str(version / name), partitionBy=list(by) or None)
+            files[name] = [p.relative_to(version).as_posix() for p in data_files(version / name)]
+        superseded = spark.execute(out.superseded, step="transform", table="duplicates")
+    finally:
+        for table in kept.values():
+            table.release()
     names = [n for n in TABLES if n in staged]
     with runner.step("read spark's files"):
         attach_parquet(
@@ -497,7 +507,6 @@ def _materialize_on_spark(
         name: int(runner.execute(con.table(name).count(), step="count", table=name))
         for name in names
     }
-    superseded = spark.execute(out.superseded, step="transform", table="duplicates")
     for step, seconds in spark.timings.items():
         runner.timings[step] = round(runner.timings.get(step, 0.0) + seconds, 4)
     return counts, superseded, {n: partitions.get(n, ()) for n in names}
