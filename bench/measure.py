@@ -85,5 +85,23 @@ def machine(**extra: Any) -> dict[str, Any]:
         "python": platform.python_version(),
         "duckdb": duckdb.__version__,
         "load_average_at_start": round(os.getloadavg()[0], 2),
+        "commit": _commit(),
         **extra,
     }
+
+
+def _commit() -> str | None:
+    """The checkout's commit, with ``+changes`` when files differ from it: which code
+    a number measured (a 1M-person run outlives several commits)."""
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True)
+        return done.stdout.strip()
+
+    try:
+        rev = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return rev + ("+changes" if dirty else "")
