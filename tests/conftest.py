@@ -90,6 +90,9 @@ class SparkSessions:
         self.stop()
         if SparkContext._active_spark_context is not None:  # started outside this object
             SparkContext._active_spark_context.stop()
+        # one shuffle partition: the tests' tables have a few hundred rows, and a build's
+        # steps run a sixth faster without the 200 partitions adaptive execution then
+        # merges (a build uses Spark's own setting; the Spark tests pass with it too)
         self.session = start(app_name="scrm-tests", master=master, shuffle_partitions=1, conf=conf)
         return self.session
 

@@ -23,14 +23,15 @@ def spark_session(
     *,
     app_name: str = "scrm",
     master: str = "local[2]",
-    shuffle_partitions: int = 1,
+    shuffle_partitions: int | None = None,
     executor_memory: str | None = None,
     conf: dict[str, str] | None = None,
 ) -> Any:
     """Start (or reuse) a Spark session set up the way scrm expects.
 
     UTC session time zone (so timestamps mean the same on both engines), UI
-    off, Arrow transfers on, and few shuffle partitions (local data is small).
+    off, Arrow transfers on; shuffle partitions are Spark's own setting (adaptive
+    execution merges the small ones) unless ``shuffle_partitions`` says.
     One Spark session runs per Python process: a running one is reused when
     its master is ``master``, and refused (:class:`WarehouseError`) when it is
     another, rather than silently running on the wrong cluster.
@@ -85,7 +86,10 @@ def spark_session(
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     settings = {
         "spark.sql.session.timeZone": "UTC",
-        "spark.sql.shuffle.partitions": str(shuffle_partitions),
+        # Spark's default (200) unless asked: adaptive execution then merges a shuffle's
+        # small partitions after the fact (one for a small sample, many for a large one),
+        # where a fixed 1 ran every step after a shuffle in a single task on any cluster
+        **({"spark.sql.shuffle.partitions": str(shuffle_partitions)} if shuffle_partitions else {}),
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
