@@ -123,5 +123,6 @@ def test_a_decimal_field_with_text_in_some_lines_stays_columnar(tmp_path, monkey
 
 def test_a_decimal_field_also_nested_is_read_line_by_line(tmp_path):
     # the nested total_fee on the same line could be taken for the top-level one
-    path = _lines(tmp_path, {"total_fee": 59.9, "items": [{"total_fee": 1.5}]}, {"total_fee": "N/A"})
+    nested = {"total_fee": 59.9, "items": [{"total_fee": 1.5}]}
+    path = _lines(tmp_path, nested, {"total_fee": "N/A"})
     assert read.read_table(path).arrow is None
