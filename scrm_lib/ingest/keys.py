@@ -17,12 +17,12 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 
-import numpy as np
+import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from scrm_lib.engine import Runner, duckdb_connect
+from scrm_lib.engine import Runner
 
 
 def _clean(s: pd.Series) -> pd.Series:
@@ -46,9 +46,9 @@ def content_hash(*parts: pd.Series, length: int = 20) -> pd.Series:
     Used for event, touch and message ids that the sources do not carry, so
     that the same content in two files (or two builds) gets the same id: the
     first ``length`` hex digits of the sha256 of the parts' text joined by
-    U+001F. The parts are joined column-wise in Arrow; each row is then one
-    ``hashlib`` call on its bytes (OpenSSL), a third of the time DuckDB's
-    ``sha256`` takes on the same rows.
+    U+001F. DuckDB joins and hashes the columns in C++, with no Python object
+    per row (about a tenth less CPU time than a ``hashlib`` call per row, and
+    the same digits).
 
     Example
     -------
@@ -58,18 +58,19 @@ def content_hash(*parts: pd.Series, length: int = 20) -> pd.Series:
     index = parts[0].index
     if len(index) == 0:
         return pd.Series([], index=index, dtype="str")
-    cols = [pc.fill_null(_as_arrow_text(p), "") for p in parts]
-    joined = pc.binary_join_element_wise(*cols, pa.scalar("\x1f", pa.large_string()))
-    sha = hashlib.sha256
-    digests = b"".join([sha(b).digest() for b in joined.cast(pa.large_binary()).to_pylist()])
-    # hex of all digests at once, cut into the rows' first ``length`` digits as Arrow
-    # buffers: no Python string per row
-    width = min(int(length), 64)
-    hexed = np.frombuffer(digests.hex().encode("ascii"), dtype=np.uint8).reshape(-1, 64)
-    data = np.ascontiguousarray(hexed[:, :width])
-    offsets = np.arange(0, len(index) * width + 1, width, dtype=np.int64)
-    arr = pa.LargeStringArray.from_buffers(len(index), pa.py_buffer(offsets), pa.py_buffer(data))
-    return pd.Series(pd.array(arr, dtype="str"), index=index)
+    cols = [f"c{i}" for i in range(len(parts))]
+    table = pa.table(
+        {c: pc.fill_null(_as_arrow_text(p), "") for c, p in zip(cols, parts, strict=True)}
+    )
+    runner = duck()
+    runner.con.register("hash_src", table)
+    try:
+        got = runner.arrow(
+            "ingest.content_hash", {"length": min(int(length), 64)}, columns=cols, view="hash_src"
+        )
+    finally:
+        runner.con.unregister("hash_src")
+    return pd.Series(pd.array(got.column("h"), dtype="str"), index=index)
 
 
 def _as_arrow_text(s: pd.Series) -> pa.Array:
@@ -89,7 +90,11 @@ def duck() -> Runner:
     the input rows.
     """
     if not _DUCK:
-        runner = Runner(duckdb_connect().con, label="ingest")
+        # DuckDB itself: ibis's backend is not needed here and costs a parse worker
+        # a third of a second to load
+        con = duckdb.connect()
+        con.execute("SET TimeZone = 'UTC'")
+        runner = Runner(con, label="ingest")
         runner.query("ingest.quiet")
         _DUCK.append(runner)
     return _DUCK[0]

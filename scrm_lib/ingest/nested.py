@@ -115,9 +115,14 @@ def explode_list(arr: pa.ListArray) -> tuple[np.ndarray, pa.Array]:
     return parents, pc.list_flatten(arr)
 
 
+#: Values :func:`_clean` leaves as they are; checked inline, since a call per leaf value
+#: was most of the cost of rendering a million events' properties.
+_AS_IS = frozenset({str, int, bool})
+
+
 def _clean(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items() if v is not None}
+        return {k: v if type(v) in _AS_IS else _clean(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):
         return [_clean(v) for v in value]
     if isinstance(value, float) and value.is_integer():

@@ -109,6 +109,13 @@ class Preset:
         return any(fnmatch.fnmatch(path.name.lower(), pat.lower()) for pat in self.files)
 
 
+@lru_cache(maxsize=8192)
+def _header_key(name: str) -> str:
+    s = unicodedata.normalize("NFKC", name).strip().lower().lstrip("\ufeff")
+    # Separators carry no meaning in a header: order_id, orderId and Order ID are one name.
+    return _SEPARATORS.sub("", s)
+
+
 def header_key(name: object) -> str:
     """The comparison form of a header name.
 
@@ -117,9 +124,9 @@ def header_key(name: object) -> str:
     >>> header_key(" 订单 编号 ") == header_key("订单编号")
     True
     """
-    s = unicodedata.normalize("NFKC", str(name)).strip().lower().lstrip("\ufeff")
-    # Separators carry no meaning in a header: order_id, orderId and Order ID are one name.
-    return _SEPARATORS.sub("", s)
+    # Detection compares every preset's aliases with every header: the same few hundred
+    # names, normalized over and over (a third of a small file's parse), hence the cache.
+    return _header_key(str(name))
 
 
 def resolve_columns(header: list[str], preset: Preset) -> dict[str, str]:

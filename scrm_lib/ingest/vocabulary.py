@@ -26,6 +26,7 @@ Example
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from typing import Any
@@ -88,7 +89,13 @@ def event_key(name: str) -> str:
     >>> event_key("Add-To-Cart") == event_key("add_to_cart") == event_key("addToCart")
     True
     """
-    return _SEP.sub("", unicodedata.normalize("NFKC", str(name)).strip().lower())
+    return _event_key(str(name))
+
+
+@functools.lru_cache(maxsize=8192)
+def _event_key(name: str) -> str:
+    # Called for every key of every event's properties: a log repeats a few dozen names.
+    return _SEP.sub("", unicodedata.normalize("NFKC", name).strip().lower())
 
 
 def _lookup(table: dict[str, tuple[str, ...]]) -> dict[str, str]:
