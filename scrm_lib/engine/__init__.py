@@ -12,6 +12,7 @@ in a :class:`Scratch`, by each engine's own means.
 from scrm_lib.engine.connect import (
     Warehouse,
     duckdb_connect,
+    duckdb_memory,
     list_tables,
     materialize,
     open_warehouse,
@@ -32,6 +33,7 @@ __all__ = [
     "Scratch",
     "Warehouse",
     "duckdb_connect",
+    "duckdb_memory",
     "is_published",
     "list_tables",
     "materialize",

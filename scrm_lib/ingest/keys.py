@@ -17,12 +17,11 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 
-import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from scrm_lib.engine import Runner
+from scrm_lib.engine import Runner, duckdb_memory
 
 
 def _clean(s: pd.Series) -> pd.Series:
@@ -90,11 +89,7 @@ def duck() -> Runner:
     the input rows.
     """
     if not _DUCK:
-        # DuckDB itself: ibis's backend is not needed here and costs a parse worker
-        # a third of a second to load
-        con = duckdb.connect()
-        con.execute("SET TimeZone = 'UTC'")
-        runner = Runner(con, label="ingest")
+        runner = Runner(duckdb_memory(), label="ingest")
         runner.query("ingest.quiet")
         _DUCK.append(runner)
     return _DUCK[0]
