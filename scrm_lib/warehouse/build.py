@@ -317,6 +317,7 @@ def build(
                 master=master,
                 executor_memory=settings.spark_executor_memory,
                 version=version,
+                fed=_fed(inputs),
             )
             # identity and the person marts, on the file being built (a Spark build's steps
             # that can run on Spark run there): published together
@@ -485,6 +486,14 @@ def _runs(
         "steps": "; ".join(parts),
         "storage": f"parquet folder {version}",
     }
+
+
+def _fed(inputs: list[dict[str, Any]]) -> set[str] | None:
+    """The tables the staged files have rows for (each input lists its non-empty
+    tables); None when an input does not say, so that none is taken for empty."""
+    if any("tables" not in i for i in inputs):
+        return None
+    return {name for i in inputs for name in i["tables"]}
 
 
 def _parse_on_spark(

@@ -32,7 +32,7 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -361,6 +361,7 @@ def materialize(
     master: str = "local[2]",
     executor_memory: str | None = None,
     version: Path | None = None,
+    fed: Collection[str] | None = None,
 ) -> tuple[dict[str, int], pd.DataFrame, dict[str, tuple[str, ...]]]:
     """Make the canonical tables of ``staged``; return their row counts, the per-file
     superseded counts (:attr:`Transformed.superseded`) and the partition columns of the
@@ -385,6 +386,9 @@ def materialize(
         Where the Spark session runs (:func:`scrm_lib.engine.spark_session`).
     version
         The version folder a Spark build publishes (:mod:`scrm_lib.engine.folder`).
+    fed
+        The tables some staged file has rows for (None: any may have); on DuckDB the
+        others are made empty from their schema (:func:`_unfed`).
 
     Examples
     --------
@@ -407,23 +411,45 @@ def materialize(
     # and the superseded counts read them there, then the positions are dropped (a
     # dropped column costs nothing in DuckDB; a copy without it would cost the table).
     _check_stage(staged)
+    unfed = _unfed(staged, fed)
     kept = {}
     for name, expr in winners(staged).items():
-        kept[name] = runner.create_table(
-            name, expr.select(*TABLES[name].names, FILE_SEQ, ROW), step="transform"
-        )
-    out = from_winners(staged, kept)
-    runner.create_table("accounts", out.tables["accounts"], step="transform")
-    superseded = runner.execute(out.superseded, step="transform", table="duplicates")
+        expr = expr.select(*TABLES[name].names, FILE_SEQ, ROW)
+        if name in unfed:
+            # the same empty table (create_table takes an expression's columns from its
+            # schema), without planning and running the ranking of no rows
+            kept[name] = runner.create_table(name, None, schema=expr.schema(), step="transform")
+        else:
+            kept[name] = runner.create_table(name, expr, step="transform")
+    runner.create_table("accounts", accounts(staged, kept), step="transform")
+    # a table without rows supersedes none: its part of the union would only add planning
+    fed_rows = {name: t for name, t in staged.items() if name not in unfed}
+    duplicates = superseded_counts(fed_rows or staged, kept)
+    superseded = runner.execute(duplicates, step="transform", table="duplicates")
     counts = {}
-    for name in out.tables:
+    for name in (n for n in TABLES if n in kept or n == "accounts"):
         if name in kept:
             for column in (FILE_SEQ, ROW):
                 runner.query(
                     "build.drop_column", step="transform", table=name, target=name, column=column
                 )
+        if name in unfed and name != "accounts":
+            counts[name] = 0
+            continue
         counts[name] = int(runner.execute(runner.con.table(name).count(), step="count", table=name))
     return counts, superseded, {}
+
+
+def _unfed(staged: Mapping[str, ir.Table], fed: Collection[str] | None) -> set[str]:
+    """The stage tables no file has rows for (``fed``: those some file has; None: unknown).
+
+    A small brand's first build feeds one or two of the fifteen tables; ranking and
+    counting the rows of each of the others planned and ran queries for nothing.
+    (``accounts`` is derived from every table, fed or not.)
+    """
+    if fed is None:
+        return set()
+    return {name for name in staged if name not in fed}
 
 
 def partitioned(expr: ir.Table, table: str) -> tuple[ir.Table, tuple[str, ...]]:
