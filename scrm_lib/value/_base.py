@@ -287,7 +287,10 @@ def _orders_of_lines(con: Any, table: ir.Table, counted: Any) -> ir.Table:
     if "line_id" not in table.columns:
         lined = table
     else:
-        lined = table.filter((table.line_id != "").fill_null(True))
+        # an OR, not a coalesce of the comparison: DuckDB pushes the OR into its scan
+        # of the column (the probe of 10M one-line orders: 0.1 s of CPU as a
+        # coalesce, a third of that as the OR)
+        lined = table.filter((table.line_id != "") | table.line_id.isnull())
         if on_duckdb(con) and not con.execute(lined.limit(1).count()):
             rows = counted(table)
             return rows.select(*ORDER_ROW[:-1], gross=rows.amount)
