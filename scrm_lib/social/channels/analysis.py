@@ -51,9 +51,12 @@ def _acquired(
     settings: Settings,
     period: tuple[int | None, int | None],
     inputs: Inputs | None = None,
+    cut: Any = None,
 ) -> tuple[ir.Table, int]:
-    """The acquisition expression (persons acquired in the period) and the as-of epoch."""
-    cut = resolve_as_of(con, None, settings.timezone)
+    """The acquisition expression (persons acquired in the period) and the as-of epoch
+    (``cut``: the as-of day already resolved)."""
+    if cut is None:
+        cut = resolve_as_of(con, None, settings.timezone)
     acq = acquisition_expr(con, cfg, utc_offset(settings, cut.date), inputs)
     start, end = period
     if start is not None:
@@ -78,8 +81,10 @@ def compute(
     """
     cfg = channels_config(settings, **overrides)
     period = _period(settings, since, until)
+    # no orders, no as-of day: the ValueDataError comes before the inputs are cached
+    cut = resolve_as_of(con, None, settings.timezone)
     with Inputs.of(con) as inputs:
-        acq, as_of = _acquired(con, cfg, settings, period, inputs)
+        acq, as_of = _acquired(con, cfg, settings, period, inputs, cut)
         makers = {
             "channel_acquisition": lambda: to_frame(acq.execute()).rename(
                 columns={"cohort": "acquisition_cohort"}
