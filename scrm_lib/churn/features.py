@@ -350,14 +350,24 @@ def compute_features(
     """Execute :func:`features_expr` on an open backend; one row per person in the population."""
     from scrm_lib.engine import Runner
 
-    expr = features_expr(con, cut, utc_offset(settings, cut.date), cfg, settings)
-    expr = expr.order_by("person_id")
-    df = Runner(con, label="churn").execute(expr, step=f"features at {cut.date}")
-    df["person_id"] = df["person_id"].astype(str)
-    for col in FEATURE_NAMES:
-        df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
+    expr = features_table(con, cut, settings=settings, cfg=cfg).order_by("person_id")
+    df = as_features(Runner(con, label="churn").execute(expr, step=f"features at {cut.date}"))
     df.attrs["cutoff"] = cut.date.isoformat()
     return df
+
+
+def features_table(con: Any, cut: AsOf, *, settings: Settings, cfg: dict[str, Any]) -> ir.Table:
+    """:func:`features_expr` at ``cut`` in the configured time zone (rows in no order)."""
+    return features_expr(con, cut, utc_offset(settings, cut.date), cfg, settings)
+
+
+def as_features(df: pd.DataFrame) -> pd.DataFrame:
+    """Feature rows as the model reads them: ``person_id`` text, every feature float64.
+
+    Row-wise, so it gives the same on a whole table as on each of its batches.
+    """
+    typed = {c: pd.to_numeric(df[c], errors="coerce").astype("float64") for c in FEATURE_NAMES}
+    return df.assign(person_id=df["person_id"].astype(str), **typed)
 
 
 def feature_frame(

@@ -190,9 +190,13 @@ def explain(
 
 def reference_values(features: pd.DataFrame) -> pd.Series:
     """Typical values of the population (medians; NaN-only features stay NaN)."""
-    med = features[list(FEATURE_NAMES)].median(numeric_only=True)
+    return finite_reference(features[list(FEATURE_NAMES)].median(numeric_only=True))
+
+
+def finite_reference(medians: pd.Series) -> pd.Series:
+    """Medians per feature as :func:`explain` takes them: every feature, infinities NaN."""
     return (
-        med.reindex(list(FEATURE_NAMES))
+        medians.reindex(list(FEATURE_NAMES))
         .astype("float64")
         .map(lambda v: v if not (isinstance(v, float) and math.isinf(v)) else np.nan)
     )

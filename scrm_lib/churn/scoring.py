@@ -26,19 +26,22 @@ Example
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 from typing import Any
 
+import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
 from scrm_lib.churn.config import ChurnError, churn_config
-from scrm_lib.churn.features import compute_features
+from scrm_lib.churn.features import FEATURE_NAMES, as_features, features_table
 from scrm_lib.churn.model import load_model, predict
-from scrm_lib.churn.reasons import explain, reference_values
+from scrm_lib.churn.reasons import explain, finite_reference, reference_values
 from scrm_lib.config import Settings, load_settings
-from scrm_lib.engine import Warehouse, using
+from scrm_lib.engine import Runner, Scratch, Warehouse, map_batches, using
 from scrm_lib.schema import MARTS
 from scrm_lib.value._base import as_of_cut, default_as_of, meta_frame, write_mart
 
@@ -123,18 +126,112 @@ def score(
     with using(warehouse) as con:
         day = default_as_of(con, settings.timezone) if as_of is None else as_of
         cut = as_of_cut(day, settings.timezone)
-        feats = compute_features(con, cut, settings=settings, cfg=cfg)
-        if feats.empty:
-            raise ChurnError(f"nobody bought in the {cfg['population_days']} days before {day}")
         value = _value(con, cut.date, settings)
         build_id = build_id or build_id_of(con)
-    out = score_frame(model, feats, value, cfg=cfg, reasons=reasons)
+        # the features are computed once, by the engine; on Spark the model then scores
+        # them on the executors and only the scores come back
+        with Scratch(con, "churn_features") as scratch:
+            feats = scratch.hold(features_table(con, cut, settings=settings, cfg=cfg))
+            rows = map_batches(
+                con,
+                feats,
+                functools.partial(score_rows, model, cfg=cfg),
+                ROW_SCHEMA,
+                step=f"churn scores at {cut.date}",
+            )
+            if rows.empty:
+                raise ChurnError(f"nobody bought in the {cfg['population_days']} days before {day}")
+            out = rank_scores(rows, value)
+            if reasons:
+                out = _with_reasons(con, out, model, feats, cfg)
     out["as_of"] = cut.date.isoformat()
     out["model_version"] = card["version"]
     out["build_id"] = build_id
     out = typed(out)
     out.attrs.update(as_of=cut.date.isoformat(), model_version=card["version"], build_id=build_id)
     return out
+
+
+#: What :func:`score_rows` gives per person.
+ROW_SCHEMA = ibis.schema(
+    {
+        "person_id": "string",
+        "churn_probability": "float64",
+        "risk_band": "string",
+        "recency_days": "int64",
+        "silent_days": "int64",
+        "pre_churn_silent": "boolean",
+        "early_warning": "boolean",
+    }
+)
+
+
+def score_rows(model: Any, feats: pd.DataFrame, *, cfg: dict[str, Any]) -> pd.DataFrame:
+    """Each person's probability, risk band and the silence rule (:data:`ROW_SCHEMA`).
+
+    Row-wise: on a Spark build each executor runs it on its own batches of features.
+    """
+    if feats.empty:  # an empty batch: the model takes no zero-row input
+        return pd.DataFrame({c: pd.Series(dtype=t.to_pandas()) for c, t in ROW_SCHEMA.items()})
+    feats = as_features(feats)
+    p = predict(model, feats)
+    out = pd.DataFrame({"person_id": feats["person_id"].to_numpy()})
+    out["churn_probability"] = p
+    hi = cfg["high_risk"]
+    out["risk_band"] = np.where(p >= hi, "high", np.where(p >= hi / 2, "medium", "low"))
+    out["recency_days"] = feats["recency_days"].to_numpy().astype("int64")
+    out["silent_days"] = feats["days_since_interaction"].to_numpy().astype("int64")
+    out["pre_churn_silent"] = out["silent_days"] >= cfg["silent_days"]
+    out["early_warning"] = (out["risk_band"] == "high") | out["pre_churn_silent"]
+    return out
+
+
+def rank_scores(rows: pd.DataFrame, value: pd.DataFrame) -> pd.DataFrame:
+    """Value at risk and the rank of each person, highest probability first (no reasons yet)."""
+    out = rows.merge(value, on="person_id", how="left")
+    out["value_at_risk"] = (out["churn_probability"] * out["clv"].fillna(0.0)).round(2)
+    out = out.sort_values(["churn_probability", "person_id"], ascending=[False, True])
+    out["risk_rank"] = np.arange(1, len(out) + 1)
+    out["reasons"] = pd.Series(pd.NA, index=out.index, dtype="string")
+    return out.reset_index(drop=True)
+
+
+def to_explain(out: pd.DataFrame, cfg: dict[str, Any]) -> list[str]:
+    """The early-warning persons whose reasons are written: the most value at risk first."""
+    warn = out[out["early_warning"]].sort_values("value_at_risk", ascending=False)
+    return warn.head(cfg["explain_top"])["person_id"].tolist()
+
+
+def add_reasons(
+    out: pd.DataFrame,
+    model: Any,
+    rows: pd.DataFrame,
+    reference: pd.Series,
+    cfg: dict[str, Any],
+) -> pd.DataFrame:
+    """``out`` with the reasons of the persons whose features are ``rows``."""
+    text = explain(lambda X: predict(model, X), rows, reference, top=cfg["reasons"])
+    said = dict(zip(rows["person_id"], text, strict=True))
+    hit = out["person_id"].isin(set(said))
+    out.loc[hit, "reasons"] = out.loc[hit, "person_id"].map(said).astype("string")
+    return out
+
+
+def _with_reasons(
+    con: Any, out: pd.DataFrame, model: Any, feats: ir.Table, cfg: dict[str, Any]
+) -> pd.DataFrame:
+    # only the explained persons' features and the medians leave the engine
+    runner = Runner(con, label="churn")
+    pick = to_explain(out, cfg)
+    if not pick:
+        return out
+    medians = feats.aggregate([feats[c].cast("float64").median().name(c) for c in FEATURE_NAMES])
+    reference = finite_reference(runner.execute(medians, step="churn reference values").iloc[0])
+    picked = feats.filter(feats.person_id.isin(pick))
+    rows = as_features(runner.execute(picked, step="churn features to explain"))
+    order = {pid: i for i, pid in enumerate(pick)}
+    rows = rows.sort_values("person_id", key=lambda s: s.map(order)).reset_index(drop=True)
+    return add_reasons(out, model, rows, reference, cfg)
 
 
 def score_frame(
@@ -146,31 +243,12 @@ def score_frame(
     reasons: bool = True,
 ) -> pd.DataFrame:
     """Score a feature frame with a fitted model (no warehouse access: used by the benchmark)."""
-    p = predict(model, feats)
-    out = pd.DataFrame({"person_id": feats["person_id"].astype(str).to_numpy()})
-    out["churn_probability"] = p
-    hi = cfg["high_risk"]
-    out["risk_band"] = np.where(p >= hi, "high", np.where(p >= hi / 2, "medium", "low"))
-    out["recency_days"] = feats["recency_days"].to_numpy().astype("int64")
-    out["silent_days"] = feats["days_since_interaction"].to_numpy().astype("int64")
-    out["pre_churn_silent"] = out["silent_days"] >= cfg["silent_days"]
-    out["early_warning"] = (out["risk_band"] == "high") | out["pre_churn_silent"]
-    out = out.merge(value, on="person_id", how="left")
-    out["value_at_risk"] = (out["churn_probability"] * out["clv"].fillna(0.0)).round(2)
-    out = out.sort_values(["churn_probability", "person_id"], ascending=[False, True])
-    out["risk_rank"] = np.arange(1, len(out) + 1)
-    out["reasons"] = pd.Series(pd.NA, index=out.index, dtype="string")
+    out = rank_scores(score_rows(model, feats, cfg=cfg), value)
     if reasons:
-        warn = out[out["early_warning"]].sort_values("value_at_risk", ascending=False)
-        pick = warn.head(cfg["explain_top"])["person_id"]
-        rows = feats.set_index("person_id").loc[pick.to_numpy()].reset_index()
-        text = explain(
-            lambda X: predict(model, X), rows, reference_values(feats), top=cfg["reasons"]
-        )
-        out.loc[out["person_id"].isin(set(pick)), "reasons"] = (
-            out["person_id"].map(dict(zip(rows["person_id"], text, strict=True))).astype("string")
-        )
-    return out.reset_index(drop=True)
+        pick = to_explain(out, cfg)
+        rows = as_features(feats).set_index("person_id").loc[pick].reset_index()
+        out = add_reasons(out, model, rows, reference_values(feats), cfg)
+    return out
 
 
 def early_warning(scores: pd.DataFrame, *, limit: int | None = None) -> pd.DataFrame:

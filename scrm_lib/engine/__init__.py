@@ -9,6 +9,7 @@ tables through :mod:`.bridge`. An iterative computation holds its rounds' tables
 in a :class:`Scratch`, by each engine's own means.
 """
 
+from scrm_lib.engine.batches import map_batches
 from scrm_lib.engine.connect import (
     Warehouse,
     duckdb_connect,
@@ -36,6 +37,7 @@ __all__ = [
     "duckdb_memory",
     "is_published",
     "list_tables",
+    "map_batches",
     "materialize",
     "open_warehouse",
     "published_version",
