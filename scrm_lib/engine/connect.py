@@ -181,12 +181,12 @@ def duckdb_connect(path: str | Path = ":memory:", *, read_only: bool = False) ->
     return con
 
 
-def duckdb_memory() -> Any:
+def duckdb_memory(*, threads: int | None = None) -> Any:
     """A plain in-memory DuckDB connection (no ibis backend) with the session zone UTC.
 
     For column-wise work on Arrow tables through :class:`Runner`, where no ibis
     expression is built: loading ibis's backend costs a parse worker a third of a
-    second.
+    second. ``threads``: DuckDB's worker threads (default: one per core).
 
     Examples
     --------
@@ -195,7 +195,7 @@ def duckdb_memory() -> Any:
     """
     import duckdb
 
-    con = duckdb.connect()
+    con = duckdb.connect(config={} if threads is None else {"threads": int(threads)})
     con.execute("SET TimeZone = 'UTC'")
     return con
 

@@ -89,7 +89,9 @@ def duck() -> Runner:
     the input rows.
     """
     if not _DUCK:
-        runner = Runner(duckdb_memory(), label="ingest")
+        # one thread: files are parsed by one process per core, each its own DuckDB;
+        # more threads per process only contend for the same cores
+        runner = Runner(duckdb_memory(threads=1), label="ingest")
         runner.query("ingest.quiet")
         _DUCK.append(runner)
     return _DUCK[0]
