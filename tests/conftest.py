@@ -49,14 +49,21 @@ LOCAL_MASTER = "local[2]"
 #: executor on every worker at once.
 CLUSTER_SIZE = {"workers": 2, "cores": 2, "memory": "1g"}
 
+#: The tests' Spark JVMs (this process's driver, which runs local[2]'s tasks too, and the
+#: cluster's executors): the client compiler only, since on tables of a few hundred rows
+#: the server compiler's optimized code never pays for its compiling (on the value and
+#: churn parity build its compiler threads took 58 of the driver's 102 CPU-seconds, 5 with
+#: the client compiler alone), and the serial collector for heaps this small. Spark's
+#: UTC default (scrm_lib.engine.spark_session) is kept.
+TEST_JVM_OPTIONS = "-Duser.timezone=UTC -XX:+UseSerialGC -XX:TieredStopAtLevel=1"
+
 #: An application on the test cluster: one 1-core executor per worker (two in all),
-#: small and quick to start (the client compiler only; the test data is tiny).
+#: small and quick to start.
 CLUSTER_CONF = {
     "spark.cores.max": "2",
     "spark.executor.cores": "1",
     "spark.executor.memory": "512m",
-    "spark.executor.extraJavaOptions": "-Duser.timezone=UTC -XX:+UseSerialGC "
-    "-XX:TieredStopAtLevel=1",
+    "spark.executor.extraJavaOptions": TEST_JVM_OPTIONS,
 }
 
 
@@ -95,7 +102,13 @@ class SparkSessions:
         # partitions adaptive execution merges, and a seventh faster again without its
         # stages each run as a job of their own (135 jobs -> 86 on the value and churn
         # parity build). A build uses Spark's own settings; the Spark tests pass with them.
-        conf = {"spark.sql.adaptive.enabled": "false", **(conf or {})}
+        # The driver's JVM options count only when this starts the process's JVM (the
+        # first session), which every Spark test's session does through this object.
+        conf = {
+            "spark.sql.adaptive.enabled": "false",
+            "spark.driver.extraJavaOptions": TEST_JVM_OPTIONS,
+            **(conf or {}),
+        }
         self.session = start(app_name="scrm-tests", master=master, shuffle_partitions=1, conf=conf)
         return self.session
 
