@@ -357,7 +357,8 @@ class Context:
                 continue
             df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
             if name == main and extras is not None and ROW in df.columns:
-                df = df.assign(**{EXTRAS: extras.reindex(df[ROW].to_numpy()).to_numpy()})
+                # the array itself: through NumPy, text would be made into Python objects and back
+                df = df.assign(**{EXTRAS: extras.reindex(df[ROW].to_numpy()).array})
             if ROW in df.columns:
                 keep = ok_rows.reindex(df[ROW].to_numpy()).to_numpy(dtype=bool)
                 df = df[keep]

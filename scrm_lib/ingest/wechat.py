@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from scrm_lib.ingest import base
 from scrm_lib.ingest import normalize as nz
@@ -180,7 +181,9 @@ def _distinct_attributes(ctx: base.Context, page: pd.Series) -> pd.Series | None
     props = _props_arrow(ctx) if ctx.has("props") else None
     if ctx.has("props") and props is None:
         return None
-    keys: dict[str, object] = {"page": page.to_numpy()}
+    # rows are grouped by integer codes of each key (equal values, equal codes; missing its
+    # own code): grouping the values themselves made a Python object per cell
+    keys: dict[str, np.ndarray] = {"page": pd.factorize(page)[0]}
     if props is not None:
         todo = [("p", props.combine_chunks() if isinstance(props, pa.ChunkedArray) else props)]
         while todo:
@@ -192,9 +195,8 @@ def _distinct_attributes(ctx: base.Context, page: pd.Series) -> pd.Series | None
             elif pa.types.is_nested(arr.type):
                 return None
             else:
-                keys[name] = arr.to_pandas(types_mapper=pd.ArrowDtype).to_numpy(
-                    dtype=object, na_value=None
-                )
+                codes = pc.dictionary_encode(arr, null_encoding="encode").indices
+                keys[name] = codes.to_numpy(zero_copy_only=False)
     frame = pd.DataFrame(keys)
     codes = frame.groupby(list(frame.columns), dropna=False, sort=False).ngroup().to_numpy()
     first = pd.Series(np.arange(len(codes))).groupby(codes, sort=True).first().to_numpy()
