@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -44,7 +46,7 @@ print("rows", con.execute("select count(*) from builds").fetchone()[0], "n", n *
 """
 
 
-def write_notebook(folder: Path, name: str, params: str | None, body: str) -> Path:
+def write_notebook(folder: Path, name: str, params: str | None, body: str, *more: str) -> Path:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {
         "name": "python3",
@@ -56,7 +58,7 @@ def write_notebook(folder: Path, name: str, params: str | None, body: str) -> Pa
         cell = nbformat.v4.new_code_cell(params)
         cell.metadata["tags"] = ["parameters"]
         cells.append(cell)
-    cells.append(nbformat.v4.new_code_cell(body))
+    cells.extend(nbformat.v4.new_code_cell(source) for source in (body, *more))
     nb.cells = cells
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.ipynb"
@@ -233,7 +235,7 @@ def test_good_run_writes_notebook_html_and_manifest(good_run):
     html = (folder / "good.html").read_text()
     assert "rows 2 n 42" in html
     assert "CODE_ONLY_MARKER" not in html  # code hidden by default
-    assert "_scrm_os" not in html  # the runner's setup cell never shows
+    assert "_scrm_masked" not in html  # the runner's setup cell never shows
     setup = [c for c in executed.cells if SETUP_TAG in c.metadata.get("tags", [])]
     assert len(setup) == 1 and setup[0].outputs == []  # nor does its value
 
@@ -242,7 +244,41 @@ def test_show_code_keeps_code_but_not_the_setup_cell(project):
     manifest = run_report("good", settings=project, show_code=True)
     html = (project.reports_dir / "good" / manifest["run_id"] / "good.html").read_text()
     assert "CODE_ONLY_MARKER" in html
-    assert "_scrm_os" not in html
+    assert "_scrm_masked" not in html
+
+
+def test_a_run_whose_kernel_dies_keeps_what_ran(project, tmp_path):
+    """The executed notebook is written when the run ends, a run stopped midway too."""
+    folder = tmp_path / "notebooks"
+    write_notebook(folder, "dies", "n: int = 1", 'print("ran before", n)', "import os\nos._exit(3)")
+    settings = project.with_overrides(reports_dir=tmp_path / "reports")
+    manifest = run_report("dies", {"n": "5"}, settings=settings, notebooks_dir=folder)
+    assert manifest["status"] == "failed"
+    assert "DeadKernelError" in manifest["error"], manifest["error"]
+    run = settings.reports_dir / "dies" / manifest["run_id"]
+    executed = nbformat.read(str(run / "dies.ipynb"), as_version=4)
+    text = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
+    assert "ran before 5" in text
+    assert "ran before 5" in (run / manifest["html"]).read_text(encoding="utf-8")
+
+
+def test_report_kernel_builds_the_iri_grammar_only_when_an_iri_is_checked():
+    """The setup cell's deferred rfc3987_syntax answers as the real one, once asked."""
+    code = """\
+import sys
+from scrm_lib.reports.kernel import defer_iri_grammar
+assert defer_iri_grammar()
+import nbformat, jsonschema
+assert "rfc3987_syntax.syntax_helpers" not in sys.modules
+check = jsonschema.FormatChecker()
+print(check.conforms("http://例え.テスト/p?q=1#f", "iri"), check.conforms("http://x y", "iri"),
+      check.conforms("../rel", "iri-reference"), check.conforms("../rel", "iri"))
+assert "rfc3987_syntax.syntax_helpers" in sys.modules
+assert not defer_iri_grammar()
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["True", "False", "True", "False"]
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -32,6 +33,7 @@ import os
 import re
 import secrets
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,18 +56,12 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _TRUE = {"true", "yes", "y", "1", "on"}
 _FALSE = {"false", "no", "n", "0", "off"}
 
-# Runs first in every report. In a papermill kernel plotly would pick the
-# bare mimetype renderer, which nbconvert's HTML cannot draw; "notebook"
-# adds HTML with plotly.js inlined once, so the page works offline. Set
-# through the environment (read when plotly is first imported) so that a
-# report without charts does not pay for importing plotly.
+# Runs first in every report: plotly's renderer for the page, masked tables, and
+# nothing imported that the notebook does not use (see scrm_lib.reports.kernel).
 _SETUP_SOURCE = """\
 # scrm report runner: plotly figures as data (JupyterLab) and as self-contained HTML (report page)
-import os as _scrm_os
-
-_scrm_os.environ["PLOTLY_RENDERER"] = "plotly_mimetype+notebook"
 # assigned, so that the cell shows no value on the page
-_scrm_masked = __import__("scrm_lib.access.privacy").access.privacy.mask_displayed_frames()
+_scrm_masked = __import__("scrm_lib.reports.kernel").reports.kernel.prepare()
 """
 
 
@@ -349,6 +345,32 @@ def _prepare(path: Path) -> Any:
     return nb
 
 
+_EXPORTER_LOCK = threading.Lock()
+
+
+@functools.cache
+def _exporter(show_code: bool) -> Any:
+    """The HTML exporter, made once per process: it compiles its Jinja templates when made,
+    a third of the CPU of rendering a page."""
+    from jinja2 import DictLoader
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
+
+    exporter = HTMLExporter(
+        template_name="lab",
+        template_file=_TEMPLATE_NAME,
+        extra_loaders=[DictLoader({_TEMPLATE_NAME: _TEMPLATE})],
+    )
+    exporter.exclude_input = not show_code
+    exporter.exclude_input_prompt = not show_code
+    exporter.exclude_output_prompt = not show_code
+    # The runner's own setup cell is machinery: never shown, even with the code.
+    exporter.register_preprocessor(
+        TagRemovePreprocessor(remove_input_tags={SETUP_TAG}, enabled=True), enabled=True
+    )
+    return exporter
+
+
 def render_html(notebook: str | Path, html: str | Path, *, show_code: bool = False) -> Path:
     """Render an executed notebook to one self-contained HTML page that loads no script.
 
@@ -371,24 +393,11 @@ def render_html(notebook: str | Path, html: str | Path, *, show_code: bool = Fal
     PosixPath('run/data_health.html')
     """
     import nbformat
-    from jinja2 import DictLoader
-    from nbconvert import HTMLExporter
-    from nbconvert.preprocessors import TagRemovePreprocessor
 
     nb = nbformat.read(str(notebook), as_version=4)
-    exporter = HTMLExporter(
-        template_name="lab",
-        template_file=_TEMPLATE_NAME,
-        extra_loaders=[DictLoader({_TEMPLATE_NAME: _TEMPLATE})],
-    )
-    exporter.exclude_input = not show_code
-    exporter.exclude_input_prompt = not show_code
-    exporter.exclude_output_prompt = not show_code
-    # The runner's own setup cell is machinery: never shown, even with the code.
-    exporter.register_preprocessor(
-        TagRemovePreprocessor(remove_input_tags={SETUP_TAG}, enabled=True), enabled=True
-    )
-    body, _ = exporter.from_notebook_node(nb)
+    # an exporter keeps per-page state (its filters) while it renders: one page at a time
+    with _EXPORTER_LOCK:
+        body, _ = _exporter(show_code).from_notebook_node(nb)
     body = _EXTERNAL_SCRIPT.sub("", body)
     target = Path(html)
     target.write_text(body, encoding="utf-8")
@@ -559,6 +568,35 @@ def run_reports(
         return list(pool.map(one, chosen))
 
 
+ENGINE = "scrm-report"
+
+
+@functools.cache
+def _engine() -> str:
+    """papermill's nbclient engine, writing the executed notebook when the run ends.
+
+    papermill writes the whole notebook before and after every cell; a report
+    page's notebook holds plotly.js (4.6 MB), so those writes were about a CPU-second
+    per report. papermill itself writes the notebook once it has run (the
+    error marked, when a cell raised); a run stopped by a timeout or a dead
+    kernel still writes what had run, for inspection.
+    """
+    from papermill.engines import NBClientEngine, papermill_engines
+
+    class ReportEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, **kwargs: Any) -> Any:
+            nb_man.save = lambda **_: None  # the instance's no-op hides the method
+            try:
+                return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+            except BaseException:
+                del nb_man.save  # stopped midway: notebook_complete() writes what ran
+                raise
+
+    papermill_engines.register(ENGINE, ReportEngine)
+    return ENGINE
+
+
 def _execute(
     source: Path, out_nb: Path, values: dict[str, Any], kernel: str, timeout: int
 ) -> str | None:
@@ -572,6 +610,7 @@ def _execute(
                 _prepare(source),
                 str(out_nb),
                 parameters=values,
+                engine_name=_engine(),
                 kernel_name=kernel,
                 progress_bar=False,
                 log_output=False,
