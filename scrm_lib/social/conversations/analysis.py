@@ -207,7 +207,11 @@ def survey_view(
 
 def evaluate_tagger(path: str | Path | None = None, *, settings: Settings | None = None,
                     peer: bool = True) -> dict[str, Any]:  # fmt: skip
-    """The tagger scored on the hand-labelled chat set, beside snownlp (see :mod:`.evaluate`)."""
-    from scrm_lib.social.conversations.evaluate import evaluate
+    """The tagger scored on the hand-labelled chat set, beside snownlp (see :mod:`.evaluate`).
 
-    return evaluate(path, settings=settings, peer=peer)
+    Scored once per version of the tagger, taxonomy and labelled set, then read back
+    (:func:`.evaluate.evaluation`): the same numbers without seconds of loading.
+    """
+    from scrm_lib.social.conversations.evaluate import evaluation
+
+    return evaluation(path, settings=settings, peer=peer)

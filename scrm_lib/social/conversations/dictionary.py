@@ -15,6 +15,7 @@ Every match records the phrase, so a tag can be explained.
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -113,7 +114,17 @@ class PhraseTagger:
         self.taxonomy = taxonomy
         # jieba's own instance: the user dictionary stays out of the global one
         self._tok = jieba.Tokenizer()
-        self._tok.initialize()
+        # jieba logs its dictionary loading ("Loading model cost 1.0 seconds") at DEBUG to
+        # its own stderr handler, set up when it is imported, so a caller's logging setup
+        # cannot quieten it: the lines landed in reports and command output. Its warnings
+        # and errors still show, and its level is put back for anyone who wants the rest.
+        log = jieba.default_logger
+        level = log.level
+        log.setLevel(max(level, logging.INFO))
+        try:
+            self._tok.initialize()
+        finally:
+            log.setLevel(level)
         rank = {name: i for i, name in enumerate(taxonomy.order)}
         owner: dict[str, str] = {}
         for name in taxonomy.order:

@@ -8,10 +8,21 @@ first intent it is, and a prediction of a message's second intent is no false
 positive. Sentiment is scored on every message.
 snownlp's own scorer (``SnowNLP(text).sentiments``) is read through the same
 neutral band as scrm's model, on the same messages, in the same run.
+
+The scores depend only on the tagger (this package's code, the taxonomy, the two
+models, the thresholds) and the labelled set, never on a warehouse; scoring takes
+seconds of CPU (jieba's dictionary, importing snownlp), so :func:`evaluation`
+keeps them beside the models under a :func:`fingerprint` of all of these and a
+report or a command reads them back until one of them changes.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import os
+import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -21,12 +32,21 @@ import pandas as pd
 
 from scrm_lib.social.conversations.dictionary import INTENTS, STAFF
 
+logger = logging.getLogger(__name__)
+
+#: What else the tagger's output depends on: tokenizer, converter, scorer, model library.
+PACKAGES = ("jieba", "opencc", "snownlp", "scikit-learn")
+
+
+def _labelled_path(path: str | Path | None) -> Path:
+    if path is None:
+        return Path(str(resources.files("scrm_lib.datasets") / "chats" / "labelled.csv"))
+    return Path(path)
+
 
 def labelled_set(path: str | Path | None = None) -> pd.DataFrame:
     """The labelled chat set (default: the shipped acceptance set)."""
-    if path is None:
-        path = str(resources.files("scrm_lib.datasets") / "chats" / "labelled.csv")
-    return pd.read_csv(path, dtype=str, keep_default_na=False)
+    return pd.read_csv(_labelled_path(path), dtype=str, keep_default_na=False)
 
 
 def _prf(truth: pd.Series, second: pd.Series, pred: pd.Series, label: str) -> dict[str, float]:
@@ -94,6 +114,87 @@ def evaluate(path: str | Path | None = None, *, settings: Any = None,
     truth = labelled_set(path)
     tagged = Tagger.load(settings).tag(truth["text"].tolist(), truth["speaker"].tolist())
     return score(tagged, truth, peer=peer)
+
+
+def fingerprint(path: str | Path | None = None, *, settings: Any = None,
+                peer: bool = True) -> str | None:  # fmt: skip
+    """A hash of everything :func:`evaluate` reads: this package's code, the taxonomy file
+    (the project's or the shipped one), the thresholds, the models' ids, the labelled set
+    and the versions of :data:`PACKAGES`. ``None`` when a file cannot be read (scoring
+    then says which)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from scrm_lib.social.conversations.config import conversations_config
+    from scrm_lib.social.conversations.models import model_id
+
+    cfg = conversations_config(settings)
+    here = Path(__file__).parent
+    taxonomy = Path(cfg["taxonomy"]) if cfg["taxonomy"] else here / "taxonomy.toml"
+    h = hashlib.sha256()
+
+    def part(name: str, data: bytes) -> None:
+        h.update(f"{name}\0{len(data)}\0".encode())
+        h.update(data)
+
+    try:
+        # every module, not only the tagger's: one more scoring after an unrelated edit
+        # costs less than a stale score after a missed one
+        for src in sorted(here.glob("*.py")):
+            part(src.name, src.read_bytes())
+        part("taxonomy", taxonomy.read_bytes())
+        part("labelled", _labelled_path(path).read_bytes())
+        models = {kind: model_id(kind) for kind in ("sentiment", "intents")}
+    except OSError:
+        return None
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = None
+    rest = {"classifier_min_proba": float(cfg["classifier_min_proba"]),
+            "purchase_intent_min_proba": float(cfg["purchase_intent_min_proba"]),
+            "peer": bool(peer), "models": models, "packages": versions}  # fmt: skip
+    part("rest", json.dumps(rest, sort_keys=True).encode())
+    return h.hexdigest()[:20]
+
+
+def evaluation(path: str | Path | None = None, *, settings: Any = None,
+               peer: bool = True) -> dict[str, Any]:  # fmt: skip
+    """:func:`evaluate`'s scores, kept under ``<models>/evaluation/<fingerprint>.json``.
+
+    Scored once per :func:`fingerprint` and read afterwards: another taxonomy, a changed
+    labelled set, model or module has another fingerprint and is scored again. A kept
+    file that cannot be read is scored again; one that cannot be written is not kept.
+    """
+    from scrm_lib.social.conversations.models import models_dir
+
+    key = fingerprint(path, settings=settings, peer=peer)
+    kept = models_dir(settings) / "evaluation" / f"{key}.json" if key else None
+    if kept is not None:
+        try:
+            return json.loads(kept.read_text("utf-8"))
+        except (OSError, ValueError):
+            pass
+    scores = evaluate(path, settings=settings, peer=peer)
+    if kept is not None:
+        _keep(kept, scores)
+    return scores
+
+
+def _keep(file: Path, scores: dict[str, Any]) -> None:
+    tmp = None
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        # written beside and renamed into place: a reader never sees half a file
+        fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=f".{file.stem}-", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(scores, out, ensure_ascii=False)
+        os.replace(tmp, file)
+    except OSError as exc:
+        logger.info("tagger scores not kept at %s (%s): scored again next time", file, exc)
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
 
 
 def held_out_sentiment(settings: Any = None) -> dict[str, Any]:

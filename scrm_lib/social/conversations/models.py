@@ -174,6 +174,13 @@ def models_dir(settings: Settings | None = None) -> Path:
     return Path(cache) / "scrm" / "models"
 
 
+def model_id(kind: str) -> str | None:
+    """The id the ``kind`` model has for the current data and recipe (``None``: no data),
+    known without loading or training it."""
+    files = _KINDS[kind][0]()
+    return _data_id(files) if files else None
+
+
 def load_or_train(kind: str, settings: Settings | None = None) -> Trained | None:
     """The ``kind`` model for the current data and recipe: loaded, else trained and saved.
 
