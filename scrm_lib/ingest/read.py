@@ -565,18 +565,8 @@ def _read_with_text_times(data: bytes) -> pa.Table | None:
     times = [f for f in schema if _has_timestamps(pa.schema([f]))]
     if not times or any(pa.types.is_nested(f.type) for f in times):
         return None
-    text = pa.schema([f.with_type(pa.string()) for f in times])
-    try:
-        table = pajson.read_json(
-            io.BytesIO(data),
-            read_options=pajson.ReadOptions(block_size=1 << 24),
-            parse_options=pajson.ParseOptions(
-                explicit_schema=text, unexpected_field_behavior="infer"
-            ),
-        )
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
-    if _has_timestamps(table.schema):
+    table = _read_with_schema(data, pa.schema([f.with_type(pa.string()) for f in times]))
+    if table is None:
         return None
     # named fields come first in pyarrow's table; the file's own order is the head's,
     # then the fields that first appear later, in the order they appear
@@ -728,13 +718,18 @@ def _as_text_type(t: pa.DataType) -> pa.DataType:
 
 def _reread_as_text(data: bytes, schema: pa.Schema) -> pa.Table | None:
     """The JSON lines again, with the fields pyarrow took for timestamps read as their text."""
-    text_schema = pa.schema([f.with_type(_as_text_type(f.type)) for f in schema])
+    return _read_with_schema(data, pa.schema([f.with_type(_as_text_type(f.type)) for f in schema]))
+
+
+def _read_with_schema(data: bytes, schema: pa.Schema) -> pa.Table | None:
+    """The JSON lines with ``schema``'s fields as typed there (the others inferred); None
+    when pyarrow cannot read them so or still finds a timestamp."""
     try:
         table = pajson.read_json(
             io.BytesIO(data),
             read_options=pajson.ReadOptions(block_size=1 << 24),
             parse_options=pajson.ParseOptions(
-                explicit_schema=text_schema, unexpected_field_behavior="infer"
+                explicit_schema=schema, unexpected_field_behavior="infer"
             ),
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
