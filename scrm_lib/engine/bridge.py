@@ -39,7 +39,7 @@ from typing import Any
 
 from scrm_lib.engine.connect import list_tables
 from scrm_lib.engine.folder import attach_parquet, data_files, duckdb_columns
-from scrm_lib.engine.runner import Runner
+from scrm_lib.engine.runner import Runner, first_line
 
 logger = logging.getLogger(__name__)
 
@@ -123,12 +123,17 @@ class SparkBridge:
 
     def close(self) -> None:
         """Drop the steps' session's views (the session goes; the executors stay)."""
-        if self._con is not None:
-            catalog = self._con._session.catalog
+        if self._con is None:
+            return
+        catalog, self._con = self._con._session.catalog, None
+        try:
             for table in catalog.listTables():
                 if table.isTemporary:
                     catalog.dropTempView(table.name)
-            self._con = None
+        except Exception as exc:
+            # close() runs after a failed step too, when Spark may be gone (a JVM out of
+            # memory): its error must not take the place of the step's one-line error
+            logger.warning("the Spark steps' views were not dropped: %s", first_line(exc))
 
     def _share(self, spark: Any) -> None:
         """Make every table a Spark step may read visible on ``spark`` under its own name."""

@@ -222,4 +222,11 @@ def _duckdb(con: Any) -> Any:
 
 def first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
+    if "java.lang.OutOfMemoryError" in text:
+        # Spark's first line names only the call that failed ("An error occurred while
+        # calling o2081.localCheckpoint."); the cause is what a user can act on
+        return (
+            f"{text.splitlines()[0]} Spark ran out of memory (java.lang.OutOfMemoryError): "
+            "give it more with SCRM_SPARK_DRIVER_MEMORY (local mode) or --executor-memory"
+        )
     return text.splitlines()[0]
