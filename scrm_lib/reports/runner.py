@@ -43,6 +43,7 @@ import pandas as pd
 
 from scrm_lib.config import Settings, load_settings
 from scrm_lib.errors import ConfigError, WarehouseError
+from scrm_lib.files import write_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -316,10 +317,8 @@ def _one_line(text: str) -> str:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    # Write then rename, so `scrm report list` never reads half a manifest.
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
-    os.replace(tmp, path)
+    # Whole or not at all, so `scrm report list` never reads half a manifest.
+    write_atomically(path, json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
 def _read_build(warehouse: Any) -> dict[str, Any] | None:

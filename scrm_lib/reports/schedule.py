@@ -58,7 +58,6 @@ import contextlib
 import datetime as dt
 import json
 import logging
-import os
 import re
 import tomllib
 from collections.abc import Callable, Iterator
@@ -69,6 +68,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from scrm_lib.config import Settings, load_settings
 from scrm_lib.errors import ConfigError, ScrmError
+from scrm_lib.files import write_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -375,9 +375,7 @@ def read_state(path: Path) -> dict[str, Any]:
 
 def _write_state(path: Path, state: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, ensure_ascii=False, indent=2), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomically(path, json.dumps(state, ensure_ascii=False, indent=2))
 
 
 @contextlib.contextmanager

@@ -51,6 +51,7 @@ from scrm_lib.engine.folder import (
     version_path,
 )
 from scrm_lib.errors import ScrmError, WarehouseError
+from scrm_lib.files import TMP_INFIX, write_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +148,7 @@ def remove_old_versions(folder: Path, current: str | None) -> None:
         if entry.name not in keep:
             logger.info("removing %s (an old version or an interrupted build's)", entry)
             _remove(entry)
-    for leftover in folder.glob(f"{POINTER}.tmp-*"):
+    for leftover in folder.glob(f"{POINTER}{TMP_INFIX}*"):
         _remove(leftover)
 
 
@@ -196,20 +197,9 @@ def publish_version(folder: Path, manifest: dict[str, Any]) -> None:
     """
     version_id = str(manifest["version"])
     version = version_path(folder, version_id)
-    _write_durably(version / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False))
+    write_atomically(version / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False))
     _fsync_tree(version)
-    _write_durably(folder / POINTER, version_id + "\n")
-
-
-def _write_durably(path: Path, text: str) -> None:
-    """Write ``path`` whole or not at all: a temporary file, fsync, one rename, fsync the folder."""
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    write_atomically(folder / POINTER, version_id + "\n")
 
 
 def _fsync_tree(root: Path) -> None:

@@ -29,7 +29,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -42,6 +41,7 @@ import pandas as pd
 from scrm_lib.config import Settings, load_settings
 from scrm_lib.engine import Warehouse, using
 from scrm_lib.errors import ConfigError, ScrmError
+from scrm_lib.files import atomic_path
 from scrm_lib.social.automation.conditions import Inputs, audience
 from scrm_lib.social.automation.config import automation_config, parse_hhmm
 from scrm_lib.social.automation.rules import RuleSet, load_rules
@@ -132,9 +132,8 @@ def read_runs(
 
 def _write(path: Path, df: pd.DataFrame) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".parquet.tmp")
-    df.to_parquet(tmp, index=False)
-    os.replace(tmp, path)  # readers see the old file or the new one, never half
+    with atomic_path(path) as tmp:  # readers see the old file or the new one, never half
+        df.to_parquet(tmp, index=False)
 
 
 # ---------------------------------------------------------------- the pieces of a run

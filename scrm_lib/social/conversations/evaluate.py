@@ -21,8 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scrm_lib.files import write_atomically
 from scrm_lib.social.conversations.dictionary import INTENTS, STAFF
 
 logger = logging.getLogger(__name__)
@@ -183,18 +182,11 @@ def evaluation(path: str | Path | None = None, *, settings: Any = None,
 
 
 def _keep(file: Path, scores: dict[str, Any]) -> None:
-    tmp = None
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
-        # written beside and renamed into place: a reader never sees half a file
-        fd, tmp = tempfile.mkstemp(dir=file.parent, prefix=f".{file.stem}-", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(scores, out, ensure_ascii=False)
-        os.replace(tmp, file)
+        write_atomically(file, json.dumps(scores, ensure_ascii=False))
     except OSError as exc:
         logger.info("tagger scores not kept at %s (%s): scored again next time", file, exc)
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
 
 
 def held_out_sentiment(settings: Any = None) -> dict[str, Any]:
