@@ -33,6 +33,8 @@ from typing import Any
 
 from measure import machine
 
+from scrm_lib.engine.spark import driver_memory
+
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / "work"
 RESULTS = ROOT / "bench" / "results"
@@ -153,7 +155,7 @@ def run(exports: Path, persons: int, targets: list[str], merge: bool = False) ->
         else:
             master = None if target == "duckdb" else "local[2]"
             out = build_on(target, exports, work / target, master, [])
-        out["driver_memory"] = os.environ.get("SCRM_SPARK_DRIVER_MEMORY", "2g")
+        out["driver_memory"] = driver_memory()
         result["targets"][target] = out
         print(target, out["seconds"], "s", out["peak_rss_mib"], "MiB", flush=True)
     rows = {t: r["tables"] for t, r in result["targets"].items()}

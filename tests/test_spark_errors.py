@@ -1,12 +1,18 @@
 """A Spark that has died (a JVM out of memory) is named in one line, and the cleanup after
-a failed step does not replace that line with a traceback."""
+a failed step does not replace that line with a traceback; the driver's heap is sized to
+the machine unless set, and a bad setting is one line."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
+import pytest
+
+from scrm_lib.engine import spark
 from scrm_lib.engine.bridge import SparkBridge
 from scrm_lib.engine.runner import first_line
+from scrm_lib.engine.spark import driver_memory
+from scrm_lib.errors import ConfigError
 
 
 class _DeadCatalog:
@@ -36,3 +42,22 @@ def test_out_of_memory_is_named_in_the_first_line():
 
 def test_other_errors_keep_their_first_line():
     assert first_line(ValueError("bad value\nmore")) == "bad value"
+
+
+def test_a_bad_driver_memory_setting_is_one_line_naming_it(monkeypatch):
+    monkeypatch.setenv("SCRM_SPARK_DRIVER_MEMORY", "lots")
+    with pytest.raises(ConfigError, match=r"^SCRM_SPARK_DRIVER_MEMORY 'lots' is not a Spark"):
+        driver_memory()
+
+
+@pytest.mark.parametrize(("ram_gib", "heap"), [(4, "2g"), (23.5, "5g"), (32, "8g"), (256, "16g")])
+def test_the_driver_heap_is_a_quarter_of_the_machine_within_bounds(monkeypatch, ram_gib, heap):
+    monkeypatch.delenv("SCRM_SPARK_DRIVER_MEMORY", raising=False)
+    pages = {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": int(ram_gib * 2**30 / 4096)}
+    monkeypatch.setattr(spark.os, "sysconf", pages.__getitem__)
+    assert driver_memory() == heap
+
+
+def test_a_given_driver_memory_wins(monkeypatch):
+    monkeypatch.setenv("SCRM_SPARK_DRIVER_MEMORY", " 3G ")
+    assert driver_memory() == "3g"

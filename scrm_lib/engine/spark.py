@@ -9,6 +9,7 @@ import sys
 import time
 from typing import Any
 
+from scrm_lib.config import check_memory
 from scrm_lib.engine.runner import first_line as _first_line
 from scrm_lib.engine.splink import similarity_jar
 from scrm_lib.errors import WarehouseError
@@ -95,7 +96,7 @@ def spark_session(
         # DuckDB and other readers expect standard Parquet timestamps, not INT96
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
         # only takes effect when this call starts the JVM
-        "spark.driver.memory": os.environ.get("SCRM_SPARK_DRIVER_MEMORY", "2g"),
+        "spark.driver.memory": driver_memory(),
         "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
         "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
         **({"spark.executor.memory": executor_memory} if executor_memory else {}),
@@ -116,6 +117,35 @@ def spark_session(
     session.sparkContext.setLogLevel("ERROR")
     logger.debug("Spark session ready in %.1f s", time.perf_counter() - start)
     return session
+
+
+def driver_memory() -> str:
+    """The driver's heap: ``SCRM_SPARK_DRIVER_MEMORY`` if set, else sized to this machine.
+
+    On ``local[N]`` the executors live in the driver, and on a cluster the driver
+    still holds what a step collects (OneID's stitching, the pandas marts), so
+    Spark's 1g, or a fixed 2g, runs a 100k-person brand out of memory in OneID's
+    candidate pairs on a machine that has room to spare. The default is a quarter
+    of the physical memory, from 2g to 16g: the JVM takes it only as it needs it.
+
+    Examples
+    --------
+    >>> driver_memory()[-1]
+    'g'
+    """
+    given = os.environ.get("SCRM_SPARK_DRIVER_MEMORY")
+    if given is not None:
+        return check_memory(given, "SCRM_SPARK_DRIVER_MEMORY")
+    try:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows): Spark's floor
+        return f"{DRIVER_MEMORY_GIB[0]}g"
+    low, high = DRIVER_MEMORY_GIB
+    return f"{min(high, max(low, ram // 4 // 2**30))}g"
+
+
+#: The bounds, in GiB, of the driver heap sized to the machine (:func:`driver_memory`).
+DRIVER_MEMORY_GIB = (2, 16)
 
 
 def step_session(session: Any) -> Any:
