@@ -249,8 +249,7 @@ def _spark_seconds(r: dict) -> float:
 
 def spark_build(path: Path, d: dict) -> list[Row]:
     t = d["targets"]
-    name = {"duckdb": "DuckDB", "local": "Spark local[2]", "cluster": "Spark standalone cluster"}
-    done = "; ".join(f"{name[k]} {s(r['seconds'])}, peak {gib(r['peak_rss_mib'])}"
+    done = "; ".join(f"{SPARK_TARGETS[k]} {s(r['seconds'])}, peak {gib(r['peak_rss_mib'])}"
                      for k, r in t.items())  # fmt: skip
     notes = []
     if "cluster" in t:
@@ -271,6 +270,61 @@ def spark_build(path: Path, d: dict) -> list[Row]:
         f"{d['export_mib']:,} MiB of exports (`bench/spark_build.py`)",
         done,
         "; ".join(notes),
+    ), *spark_scaling(path, d)]  # fmt: skip
+
+
+#: The names of a Spark benchmark's targets as the table shows them.
+SPARK_TARGETS = {
+    "duckdb": "DuckDB",
+    "local": "Spark local[2]",
+    "cluster": "Spark standalone cluster",
+}
+
+
+def _grows(small: float, big: float, times: float) -> str:
+    """``×r (^b)``: how much a time grew, and the exponent of size it grew by."""
+    import math
+
+    if small <= 0 or big <= 0:
+        return "n/a"
+    return f"×{big / small:.1f} (^{math.log(big / small) / math.log(times):.2f})"
+
+
+def spark_scaling(path: Path, d: dict) -> list[Row]:
+    """Per target, how time and memory grew from the next smaller Spark benchmark (from
+    100k persons) to this one, and the steps that grew the most; a note when the two
+    sizes ran on different machines (the ratio then mixes in the machines' speeds)."""
+    sizes = {}
+    for other in path.parent.glob("spark_build_*.json"):
+        o = json.loads(other.read_text(encoding="utf-8"))
+        if 100_000 <= o.get("persons", 0) < d["persons"]:
+            sizes[o["persons"]] = o
+    if not sizes:
+        return []
+    small = sizes[max(sizes)]
+    times = d["persons"] / small["persons"]
+    grew, steps, machines = [], [], set()
+    for key, label in SPARK_TARGETS.items():
+        a, b = small["targets"].get(key), d["targets"].get(key)
+        if not a or not b:
+            continue
+        machines |= {describe_machine(x.get("machine") or m)
+                     for x, m in ((a, small.get("machine")), (b, d.get("machine")))}  # fmt: skip
+        grew.append(f"{label} time {_grows(a['seconds'], b['seconds'], times)}, "
+                    f"memory ×{b['peak_rss_mib'] / a['peak_rss_mib']:.1f}")  # fmt: skip
+        if key != "duckdb":
+            both = [n for n in b.get("steps", {}) if a.get("steps", {}).get(n, 0) >= 1]
+            top = sorted(both, key=lambda n: -b["steps"][n] / a["steps"][n])[:3]
+            steps.append(f"{label}: " + ", ".join(
+                f"{n} {_grows(a['steps'][n], b['steps'][n], times)}" for n in top))  # fmt: skip
+    notes = "steps that grew most: " + "; ".join(steps) if steps else ""
+    if len(machines) > 1:
+        notes += ("; " if notes else "") + "MEASURED ON DIFFERENT MACHINES: ratios mix in speeds"
+    return [(
+        f"Spark scaling, {size(small['persons'])} → {size(d['persons'])} persons "
+        f"(×{times:g}; `bench/spark_build.py`)",
+        "; ".join(grew),
+        notes,
     )]  # fmt: skip
 
 
