@@ -52,3 +52,28 @@ def test_bad_users_are_refused(tmp_path, username, password, role, message):
 def test_removing_an_unknown_user_names_it(tmp_path):
     with pytest.raises(ConfigError, match="'ghost'"):
         remove_user("ghost", path=tmp_path / "u.yaml")
+
+
+def test_the_users_file_is_owner_only_from_its_first_byte(tmp_path, monkeypatch):
+    """The hashes and the cookie key never sit in a file others may read, even for the
+    moment between writing and renaming."""
+    import os
+    import stat
+    from pathlib import Path
+
+    modes = []
+    write_text = Path.write_text
+
+    def spying(self, *args, **kwargs):
+        modes.append(stat.S_IMODE(os.stat(self).st_mode))
+        return write_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", spying)
+    old = os.umask(0o022)
+    try:
+        add_user("mark", "long-password", role="marketer", path=tmp_path / "users.yaml")
+    finally:
+        os.umask(old)
+    assert modes == [0o600]
+    assert stat.S_IMODE(os.stat(tmp_path / "users.yaml").st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["users.yaml"]

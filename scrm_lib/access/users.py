@@ -30,6 +30,7 @@ from scrm_lib.access.privacy import check_role
 from scrm_lib.access.state import read_login_failures, record_audit, write_login_failures
 from scrm_lib.config import load_settings
 from scrm_lib.errors import ConfigError
+from scrm_lib.files import atomic_path
 
 _USERNAME = re.compile(r"^[A-Za-z0-9_.-]{2,64}$")
 
@@ -60,10 +61,11 @@ def load_users_file(path: str | Path | None = None) -> dict:
 def _save(data: dict, path: str | Path | None) -> None:
     p = _path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_suffix(".tmp")
-    tmp.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=True), encoding="utf-8")
-    os.chmod(tmp, 0o600)
-    tmp.replace(p)
+    text = yaml.safe_dump(data, allow_unicode=True, sort_keys=True)
+    with atomic_path(p) as tmp:
+        # owner-only before the password hashes and the cookie key are in it
+        os.chmod(tmp, 0o600)
+        tmp.write_text(text, encoding="utf-8")
 
 
 def add_user(
