@@ -30,9 +30,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from typing import Any
 
 import ibis
+import ibis.expr.types as ir
 import pandas as pd
 
 from scrm_lib.config import Settings, load_settings
@@ -122,52 +124,119 @@ def _orders(con: Any, vcfg: dict, cut: AsOf) -> Any:
     return orders
 
 
-def _values_at(con: Any, every: Any, cut: AsOf, cfg: dict, vcfg: dict) -> dict[str, Any]:
-    """Every KPI's value at one reference date (a handful of engine aggregates).
+def _cut_table(cuts: list[AsOf], cfg: dict) -> ir.Table:
+    """One row per cut: its index ``i``, its end and the start of each window ending there.
+
+    The bounds are columns rather than arithmetic in the join conditions, so the
+    engine can run each window as a range join of these few rows with the orders.
+    """
+    day = SECONDS_PER_DAY
+    ends = [c.cutoff_epoch for c in cuts]
+    bounds = {
+        "i": list(range(len(cuts))),
+        "end": ends,
+        "period_start": [e - cfg["period_days"] * day for e in ends],
+        "repeat_start": [e - cfg["repeat_window_days"] * day for e in ends],
+        "cohort_start": [e - 60 * day for e in ends],
+        "cohort_end": [e - 30 * day for e in ends],
+    }
+    return ibis.memtable(bounds, schema=dict.fromkeys(bounds, "int64"))
+
+
+def _per_cut(
+    cuts: ir.Table,
+    rows: ir.Table,
+    on: Callable[[ir.Table, ir.Table], Any],
+    aggs: Callable[[ir.Table], dict[str, ir.Value]],
+) -> ir.Table:
+    """``aggs(joined)`` of the ``rows`` each cut's window ``on(cut, rows)`` holds, by cut ``i``.
+
+    A left join keeps a cut whose window is empty, with what an aggregate of no
+    rows is: a count of 0 and a sum NULL, the values a lone cut's query gave.
+    """
+    at = cuts.view()  # a view per join: ibis keeps apart the sides derived from one table
+    j = at.left_join(rows, on(at, rows))
+    return j.group_by("i").aggregate(**aggs(j))
+
+
+def _values_at(con: Any, every: Any, cuts: list[AsOf], cfg: dict, vcfg: dict) -> list[dict]:
+    """Every KPI's value at each cut of ``cuts``, in their order: one engine query for all.
 
     ``every`` is :func:`_orders`: brand totals read all of it, per-person rates the
-    orders that have a person.
+    orders that have a person. A window ends at its cut's ``end`` (orders strictly
+    before count), so one cut gives what the same cut gives among many.
     """
     from scrm_lib.warehouse.steps import person_map
 
-    orders = every.filter(every.person_id.notnull())
-    end = cut.cutoff_epoch
     day = SECONDS_PER_DAY
-    period_start = end - cfg["period_days"] * day
-    bought = orders.filter((orders.net > 0) & (orders.ts < end))
-    recent = bought.filter(bought.ts >= end - cfg["repeat_window_days"] * day)
-    per = recent.group_by("person_id").aggregate(n=recent.count(), gmv=recent.net.sum())
-    r = con.execute(
-        per.aggregate(
-            buyers=per.count(),
-            repeaters=(per.n >= 2).sum(),
-            purchases=per.n.sum(),
-            gmv=per.gmv.sum(),
-        )
-    ).iloc[0]
-    aov = _ratio(r["gmv"], r["purchases"])
-    freq = _ratio(r["purchases"], r["buyers"])
-    ltv = aov * freq * vcfg["lifespan_years"] if aov is not None and freq is not None else None
+    at = _cut_table(cuts, cfg)
+    orders = every.filter(every.person_id.notnull())
+    bought = orders.filter(orders.net > 0).select("person_id", "ts", "net")
 
-    period = every.filter((every.ts >= period_start) & (every.ts < end))
-    crm = period.platform.isin(list(cfg["crm_platforms"]))
-    g = con.execute(period.aggregate(gmv=period.net.sum(), crm=period.net.sum(where=crm))).iloc[0]
+    def in_period(a: ir.Table, r: ir.Table, ts: str) -> list:
+        return [r[ts] >= a.period_start, r[ts] < a.end]
 
+    c = at.view()
+    recent = c.inner_join(bought, [bought.ts < c.end, bought.ts >= c.repeat_start])
+    per = recent.group_by(["i", "person_id"]).aggregate(n=recent.count(), gmv=recent.net.sum())
+    per = per.select(p_i=per.i, n=per.n, p_gmv=per.gmv)
+    parts = [
+        _per_cut(
+            at,
+            per,
+            lambda a, r: a.i == r.p_i,
+            lambda j: {
+                "buyers": j.n.count(),
+                "repeaters": (j.n >= 2).sum(),
+                "purchases": j.n.sum(),
+                "gmv": j.p_gmv.sum(),
+            },
+        ),
+        _per_cut(
+            at,
+            every.select("ts", "platform", "net"),
+            lambda a, r: in_period(a, r, "ts"),
+            lambda j: {
+                "period_gmv": j.net.sum(),
+                "crm_gmv": j.net.sum(where=j.platform.isin(list(cfg["crm_platforms"]))),
+            },
+        ),
+    ]
+
+    # A cut's cohort first bought 31-60 days before it: that first purchase before the
+    # cut is the person's first of all, and the 30 days after it end before the cut.
+    # So first purchases and who bought again are found once; only who is in which
+    # cut's cohort depends on the cut.
     first = bought.group_by("person_id").aggregate(first=bought.ts.min())
-    cohort = first.filter((first.first >= end - 60 * day) & (first.first < end - 30 * day))
     b2 = bought.select(b_person=bought.person_id, b_ts=bought.ts).view()
-    j = cohort.inner_join(b2, cohort.person_id == b2.b_person)
-    again = j.filter((j.b_ts > j.first) & (j.b_ts < j.first + 30 * day))
-    n_cohort = int(con.execute(cohort.count()))
-    n_again = int(con.execute(again.person_id.nunique())) if n_cohort else 0
+    j = first.inner_join(
+        b2,
+        [first.person_id == b2.b_person, b2.b_ts > first.first, b2.b_ts < first.first + 30 * day],
+    )
+    again = j.select(a_person=j.person_id).distinct()
+    flagged = first.left_join(again, first.person_id == again.a_person)
+    parts.append(
+        _per_cut(
+            at,
+            flagged.select("first", "a_person", c_person=flagged.person_id),
+            lambda a, r: [r.first >= a.cohort_start, r.first < a.cohort_end],
+            lambda j: {"cohort": j.c_person.count(), "again": j.a_person.count()},
+        )
+    )
 
-    open_rate = auto_rate = None
-    if "touches" in con.list_tables():
+    touches = "touches" in con.list_tables()
+    if touches:
         t = con.table("touches")
-        t = t.mutate(ts_s=t.ts.epoch_seconds().cast("int64"))
-        t = t.filter((t.ts_s >= period_start) & (t.ts_s < end))
-        o = con.execute(t.aggregate(n=t.count(), opened=t.opened.fill_null(False).sum())).iloc[0]
-        open_rate = _ratio(o["opened"], o["n"])
+        t = t.select("touch_id", "account_id", "campaign", "opened",
+                     ts_s=t.ts.epoch_seconds().cast("int64"))  # fmt: skip
+        parts.append(
+            _per_cut(
+                at,
+                t.select("ts_s", "opened"),
+                lambda a, r: in_period(a, r, "ts_s"),
+                lambda j: {"sent": j.ts_s.count(), "opened": j.opened.fill_null(False).sum()},
+            )
+        )
         auto = t.filter(t.campaign.re_search(cfg["automation_pattern"]))
         pm = person_map(con)
         aj = auto.left_join(pm, auto.account_id == pm.account_id)
@@ -177,25 +246,50 @@ def _values_at(con: Any, every: Any, cut: AsOf, cfg: dict, vcfg: dict) -> dict[s
         window = cfg["attribution_days"] * day
         # both sides derive from the person map: a renamed view keeps ibis' join sides apart
         b = bought.select(b_person=bought.person_id, b_ts=bought.ts).view()
-        hit = auto.inner_join(
+        c = at.view()
+        touched = c.inner_join(auto, in_period(c, auto, "ts_s"))
+        # a purchase converts a touch at a cut only if it is before the cut
+        hit = touched.inner_join(
             b,
             [
-                auto.person_id == b.b_person,
-                b.b_ts >= auto.ts_s,
-                b.b_ts < auto.ts_s + window,
+                touched.person_id == b.b_person,
+                b.b_ts >= touched.ts_s,
+                b.b_ts < touched.ts_s + window,
+                b.b_ts < touched.end,
             ],
         )
-        n_auto = int(con.execute(auto.count()))
-        n_hit = int(con.execute(hit.touch_id.nunique())) if n_auto else 0
-        auto_rate = _ratio(n_hit, n_auto)
-    return {
-        "repeat_purchase_rate": _ratio(r["repeaters"], r["buyers"]),
-        "ltv": round(ltv, 2) if ltv is not None else None,
-        "crm_gmv_share": _ratio(g["crm"], g["gmv"]),
-        "message_open_rate": open_rate,
-        "automation_conversion_rate": auto_rate,
-        "new_30d_repurchase_rate": _ratio(n_again, n_cohort),
-    }
+        hit = hit.select(h_i=hit.i, h_touch=hit.touch_id)
+        parts += [
+            _per_cut(
+                at,
+                auto.select("ts_s"),
+                lambda a, r: in_period(a, r, "ts_s"),
+                lambda j: {"auto": j.ts_s.count()},
+            ),
+            _per_cut(at, hit, lambda a, r: a.i == r.h_i, lambda j: {"hit": j.h_touch.nunique()}),
+        ]
+
+    table = parts[0]
+    for part in parts[1:]:
+        table = table.inner_join(part, "i")
+    rows = con.execute(table.order_by("i")).to_dict("records")
+
+    out = []
+    for r in rows:
+        aov = _ratio(r["gmv"], r["purchases"])
+        freq = _ratio(r["purchases"], r["buyers"])
+        ltv = aov * freq * vcfg["lifespan_years"] if aov is not None and freq is not None else None
+        out.append(
+            {
+                "repeat_purchase_rate": _ratio(r["repeaters"], r["buyers"]),
+                "ltv": round(ltv, 2) if ltv is not None else None,
+                "crm_gmv_share": _ratio(r["crm_gmv"], r["period_gmv"]),
+                "message_open_rate": _ratio(r["opened"], r["sent"]) if touches else None,
+                "automation_conversion_rate": _ratio(r["hit"], r["auto"]) if touches else None,
+                "new_30d_repurchase_rate": _ratio(r["again"], r["cohort"]),
+            }
+        )
+    return out
 
 
 def _frame(values: dict[str, Any], cfg: dict) -> pd.DataFrame:
@@ -233,7 +327,7 @@ def kpis(
     with using(warehouse) as con:
         cut = resolve_as_of(con, as_of, settings.timezone)
         orders = _orders(con, vcfg, cut)
-        out = _frame(_values_at(con, orders, cut, cfg, vcfg), cfg)
+        out = _frame(_values_at(con, orders, [cut], cfg, vcfg)[0], cfg)
     out.attrs["as_of"] = cut.date.isoformat()
     return out
 
@@ -268,13 +362,15 @@ def weekly(
         cut = resolve_as_of(con, as_of, settings.timezone)
         orders = _orders(con, vcfg, cut)
         last_sunday = cut.date + dt.timedelta(days=(6 - cut.date.weekday()))
-        # one set of engine aggregates per week: a few dozen small queries, not a row loop
-        for k in range(weeks - 1, -1, -1):
-            end = min(last_sunday - dt.timedelta(weeks=k), cut.date)
-            at = as_of_cut(end, settings.timezone)
-            f = _frame(_values_at(con, orders, at, cfg, vcfg), cfg)
-            f.insert(0, "week_end", end)
-            frames.append(f)
+        weeks_back = range(weeks - 1, -1, -1)
+        ends = [min(last_sunday - dt.timedelta(weeks=k), cut.date) for k in weeks_back]
+        # the orders are checked once, at the last cut: a week before the first order is
+        # an empty week, not an error
+        values = _values_at(con, orders, [as_of_cut(e, settings.timezone) for e in ends], cfg, vcfg)
+    for end, at_end in zip(ends, values, strict=True):
+        f = _frame(at_end, cfg)
+        f.insert(0, "week_end", end)
+        frames.append(f)
     out = pd.concat(frames, ignore_index=True)
     out.attrs["as_of"] = cut.date.isoformat()
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from scrm_lib.config import load_settings
@@ -84,3 +85,70 @@ def test_weekly_series(wh, settings):
     assert last["repeat_purchase_rate"] == pytest.approx(0.5)
     first = s[s["week_end"].astype(str) == "2026-06-21"].set_index("kpi")["value"]
     assert first["crm_gmv_share"] == pytest.approx(1.0)  # only A's wechat order by 06-21
+
+
+WEEKLY_ORDERS = [
+    order("t:A", "a1", noon("2026-06-09"), 100),
+    order("w:A", "a2", noon("2026-06-12"), 50, platform="wechat"),
+    order("t:B", "b1", noon("2026-06-10"), 150),
+    # nothing in the week to 06-21
+    order("t:C", "c1", noon("2026-06-25"), 80, platform="youzan"),
+    order("t:D", "d1", noon("2026-06-29"), 20),
+]
+
+WEEKLY_TOUCHES = [
+    touch("t1", "t:A", "2026-06-09", "生日关怀", opened=True),  # A buys 06-12: converted
+    touch("t2", "t:B", "2026-06-11", "2026618大促"),
+    touch("t3", "t:C", "2026-06-23", "2026618大促", opened=True),
+    touch("t4", "t:D", "2026-06-27", "welcome"),  # D buys 06-29: after the 06-28 cut, not at it
+]
+
+
+def test_weekly_values_by_hand_at_each_week_end(duck, tmp_path):
+    """Seven-day windows, so every week holds its own buyers and touches."""
+    put(duck, "accounts", [{"account_id": a, "platform": "x"} for a in
+                           ("t:A", "w:A", "t:B", "t:C", "t:D")])  # fmt: skip
+    duck.create_table(
+        "person_accounts",
+        {"account_id": ["t:A", "w:A", "t:B", "t:C", "t:D"], "person_id": ["A", "A", "B", "C", "D"]},
+    )
+    put(duck, "orders", WEEKLY_ORDERS)
+    put(duck, "touches", WEEKLY_TOUCHES)
+    (tmp_path / "scrm.toml").write_text("[kpis]\nrepeat_window_days = 7\nperiod_days = 7\n")
+    s = K.weekly(duck, as_of="2026-06-30", weeks=4, settings=load_settings(tmp_path))
+    assert s.attrs["as_of"] == "2026-06-30"
+    by_week = {str(w): f.set_index("kpi")["value"] for w, f in s.groupby("week_end", sort=False)}
+    assert list(by_week) == ["2026-06-14", "2026-06-21", "2026-06-28", "2026-06-30"]
+
+    w = by_week["2026-06-14"]  # A twice (100 + 50 on WeChat), B once (150)
+    assert w["repeat_purchase_rate"] == pytest.approx(1 / 2)
+    assert w["ltv"] == pytest.approx(300 / 3 * 3 / 2 * 3.0)
+    assert w["crm_gmv_share"] == pytest.approx(50 / 300)
+    assert w["message_open_rate"] == pytest.approx(1 / 2)
+    assert w["automation_conversion_rate"] == pytest.approx(1.0)
+
+    w = by_week["2026-06-21"]  # no buyer, no touch
+    for kpi in ("repeat_purchase_rate", "ltv", "message_open_rate", "automation_conversion_rate"):
+        assert pd.isna(w[kpi]), kpi
+    met = s[s["week_end"].astype(str) == "2026-06-21"].set_index("kpi")["met"]
+    assert met["repeat_purchase_rate"] is None
+
+    w = by_week["2026-06-28"]  # C once on Youzan; t3 opened, t4 not and D's purchase after the cut
+    assert w["repeat_purchase_rate"] == 0.0
+    assert w["ltv"] == pytest.approx(80 * 3.0)
+    assert w["crm_gmv_share"] == pytest.approx(1.0)
+    assert w["message_open_rate"] == pytest.approx(1 / 2)
+    assert w["automation_conversion_rate"] == 0.0
+
+    w = by_week["2026-06-30"]  # 06-24..06-30: C (80 on Youzan) and D (20); t4 only, converted
+    assert w["repeat_purchase_rate"] == 0.0
+    assert w["ltv"] == pytest.approx(100 / 2 * 3.0)
+    assert w["crm_gmv_share"] == pytest.approx(80 / 100)
+    assert w["message_open_rate"] == 0.0
+    assert w["automation_conversion_rate"] == pytest.approx(1.0)
+    assert s["value"][s["kpi"] == "new_30d_repurchase_rate"].isna().all()  # nobody new 31-60 days
+
+    one = K.kpis(duck, as_of="2026-06-28", settings=load_settings(tmp_path)).set_index("kpi")
+    pd.testing.assert_series_equal(
+        one["value"], by_week["2026-06-28"], check_names=False, check_exact=True
+    )
