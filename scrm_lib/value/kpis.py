@@ -110,8 +110,14 @@ def kpi_config(settings: Settings | None = None) -> dict[str, Any]:
 
 
 def _ratio(num: Any, den: Any) -> float | None:
-    num, den = float(num or 0), float(den or 0)
+    """``num / den``; None when there is nothing to measure (``den`` 0 or missing). A sum
+    over no rows (no CRM sales in a period that has sales) comes back missing: it is 0."""
+    num, den = _number(num), _number(den)
     return num / den if den else None
+
+
+def _number(x: Any) -> float:
+    return 0.0 if x is None or pd.isna(x) else float(x)
 
 
 def _orders(con: Any, vcfg: dict, cut: AsOf) -> Any:
@@ -300,7 +306,11 @@ def _frame(values: dict[str, Any], cfg: dict) -> pd.DataFrame:
         met = None if value is None or target is None else bool(value >= target)
         rows.append({"kpi": kpi, "zh": zh, "en": en, "unit": unit, "value": value,
                      "target": target, "met": met})  # fmt: skip
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    # a number column whichever KPIs have a value (missing: nothing to measure): mixed
+    # with None it would be text, which readers mask and cannot format as a number
+    out["value"] = pd.to_numeric(pd.Series([r["value"] for r in rows], dtype=object))
+    return out
 
 
 def kpis(
@@ -314,7 +324,7 @@ def kpis(
     Returns
     -------
     pandas.DataFrame
-        ``kpi, zh, en, unit, value, target, met`` (``value`` None when there is
+        ``kpi, zh, en, unit, value, target, met`` (``value`` missing when there is
         nothing to measure, e.g. no touches in the period; ``met`` None without
         a target).
 

@@ -152,3 +152,17 @@ def test_weekly_values_by_hand_at_each_week_end(duck, tmp_path):
     pd.testing.assert_series_equal(
         one["value"], by_week["2026-06-28"], check_names=False, check_exact=True
     )
+
+
+def test_a_period_without_crm_sales_has_a_zero_share_and_one_without_sales_none(duck, settings):
+    put(duck, "accounts", [{"account_id": "t:A", "platform": "x"}])
+    duck.create_table("person_accounts", {"account_id": ["t:A"], "person_id": ["A"]})
+    put(duck, "orders", [order("t:A", "a1", noon("2026-06-20"), 80)])  # Tmall only
+    share = K.kpis(duck, as_of="2026-06-30", settings=settings).set_index("kpi")
+    assert share.loc["crm_gmv_share", "value"] == 0.0
+    assert share.loc["crm_gmv_share", "met"] is False
+    # the period (28 days to 2026-08-30) holds no sale at all: nothing to measure
+    later = K.kpis(duck, as_of="2026-08-30", settings=settings).set_index("kpi")
+    assert pd.isna(later.loc["crm_gmv_share", "value"])
+    assert later["value"].dtype == "float64"  # a number column even with gaps
+    assert later.loc["crm_gmv_share", "met"] is None
