@@ -67,6 +67,8 @@ _EXT = {
 # while UTF-8 text often decodes (wrongly) as GB18030.
 ENCODINGS = ("utf-8", "gbk", "gb18030")
 HEAD_ROWS = 15
+#: Bytes of a CSV or JSON lines file read to find its header (or its keys).
+HEAD_BYTES = 1_000_000
 
 
 @dataclass
@@ -125,14 +127,23 @@ def file_kind(path: Path) -> str:
     return "csv"
 
 
-def read_bytes(path: Path) -> bytes:
+def read_bytes(path: Path, limit: int | None = None) -> bytes:
+    """The file's bytes (its first ``limit`` bytes when given); an empty or blank file,
+    or one that cannot be read, is an :class:`InputFileError`."""
     try:
-        data = path.read_bytes()
+        if limit is None:
+            data = path.read_bytes()
+        else:
+            with path.open("rb") as fh:
+                data = fh.read(limit)
     except FileNotFoundError:
         raise InputFileError(path, "file not found") from None
     except OSError as exc:
         raise InputFileError(path, f"cannot read file ({exc.strerror})") from None
-    if not data.strip():
+    # isspace stops at the first other byte; strip() would copy the whole file
+    if not data or data.isspace():
+        if limit is not None and len(data) == limit:
+            return read_bytes(path)  # blank so far: the rest decides
         raise InputFileError(path, "empty file")
     return data
 
@@ -188,11 +199,14 @@ def head_rows(path: Path, hint: str | None = None) -> tuple[str, list[list[str]]
     if kind == "xlsx":
         rows, _ = _xlsx_rows(path)
         return kind, [r for r in rows[:HEAD_ROWS]], None
-    data = read_bytes(path)
+    # the head is in the first megabyte: a big file is read whole once, by read_table
+    data = read_bytes(path, HEAD_BYTES + 1)
     if kind == "jsonl":
+        if len(data) > HEAD_BYTES and data.count(b"\n") < 50:
+            data = read_bytes(path)  # lines longer than the head: the keys need 50 of them
         return kind, [_jsonl_keys(data, path)], None
     # Cut at a line break so that a multi-byte character is never split.
-    sample = data if len(data) <= 1_000_000 else data[:1_000_000].rsplit(b"\n", 1)[0]
+    sample = data if len(data) <= HEAD_BYTES else data[:HEAD_BYTES].rsplit(b"\n", 1)[0]
     text, enc = decode(sample, path, hint)
     delim = _sniff_delimiter(text)
     rows = []

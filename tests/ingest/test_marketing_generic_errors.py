@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -9,6 +10,7 @@ import pytest
 
 from scrm_lib.errors import InputFileError
 from scrm_lib.ingest import detect_format, list_presets, parse_file
+from scrm_lib.ingest.read import head_rows
 from tests.ingest.conftest import TMALL_HEADER, reconciles, tmall_row, write_csv
 
 
@@ -276,6 +278,20 @@ def test_empty_file(tmp_path: Path) -> None:
     assert "empty file" in _err(tmp_path / "blank.csv")
     (tmp_path / "e.jsonl").write_bytes(b"\n")
     assert "empty file" in _err(tmp_path / "e.jsonl")
+    # blank for longer than the head that is read to find the header: still empty
+    (tmp_path / "long_blank.csv").write_bytes(b" \n" * 600_000)
+    assert "empty file" in _err(tmp_path / "long_blank.csv")
+
+
+def test_json_lines_longer_than_the_head_give_every_key(tmp_path: Path) -> None:
+    """The keys of a JSON lines file come from its first 50 records, however long they are."""
+    path = tmp_path / "miniapp_users_long.jsonl"
+    long = {"openid": "o_long", "nickname": "长" * 400_000, "register_time": "2025-05-01 10:00:00"}
+    short = [{"openid": f"o{i}", "register_time": "2025-05-02 10:00:00"} for i in range(3)]
+    lines = [json.dumps(long, ensure_ascii=False), *(json.dumps(r) for r in short)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    kind, (keys,), _ = head_rows(path)
+    assert kind == "jsonl" and keys == ["openid", "nickname", "register_time"]
 
 
 def test_header_only(tmp_path: Path) -> None:
