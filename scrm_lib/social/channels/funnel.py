@@ -111,20 +111,26 @@ def funnel_frame(
     # every step reads it again (strict order joins step k to step k-1): scanned once
     times = step_times(inputs.hold(occ) if inputs else occ, n, mode)
     people = acq.select("person_id", "cohort", group=acq[by].cast("string") if by else ALL)
-    # read by up to four groupings below: built once (and released on the way out)
+    # cached: the join and the aggregate below cost more to compile as one query than apart
     with people.inner_join(times, "person_id").cache() as j:
+        # each person once per grouping (everyone or their group, the whole period or their
+        # cohort): one aggregate to compile and run, not one per grouping; the flags keep a
+        # group or cohort named "all" apart from everyone
+        ways = [(g, c) for g in ([False, True] if by else [False])
+                for c in ([False, True] if cohorts else [False])]  # fmt: skip
+        grid = ibis.memtable({"_group": [g for g, _ in ways], "_cohort": [c for _, c in ways]})
+        x = j.cross_join(grid)
+        x = x.mutate(
+            group=ibis.ifelse(x._group, x.group, ibis.literal(ALL)),
+            cohort=ibis.ifelse(x._cohort, x.cohort, ibis.literal(ALL)),
+        )
         aggs: dict[str, Any] = {}
         for k in range(1, n + 1):
-            aggs[f"n{k}"] = j[f"t{k}"].notnull().cast("int64").sum().cast("int64")
+            aggs[f"n{k}"] = x[f"t{k}"].notnull().cast("int64").sum().cast("int64")
             if k > 1 and mode == "strict":
-                aggs[f"h{k}"] = ((j[f"t{k}"] - j[f"t{k - 1}"]) / 3600).median()
-        parts = []
-        for grouped in [False, True] if by else [False]:
-            for by_cohort in [False, True] if cohorts else [False]:
-                keys = {"group": j.group if grouped else ibis.literal(ALL),
-                        "cohort": j.cohort if by_cohort else ibis.literal(ALL)}  # fmt: skip
-                parts.append(j.group_by(**keys).aggregate(**aggs))
-        wide = ibis.union(*parts).execute()
+                aggs[f"h{k}"] = ((x[f"t{k}"] - x[f"t{k - 1}"]) / 3600).median()
+        g = x.group_by(["_group", "_cohort", "group", "cohort"]).aggregate(**aggs)
+        wide = g.drop("_group", "_cohort").execute()
     return _long(wide, steps, by or "all", mode, confidence, min_size)
 
 

@@ -124,22 +124,25 @@ def _sums(t: ir.Table, cfg: dict[str, Any]) -> dict[str, Any]:
 
 def group_stats(people: ir.Table, cfg: dict[str, Any], levels: tuple[str, ...]) -> pd.DataFrame:
     """Sufficient statistics per level, key and cohort (``all`` and each month), one query."""
-    parts = []
-    for level in levels:
-        col = LEVELS[level]
-        p = people.filter(people[col].notnull())
-        for by_cohort in (False, True):
-            keys = {
-                "key": p[col].cast("string"),
-                "cohort": p.cohort if by_cohort else ibis.literal(ALL),
-            }
-            g = p.group_by(**keys).aggregate(**_sums(p, cfg))
-            parts.append(g.mutate(level=ibis.literal(level)))
-    total = people.aggregate(**_sums(people, cfg)).mutate(
+    sums = _sums(people, cfg)
+    total = people.aggregate(**sums).mutate(
         key=ibis.literal(ALL), cohort=ibis.literal(ALL), level=ibis.literal("total")
     )
-    parts.append(total)
-    return ibis.union(*parts).execute()
+    total = total.select("key", "cohort", *sums, "level")
+    if not levels:
+        return total.execute()
+    # each person once per level and grouping (whole period, or their cohort), so that the
+    # statistics are one aggregate to compile and run, not one per level and grouping;
+    # ``_cohort`` keeps a key whose own cohort is named "all" apart from the whole period
+    grid = ibis.memtable(
+        {"level": [lv for lv in levels for _ in (0, 1)], "_cohort": [False, True] * len(levels)}
+    )
+    p = people.cross_join(grid)
+    key = ibis.cases(*[(p.level == lv, p[LEVELS[lv]].cast("string")) for lv in levels])
+    p = p.mutate(key=key, cohort=ibis.ifelse(p._cohort, p.cohort, ibis.literal(ALL)))
+    p = p.filter(p.key.notnull())
+    g = p.group_by(["level", "_cohort", "key", "cohort"]).aggregate(**_sums(p, cfg))
+    return ibis.union(g.select(*total.columns), total).execute()
 
 
 def _parents(people: ir.Table) -> pd.DataFrame:
