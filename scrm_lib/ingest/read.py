@@ -197,8 +197,8 @@ def head_rows(path: Path, hint: str | None = None) -> tuple[str, list[list[str]]
     """
     kind = file_kind(path)
     if kind == "xlsx":
-        rows, _ = _xlsx_rows(path)
-        return kind, [r for r in rows[:HEAD_ROWS]], None
+        rows, _ = _xlsx_rows(path, keep=True)
+        return kind, [list(r) for r in rows[:HEAD_ROWS]], None  # copies: the rows are kept
     # the head is in the first megabyte: a big file is read whole once, by read_table
     data = read_bytes(path, HEAD_BYTES + 1)
     if kind == "jsonl":
@@ -473,12 +473,36 @@ def _cell_str(v: object) -> str:
     return str(v)
 
 
-def _xlsx_rows(path: Path) -> tuple[list[list[str]], int]:
-    """All rows of the first sheet as strings, and the sheet row of the first one (1-based)."""
+#: The rows of the last workbook :func:`head_rows` read, by (path, mtime, size): a parse
+#: finds the header, then reads the table, and a sheet costs as much to read the second
+#: time (calamine loads the whole sheet even for its first rows).
+_KEPT_SHEET: dict[tuple[str, int, int], tuple[list[list[str]], int]] = {}
+
+
+def _xlsx_rows(path: Path, keep: bool = False) -> tuple[list[list[str]], int]:
+    """All rows of the first sheet as strings, and the sheet row of the first one (1-based).
+
+    ``keep``: keep them for the next call on the same unchanged file (which takes them).
+    """
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise InputFileError(path, "file not found") from None
+    except OSError as exc:
+        raise InputFileError(path, f"cannot read file ({exc.strerror})") from None
+    key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+    kept = _KEPT_SHEET.pop(key, None)
+    if kept is None:
+        _KEPT_SHEET.clear()
+        kept = _read_sheet(path)
+    if keep:
+        _KEPT_SHEET[key] = kept
+    return kept
+
+
+def _read_sheet(path: Path) -> tuple[list[list[str]], int]:
     from python_calamine import CalamineWorkbook
 
-    if not path.exists():
-        raise InputFileError(path, "file not found")
     try:
         wb = CalamineWorkbook.from_path(str(path))
         if not wb.sheet_names:

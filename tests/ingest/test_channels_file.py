@@ -182,3 +182,23 @@ def test_a_code_listed_twice_keeps_its_latest_row(tmp_path: Path) -> None:
     got = out.set_index("channel_id").sort_index()
     assert got["name"].tolist() == ["新名称", "别的码"]
     assert got["cost"].tolist() == [120.0, 5.0]
+
+
+def test_a_workbook_is_read_once_per_parse_and_again_when_it_changes(tmp_path, monkeypatch):
+    from scrm_lib.ingest import read
+
+    reads = []
+    real = read._read_sheet
+    monkeypatch.setattr(read, "_read_sheet", lambda p: reads.append(p) or real(p))
+    header = ["code", "channel_name"]
+    path = write_xlsx(
+        tmp_path / "channels_export.xlsx", header, [{"code": "A", "channel_name": "门店"}]
+    )
+    assert _by_id(parse_file(path, preset="channels")).index.tolist() == ["A"]
+    assert len(reads) == 1  # the header's look and the table's read share one read
+    # found the header, then the file was replaced: the table is the new file's
+    read.head_rows(path)
+    write_xlsx(
+        path, header, [{"code": "B", "channel_name": "门店"}, {"code": "C", "channel_name": "x"}]
+    )
+    assert read.read_table(path).df["code"].tolist() == ["B", "C"]
