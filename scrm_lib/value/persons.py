@@ -65,40 +65,43 @@ def person_value_frame(
     cut = resolve_as_of(con, as_of, settings.timezone)
     # a build must not fail on a few absurd rows: leave them out and record how many
     cfg_build = {**cfg, "bad_orders": "exclude"}
-    orders, excluded = check_orders(person_orders(con, cfg=cfg_build), cfg=cfg_build, as_of=cut)
-    r = rfm_expr(orders, cut, cfg).select(
-        "person_id", "recency_days", "frequency", "monetary", "r_score", "f_score", "m_score",
-        rfm_segment="segment",
-    )  # fmt: skip
-    lay = layers_expr(con, orders, cut, cfg).select("person_id", "layer", "actions")
-    st = stages_expr(orders, cut, cfg).select("person_id", "stage")
-    o = orders.filter(orders.ts < cut.cutoff_epoch)
-    plat = o.group_by(["person_id", "platform"]).aggregate(n=o.count())
-    top = plat.mutate(
-        k=ibis.row_number().over(
-            group_by=plat.person_id, order_by=[ibis.desc(plat.n), plat.platform]
+    # read by the check and by the RFM, layer, stage and platform parts of the one query
+    # below: kept once, the orders' plan is no longer compiled into both queries
+    with person_orders(con, cfg=cfg_build).cache() as counted:
+        orders, excluded = check_orders(counted, cfg=cfg_build, as_of=cut)
+        r = rfm_expr(orders, cut, cfg).select(
+            "person_id", "recency_days", "frequency", "monetary", "r_score", "f_score", "m_score",
+            rfm_segment="segment",
+        )  # fmt: skip
+        lay = layers_expr(con, orders, cut, cfg).select("person_id", "layer", "actions")
+        st = stages_expr(orders, cut, cfg).select("person_id", "stage")
+        o = orders.filter(orders.ts < cut.cutoff_epoch)
+        plat = o.group_by(["person_id", "platform"]).aggregate(n=o.count())
+        top = plat.mutate(
+            k=ibis.row_number().over(
+                group_by=plat.person_id, order_by=[ibis.desc(plat.n), plat.platform]
+            )
         )
-    )
-    top = top.filter(top.k == 0).select("person_id", "platform")
-    pm = person_map(con)
-    acc = con.table("accounts")
-    pa = pm.inner_join(acc, "account_id")
-    has_channel = pa.channel_code.notnull() & (pa.channel_code != "")
-    ch = pa.group_by("person_id").aggregate(
-        channel=pa.channel_code.min(where=has_channel), account_platform=pa.platform.min()
-    )
-    j = lay.left_join(r, "person_id").select(
-        lay.person_id, *[r[c] for c in r.columns if c != "person_id"], lay.layer, lay.actions
-    )
-    j = j.left_join(st, "person_id").drop("person_id_right")
-    j = j.left_join(top, "person_id").drop("person_id_right")
-    j = j.left_join(ch, "person_id").drop("person_id_right")
-    hubs = unattributed_accounts(con)
-    if hubs is not None:
-        # a person holding an account-key hub (a counter phone: many buyers) is no
-        # customer; its orders went to their recipients, the rest are nobody's
-        j = j.anti_join(pm.semi_join(hubs, "account_id").select("person_id"), "person_id")
-    df = con.execute(j.order_by("person_id"))
+        top = top.filter(top.k == 0).select("person_id", "platform")
+        pm = person_map(con)
+        acc = con.table("accounts")
+        pa = pm.inner_join(acc, "account_id")
+        has_channel = pa.channel_code.notnull() & (pa.channel_code != "")
+        ch = pa.group_by("person_id").aggregate(
+            channel=pa.channel_code.min(where=has_channel), account_platform=pa.platform.min()
+        )
+        j = lay.left_join(r, "person_id").select(
+            lay.person_id, *[r[c] for c in r.columns if c != "person_id"], lay.layer, lay.actions
+        )
+        j = j.left_join(st, "person_id").drop("person_id_right")
+        j = j.left_join(top, "person_id").drop("person_id_right")
+        j = j.left_join(ch, "person_id").drop("person_id_right")
+        hubs = unattributed_accounts(con)
+        if hubs is not None:
+            # a person holding an account-key hub (a counter phone: many buyers) is no
+            # customer; its orders went to their recipients, the rest are nobody's
+            j = j.anti_join(pm.semi_join(hubs, "account_id").select("person_id"), "person_id")
+        df = con.execute(j.order_by("person_id"))
     # persons who never bought: the platform of their accounts
     df["platform"] = df["platform"].fillna(df["account_platform"])
     df["stage"] = df["stage"].fillna("prospect")  # interacting, never bought
