@@ -32,7 +32,6 @@ Example
 
 from __future__ import annotations
 
-import codecs
 import csv
 import datetime as _dt
 import io
@@ -331,15 +330,29 @@ def _utf8_bytes(data: bytes, hint: str | None) -> bytes | None:
     if not bom and hint and hint.lower().replace("_", "-") not in ("utf-8", "utf8"):
         return None
     body = memoryview(data)[3:] if bom else memoryview(data)
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    step = 1 << 24
-    try:
-        for start in range(0, len(body), step):
-            decoder.decode(body[start : start + step])
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
+    if not is_utf8(body):
         return None
     return bytes(body) if bom else data
+
+
+def is_utf8(data: bytes | memoryview) -> bool:
+    """Whether ``data`` is valid UTF-8, checked by Arrow on the bytes where they lie.
+
+    A Python ``decode`` would build the whole text as a str (up to four bytes per
+    character) only to throw it away; Arrow's check is a tenth of its CPU time.
+
+    Example
+    -------
+    >>> is_utf8("订单".encode()), is_utf8("订单".encode("gbk"))
+    (True, False)
+    """
+    offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64))
+    one = pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(data)])
+    try:
+        one.cast(pa.large_string())
+    except pa.ArrowInvalid:
+        return False
+    return True
 
 
 def _read_csv(path: Path, header_row: int, encoding: str | None) -> RawTable:
@@ -549,14 +562,15 @@ def _read_jsonl(path: Path) -> RawTable:
     data = read_bytes(path)
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
+    if not is_utf8(data):
         text, _ = decode(data, path)
         data = text.encode("utf-8")
     # pyarrow skips blank lines, which would shift record numbers off the file's lines.
-    body = data.rstrip(b"\r\n")
-    if b"\n\n" not in body and b"\n\r\n" not in body and not body.startswith((b"\n", b"\r")):
+    end = len(data)
+    while end and data[end - 1] in b"\r\n":  # the trailing line breaks, without a copy
+        end -= 1
+    blank = data.find(b"\n\n", 0, end) >= 0 or data.find(b"\n\r\n", 0, end) >= 0
+    if not blank and not data.startswith((b"\n", b"\r")):
         table, mixed = _read_with_text_times(data), {}
         if table is None:
             table, data, mixed = _arrow_jsonl(data)

@@ -10,7 +10,7 @@ import pytest
 
 from scrm_lib.errors import InputFileError
 from scrm_lib.ingest import detect_format, list_presets, parse_file
-from scrm_lib.ingest.read import head_rows
+from scrm_lib.ingest.read import head_rows, is_utf8, read_table
 from tests.ingest.conftest import TMALL_HEADER, reconciles, tmall_row, write_csv
 
 
@@ -344,3 +344,27 @@ def test_unknown_preset_and_wrong_reader(tmp_path: Path) -> None:
         parse_file(path, preset="nope")
     assert "reads jsonl files" in _err(path, preset="miniapp_users")
     assert "file not found" in _err(tmp_path / "missing.csv")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"", b"plain", "订单".encode(), "订单".encode("gbk"), b"\xed\xa0\x80", b"\xc0\xaf",
+     b"\xf4\x90\x80\x80", b"\xe8\xae", "𝄞\ufffe".encode(), b"\xef\xbb\xbf{}"],
+    ids=["empty", "ascii", "cjk", "gbk", "surrogate", "overlong", "beyond-U+10FFFF",
+         "cut-short", "astral", "bom"],
+)  # fmt: skip
+def test_the_utf8_check_agrees_with_pythons_strict_decoder(raw: bytes) -> None:
+    try:
+        raw.decode("utf-8")
+        valid = True
+    except UnicodeDecodeError:
+        valid = False
+    assert is_utf8(raw) is valid
+    assert is_utf8(memoryview(b"--" + raw)[2:]) is valid
+
+
+def test_a_gbk_json_lines_file_is_decoded(tmp_path: Path) -> None:
+    path = tmp_path / "miniapp_users_gbk.jsonl"
+    rec = {"openid": "o_gbk_1", "nickname": "王芳的会员卡", "register_time": "2025-05-01 10:00:00"}
+    path.write_bytes((json.dumps(rec, ensure_ascii=False) + "\n").encode("gbk"))
+    assert read_table(path).df["nickname"].tolist() == ["王芳的会员卡"]
