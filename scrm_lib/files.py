@@ -20,7 +20,7 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "write_atomically"]
+__all__ = ["atomic_path", "fsync_file", "fsync_folder", "write_atomically"]
 
 #: Temporary names are ``<name>.tmp-<random>``: a killed writer's leftovers can be
 #: found by that pattern (the warehouse folder's cleanup does so for ``CURRENT``).
@@ -57,7 +57,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     os.close(fd)
     with _replacing(tmp, target):
         yield tmp
-        _fsync(tmp)
+        fsync_file(tmp)
 
 
 def _create_beside(target: Path) -> tuple[int, Path]:
@@ -83,19 +83,22 @@ def _replacing(tmp: Path, target: Path) -> Iterator[None]:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-    _fsync_folder(target.parent)
+    fsync_folder(target.parent)
 
 
-def _fsync(path: Path) -> None:
-    # Read-write: Windows refuses to flush a file opened read-only.
-    fd = os.open(path, os.O_RDWR)
+def fsync_file(path: Path) -> None:
+    """Flush ``path``'s content to the disk."""
+    # Windows refuses to flush a file opened read-only; elsewhere read-only does, and
+    # works on files others wrote (a Spark build's Parquet) that this user may not write
+    fd = os.open(path, os.O_RDWR if os.name == "nt" else os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
 
 
-def _fsync_folder(path: Path) -> None:
+def fsync_folder(path: Path) -> None:
+    """Flush a folder's entries (a rename in it) to the disk, where the platform allows."""
     # Best effort: folders cannot be opened for fsync on every platform (Windows).
     with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY)

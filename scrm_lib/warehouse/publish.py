@@ -51,7 +51,7 @@ from scrm_lib.engine.folder import (
     version_path,
 )
 from scrm_lib.errors import ScrmError, WarehouseError
-from scrm_lib.files import TMP_INFIX, write_atomically
+from scrm_lib.files import TMP_INFIX, fsync_file, fsync_folder, write_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def checkpoint(runner: Runner) -> None:
 
 def publish(building: Path, target: Path) -> None:
     """Make the finished file durable, then swap it in with one atomic rename."""
-    _fsync(building)
+    fsync_file(building)
     # A WAL left by an earlier read-write session belongs to the old file;
     # DuckDB would replay it onto the new one.
     wal = target.with_name(target.name + ".wal")
@@ -71,21 +71,7 @@ def publish(building: Path, target: Path) -> None:
         logger.warning("removing stale %s before publishing", wal)
         wal.unlink()
     os.replace(building, target)
-    _fsync_dir(target.parent)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    # Directories cannot be opened for fsync on every platform (Windows).
-    with contextlib.suppress(OSError):
-        _fsync(path)
+    fsync_folder(target.parent)
 
 
 def remove_build_files(path: Path) -> None:
@@ -206,11 +192,11 @@ def _fsync_tree(root: Path) -> None:
     # Spark's and DuckDB's writers close their files without fsync
     for path in sorted(root.rglob("*"), reverse=True):
         if path.is_file():
-            _fsync(path)
+            fsync_file(path)
         elif path.is_dir():
-            _fsync_dir(path)
-    _fsync_dir(root)
-    _fsync_dir(root.parent)
+            fsync_folder(path)
+    fsync_folder(root)
+    fsync_folder(root.parent)
 
 
 @contextlib.contextmanager
