@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import duckdb
 import pytest
 
 from scrm_lib.engine import spark
 from scrm_lib.engine.bridge import SparkBridge
 from scrm_lib.engine.runner import first_line
 from scrm_lib.engine.spark import driver_memory
-from scrm_lib.errors import ConfigError
+from scrm_lib.errors import ConfigError, WarehouseError
+from scrm_lib.warehouse.steps import _engine_errors
 
 
 class _DeadCatalog:
@@ -61,3 +63,37 @@ def test_the_driver_heap_is_a_quarter_of_the_machine_within_bounds(monkeypatch, 
 def test_a_given_driver_memory_wins(monkeypatch):
     monkeypatch.setenv("SCRM_SPARK_DRIVER_MEMORY", " 3G ")
     assert driver_memory() == "3g"
+
+
+def test_an_executor_out_of_memory_is_named_too():
+    exc = RuntimeError(
+        "An error occurred while calling o3162.getResult.\n"
+        ": org.apache.spark.SparkException: Job aborted due to stage failure: Task 0 in "
+        "stage 2917.0 failed 4 times: org.apache.spark.memory.SparkOutOfMemoryError: "
+        "[UNABLE_TO_ACQUIRE_MEMORY] Unable to acquire 262144 bytes of memory, got 65536."
+    )
+    line = first_line(exc)
+    assert "\n" not in line and "SparkOutOfMemoryError" in line and "--executor-memory" in line
+
+
+class Py4JJavaError(Exception):
+    """Stands in for py4j's: what a Spark job's failure reaches Python as."""
+
+
+Py4JJavaError.__module__ = "py4j.protocol"
+
+
+def test_an_engine_error_in_a_build_step_is_one_line_naming_the_step():
+    with pytest.raises(WarehouseError) as info, _engine_errors("channels", "pyspark"):
+        raise Py4JJavaError("An error occurred while calling o3162.getResult.\n: trace")
+    assert str(info.value) == (
+        "build step channels on pyspark: An error occurred while calling o3162.getResult."
+    )
+    missing = r"^build step value on duckdb: Catalog Error"
+    with pytest.raises(WarehouseError, match=missing), _engine_errors("value", "duckdb"):
+        duckdb.connect().execute("SELECT * FROM no_such_table")
+
+
+def test_a_defect_in_a_step_keeps_its_traceback():
+    with pytest.raises(KeyError), _engine_errors("value", "duckdb"):
+        raise KeyError("person_id")

@@ -220,13 +220,27 @@ def _duckdb(con: Any) -> Any:
     return getattr(con, "con", con)
 
 
+#: How Spark says it ran out of memory: the JVM's heap, or an executor's execution memory.
+SPARK_OUT_OF_MEMORY = ("java.lang.OutOfMemoryError", "SparkOutOfMemoryError")
+
+
 def first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
-    if "java.lang.OutOfMemoryError" in text:
+    found = next((m for m in SPARK_OUT_OF_MEMORY if m in text), None)
+    if found:
         # Spark's first line names only the call that failed ("An error occurred while
         # calling o2081.localCheckpoint."); the cause is what a user can act on
         return (
-            f"{text.splitlines()[0]} Spark ran out of memory (java.lang.OutOfMemoryError): "
+            f"{text.splitlines()[0]} Spark ran out of memory ({found}): "
             "give it more with SCRM_SPARK_DRIVER_MEMORY (local mode) or --executor-memory"
         )
     return text.splitlines()[0]
+
+
+def is_engine_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is an engine's own (DuckDB's, Spark's or its JVM bridge's): what
+    the data, the memory or the cluster caused, not a defect in scrm's code."""
+    return any(
+        k.__module__.split(".")[0] in ("duckdb", "_duckdb", "pyspark", "py4j")
+        for k in type(exc).__mro__
+    )

@@ -36,15 +36,16 @@ Example
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scrm_lib.errors import ConfigError
+from scrm_lib.errors import ConfigError, WarehouseError
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -120,6 +121,22 @@ def chosen_steps(only: Sequence[str] | None = None) -> list[Step]:
     return [s for s in steps if only is None or s.name in only]
 
 
+@contextlib.contextmanager
+def _engine_errors(step: str, engine: str) -> Iterator[None]:
+    """An engine's error in a step (Spark out of memory, a lost executor, DuckDB out of
+    disk) as one line naming the step; its trace goes to the debug log. A defect in a
+    step's own code keeps its traceback."""
+    from scrm_lib.engine.runner import first_line, is_engine_error
+
+    try:
+        yield
+    except Exception as exc:
+        if not is_engine_error(exc):
+            raise
+        logger.debug("build step %s failed on %s", step, engine, exc_info=True)
+        raise WarehouseError(f"build step {step} on {engine}: {first_line(exc)}") from exc
+
+
 def run_steps(
     ctx: StepContext, *, progress=None, only: Sequence[str] | None = None
 ) -> dict[str, dict[str, int]]:
@@ -137,7 +154,7 @@ def run_steps(
             if progress is not None:
                 progress(f"step {name}")
             started = time.perf_counter()
-            with _StepNotes() as notes:
+            with _StepNotes() as notes, _engine_errors(name, where[name]):
                 if where[name] == "pyspark":
                     with ctx.spark.running(name) as con:
                         counts[name] = step.run(replace(ctx, con=con)) or {}
