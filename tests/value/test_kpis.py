@@ -40,17 +40,22 @@ TOUCHES = [
 ]
 
 
-@pytest.fixture
-def wh(duck):
+def _warehouse(duck, orders, touches):
+    """Persons A (a Tmall and a WeChat account), B, C and D, with ``orders`` and ``touches``."""
     put(duck, "accounts", [{"account_id": a, "platform": "x"} for a in
                            ("t:A", "w:A", "t:B", "t:C", "t:D")])  # fmt: skip
     duck.create_table(
         "person_accounts",
         {"account_id": ["t:A", "w:A", "t:B", "t:C", "t:D"], "person_id": ["A", "A", "B", "C", "D"]},
     )
-    put(duck, "orders", ORDERS)
-    put(duck, "touches", TOUCHES)
+    put(duck, "orders", orders)
+    put(duck, "touches", touches)
     return duck
+
+
+@pytest.fixture
+def wh(duck):
+    return _warehouse(duck, ORDERS, TOUCHES)
 
 
 def test_kpis_by_hand(wh, settings):
@@ -106,14 +111,7 @@ WEEKLY_TOUCHES = [
 
 def test_weekly_values_by_hand_at_each_week_end(duck, tmp_path):
     """Seven-day windows, so every week holds its own buyers and touches."""
-    put(duck, "accounts", [{"account_id": a, "platform": "x"} for a in
-                           ("t:A", "w:A", "t:B", "t:C", "t:D")])  # fmt: skip
-    duck.create_table(
-        "person_accounts",
-        {"account_id": ["t:A", "w:A", "t:B", "t:C", "t:D"], "person_id": ["A", "A", "B", "C", "D"]},
-    )
-    put(duck, "orders", WEEKLY_ORDERS)
-    put(duck, "touches", WEEKLY_TOUCHES)
+    _warehouse(duck, WEEKLY_ORDERS, WEEKLY_TOUCHES)
     (tmp_path / "scrm.toml").write_text("[kpis]\nrepeat_window_days = 7\nperiod_days = 7\n")
     s = K.weekly(duck, as_of="2026-06-30", weeks=4, settings=load_settings(tmp_path))
     assert s.attrs["as_of"] == "2026-06-30"
