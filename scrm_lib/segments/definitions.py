@@ -242,9 +242,16 @@ def _predicate(t: ir.Table, f: dict[str, Any]) -> ir.BooleanValue:
     return {"==": c == v, "!=": c != v, ">": c > v, ">=": c >= v, "<": c < v, "<=": c <= v}[op]
 
 
-def _persons_table(con: Any) -> ir.Table:
-    """The value mart with every other person mart's filter columns joined by ``person_id``."""
-    tables = set(con.list_tables())
+def _persons_table(
+    con: Any, columns: set[str] | None = None, tables: set[str] | None = None
+) -> ir.Table:
+    """The value mart with every other person mart's filter columns joined by ``person_id``
+    (only those among ``columns``, when given: the joins add columns and never drop a
+    person, and each one makes the expression costlier to build and compile).
+
+    ``tables``: the connection's tables, when the caller has them already.
+    """
+    tables = set(con.list_tables()) if tables is None else set(tables)
     if MART in tables:
         t = con.table(MART)
     else:
@@ -252,7 +259,10 @@ def _persons_table(con: Any) -> ir.Table:
         df, _ = person_value_frame(con)
         t = ibis.memtable(df)
     for mart in _filter_marts()[1:]:
-        cols = [c for c in mart.filters if c not in t.columns]
+        cols = [c for c in mart.filters
+                if c not in t.columns and (columns is None or c in columns)]  # fmt: skip
+        if not cols:
+            continue
         types = {c: mart.schema[c].copy(nullable=True) for c in cols}
         if mart.name in tables:
             m = con.table(mart.name)

@@ -283,46 +283,19 @@ def _tagged(inp: Inputs, t: ir.Table, c: dict[str, Any]) -> ir.Table:
     return t.semi_join(pt, "person_id") if c["op"] == "has_tag" else t.anti_join(pt, "person_id")
 
 
-def _column_table(inp: Inputs, columns: set[str]) -> ir.Table:
-    """The segment builder's persons table with only the marts that hold ``columns``.
-
-    Its other marts' left joins by ``person_id`` add columns, never drop a person, so
-    the persons a filter on ``columns`` keeps are the same; each such join made a
-    rule's expression about twice as costly to build and compile.
-    """
-    from scrm_lib.segments.definitions import _filter_marts, _persons_table
-    from scrm_lib.value.persons import MART
-
-    tables = inp.tables()
-    if MART not in tables:
-        return _persons_table(inp.con)  # computes the value mart: the rare, slow way
-    t = inp.con.table(MART)
-    for mart in _filter_marts()[1:]:
-        cols = [c for c in mart.filters if c not in t.columns and c in columns]
-        if not cols:
-            continue
-        types = {c: mart.schema[c].copy(nullable=True) for c in cols}
-        if mart.name in tables:
-            m = inp.con.table(mart.name)
-            m = m.select("person_id", *[m[c].cast(types[c]).name(c) for c in cols])
-            t = t.left_join(m, "person_id").drop("person_id_right")
-        else:
-            t = t.mutate(**{c: ibis.null(types[c]) for c in cols})
-    return t
-
-
 def audience(inp: Inputs, rule: Rule) -> ir.Table:
     """``person_id, due_at, evidence``: the persons ``rule`` selects as of ``inp.at``.
 
     ``due_at`` is when the condition became true (a cart's 24th hour) for a rule with
     such a clause, else null (the rule's send time applies).
     """
-    from scrm_lib.segments.definitions import _predicate
+    from scrm_lib.segments.definitions import _persons_table, _predicate
 
     t = inp.persons().select("person_id")
     cols = [c for c in rule.when if c["clause"] == "column"]
     if cols:
-        base = _column_table(inp, {c["column"] for c in cols})
+        # only the marts holding the rule's columns: a rule's expression compiles in half
+        base = _persons_table(inp.con, {c["column"] for c in cols}, tables=inp.tables())
         for c in cols:
             base = base.filter(_predicate(base, c))
         t = t.semi_join(base.select("person_id"), "person_id")
